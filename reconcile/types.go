@@ -1,0 +1,99 @@
+package reconcile
+
+import (
+	"time"
+
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// Action is what a plan does to one forward. Its value is the symbol shown
+// in the human view.
+type Action string
+
+// Actions.
+const (
+	NoOp    Action = ""
+	Start   Action = "+"
+	Stop    Action = "-"
+	Replace Action = "-/+"
+	Restart Action = "~"
+)
+
+// HealthState is the outcome of the last health probe.
+type HealthState string
+
+// Health states.
+const (
+	HealthUnknown   HealthState = "unknown"
+	HealthHealthy   HealthState = "healthy"
+	HealthUnhealthy HealthState = "unhealthy"
+	HealthNone      HealthState = "none" // checks disabled
+)
+
+// Observed is the actual state of one forward kpf started: what the state
+// file remembers plus what was seen now.
+type Observed struct {
+	State state.Forward
+	// Alive: the process exists and is still the one kpf started.
+	Alive bool
+	// LastError is the last error line of the forward's log.
+	LastError string
+	Health    HealthState
+	// HealthError says why the last probe failed.
+	HealthError string
+}
+
+// Actual is the observed state of a workspace, keyed by forward name.
+type Actual map[string]Observed
+
+// Desired is one enabled forward as it should run: spec values with the
+// context resolved (never "") and the namespace defaulted.
+type Desired struct {
+	spec.Forward
+}
+
+// PortChecker answers whether a local port can be bound. Diff only calls
+// it; implementations cache (ports.Cache).
+type PortChecker interface {
+	Free(address string, port int) bool
+}
+
+// FieldChange is one field's before and after.
+type FieldChange struct {
+	Field  string `json:"field"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+	// ForcesReplace is true when the change needs a new process.
+	ForcesReplace bool `json:"forces_replace"`
+}
+
+// PortMove says a forward does not get the port it asked for, and why.
+type PortMove struct {
+	Wanted int    `json:"wanted"`
+	Got    int    `json:"got"`
+	Reason string `json:"reason"`
+}
+
+// Change is the plan for one forward.
+type Change struct {
+	Name   string        `json:"name"`
+	Action Action        `json:"action"`
+	Reason string        `json:"reason,omitempty"`
+	Fields []FieldChange `json:"fields,omitempty"`
+	// Port is the local port the forward will use (after resolution).
+	Port     int       `json:"local_port"`
+	PortMove *PortMove `json:"port_move,omitempty"`
+	// Desired is nil for Stop.
+	Desired *spec.Forward `json:"-"`
+	// Prior is nil for Start.
+	Prior *state.Forward `json:"-"`
+}
+
+// Plan is plain data: one change per forward, sorted by name.
+type Plan struct {
+	Workspace string   `json:"workspace"`
+	Changes   []Change `json:"changes"`
+	// Created is when the plan was computed.
+	Created time.Time `json:"-"`
+}

@@ -1,0 +1,44 @@
+package state
+
+import (
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+)
+
+// Version is the schema version this kpf writes. A file with a greater
+// version is refused, never overwritten.
+const Version = 1
+
+// File is the content of state.json: what kpf started, not what is running.
+// What is running is always observed again (reconcile.Observe).
+type File struct {
+	Version int `json:"version"`
+	// Workspace is the absolute path of the workspace directory.
+	Workspace string `json:"workspace"`
+	// Name is the workspace's display name.
+	Name     string             `json:"name"`
+	Forwards map[string]Forward `json:"forwards"`
+}
+
+// Forward is what kpf remembers of one forward it started.
+type Forward struct {
+	Name   string         `json:"name"`
+	Handle runtime.Handle `json:"handle"`
+	// SpecHash identifies the process-shaping fields it was started with.
+	SpecHash   string            `json:"spec_hash"`
+	Target     string            `json:"target,omitempty"`
+	Selector   map[string]string `json:"selector,omitempty"`
+	Context    string            `json:"context"`
+	Namespace  string            `json:"namespace"`
+	Address    string            `json:"address"`
+	RemotePort string            `json:"remote_port"`
+	// LocalPort is the port actually used; it stays chosen while free (sticky).
+	LocalPort int `json:"local_port"`
+	// WantedPort is the port the spec asked for (0 = auto).
+	WantedPort int       `json:"wanted_port"`
+	StartedAt  time.Time `json:"started_at"`
+	Restarts   int       `json:"restarts"`
+	LastError  string    `json:"last_error,omitempty"`
+	LogPath    string    `json:"log_path"`
+}

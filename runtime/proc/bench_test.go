@@ -1,0 +1,26 @@
+//go:build linux || darwin
+
+package proc
+
+import (
+	"os"
+	"testing"
+
+	"github.com/kpf-dev/kpf/runtime"
+)
+
+// BenchmarkAlive measures one identity check (the cost per forward of
+// observing actual state).
+func BenchmarkAlive(b *testing.B) {
+	st, err := StartTime(os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := runtime.Handle{PID: os.Getpid(), StartTime: st}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !Alive(h) {
+			b.Fatal("not alive")
+		}
+	}
+}

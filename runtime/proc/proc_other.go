@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package proc
+
+func lookup(int) (info, error) { return info{}, ErrUnsupported }

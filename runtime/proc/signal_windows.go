@@ -1,0 +1,12 @@
+package proc
+
+import "syscall"
+
+func kill(int, syscall.Signal) error { return ErrUnsupported }
+
+// Detached returns the attributes that start a child in a new process group
+// without a console, so it outlives kpf.
+func Detached() *syscall.SysProcAttr {
+	const createNewProcessGroup, detachedProcess = 0x00000200, 0x00000008
+	return &syscall.SysProcAttr{CreationFlags: createNewProcessGroup | detachedProcess}
+}

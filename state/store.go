@@ -1,0 +1,195 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// File names inside a workspace's state directory.
+const (
+	StateFile = "state.json"
+	LockFile  = "lock"
+	LogsDir   = "logs"
+)
+
+// Store is one workspace's state directory. It is safe for concurrent use
+// within a process; across processes, hold Lock while changing state.
+type Store struct {
+	dir string
+	mu  sync.Mutex // serialises Save
+}
+
+// Open opens (creating 0700 if needed) the state directory dir and its logs
+// directory. A directory others can read or write is tightened to 0700.
+func Open(dir string) (*Store, error) {
+	for _, d := range []string{dir, filepath.Join(dir, LogsDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating state directory: %w", err)
+		}
+		fi, err := os.Stat(d)
+		if err != nil {
+			return nil, fmt.Errorf("opening state directory: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("state directory %s is not a directory", d)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(d, 0o700); err != nil {
+				return nil, fmt.Errorf("state directory %s is accessible to others (%v) and cannot be tightened: %w", d, fi.Mode().Perm(), err)
+			}
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Path is the path of state.json.
+func (s *Store) Path() string { return filepath.Join(s.dir, StateFile) }
+
+// LogPath is the log file of forward name (logs/NAME.log).
+func (s *Store) LogPath(name string) string {
+	n := safeName(name)
+	if n == "" || n == "." || n == ".." {
+		n = "_"
+	}
+	return filepath.Join(s.dir, LogsDir, n+".log")
+}
+
+// Load reads state.json. A missing file is an empty File. A corrupt file or
+// one written by a newer kpf is an error naming the path; it is left as is,
+// and Save refuses to overwrite it.
+func (s *Store) Load() (*File, error) {
+	return readFile(s.Path())
+}
+
+func readFile(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &File{Version: Version, Forwards: map[string]Forward{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("state file %s is corrupt (left untouched; move it away to start afresh): %w", path, err)
+	}
+	switch {
+	case f.Version > Version:
+		return nil, fmt.Errorf("state file %s was written by a newer kpf (version %d, this kpf knows %d); left untouched", path, f.Version, Version)
+	case f.Version < 1:
+		return nil, fmt.Errorf("state file %s is corrupt (left untouched; move it away to start afresh): no version", path)
+	}
+	if f.Forwards == nil {
+		f.Forwards = map[string]Forward{}
+	}
+	return &f, nil
+}
+
+// Save writes f atomically: a temp file (0600) in the same directory,
+// written and fsynced, renamed over state.json, then the directory fsynced.
+// It refuses to overwrite a state file it cannot load.
+func (s *Store) Save(f *File) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := readFile(s.Path()); err != nil {
+		return fmt.Errorf("refusing to save state: %w", err)
+	}
+	out := *f
+	out.Version = Version
+	b, err := json.MarshalIndent(&out, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding state: %w", err)
+	}
+	b = append(b, '\n')
+	if err := writeAtomic(s.Path(), b); err != nil {
+		return fmt.Errorf("saving state: %w", err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, b []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // 0600
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(b); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// List loads the state file of every workspace under root (for `kpf status
+// --all`), sorted by name then workspace path. Workspaces whose state cannot
+// be read are skipped and reported in the returned error, alongside the
+// files that could be read. A missing root is no workspaces.
+func List(root string) ([]*File, error) {
+	ents, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing workspaces: %w", err)
+	}
+	var files []*File
+	var errs []error
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		p := filepath.Join(root, e.Name(), StateFile)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		f, err := readFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		files = append(files, f)
+	}
+	sort.Slice(files, func(i, j int) bool {
+		if files[i].Name != files[j].Name {
+			return files[i].Name < files[j].Name
+		}
+		return strings.Compare(files[i].Workspace, files[j].Workspace) < 0
+	})
+	return files, errors.Join(errs...)
+}

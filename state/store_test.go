@@ -1,0 +1,243 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+)
+
+func openStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "ws-1234abcd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func sample(n int) *File {
+	f := &File{Workspace: "/work/shop", Name: "shop", Forwards: map[string]Forward{}}
+	for i := range n {
+		name := fmt.Sprintf("fwd%d", i)
+		f.Forwards[name] = Forward{
+			Name: name, Handle: runtime.Handle{PID: 1000 + i, StartTime: uint64(5000 + i)},
+			SpecHash: "h", Target: "service/" + name, Context: "kind-dev", Namespace: "shop",
+			Address: "127.0.0.1", RemotePort: "80", LocalPort: 8000 + i, StartedAt: time.Unix(1700000000, 0).UTC(),
+		}
+	}
+	return f
+}
+
+func mode(t *testing.T, p string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+func TestPermissions(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "a", "ws")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil { // wider than allowed
+		t.Fatal(err)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(sample(1)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := s.Lock(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	for p, want := range map[string]os.FileMode{
+		dir: 0o700, filepath.Join(dir, LogsDir): 0o700,
+		s.Path(): 0o600, filepath.Join(dir, LockFile): 0o600,
+	} {
+		if got := mode(t, p); got != want {
+			t.Errorf("%s: mode %v, want %v", p, got, want)
+		}
+	}
+	if got, want := s.LogPath("api"), filepath.Join(dir, "logs", "api.log"); got != want {
+		t.Errorf("LogPath = %q, want %q", got, want)
+	}
+	if got := s.LogPath("../../etc/passwd"); filepath.Dir(got) != filepath.Join(dir, "logs") {
+		t.Errorf("LogPath escapes logs dir: %q", got)
+	}
+}
+
+func TestLoadMissingAndRoundTrip(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	f, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Version != Version || f.Forwards == nil || len(f.Forwards) != 0 {
+		t.Fatalf("empty load = %+v", f)
+	}
+	want := sample(3)
+	if err := s.Save(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.Version = Version
+	wb, _ := json.Marshal(want)
+	gb, _ := json.Marshal(got)
+	if string(wb) != string(gb) {
+		t.Fatalf("round trip\n got %s\nwant %s", gb, wb)
+	}
+	if ents, _ := os.ReadDir(s.Dir()); len(ents) != 2 { // state.json, logs
+		t.Errorf("temp files left behind: %v", ents)
+	}
+}
+
+func TestUnloadableFileIsKept(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		content string
+		msg     string
+	}{
+		{"corrupt", `{"version": 1, "forwards": {`, "corrupt"},
+		{"not json", "hello", "corrupt"},
+		{"no version", `{"forwards": {}}`, "no version"},
+		{"newer", `{"version": 99, "forwards": {}, "future": true}`, "written by a newer kpf"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t)
+			if err := os.WriteFile(s.Path(), []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Load()
+			if err == nil || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), s.Path()) {
+				t.Fatalf("Load err = %v, want %q naming %s", err, tc.msg, s.Path())
+			}
+			if err := s.Save(sample(1)); err == nil {
+				t.Fatal("Save overwrote a file it could not load")
+			}
+			b, _ := os.ReadFile(s.Path())
+			if string(b) != tc.content {
+				t.Fatalf("file changed to %q", b)
+			}
+		})
+	}
+}
+
+// A reader never sees a partial file while saves replace it.
+func TestAtomicSaveConcurrentReader(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	if err := s.Save(sample(50)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var readErr error
+	reads := 0
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			f, err := s.Load()
+			if err != nil {
+				readErr = err
+				return
+			}
+			if n := len(f.Forwards); n != 50 && n != 80 {
+				readErr = fmt.Errorf("read %d forwards", n)
+				return
+			}
+			reads++
+		}
+	})
+	for i := range 40 {
+		if err := s.Save(sample(50 + 30*(i%2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatalf("concurrent reader: %v", readErr)
+	}
+	if reads == 0 {
+		t.Fatal("reader never ran")
+	}
+}
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, w := range []struct{ dir, name, content string }{
+		{"b-1", "zeta", ""}, {"a-2", "alpha", ""}, {"bad-3", "", "{"}, {"empty-4", "", "-"},
+	} {
+		s, err := Open(filepath.Join(root, w.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch w.content {
+		case "":
+			f := sample(1)
+			f.Name = w.name
+			if err := s.Save(f); err != nil {
+				t.Fatal(err)
+			}
+		case "-": // no state file yet
+		default:
+			if err := os.WriteFile(s.Path(), []byte(w.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "stray"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, err := List(root)
+	if err == nil || !strings.Contains(err.Error(), "bad-3") {
+		t.Errorf("List err = %v, want the corrupt one reported", err)
+	}
+	if len(files) != 2 || files[0].Name != "alpha" || files[1].Name != "zeta" {
+		t.Fatalf("List = %+v", files)
+	}
+	if files, err := List(filepath.Join(root, "none")); err != nil || len(files) != 0 {
+		t.Fatalf("missing root: %v, %v", files, err)
+	}
+}
+
+func TestSaveSetsVersion(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	f := sample(0)
+	f.Version = 0
+	if err := s.Save(f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load()
+	if err != nil || got.Version != Version {
+		t.Fatalf("saved version %v, %v", got, err)
+	}
+}

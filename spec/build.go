@@ -1,0 +1,450 @@
+package spec
+
+import (
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// evaluator evaluates attribute expressions into plain values and collects
+// diagnostics; every method keeps going after an error.
+type evaluator struct {
+	ctx   *hcl.EvalContext
+	diags hcl.Diagnostics
+}
+
+func (e *evaluator) errorAt(rng hcl.Range, summary, format string, args ...any) {
+	e.diags = append(e.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+func (e *evaluator) warnAt(rng hcl.Range, summary, format string, args ...any) {
+	e.diags = append(e.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+// value evaluates attrs[name] and converts it to ty. ok is false when the
+// attribute is absent, null, unknown (an error reported elsewhere) or wrong.
+func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.Value, *hcl.Attribute, bool) {
+	a, present := attrs[name]
+	if !present {
+		return cty.NilVal, nil, false
+	}
+	val, d := a.Expr.Value(e.ctx)
+	e.diags = append(e.diags, d...)
+	if d.HasErrors() || val.IsNull() || !val.IsWhollyKnown() {
+		return cty.NilVal, a, false
+	}
+	out, err := convert.Convert(val, ty)
+	if err != nil {
+		e.diags = append(e.diags, &hcl.Diagnostic{
+			Severity:    hcl.DiagError,
+			Summary:     "Incorrect attribute value type",
+			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s required, got %s.", name, ty.FriendlyName(), val.Type().FriendlyName()),
+			Subject:     a.Expr.Range().Ptr(),
+			Expression:  a.Expr,
+			EvalContext: e.ctx,
+		})
+		return cty.NilVal, a, false
+	}
+	return out, a, true
+}
+
+func (e *evaluator) str(attrs hcl.Attributes, name string) (string, *hcl.Attribute, bool) {
+	v, a, ok := e.value(attrs, name, cty.String)
+	if !ok {
+		return "", a, false
+	}
+	return v.AsString(), a, true
+}
+
+func (e *evaluator) boolean(attrs hcl.Attributes, name string) (bool, *hcl.Attribute, bool) {
+	v, a, ok := e.value(attrs, name, cty.Bool)
+	if !ok {
+		return false, a, false
+	}
+	return v.True(), a, true
+}
+
+// integer evaluates a whole number in [lo, hi].
+func (e *evaluator) integer(attrs hcl.Attributes, name string, lo, hi int64, summary string) (int, *hcl.Attribute, bool) {
+	v, a, ok := e.value(attrs, name, cty.Number)
+	if !ok {
+		return 0, a, false
+	}
+	return e.checkInt(a, v.AsBigFloat(), lo, hi, summary)
+}
+
+func (e *evaluator) checkInt(a *hcl.Attribute, f *big.Float, lo, hi int64, summary string) (int, *hcl.Attribute, bool) {
+	i, acc := f.Int64()
+	if !f.IsInt() || acc != big.Exact || i < lo || i > hi {
+		e.errorAt(a.Expr.Range(), summary, "%s must be a whole number from %d to %d, not %s.", a.Name, lo, hi, f.Text('g', -1))
+		return 0, a, false
+	}
+	return int(i), a, true
+}
+
+// duration evaluates a Go duration string ("5s") that must be > 0.
+func (e *evaluator) duration(attrs hcl.Attributes, name string) (time.Duration, *hcl.Attribute, bool) {
+	s, a, ok := e.str(attrs, name)
+	if !ok {
+		return 0, a, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		e.errorAt(a.Expr.Range(), "Invalid duration", "%s must be a positive duration such as \"500ms\", \"5s\" or \"1m\", not %q.", name, s)
+		return 0, a, false
+	}
+	return d, a, true
+}
+
+func (e *evaluator) stringMap(attrs hcl.Attributes, name string) (map[string]string, *hcl.Attribute, bool) {
+	v, a, ok := e.value(attrs, name, cty.Map(cty.String))
+	if !ok {
+		return nil, a, false
+	}
+	out := make(map[string]string, v.LengthInt())
+	for k, el := range v.AsValueMap() {
+		if el.IsNull() {
+			e.errorAt(a.Expr.Range(), "Invalid selector", "The value of label %q is null.", k)
+			return nil, a, false
+		}
+		out[k] = el.AsString()
+	}
+	return out, a, true
+}
+
+// decodeSettings evaluates the kpf block.
+func (e *evaluator) decodeSettings(rb *rawBlock, dirName string) (string, Settings) {
+	name := dirName
+	s := Settings{ProbeCacheTTL: DefaultProbeCacheTTL, CheckInterval: DefaultCheckInterval, MaxParallel: DefaultMaxParallel}
+	if rb == nil {
+		return name, s
+	}
+	if v, a, ok := e.str(rb.attrs, "name"); ok {
+		if strings.TrimSpace(v) == "" {
+			e.errorAt(a.Expr.Range(), "Invalid workspace name", "The workspace name must not be empty; remove it to use the directory name.")
+		} else {
+			name = v
+		}
+	}
+	if d, _, ok := e.duration(rb.attrs, "probe_cache_ttl"); ok {
+		s.ProbeCacheTTL = d
+	}
+	if d, _, ok := e.duration(rb.attrs, "check_interval"); ok {
+		s.CheckInterval = d
+	}
+	if n, _, ok := e.integer(rb.attrs, "max_parallel", 1, 1<<20, "Invalid max_parallel"); ok {
+		s.MaxParallel = n
+	}
+	return name, s
+}
+
+// healthVal is a decoded health block; zero fields are unset.
+type healthVal struct {
+	kind      HealthKind
+	path      string
+	interval  time.Duration
+	timeout   time.Duration
+	threshold int
+}
+
+// overlay returns h with every field set in o replaced.
+func (h healthVal) overlay(o healthVal) healthVal {
+	if o.kind != "" {
+		h.kind, h.path = o.kind, o.path
+	}
+	if o.interval != 0 {
+		h.interval = o.interval
+	}
+	if o.timeout != 0 {
+		h.timeout = o.timeout
+	}
+	if o.threshold != 0 {
+		h.threshold = o.threshold
+	}
+	return h
+}
+
+func (e *evaluator) decodeHealth(rb *rawBlock) healthVal {
+	var h healthVal
+	if rb == nil {
+		return h
+	}
+	// The kind attributes, in source order, so a conflict points at the later one.
+	var chosen *hcl.Attribute
+	for _, a := range sortedAttrs(rb.attrs) {
+		var kind HealthKind
+		switch a.Name {
+		case "tcp", "none":
+			on, _, ok := e.boolean(rb.attrs, a.Name)
+			if !ok || !on {
+				continue
+			}
+			kind = HealthKind(a.Name)
+		case "http":
+			p, _, ok := e.str(rb.attrs, "http")
+			if !ok {
+				continue
+			}
+			if !strings.HasPrefix(p, "/") {
+				e.errorAt(a.Expr.Range(), "Invalid health check path", "The http path must start with \"/\", e.g. \"/healthz\", not %q.", p)
+				continue
+			}
+			kind, h.path = HealthHTTP, p
+		default:
+			continue
+		}
+		if chosen != nil {
+			e.errorAt(a.Range, "Conflicting health checks", "Set at most one of tcp, http and none; %s is already set at %s.", chosen.Name, rangePos(chosen.Range))
+			continue
+		}
+		chosen, h.kind = a, kind
+	}
+	if h.kind != HealthHTTP {
+		h.path = ""
+	}
+	if d, _, ok := e.duration(rb.attrs, "interval"); ok {
+		h.interval = d
+	}
+	if d, _, ok := e.duration(rb.attrs, "timeout"); ok {
+		h.timeout = d
+	}
+	if n, _, ok := e.integer(rb.attrs, "failure_threshold", 1, 1000, "Invalid failure_threshold"); ok {
+		h.threshold = n
+	}
+	return h
+}
+
+// defaultsVal is the evaluated defaults block.
+type defaultsVal struct {
+	context, namespace, address string
+	health                      healthVal
+}
+
+func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
+	d := defaultsVal{
+		address: DefaultAddress,
+		health: healthVal{
+			kind: HealthTCP, interval: DefaultHealthInterval,
+			timeout: DefaultHealthTimeout, threshold: DefaultHealthThreshold,
+		},
+	}
+	if rb == nil {
+		return d
+	}
+	if v, _, ok := e.str(rb.attrs, "context"); ok {
+		d.context = v
+	}
+	if v, ok := e.namespace(rb.attrs); ok {
+		d.namespace = v
+	}
+	if v, ok := e.address(rb.attrs); ok {
+		d.address = v
+	}
+	d.health = d.health.overlay(e.decodeHealth(rb.health))
+	return d
+}
+
+func (e *evaluator) namespace(attrs hcl.Attributes) (string, bool) {
+	v, a, ok := e.str(attrs, "namespace")
+	if !ok {
+		return "", false
+	}
+	if !isDNS1123Label(v) {
+		e.errorAt(a.Expr.Range(), "Invalid namespace", "%q is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.", v)
+		return "", false
+	}
+	return v, true
+}
+
+func (e *evaluator) address(attrs hcl.Attributes) (string, bool) {
+	v, a, ok := e.str(attrs, "address")
+	if !ok {
+		return "", false
+	}
+	ip, ok := parseAddress(v)
+	if !ok {
+		e.errorAt(a.Expr.Range(), "Invalid address", "The address must be an IP literal such as \"127.0.0.1\" or \"::1\", not %q.", v)
+		return "", false
+	}
+	if !ip.IsLoopback() {
+		e.warnAt(a.Expr.Range(), "Address is not loopback", "Binding %s exposes the forward to other machines; use 127.0.0.1 unless that is intended.", ip)
+	}
+	return ip.String(), true
+}
+
+// forwardInfo is a built forward and the attributes it was built from, for
+// checks across forwards.
+type forwardInfo struct {
+	f     Forward
+	attrs hcl.Attributes
+}
+
+func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
+	attrs := rf.attrs
+	f := Forward{
+		Name:      rf.name,
+		Context:   defs.context,
+		Namespace: defs.namespace,
+		Address:   defs.address,
+		Enabled:   true,
+		Decl:      Pos{File: rf.decl.Filename, Line: rf.decl.Start.Line, Column: rf.decl.Start.Column},
+	}
+
+	_, hasTarget := attrs["target"]
+	_, hasSelector := attrs["selector"]
+	switch {
+	case hasTarget && hasSelector:
+		e.errorAt(attrs["selector"].Range, "Conflicting target and selector", "Forward %q sets both target (at %s) and selector; set exactly one.", rf.name, rangePos(attrs["target"].Range))
+	case !hasTarget && !hasSelector:
+		e.errorAt(rf.decl, "Missing target", "Forward %q needs a target (e.g. target = \"service/api\") or a selector (e.g. selector = { app = \"api\" }).", rf.name)
+	}
+	if v, a, ok := e.str(attrs, "target"); ok {
+		t, why := parseTarget(v)
+		if why != "" {
+			e.errorAt(a.Expr.Range(), "Invalid target", "%q is not a valid target: %s.", v, why)
+		}
+		f.Target = t
+	}
+	if m, a, ok := e.stringMap(attrs, "selector"); ok {
+		e.checkSelector(a, m)
+		f.Selector = m
+	}
+	if v, _, ok := e.str(attrs, "context"); ok {
+		f.Context = v
+	}
+	if v, ok := e.namespace(attrs); ok {
+		f.Namespace = v
+	}
+	if v, ok := e.address(attrs); ok {
+		f.Address = v
+	}
+	if n, _, ok := e.integer(attrs, "local_port", 0, 65535, "Invalid local port"); ok {
+		f.LocalPort = n
+	}
+	if _, ok := attrs["remote_port"]; !ok {
+		e.errorAt(rf.decl, "Missing remote_port", "Forward %q needs a remote_port: a port number or a named port of the target.", rf.name)
+	} else if p, ok := e.remotePort(attrs); ok {
+		f.RemotePort = p
+	}
+	if v, _, ok := e.boolean(attrs, "enabled"); ok {
+		f.Enabled = v
+	}
+	if v, a, ok := e.str(attrs, "open"); ok {
+		if !strings.HasPrefix(v, "/") {
+			e.errorAt(a.Expr.Range(), "Invalid open path", "open is the URL path to open, starting with \"/\" (e.g. \"/swagger/\"), not %q.", v)
+		} else {
+			f.Open = v
+		}
+	}
+	h := defs.health.overlay(e.decodeHealth(rf.health))
+	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold}
+	return &forwardInfo{f: f, attrs: attrs}
+}
+
+func (e *evaluator) checkSelector(a *hcl.Attribute, m map[string]string) {
+	if len(m) == 0 {
+		e.errorAt(a.Expr.Range(), "Invalid selector", "A selector needs at least one label, e.g. { app = \"api\" }.")
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !isLabelKey(k) {
+			e.errorAt(a.Expr.Range(), "Invalid selector", "%q is not a valid label key.", k)
+		}
+		if !isLabelName(m[k], true) {
+			e.errorAt(a.Expr.Range(), "Invalid selector", "%q is not a valid value for label %q.", m[k], k)
+		}
+	}
+}
+
+// remotePort evaluates remote_port: a number 1–65535 or a port name.
+func (e *evaluator) remotePort(attrs hcl.Attributes) (string, bool) {
+	v, a, ok := e.value(attrs, "remote_port", cty.DynamicPseudoType)
+	if !ok {
+		return "", false
+	}
+	switch v.Type() {
+	case cty.Number:
+		n, _, ok := e.checkInt(a, v.AsBigFloat(), 1, 65535, "Invalid remote port")
+		return strconv.Itoa(n), ok
+	case cty.String:
+		s := v.AsString()
+		if n, err := strconv.Atoi(s); err == nil {
+			if n < 1 || n > 65535 {
+				e.errorAt(a.Expr.Range(), "Invalid remote port", "remote_port must be a whole number from 1 to 65535, not %s.", s)
+				return "", false
+			}
+			return strconv.Itoa(n), true
+		}
+		if !isPortName(s) {
+			e.errorAt(a.Expr.Range(), "Invalid remote port", "%q is neither a port number nor a port name (at most 15 lower-case letters, digits and '-', with at least one letter).", s)
+			return "", false
+		}
+		return s, true
+	}
+	e.errorAt(a.Expr.Range(), "Incorrect attribute value type", "remote_port must be a number or a port name, not %s.", v.Type().FriendlyName())
+	return "", false
+}
+
+// checkPorts reports enabled forwards that ask for the same local port on
+// the same address (or on a wildcard address that covers it).
+func (e *evaluator) checkPorts(infos []*forwardInfo) {
+	seen := map[int][]*forwardInfo{}
+	for _, fi := range infos {
+		f := fi.f
+		if !f.Enabled || f.LocalPort == 0 {
+			continue
+		}
+		for _, prev := range seen[f.LocalPort] {
+			if !addressesOverlap(prev.f.Address, f.Address) {
+				continue
+			}
+			a := fi.attrs["local_port"]
+			e.errorAt(a.Expr.Range(), "Duplicate local port",
+				"Forward %q uses %s, already used by forward %q at %s.",
+				f.Name, hostPort(f.Address, f.LocalPort), prev.f.Name, rangePos(prev.attrs["local_port"].Expr.Range()))
+			break
+		}
+		seen[f.LocalPort] = append(seen[f.LocalPort], fi)
+	}
+}
+
+func addressesOverlap(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, oka := parseAddress(a)
+	pb, okb := parseAddress(b)
+	if !oka || !okb {
+		return false
+	}
+	return pa.IsUnspecified() && pa.Is4() == pb.Is4() || pb.IsUnspecified() && pa.Is4() == pb.Is4()
+}
+
+func hostPort(addr string, port int) string {
+	if strings.Contains(addr, ":") {
+		return fmt.Sprintf("[%s]:%d", addr, port)
+	}
+	return fmt.Sprintf("%s:%d", addr, port)
+}

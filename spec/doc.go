@@ -1,0 +1,14 @@
+// Package spec turns a kpf workspace directory into plain Go values.
+//
+// It owns the spec language: finding the files of a workspace (kpf.hcl,
+// *.kpf.hcl, then *.override.kpf.hcl), decoding them against package-level
+// schemas, merging overrides attribute by attribute, evaluating variables,
+// locals and functions, applying defaults and validating everything that can
+// be checked without a cluster. Problems are hcl.Diagnostics with precise
+// source ranges; a Loader keeps every file it read so diagnostics can be
+// rendered with the source snippet. It also formats spec files (kpf fmt) and
+// writes the starter spec (kpf init).
+//
+// spec never runs a process, never talks to a cluster and never imports
+// runtime, state, reconcile or cmd: its output, Workspace, is plain data.
+package spec

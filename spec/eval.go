@@ -1,0 +1,382 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
+)
+
+// functions returns the functions available in expressions: a sensible set
+// of go-cty's standard library plus env(name), which reads through lookup
+// ("" when lookup is nil or the variable is unset).
+func functions(lookup func(string) string) map[string]function.Function {
+	return map[string]function.Function{
+		"abs":        stdlib.AbsoluteFunc,
+		"ceil":       stdlib.CeilFunc,
+		"chomp":      stdlib.ChompFunc,
+		"coalesce":   stdlib.CoalesceFunc,
+		"compact":    stdlib.CompactFunc,
+		"concat":     stdlib.ConcatFunc,
+		"contains":   stdlib.ContainsFunc,
+		"distinct":   stdlib.DistinctFunc,
+		"element":    stdlib.ElementFunc,
+		"env":        envFunc(lookup),
+		"flatten":    stdlib.FlattenFunc,
+		"floor":      stdlib.FloorFunc,
+		"format":     stdlib.FormatFunc,
+		"formatlist": stdlib.FormatListFunc,
+		"indent":     stdlib.IndentFunc,
+		"join":       stdlib.JoinFunc,
+		"jsondecode": stdlib.JSONDecodeFunc,
+		"jsonencode": stdlib.JSONEncodeFunc,
+		"keys":       stdlib.KeysFunc,
+		"length":     stdlib.LengthFunc,
+		"lookup":     stdlib.LookupFunc,
+		"lower":      stdlib.LowerFunc,
+		"max":        stdlib.MaxFunc,
+		"merge":      stdlib.MergeFunc,
+		"min":        stdlib.MinFunc,
+		"parseint":   stdlib.ParseIntFunc,
+		"range":      stdlib.RangeFunc,
+		"regex":      stdlib.RegexFunc,
+		"regexall":   stdlib.RegexAllFunc,
+		"replace":    stdlib.ReplaceFunc,
+		"reverse":    stdlib.ReverseListFunc,
+		"slice":      stdlib.SliceFunc,
+		"sort":       stdlib.SortFunc,
+		"split":      stdlib.SplitFunc,
+		"strlen":     stdlib.StrlenFunc,
+		"substr":     stdlib.SubstrFunc,
+		"title":      stdlib.TitleFunc,
+		"tobool":     stdlib.MakeToFunc(cty.Bool),
+		"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+		"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+		"tonumber":   stdlib.MakeToFunc(cty.Number),
+		"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+		"tostring":   stdlib.MakeToFunc(cty.String),
+		"trim":       stdlib.TrimFunc,
+		"trimprefix": stdlib.TrimPrefixFunc,
+		"trimspace":  stdlib.TrimSpaceFunc,
+		"trimsuffix": stdlib.TrimSuffixFunc,
+		"upper":      stdlib.UpperFunc,
+		"values":     stdlib.ValuesFunc,
+		"zipmap":     stdlib.ZipmapFunc,
+	}
+}
+
+func envFunc(lookup func(string) string) function.Function {
+	return function.New(&function.Spec{
+		Description: "Returns the value of an environment variable, or \"\" when it is unset.",
+		Params:      []function.Parameter{{Name: "name", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.String),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if lookup == nil {
+				return cty.StringVal(""), nil
+			}
+			return cty.StringVal(lookup(args[0].AsString())), nil
+		},
+	})
+}
+
+// variable is a declared input variable.
+type variable struct {
+	ty  cty.Type
+	val cty.Value // cty.NilVal until a value is known
+}
+
+// evalVariables resolves every declared variable: default < KPF_VAR_name <
+// var files < --var. Values from outside the spec files get synthetic
+// source names so errors still point somewhere.
+func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	vars := make(map[string]*variable, len(m.variables))
+	names := make([]string, 0, len(m.variables))
+	for name := range m.variables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	for _, name := range names {
+		rv := m.variables[name]
+		v := &variable{ty: cty.DynamicPseudoType}
+		if a, ok := rv.attrs["type"]; ok {
+			ty, d := typeexpr.TypeConstraint(a.Expr)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				v.ty = ty
+			}
+		}
+		if a, ok := rv.attrs["description"]; ok {
+			val, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() && (val.IsNull() || val.Type() != cty.String) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid variable description",
+					Detail:   "The description must be a string.",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			}
+		}
+		if a, ok := rv.attrs["default"]; ok {
+			val, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if d.HasErrors() {
+				v.val = cty.DynamicVal // reported; not "required" as well
+			} else {
+				v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value")
+				diags = append(diags, d...)
+			}
+		}
+		vars[name] = v
+	}
+
+	// KPF_VAR_name from the environment.
+	if opts.Env != nil {
+		for _, name := range names {
+			raw := opts.Env("KPF_VAR_" + name)
+			if raw == "" {
+				continue
+			}
+			d := l.setRawVar(vars[name], name, raw, "<env KPF_VAR_"+name+">")
+			diags = append(diags, d...)
+		}
+	}
+
+	// --var-file, in order.
+	for _, path := range opts.VarFiles {
+		diags = append(diags, l.readVarFile(vars, path)...)
+	}
+
+	// --var name=value, in order; the last one wins.
+	for _, kv := range opts.Vars {
+		name, raw, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			fname := "<flag --var " + kv + ">"
+			l.addSynthetic(fname, []byte(kv))
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid --var option",
+				Detail:   fmt.Sprintf("The --var option must be NAME=VALUE, not %q.", kv),
+				Subject:  syntheticRange(fname, []byte(kv)).Ptr(),
+			})
+			continue
+		}
+		fname := "<flag --var " + name + ">"
+		v, ok := vars[name]
+		if !ok {
+			l.addSynthetic(fname, []byte(raw))
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Value for undeclared variable",
+				Detail:   fmt.Sprintf("No variable %q is declared; declare it with a variable %q block.", name, name),
+				Subject:  syntheticRange(fname, []byte(raw)).Ptr(),
+			})
+			continue
+		}
+		diags = append(diags, l.setRawVar(v, name, raw, fname)...)
+	}
+
+	out := make(map[string]cty.Value, len(vars))
+	for _, name := range names {
+		v := vars[name]
+		if v.val == cty.NilVal {
+			rv := m.variables[name]
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "No value for required variable",
+				Detail: fmt.Sprintf("Variable %q has no default and no value was given: set it with --var %s=VALUE, a --var-file or the environment variable KPF_VAR_%s.",
+					name, name, name),
+				Subject: rv.decl.Ptr(),
+			})
+			out[name] = cty.DynamicVal
+			continue
+		}
+		out[name] = v.val
+	}
+	return out, diags
+}
+
+// setRawVar sets v from a raw string given outside the files: taken as is
+// for string (or untyped) variables, parsed as an HCL expression otherwise.
+func (l *Loader) setRawVar(v *variable, name, raw, fname string) hcl.Diagnostics {
+	src := []byte(raw)
+	l.addSynthetic(fname, src)
+	rng := syntheticRange(fname, src)
+	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
+		v.val = cty.StringVal(raw)
+		return nil
+	}
+	expr, diags := hclsyntax.ParseExpression(src, fname, hcl.InitialPos)
+	if diags.HasErrors() {
+		return diags
+	}
+	val, d := expr.Value(nil)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return diags
+	}
+	v.val, d = convertVar(name, val, v.ty, rng, "value")
+	return append(diags, d...)
+}
+
+func (l *Loader) readVarFile(vars map[string]*variable, path string) hcl.Diagnostics {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read variables file",
+			Detail:   fmt.Sprintf("Reading %s: %s.", path, err),
+		}}
+	}
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	l.files[path] = f
+	if diags.HasErrors() {
+		return diags
+	}
+	attrs, d := f.Body.JustAttributes()
+	diags = append(diags, d...)
+	for _, a := range sortedAttrs(attrs) {
+		v, ok := vars[a.Name]
+		if !ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Value for undeclared variable",
+				Detail:   fmt.Sprintf("No variable %q is declared, so this value is ignored.", a.Name),
+				Subject:  a.NameRange.Ptr(),
+			})
+			continue
+		}
+		val, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value")
+		diags = append(diags, d...)
+	}
+	return diags
+}
+
+func convertVar(name string, val cty.Value, ty cty.Type, rng hcl.Range, what string) (cty.Value, hcl.Diagnostics) {
+	out, err := convert.Convert(val, ty)
+	if err != nil {
+		return cty.DynamicVal, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value for variable",
+			Detail:   fmt.Sprintf("The %s of variable %q is not a %s: %s.", what, name, ty.FriendlyName(), err),
+			Subject:  rng.Ptr(),
+		}}
+	}
+	return out, nil
+}
+
+// syntheticRange covers all of src in the synthetic file fname.
+func syntheticRange(fname string, src []byte) hcl.Range {
+	end := hcl.Pos{Line: 1, Column: len(src) + 1, Byte: len(src)}
+	if i := strings.IndexByte(string(src), '\n'); i >= 0 {
+		end = hcl.Pos{Line: 1, Column: i + 1, Byte: i}
+	}
+	return hcl.Range{Filename: fname, Start: hcl.InitialPos, End: end}
+}
+
+// evalLocals evaluates locals in dependency order. A local that refers to
+// itself through others is reported with every place in the cycle.
+func evalLocals(m *rawModule, ctx *hcl.EvalContext) (map[string]cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	names := make([]string, 0, len(m.locals))
+	for name := range m.locals {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	deps := make(map[string][]string, len(names))
+	for _, name := range names {
+		for _, tr := range m.locals[name].Expr.Variables() {
+			if tr.RootName() != "local" || len(tr) < 2 {
+				continue
+			}
+			if step, ok := tr[1].(hcl.TraverseAttr); ok {
+				if _, declared := m.locals[step.Name]; declared {
+					deps[name] = append(deps[name], step.Name)
+				}
+			}
+		}
+	}
+
+	vals := make(map[string]cty.Value, len(names))
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	mark := make(map[string]int, len(names))
+	var stack []string
+	var visit func(name string)
+	visit = func(name string) {
+		switch mark[name] {
+		case done:
+			return
+		case visiting:
+			d, cycle := cycleDiag(m, stack, name)
+			diags = append(diags, d)
+			for _, n := range cycle {
+				vals[n] = cty.DynamicVal
+			}
+			return
+		}
+		mark[name] = visiting
+		stack = append(stack, name)
+		for _, dep := range deps[name] {
+			visit(dep)
+		}
+		stack = stack[:len(stack)-1]
+		mark[name] = done
+		if _, failed := vals[name]; failed {
+			return // part of a cycle, already reported
+		}
+		ctx.Variables["local"] = cty.ObjectVal(vals)
+		val, d := m.locals[name].Expr.Value(ctx)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			val = cty.DynamicVal
+		}
+		vals[name] = val
+	}
+	for _, name := range names {
+		visit(name)
+	}
+	ctx.Variables["local"] = cty.ObjectVal(vals)
+	return vals, diags
+}
+
+// cycleDiag reports the cycle that closes at name; every local in the cycle
+// gets cty.DynamicVal so nothing downstream repeats the error.
+func cycleDiag(m *rawModule, stack []string, name string) (*hcl.Diagnostic, []string) {
+	start := 0
+	for i, n := range stack {
+		if n == name {
+			start = i
+		}
+	}
+	cycle := append(append([]string(nil), stack[start:]...), name)
+	parts := make([]string, len(cycle))
+	for i, n := range cycle {
+		parts[i] = fmt.Sprintf("local.%s (%s)", n, rangePos(m.locals[n].NameRange))
+	}
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Cycle in local values",
+		Detail:   "Local values refer to each other in a cycle: " + strings.Join(parts, " → ") + ".",
+		Subject:  m.locals[name].NameRange.Ptr(),
+	}, cycle
+}

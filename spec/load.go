@@ -1,0 +1,192 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// LoadOptions carries every input to loading a workspace, the environment
+// included, so that loading never reads os.Environ by itself.
+type LoadOptions struct {
+	// Dir is the workspace directory; "" means the current directory.
+	Dir string
+	// Env looks up environment variables (KPF_VAR_name and env()); nil
+	// means an empty environment. An empty value counts as unset.
+	Env func(string) string
+	// VarFiles are HCL files of name = value attributes (--var-file), applied in order.
+	VarFiles []string
+	// Vars are "name=value" strings (--var), applied in order; the last wins.
+	Vars []string
+}
+
+// Loader loads workspaces and keeps every file it read during the last Load
+// (spec files, variable files and synthetic sources for --var and
+// KPF_VAR_name values) so diagnostics can be rendered with source snippets.
+// A Loader is not safe for concurrent use; each Load starts afresh.
+type Loader struct {
+	files map[string]*hcl.File
+}
+
+// NewLoader returns a Loader.
+func NewLoader() *Loader {
+	return &Loader{files: map[string]*hcl.File{}}
+}
+
+// Load loads the workspace opts describes. See Loader.Load.
+func Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
+	return NewLoader().Load(opts)
+}
+
+// Files returns the files read by the last Load, keyed by the file names
+// used in diagnostics (relative to the workspace directory).
+func (l *Loader) Files() map[string]*hcl.File { return l.files }
+
+func (l *Loader) addSynthetic(name string, src []byte) {
+	l.files[name] = &hcl.File{Body: hcl.EmptyBody(), Bytes: src}
+}
+
+// Load reads, evaluates and validates the workspace. The workspace is nil
+// when the diagnostics hold an error; warnings come with a workspace.
+// Diagnostics are sorted by file and position.
+func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
+	l.files = map[string]*hcl.File{}
+	dir := opts.Dir
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid workspace directory", Detail: err.Error()}}
+	}
+	primary, override, err := workspaceFiles(abs)
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read workspace", Detail: fmt.Sprintf("Reading %s: %s.", dir, err)}}
+	}
+	if len(primary) == 0 {
+		detail := fmt.Sprintf("no kpf.hcl or *.kpf.hcl in %s; run kpf init to write a starter kpf.hcl.", dir)
+		if len(override) > 0 {
+			detail = fmt.Sprintf("no kpf.hcl or *.kpf.hcl in %s, only override files (%s), which have nothing to override.", dir, override[0])
+		}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No spec files", Detail: detail}}
+	}
+
+	// Syntax errors in any file stop loading before decoding, so that a
+	// half-parsed file does not cascade into misleading errors.
+	var diags hcl.Diagnostics
+	bodies := make([]hcl.Body, 0, len(primary)+len(override))
+	for _, name := range append(append([]string(nil), primary...), override...) {
+		body, d := l.parseFile(abs, name)
+		diags = append(diags, d...)
+		bodies = append(bodies, body)
+	}
+	if diags.HasErrors() {
+		sortDiagnostics(diags)
+		return nil, diags
+	}
+	m := newRawModule()
+	for i, body := range bodies {
+		fb, d := decodeFile(body)
+		diags = append(diags, d...)
+		if i < len(primary) {
+			diags = append(diags, m.addPrimary(fb)...)
+		} else {
+			diags = append(diags, m.addOverride(fb)...)
+		}
+	}
+
+	vars, d := l.evalVariables(m, opts)
+	diags = append(diags, d...)
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
+		Functions: functions(opts.Env),
+	}
+	_, d = evalLocals(m, ctx)
+	diags = append(diags, d...)
+
+	e := &evaluator{ctx: ctx}
+	name, settings := e.decodeSettings(m.kpf, filepath.Base(abs))
+	defs := e.decodeDefaults(m.defaults)
+	infos := make([]*forwardInfo, 0, len(m.forwards))
+	for _, rf := range m.forwards {
+		infos = append(infos, e.decodeForward(rf, defs))
+	}
+	// Conflicts point at the later declaration.
+	sort.Slice(infos, func(i, j int) bool { return declLess(infos[i].f.Decl, infos[j].f.Decl, primary, override) })
+	e.checkPorts(infos)
+	diags = append(diags, e.diags...)
+
+	sortDiagnostics(diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	ws := &Workspace{
+		Dir:      abs,
+		Name:     name,
+		Settings: settings,
+		Forwards: make([]Forward, len(infos)),
+		Files:    append(append([]string(nil), primary...), override...),
+	}
+	for i, fi := range infos {
+		ws.Forwards[i] = fi.f
+	}
+	sort.Slice(ws.Forwards, func(i, j int) bool { return ws.Forwards[i].Name < ws.Forwards[j].Name })
+	return ws, diags
+}
+
+// parseFile reads and parses one spec file.
+func (l *Loader) parseFile(dir, name string) (hcl.Body, hcl.Diagnostics) {
+	src, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec file", Detail: fmt.Sprintf("Reading %s: %s.", name, err)}}
+	}
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	l.files[name] = f
+	return f.Body, diags
+}
+
+// declLess orders declarations by load order of their files, then position.
+func declLess(a, b Pos, primary, override []string) bool {
+	if a.File != b.File {
+		return fileIndex(a.File, primary, override) < fileIndex(b.File, primary, override)
+	}
+	if a.Line != b.Line {
+		return a.Line < b.Line
+	}
+	return a.Column < b.Column
+}
+
+func fileIndex(name string, primary, override []string) int {
+	for i, n := range primary {
+		if n == name {
+			return i
+		}
+	}
+	for i, n := range override {
+		if n == name {
+			return len(primary) + i
+		}
+	}
+	return len(primary) + len(override)
+}
+
+// sortDiagnostics orders diagnostics by file and position; diagnostics
+// without a source range come first. The sort is stable.
+func sortDiagnostics(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		default:
+			return a.Start.Byte < b.Start.Byte
+		}
+	})
+}

@@ -1,0 +1,130 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Block and attribute schemas of the spec language.
+var (
+	fileSchema = &hcl.BodySchema{
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "kpf"},
+			{Type: "variable", LabelNames: []string{"name"}},
+			{Type: "locals"},
+			{Type: "defaults"},
+			{Type: "forward", LabelNames: []string{"name"}},
+		},
+	}
+	kpfSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "name"},
+			{Name: "probe_cache_ttl"},
+			{Name: "check_interval"},
+			{Name: "max_parallel"},
+		},
+	}
+	variableSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "type"},
+			{Name: "default"},
+			{Name: "description"},
+		},
+	}
+	defaultsSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "context"},
+			{Name: "namespace"},
+			{Name: "address"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
+	}
+	forwardSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "target"},
+			{Name: "selector"},
+			{Name: "context"},
+			{Name: "namespace"},
+			{Name: "address"},
+			{Name: "local_port"},
+			{Name: "remote_port"},
+			{Name: "enabled"},
+			{Name: "open"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
+	}
+	healthSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "tcp"},
+			{Name: "http"},
+			{Name: "none"},
+			{Name: "interval"},
+			{Name: "timeout"},
+			{Name: "failure_threshold"},
+		},
+	}
+)
+
+// hints maps a mistaken attribute or block name, per schema, to the name
+// the user most likely meant.
+func hintFor(schema *hcl.BodySchema, name string) string {
+	var m map[string]string
+	switch schema {
+	case fileSchema:
+		m = map[string]string{
+			"forwards": "forward", "port_forward": "forward", "portforward": "forward",
+			"service": "forward", "variables": "variable", "var": "variable",
+			"local": "locals", "default": "defaults", "settings": "kpf", "config": "kpf",
+		}
+	case forwardSchema, defaultsSchema:
+		m = map[string]string{
+			"port": "local_port", "local": "local_port", "localport": "local_port",
+			"localPort": "local_port", "remote": "remote_port", "remotePort": "remote_port",
+			"target_port": "remote_port", "targetPort": "remote_port", "container_port": "remote_port",
+			"service": "target", "pod": "target", "resource": "target",
+			"labels": "selector", "label_selector": "selector", "ns": "namespace",
+			"kube_context": "context", "kubecontext": "context", "cluster": "context",
+			"disabled": "enabled", "enable": "enabled", "bind": "address",
+			"bind_address": "address", "host": "address", "healthcheck": "health",
+			"health_check": "health", "url": "open", "path": "open",
+		}
+	case healthSchema:
+		m = map[string]string{
+			"path": "http", "http_path": "http", "threshold": "failure_threshold",
+			"failures": "failure_threshold", "retries": "failure_threshold",
+			"period": "interval", "every": "interval",
+		}
+	case kpfSchema:
+		m = map[string]string{
+			"parallel": "max_parallel", "parallelism": "max_parallel",
+			"cache_ttl": "probe_cache_ttl", "interval": "check_interval",
+		}
+	}
+	return m[name]
+}
+
+var unsupportedName = regexp.MustCompile(`^(?:An argument named|Blocks of type) "([^"]+)"`)
+
+// content is body.Content(schema) with targeted hints for common mistakes.
+func content(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	c, diags := body.Content(schema)
+	for _, d := range diags {
+		if d.Summary != "Unsupported argument" && d.Summary != "Unsupported block type" {
+			continue
+		}
+		m := unsupportedName.FindStringSubmatch(d.Detail)
+		if m == nil {
+			continue
+		}
+		if h := hintFor(schema, m[1]); h != "" {
+			kind := "An argument"
+			if d.Summary == "Unsupported block type" {
+				kind = "A block"
+			}
+			d.Detail = fmt.Sprintf("%s named %q is not expected here. Did you mean %s?", kind, m[1], h)
+		}
+	}
+	return c, diags
+}

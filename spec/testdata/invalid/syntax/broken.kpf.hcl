@@ -1,0 +1,3 @@
+forward "b" {
+  target = "svc/b" remote_port = 80 # ERROR: Missing newline after argument
+}

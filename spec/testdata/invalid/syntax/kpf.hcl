@@ -1,0 +1,4 @@
+forward "a" {
+  target = "svc/a"
+  remote_port = 80
+}

@@ -1,0 +1,4 @@
+forward "api" {
+  target      = "service/api"
+  remote_port = 8080
+}

@@ -486,3 +486,23 @@ func (r *Runtime) Contexts(ctx context.Context, kubeconfig string) ([]string, er
 	}
 	return strings.Fields(out), nil
 }
+
+// ContextNamespaces maps every context of the kubeconfig to its default
+// namespace ("" when the context sets none), so that a forward that names no
+// namespace can be pinned to one at plan time and passed explicitly.
+func (r *Runtime) ContextNamespaces(ctx context.Context, kubeconfig string) (map[string]string, error) {
+	out, err := r.run(ctx, kubeconfig, "config", "view", "-o",
+		`jsonpath={range .contexts[*]}{.name}{"\t"}{.context.namespace}{"\n"}{end}`)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]string)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		name, ns, _ := strings.Cut(line, "\t")
+		m[name] = strings.TrimSpace(ns)
+	}
+	return m, nil
+}

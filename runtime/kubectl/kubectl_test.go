@@ -548,7 +548,9 @@ func TestRealKubectlUnreachable(t *testing.T) {
 kind: Config
 clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]
 users: [{name: u, user: {token: not-a-secret}}]
-contexts: [{name: dead, context: {cluster: dead, user: u}}]
+contexts:
+- {name: dead, context: {cluster: dead, user: u}}
+- {name: shop, context: {cluster: dead, user: u, namespace: shop}}
 current-context: dead
 `
 	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
@@ -573,7 +575,11 @@ current-context: dead
 	if !errors.Is(err, ErrExited) || !runtime.IsPermanent(err) {
 		t.Fatalf("unknown context: err = %v, want permanent", err)
 	}
-	if cs, err := r.Contexts(context.Background(), kc); err != nil || !reflect.DeepEqual(cs, []string{"dead"}) {
+	if cs, err := r.Contexts(context.Background(), kc); err != nil || !reflect.DeepEqual(cs, []string{"dead", "shop"}) {
 		t.Fatalf("Contexts = %q, %v", cs, err)
+	}
+	want := map[string]string{"dead": "", "shop": "shop"}
+	if m, err := r.ContextNamespaces(context.Background(), kc); err != nil || !reflect.DeepEqual(m, want) {
+		t.Fatalf("ContextNamespaces = %q, %v; want %q", m, err, want)
 	}
 }

@@ -9,7 +9,7 @@
 //	FAKE_KUBECTL_PODS       get pods: names printed (space separated)
 //	FAKE_KUBECTL_GET_MSG    get pods / config: error printed, exit 1
 //	FAKE_KUBECTL_CONTEXT    config current-context
-//	FAKE_KUBECTL_CONTEXTS   config get-contexts -o name (space separated)
+//	FAKE_KUBECTL_CONTEXTS   config get-contexts -o name and config view (space separated NAME[=NAMESPACE])
 package main
 
 import (
@@ -50,9 +50,16 @@ func main() {
 			fail(m)
 		}
 		fmt.Println(os.Getenv("FAKE_KUBECTL_CONTEXT"))
+	case args[0] == "config" && len(args) > 1 && args[1] == "view":
+		// FAKE_KUBECTL_CONTEXTS entries are NAME or NAME=NAMESPACE.
+		for _, c := range strings.Fields(os.Getenv("FAKE_KUBECTL_CONTEXTS")) {
+			name, ns, _ := strings.Cut(c, "=")
+			fmt.Printf("%s\t%s\n", name, ns)
+		}
 	case args[0] == "config" && len(args) > 1 && args[1] == "get-contexts":
 		for _, c := range strings.Fields(os.Getenv("FAKE_KUBECTL_CONTEXTS")) {
-			fmt.Println(c)
+			name, _, _ := strings.Cut(c, "=")
+			fmt.Println(name)
 		}
 	default:
 		fail("error: unknown command " + strconv.Quote(args[0]))

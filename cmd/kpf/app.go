@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2 // plan --detailed-exitcode: there are changes
+)
+
+// lockWait is how long a command that changes state waits for another
+// kpf holding the workspace lock.
+const lockWait = 10 * time.Second
+
+// streams are the command's I/O, injected so tests never touch os.Std*.
+type streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// globalOptions are the flags every command takes.
+type globalOptions struct {
+	Dir        string
+	Kubeconfig string
+	Vars       []string
+	VarFiles   []string
+	LogLevel   string
+	NoColor    bool
+	CPUProfile string
+	MemProfile string
+	PprofAddr  string
+}
+
+// app carries what every command needs; one per run.
+type app struct {
+	opts   globalOptions
+	io     streams
+	getenv func(string) string
+	log    hclog.Logger
+	// exit is the code the command asks for when it did not fail outright.
+	exit int
+
+	cpuFile  *os.File
+	pprofSrv *http.Server
+}
+
+// exitError carries an exit code through cobra without printing again.
+type exitCodeError struct{ code int }
+
+func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// errReported means the error was already shown to the user.
+var errReported = errors.New("reported")
+
+func run(ctx context.Context, args []string, io streams, getenv func(string) string) int {
+	a := &app{io: io, getenv: getenv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+
+	ctx, stop := interruptContext(ctx, io.Err)
+	defer stop()
+
+	err := root.ExecuteContext(ctx)
+	if perr := a.teardownProfiles(); perr != nil && err == nil {
+		err = perr
+	}
+	var ec exitCodeError
+	switch {
+	case err == nil:
+		return a.exit
+	case errors.As(err, &ec):
+		return ec.code
+	case errors.Is(err, errReported):
+		return exitError
+	default:
+		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		return exitError
+	}
+}
+
+// interruptContext cancels on the first SIGINT/SIGTERM so commands drain;
+// a second one exits at once.
+func interruptContext(parent context.Context, errw io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-ch:
+			fmt.Fprintln(errw, "\nInterrupted twice: exiting now.")
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+	}
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kpf",
+		Short: "Keep Kubernetes port-forwards alive, declared in HCL",
+		Long: `kpf keeps a set of Kubernetes port-forwards alive from HCL files kept in your
+repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
+
+  kpf plan            show how the spec differs from what is running
+  kpf apply           make it so; forwards keep running after kpf exits
+  kpf apply --watch   keep it so: restart what dies, follow spec edits
+  kpf status          what is running, its health, uptime and restarts
+  kpf destroy         stop this workspace's forwards`,
+		Example: `  kpf init && $EDITOR kpf.hcl
+  kpf plan
+  kpf apply --watch
+  kpf -C ~/src/shop status --json`,
+		SilenceUsage:      true,
+		SilenceErrors:     false,
+		PersistentPreRunE: a.setup,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	f := root.PersistentFlags()
+	f.StringVarP(&a.opts.Dir, "dir", "C", ".", "workspace `directory` holding kpf.hcl")
+	f.StringVar(&a.opts.Kubeconfig, "kubeconfig", "", "path to the kubeconfig `file` (default $KUBECONFIG, then ~/.kube/config)")
+	f.StringArrayVar(&a.opts.Vars, "var", nil, "set a variable: `name=value` (repeatable)")
+	f.StringArrayVar(&a.opts.VarFiles, "var-file", nil, "read variables from an HCL `file` (repeatable)")
+	f.StringVar(&a.opts.LogLevel, "log-level", "warn", "log `level` on stderr: trace, debug, info, warn, error, off")
+	f.BoolVar(&a.opts.NoColor, "no-color", false, "never colour the output")
+	f.StringVar(&a.opts.CPUProfile, "cpuprofile", "", "write a CPU profile to `file`")
+	f.StringVar(&a.opts.MemProfile, "memprofile", "", "write a heap profile to `file` on exit")
+	f.StringVar(&a.opts.PprofAddr, "pprof", "", "serve net/http/pprof on `addr` (e.g. 127.0.0.1:6060)")
+
+	root.AddCommand(
+		a.planCommand(),
+		a.applyCommand(),
+		a.statusCommand(),
+		a.destroyCommand(),
+		a.logsCommand(),
+		a.validateCommand(),
+		a.fmtCommand(),
+		a.initCommand(),
+		a.openCommand(),
+		a.versionCommand(),
+	)
+	return root
+}
+
+// setup runs before every command: logging and profiling.
+func (a *app) setup(cmd *cobra.Command, _ []string) error {
+	level := hclog.LevelFromString(a.opts.LogLevel)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("unknown --log-level %q (want trace, debug, info, warn, error or off)", a.opts.LogLevel)
+	}
+	a.log = hclog.New(&hclog.LoggerOptions{
+		Name:   "kpf",
+		Level:  level,
+		Output: a.io.Err,
+		Color:  hclog.ColorOff,
+	})
+	if a.opts.Kubeconfig == "" {
+		a.opts.Kubeconfig = a.getenv("KUBECONFIG")
+	}
+	return a.startProfiles()
+}
+
+// color reports whether w is a terminal and colour is allowed.
+func (a *app) color(w io.Writer) bool {
+	if a.opts.NoColor || a.getenv("NO_COLOR") != "" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
+}
+
+// workspaceDir is the absolute workspace directory.
+func (a *app) workspaceDir() (string, error) {
+	dir, err := filepath.Abs(a.opts.Dir)
+	if err != nil {
+		return "", fmt.Errorf("resolving workspace directory: %w", err)
+	}
+	return dir, nil
+}
+
+// loadSpec loads and validates the workspace; diagnostics are rendered here
+// and errReported returned when there are errors.
+func (a *app) loadSpec() (*spec.Workspace, error) {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	loader := spec.NewLoader()
+	ws, diags := loader.Load(spec.LoadOptions{
+		Dir:      dir,
+		Env:      a.getenv,
+		VarFiles: a.opts.VarFiles,
+		Vars:     a.opts.Vars,
+	})
+	a.log.Debug("spec loaded", "dir", dir, "duration", time.Since(start), "diagnostics", len(diags))
+	if len(diags) > 0 {
+		a.writeDiagnostics(loader, diags)
+	}
+	if diags.HasErrors() {
+		return nil, errReported
+	}
+	return ws, nil
+}
+
+// kubectl returns the runtime that runs forwards.
+func (a *app) kubectl() *kubectl.Runtime {
+	bin := a.getenv("KPF_KUBECTL")
+	if bin == "" {
+		bin = "kubectl"
+	}
+	return &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl")}
+}
+
+// store opens this workspace's state folder.
+func (a *app) store(dir string) (*state.Store, error) {
+	sdir, err := state.Dir(a.getenv, dir)
+	if err != nil {
+		return nil, err
+	}
+	return state.Open(sdir)
+}
+
+// session is what plan, apply and watch share: the spec with contexts
+// resolved, the state, and the observed world.
+type session struct {
+	ws       *spec.Workspace
+	forwards []spec.Forward // contexts resolved
+	store    *state.Store
+	state    *state.File
+	rt       *kubectl.Runtime
+	ports    *ports.Cache
+	observer *reconcile.Observer
+}
+
+// openSession loads the spec, resolves contexts and loads state. It does not
+// lock; callers that change state lock first.
+func (a *app) openSession(ctx context.Context) (*session, error) {
+	ws, err := a.loadSpec()
+	if err != nil {
+		return nil, err
+	}
+	s := &session{ws: ws, rt: a.kubectl()}
+	if s.forwards, err = a.resolveContexts(ctx, s.rt, ws.Forwards); err != nil {
+		return nil, err
+	}
+	if s.store, err = a.store(ws.Dir); err != nil {
+		return nil, err
+	}
+	if s.state, err = s.store.Load(); err != nil {
+		return nil, err
+	}
+	if s.state.Workspace == "" {
+		s.state.Workspace = ws.Dir
+	}
+	s.state.Name = ws.Name
+	s.ports = ports.NewCache(ws.Settings.ProbeCacheTTL, time.Now)
+	s.observer = &reconcile.Observer{
+		Runtime: s.rt,
+		Prober:  &reconcile.NetProber{Timeout: 2 * time.Second},
+	}
+	return s, nil
+}
+
+// resolveContexts pins every forward without an explicit context to
+// kubectl's current context, and every forward without a namespace to its
+// context's namespace ("default" when it sets none), once, at plan time: a
+// forward never follows a context switch made later in another terminal,
+// and kubectl is always given --context and --namespace.
+func (a *app) resolveContexts(ctx context.Context, rt *kubectl.Runtime, fs []spec.Forward) ([]spec.Forward, error) {
+	need := false
+	for _, f := range fs {
+		if f.Enabled && f.Context == "" {
+			need = true
+			break
+		}
+	}
+	current := ""
+	if need {
+		var err error
+		current, err = rt.CurrentContext(ctx, a.opts.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("some forwards set no context and kubectl has no current context: %w", err)
+		}
+		a.log.Info("forwards without a context use the current context", "context", current)
+	}
+	out := reconcile.ResolveContexts(fs, current)
+	namespaces, err := rt.ContextNamespaces(ctx, a.opts.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading the kubeconfig's contexts: %w", err)
+	}
+	var errs []error
+	for i := range out {
+		f := &out[i]
+		ns, known := namespaces[f.Context]
+		if f.Enabled && !known {
+			errs = append(errs, fmt.Errorf("%s: forward %q: context %q is not in the kubeconfig", f.Decl, f.Name, f.Context))
+		}
+		if f.Namespace == "" {
+			f.Namespace = ns
+			if f.Namespace == "" {
+				f.Namespace = "default"
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// observe returns the actual state of the workspace.
+func (s *session) observe(ctx context.Context) reconcile.Actual {
+	return s.observer.Observe(ctx, s.state, s.forwards)
+}
+
+// plan observes and diffs.
+func (s *session) plan(ctx context.Context) reconcile.Plan {
+	p := reconcile.Diff(s.forwards, s.observe(ctx), s.ports)
+	p.Workspace = s.ws.Name
+	return p
+}
+
+// lock takes the workspace lock or fails naming the holder.
+func (a *app) lock(ctx context.Context, st *state.Store) (func(), error) {
+	unlock, err := st.Lock(ctx, lockWait)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := unlock(); err != nil {
+			a.log.Warn("releasing the workspace lock", "error", err)
+		}
+	}, nil
+}
+
+// writeDiagnostics renders spec diagnostics on stderr: with the source
+// snippet on a terminal, one "file:line:col: severity: summary" line each
+// otherwise (logs, CI, editors).
+func (a *app) writeDiagnostics(loader *spec.Loader, diags hcl.Diagnostics) {
+	f, ok := a.io.Err.(*os.File)
+	if ok && isatty.IsTerminal(f.Fd()) {
+		width := uint(100)
+		if c, err := strconv.Atoi(a.getenv("COLUMNS")); err == nil && c > 20 {
+			width = uint(c)
+		}
+		if err := loader.WriteDiagnostics(a.io.Err, diags, a.color(a.io.Err), width); err == nil {
+			return
+		}
+	}
+	fmt.Fprint(a.io.Err, spec.FormatDiagnosticsPlain(diags))
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/spec"
+)
+
+type applyOptions struct {
+	Watch bool
+	Only  []string
+}
+
+func (a *app) applyCommand() *cobra.Command {
+	var o applyOptions
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Start, stop and restart forwards until they match the spec",
+		Long: `apply computes the same plan as 'kpf plan' and carries it out: forwards are
+started as detached kubectl processes that keep running after kpf exits, each
+action retried with exponential backoff. One forward failing does not stop the
+others; the exit code is 1 if any failed.
+
+With --watch, kpf then keeps the forwards matching the spec: it restarts what
+dies or fails its health check, and follows edits of the spec files. Ctrl-C
+stops watching (a second Ctrl-C exits at once); the forwards keep running
+until 'kpf destroy'.`,
+		Example: `  kpf apply
+  kpf apply --only api --only db
+  kpf apply --watch --log-level info`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Watch && len(o.Only) > 0 {
+				return errors.New("--only cannot be combined with --watch: watch keeps the whole workspace matching the spec")
+			}
+			return a.apply(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep the forwards matching the spec until interrupted")
+	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "apply only the forward `NAME` (repeatable)")
+	return cmd
+}
+
+func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
+	s, err := a.openSession(ctx)
+	if err != nil {
+		return err
+	}
+	unlock, err := a.lock(ctx, s.store)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Re-read state under the lock: another kpf may have changed it.
+	if s.state, err = s.store.Load(); err != nil {
+		return err
+	}
+	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
+
+	p := s.plan(ctx)
+	if len(o.Only) > 0 {
+		if p, err = onlyChanges(p, o.Only); err != nil {
+			return err
+		}
+	}
+	applier := a.applier(s, out)
+	if p.HasChanges() {
+		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		res := applier.Apply(ctx, p)
+		fmt.Fprintln(out, applySummary(res))
+		if res.Failed > 0 {
+			a.exit = exitError
+		}
+	} else {
+		fmt.Fprintln(out, "No changes. Your forwards match the spec.")
+	}
+	if !o.Watch {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	fmt.Fprintf(out, "Watching %d forwards (Ctrl-C stops watching; forwards keep running).\n", countEnabled(s.forwards))
+	w := &reconcile.Watcher{
+		Load: func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
+			ws, err := a.loadSpec()
+			if err != nil {
+				return nil, spec.Settings{}, fmt.Errorf("the spec has errors; running forwards are left as they are: %w", err)
+			}
+			fs, err := a.resolveContexts(ctx, s.rt, ws.Forwards)
+			if err != nil {
+				return nil, spec.Settings{}, err
+			}
+			return fs, ws.Settings, nil
+		},
+		WatchPaths: func() []string { return []string{s.ws.Dir} },
+		Observer:   s.observer,
+		Applier:    applier,
+		Ports:      s.ports,
+		Log:        a.log.Named("watch"),
+	}
+	err = w.Run(ctx)
+	fmt.Fprintln(out, "Stopped watching; forwards keep running. 'kpf destroy' stops them.")
+	return err
+}
+
+// applier builds the executor shared by apply and watch.
+func (a *app) applier(s *session, out io.Writer) *reconcile.Applier {
+	return &reconcile.Applier{
+		Runtime:     s.rt,
+		Store:       s.store,
+		State:       s.state,
+		Log:         a.log.Named("apply"),
+		Progress:    out,
+		MaxParallel: s.ws.Settings.MaxParallel,
+		Kubeconfig:  a.opts.Kubeconfig,
+	}
+}
+
+// onlyChanges keeps the changes of the named forwards; an unknown name is an
+// error rather than a silent no-op.
+func onlyChanges(p reconcile.Plan, names []string) (reconcile.Plan, error) {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	kept := p.Changes[:0:0]
+	for _, c := range p.Changes {
+		if want[c.Name] {
+			kept = append(kept, c)
+			delete(want, c.Name)
+		}
+	}
+	if len(want) > 0 {
+		var unknown []string
+		for n := range want {
+			unknown = append(unknown, n)
+		}
+		sort.Strings(unknown)
+		return p, fmt.Errorf("--only: no forward named %s in the spec or the state", strings.Join(unknown, ", "))
+	}
+	p.Changes = kept
+	return p, nil
+}
+
+// applySummary is the closing line of an apply.
+func applySummary(res reconcile.Result) string {
+	counts := map[reconcile.Action]int{}
+	for _, o := range res.Outcomes {
+		if o.Err == nil {
+			counts[o.Action]++
+		}
+	}
+	parts := []string{
+		fmt.Sprintf("%d started", counts[reconcile.Start]),
+		fmt.Sprintf("%d replaced", counts[reconcile.Replace]),
+		fmt.Sprintf("%d restarted", counts[reconcile.Restart]),
+		fmt.Sprintf("%d stopped", counts[reconcile.Stop]),
+	}
+	if res.Failed > 0 {
+		return fmt.Sprintf("Apply finished with errors: %s, %d failed.", strings.Join(parts, ", "), res.Failed)
+	}
+	return fmt.Sprintf("Apply complete: %s.", strings.Join(parts, ", "))
+}
+
+func countEnabled(fs []spec.Forward) int {
+	n := 0
+	for _, f := range fs {
+		if f.Enabled {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+type logsOptions struct {
+	Follow bool
+}
+
+func (a *app) logsCommand() *cobra.Command {
+	var o logsOptions
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print a forward's log (kubectl's output); -f to follow",
+		Example: `  kpf logs api
+  kpf logs -f db`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.logs(cmd.Context(), cmd.OutOrStdout(), args[0], o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing as the log grows, until interrupted")
+	return cmd
+}
+
+func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOptions) error {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return err
+	}
+	store, err := a.store(dir)
+	if err != nil {
+		return err
+	}
+	path := store.LogPath(name)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("forward %q has no log yet (it has not been started in this workspace)", name)
+	}
+	if err != nil {
+		return fmt.Errorf("opening log: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(out, f); err != nil {
+		return fmt.Errorf("reading log: %w", err)
+	}
+	if !o.Follow {
+		return nil
+	}
+	return follow(ctx, f, out, 250*time.Millisecond)
+}
+
+// follow copies what is appended to f until ctx is done. A log that is
+// truncated (a new start) is read again from its beginning.
+func follow(ctx context.Context, f *os.File, out io.Writer, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pos, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return fmt.Errorf("following log: %w", err)
+		}
+		if fi, err := f.Stat(); err == nil && fi.Size() < pos {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("following log: %w", err)
+			}
+		}
+		if _, err := io.Copy(out, f); err != nil {
+			return fmt.Errorf("following log: %w", err)
+		}
+	}
+}

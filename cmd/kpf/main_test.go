@@ -1,0 +1,382 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/proc"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// fakeKubectl is the path of the runtime package's fake kubectl, built once
+// for the CLI tests. The real kubectl is exercised by test/e2e.
+var fakeKubectl string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kpf-cmd-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fakeKubectl = filepath.Join(dir, "kubectl")
+	build := exec.Command("go", "build", "-o", fakeKubectl, "../../runtime/kubectl/testdata/fakekubectl")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building fake kubectl:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs kpf in-process with its own environment.
+type cli struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	return &cli{t: t, env: map[string]string{
+		"KPF_STATE_DIR":         t.TempDir(),
+		"KPF_KUBECTL":           fakeKubectl,
+		"FAKE_KUBECTL_CONTEXT":  "kind-dev",
+		"FAKE_KUBECTL_CONTEXTS": "kind-dev other",
+		"FAKE_KUBECTL_MODE":     "ready",
+		"HOME":                  t.TempDir(),
+	}}
+}
+
+// run runs kpf with args; the fake kubectl reads its settings from the
+// process environment, so they are exported for the duration of the test.
+func (c *cli) run(args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	for k, v := range c.env {
+		c.t.Setenv(k, v)
+	}
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) string { return c.env[k] })
+	return code, out.String(), errb.String()
+}
+
+func writeSpec(t *testing.T, dir, name, src string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{
+			name:     "valid",
+			src:      "forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = 8080\n  remote_port = 80\n}\n",
+			wantCode: exitOK,
+			wantOut:  "The spec is valid: 1 forwards (1 enabled)",
+		},
+		{
+			name:     "bad target gives file:line:col",
+			src:      "forward \"api\" {\n  target = \"nonsense\"\n  remote_port = 80\n}\n",
+			wantCode: exitError,
+			wantErr:  "kpf.hcl:2:",
+		},
+		{
+			name:     "duplicate names both places",
+			src:      "forward \"a\" {\n  target = \"svc/a\"\n  remote_port = 80\n}\nforward \"a\" {\n  target = \"svc/b\"\n  remote_port = 80\n}\n",
+			wantCode: exitError,
+			wantErr:  "kpf.hcl:1:",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeSpec(t, dir, "kpf.hcl", tt.src)
+			code, out, errOut := newCLI(t).run("-C", dir, "validate")
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("stdout %q does not contain %q", out, tt.wantOut)
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateExamples(t *testing.T) {
+	entries, err := os.ReadDir("../../examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			code, out, errOut := newCLI(t).run("-C", filepath.Join("../../examples", e.Name()), "validate")
+			if code != exitOK {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+		})
+	}
+}
+
+func TestFmtCheck(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", "forward \"api\" {\ntarget=\"svc/api\"\n  remote_port = 80\n}\n")
+	c := newCLI(t)
+	if code, out, _ := c.run("-C", dir, "fmt", "--check"); code != exitError || !strings.Contains(out, "kpf.hcl") {
+		t.Fatalf("fmt --check on an unformatted file: exit %d, stdout %q; want 1 naming kpf.hcl", code, out)
+	}
+	if code, _, errOut := c.run("-C", dir, "fmt"); code != exitOK {
+		t.Fatalf("fmt: exit %d: %s", code, errOut)
+	}
+	if code, out, _ := c.run("-C", dir, "fmt", "--check"); code != exitOK {
+		t.Fatalf("fmt --check after fmt: exit %d, stdout %q", code, out)
+	}
+}
+
+func TestInitWritesAValidSpecAndRefusesToOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	c := newCLI(t)
+	if code, _, errOut := c.run("-C", dir, "init"); code != exitOK {
+		t.Fatalf("init: exit %d: %s", code, errOut)
+	}
+	if code, out, errOut := c.run("-C", dir, "validate"); code != exitOK {
+		t.Fatalf("validate after init: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := c.run("-C", dir, "init"); code != exitError || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("second init: exit %d, stderr %q; want a refusal", code, errOut)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := newCLI(t).run("version")
+	if code != exitOK || !strings.HasPrefix(out, "kpf ") || !strings.Contains(out, "go1.") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestUnknownLogLevel(t *testing.T) {
+	code, _, errOut := newCLI(t).run("--log-level", "loud", "version")
+	if code != exitError || !strings.Contains(errOut, "--log-level") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestPlanApplyDestroy drives the whole CLI flow with the fake kubectl:
+// plan shows starts, apply starts detached processes, plan then shows no
+// changes, and destroy stops them and empties the state.
+func TestPlanApplyDestroy(t *testing.T) {
+	dir := t.TempDir()
+	p1, p2 := freePort(t), freePort(t)
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+defaults {
+  context   = "kind-dev"
+  namespace = "shop"
+}
+forward "api" {
+  target      = "service/api"
+  local_port  = %d
+  remote_port = "http"
+  health {
+    none = true
+  }
+}
+forward "web" {
+  target      = "deployment/web"
+  local_port  = %d
+  remote_port = 80
+  health {
+    none = true
+  }
+}
+`, p1, p2))
+	c := newCLI(t)
+
+	code, out, errOut := c.run("-C", dir, "plan", "--detailed-exitcode")
+	if code != exitChanges {
+		t.Fatalf("plan: exit %d, want 2\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"forward.api will be started", "forward.web will be started", "Plan: 2 to start"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut = c.run("-C", dir, "apply")
+	if code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", dir, "destroy") })
+	for _, port := range []int{p1, p2} {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+		if err != nil {
+			t.Fatalf("forward on %d not serving after apply: %v", port, err)
+		}
+		conn.Close()
+	}
+
+	code, out, errOut = c.run("-C", dir, "plan", "--detailed-exitcode")
+	if code != exitOK || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan after apply: exit %d, want 0 and No changes.\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut = c.run("-C", dir, "status", "--json")
+	if code != exitOK {
+		t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
+	}
+	var status struct {
+		Forwards []map[string]any `json:"forwards"`
+	}
+	if err := json.Unmarshal([]byte(out), &status); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if rows := status.Forwards; len(rows) != 2 || rows[0]["state"] != "running" || rows[1]["state"] != "running" {
+		t.Fatalf("status --json: %d rows, want 2: %s", len(rows), out)
+	}
+
+	handles := stateHandles(t, c, dir)
+	code, out, errOut = c.run("-C", dir, "destroy")
+	if code != exitOK || !strings.Contains(out, "2 stopped") {
+		t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
+	}
+	for name, h := range handles {
+		if proc.Alive(h) {
+			t.Errorf("forward %s (pid %d) still alive after destroy", name, h.PID)
+		}
+	}
+	if got := stateHandles(t, c, dir); len(got) != 0 {
+		t.Errorf("state still holds %d forwards after destroy", len(got))
+	}
+}
+
+// TestApplyReportsPermanentFailure: a forward that kubectl refuses for good
+// fails without retries, the others start, and the exit code says so.
+func TestApplyReportsPermanentFailure(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  context     = "kind-dev"
+  target      = "service/api"
+  local_port  = %d
+  remote_port = 80
+}
+`, freePort(t)))
+	c := newCLI(t)
+	c.env["FAKE_KUBECTL_MODE"] = "fail"
+	c.env["FAKE_KUBECTL_MSG"] = `Error from server (NotFound): services "api" not found`
+	code, out, errOut := c.run("-C", dir, "apply")
+	if code != exitError {
+		t.Fatalf("apply: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, `services "api" not found`) {
+		t.Errorf("apply output does not carry kubectl's error:\n%s", out)
+	}
+	if !strings.Contains(out, "1 attempt") {
+		t.Errorf("a permanent error must not be retried:\n%s", out)
+	}
+}
+
+func TestUnknownContextIsReportedBeforeStarting(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", "forward \"api\" {\n  context = \"nope\"\n  target = \"svc/api\"\n  local_port = 18099\n  remote_port = 80\n}\n")
+	code, out, errOut := newCLI(t).run("-C", dir, "plan")
+	if code != exitError || !strings.Contains(errOut, `context "nope" is not in the kubeconfig`) || !strings.Contains(errOut, "kpf.hcl:1:") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+}
+
+func TestOnlyRejectsUnknownNames(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", "forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = 18098\n  remote_port = 80\n}\n")
+	code, _, errOut := newCLI(t).run("-C", dir, "apply", "--only", "nope")
+	if code != exitError || !strings.Contains(errOut, "no forward named nope") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func stateHandles(t *testing.T, c *cli, dir string) map[string]runtime.Handle {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdir, err := state.Dir(func(k string) string { return c.env[k] }, abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(sdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]runtime.Handle{}
+	for name, fw := range f.Forwards {
+		out[name] = fw.Handle
+	}
+	return out
+}
+
+func TestForwardURL(t *testing.T) {
+	tests := []struct {
+		addr string
+		port int
+		path string
+		want string
+	}{
+		{"127.0.0.1", 8080, "", "http://127.0.0.1:8080/"},
+		{"0.0.0.0", 8080, "/swagger/", "http://127.0.0.1:8080/swagger/"},
+		{"::1", 9000, "ui", "http://[::1]:9000/ui"},
+	}
+	for _, tt := range tests {
+		if got := forwardURL(tt.addr, tt.port, tt.path); got != tt.want {
+			t.Errorf("forwardURL(%q, %d, %q) = %q, want %q", tt.addr, tt.port, tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestSpecFromServicesLoads(t *testing.T) {
+	src := specFromServices("shop", "kind-dev", "shop", []service{
+		{Name: "api", Ports: []servicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
+		{Name: "db", Ports: []servicePort{{Port: 5432}}},
+	})
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", string(src))
+	code, out, errOut := newCLI(t).run("-C", dir, "validate")
+	if code != exitOK || !strings.Contains(out, "3 forwards") {
+		t.Fatalf("generated spec does not validate: exit %d\n%s\n%s\n%s", code, src, out, errOut)
+	}
+}

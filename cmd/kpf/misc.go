@@ -1,0 +1,366 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kpf-dev/kpf/spec"
+)
+
+// Set with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the spec without touching a cluster",
+		Long: `validate loads every spec file of the workspace, evaluates variables, locals
+and functions, and makes every check that needs no cluster: unique names,
+unique local ports per address, port ranges, target syntax, IP literals,
+durations. Errors carry file:line:col.`,
+		Example: `  kpf validate
+  kpf -C examples/basic validate --var context=kind-dev`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ws, err := a.loadSpec()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s.\n",
+				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "))
+			return nil
+		},
+	}
+}
+
+func (a *app) fmtCommand() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "fmt",
+		Short: "Rewrite the spec files in the canonical format",
+		Example: `  kpf fmt
+  kpf fmt --check   # exit 1 and list the files that are not formatted`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := a.workspaceDir()
+			if err != nil {
+				return err
+			}
+			changed, err := spec.FormatDir(dir, check, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			if check && len(changed) > 0 {
+				a.exit = exitError
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "only list the files that are not formatted; exit 1 if any")
+	return cmd
+}
+
+type initOptions struct {
+	FromCluster bool
+	Namespace   string
+	Context     string
+	Force       bool
+}
+
+func (a *app) initCommand() *cobra.Command {
+	var o initOptions
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a starter kpf.hcl",
+		Long: `init writes a commented kpf.hcl into the workspace directory. With
+--from-cluster it declares one forward per service port of a namespace.`,
+		Example: `  kpf init
+  kpf init --from-cluster --context kind-dev --namespace shop`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.init(cmd, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.FromCluster, "from-cluster", false, "declare a forward for every service port of --namespace")
+	cmd.Flags().StringVarP(&o.Namespace, "namespace", "n", "default", "namespace to read services from (with --from-cluster)")
+	cmd.Flags().StringVar(&o.Context, "context", "", "kube context (with --from-cluster; default: the current context)")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "overwrite an existing kpf.hcl")
+	return cmd
+}
+
+func (a *app) init(cmd *cobra.Command, o initOptions) error {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "kpf.hcl")
+	if _, err := os.Stat(path); err == nil && !o.Force {
+		return fmt.Errorf("%s already exists (use --force to overwrite it)", path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking %s: %w", path, err)
+	}
+	var src []byte
+	if o.FromCluster {
+		if o.Context == "" {
+			if o.Context, err = a.kubectl().CurrentContext(cmd.Context(), a.opts.Kubeconfig); err != nil {
+				return fmt.Errorf("--from-cluster needs --context or a current context: %w", err)
+			}
+		}
+		svcs, err := a.listServices(cmd, o)
+		if err != nil {
+			return err
+		}
+		src = specFromServices(filepath.Base(dir), o.Context, o.Namespace, svcs)
+	} else {
+		src = spec.StarterSpec(filepath.Base(dir))
+	}
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s. Next: 'kpf plan', then 'kpf apply'.\n", path)
+	return nil
+}
+
+// service is the part of a Service that init reads.
+type service struct {
+	Name  string
+	Ports []servicePort
+}
+
+type servicePort struct {
+	Name string
+	Port int
+}
+
+// listServices reads a namespace's services through kubectl (argv only).
+func (a *app) listServices(cmd *cobra.Command, o initOptions) ([]service, error) {
+	bin := a.kubectl().Kubectl
+	args := []string{"get", "services", "--context", o.Context, "--namespace", o.Namespace, "-o", "json"}
+	if a.opts.Kubeconfig != "" {
+		args = append(args, "--kubeconfig", a.opts.Kubeconfig)
+	}
+	var stderr strings.Builder
+	c := exec.CommandContext(cmd.Context(), bin, args...)
+	c.Stderr = &stderr
+	out, err := c.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing services in %s/%s: %w: %s", o.Context, o.Namespace, err, strings.TrimSpace(stderr.String()))
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Ports []struct {
+					Name string `json:"name"`
+					Port int    `json:"port"`
+				} `json:"ports"`
+			} `json:"spec"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		return nil, fmt.Errorf("reading kubectl's service list: %w", err)
+	}
+	var svcs []service
+	for _, it := range list.Items {
+		s := service{Name: it.Metadata.Name}
+		for _, p := range it.Spec.Ports {
+			s.Ports = append(s.Ports, servicePort{Name: p.Name, Port: p.Port})
+		}
+		svcs = append(svcs, s)
+	}
+	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Name < svcs[j].Name })
+	return svcs, nil
+}
+
+// specFromServices renders one forward per service port. Privileged local
+// ports (< 1024) become 0: kpf picks a free port and keeps it.
+func specFromServices(name, context, namespace string, svcs []service) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Generated by 'kpf init --from-cluster' from the services of %s/%s.\n", context, namespace)
+	fmt.Fprintf(&b, "kpf {\n  name = %q\n}\n\n", name)
+	fmt.Fprintf(&b, "variable \"context\" {\n  type    = string\n  default = %q\n}\n\n", context)
+	fmt.Fprintf(&b, "defaults {\n  context   = var.context\n  namespace = %q\n}\n", namespace)
+	for _, s := range svcs {
+		for i, p := range s.Ports {
+			fname := s.Name
+			if len(s.Ports) > 1 {
+				if p.Name != "" {
+					fname = s.Name + "-" + p.Name
+				} else {
+					fname = s.Name + "-" + strconv.Itoa(i)
+				}
+			}
+			local := p.Port
+			if local < 1024 {
+				local = 0
+			}
+			remote := strconv.Itoa(p.Port)
+			if p.Name != "" {
+				remote = p.Name
+			}
+			fmt.Fprintf(&b, "\nforward %q {\n  target      = %q\n  local_port  = %d\n  remote_port = %q\n}\n",
+				fname, "service/"+s.Name, local, remote)
+		}
+	}
+	return spec.Format([]byte(b.String()))
+}
+
+type openOptions struct {
+	Print bool
+}
+
+func (a *app) openCommand() *cobra.Command {
+	var o openOptions
+	cmd := &cobra.Command{
+		Use:   "open NAME",
+		Short: "Open http://ADDRESS:PORT/<open path> of a running forward in the browser",
+		Example: `  kpf open api
+  kpf open api --print   # only print the URL`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.open(cmd, args[0], o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.Print, "print", false, "print the URL instead of opening it")
+	return cmd
+}
+
+func (a *app) open(cmd *cobra.Command, name string, o openOptions) error {
+	ws, err := a.loadSpec()
+	if err != nil {
+		return err
+	}
+	var fwd *spec.Forward
+	for i := range ws.Forwards {
+		if ws.Forwards[i].Name == name {
+			fwd = &ws.Forwards[i]
+		}
+	}
+	if fwd == nil {
+		return fmt.Errorf("no forward named %q in the spec", name)
+	}
+	store, err := a.store(ws.Dir)
+	if err != nil {
+		return err
+	}
+	st, err := store.Load()
+	if err != nil {
+		return err
+	}
+	fs, ok := st.Forwards[name]
+	if !ok || fs.Handle.IsZero() {
+		return fmt.Errorf("forward %q is not running; 'kpf apply' starts it", name)
+	}
+	status, err := a.kubectl().Inspect(cmd.Context(), fs.Handle, fs.LogPath)
+	if err != nil || !status.Alive {
+		return fmt.Errorf("forward %q is not running; 'kpf apply' starts it", name)
+	}
+	url := forwardURL(fs.Address, fs.LocalPort, fwd.Open)
+	if o.Print {
+		fmt.Fprintln(cmd.OutOrStdout(), url)
+		return nil
+	}
+	argv := browserCommand(a.getenv("BROWSER"), url)
+	c := exec.CommandContext(cmd.Context(), argv[0], argv[1:]...)
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("opening %s with %s: %w", url, argv[0], err)
+	}
+	go func() { _ = c.Wait() }()
+	fmt.Fprintf(cmd.OutOrStdout(), "Opened %s\n", url)
+	return nil
+}
+
+// forwardURL builds the URL of a forward; a wildcard bind is reached on loopback.
+func forwardURL(address string, port int, path string) string {
+	switch address {
+	case "", "0.0.0.0":
+		address = "127.0.0.1"
+	case "::":
+		address = "::1"
+	}
+	if path == "" {
+		path = "/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return "http://" + net.JoinHostPort(address, strconv.Itoa(port)) + path
+}
+
+// browserCommand is the argv that opens url: $BROWSER, else the platform's opener.
+func browserCommand(browser, url string) []string {
+	if browser != "" {
+		return []string{browser, url}
+	}
+	switch goruntime.GOOS {
+	case "darwin":
+		return []string{"open", url}
+	case "windows":
+		return []string{"rundll32", "url.dll,FileProtocolHandler", url}
+	default:
+		return []string{"xdg-open", url}
+	}
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print kpf's version, commit and Go version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			printVersion(cmd.OutOrStdout())
+			return nil
+		},
+	}
+}
+
+func printVersion(w io.Writer) {
+	rev := commit
+	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown"
+	}
+	fmt.Fprintf(w, "kpf %s\ncommit %s\n%s %s/%s\n", version, rev, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func formatSelector(sel map[string]string) string {
+	parts := make([]string, 0, len(sel))
+	for _, k := range sortedKeys(sel) {
+		parts = append(parts, k+"="+sel[k])
+	}
+	return strings.Join(parts, ",")
+}

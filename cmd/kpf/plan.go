@@ -1,0 +1,51 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/kpf-dev/kpf/reconcile"
+)
+
+type planOptions struct {
+	JSON             bool
+	DetailedExitCode bool
+}
+
+func (a *app) planCommand() *cobra.Command {
+	var o planOptions
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show how the spec differs from the forwards that are running",
+		Long: `plan loads the spec, observes what is actually running (process checks and
+cached port probes) and shows what apply would do: which forwards it would
+start, stop, replace or restart, and which would move to another local port
+because theirs is taken. It changes nothing.`,
+		Example: `  kpf plan
+  kpf plan --json | jq '.changes[] | select(.action != "no-op")'
+  kpf plan --detailed-exitcode   # exit 0: no changes, 2: changes, 1: error`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.openSession(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p := s.plan(cmd.Context())
+			out := cmd.OutOrStdout()
+			if o.JSON {
+				err = reconcile.RenderJSON(out, p)
+			} else {
+				err = reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)})
+			}
+			if err != nil {
+				return err
+			}
+			if o.DetailedExitCode && p.HasChanges() {
+				a.exit = exitChanges
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print the plan as JSON (schema: reconcile/JSON.md)")
+	cmd.Flags().BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "exit 2 when there are changes, 0 when none, 1 on error")
+	return cmd
+}

@@ -1,0 +1,474 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// Defaults of a one-shot apply.
+const (
+	DefaultApplyInitialInterval = 500 * time.Millisecond
+	DefaultApplyMaxInterval     = 5 * time.Second
+	DefaultApplyMaxElapsed      = 30 * time.Second
+	// portScanWidth is how far above a taken port Apply looks for a free
+	// one before asking the kernel for any free port.
+	portScanWidth = 100
+)
+
+// Applier executes plans: it starts, stops and restarts forwards through a
+// Runtime and records every result in the state file as it happens.
+//
+// The caller holds the workspace lock for as long as the Applier is used.
+// An Applier may run one Apply at a time.
+type Applier struct {
+	Runtime runtime.Runtime
+	// Store persists State after every result; nil keeps State in memory.
+	Store *state.Store
+	// State is the workspace's state; Apply updates it in place.
+	State *state.File
+	Log   hclog.Logger // nil: no logs
+	// Progress receives one line per forward; nil discards them.
+	Progress io.Writer
+	// MaxParallel bounds the forwards acted on at once (default 10).
+	MaxParallel int
+	// NewBackOff returns the retry policy of one action; nil means
+	// exponential from 500 ms, at most 5 s apart, for at most 30 s.
+	NewBackOff func() backoff.BackOff
+	// Kubeconfig is passed to the runtime when not empty.
+	Kubeconfig string
+	// Now stamps StartedAt; nil means time.Now.
+	Now func() time.Time
+	// PortFree reports whether a local port can be bound when a start
+	// failed because its port was taken; nil means ports.Probe.
+	PortFree func(address string, port int) bool
+	// FreePort asks the kernel for any free port; nil means ports.FreePort.
+	FreePort func(address string) (int, error)
+
+	mu       sync.Mutex // guards State, Store, Progress and reserved
+	reserved map[portKey]bool
+}
+
+type portKey struct {
+	address string
+	port    int
+}
+
+// Result is what one Apply did.
+type Result struct {
+	// Outcomes has one entry per change that was not a no-op, in plan order.
+	Outcomes []Outcome
+	// Failed counts the outcomes with an error.
+	Failed int
+}
+
+// Outcome is the result of one change.
+type Outcome struct {
+	Name   string
+	Action Action
+	// Err is nil on success.
+	Err error
+	// Port is the local port the forward runs on (or last tried).
+	Port int
+	// Permanent is true when Err cannot be fixed by retrying.
+	Permanent bool
+	// Attempts counts calls to the runtime for the decisive step.
+	Attempts int
+}
+
+// Apply executes every change of p that is not a no-op, at most
+// MaxParallel at a time. A Replace or Restart stops the old process before
+// starting the new one. A forward that fails never stops the others.
+// Cancelling ctx stops retrying; changes not begun fail with ctx's error.
+func (a *Applier) Apply(ctx context.Context, p Plan) Result {
+	return a.apply(ctx, p, applyOptions{newBackOff: a.newBackOff, maxParallel: a.MaxParallel})
+}
+
+// applyOptions let the Watcher apply with one attempt per pass and the
+// workspace's max_parallel.
+type applyOptions struct {
+	newBackOff  func() backoff.BackOff
+	maxParallel int
+}
+
+func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
+	var todo []*Change
+	a.mu.Lock()
+	a.reserved = make(map[portKey]bool)
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == NoOp {
+			continue
+		}
+		todo = append(todo, c)
+		if c.Desired != nil && c.Port > 0 {
+			a.reserved[portKey{c.Desired.Address, c.Port}] = true
+		}
+	}
+	a.mu.Unlock()
+
+	limit := opts.maxParallel
+	if limit <= 0 {
+		limit = a.MaxParallel
+	}
+	if limit <= 0 {
+		limit = spec.DefaultMaxParallel
+	}
+	outcomes := make([]Outcome, len(todo))
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i, c := range todo {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			outcomes[i] = Outcome{Name: c.Name, Action: c.Action, Err: ctx.Err(), Port: c.Port}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			outcomes[i] = a.applyOne(ctx, c, opts.newBackOff)
+		}()
+	}
+	wg.Wait()
+
+	res := Result{Outcomes: outcomes}
+	for _, o := range outcomes {
+		if o.Err != nil {
+			res.Failed++
+		}
+	}
+	return res
+}
+
+func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.BackOff) Outcome {
+	log := a.logger().With("forward", c.Name, "action", string(c.Action))
+	out := Outcome{Name: c.Name, Action: c.Action, Port: c.Port}
+	if c.Action == Stop {
+		out = a.stop(ctx, c, nb, log)
+		return out
+	}
+	if c.Desired == nil {
+		out.Err = fmt.Errorf("applying %s: plan has no desired forward", c.Name)
+		a.progressf("forward.%s: failed: %v", c.Name, out.Err)
+		return out
+	}
+	if c.Action == Replace || c.Action == Restart {
+		if h, ok := a.ownedHandle(c); ok {
+			attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(ctx, h) }, log)
+			if err != nil {
+				out.Err = fmt.Errorf("stopping the old process: %w", err)
+				out.Attempts, out.Permanent = attempts, runtime.IsPermanent(err)
+				a.failed(c.Name, out)
+				return out
+			}
+			log.Debug("stopped old process", "pid", h.PID)
+		}
+	}
+	return a.start(ctx, c, nb, log)
+}
+
+// ownedHandle returns the prior handle of c if and only if the state file
+// still holds that very handle: Apply never signals a process kpf did not
+// record as started.
+func (a *Applier) ownedHandle(c *Change) (runtime.Handle, bool) {
+	if c.Prior == nil || c.Prior.Handle.IsZero() {
+		return runtime.Handle{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.State == nil {
+		return runtime.Handle{}, false
+	}
+	cur, ok := a.State.Forwards[c.Name]
+	if !ok || cur.Handle != c.Prior.Handle {
+		return runtime.Handle{}, false
+	}
+	return cur.Handle, true
+}
+
+func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff, log hclog.Logger) Outcome {
+	out := Outcome{Name: c.Name, Action: Stop}
+	if c.Prior != nil {
+		out.Port = c.Prior.LocalPort
+	}
+	if h, ok := a.ownedHandle(c); ok {
+		attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(ctx, h) }, log)
+		out.Attempts = attempts
+		if err != nil {
+			out.Err, out.Permanent = fmt.Errorf("stopping: %w", err), runtime.IsPermanent(err)
+			a.mu.Lock()
+			if cur, ok := a.State.Forwards[c.Name]; ok {
+				cur.LastError = out.Err.Error()
+				a.State.Forwards[c.Name] = cur
+				if serr := a.saveLocked(); serr != nil {
+					log.Error("saving state", "error", serr)
+				}
+			}
+			a.mu.Unlock()
+			a.failed(c.Name, out)
+			return out
+		}
+	}
+	a.mu.Lock()
+	if a.State != nil {
+		delete(a.State.Forwards, c.Name)
+	}
+	err := a.saveLocked()
+	a.mu.Unlock()
+	if err != nil {
+		out.Err = fmt.Errorf("saving state: %w", err)
+		a.failed(c.Name, out)
+		return out
+	}
+	a.progressf("forward.%s: stopped", c.Name)
+	return out
+}
+
+func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOff, log hclog.Logger) Outcome {
+	d := c.Desired
+	out := Outcome{Name: c.Name, Action: c.Action}
+	port := c.Port
+	if port == 0 {
+		port = d.LocalPort
+	}
+	if port == 0 {
+		p, err := a.freePort(d.Address, 0)
+		if err != nil {
+			out.Err = err
+			a.failed(c.Name, out)
+			return out
+		}
+		port = p
+	}
+	first := port
+	logPath := ""
+	if a.Store != nil {
+		logPath = a.Store.LogPath(c.Name)
+	}
+
+	var h runtime.Handle
+	attempts, err := a.retry(ctx, nb, func() error {
+		var err error
+		h, err = a.Runtime.Start(ctx, runtime.Spec{
+			Name:       d.Name,
+			Target:     d.Target.String(),
+			Selector:   d.Selector,
+			Context:    d.Context,
+			Namespace:  d.Namespace,
+			Address:    d.Address,
+			LocalPort:  port,
+			RemotePort: d.RemotePort,
+			Kubeconfig: a.Kubeconfig,
+			LogPath:    logPath,
+		})
+		if err == nil || runtime.IsPermanent(err) || !isPortInUse(err) {
+			return err
+		}
+		if np, perr := a.freePort(d.Address, port); perr == nil {
+			log.Info("local port in use, moving", "port", port, "new_port", np)
+			port = np
+		}
+		return err
+	}, log)
+	out.Attempts, out.Port = attempts, port
+
+	entry := state.Forward{
+		Name:       d.Name,
+		SpecHash:   SpecHash(*d),
+		Target:     d.Target.String(),
+		Selector:   d.Selector,
+		Context:    d.Context,
+		Namespace:  d.Namespace,
+		Address:    d.Address,
+		RemotePort: d.RemotePort,
+		LocalPort:  port,
+		WantedPort: d.LocalPort,
+		LogPath:    logPath,
+	}
+	if c.Prior != nil {
+		entry.Restarts = c.Prior.Restarts
+	}
+	if err != nil {
+		out.Err, out.Permanent = err, runtime.IsPermanent(err)
+		entry.LastError = err.Error()
+	} else {
+		entry.Handle = h
+		entry.StartedAt = a.now()
+		switch c.Action {
+		case Restart:
+			entry.Restarts++
+		case Replace:
+			entry.Restarts = 0
+		}
+	}
+	a.mu.Lock()
+	if a.State != nil {
+		if a.State.Forwards == nil {
+			a.State.Forwards = make(map[string]state.Forward)
+		}
+		a.State.Forwards[c.Name] = entry
+	}
+	serr := a.saveLocked()
+	a.mu.Unlock()
+	if serr != nil {
+		log.Error("saving state", "error", serr)
+		if out.Err == nil {
+			out.Err = fmt.Errorf("saving state: %w", serr)
+		}
+	}
+	if out.Err != nil {
+		a.failed(c.Name, out)
+		return out
+	}
+
+	verb := map[Action]string{Start: "started", Restart: "restarted", Replace: "replaced"}[c.Action]
+	note := ""
+	if port != first {
+		note = fmt.Sprintf("; port %d was in use", first)
+	}
+	a.progressf("forward.%s: %s on %s (%s%s)", c.Name, verb,
+		net.JoinHostPort(d.Address, strconv.Itoa(port)), plural(attempts, "attempt"), note)
+	log.Info("forward running", "pid", h.PID, "port", port, "attempts", attempts)
+	return out
+}
+
+// retry runs op under the Applier's backoff policy, bounded by ctx. A
+// permanent error (runtime.IsPermanent) is returned at once. It returns
+// the number of calls to op.
+func (a *Applier) retry(ctx context.Context, nb func() backoff.BackOff, op func() error, log hclog.Logger) (int, error) {
+	attempts := 0
+	var last error
+	err := backoff.RetryNotify(func() error {
+		attempts++
+		err := op()
+		last = err
+		if err != nil && runtime.IsPermanent(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(nb(), ctx), func(err error, d time.Duration) {
+		log.Warn("attempt failed, retrying", "attempt", attempts, "error", err, "retry_in", d)
+	})
+	if err != nil && ctx.Err() != nil && last != nil && !errors.Is(err, last) {
+		err = fmt.Errorf("%w (last error: %v)", err, last)
+	}
+	return attempts, err
+}
+
+func (a *Applier) newBackOff() backoff.BackOff {
+	if a.NewBackOff != nil {
+		return a.NewBackOff()
+	}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = DefaultApplyInitialInterval
+	b.MaxInterval = DefaultApplyMaxInterval
+	b.MaxElapsedTime = DefaultApplyMaxElapsed
+	b.Reset()
+	return b
+}
+
+// freePort picks a free port on address above from (or any free port when
+// from is 0) that no other change of this apply uses, and reserves it.
+func (a *Applier) freePort(address string, from int) (int, error) {
+	free := a.PortFree
+	if free == nil {
+		free = ports.Probe
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.reserved == nil {
+		a.reserved = make(map[portKey]bool)
+	}
+	if from > 0 {
+		for p := from + 1; p <= from+portScanWidth && p <= ports.MaxPort; p++ {
+			if !a.reserved[portKey{address, p}] && free(address, p) {
+				a.reserved[portKey{address, p}] = true
+				return p, nil
+			}
+		}
+	}
+	kernel := a.FreePort
+	if kernel == nil {
+		kernel = ports.FreePort
+	}
+	for range 8 {
+		p, err := kernel(address)
+		if err != nil {
+			return 0, fmt.Errorf("finding a free port: %w", err)
+		}
+		if !a.reserved[portKey{address, p}] {
+			a.reserved[portKey{address, p}] = true
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("finding a free port on %s: every port offered is taken", address)
+}
+
+// isPortInUse reports whether a start failed because its local port was
+// taken.
+func isPortInUse(err error) bool {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return true
+	}
+	m := strings.ToLower(err.Error())
+	return strings.Contains(m, "address already in use") ||
+		strings.Contains(m, "port in use") ||
+		strings.Contains(m, "unable to listen on")
+}
+
+func (a *Applier) saveLocked() error {
+	if a.Store == nil || a.State == nil {
+		return nil
+	}
+	return a.Store.Save(a.State)
+}
+
+func (a *Applier) failed(name string, out Outcome) {
+	a.progressf("forward.%s: failed after %s: %v", name, plural(out.Attempts, "attempt"), out.Err)
+}
+
+func (a *Applier) progressf(format string, args ...any) {
+	if a.Progress == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	fmt.Fprintf(a.Progress, format+"\n", args...)
+}
+
+func (a *Applier) logger() hclog.Logger {
+	if a.Log == nil {
+		return hclog.NewNullLogger()
+	}
+	return a.Log
+}
+
+func (a *Applier) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

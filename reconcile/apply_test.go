@@ -1,0 +1,367 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+var applyNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func fwd(name string, port int) *spec.Forward {
+	return &spec.Forward{
+		Name: name, Target: spec.Target{Kind: "service", Name: name}, Context: "kind-dev",
+		Namespace: "shop", Address: "127.0.0.1", LocalPort: port, RemotePort: "80", Enabled: true,
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the Applier's concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+}
+
+// newTestApplier returns an Applier over rt with no waiting between
+// retries and at most retries retries.
+func newTestApplier(rt runtime.Runtime, retries uint64) (*Applier, *syncBuffer) {
+	out := &syncBuffer{}
+	return &Applier{
+		Runtime:    rt,
+		State:      &state.File{Version: state.Version, Forwards: map[string]state.Forward{}},
+		Progress:   out,
+		NewBackOff: func() backoff.BackOff { return backoff.WithMaxRetries(&backoff.ZeroBackOff{}, retries) },
+		Now:        func() time.Time { return applyNow },
+		PortFree:   func(string, int) bool { return true },
+	}, out
+}
+
+func hasLine(lines []string, want string) bool {
+	for _, l := range lines {
+		if l == want {
+			return true
+		}
+	}
+	return false
+}
+
+func TestApplyStartRetryPermanent(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.setScript("flaky", func(s *fakeScript) { s.failNext = 2 })
+	rt.setScript("denied", func(s *fakeScript) { s.failAll, s.permanent = true, true })
+	rt.setScript("down", func(s *fakeScript) { s.failAll = true })
+	a, out := newTestApplier(rt, 3)
+
+	p := Plan{Changes: []Change{
+		{Name: "api", Action: Start, Port: 8080, Desired: fwd("api", 8080)},
+		{Name: "denied", Action: Start, Port: 8081, Desired: fwd("denied", 8081)},
+		{Name: "down", Action: Start, Port: 8082, Desired: fwd("down", 8082)},
+		{Name: "flaky", Action: Start, Port: 8083, Desired: fwd("flaky", 8083)},
+		{Name: "same", Action: NoOp, Port: 8084, Desired: fwd("same", 8084)},
+	}}
+	res := a.Apply(context.Background(), p)
+
+	if res.Failed != 2 || len(res.Outcomes) != 4 {
+		t.Fatalf("Failed=%d Outcomes=%d, want 2 and 4 (no-op skipped)", res.Failed, len(res.Outcomes))
+	}
+	want := []struct {
+		name      string
+		ok        bool
+		attempts  int
+		permanent bool
+	}{
+		{"api", true, 1, false},
+		{"denied", false, 1, true}, // permanent: never retried
+		{"down", false, 4, false},  // 1 + 3 retries
+		{"flaky", true, 3, false},
+	}
+	for i, w := range want {
+		o := res.Outcomes[i]
+		if o.Name != w.name || (o.Err == nil) != w.ok || o.Attempts != w.attempts || o.Permanent != w.permanent {
+			t.Errorf("outcome %d = %+v, want %+v", i, o, w)
+		}
+	}
+
+	api := a.State.Forwards["api"]
+	if api.Handle.IsZero() || api.LocalPort != 8080 || api.WantedPort != 8080 || !api.StartedAt.Equal(applyNow) ||
+		api.SpecHash != SpecHash(*fwd("api", 8080)) || api.Target != "service/api" || api.Context != "kind-dev" {
+		t.Errorf("state of api = %+v", api)
+	}
+	denied := a.State.Forwards["denied"]
+	if !denied.Handle.IsZero() || !strings.Contains(denied.LastError, "permanent") || denied.LocalPort != 8081 {
+		t.Errorf("state of a failed start = %+v, want no handle and the error", denied)
+	}
+	if _, ok := a.State.Forwards["same"]; ok {
+		t.Error("a no-op change wrote state")
+	}
+
+	lines := out.lines()
+	for _, l := range []string{
+		"forward.api: started on 127.0.0.1:8080 (1 attempt)",
+		"forward.flaky: started on 127.0.0.1:8083 (3 attempts)",
+		"forward.down: failed after 4 attempts: fake: connection refused",
+	} {
+		if !hasLine(lines, l) {
+			t.Errorf("progress lacks %q:\n%s", l, strings.Join(lines, "\n"))
+		}
+	}
+	if len(lines) != 4 {
+		t.Errorf("%d progress lines, want one per forward:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+func TestApplyStopRestartReplace(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	a, out := newTestApplier(rt, 0)
+	for _, name := range []string{"old", "sick", "moved"} {
+		f := startFake(t, rt, name, 9000)
+		f.Restarts = 2
+		a.State.Forwards[name] = f
+	}
+	prior := func(name string) *state.Forward { f := a.State.Forwards[name]; return &f }
+	oldH, sickH, movedH := a.State.Forwards["old"].Handle, a.State.Forwards["sick"].Handle, a.State.Forwards["moved"].Handle
+	// A handle the state does not hold must never be signalled.
+	stranger := &state.Forward{Name: "ghost", Handle: runtime.Handle{PID: 4242, StartTime: 1}}
+	a.State.Forwards["ghost"] = state.Forward{Name: "ghost", Handle: runtime.Handle{PID: 77, StartTime: 1}}
+
+	// Stop before start: the old process is dead when the new one starts.
+	rt.onStart = func(s runtime.Spec) {
+		old := map[string]runtime.Handle{"sick": sickH, "moved": movedH}[s.Name]
+		if st, _ := rt.Inspect(context.Background(), old, ""); st.Alive {
+			t.Errorf("%s started while its old process was alive", s.Name)
+		}
+	}
+	p := Plan{Changes: []Change{
+		{Name: "ghost", Action: Stop, Prior: stranger},
+		{Name: "moved", Action: Replace, Port: 9100, Desired: fwd("moved", 9100), Prior: prior("moved")},
+		{Name: "old", Action: Stop, Prior: prior("old")},
+		{Name: "sick", Action: Restart, Port: 9000, Desired: fwd("sick", 9000), Prior: prior("sick")},
+	}}
+	res := a.Apply(context.Background(), p)
+	if res.Failed != 0 {
+		t.Fatalf("Failed = %d: %+v", res.Failed, res.Outcomes)
+	}
+	stops := rt.stopCalls()
+	if len(stops) != 3 {
+		t.Fatalf("Stop called %d times (%v), want 3", len(stops), stops)
+	}
+	for _, h := range stops {
+		if h != oldH && h != sickH && h != movedH {
+			t.Errorf("Stop called on %v, a handle not from state", h)
+		}
+	}
+	if _, ok := a.State.Forwards["old"]; ok {
+		t.Error("stopped forward still in state")
+	}
+	if _, ok := a.State.Forwards["ghost"]; ok {
+		t.Error("stopped ghost still in state")
+	}
+	sick := a.State.Forwards["sick"]
+	if sick.Restarts != 3 || sick.Handle == sickH || sick.Handle.IsZero() {
+		t.Errorf("restarted state = %+v, want Restarts 3 and a new handle", sick)
+	}
+	moved := a.State.Forwards["moved"]
+	if moved.LocalPort != 9100 || moved.Restarts != 0 || moved.Handle == movedH {
+		t.Errorf("replaced state = %+v", moved)
+	}
+	if n := rt.alive(); n != 2 {
+		t.Fatalf("%d processes alive, want 2 (the new sick and moved)", n)
+	}
+	lines := out.lines()
+	for _, l := range []string{
+		"forward.old: stopped",
+		"forward.ghost: stopped",
+		"forward.sick: restarted on 127.0.0.1:9000 (1 attempt)",
+		"forward.moved: replaced on 127.0.0.1:9100 (1 attempt)",
+	} {
+		if !hasLine(lines, l) {
+			t.Errorf("progress lacks %q:\n%s", l, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+func TestApplyPortInUseMoves(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.setScript("api", func(s *fakeScript) { s.busyPorts = map[int]bool{8080: true} })
+	a, out := newTestApplier(rt, 3)
+	// 8081 is free but another change of the plan uses it; 8082 is taken.
+	a.PortFree = func(_ string, port int) bool { return port != 8082 }
+
+	res := a.Apply(context.Background(), Plan{Changes: []Change{
+		{Name: "api", Action: Start, Port: 8080, Desired: fwd("api", 8080)},
+		{Name: "web", Action: Start, Port: 8081, Desired: fwd("web", 8081)},
+	}})
+	if res.Failed != 0 {
+		t.Fatalf("Failed = %d: %+v", res.Failed, res.Outcomes)
+	}
+	if o := res.Outcomes[0]; o.Port != 8083 || o.Attempts != 2 {
+		t.Fatalf("api outcome = %+v, want port 8083 after 2 attempts", o)
+	}
+	if f := a.State.Forwards["api"]; f.LocalPort != 8083 || f.WantedPort != 8080 {
+		t.Fatalf("api state = %+v, want local 8083 wanted 8080", f)
+	}
+	if l := "forward.api: started on 127.0.0.1:8083 (2 attempts; port 8080 was in use)"; !hasLine(out.lines(), l) {
+		t.Fatalf("progress lacks %q:\n%s", l, strings.Join(out.lines(), "\n"))
+	}
+}
+
+func TestApplyParallelBound(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.gate = make(chan struct{})
+	a, _ := newTestApplier(rt, 0)
+	a.MaxParallel = 3
+	var changes []Change
+	for i := range 10 {
+		name := string(rune('a' + i))
+		changes = append(changes, Change{Name: name, Action: Start, Port: 9000 + i, Desired: fwd(name, 9000+i)})
+	}
+	done := make(chan Result)
+	go func() { done <- a.Apply(context.Background(), Plan{Changes: changes}) }()
+
+	// Let every start through one at a time; at most 3 may ever wait.
+	deadline := time.After(10 * time.Second)
+	for range 10 {
+		select {
+		case rt.gate <- struct{}{}:
+		case <-deadline:
+			t.Fatal("starts did not proceed")
+		}
+	}
+	res := <-done
+	if res.Failed != 0 {
+		t.Fatalf("Failed = %d", res.Failed)
+	}
+	rt.mu.Lock()
+	peak := rt.maxInflight
+	rt.mu.Unlock()
+	if peak > 3 {
+		t.Fatalf("%d starts ran at once, MaxParallel is 3", peak)
+	}
+	if len(a.State.Forwards) != 10 {
+		t.Fatalf("%d forwards in state, want 10", len(a.State.Forwards))
+	}
+}
+
+func TestApplyParallelReachesBound(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.gate = make(chan struct{})
+	a, _ := newTestApplier(rt, 0)
+	a.MaxParallel = 3
+	var changes []Change
+	for i := range 6 {
+		name := string(rune('a' + i))
+		changes = append(changes, Change{Name: name, Action: Start, Port: 9000 + i, Desired: fwd(name, 9000+i)})
+	}
+	done := make(chan Result)
+	go func() { done <- a.Apply(context.Background(), Plan{Changes: changes}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rt.mu.Lock()
+		n := rt.inflight
+		rt.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d starts in flight, want 3 at once", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(rt.gate)
+	<-done
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.maxInflight != 3 {
+		t.Fatalf("peak %d starts in flight, want exactly 3", rt.maxInflight)
+	}
+}
+
+func TestApplyCancelled(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.setScript("api", func(s *fakeScript) { s.failAll = true })
+	a, _ := newTestApplier(rt, 0)
+	a.NewBackOff = func() backoff.BackOff { return backoff.NewConstantBackOff(time.Hour) }
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.onStart = func(runtime.Spec) { cancel() }
+	res := a.Apply(ctx, Plan{Changes: []Change{{Name: "api", Action: Start, Port: 8080, Desired: fwd("api", 8080)}}})
+	o := res.Outcomes[0]
+	if o.Err == nil || !strings.Contains(o.Err.Error(), "context canceled") || o.Attempts != 1 {
+		t.Fatalf("outcome = %+v, want a cancelled error after 1 attempt", o)
+	}
+}
+
+func TestApplySavesEachResult(t *testing.T) {
+	t.Parallel()
+	store, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newFakeRuntime(nil)
+	rt.setScript("b", func(s *fakeScript) { s.failAll, s.permanent = true, true })
+	a, _ := newTestApplier(rt, 0)
+	a.Store, a.MaxParallel = store, 1
+	old := startFake(t, rt, "old", 9009)
+	a.State.Forwards["old"] = old
+	if err := store.Save(a.State); err != nil {
+		t.Fatal(err)
+	}
+
+	onDisk := func() map[string]state.Forward {
+		f, err := store.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Forwards
+	}
+	seen := map[string]map[string]state.Forward{}
+	rt.onStart = func(s runtime.Spec) { seen[s.Name] = onDisk() }
+
+	res := a.Apply(context.Background(), Plan{Changes: []Change{
+		{Name: "a", Action: Start, Port: 9001, Desired: fwd("a", 9001)},
+		{Name: "b", Action: Start, Port: 9002, Desired: fwd("b", 9002)},
+		{Name: "c", Action: Start, Port: 9003, Desired: fwd("c", 9003)},
+		{Name: "old", Action: Stop, Prior: &old},
+	}})
+	if res.Failed != 1 {
+		t.Fatalf("Failed = %d, want 1", res.Failed)
+	}
+	if f, ok := seen["b"]["a"]; !ok || f.Handle.IsZero() {
+		t.Errorf("when b started, state on disk had a = %+v (present %v), want a's handle", f, ok)
+	}
+	if f, ok := seen["c"]["b"]; !ok || f.LastError == "" || !f.Handle.IsZero() {
+		t.Errorf("when c started, state on disk had b = %+v (present %v), want its error", f, ok)
+	}
+	final := onDisk()
+	if _, ok := final["old"]; ok {
+		t.Error("stopped forward still on disk")
+	}
+	if f := final["c"]; f.Handle.IsZero() || f.LogPath != store.LogPath("c") {
+		t.Errorf("c on disk = %+v, want a handle and its log path", f)
+	}
+}

@@ -1,0 +1,359 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// Reasons Diff gives for stopping a forward.
+const (
+	ReasonDisabled = "disabled in spec"
+	ReasonRemoved  = "removed from spec"
+)
+
+// ResolveContexts returns a copy of fs in which every forward without a
+// context gets current, the kube context in effect at plan time. From then on
+// the context is part of the forward's identity: switching kubectl's context
+// later does not move a running forward.
+func ResolveContexts(fs []spec.Forward, current string) []spec.Forward {
+	out := slices.Clone(fs)
+	for i := range out {
+		if out[i].Context == "" {
+			out[i].Context = current
+		}
+	}
+	return out
+}
+
+// SpecHash identifies the fields that shape a forward's process: target,
+// selector, context, namespace, address, remote port and the local port the
+// spec asks for (not the one resolved). Health, open and enabled are not
+// part of it: changing them never restarts a forward.
+func SpecHash(f spec.Forward) string {
+	var buf [256]byte
+	b := append(buf[:0], "kpf-forward-v1"...)
+	field := func(s string) {
+		b = append(b, 0)
+		b = append(b, s...)
+	}
+	field(f.Target.Kind)
+	field(f.Target.Name)
+	if len(f.Selector) > 0 {
+		for _, k := range slices.Sorted(maps.Keys(f.Selector)) {
+			field(k)
+			b = append(b, '=')
+			b = append(b, f.Selector[k]...)
+		}
+	}
+	field(f.Context)
+	field(f.Namespace)
+	field(f.Address)
+	field(f.RemotePort)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(f.LocalPort), 10)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// Diff computes the plan that makes actual match desired. desired holds
+// every forward of the workspace, disabled ones included, with contexts
+// already resolved (ResolveContexts). ports answers whether a local port is
+// free; Diff asks it about candidate ports only. Diff is pure: no I/O beyond
+// the checker, no clock.
+//
+// Rules, per forward: enabled and not running → Start; running but disabled
+// or gone from the spec → Stop; process-shaping fields changed (SpecHash) →
+// Replace; process dead → Restart; alive but unhealthy → Restart; else NoOp.
+// A forward whose last start failed (no process) is started again. Ports are
+// resolved for Start, Replace and Restart (see ports.Resolver): the port
+// chosen earlier if still usable, else the wanted one, else the next free one
+// above it; no two forwards of a plan get the same port, and a running NoOp
+// forward keeps its port. Changes are sorted by name.
+func Diff(desired []spec.Forward, actual Actual, checker PortChecker) Plan {
+	fs := slices.Clone(desired)
+	if !slices.IsSortedFunc(fs, byForwardName) {
+		slices.SortStableFunc(fs, byForwardName)
+	}
+	changes := make([]Change, 0, len(fs)+len(actual))
+	// Requests of forwards that run or ran come first, so a newcomer never
+	// takes the port of a forward that already had one.
+	reqs := make([]ports.Request, 0, len(fs))
+	reqIdx := make([]int, 0, len(fs)) // change index of each request
+	var newReqs []ports.Request
+	var newIdx []int
+	inSpec := make(map[string]struct{}, len(fs))
+	// One backing array for the Prior copies; its capacity is never exceeded,
+	// so the pointers stay valid.
+	priors := make([]state.Forward, 0, len(actual))
+	prior := func(s state.Forward) *state.Forward {
+		priors = append(priors, s)
+		return &priors[len(priors)-1]
+	}
+
+	for i := range fs {
+		f := &fs[i]
+		inSpec[f.Name] = struct{}{}
+		obs, running := actual[f.Name]
+		c := Change{Name: f.Name, Desired: f}
+		if running {
+			c.Prior = prior(obs.State)
+		}
+		req := ports.Request{Address: f.Address, Wanted: f.LocalPort}
+		if c.Prior != nil {
+			if c.Prior.WantedPort == f.LocalPort && c.Prior.Address == f.Address {
+				req.Sticky = c.Prior.LocalPort
+			}
+			if obs.Alive {
+				req.Own = c.Prior.LocalPort
+			}
+		}
+		switch {
+		case !f.Enabled && running:
+			c.Action, c.Reason, c.Desired = Stop, ReasonDisabled, nil
+			c.Port = c.Prior.LocalPort
+		case !f.Enabled:
+			c.Reason = ReasonDisabled
+		case !running:
+			c.Action = Start
+		case obs.State.SpecHash != SpecHash(*f):
+			c.Action = Replace
+			c.Fields = replaceFields(c.Prior, f)
+			c.Reason = replaceReason(c.Fields)
+		case obs.State.Handle.IsZero():
+			c.Action = Start
+			c.Reason = withDetail("previous start failed", lastError(obs))
+		case !obs.Alive:
+			c.Action = Restart
+			c.Reason = withDetail("process exited", lastError(obs))
+		case obs.Health == HealthUnhealthy:
+			c.Action = Restart
+			c.Reason = withDetail("health check failing", obs.HealthError)
+		default:
+			c.Port = c.Prior.LocalPort
+			req = ports.Request{Address: c.Prior.Address, Keep: c.Prior.LocalPort}
+		}
+		switch {
+		case c.Prior == nil && c.Action == Start:
+			newReqs = append(newReqs, req)
+			newIdx = append(newIdx, len(changes))
+		case c.Action == Start || c.Action == Replace || c.Action == Restart || req.Keep > 0:
+			reqs = append(reqs, req)
+			reqIdx = append(reqIdx, len(changes))
+		}
+		changes = append(changes, c)
+	}
+	for _, name := range slices.Sorted(maps.Keys(actual)) {
+		if _, ok := inSpec[name]; ok {
+			continue
+		}
+		st := actual[name].State
+		changes = append(changes, Change{
+			Name: name, Action: Stop, Reason: ReasonRemoved,
+			Port: st.LocalPort, Prior: prior(st),
+		})
+	}
+
+	reqs, reqIdx = append(reqs, newReqs...), append(reqIdx, newIdx...)
+	got := ports.ResolvePorts(reqs, checker)
+	var contested []int // requests moved off a port someone else holds
+	for ri, ci := range reqIdx {
+		c := &changes[ci]
+		c.Port = got[ri]
+		if reqs[ri].Keep > 0 {
+			continue
+		}
+		wanted := reqs[ri].Wanted
+		switch {
+		case c.Port == 0:
+			from := wanted
+			if from == 0 {
+				from = ports.AutoBase
+			}
+			c.PortMove = &PortMove{Wanted: wanted, Reason: fmt.Sprintf("no free port at or above %d", from)}
+		case wanted == 0 || c.Port == wanted:
+		case c.Port == reqs[ri].Sticky:
+			c.PortMove = &PortMove{Wanted: wanted, Got: c.Port,
+				Reason: fmt.Sprintf("keeping port %d chosen earlier", c.Port)}
+		default:
+			contested = append(contested, ri)
+		}
+	}
+	if len(contested) > 0 {
+		holders := portHolders(contested, reqs, reqIdx, got, changes, actual)
+		for _, ri := range contested {
+			c, wanted := &changes[reqIdx[ri]], reqs[ri].Wanted
+			reason := fmt.Sprintf("port %d is in use by another program", wanted)
+			if h := holders.of(wanted, reqs[ri].Address, c.Name); h != "" {
+				reason = fmt.Sprintf("port %d is used by forward.%s", wanted, h)
+			}
+			c.PortMove = &PortMove{Wanted: wanted, Got: c.Port, Reason: reason}
+		}
+	}
+	slices.SortStableFunc(changes, func(a, b Change) int { return strings.Compare(a.Name, b.Name) })
+	return Plan{Changes: changes}
+}
+
+// HasChanges reports whether applying the plan would do anything.
+func (p Plan) HasChanges() bool {
+	for i := range p.Changes {
+		if p.Changes[i].Action != NoOp {
+			return true
+		}
+	}
+	return false
+}
+
+// Summary counts a plan's changes by action.
+type Summary struct {
+	Start   int `json:"start"`
+	Stop    int `json:"stop"`
+	Replace int `json:"replace"`
+	Restart int `json:"restart"`
+	NoOp    int `json:"no_op"`
+}
+
+// Summary counts the plan's changes by action.
+func (p Plan) Summary() Summary {
+	var s Summary
+	for i := range p.Changes {
+		switch p.Changes[i].Action {
+		case Start:
+			s.Start++
+		case Stop:
+			s.Stop++
+		case Replace:
+			s.Replace++
+		case Restart:
+			s.Restart++
+		default:
+			s.NoOp++
+		}
+	}
+	return s
+}
+
+// portIndex maps a port to the forwards of this workspace that hold it: a
+// running process, or an assignment of this plan.
+type portIndex map[int][]portHolder
+
+type portHolder struct{ name, address string }
+
+// portHolders indexes the holders of the ports the contested requests
+// wanted, and of no other port.
+func portHolders(contested []int, reqs []ports.Request, reqIdx, got []int, changes []Change, actual Actual) portIndex {
+	m := make(portIndex, len(contested))
+	for _, ri := range contested {
+		m[reqs[ri].Wanted] = nil
+	}
+	for name := range actual {
+		o := actual[name]
+		if _, ok := m[o.State.LocalPort]; ok && o.Alive {
+			m[o.State.LocalPort] = append(m[o.State.LocalPort], portHolder{name, o.State.Address})
+		}
+	}
+	for j, p := range got {
+		if _, ok := m[p]; ok {
+			m[p] = append(m[p], portHolder{changes[reqIdx[j]].Name, reqs[j].Address})
+		}
+	}
+	return m
+}
+
+// of names the holder of port on an address conflicting with address, other
+// than self; the first by name if several, "" if none.
+func (m portIndex) of(port int, address, self string) string {
+	best := ""
+	for _, h := range m[port] {
+		if h.name != self && addressesConflict(h.address, address) && (best == "" || h.name < best) {
+			best = h.name
+		}
+	}
+	return best
+}
+
+func byForwardName(a, b spec.Forward) int { return strings.Compare(a.Name, b.Name) }
+
+func addressesConflict(a, b string) bool {
+	return a == b || ports.IsWildcard(a) || ports.IsWildcard(b)
+}
+
+// lastError is the forward's last logged error, without kubectl's "error: "
+// prefix.
+func lastError(o Observed) string {
+	e := o.LastError
+	if e == "" {
+		e = o.State.LastError
+	}
+	return strings.TrimPrefix(e, "error: ")
+}
+
+func withDetail(reason, detail string) string {
+	if detail == "" {
+		return reason
+	}
+	return reason + ": " + detail
+}
+
+// replaceFields lists the process-shaping fields that differ between what
+// runs (prior) and the spec (f); each forces a replacement.
+func replaceFields(prior *state.Forward, f *spec.Forward) []FieldChange {
+	var out []FieldChange
+	add := func(field, before, after string) {
+		if before != after {
+			out = append(out, FieldChange{Field: field, Before: before, After: after, ForcesReplace: true})
+		}
+	}
+	add("target", prior.Target, f.Target.String())
+	add("selector", FormatSelector(prior.Selector), FormatSelector(f.Selector))
+	add("context", prior.Context, f.Context)
+	add("namespace", prior.Namespace, f.Namespace)
+	add("address", prior.Address, f.Address)
+	add("local_port", formatWantedPort(prior.WantedPort), formatWantedPort(f.LocalPort))
+	add("remote_port", prior.RemotePort, f.RemotePort)
+	return out
+}
+
+func replaceReason(fields []FieldChange) string {
+	if len(fields) == 0 {
+		return "spec changed"
+	}
+	names := make([]string, len(fields))
+	for i, fc := range fields {
+		names[i] = fc.Field
+	}
+	return "spec changed: " + strings.Join(names, ", ")
+}
+
+// FormatSelector renders a label selector as kubectl does: "a=1,b=2",
+// keys sorted; "" for none.
+func FormatSelector(sel map[string]string) string {
+	if len(sel) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(sel)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(sel[k])
+	}
+	return b.String()
+}
+
+func formatWantedPort(p int) string {
+	if p == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(p)
+}

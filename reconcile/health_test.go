@@ -1,0 +1,90 @@
+package reconcile
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kpf-dev/kpf/spec"
+)
+
+func serverPort(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// closedPort returns a port on 127.0.0.1 nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := serverPort(t, l.Addr().String())
+	l.Close()
+	return p
+}
+
+func TestNetProber(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ok":
+			w.WriteHeader(http.StatusOK)
+		case "/redirect":
+			http.Redirect(w, r, "http://192.0.2.1/elsewhere", http.StatusFound)
+		case "/broken":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	open := serverPort(t, srv.Listener.Addr().String())
+	closed := closedPort(t)
+
+	tests := []struct {
+		name    string
+		health  spec.Health
+		address string
+		port    int
+		wantErr string // "" = healthy
+	}{
+		{"tcp open", spec.Health{Kind: spec.HealthTCP}, "127.0.0.1", open, ""},
+		{"tcp is the default kind", spec.Health{}, "127.0.0.1", open, ""},
+		{"wildcard address dials loopback", spec.Health{Kind: spec.HealthTCP}, "0.0.0.0", open, ""},
+		{"tcp closed", spec.Health{Kind: spec.HealthTCP}, "127.0.0.1", closed, "tcp connect"},
+		{"http 200", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/ok"}, "127.0.0.1", open, ""},
+		{"http 404 is healthy", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/nope"}, "127.0.0.1", open, ""},
+		{"http path without slash", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "ok"}, "127.0.0.1", open, ""},
+		{"http redirect not followed", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/redirect"}, "127.0.0.1", open, ""},
+		{"http 503 is unhealthy", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/broken"}, "127.0.0.1", open, "status 503"},
+		{"http closed", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/"}, "127.0.0.1", closed, "http GET"},
+		{"none", spec.Health{Kind: spec.HealthNone}, "127.0.0.1", closed, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := spec.Forward{Name: "x", Address: tt.address, Health: tt.health}
+			err := NetProber{}.Probe(context.Background(), f, tt.port)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Probe() = %v, want healthy", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Probe() = %v, want error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,177 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// maxParallelProbes bounds the health probes of one Observe call.
+const maxParallelProbes = 16
+
+// Observer turns the state file into Actual: which remembered processes
+// are alive (runtime.Inspect) and how healthy they are (HealthProber).
+//
+// An Observer remembers the last probe of each forward, so that a forward
+// is probed at most once per its health interval and is only called
+// unhealthy after FailureThreshold consecutive failed probes. Reuse one
+// Observer across passes (watch mode); it is safe for concurrent use.
+type Observer struct {
+	Runtime runtime.Runtime
+	// Prober checks health; nil means health is not probed (HealthUnknown).
+	Prober HealthProber
+	// Now is the time source for probe intervals; nil means time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	records map[string]*probeRecord
+}
+
+// probeRecord is what the Observer remembers of one forward's probes.
+type probeRecord struct {
+	handle   runtime.Handle
+	port     int
+	last     time.Time // when the last probe ran; zero = never
+	failures int       // consecutive failed probes
+	verdict  HealthState
+	err      string
+}
+
+type probeJob struct {
+	name string
+	f    spec.Forward
+	port int
+	err  error
+}
+
+// Observe reports the actual state of every forward in st. forwards gives
+// the health configuration per name (forwards not in st are ignored;
+// entries of st not in forwards are observed but not probed). Only alive
+// forwards are probed. Observe never fails: an Inspect error counts as not
+// alive, with the error as LastError.
+func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []spec.Forward) Actual {
+	if st == nil || len(st.Forwards) == 0 {
+		o.prune(nil)
+		return Actual{}
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	byName := make(map[string]int, len(forwards))
+	for i := range forwards {
+		byName[forwards[i].Name] = i
+	}
+
+	actual := make(Actual, len(st.Forwards))
+	var jobs []probeJob
+
+	o.mu.Lock()
+	if o.records == nil {
+		o.records = make(map[string]*probeRecord, len(st.Forwards))
+	}
+	t := now()
+	for name, sf := range st.Forwards {
+		ob := Observed{State: sf, Health: HealthUnknown, LastError: sf.LastError}
+		if !sf.Handle.IsZero() {
+			status, err := o.Runtime.Inspect(ctx, sf.Handle, sf.LogPath)
+			switch {
+			case err != nil:
+				ob.LastError = fmt.Sprintf("inspecting process %d: %v", sf.Handle.PID, err)
+			default:
+				ob.Alive = status.Alive
+				if status.LastError != "" {
+					ob.LastError = status.LastError
+				}
+			}
+		}
+		i, inSpec := byName[name]
+		switch {
+		case !inSpec || !ob.Alive:
+			// not probed
+		case forwards[i].Health.Kind == spec.HealthNone:
+			ob.Health = HealthNone
+		case o.Prober != nil:
+			rec := o.records[name]
+			if rec == nil || rec.handle != sf.Handle || rec.port != sf.LocalPort {
+				rec = &probeRecord{handle: sf.Handle, port: sf.LocalPort, verdict: HealthUnknown}
+				o.records[name] = rec
+			}
+			interval := forwards[i].Health.Interval
+			if interval <= 0 {
+				interval = spec.DefaultHealthInterval
+			}
+			if rec.last.IsZero() || t.Sub(rec.last) >= interval {
+				jobs = append(jobs, probeJob{name: name, f: forwards[i], port: sf.LocalPort})
+			} else {
+				ob.Health, ob.HealthError = rec.verdict, rec.err
+			}
+		}
+		actual[name] = ob
+	}
+	o.mu.Unlock()
+
+	o.runProbes(ctx, jobs)
+
+	o.mu.Lock()
+	for _, j := range jobs {
+		rec := o.records[j.name]
+		rec.last = t
+		threshold := j.f.Health.FailureThreshold
+		if threshold <= 0 {
+			threshold = spec.DefaultHealthThreshold
+		}
+		if j.err == nil {
+			rec.failures, rec.verdict, rec.err = 0, HealthHealthy, ""
+		} else {
+			rec.failures++
+			rec.err = j.err.Error()
+			if rec.failures >= threshold {
+				rec.verdict = HealthUnhealthy
+			}
+			// Below the threshold the last settled verdict stands.
+		}
+		ob := actual[j.name]
+		ob.Health, ob.HealthError = rec.verdict, rec.err
+		actual[j.name] = ob
+	}
+	o.mu.Unlock()
+	o.prune(st.Forwards)
+	return actual
+}
+
+// runProbes runs the jobs, at most maxParallelProbes at a time, storing
+// each result in its job.
+func (o *Observer) runProbes(ctx context.Context, jobs []probeJob) {
+	if len(jobs) == 1 {
+		jobs[0].err = o.Prober.Probe(ctx, jobs[0].f, jobs[0].port)
+		return
+	}
+	sem := make(chan struct{}, maxParallelProbes)
+	var wg sync.WaitGroup
+	for i := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(j *probeJob) {
+			defer func() { <-sem; wg.Done() }()
+			j.err = o.Prober.Probe(ctx, j.f, j.port)
+		}(&jobs[i])
+	}
+	wg.Wait()
+}
+
+// prune forgets the probe records of forwards no longer in keep.
+func (o *Observer) prune(keep map[string]state.Forward) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for name := range o.records {
+		if _, ok := keep[name]; !ok {
+			delete(o.records, name)
+		}
+	}
+}

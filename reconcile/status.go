@@ -1,0 +1,242 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kpf-dev/kpf/spec"
+)
+
+// States a StatusRow can show.
+const (
+	StatusRunning  = "running"  // the process kpf started is alive
+	StatusExited   = "exited"   // kpf started it; it is gone
+	StatusFailed   = "failed"   // the last start failed; no process
+	StatusStopped  = "stopped"  // in the spec, enabled, not started
+	StatusDisabled = "disabled" // in the spec with enabled = false, not running
+	StatusOrphaned = "orphaned" // started by kpf, no longer in the spec
+)
+
+// StatusRow is one line of `kpf status`.
+type StatusRow struct {
+	Name      string
+	Local     string // address:port
+	Target    string // TYPE/NAME, or the selector as a=1,b=2
+	Context   string
+	Namespace string
+	State     string // one of the Status* constants
+	Health    string // a HealthState, or "-" when not running
+	// Uptime is since the process started; 0 when not running.
+	Uptime    time.Duration
+	Restarts  int
+	LastError string
+	Enabled   bool
+}
+
+// StatusRows lists every forward of the spec and every forward kpf runs that
+// the spec no longer has ("orphaned"), sorted by name. now is used for the
+// uptime only.
+func StatusRows(forwards []spec.Forward, actual Actual, now time.Time) []StatusRow {
+	rows := make([]StatusRow, 0, len(forwards)+len(actual))
+	seen := make(map[string]struct{}, len(forwards))
+	for i := range forwards {
+		f := &forwards[i]
+		seen[f.Name] = struct{}{}
+		row := StatusRow{
+			Name: f.Name, Target: targetText(f.Target.String(), f.Selector),
+			Context: f.Context, Namespace: f.Namespace, Enabled: f.Enabled,
+			Health: "-",
+		}
+		obs, ok := actual[f.Name]
+		switch {
+		case ok:
+			row.fill(obs, now)
+		case f.Enabled:
+			row.State = StatusStopped
+		default:
+			row.State = StatusDisabled
+		}
+		if !ok {
+			row.Local = hostPort(f.Address, f.LocalPort)
+		}
+		rows = append(rows, row)
+	}
+	for _, name := range slices.Sorted(maps.Keys(actual)) {
+		if _, ok := seen[name]; ok {
+			continue
+		}
+		obs := actual[name]
+		row := StatusRow{Name: name, Health: "-"}
+		row.fill(obs, now)
+		row.State = StatusOrphaned
+		rows = append(rows, row)
+	}
+	slices.SortStableFunc(rows, func(a, b StatusRow) int { return strings.Compare(a.Name, b.Name) })
+	return rows
+}
+
+// fill sets what the observed state says.
+func (r *StatusRow) fill(obs Observed, now time.Time) {
+	st := obs.State
+	r.Local = hostPort(st.Address, st.LocalPort)
+	if r.Target == "" {
+		r.Target = targetText(st.Target, st.Selector)
+	}
+	r.Context, r.Namespace = st.Context, st.Namespace
+	r.Restarts = st.Restarts
+	r.LastError = obs.LastError
+	if r.LastError == "" {
+		r.LastError = st.LastError
+	}
+	switch {
+	case obs.Alive:
+		r.State = StatusRunning
+		r.Health = string(obs.Health)
+		if r.Health == "" {
+			r.Health = string(HealthUnknown)
+		}
+		if obs.Health == HealthUnhealthy && obs.HealthError != "" && r.LastError == "" {
+			r.LastError = obs.HealthError
+		}
+		if !st.StartedAt.IsZero() && now.After(st.StartedAt) {
+			r.Uptime = now.Sub(st.StartedAt)
+		}
+	case st.Handle.IsZero():
+		r.State = StatusFailed
+	default:
+		r.State = StatusExited
+	}
+}
+
+func targetText(target string, sel map[string]string) string {
+	if target != "" {
+		return target
+	}
+	return FormatSelector(sel)
+}
+
+// FormatUptime renders a duration compactly: 45s, 12m3s, 3h2m, 2d3h; "-"
+// for zero.
+func FormatUptime(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + "s"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%ds", d/time.Minute, (d%time.Minute)/time.Second)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, (d%time.Hour)/time.Minute)
+	}
+	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
+}
+
+func stateColor(state string) string {
+	switch state {
+	case StatusRunning:
+		return ansiGreen
+	case StatusExited, StatusFailed:
+		return ansiRed
+	case StatusOrphaned:
+		return ansiYellow
+	case StatusStopped, StatusDisabled:
+		return ansiGrey
+	}
+	return ansiPlain
+}
+
+func healthColor(h string) string {
+	switch HealthState(h) {
+	case HealthHealthy:
+		return ansiGreen
+	case HealthUnhealthy:
+		return ansiRed
+	}
+	return ansiPlain
+}
+
+// RenderStatusTable writes rows as an aligned table. With color, the state
+// and health columns are coloured (every cell of a column carries escapes of
+// the same width, so the alignment holds).
+func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	cell := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	fmt.Fprintf(tw, "NAME\tLOCAL\tTARGET\tCONTEXT\tNAMESPACE\t%s\t%s\tUPTIME\tRESTARTS\tLAST ERROR\n",
+		cell(ansiPlain, "STATE"), cell(ansiPlain, "HEALTH"))
+	for _, r := range rows {
+		lastErr := r.LastError
+		if lastErr == "" {
+			lastErr = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+			r.Name, r.Local, dash(r.Target), dash(r.Context), dash(r.Namespace),
+			cell(stateColor(r.State), r.State), cell(healthColor(r.Health), r.Health),
+			FormatUptime(r.Uptime), r.Restarts, oneLine(lastErr))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine keeps a table row on one line and free of tabs.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+}
+
+type jsonStatus struct {
+	FormatVersion string           `json:"format_version"`
+	Forwards      []jsonStatusLine `json:"forwards"`
+}
+
+type jsonStatusLine struct {
+	Name          string  `json:"name"`
+	Local         string  `json:"local"`
+	Target        string  `json:"target"`
+	Context       string  `json:"context"`
+	Namespace     string  `json:"namespace"`
+	State         string  `json:"state"`
+	Health        string  `json:"health"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	Restarts      int     `json:"restarts"`
+	LastError     string  `json:"last_error"`
+	Enabled       bool    `json:"enabled"`
+}
+
+// RenderStatusJSON writes rows as JSON (schema in JSON.md).
+func RenderStatusJSON(w io.Writer, rows []StatusRow) error {
+	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: make([]jsonStatusLine, 0, len(rows))}
+	for _, r := range rows {
+		out.Forwards = append(out.Forwards, jsonStatusLine{
+			Name: r.Name, Local: r.Local, Target: r.Target, Context: r.Context,
+			Namespace: r.Namespace, State: r.State, Health: r.Health,
+			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
+			LastError: r.LastError, Enabled: r.Enabled,
+		})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing status as json: %w", err)
+	}
+	return nil
+}

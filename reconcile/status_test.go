@@ -1,0 +1,126 @@
+package reconcile
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/spec"
+)
+
+func statusScenario() ([]spec.Forward, Actual, time.Time) {
+	now := time.Date(2025, 1, 2, 6, 7, 8, 0, time.UTC) // 3h3m3s after drunning's StartedAt
+	api := dfwd("api", 8080)
+	web := dfwd("web", 3000)
+	db := dfwd("db", 5432, func(f *spec.Forward) {
+		f.Target = spec.Target{}
+		f.Selector = map[string]string{"app": "postgres"}
+	})
+	forwards := []spec.Forward{
+		api, db, dfwd("grafana", 0), dfwd("legacy", 7000, ddisabled), dfwd("metrics", 9090), web, dfwd("auth", 4000),
+	}
+	actual := Actual{
+		"api": drunning(api, 8081, func(o *Observed) { o.State.Restarts = 2 }),
+		"db":  drunning(db, 5432, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "dial tcp: connection refused" }),
+		"metrics": drunning(dfwd("metrics", 9090), 9090, ddead("error: lost connection to pod"),
+			func(o *Observed) { o.State.Restarts = 5 }),
+		"old": drunning(dfwd("old", 9999), 9999),
+		"web": drunning(web, 3000, func(o *Observed) {
+			o.Health = HealthNone
+			o.State.StartedAt = now.Add(-49 * time.Hour)
+		}),
+		"auth": drunning(dfwd("auth", 4000), 4000, func(o *Observed) {
+			o.Alive, o.State.Handle, o.State.LastError = false, runtime.Handle{}, "context \"prod\" does not exist"
+		}),
+	}
+	return forwards, actual, now
+}
+
+func TestStatusRows(t *testing.T) {
+	t.Parallel()
+	forwards, actual, now := statusScenario()
+	rows := StatusRows(forwards, actual, now)
+	want := map[string]struct {
+		state, health, local string
+		uptime               time.Duration
+		restarts             int
+		lastErr              string
+	}{
+		"api":     {StatusRunning, "healthy", "127.0.0.1:8081", 3*time.Hour + 3*time.Minute + 3*time.Second, 2, ""},
+		"auth":    {StatusFailed, "-", "127.0.0.1:4000", 0, 0, "context \"prod\" does not exist"},
+		"db":      {StatusRunning, "unhealthy", "127.0.0.1:5432", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, "dial tcp: connection refused"},
+		"grafana": {StatusStopped, "-", "127.0.0.1:?", 0, 0, ""},
+		"legacy":  {StatusDisabled, "-", "127.0.0.1:7000", 0, 0, ""},
+		"metrics": {StatusExited, "-", "127.0.0.1:9090", 0, 5, "error: lost connection to pod"},
+		"old":     {StatusOrphaned, "healthy", "127.0.0.1:9999", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, ""},
+		"web":     {StatusRunning, "none", "127.0.0.1:3000", 49 * time.Hour, 0, ""},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i, r := range rows {
+		if i > 0 && rows[i-1].Name >= r.Name {
+			t.Errorf("rows not sorted: %q before %q", rows[i-1].Name, r.Name)
+		}
+		w, ok := want[r.Name]
+		if !ok {
+			t.Errorf("unexpected row %q", r.Name)
+			continue
+		}
+		if r.State != w.state || r.Health != w.health || r.Local != w.local || r.Uptime != w.uptime ||
+			r.Restarts != w.restarts || r.LastError != w.lastErr {
+			t.Errorf("%s: got %+v, want %+v", r.Name, r, w)
+		}
+	}
+}
+
+func TestRenderStatusGolden(t *testing.T) {
+	t.Parallel()
+	forwards, actual, now := statusScenario()
+	rows := StatusRows(forwards, actual, now)
+	var table, js bytes.Buffer
+	if err := RenderStatusTable(&table, rows, false); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status.golden", table.Bytes())
+	if err := RenderStatusJSON(&js, rows); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status.json.golden", js.Bytes())
+
+	var colored bytes.Buffer
+	if err := RenderStatusTable(&colored, rows, true); err != nil {
+		t.Fatal(err)
+	}
+	// Escapes of equal width in every cell of a column keep the alignment:
+	// stripping them gives the plain table back, up to the padding that
+	// followed the escapes.
+	stripped := ansiEscape.ReplaceAll(colored.Bytes(), nil)
+	if got, want := bytes.Count(stripped, []byte("\n")), bytes.Count(table.Bytes(), []byte("\n")); got != want {
+		t.Errorf("coloured table has %d lines, want %d", got, want)
+	}
+	lines := bytes.Split(colored.Bytes(), []byte("\n"))
+	col := bytes.Index(lines[0], []byte("UPTIME"))
+	for _, l := range lines[1 : len(lines)-1] {
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("UPTIME column misaligned in coloured table at %d: %q", col, l)
+		}
+	}
+}
+
+func TestFormatUptime(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		0:                                  "-",
+		-time.Second:                       "-",
+		45 * time.Second:                   "45s",
+		12*time.Minute + 3*time.Second:     "12m3s",
+		3*time.Hour + 2*time.Minute + 59e9: "3h2m",
+		50 * time.Hour:                     "2d2h",
+	} {
+		if got := FormatUptime(d); got != want {
+			t.Errorf("FormatUptime(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

@@ -1,0 +1,386 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/fsnotify/fsnotify"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/spec"
+)
+
+// Defaults of the watch loop.
+const (
+	DefaultDebounce = 200 * time.Millisecond
+	// DefaultHealthyReset is how long a forward must stay alive and not
+	// unhealthy before its backoff starts again from the initial interval.
+	DefaultHealthyReset        = 30 * time.Second
+	DefaultWatchInitialBackOff = 500 * time.Millisecond
+	DefaultWatchMaxBackOff     = 30 * time.Second
+	// debounceMaxWait bounds how long a stream of file events can postpone
+	// a reconcile, in multiples of Debounce.
+	debounceMaxWait = 10
+)
+
+// Watcher keeps a workspace's forwards as its spec says (`kpf apply
+// --watch`). It is level-based: a spec file change (debounced), the
+// check_interval timer and a backoff expiring only mark a reconcile due;
+// each pass reloads the spec, observes every forward (a process exit is
+// seen by Inspect), diffs and applies what the per-forward backoff allows.
+//
+// Every forward has its own exponential backoff that never gives up (from
+// 500 ms, capped at 30 s) and starts over once the forward has been alive
+// and not unhealthy for 30 s, or when its spec changes.
+type Watcher struct {
+	// Load loads the spec: every forward (disabled ones included) with its
+	// context resolved. An error (e.g. hcl.Diagnostics) changes nothing:
+	// the last spec that loaded stays in force.
+	Load func(ctx context.Context) ([]spec.Forward, spec.Settings, error)
+	// WatchPaths returns the directories to watch for spec file changes;
+	// nil means the spec is only reloaded on the timer.
+	WatchPaths func() []string
+	Observer   *Observer
+	// Applier executes the passes' changes, one attempt per pass: retries
+	// are paced by the Watcher's per-forward backoff instead.
+	Applier *Applier
+	// Ports answers Diff's port questions; nil means a cache with the
+	// workspace's probe_cache_ttl.
+	Ports *ports.Cache
+	Log   hclog.Logger // nil: no logs
+	Clock Clock        // nil: RealClock
+	// Debounce is the quiet time after a spec file event (default 200 ms).
+	Debounce time.Duration
+	// NewBackOff returns one forward's backoff; nil means the default
+	// (RandomizationFactor 0.2). The Watcher sets MaxElapsedTime to 0 and
+	// Clock to its own clock.
+	NewBackOff func() *backoff.ExponentialBackOff
+	// HealthyReset overrides DefaultHealthyReset.
+	HealthyReset time.Duration
+
+	// onIdle, when set (by tests), is called each time the loop is about
+	// to wait, with the time it will wake up at the latest.
+	onIdle func(wake time.Time)
+}
+
+// watchState is what one Run remembers between passes.
+type watchState struct {
+	forwards    []spec.Forward // the last spec that loaded
+	settings    spec.Settings
+	loaded      bool
+	lastLoadErr string
+	// retry holds a backoff for each forward kpf acted on recently; an
+	// entry is dropped once the forward is healthy for HealthyReset.
+	retry map[string]*forwardRetry
+}
+
+type forwardRetry struct {
+	bo           *backoff.ExponentialBackOff
+	next         time.Time // no action before this
+	hash         string    // SpecHash acted on; a new hash starts over
+	healthySince time.Time
+}
+
+// Run watches until ctx is cancelled, then returns nil: the forwards keep
+// running. It returns an error only if the file watch cannot be set up.
+func (w *Watcher) Run(ctx context.Context) error {
+	if w.Load == nil || w.Observer == nil || w.Applier == nil || w.Applier.State == nil {
+		return errors.New("watcher needs Load, Observer, Applier and Applier.State")
+	}
+	clock := w.clock()
+	log := w.logger()
+	debounce := w.Debounce
+	if debounce <= 0 {
+		debounce = DefaultDebounce
+	}
+
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w.WatchPaths != nil {
+		fsw, err := fsnotify.NewWatcher()
+		if err != nil {
+			return fmt.Errorf("watching spec files: %w", err)
+		}
+		defer fsw.Close()
+		for _, p := range w.WatchPaths() {
+			if err := fsw.Add(p); err != nil {
+				return fmt.Errorf("watching %s: %w", p, err)
+			}
+		}
+		events, errs = fsw.Events, fsw.Errors
+	}
+
+	ws := &watchState{retry: make(map[string]*forwardRetry)}
+	due := true
+	var nextTick, retryAt, debounceAt, debounceStart time.Time
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if due {
+			retryAt = w.pass(ctx, ws)
+			due = false
+			nextTick = clock.Now().Add(checkInterval(ws.settings))
+		}
+		now := clock.Now()
+		wake := nextTick
+		for _, t := range []time.Time{retryAt, debounceAt} {
+			if !t.IsZero() && t.Before(wake) {
+				wake = t
+			}
+		}
+		timer := clock.After(wake.Sub(now))
+		if w.onIdle != nil {
+			w.onIdle(wake)
+		}
+		select {
+		case <-ctx.Done():
+			log.Info("watch stopped; forwards keep running")
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if !isSpecEvent(ev) {
+				continue
+			}
+			log.Debug("spec file changed", "file", ev.Name, "op", ev.Op.String())
+			now := clock.Now()
+			if debounceAt.IsZero() {
+				debounceStart = now
+			}
+			debounceAt = now.Add(debounce)
+			if limit := debounceStart.Add(debounceMaxWait * debounce); debounceAt.After(limit) {
+				debounceAt = limit
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			log.Warn("file watch error", "error", err)
+		case <-timer:
+			now := clock.Now()
+			if !now.Before(nextTick) {
+				due = true
+			}
+			if !retryAt.IsZero() && !now.Before(retryAt) {
+				due, retryAt = true, time.Time{}
+			}
+			if !debounceAt.IsZero() && !now.Before(debounceAt) {
+				due, debounceAt = true, time.Time{}
+			}
+		}
+	}
+}
+
+// pass is one reconcile: load, observe, diff, apply what backoff allows.
+// It returns when the next backoff-delayed change may be retried (zero if
+// none is waiting).
+func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
+	log := w.logger()
+	clock := w.clock()
+
+	forwards, settings, err := w.Load(ctx)
+	switch {
+	case err != nil:
+		if msg := err.Error(); msg != ws.lastLoadErr {
+			log.Error("spec does not load; nothing changes until it does", "error", msg)
+			ws.lastLoadErr = msg
+		}
+		if !ws.loaded {
+			return time.Time{}
+		}
+		forwards, settings = ws.forwards, ws.settings
+	default:
+		if ws.lastLoadErr != "" {
+			log.Info("spec loads again")
+			ws.lastLoadErr = ""
+		}
+		ws.forwards, ws.settings, ws.loaded = forwards, settings, true
+	}
+	if w.Ports == nil {
+		ttl := settings.ProbeCacheTTL
+		if ttl <= 0 {
+			ttl = spec.DefaultProbeCacheTTL
+		}
+		w.Ports = ports.NewCache(ttl, clock.Now)
+	}
+
+	actual := w.Observer.Observe(ctx, w.Applier.State, forwards)
+	now := clock.Now()
+	w.trackHealth(ws, actual, now)
+
+	plan := Diff(forwards, actual, w.Ports)
+	var retryAt time.Time
+	later := func(t time.Time) {
+		if retryAt.IsZero() || t.Before(retryAt) {
+			retryAt = t
+		}
+	}
+	var hashes map[string]string // of the changes acted on
+	var todo []Change
+	for _, c := range plan.Changes {
+		if c.Action == NoOp {
+			continue
+		}
+		r := ws.retry[c.Name]
+		if c.Desired != nil {
+			h := SpecHash(*c.Desired)
+			if hashes == nil {
+				hashes = make(map[string]string)
+			}
+			hashes[c.Name] = h
+			if r != nil && r.hash != h {
+				delete(ws.retry, c.Name) // the spec changed: start over
+				r = nil
+			}
+		}
+		if r != nil && now.Before(r.next) {
+			later(r.next)
+			continue
+		}
+		todo = append(todo, c)
+	}
+	w.prune(ws, forwards)
+	if len(todo) == 0 {
+		return retryAt
+	}
+
+	res := w.Applier.apply(ctx, Plan{Workspace: plan.Workspace, Changes: todo, Created: now},
+		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
+	now = clock.Now()
+	for i, o := range res.Outcomes {
+		c := &todo[i]
+		w.Ports.Invalidate(addressOf(c), o.Port)
+		w.Ports.Invalidate(addressOf(c), c.Port)
+		if c.Prior != nil {
+			w.Ports.Invalidate(c.Prior.Address, c.Prior.LocalPort)
+		}
+		if o.Action == Stop && o.Err == nil {
+			delete(ws.retry, o.Name)
+			continue
+		}
+		r := ws.retry[o.Name]
+		if r == nil {
+			r = &forwardRetry{bo: w.newBackOff(clock)}
+			ws.retry[o.Name] = r
+		}
+		r.hash = hashes[o.Name]
+		r.healthySince = time.Time{}
+		r.next = now.Add(r.bo.NextBackOff())
+		if o.Err != nil {
+			log.Warn("forward failed; will retry", "forward", o.Name, "action", string(o.Action),
+				"error", o.Err, "permanent", o.Permanent, "retry_at", r.next)
+			later(r.next)
+		}
+	}
+	return retryAt
+}
+
+// trackHealth starts a forward's backoff over once it has been alive and
+// not unhealthy for HealthyReset.
+func (w *Watcher) trackHealth(ws *watchState, actual Actual, now time.Time) {
+	reset := w.HealthyReset
+	if reset <= 0 {
+		reset = DefaultHealthyReset
+	}
+	for name, r := range ws.retry {
+		ob, ok := actual[name]
+		if !ok || !ob.Alive || ob.Health == HealthUnhealthy {
+			r.healthySince = time.Time{}
+			continue
+		}
+		if r.healthySince.IsZero() {
+			r.healthySince = now
+		}
+		if now.Sub(r.healthySince) >= reset {
+			delete(ws.retry, name)
+		}
+	}
+}
+
+// prune forgets the backoff of forwards that are neither in the spec nor
+// in the state file, so nothing grows with time.
+func (w *Watcher) prune(ws *watchState, forwards []spec.Forward) {
+	if len(ws.retry) == 0 {
+		return
+	}
+	inSpec := make(map[string]bool, len(forwards))
+	for i := range forwards {
+		inSpec[forwards[i].Name] = true
+	}
+	for name := range ws.retry {
+		_, inState := w.Applier.State.Forwards[name]
+		if !inSpec[name] && !inState {
+			delete(ws.retry, name)
+		}
+	}
+}
+
+func (w *Watcher) newBackOff(clock Clock) *backoff.ExponentialBackOff {
+	var b *backoff.ExponentialBackOff
+	if w.NewBackOff != nil {
+		b = w.NewBackOff()
+	} else {
+		b = backoff.NewExponentialBackOff()
+		b.InitialInterval = DefaultWatchInitialBackOff
+		b.MaxInterval = DefaultWatchMaxBackOff
+		b.RandomizationFactor = 0.2
+	}
+	b.MaxElapsedTime = 0 // never give up
+	b.Clock = clock
+	b.Reset()
+	return b
+}
+
+func (w *Watcher) clock() Clock {
+	if w.Clock == nil {
+		return RealClock{}
+	}
+	return w.Clock
+}
+
+func (w *Watcher) logger() hclog.Logger {
+	if w.Log == nil {
+		return hclog.NewNullLogger()
+	}
+	return w.Log
+}
+
+func checkInterval(s spec.Settings) time.Duration {
+	if s.CheckInterval > 0 {
+		return s.CheckInterval
+	}
+	return spec.DefaultCheckInterval
+}
+
+func addressOf(c *Change) string {
+	if c.Desired != nil {
+		return c.Desired.Address
+	}
+	if c.Prior != nil {
+		return c.Prior.Address
+	}
+	return ""
+}
+
+// isSpecEvent reports whether a file event concerns a spec file: kpf.hcl
+// or *.kpf.hcl (overrides included), never dotfiles or editor backups.
+func isSpecEvent(ev fsnotify.Event) bool {
+	if ev.Op == fsnotify.Chmod {
+		return false
+	}
+	base := filepath.Base(ev.Name)
+	if strings.HasPrefix(base, ".") {
+		return false
+	}
+	return base == "kpf.hcl" || strings.HasSuffix(base, ".kpf.hcl")
+}

@@ -1,0 +1,386 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
+)
+
+var watchStart = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+
+// harness drives a Watcher with a fake clock and a fake runtime: after
+// every pass the loop reports when it will wake next, and the test moves
+// the clock there. Nothing sleeps.
+type harness struct {
+	t      *testing.T
+	clk    *FakeClock
+	rt     *fakeRuntime
+	prober *fakeProber
+	w      *Watcher
+	idle   chan time.Time
+	wake   time.Time // when the idle loop will wake next
+	cancel context.CancelFunc
+	done   chan error
+
+	mu       sync.Mutex
+	forwards []spec.Forward
+	loadErr  error
+}
+
+// testBackOff is deterministic: 0.5 s, 1 s, 2 s, then 4 s forever.
+func testBackOff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.Multiplier, b.RandomizationFactor, b.MaxInterval = 500*time.Millisecond, 2, 0, 4*time.Second
+	return b
+}
+
+func newHarness(t *testing.T, forwards ...spec.Forward) *harness {
+	t.Helper()
+	clk := NewFakeClock(watchStart)
+	rt := newFakeRuntime(clk.Now)
+	h := &harness{t: t, clk: clk, rt: rt, prober: newFakeProber(), idle: make(chan time.Time), forwards: forwards}
+	h.w = &Watcher{
+		Load:       h.load,
+		Observer:   &Observer{Runtime: rt, Prober: h.prober, Now: clk.Now},
+		Applier:    &Applier{Runtime: rt, State: &state.File{Version: state.Version}, Now: clk.Now},
+		Clock:      clk,
+		NewBackOff: testBackOff,
+	}
+	return h
+}
+
+func (h *harness) load(context.Context) ([]spec.Forward, spec.Settings, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.loadErr != nil {
+		return nil, spec.Settings{}, h.loadErr
+	}
+	return append([]spec.Forward(nil), h.forwards...), spec.Settings{CheckInterval: 2 * time.Second}, nil
+}
+
+func (h *harness) setSpec(err error, forwards ...spec.Forward) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.forwards, h.loadErr = forwards, err
+}
+
+// run starts the loop and waits for its first pass.
+func (h *harness) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.done = cancel, make(chan error, 1)
+	h.w.onIdle = func(wake time.Time) {
+		select {
+		case h.idle <- wake:
+		case <-ctx.Done():
+		}
+	}
+	go func() { h.done <- h.w.Run(ctx) }()
+	h.t.Cleanup(func() { cancel(); <-h.done })
+	h.wake = h.nextIdle()
+}
+
+func (h *harness) nextIdle() time.Time {
+	h.t.Helper()
+	select {
+	case w := <-h.idle:
+		return w
+	case <-time.After(10 * time.Second):
+		h.t.Fatal("watch loop did not go idle")
+		return time.Time{}
+	}
+}
+
+// step moves the clock to the next wake-up and waits for the loop to be
+// idle again.
+func (h *harness) step() {
+	h.clk.Set(h.wake)
+	h.wake = h.nextIdle()
+}
+
+// stepUntil steps while the next wake-up is not after t.
+func (h *harness) stepUntil(t time.Time) {
+	for n := 0; !h.wake.After(t); n++ {
+		if n > 10000 {
+			h.t.Fatal("watch loop wakes up without end")
+		}
+		h.step()
+	}
+}
+
+// stepFor steps until cond holds, at most n times.
+func (h *harness) stepFor(n int, what string, cond func() bool) {
+	h.t.Helper()
+	for range n {
+		if cond() {
+			return
+		}
+		h.step()
+	}
+	if !cond() {
+		h.t.Fatalf("after %d steps: %s", n, what)
+	}
+}
+
+func (h *harness) stop() {
+	h.t.Helper()
+	h.cancel()
+	if err := <-h.done; err != nil {
+		h.t.Fatalf("Run returned %v, want nil", err)
+	}
+	h.done <- nil // for the cleanup
+}
+
+func watchFwd(t *testing.T, name string) spec.Forward {
+	f := *fwd(name, closedPort(t))
+	f.Health = spec.Health{Kind: spec.HealthTCP, Interval: time.Second, FailureThreshold: 1}
+	return f
+}
+
+func gaps(calls []startCall) []time.Duration {
+	var d []time.Duration
+	for i := 1; i < len(calls); i++ {
+		d = append(d, calls[i].At.Sub(calls[i-1].At))
+	}
+	return d
+}
+
+func TestWatchRestartsDeadForward(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, watchFwd(t, "api"), watchFwd(t, "db"))
+	h.run()
+	if n := len(h.rt.startCalls()); n != 2 {
+		t.Fatalf("first pass made %d starts, want 2", n)
+	}
+	old := h.w.Applier.State.Forwards["api"].Handle
+	h.rt.kill("api", "error: lost connection to pod")
+	h.step() // the check_interval timer
+	calls := h.rt.startCalls()
+	if len(calls) != 3 || calls[2].Name != "api" || !calls[2].OK {
+		t.Fatalf("start calls = %+v, want api restarted", calls)
+	}
+	if got := calls[2].At.Sub(watchStart); got != 2*time.Second {
+		t.Errorf("restarted after %v, want at the first check (2s)", got)
+	}
+	st := h.w.Applier.State.Forwards["api"]
+	if st.Handle == old || st.Restarts != 1 {
+		t.Errorf("state after restart = %+v, want a new handle and 1 restart", st)
+	}
+	h.stop()
+	if n := h.rt.alive(); n != 2 {
+		t.Errorf("%d forwards alive after watch stopped, want 2 (they keep running)", n)
+	}
+}
+
+func TestWatchRestartsUnhealthyAndStopsRemoved(t *testing.T) {
+	t.Parallel()
+	api, db := watchFwd(t, "api"), watchFwd(t, "db")
+	h := newHarness(t, api, db)
+	h.run()
+	h.prober.set("api", true)
+	h.setSpec(nil, api) // db removed from the spec
+	h.stepFor(5, "api restarted and db stopped", func() bool {
+		_, dbLeft := h.w.Applier.State.Forwards["db"]
+		return h.w.Applier.State.Forwards["api"].Restarts == 1 && !dbLeft
+	})
+	if n := h.rt.alive(); n != 1 {
+		t.Fatalf("%d processes alive, want 1", n)
+	}
+}
+
+func TestWatchBackOffGrowsAndCaps(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, watchFwd(t, "api"))
+	h.rt.setScript("api", func(s *fakeScript) { s.failAll = true })
+	h.run()
+	h.stepFor(30, "8 starts", func() bool { return len(h.rt.startCalls()) >= 8 })
+	want := []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second,
+		4 * time.Second, 4 * time.Second, 4 * time.Second}
+	got := gaps(h.rt.startCalls())
+	if len(got) != len(want) {
+		t.Fatalf("gaps between starts = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("gaps between starts = %v, want %v", got, want)
+		}
+	}
+	// The failing forward never spins: between retries the loop only
+	// wakes for the timer and the backoff.
+	if h.wake.Sub(h.clk.Now()) > 4*time.Second {
+		t.Fatalf("next wake in %v, want within the 4s cap", h.wake.Sub(h.clk.Now()))
+	}
+}
+
+func TestWatchDefaultBackOff(t *testing.T) {
+	t.Parallel()
+	w := &Watcher{}
+	b := w.newBackOff(NewFakeClock(watchStart))
+	if b.InitialInterval != 500*time.Millisecond || b.MaxInterval != 30*time.Second || b.MaxElapsedTime != 0 {
+		t.Fatalf("default backoff = %+v", b)
+	}
+	var last time.Duration
+	for i := range 50 {
+		last = b.NextBackOff()
+		if last == backoff.Stop || last > 36*time.Second {
+			t.Fatalf("retry %d: %v, want a delay capped near 30s that never stops", i, last)
+		}
+	}
+	if last < 24*time.Second {
+		t.Fatalf("after 50 retries the delay is %v, want the 30s cap (±20%%)", last)
+	}
+}
+
+func TestWatchBackOffResetAfterHealthy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		healthyFor time.Duration
+		wantGap    time.Duration
+	}{
+		{"reset after 30s healthy", 40 * time.Second, 500 * time.Millisecond},
+		{"no reset before 30s", 10 * time.Second, 4 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, watchFwd(t, "api"))
+			h.rt.setScript("api", func(s *fakeScript) { s.failNext = 4 })
+			h.run()
+			h.stepFor(10, "api started", func() bool { return !h.w.Applier.State.Forwards["api"].Handle.IsZero() })
+			h.stepUntil(h.clk.Now().Add(tt.healthyFor))
+			// It dies, and the first restart fails: the retry after that
+			// shows whether the backoff started over.
+			h.rt.setScript("api", func(s *fakeScript) { s.failNext = 1 })
+			h.rt.kill("api", "error: lost connection to pod")
+			n := len(h.rt.startCalls())
+			h.stepFor(20, "two more starts", func() bool { return len(h.rt.startCalls()) >= n+2 })
+			calls := h.rt.startCalls()
+			if g := calls[n+1].At.Sub(calls[n].At); g != tt.wantGap {
+				t.Fatalf("retry gap %v, want %v (starts %+v)", g, tt.wantGap, calls[n:])
+			}
+		})
+	}
+}
+
+func TestWatchBrokenSpecChangesNothing(t *testing.T) {
+	t.Parallel()
+	api, db := watchFwd(t, "api"), watchFwd(t, "db")
+	h := newHarness(t, api, db)
+	h.run()
+	before := h.w.Applier.State.Forwards["api"].Handle
+	h.setSpec(errors.New("kpf.hcl:3,1-2: Argument or block definition required"))
+	for range 5 {
+		h.step()
+	}
+	if n := len(h.rt.startCalls()); n != 2 {
+		t.Fatalf("%d starts, want 2: a broken spec changes nothing", n)
+	}
+	if s := h.rt.stopCalls(); len(s) != 0 {
+		t.Fatalf("Stop called %v on a broken spec", s)
+	}
+	if h.w.Applier.State.Forwards["api"].Handle != before {
+		t.Fatal("api's process changed on a broken spec")
+	}
+	// Fixed again, and changed: the edit is applied.
+	moved := api
+	moved.LocalPort = closedPort(t)
+	h.setSpec(nil, moved, db)
+	h.stepFor(3, "api replaced", func() bool { return h.w.Applier.State.Forwards["api"].LocalPort == moved.LocalPort })
+}
+
+func TestWatchAppliesSpecFileEdit(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kpf.hcl")
+	writePort := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := watchFwd(t, "api")
+	writePort(strconv.Itoa(base.LocalPort))
+	h := newHarness(t)
+	var loads atomic.Int64
+	h.w.Load = func(context.Context) ([]spec.Forward, spec.Settings, error) {
+		loads.Add(1)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, spec.Settings{}, err
+		}
+		port, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, spec.Settings{}, errors.New("kpf.hcl:1,1: invalid port")
+		}
+		f := base
+		f.LocalPort = port
+		// A long check interval: only the file event can trigger a pass.
+		return []spec.Forward{f}, spec.Settings{CheckInterval: time.Hour}, nil
+	}
+	h.w.WatchPaths = func() []string { return []string{dir} }
+	h.run()
+	if calls := h.rt.startCalls(); len(calls) != 1 || calls[0].Port != base.LocalPort {
+		t.Fatalf("start calls = %+v", calls)
+	}
+	// Editor noise is ignored.
+	if err := os.WriteFile(filepath.Join(dir, "kpf.hcl~"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".kpf.hcl.swp"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A broken edit changes nothing.
+	writePort("not a port")
+	waitLoads := func(n int64) {
+		t.Helper()
+		for range 50 {
+			if loads.Load() >= n {
+				return
+			}
+			if h.wake.Sub(h.clk.Now()) <= DefaultDebounce {
+				// A file event is being debounced: let the quiet time pass.
+				h.step()
+				continue
+			}
+			h.wake = h.nextIdle() // wait for the file event to reach the loop
+		}
+		t.Fatalf("spec loaded %d times, want %d", loads.Load(), n)
+	}
+	waitLoads(2)
+	if n := len(h.rt.startCalls()); n != 1 {
+		t.Fatalf("a broken spec file caused %d starts", n-1)
+	}
+	next := closedPort(t)
+	writePort(strconv.Itoa(next))
+	waitLoads(3)
+	calls := h.rt.startCalls()
+	if len(calls) != 2 || calls[1].Port != next {
+		t.Fatalf("start calls = %+v, want api moved to %d", calls, next)
+	}
+	if got := h.w.Applier.State.Forwards["api"].LocalPort; got != next {
+		t.Fatalf("state port %d, want %d", got, next)
+	}
+}
+
+func TestWatchRunErrors(t *testing.T) {
+	t.Parallel()
+	if err := (&Watcher{}).Run(context.Background()); err == nil {
+		t.Error("Run of an empty Watcher returned nil")
+	}
+	h := newHarness(t)
+	h.w.WatchPaths = func() []string { return []string{filepath.Join(t.TempDir(), "missing")} }
+	if err := h.w.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("Run watching a missing dir = %v, want an error naming it", err)
+	}
+}

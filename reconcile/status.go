@@ -38,6 +38,8 @@ type StatusRow struct {
 	Restarts  int
 	LastError string
 	Enabled   bool
+	// PID is the forward process's pid while it runs, else 0.
+	PID int
 }
 
 // StatusRows lists every forward of the spec and every forward kpf runs that
@@ -98,6 +100,7 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	switch {
 	case obs.Alive:
 		r.State = StatusRunning
+		r.PID = st.Handle.PID
 		r.Health = string(obs.Health)
 		if r.Health == "" {
 			r.Health = string(HealthUnknown)
@@ -206,6 +209,7 @@ func oneLine(s string) string {
 type jsonStatus struct {
 	FormatVersion string           `json:"format_version"`
 	Forwards      []jsonStatusLine `json:"forwards"`
+	Stats         any              `json:"stats,omitempty"`
 }
 
 type jsonStatusLine struct {
@@ -220,17 +224,24 @@ type jsonStatusLine struct {
 	Restarts      int     `json:"restarts"`
 	LastError     string  `json:"last_error"`
 	Enabled       bool    `json:"enabled"`
+	PID           int     `json:"pid,omitempty"`
 }
 
 // RenderStatusJSON writes rows as JSON (schema in JSON.md).
 func RenderStatusJSON(w io.Writer, rows []StatusRow) error {
-	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: make([]jsonStatusLine, 0, len(rows))}
+	return RenderStatusJSONWithStats(w, rows, nil)
+}
+
+// RenderStatusJSONWithStats is RenderStatusJSON with a "stats" object
+// (`kpf status --stats`); nil leaves it out.
+func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
+	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: make([]jsonStatusLine, 0, len(rows)), Stats: stats}
 	for _, r := range rows {
 		out.Forwards = append(out.Forwards, jsonStatusLine{
 			Name: r.Name, Local: r.Local, Target: r.Target, Context: r.Context,
 			Namespace: r.Namespace, State: r.State, Health: r.Health,
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
-			LastError: r.LastError, Enabled: r.Enabled,
+			LastError: r.LastError, Enabled: r.Enabled, PID: r.PID,
 		})
 	}
 	enc := json.NewEncoder(w)

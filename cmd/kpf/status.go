@@ -79,12 +79,7 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 		if !o.Stats {
 			return reconcile.RenderStatusJSON(out, rows)
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Forwards []reconcile.StatusRow `json:"forwards"`
-			Stats    statusStats           `json:"stats"`
-		}{rows, stats})
+		return reconcile.RenderStatusJSONWithStats(out, rows, stats)
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(out, "No forwards in the spec or the state.")

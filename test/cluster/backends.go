@@ -1,0 +1,344 @@
+//go:build linux
+
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// speakFirstAfter is how long a backend waits for the client's first byte
+// before it speaks first (like a database greeting).
+const speakFirstAfter = 200 * time.Millisecond
+
+// Server plays one container port of a pod on 127.0.0.1: an HTTP client gets
+// "200 OK" with body "<name>\n" for any path; a client that sends nothing for
+// ~200 ms gets "<name>\n" first and then an echo of what it sends.
+type Server struct {
+	name string
+	ln   net.Listener
+	log  hclog.Logger
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// NewServer listens on a free 127.0.0.1 port and serves name.
+func NewServer(name string, log hclog.Logger) (*Server, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening for %s: %w", name, err)
+	}
+	s := &Server{name: name, ln: ln, log: log, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Port is the TCP port the server listens on.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// Close stops listening and closes every open connection, like a container
+// that died. Safe to call twice.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	err := s.ln.Close()
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+// httpMethods are the request lines that make a connection HTTP.
+var httpMethods = []string{"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH "}
+
+func (s *Server) serve(c net.Conn) {
+	br := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(speakFirstAfter))
+	_, err := br.Peek(1)
+	_ = c.SetReadDeadline(time.Time{})
+	var ne net.Error
+	switch {
+	case err == nil:
+		// Wait a moment for a full method token.
+		_ = c.SetReadDeadline(time.Now().Add(speakFirstAfter))
+		head, _ := br.Peek(8)
+		_ = c.SetReadDeadline(time.Time{})
+		for _, m := range httpMethods {
+			if strings.HasPrefix(string(head), m) {
+				s.serveHTTP(c, br)
+				return
+			}
+		}
+	case errors.As(err, &ne) && ne.Timeout():
+	default:
+		return
+	}
+	if _, err := io.WriteString(c, s.name+"\n"); err != nil {
+		return
+	}
+	_, _ = io.Copy(c, br)
+}
+
+func (s *Server) serveHTTP(c net.Conn, br *bufio.Reader) {
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, req.Body)
+		req.Body.Close()
+		body := s.name + "\n"
+		resp := &http.Response{
+			StatusCode:    http.StatusOK,
+			ProtoMajor:    1,
+			ProtoMinor:    1,
+			Request:       req,
+			Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
+			ContentLength: int64(len(body)),
+			Body:          io.NopCloser(strings.NewReader(body)),
+			Close:         req.Close,
+		}
+		if err := resp.Write(c); err != nil || req.Close {
+			return
+		}
+	}
+}
+
+// backedPod is a pod the harness plays: one server per container port.
+type backedPod struct {
+	uid, namespace, name string
+	servers              map[int32]*Server
+}
+
+func (b *backedPod) close() {
+	for _, s := range b.servers {
+		s.Close()
+	}
+}
+
+// backends keeps a local server and a kwok PortForward (owned by the pod)
+// for every live pod bound to the node. It is level-based: each pass lists
+// pods and PortForwards and converges.
+type backends struct {
+	api      *apiClient
+	node     string
+	log      hclog.Logger
+	interval time.Duration
+
+	mu   sync.Mutex
+	pods map[string]*backedPod // by pod UID
+}
+
+func newBackends(api *apiClient, node string, log hclog.Logger) *backends {
+	return &backends{api: api, node: node, log: log, interval: 200 * time.Millisecond, pods: map[string]*backedPod{}}
+}
+
+// run converges until ctx ends, then closes every server.
+func (b *backends) run(ctx context.Context) {
+	defer b.closeAll()
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	failing := false
+	for {
+		if err := b.sync(ctx); err != nil && ctx.Err() == nil {
+			if !failing {
+				b.log.Warn("backends: sync failed (retrying quietly)", "error", err)
+			}
+			failing = true
+		} else if failing {
+			b.log.Info("backends: sync recovered")
+			failing = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (b *backends) closeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for uid, p := range b.pods {
+		p.close()
+		delete(b.pods, uid)
+	}
+}
+
+const portForwardsPath = "/apis/kwok.x-k8s.io/v1alpha1"
+
+func (b *backends) sync(ctx context.Context) error {
+	var pods podList
+	q := url.Values{"fieldSelector": {"spec.nodeName=" + b.node}}
+	if err := b.api.do(ctx, http.MethodGet, "/api/v1/pods?"+q.Encode(), nil, &pods); err != nil {
+		return fmt.Errorf("listing pods: %w", err)
+	}
+	var pfs portForwardList
+	if err := b.api.do(ctx, http.MethodGet, portForwardsPath+"/portforwards", nil, &pfs); err != nil {
+		return fmt.Errorf("listing port forwards: %w", err)
+	}
+	live := map[string]*pod{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.Metadata.DeletionTimestamp != nil || p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
+			continue
+		}
+		if len(p.ports()) == 0 {
+			continue
+		}
+		live[p.Metadata.UID] = p
+	}
+	pfByName := map[string]*portForward{}
+	for i := range pfs.Items {
+		pf := &pfs.Items[i]
+		pfByName[pf.Metadata.Namespace+"/"+pf.Metadata.Name] = pf
+	}
+
+	b.mu.Lock()
+	for uid, bp := range b.pods {
+		if _, ok := live[uid]; !ok {
+			b.log.Debug("backends: pod gone, closing its servers", "pod", bp.namespace+"/"+bp.name)
+			bp.close()
+			delete(b.pods, uid)
+		}
+	}
+	var errs []error
+	for uid, p := range live {
+		bp, ok := b.pods[uid]
+		if !ok {
+			var err error
+			bp, err = b.startPod(p)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			b.pods[uid] = bp
+		}
+		if err := b.ensurePortForward(ctx, bp, pfByName[bp.namespace+"/"+bp.name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	b.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (b *backends) startPod(p *pod) (*backedPod, error) {
+	bp := &backedPod{uid: p.Metadata.UID, namespace: p.Metadata.Namespace, name: p.Metadata.Name, servers: map[int32]*Server{}}
+	for _, port := range p.ports() {
+		if _, dup := bp.servers[port]; dup {
+			continue
+		}
+		s, err := NewServer(p.Metadata.Name, b.log)
+		if err != nil {
+			bp.close()
+			return nil, err
+		}
+		bp.servers[port] = s
+	}
+	b.log.Debug("backends: serving pod", "pod", bp.namespace+"/"+bp.name)
+	return bp, nil
+}
+
+// ensurePortForward creates the pod's PortForward, or deletes one left over
+// from an earlier pod of the same name (the next pass creates it anew).
+func (b *backends) ensurePortForward(ctx context.Context, bp *backedPod, existing *portForward) error {
+	path := portForwardsPath + "/namespaces/" + bp.namespace + "/portforwards"
+	if existing != nil {
+		if ownedBy(existing.Metadata, bp.uid) {
+			return nil
+		}
+		err := b.api.do(ctx, http.MethodDelete, path+"/"+bp.name, map[string]any{
+			"preconditions": map[string]any{"uid": existing.Metadata.UID},
+		}, nil)
+		if err != nil && !isStatus(err, http.StatusNotFound) && !isStatus(err, http.StatusConflict) {
+			return fmt.Errorf("deleting the stale port forward %s/%s: %w", bp.namespace, bp.name, err)
+		}
+		return nil
+	}
+	var forwards []any
+	for port, s := range bp.servers {
+		forwards = append(forwards, map[string]any{
+			"ports":  []int32{port},
+			"target": map[string]any{"address": "127.0.0.1", "port": s.Port()},
+		})
+	}
+	obj := map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1",
+		"kind":       "PortForward",
+		"metadata": map[string]any{
+			"name":      bp.name,
+			"namespace": bp.namespace,
+			"labels":    map[string]string{"app.kubernetes.io/managed-by": "kpf-testcluster"},
+			"ownerReferences": []ownerReference{{
+				APIVersion: "v1", Kind: "Pod", Name: bp.name, UID: bp.uid,
+			}},
+		},
+		"spec": map[string]any{"forwards": forwards},
+	}
+	if err := b.api.do(ctx, http.MethodPost, path, obj, nil); err != nil && !isStatus(err, http.StatusConflict) {
+		return fmt.Errorf("creating the port forward %s/%s: %w", bp.namespace, bp.name, err)
+	}
+	b.log.Debug("backends: port forward created", "pod", bp.namespace+"/"+bp.name)
+	return nil
+}
+
+func ownedBy(m objectMeta, uid string) bool {
+	for _, o := range m.OwnerReferences {
+		if o.Kind == "Pod" && o.UID == uid {
+			return true
+		}
+	}
+	return false
+}

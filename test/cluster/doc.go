@@ -1,0 +1,23 @@
+// Package cluster runs a real, local Kubernetes control plane for kpf's
+// end-to-end tests and demo: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and kwok (playing the kubelet), all on 127.0.0.1, without
+// Docker. It also plays the containers: for every pod bound to the kwok node
+// it starts a small TCP/HTTP server and a kwok PortForward owned by the pod,
+// so a real `kubectl port-forward` reaches a process that answers with the
+// pod's name.
+//
+// It owns: building and caching the control-plane binaries (EnsureBinaries,
+// from the separate module in test/tools), the cluster's PKI and kubeconfig,
+// the component processes (started in their own process group, always
+// reaped), the pod backends, and workload helpers for tests.
+//
+// Linux only: components run in their own process group with a
+// parent-death signal, so a crashed test run leaves no control plane behind.
+// StateDir, when given, should be empty (a fresh etcd).
+//
+// It must not import any k8s.io module or client-go: it talks to the API
+// server with net/http and encoding/json (admin client certificate) and runs
+// kubectl by argv only where YAML is involved. It must not import kpf's own
+// packages (spec, runtime, state, reconcile): it is the world kpf runs in,
+// not part of kpf.
+package cluster

@@ -1,0 +1,335 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime/proc"
+)
+
+// threeForwards is a workspace over the demo workloads: a service by named
+// port, a deployment by number, a statefulset (a server-speaks-first backend).
+const threeForwards = `
+variable "context" {
+  type    = string
+  default = "kpf-local"
+}
+
+locals {
+  ns = "%%NS%%"
+}
+
+defaults {
+  context   = var.context
+  namespace = local.ns
+}
+
+forward "web" {
+  target      = "svc/web"
+  local_port  = %d
+  remote_port = "http"
+  health {
+    http = "/healthz"
+  }
+}
+
+forward "api" {
+  target      = "deployment/api"
+  local_port  = %d
+  remote_port = 8080
+}
+
+forward "db" {
+  target      = "sts/db"
+  local_port  = %d
+  remote_port = 5432
+  health {
+    none = true
+  }
+}
+`
+
+func threeForwardSpec(web, api, db int) string {
+	return strings.ReplaceAll(fmt.Sprintf(threeForwards, web, api, db), "%%NS%%", "%NS%")
+}
+
+// TestApplyPlanDestroy: apply three forwards and get bytes through each from
+// the right pods; plan then says "No changes."; destroy leaves no kubectl
+// process of the workspace.
+func TestApplyPlanDestroy(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+
+	code, out, errOut := w.kpf("plan", "--detailed-exitcode")
+	if code != 2 || !strings.Contains(out, "Plan: 3 to start") {
+		t.Fatalf("plan before apply: exit %d, want 2 and 3 to start\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "kpf-local") {
+		t.Errorf("the plan does not show the context each forward resolves to:\n%s", out)
+	}
+
+	out = w.mustKpf("apply")
+	if !strings.Contains(out, "3 started") {
+		t.Errorf("apply summary:\n%s", out)
+	}
+	if body := httpGetRetry(t, web, "/", 10*time.Second); !strings.HasPrefix(body, "web-") {
+		t.Errorf("through forward web: %q, want a web pod's name", body)
+	}
+	if body := httpGetRetry(t, api, "/", 10*time.Second); !strings.HasPrefix(body, "api-") {
+		t.Errorf("through forward api: %q, want an api pod's name", body)
+	}
+	if banner, err := readBanner(testContext(t), db); err != nil || banner != "db-0" {
+		t.Errorf("through forward db: %q, %v; want db-0", banner, err)
+	}
+
+	code, out, errOut = w.kpf("plan", "--detailed-exitcode")
+	if code != 0 || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan after apply: exit %d, want 0 and No changes.\n%s%s", code, out, errOut)
+	}
+	st := w.status()
+	for _, name := range []string{"web", "api", "db"} {
+		if st[name].State != "running" {
+			t.Errorf("status of %s: %+v, want running", name, st[name])
+		}
+	}
+	if st["web"].Health != "healthy" {
+		t.Errorf("status of web: health %q, want healthy (an HTTP probe through the forward)", st["web"].Health)
+	}
+
+	handles := w.state().Forwards
+	w.mustKpf("destroy")
+	for name, f := range handles {
+		if proc.Alive(f.Handle) {
+			t.Errorf("forward %s (pid %d) still alive after destroy", name, f.Handle.PID)
+		}
+	}
+	if pids := kubectlPortForwardsFor(t, ns); len(pids) > 0 {
+		t.Errorf("kubectl port-forward processes of this workspace remain after destroy: %v", pids)
+	}
+	if n := len(w.state().Forwards); n != 0 {
+		t.Errorf("state holds %d forwards after destroy", n)
+	}
+}
+
+// TestWatchRestoresKilledForward: kill -9 one kubectl while watching; kpf
+// restarts it and it serves again, on the same port.
+func TestWatchRestoresKilledForward(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	w.watch()
+	httpGetRetry(t, api, "/", 10*time.Second)
+
+	before := w.forward("api")
+	killForward(t, before)
+	waitUntil(t, 30*time.Second, "forward api restarted", func() bool {
+		f := w.state().Forwards["api"]
+		return f.Handle.PID != 0 && f.Handle.PID != before.Handle.PID && proc.Alive(f.Handle)
+	})
+	if body := httpGetRetry(t, api, "/", 15*time.Second); !strings.HasPrefix(body, "api-") {
+		t.Errorf("through the restarted forward: %q", body)
+	}
+	after := w.forward("api")
+	if after.LocalPort != before.LocalPort {
+		t.Errorf("restart moved the forward from port %d to %d", before.LocalPort, after.LocalPort)
+	}
+	if after.Restarts < 1 {
+		t.Errorf("restarts = %d after a restart", after.Restarts)
+	}
+}
+
+// TestWatchFollowsDeletedPod: the pod behind a deployment forward is deleted
+// (its PortForward rule is garbage-collected, kubectl loses the pod); watch
+// restores the forward onto the replacement pod.
+func TestWatchFollowsDeletedPod(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	w.watch()
+	old := httpGetRetry(t, api, "/", 10*time.Second)
+
+	ctx := testContext(t)
+	if err := testCluster.DeletePod(ctx, ns, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := testCluster.WaitBacked(ctx, ns, "app=api", 1); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "forward api serves the replacement pod", func() bool {
+		body, err := httpGetOnce(ctx, api, "/")
+		return err == nil && strings.HasPrefix(body, "api-") && body != old
+	})
+}
+
+// TestPortConflictMovesForward: a program that is not kpf holds the port a
+// forward asks for; plan shows the move and apply serves on the new port.
+func TestPortConflictMovesForward(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	taken := occupyLocalPort(t)
+	w.writeSpec("kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  context     = "kpf-local"
+  namespace   = "%%NS%%"
+  target      = "svc/api"
+  local_port  = %d
+  remote_port = 8080
+}
+`, taken))
+	out := w.mustKpf("plan")
+	if !strings.Contains(out, "in use") || !strings.Contains(out, strconv.Itoa(taken)) {
+		t.Fatalf("plan does not show the port move:\n%s", out)
+	}
+	var plan struct {
+		Changes []struct {
+			Name     string `json:"name"`
+			Port     int    `json:"local_port"`
+			PortMove *struct {
+				Wanted int `json:"wanted"`
+				Got    int `json:"got"`
+			} `json:"port_move"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(w.mustKpf("plan", "--json")), &plan); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Changes) != 1 || plan.Changes[0].PortMove == nil || plan.Changes[0].PortMove.Wanted != taken {
+		t.Fatalf("plan --json: %+v", plan)
+	}
+	moved := plan.Changes[0].PortMove.Got
+	w.mustKpf("apply")
+	if got := w.forward("api").LocalPort; got != moved {
+		t.Errorf("apply used port %d, the plan said %d", got, moved)
+	}
+	if body := httpGetRetry(t, moved, "/", 10*time.Second); !strings.HasPrefix(body, "api-") {
+		t.Errorf("through the moved forward: %q", body)
+	}
+	if code, out, _ := w.kpf("plan", "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan after apply (the moved port is sticky): exit %d\n%s", code, out)
+	}
+}
+
+// TestWatchFollowsSpecEdits: an edit that adds a forward is applied; an
+// edit that does not parse is reported and changes nothing.
+func TestWatchFollowsSpecEdits(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api := freeLocalPort(t), freeLocalPort(t)
+	one := fmt.Sprintf(`
+defaults {
+  context   = "kpf-local"
+  namespace = "%%NS%%"
+}
+forward "web" {
+  target      = "svc/web"
+  local_port  = %d
+  remote_port = "http"
+}
+`, web)
+	w.writeSpec("kpf.hcl", one)
+	wt := w.watch()
+	httpGetRetry(t, web, "/", 10*time.Second)
+	webPID := w.forward("web").Handle.PID
+
+	w.writeSpec("kpf.hcl", one+fmt.Sprintf(`
+forward "api" {
+  target      = "svc/api"
+  local_port  = %d
+  remote_port = 8080
+}
+`, api))
+	if body := httpGetRetry(t, api, "/", 30*time.Second); !strings.HasPrefix(body, "api-") {
+		t.Errorf("through the forward added by the edit: %q", body)
+	}
+
+	w.writeSpec("kpf.hcl", one+"forward \"broken\" {\n  target = \n")
+	w.waitOutput(wt, "the spec has errors", 15*time.Second)
+	time.Sleep(2 * time.Second) // a few passes with the broken spec
+	if f := w.forward("web"); f.Handle.PID != webPID || !proc.Alive(f.Handle) {
+		t.Errorf("a broken edit touched forward web: pid %d -> %d", webPID, f.Handle.PID)
+	}
+	if _, ok := w.state().Forwards["api"]; !ok {
+		t.Errorf("a broken edit removed forward api")
+	}
+	httpGetRetry(t, api, "/", 5*time.Second)
+}
+
+// TestConcurrentApplies: two applies at once; each waits for the workspace
+// lock or fails cleanly naming the holder, and the state stays valid.
+func TestConcurrentApplies(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+
+	type result struct {
+		code        int
+		out, errOut string
+	}
+	results := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out, errOut := w.kpf("apply")
+			results[i] = result{code, out, errOut}
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.code != 0 && !strings.Contains(r.errOut, "locked by kpf (pid") {
+			t.Errorf("apply %d: exit %d without a lock message\n%s%s", i, r.code, r.out, r.errOut)
+		}
+	}
+	if results[0].code != 0 && results[1].code != 0 {
+		t.Fatalf("both applies failed:\n%+v", results)
+	}
+	if n := len(w.state().Forwards); n != 3 {
+		t.Errorf("state holds %d forwards, want 3", n)
+	}
+	if code, out, _ := w.kpf("plan", "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan after two applies: exit %d\n%s", code, out)
+	}
+	if pids := kubectlPortForwardsFor(t, ns); len(pids) != 3 {
+		t.Errorf("%d kubectl port-forward processes for 3 forwards: %v", len(pids), pids)
+	}
+}
+
+// TestForbiddenIsPermanent: a context whose user may not port-forward in the
+// namespace fails at once with kubectl's "forbidden", without retries, and
+// leaves the state valid.
+func TestForbiddenIsPermanent(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	w.writeSpec("kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  context     = "kpf-local-limited"
+  namespace   = "%%NS%%"
+  target      = "svc/api"
+  local_port  = %d
+  remote_port = 8080
+}
+`, freeLocalPort(t)))
+	code, out, errOut := w.kpf("apply")
+	if code != 1 {
+		t.Fatalf("apply: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(strings.ToLower(out), "forbidden") || !strings.Contains(out, "1 attempt") {
+		t.Errorf("apply should report kubectl's forbidden after 1 attempt:\n%s", out)
+	}
+	if f, ok := w.state().Forwards["api"]; ok && !f.Handle.IsZero() {
+		t.Errorf("a failed forward has a process in the state: %+v", f)
+	}
+}

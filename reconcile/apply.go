@@ -342,6 +342,9 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	if port != first {
 		note = fmt.Sprintf("; port %d was in use", first)
 	}
+	if c.Action == Restart && c.Reason != "" {
+		note += "; " + c.Reason
+	}
 	a.progressf("forward.%s: %s on %s (%s%s)", c.Name, verb,
 		net.JoinHostPort(d.Address, strconv.Itoa(port)), plural(attempts, "attempt"), note)
 	log.Info("forward running", "pid", h.PID, "port", port, "attempts", attempts)

@@ -31,7 +31,8 @@ if ! "$TESTCLUSTER" status --state "$CLUSTER_STATE" >/dev/null 2>&1; then
 	say "Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 	"$TESTCLUSTER" up --state "$CLUSTER_STATE"
 fi
-export KUBECONFIG="$CLUSTER_STATE/kubeconfig"
+KUBECONFIG=$(cat "$CLUSTER_STATE/ready")
+export KUBECONFIG
 
 say "kpf plan -C $WS"
 "$KPF" -C "$WS" plan
@@ -49,7 +50,7 @@ for name in web api; do
 done
 
 say "Kill forward web's kubectl behind kpf's back, then plan and apply again"
-pid=$("$KPF" -C "$WS" status --json | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' | head -1)
+pid=$("$KPF" -C "$WS" status --json | tr -d '\n' | sed -n 's/.*"name": "web"[^}]*"pid": \([0-9]*\).*/\1/p')
 if [ -n "$pid" ]; then
 	kill -9 "$pid" || true
 	sleep 0.5

@@ -151,7 +151,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
   kpf apply --watch
   kpf -C ~/src/shop status --json`,
 		SilenceUsage:      true,
-		SilenceErrors:     false,
+		SilenceErrors:     true,
 		PersistentPreRunE: a.setup,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true

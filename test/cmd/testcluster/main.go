@@ -5,7 +5,7 @@
 //
 //	testcluster build                 build or find the control-plane binaries
 //	testcluster up [--state DIR]      start a detached supervisor, deploy namespace demo
-//	testcluster status [--state DIR]  is it running; nodes and demo pods
+//	testcluster status [--state DIR]  is it running (exit 1 if not); nodes and demo pods
 //	testcluster down [--state DIR]    stop the supervisor and the cluster
 //
 // The state directory defaults to ${TMPDIR:-/tmp}/kpf-testcluster.
@@ -261,13 +261,11 @@ func down(dir string, stdout io.Writer) error {
 func status(ctx context.Context, dir string, stdout io.Writer) error {
 	pid, err := supervisorPID(dir)
 	if err != nil {
-		fmt.Fprintln(stdout, "not running:", err)
-		return nil
+		return fmt.Errorf("not running: %w", err)
 	}
 	fmt.Fprintf(stdout, "supervisor: pid %d\n", pid)
 	if err := printReady(dir, stdout); err != nil {
-		fmt.Fprintln(stdout, "starting (not ready yet)")
-		return nil
+		return fmt.Errorf("starting (not ready yet): %w", err)
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, readyFile))
 	out, err := exec.CommandContext(ctx, "kubectl", "--kubeconfig", strings.TrimSpace(string(data)), "--context", cluster.ContextName,

@@ -36,6 +36,9 @@ cross: ## the platforms users run: build for macOS and Windows too
 bench: ## micro-benchmarks (see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./reconcile/...
 
+scale: build ## process-level figures on the local control plane (see docs/performance.md)
+	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)
+
 include test/cluster.mk
 
 # The README's first command: kpf on a real local control plane.

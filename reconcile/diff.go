@@ -39,6 +39,24 @@ func ResolveContexts(fs []spec.Forward, current string) []spec.Forward {
 // spec asks for (not the one resolved). Health, open and enabled are not
 // part of it: changing them never restarts a forward.
 func SpecHash(f spec.Forward) string {
+	sum := specSum(&f)
+	return hex.EncodeToString(sum[:])
+}
+
+// specHashIs reports whether SpecHash(*f) == h without allocating: Diff
+// asks this of every running forward on every pass.
+func specHashIs(f *spec.Forward, h string) bool {
+	sum := specSum(f)
+	var dst [2 * len(sum)]byte
+	if len(h) != len(dst) {
+		return false
+	}
+	hex.Encode(dst[:], sum[:])
+	return string(dst[:]) == h
+}
+
+// specSum is the first half of the SHA-256 of the fields SpecHash covers.
+func specSum(f *spec.Forward) [sha256.Size / 2]byte {
 	var buf [256]byte
 	b := append(buf[:0], "kpf-forward-v1"...)
 	field := func(s string) {
@@ -48,7 +66,10 @@ func SpecHash(f spec.Forward) string {
 	field(f.Target.Kind)
 	field(f.Target.Name)
 	if len(f.Selector) > 0 {
-		for _, k := range slices.Sorted(maps.Keys(f.Selector)) {
+		var kbuf [8]string // selectors rarely have more labels
+		keys := slices.AppendSeq(kbuf[:0], maps.Keys(f.Selector))
+		slices.Sort(keys)
+		for _, k := range keys {
 			field(k)
 			b = append(b, '=')
 			b = append(b, f.Selector[k]...)
@@ -61,7 +82,7 @@ func SpecHash(f spec.Forward) string {
 	b = append(b, 0)
 	b = strconv.AppendInt(b, int64(f.LocalPort), 10)
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return [sha256.Size / 2]byte(sum[:sha256.Size/2])
 }
 
 // Diff computes the plan that makes actual match desired. desired holds
@@ -124,7 +145,7 @@ func Diff(desired []spec.Forward, actual Actual, checker PortChecker) Plan {
 			c.Reason = ReasonDisabled
 		case !running:
 			c.Action = Start
-		case obs.State.SpecHash != SpecHash(*f):
+		case !specHashIs(f, obs.State.SpecHash):
 			c.Action = Replace
 			c.Fields = replaceFields(c.Prior, f)
 			c.Reason = replaceReason(c.Fields)
@@ -151,10 +172,14 @@ func Diff(desired []spec.Forward, actual Actual, checker PortChecker) Plan {
 		}
 		changes = append(changes, c)
 	}
-	for _, name := range slices.Sorted(maps.Keys(actual)) {
-		if _, ok := inSpec[name]; ok {
-			continue
+	var gone []string // running, not in the spec
+	for name := range actual {
+		if _, ok := inSpec[name]; !ok {
+			gone = append(gone, name)
 		}
+	}
+	slices.Sort(gone)
+	for _, name := range gone {
 		st := actual[name].State
 		changes = append(changes, Change{
 			Name: name, Action: Stop, Reason: ReasonRemoved,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -27,13 +28,21 @@ const (
 	// debounceMaxWait bounds how long a stream of file events can postpone
 	// a reconcile, in multiples of Debounce.
 	debounceMaxWait = 10
+	// DefaultSpecReload is how often a pass reloads the spec without a file
+	// event when spec files are watched.
+	DefaultSpecReload = time.Minute
+	// statsLogEvery is how often Run logs its WatchStats at info level.
+	statsLogEvery = 5 * time.Minute
 )
 
 // Watcher keeps a workspace's forwards as its spec says (`kpf apply
 // --watch`). It is level-based: a spec file change (debounced), the
 // check_interval timer and a backoff expiring only mark a reconcile due;
-// each pass reloads the spec, observes every forward (a process exit is
-// seen by Inspect), diffs and applies what the per-forward backoff allows.
+// each pass observes every forward (a process exit is seen by Inspect),
+// diffs and applies what the per-forward backoff allows. A pass reloads the
+// spec first when a spec file changed, when the last load failed, when
+// SpecReload has passed, or always when no files are watched (WatchPaths
+// nil): an idle pass then costs no spec load (and no kubectl call of Load).
 //
 // Every forward has its own exponential backoff that never gives up (from
 // 500 ms, capped at 30 s) and starts over once the forward has been alive
@@ -63,10 +72,45 @@ type Watcher struct {
 	NewBackOff func() *backoff.ExponentialBackOff
 	// HealthyReset overrides DefaultHealthyReset.
 	HealthyReset time.Duration
+	// SpecReload overrides DefaultSpecReload: how often the spec is
+	// reloaded without a file event while WatchPaths is set.
+	SpecReload time.Duration
+
+	statsMu sync.Mutex
+	stats   WatchStats
 
 	// onIdle, when set (by tests), is called each time the loop is about
 	// to wait, with the time it will wake up at the latest.
 	onIdle func(wake time.Time)
+}
+
+// WatchStats counts a Watcher's reconcile passes.
+type WatchStats struct {
+	Passes    uint64        `json:"passes"`
+	SpecLoads uint64        `json:"spec_loads"`
+	LastPass  time.Duration `json:"last_pass_ns"`
+	MaxPass   time.Duration `json:"max_pass_ns"`
+	TotalPass time.Duration `json:"total_pass_ns"`
+}
+
+// Stats returns the counters of the passes so far; safe to call while Run
+// runs.
+func (w *Watcher) Stats() WatchStats {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	return w.stats
+}
+
+func (w *Watcher) countPass(d time.Duration, loaded bool) {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	w.stats.Passes++
+	if loaded {
+		w.stats.SpecLoads++
+	}
+	w.stats.LastPass = d
+	w.stats.TotalPass += d
+	w.stats.MaxPass = max(w.stats.MaxPass, d)
 }
 
 // watchState is what one Run remembers between passes.
@@ -75,6 +119,9 @@ type watchState struct {
 	settings    spec.Settings
 	loaded      bool
 	lastLoadErr string
+	// reload: the next pass must load the spec; lastLoad is when it last did.
+	reload   bool
+	lastLoad time.Time
 	// retry holds a backoff for each forward kpf acted on recently; an
 	// entry is dropped once the forward is healthy for HealthyReset.
 	retry map[string]*forwardRetry
@@ -116,17 +163,35 @@ func (w *Watcher) Run(ctx context.Context) error {
 		events, errs = fsw.Events, fsw.Errors
 	}
 
-	ws := &watchState{retry: make(map[string]*forwardRetry)}
+	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true}
+	reloadEvery := w.SpecReload
+	if reloadEvery <= 0 {
+		reloadEvery = DefaultSpecReload
+	}
 	due := true
 	var nextTick, retryAt, debounceAt, debounceStart time.Time
+	nextStatsLog := clock.Now().Add(statsLogEvery)
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
 		if due {
+			start := clock.Now()
+			if events == nil || ws.lastLoadErr != "" || start.Sub(ws.lastLoad) >= reloadEvery {
+				ws.reload = true
+			}
+			loaded := ws.reload
 			retryAt = w.pass(ctx, ws)
 			due = false
-			nextTick = clock.Now().Add(checkInterval(ws.settings))
+			end := clock.Now()
+			w.countPass(end.Sub(start), loaded)
+			nextTick = end.Add(checkInterval(ws.settings))
+			if !end.Before(nextStatsLog) {
+				st := w.Stats()
+				log.Info("watch stats", "passes", st.Passes, "spec_loads", st.SpecLoads,
+					"last_pass", st.LastPass, "max_pass", st.MaxPass, "avg_pass", st.TotalPass/time.Duration(st.Passes))
+				nextStatsLog = end.Add(statsLogEvery)
+			}
 		}
 		now := clock.Now()
 		wake := nextTick
@@ -175,7 +240,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 				due, retryAt = true, time.Time{}
 			}
 			if !debounceAt.IsZero() && !now.Before(debounceAt) {
-				due, debounceAt = true, time.Time{}
+				due, debounceAt, ws.reload = true, time.Time{}, true
 			}
 		}
 	}
@@ -188,7 +253,11 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	log := w.logger()
 	clock := w.clock()
 
-	forwards, settings, err := w.Load(ctx)
+	forwards, settings, err := ws.forwards, ws.settings, error(nil)
+	if ws.reload || !ws.loaded {
+		forwards, settings, err = w.Load(ctx)
+		ws.reload, ws.lastLoad = false, clock.Now()
+	}
 	switch {
 	case err != nil:
 		if msg := err.Error(); msg != ws.lastLoadErr {

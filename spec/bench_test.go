@@ -2,8 +2,13 @@ package spec
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -128,4 +133,57 @@ func BenchmarkParseOnly100(b *testing.B) {
 			b.Fatal(d)
 		}
 	}
+}
+
+// loadOnceEnv names the workspace TestLoadOnceHelper loads, in a child
+// process started by BenchmarkLoad100FreshProcess.
+const loadOnceEnv = "KPF_SPEC_BENCH_LOAD_ONCE"
+
+// TestLoadOnceHelper is not a test: run by BenchmarkLoad100FreshProcess in
+// a child process, it loads a workspace once and prints how long that took.
+func TestLoadOnceHelper(t *testing.T) {
+	dir := os.Getenv(loadOnceEnv)
+	if dir == "" {
+		t.Skip("helper process of BenchmarkLoad100FreshProcess")
+	}
+	t0 := time.Now()
+	ws, diags := Load(LoadOptions{Dir: dir})
+	d := time.Since(t0)
+	if diags.HasErrors() || ws == nil {
+		t.Fatal(FormatDiagnosticsPlain(diags))
+	}
+	fmt.Printf("load-ns=%d\n", d.Nanoseconds())
+}
+
+// BenchmarkLoad100FreshProcess loads the 100-forward workspace once per
+// fresh process, as every kpf command does: each op starts the test binary
+// (so ns/op is mostly process start-up), and the load-ns/op metric is the
+// median of the Load calls alone. Unlike BenchmarkLoad100, no op pays for
+// the garbage of the ops before it.
+func BenchmarkLoad100FreshProcess(b *testing.B) {
+	dir := writeFiles(b, map[string]string{"kpf.hcl": generatedSpec(100)})
+	var loads []int64
+	for b.Loop() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestLoadOnceHelper$", "-test.count=1")
+		cmd.Env = append(os.Environ(), loadOnceEnv+"="+dir)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("helper: %v\n%s", err, out)
+		}
+		var ns int64
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "load-ns="); ok {
+				ns, err = strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		if ns == 0 {
+			b.Fatalf("helper printed no load time:\n%s", out)
+		}
+		loads = append(loads, ns)
+	}
+	slices.Sort(loads)
+	b.ReportMetric(float64(loads[len(loads)/2]), "load-ns/op")
 }

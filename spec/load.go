@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -78,13 +79,8 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 
 	// Syntax errors in any file stop loading before decoding, so that a
 	// half-parsed file does not cascade into misleading errors.
-	var diags hcl.Diagnostics
-	bodies := make([]hcl.Body, 0, len(primary)+len(override))
-	for _, name := range append(append([]string(nil), primary...), override...) {
-		body, d := l.parseFile(abs, name)
-		diags = append(diags, d...)
-		bodies = append(bodies, body)
-	}
+	names := append(append([]string(nil), primary...), override...)
+	bodies, diags := l.parseFiles(abs, names)
 	if diags.HasErrors() {
 		sortDiagnostics(diags)
 		return nil, diags
@@ -139,15 +135,44 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	return ws, diags
 }
 
-// parseFile reads and parses one spec file.
-func (l *Loader) parseFile(dir, name string) (hcl.Body, hcl.Diagnostics) {
+// parseFiles reads and parses the spec files, in parallel when there are
+// several; bodies and diagnostics come in the order of names.
+func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, hcl.Diagnostics) {
+	files := make([]*hcl.File, len(names))
+	fileDiags := make([]hcl.Diagnostics, len(names))
+	if len(names) == 1 {
+		files[0], fileDiags[0] = parseFile(dir, names[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				files[i], fileDiags[i] = parseFile(dir, name)
+			}()
+		}
+		wg.Wait()
+	}
+	var diags hcl.Diagnostics
+	bodies := make([]hcl.Body, len(names))
+	for i, name := range names {
+		diags = append(diags, fileDiags[i]...)
+		if files[i] != nil {
+			l.files[name] = files[i]
+			bodies[i] = files[i].Body
+		}
+	}
+	return bodies, diags
+}
+
+// parseFile reads and parses one spec file; the file is nil when it cannot
+// be read.
+func parseFile(dir, name string) (*hcl.File, hcl.Diagnostics) {
 	src, err := os.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec file", Detail: fmt.Sprintf("Reading %s: %s.", name, err)}}
 	}
-	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-	l.files[name] = f
-	return f.Body, diags
+	return hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 }
 
 // declLess orders declarations by load order of their files, then position.

@@ -1,0 +1,895 @@
+//go:build linux
+
+// Command kpf-scale measures what users of kpf feel, with real processes on
+// the local control plane (package test/cluster), and prints a Markdown
+// table (docs/performance.md holds the figures):
+//
+//   - `kpf plan` wall time and peak RSS on a 100-forward workspace;
+//   - `kpf apply` of the 100 forwards: wall time until every forward serves
+//     bytes, and the memory of the forward processes (RSS and PSS);
+//   - `kpf apply --watch` idle for 60 s: CPU seconds used by kpf, and the
+//     processes it spawns (counted by a kubectl shim, and by polling the
+//     children of kpf);
+//   - recovery: kill -9 one forward's process, 20 times; time until it
+//     serves again, p50 and p95.
+//
+// Usage (make scale builds bin/kpf and runs this):
+//
+//	go run ./test/cmd/kpf-scale --kpf bin/kpf
+//	go run ./test/cmd/kpf-scale --kubeconfig $KUBECONFIG --targets service/web:80,service/api:8080 --namespace demo
+//
+// Without --kubeconfig it starts its own cluster (binaries cached by
+// `make cluster-bin`) and deploys --deployments echo deployments. Whatever
+// happens, it stops what it started: the watch, the forwards (kpf destroy)
+// and the cluster.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/runtime/proc"
+	"github.com/kpf-dev/kpf/state"
+	"github.com/kpf-dev/kpf/test/cluster"
+)
+
+// Environment of the kubectl shim: kpf-scale started as "kubectl" logs its
+// argv to spawnLogEnv and execs realKubectlEnv.
+const (
+	spawnLogEnv    = "KPF_SCALE_SPAWN_LOG"
+	realKubectlEnv = "KPF_SCALE_REAL_KUBECTL"
+)
+
+func main() {
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		shim() // never returns
+	}
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type options struct {
+	kpf         string
+	kubeconfig  string
+	context     string
+	namespace   string
+	targets     []string // KIND/NAME:PORT
+	forwards    int
+	deployments int
+	basePort    int
+	planRuns    int
+	idle        time.Duration
+	kills       int
+	out         string
+	logLevel    string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	var targets string
+	fs := flag.NewFlagSet("kpf-scale", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.kpf, "kpf", "", "kpf binary (default: go build ./cmd/kpf into a temp dir)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "use this running cluster instead of starting one (needs --targets)")
+	fs.StringVar(&o.context, "context", cluster.ContextName, "kube context of the forwards")
+	fs.StringVar(&o.namespace, "namespace", "scale", "namespace of the targets")
+	fs.StringVar(&targets, "targets", "", "with --kubeconfig: comma-separated KIND/NAME:PORT the forwards cycle through")
+	fs.IntVar(&o.forwards, "forwards", 100, "number of forwards")
+	fs.IntVar(&o.deployments, "deployments", 10, "echo deployments to create in an own cluster")
+	fs.IntVar(&o.basePort, "base-port", 41000, "local port of the first forward")
+	fs.IntVar(&o.planRuns, "plan-runs", 5, "kpf plan runs (the median is reported)")
+	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle window of the watch measurement")
+	fs.IntVar(&o.kills, "kills", 20, "kill -9 recoveries to time")
+	fs.StringVar(&o.out, "out", "", "also write the table to this file")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-scale itself")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if targets != "" {
+		o.targets = strings.Split(targets, ",")
+	}
+	if o.kubeconfig != "" && len(o.targets) == 0 {
+		return o, errors.New("--kubeconfig needs --targets")
+	}
+	if o.forwards < 1 || o.kills < 0 || o.planRuns < 1 {
+		return o, errors.New("--forwards and --plan-runs must be positive, --kills not negative")
+	}
+	return o, nil
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "kpf-scale", Output: stderr, Level: hclog.LevelFromString(o.logLevel)})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := &run{opts: o, log: log}
+	table, err := r.main(ctx)
+	if table != "" {
+		fmt.Fprint(stdout, table)
+		if o.out != "" {
+			if werr := os.WriteFile(o.out, []byte(table), 0o600); werr != nil {
+				log.Error("writing the table", "error", werr)
+			}
+		}
+	}
+	if err != nil {
+		log.Error("scale run failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// run is one measurement session.
+type run struct {
+	opts     options
+	log      hclog.Logger
+	scratch  string // temp dir: workspace, state, binaries, shim
+	wsDir    string
+	stateDir string
+	kubecfg  string
+	kubectl  string // the real kubectl
+	kpf      string
+	rows     []row
+}
+
+// row is one line of the result table.
+type row struct{ measure, figure, target, note string }
+
+func (r *run) add(measure, figure, target, note string) {
+	r.rows = append(r.rows, row{measure, figure, target, note})
+	r.log.Info("measured", "what", measure, "figure", figure)
+}
+
+func (r *run) table() string {
+	if len(r.rows) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| measure (%d forwards) | figure | target | notes |\n|---|---|---|---|\n", r.opts.forwards)
+	for _, x := range r.rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", x.measure, x.figure, x.target, x.note)
+	}
+	return b.String()
+}
+
+func (r *run) main(ctx context.Context) (table string, err error) {
+	if r.scratch, err = os.MkdirTemp("", "kpf-scale-"); err != nil {
+		return "", fmt.Errorf("creating a scratch directory: %w", err)
+	}
+	defer os.RemoveAll(r.scratch)
+	r.wsDir = filepath.Join(r.scratch, "ws")
+	r.stateDir = filepath.Join(r.scratch, "state")
+	for _, d := range []string{r.wsDir, r.stateDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	if r.kubectl, err = exec.LookPath("kubectl"); err != nil {
+		return "", fmt.Errorf("kpf's runtime needs kubectl: %w", err)
+	}
+	if r.kpf, err = r.buildKpf(ctx); err != nil {
+		return "", err
+	}
+
+	targets := r.opts.targets
+	r.kubecfg = r.opts.kubeconfig
+	if r.kubecfg == "" {
+		c, err := r.startCluster(ctx)
+		if c != nil {
+			defer func() {
+				// A fresh context: the run's may be cancelled already.
+				sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if serr := c.Stop(sctx); serr != nil {
+					r.log.Warn("stopping the cluster", "error", serr)
+				}
+			}()
+		}
+		if err != nil {
+			return "", err
+		}
+		r.kubecfg = c.Kubeconfig
+		for i := range r.opts.deployments {
+			targets = append(targets, fmt.Sprintf("service/echo-%d:80", i))
+		}
+	}
+	if err := r.writeWorkspace(targets); err != nil {
+		return "", err
+	}
+	defer r.destroy()
+
+	if err := r.measurePlan(ctx); err != nil {
+		return r.table(), err
+	}
+	if err := r.measureApply(ctx); err != nil {
+		return r.table(), err
+	}
+	if err := r.measureWatch(ctx); err != nil {
+		return r.table(), err
+	}
+	return r.table(), nil
+}
+
+// buildKpf returns --kpf, or builds cmd/kpf into the scratch directory.
+func (r *run) buildKpf(ctx context.Context) (string, error) {
+	if r.opts.kpf != "" {
+		return filepath.Abs(r.opts.kpf)
+	}
+	bin := filepath.Join(r.scratch, "kpf")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/kpf-dev/kpf/cmd/kpf").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building kpf: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+func (r *run) startCluster(ctx context.Context) (*cluster.Cluster, error) {
+	r.log.Info("starting the local control plane")
+	// The cluster's state lives in the scratch directory (removed at the
+	// end): other tools clean up /tmp/kpf-testcluster-* behind our back.
+	c, err := cluster.Start(ctx, cluster.Options{Log: r.log.Named("cluster"), StateDir: filepath.Join(r.scratch, "cluster")})
+	if err != nil {
+		return nil, fmt.Errorf("starting the cluster: %w", err)
+	}
+	r.log.Info("cluster ready", "startup", c.StartupTime)
+	if err := c.CreateNamespace(ctx, r.opts.namespace); err != nil {
+		return c, err
+	}
+	for i := range r.opts.deployments {
+		if err := c.DeployEcho(ctx, r.opts.namespace, fmt.Sprintf("echo-%d", i), 1); err != nil {
+			return c, err
+		}
+	}
+	r.log.Info("deployed", "deployments", r.opts.deployments, "namespace", r.opts.namespace)
+	return c, nil
+}
+
+// writeWorkspace writes a kpf.hcl of opts.forwards forwards cycling through
+// targets, with variables, locals, defaults and health blocks.
+func (r *run) writeWorkspace(targets []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, `kpf {
+  name = "scale"
+}
+
+variable "context" {
+  type    = string
+  default = %q
+}
+
+variable "base_port" {
+  type    = number
+  default = %d
+}
+
+locals {
+  ns = %q
+}
+
+defaults {
+  context   = var.context
+  namespace = local.ns
+  address   = "127.0.0.1"
+  health {
+    tcp      = true
+    interval = "5s"
+  }
+}
+`, r.opts.context, r.opts.basePort, r.opts.namespace)
+	for i := range r.opts.forwards {
+		t := targets[i%len(targets)]
+		target, port, ok := strings.Cut(t, ":")
+		if !ok {
+			return fmt.Errorf("target %q is not KIND/NAME:PORT", t)
+		}
+		fmt.Fprintf(&b, "\nforward \"f%03d\" {\n  target      = %q\n  local_port  = var.base_port + %d\n  remote_port = %s\n", i, target, i, port)
+		if i%3 == 0 {
+			b.WriteString("  health {\n    http = \"/healthz\"\n  }\n")
+		}
+		b.WriteString("}\n")
+	}
+	return os.WriteFile(filepath.Join(r.wsDir, "kpf.hcl"), []byte(b.String()), 0o600)
+}
+
+// env is the environment of every kpf run; extra entries win.
+func (r *run) env(extra ...string) []string {
+	env := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + os.Getenv("HOME"),
+		"KUBECONFIG=" + r.kubecfg,
+		"KPF_STATE_DIR=" + r.stateDir,
+		"NO_COLOR=1",
+	}
+	return append(env, extra...)
+}
+
+func (r *run) kpfCmd(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.kpf, append([]string{"-C", r.wsDir}, args...)...)
+	cmd.Env = r.env()
+	return cmd
+}
+
+// timed runs kpf and returns its wall time and peak RSS. The peak RSS is
+// kpf's own high-water mark (VmHWM, polled every millisecond while it runs);
+// getrusage's figure would include the kubectl processes kpf waited for.
+func (r *run) timed(ctx context.Context, args ...string) (time.Duration, int64, []byte, error) {
+	cmd := r.kpfCmd(ctx, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, nil, fmt.Errorf("starting kpf: %w", err)
+	}
+	done := make(chan struct{})
+	var hwm int64
+	go func() {
+		defer close(done)
+		for {
+			if v := vmHWM(cmd.Process.Pid); v > 0 {
+				hwm = v
+			} else if v < 0 {
+				return // gone (or a zombie)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	err := cmd.Wait()
+	wall := time.Since(t0)
+	<-done
+	if err != nil {
+		return wall, 0, out.Bytes(), fmt.Errorf("kpf %s: %w\n%s", strings.Join(args, " "), err, tail(out.String(), 2000))
+	}
+	return wall, hwm, out.Bytes(), nil
+}
+
+// vmHWM returns the peak RSS of pid in bytes, 0 if unknown yet, -1 once the
+// process is gone or a zombie.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return -1 // zombies have no memory lines
+}
+
+func (r *run) destroy() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, _, out, err := r.timed(ctx, "destroy"); err != nil {
+		r.log.Warn("kpf destroy", "error", err, "output", tail(string(out), 500))
+	}
+}
+
+func (r *run) measurePlan(ctx context.Context) error {
+	var walls []time.Duration
+	var rss []int64
+	for range r.opts.planRuns {
+		wall, peak, out, err := r.timed(ctx, "plan")
+		if err != nil {
+			return err
+		}
+		if want := fmt.Sprintf("Plan: %d to start", r.opts.forwards); !bytes.Contains(out, []byte(want)) {
+			return fmt.Errorf("kpf plan did not say %q:\n%s", want, tail(string(out), 1000))
+		}
+		walls, rss = append(walls, wall), append(rss, peak)
+	}
+	r.add("`kpf plan` wall time (whole process)", fmtDur(median(walls)),
+		"—", fmt.Sprintf("median of %d; min %s, max %s; %d forwards to start, ports probed cold", len(walls), fmtDur(slices.Min(walls)), fmtDur(slices.Max(walls)), r.opts.forwards))
+	r.add("`kpf plan` peak RSS", fmtMB(median(rss)), "—", "kpf's own VmHWM, polled every ms (the kubectl it runs is not counted)")
+	return nil
+}
+
+func (r *run) readState() (*state.File, error) {
+	dir, err := state.Dir(func(k string) string {
+		if k == "KPF_STATE_DIR" {
+			return r.stateDir
+		}
+		return ""
+	}, r.wsDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := state.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	return st.Load()
+}
+
+func (r *run) measureApply(ctx context.Context) error {
+	t0 := time.Now()
+	wall, peak, out, err := r.timed(ctx, "apply")
+	if err != nil {
+		return err
+	}
+	st, err := r.readState()
+	if err != nil {
+		return err
+	}
+	if len(st.Forwards) != r.opts.forwards {
+		return fmt.Errorf("state has %d forwards after apply, want %d:\n%s", len(st.Forwards), r.opts.forwards, tail(string(out), 2000))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 0, len(st.Forwards))
+	var mu sync.Mutex
+	var last time.Duration
+	for name, f := range st.Forwards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := waitServes(ctx, f.Address, f.LocalPort, 60*time.Second)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("forward %s: %w", name, err))
+				return
+			}
+			if d := time.Since(t0); d > last {
+				last = d
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	r.add("`kpf apply` until every forward serves bytes", fmtDur(last), "≤ 6 s",
+		fmt.Sprintf("kpf exits after %s (peak RSS %s); the %d kubectl processes used %.1f CPU s by then (2 cores)",
+			fmtDur(wall), fmtMB(peak), len(st.Forwards), float64(forwardsCPU(st))/clockTicks))
+
+	var rss, pss int64
+	for _, f := range st.Forwards {
+		a, b, err := procMemory(f.Handle.PID)
+		if err != nil {
+			return fmt.Errorf("forward %s: %w", f.Name, err)
+		}
+		rss, pss = rss+a, pss+b
+	}
+	n := int64(len(st.Forwards))
+	r.add("forward processes, total RSS", fmt.Sprintf("%s (%s per forward)", fmtMB(rss), fmtMB(rss/n)), "—",
+		fmt.Sprintf("PSS %s (%s per forward): shared pages counted once", fmtMB(pss), fmtMB(pss/n)))
+	return nil
+}
+
+// measureWatch runs `kpf apply --watch`, measures it idle, then times
+// recoveries from kill -9.
+func (r *run) measureWatch(ctx context.Context) error {
+	spawnLog := filepath.Join(r.scratch, "spawns.log")
+	shimDir := filepath.Join(r.scratch, "shim")
+	if err := os.MkdirAll(shimDir, 0o700); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	shimPath := filepath.Join(shimDir, "kubectl")
+	if err := os.Symlink(self, shimPath); err != nil {
+		return fmt.Errorf("creating the kubectl shim: %w", err)
+	}
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(wctx, r.kpf, "-C", r.wsDir, "--log-level", "info", "apply", "--watch")
+	cmd.Env = r.env("KPF_KUBECTL="+shimPath, spawnLogEnv+"="+spawnLog, realKubectlEnv+"="+r.kubectl)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting kpf apply --watch: %w", err)
+	}
+	watching := make(chan struct{})
+	var outMu sync.Mutex
+	var outLines []string // kpf's progress lines, for a failure report
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			outMu.Lock()
+			outLines = append(outLines, sc.Text())
+			outMu.Unlock()
+			if strings.HasPrefix(sc.Text(), "Watching ") {
+				once.Do(func() { close(watching) })
+			}
+		}
+	}()
+	report := func(err error) error {
+		outMu.Lock()
+		defer outMu.Unlock()
+		return fmt.Errorf("%w\nkpf apply --watch stdout:\n%s\nstderr:\n%s", err,
+			tail(strings.Join(outLines, "\n"), 3000), tail(logs.String(), 3000))
+	}
+	defer func() {
+		cancel()
+		if err := cmd.Wait(); err != nil && !isInterrupted(err) {
+			r.log.Warn("kpf apply --watch", "error", err, "stderr", tail(logs.String(), 1000))
+		}
+	}()
+	select {
+	case <-watching:
+	case <-time.After(time.Minute):
+		return fmt.Errorf("kpf apply --watch did not start watching:\n%s", tail(logs.String(), 2000))
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	pid := cmd.Process.Pid
+	// Let the first passes probe every forward.
+	if err := sleep(ctx, 6*time.Second); err != nil {
+		return err
+	}
+
+	st, err := r.readState()
+	if err != nil {
+		return err
+	}
+	cpu0, err := cpuTicks(pid)
+	if err != nil {
+		return err
+	}
+	fwdCPU0 := forwardsCPU(st)
+	spawns0 := len(readLines(spawnLog))
+	t0 := time.Now()
+	children := map[int]bool{}
+	deadline := t0.Add(r.opts.idle)
+	for time.Now().Before(deadline) {
+		for _, c := range childPIDs(pid) {
+			children[c] = true
+		}
+		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	window := time.Since(t0)
+	cpu1, err := cpuTicks(pid)
+	if err != nil {
+		return err
+	}
+	spawned := readLines(spawnLog)[spawns0:]
+	spawns := len(spawned)
+	fwdCPU := forwardsCPU(st) - fwdCPU0
+	secs := float64(cpu1-cpu0) / clockTicks
+	ticks := int(window / (2 * time.Second))
+	r.add(fmt.Sprintf("`kpf apply --watch` idle %s: CPU of kpf", fmtDur(window)),
+		fmt.Sprintf("%.2f s (%.2f%% of one core)", secs, 100*secs/window.Seconds()), "≤ 1% of one core",
+		fmt.Sprintf("utime+stime from /proc; %d forwards probed every 5 s; the forwards' own CPU in the window: %.2f s", len(st.Forwards), float64(fwdCPU)/clockTicks))
+	perTick := "none"
+	if spawns > 0 || len(children) > 0 {
+		perTick = fmt.Sprintf("%.2f per tick", float64(max(spawns, len(children)))/float64(max(ticks, 1)))
+	}
+	r.add("processes spawned by the idle watch", fmt.Sprintf("%d (%s)", max(spawns, len(children)), perTick), "none",
+		fmt.Sprintf("kubectl shim saw %d%s; children seen by polling every 10 ms: %d; %d ticks of 2 s", spawns, spawnKinds(spawned), len(children), ticks))
+	if rss, _, err := procMemory(pid); err == nil {
+		r.add("`kpf apply --watch` RSS after the idle window", fmtMB(rss), "—", "")
+	}
+
+	if r.opts.kills == 0 {
+		return nil
+	}
+	if err := r.measureRecovery(ctx); err != nil {
+		return report(err)
+	}
+	return nil
+}
+
+func (r *run) measureRecovery(ctx context.Context) error {
+	st, err := r.readState()
+	if err != nil {
+		return err
+	}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range st.Forwards {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	var times []time.Duration
+	for k := range r.opts.kills {
+		name := names[(k*7)%len(names)]
+		st, err := r.readState()
+		if err != nil {
+			return err
+		}
+		f := st.Forwards[name]
+		if err := waitServes(ctx, f.Address, f.LocalPort, 30*time.Second); err != nil {
+			return fmt.Errorf("forward %s does not serve before the kill: %w", name, err)
+		}
+		// proc.Signal checks the process is still the one kpf started.
+		if err := proc.Signal(f.Handle, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("killing forward %s (pid %d): %w", name, f.Handle.PID, err)
+		}
+		t0 := time.Now()
+		if err := r.waitRecovered(ctx, name, f.Handle.PID, 60*time.Second); err != nil {
+			return err
+		}
+		d := time.Since(t0)
+		times = append(times, d)
+		r.log.Debug("recovered", "forward", name, "after", d)
+		// Decorrelate the next kill from the watch's timer.
+		if err := sleep(ctx, time.Duration(rand.Int64N(int64(time.Second)))); err != nil {
+			return err
+		}
+	}
+	slices.Sort(times)
+	r.add(fmt.Sprintf("recovery after kill -9 of a forward (%d kills)", len(times)),
+		fmt.Sprintf("p50 %s, p95 %s", fmtDur(percentile(times, 50)), fmtDur(percentile(times, 95))), "p50 ≤ 2 s",
+		fmt.Sprintf("until it serves bytes again; min %s, max %s; check_interval 2 s", fmtDur(times[0]), fmtDur(times[len(times)-1])))
+	return nil
+}
+
+// waitRecovered waits until forward name runs a process other than oldPID
+// and its (possibly new) port serves bytes.
+func (r *run) waitRecovered(ctx context.Context, name string, oldPID int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st, err := r.readState()
+		if err == nil {
+			f, ok := st.Forwards[name]
+			if ok && f.Handle.PID != 0 && f.Handle.PID != oldPID && serves(ctx, f.Address, f.LocalPort, time.Second) == nil {
+				return nil
+			}
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("forward %s did not recover within %s", name, timeout)
+}
+
+// waitServes retries serves until it succeeds or timeout passes.
+func waitServes(ctx context.Context, addr string, port int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = serves(ctx, addr, port, 2*time.Second); err == nil {
+			return nil
+		}
+		if serr := sleep(ctx, 20*time.Millisecond); serr != nil {
+			return serr
+		}
+	}
+	return fmt.Errorf("no bytes from %s:%d within %s: %w", addr, port, timeout, err)
+}
+
+// serves sends an HTTP request through the forward and reads the first bytes
+// of the answer (the echo backends answer with 200 and the pod's name).
+func serves(ctx context.Context, addr string, port int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\nHost: scale\r\n\r\n"); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("no bytes")
+	}
+	return err
+}
+
+// shim is kpf-scale started as "kubectl": it logs the spawn and becomes the
+// real kubectl (same pid, so kpf's process identity holds).
+func shim() {
+	if path := os.Getenv(spawnLogEnv); path != "" {
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+			args := os.Args[1:]
+			if len(args) > 12 {
+				args = args[:12]
+			}
+			fmt.Fprintf(f, "%s %d %s\n", time.Now().Format(time.RFC3339Nano), os.Getpid(), strings.Join(args, " "))
+			f.Close()
+		}
+	}
+	real := os.Getenv(realKubectlEnv)
+	if real == "" {
+		fmt.Fprintln(os.Stderr, "kpf-scale shim: "+realKubectlEnv+" is not set")
+		os.Exit(127)
+	}
+	err := syscall.Exec(real, append([]string{real}, os.Args[1:]...), os.Environ())
+	fmt.Fprintln(os.Stderr, "kpf-scale shim:", err)
+	os.Exit(127)
+}
+
+func readLines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// spawnKinds summarises shim log lines ("TIME PID ARGS...") by their
+// kubectl subcommand, e.g. " (2× config, 1× port-forward)".
+func spawnKinds(lines []string) string {
+	counts := map[string]int{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		kind := "?"
+		for _, a := range f[min(2, len(f)):] {
+			if !strings.HasPrefix(a, "-") && !strings.Contains(a, "/") && a != "kpf-local" {
+				kind = a
+				break
+			}
+		}
+		counts[kind]++
+	}
+	if len(counts) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%d× %s", counts[k], k))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc (100 on Linux).
+const clockTicks = 100
+
+// cpuTicks returns utime+stime of pid, in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("reading cpu time: %w", err)
+	}
+	// Fields after the command (which may hold spaces) start after ") ".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("parsing /proc stat: %w", err)
+	}
+	return u + s, nil
+}
+
+// forwardsCPU sums the CPU ticks of the state's forward processes.
+func forwardsCPU(st *state.File) int64 {
+	var sum int64
+	for _, f := range st.Forwards {
+		if proc.Alive(f.Handle) {
+			if t, err := cpuTicks(f.Handle.PID); err == nil {
+				sum += t
+			}
+		}
+	}
+	return sum
+}
+
+// childPIDs lists the current children of every thread of pid.
+func childPIDs(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// procMemory returns the RSS and PSS of pid in bytes.
+func procMemory(pid int) (rss, pss int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading memory of pid %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Rss:":
+			rss = kb << 10
+		case "Pss:":
+			pss = kb << 10
+		}
+	}
+	return rss, pss, nil
+}
+
+func isInterrupted(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() == 0 || errors.Is(err, context.Canceled)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func median[T int64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// percentile is the nearest-rank percentile of sorted xs.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100
+	return sorted[max(rank-1, 0)]
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	default:
+		return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+func fmtMB(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}

@@ -270,6 +270,7 @@ type session struct {
 	rt       *kubectl.Runtime
 	ports    *ports.Cache
 	observer *reconcile.Observer
+	contexts *contextResolver
 }
 
 // openSession loads the spec, resolves contexts and loads state. It does not
@@ -280,7 +281,8 @@ func (a *app) openSession(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	s := &session{ws: ws, rt: a.kubectl()}
-	if s.forwards, err = a.resolveContexts(ctx, s.rt, ws.Forwards); err != nil {
+	s.contexts = a.newContextResolver(s.rt)
+	if s.forwards, err = s.contexts.resolve(ctx, ws.Forwards); err != nil {
 		return nil, err
 	}
 	if s.store, err = a.store(ws.Dir); err != nil {
@@ -299,53 +301,6 @@ func (a *app) openSession(ctx context.Context) (*session, error) {
 		Prober:  &reconcile.NetProber{Timeout: 2 * time.Second},
 	}
 	return s, nil
-}
-
-// resolveContexts pins every forward without an explicit context to
-// kubectl's current context, and every forward without a namespace to its
-// context's namespace ("default" when it sets none), once, at plan time: a
-// forward never follows a context switch made later in another terminal,
-// and kubectl is always given --context and --namespace.
-func (a *app) resolveContexts(ctx context.Context, rt *kubectl.Runtime, fs []spec.Forward) ([]spec.Forward, error) {
-	need := false
-	for _, f := range fs {
-		if f.Enabled && f.Context == "" {
-			need = true
-			break
-		}
-	}
-	current := ""
-	if need {
-		var err error
-		current, err = rt.CurrentContext(ctx, a.opts.Kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("some forwards set no context and kubectl has no current context: %w", err)
-		}
-		a.log.Info("forwards without a context use the current context", "context", current)
-	}
-	out := reconcile.ResolveContexts(fs, current)
-	namespaces, err := rt.ContextNamespaces(ctx, a.opts.Kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("reading the kubeconfig's contexts: %w", err)
-	}
-	var errs []error
-	for i := range out {
-		f := &out[i]
-		ns, known := namespaces[f.Context]
-		if f.Enabled && !known {
-			errs = append(errs, fmt.Errorf("%s: forward %q: context %q is not in the kubeconfig", f.Decl, f.Name, f.Context))
-		}
-		if f.Namespace == "" {
-			f.Namespace = ns
-			if f.Namespace == "" {
-				f.Namespace = "default"
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // observe returns the actual state of the workspace.

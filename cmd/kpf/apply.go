@@ -98,7 +98,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 			if err != nil {
 				return nil, spec.Settings{}, fmt.Errorf("the spec has errors; running forwards are left as they are: %w", err)
 			}
-			fs, err := a.resolveContexts(ctx, s.rt, ws.Forwards)
+			fs, err := s.contexts.resolve(ctx, ws.Forwards)
 			if err != nil {
 				return nil, spec.Settings{}, err
 			}

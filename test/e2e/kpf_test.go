@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -148,14 +149,22 @@ func TestWatchRestoresKilledForward(t *testing.T) {
 	}
 }
 
-// TestWatchFollowsDeletedPod: the pod behind a deployment forward is deleted
-// (its PortForward rule is garbage-collected, kubectl loses the pod); watch
-// restores the forward onto the replacement pod.
+// TestWatchFollowsDeletedPod: the pod behind a service forward is deleted
+// (its PortForward rule is garbage-collected, kubectl loses the pod and
+// exits); watch restores the forward onto the replacement pod.
 func TestWatchFollowsDeletedPod(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
-	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	api := freeLocalPort(t)
+	w.writeSpec("kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  context     = "kpf-local"
+  namespace   = "%%NS%%"
+  target      = "service/api"
+  local_port  = %d
+  remote_port = 8080
+}
+`, api))
 	w.watch()
 	old := httpGetRetry(t, api, "/", 10*time.Second)
 
@@ -170,6 +179,121 @@ func TestWatchFollowsDeletedPod(t *testing.T) {
 		body, err := httpGetOnce(ctx, api, "/")
 		return err == nil && strings.HasPrefix(body, "api-") && body != old
 	})
+	if r := w.forward("api").Restarts; r < 1 {
+		t.Errorf("restarts = %d after the pod was replaced", r)
+	}
+}
+
+// TestWatchSurvivesAPIServerRestart: with the API server down every forward
+// dies and every restart fails; watch keeps retrying with backoff and
+// restores the forwards once the API server is back.
+func TestWatchSurvivesAPIServerRestart(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	wt := w.watch()
+	httpGetRetry(t, web, "/", 10*time.Second)
+
+	ctx := testContext(t)
+	if err := testCluster.StopAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = testCluster.StartAPIServer(context.Background())
+		}
+	})
+	w.waitOutput(wt, "failed", 30*time.Second) // restarts fail while it is down
+	if err := testCluster.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	if err := testCluster.WaitBacked(ctx, ns, "app=web", 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{web, api} {
+		httpGetRetry(t, port, "/", 90*time.Second)
+	}
+	if _, err := readBanner(ctx, db); err != nil {
+		waitUntil(t, 30*time.Second, "forward db serves again", func() bool {
+			_, err := readBanner(ctx, db)
+			return err == nil
+		})
+	}
+}
+
+// TestSelectorForward: a forward that picks a running pod by labels.
+func TestSelectorForward(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	port := freeLocalPort(t)
+	w.writeSpec("kpf.hcl", fmt.Sprintf(`
+forward "web" {
+  context     = "kpf-local"
+  namespace   = "%%NS%%"
+  selector    = { app = "web" }
+  local_port  = %d
+  remote_port = 8080
+}
+`, port))
+	out := w.mustKpf("apply")
+	if !strings.Contains(out, "1 started") {
+		t.Fatalf("apply:\n%s", out)
+	}
+	if body := httpGetRetry(t, port, "/", 10*time.Second); !strings.HasPrefix(body, "web-") {
+		t.Errorf("through the selector forward: %q", body)
+	}
+	if code, out, _ := w.kpf("plan", "--detailed-exitcode"); code != 0 {
+		t.Errorf("plan after apply: exit %d\n%s", code, out)
+	}
+}
+
+// TestLogsOpenStatusAll: the read-only commands against real forwards.
+func TestLogsOpenStatusAll(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	w.mustKpf("apply")
+
+	if out := w.mustKpf("logs", "web"); !strings.Contains(out, "Forwarding from 127.0.0.1:"+strconv.Itoa(web)) {
+		t.Errorf("kpf logs web does not show kubectl's output:\n%s", out)
+	}
+	if out := strings.TrimSpace(w.mustKpf("open", "web", "--print")); out != fmt.Sprintf("http://127.0.0.1:%d/", web) {
+		t.Errorf("kpf open web --print = %q", out)
+	}
+	out := w.mustKpf("status", "--all")
+	for _, name := range []string{"web", "api", "db"} {
+		if !strings.Contains(out, name) {
+			t.Errorf("status --all lacks forward %s:\n%s", name, out)
+		}
+	}
+	if strings.Count(out, "running") != 3 {
+		t.Errorf("status --all should show 3 running forwards:\n%s", out)
+	}
+	if code, _, errOut := w.kpf("logs", "nope"); code != 1 || !strings.Contains(errOut, "no log") {
+		t.Errorf("kpf logs of an unknown forward: exit %d, %q", code, errOut)
+	}
+}
+
+// TestInitFromCluster: init reads the namespace's services through the real
+// kubectl and writes a spec that validates and plans.
+func TestInitFromCluster(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	w.mustKpf("init", "--from-cluster", "--context", "kpf-local", "--namespace", ns)
+	out := w.mustKpf("validate")
+	if !strings.Contains(out, "3 forwards") {
+		t.Fatalf("validate after init --from-cluster:\n%s", out)
+	}
+	out = w.mustKpf("plan")
+	for _, want := range []string{"forward.web will be started", "forward.api will be started", "forward.db will be started"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // TestPortConflictMovesForward: a program that is not kpf holds the port a

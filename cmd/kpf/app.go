@@ -251,6 +251,16 @@ func (a *app) kubectl() *kubectl.Runtime {
 	return &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl")}
 }
 
+// workspaceStore opens the state folder of the -C workspace, without
+// loading its spec (destroy and logs work while the spec has errors).
+func (a *app) workspaceStore() (*state.Store, error) {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return nil, err
+	}
+	return a.store(dir)
+}
+
 // store opens this workspace's state folder.
 func (a *app) store(dir string) (*state.Store, error) {
 	sdir, err := state.Dir(a.getenv, dir)

@@ -30,11 +30,7 @@ A process is signalled only if it is still the one kpf started.`,
 }
 
 func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error {
-	dir, err := a.workspaceDir()
-	if err != nil {
-		return err
-	}
-	store, err := a.store(dir)
+	store, err := a.workspaceStore()
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,7 @@ func (a *app) logsCommand() *cobra.Command {
 }
 
 func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOptions) error {
-	dir, err := a.workspaceDir()
-	if err != nil {
-		return err
-	}
-	store, err := a.store(dir)
+	store, err := a.workspaceStore()
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,7 @@ import (
 const speakFirstAfter = 200 * time.Millisecond
 
 // Server plays one container port of a pod on 127.0.0.1: an HTTP client gets
-// "200 OK" with body "<name>\n" for any path; a client that sends nothing for
+// "200 OK" with body "<name>\n" for any path (NNN for /status/NNN); a client that sends nothing for
 // ~200 ms gets "<name>\n" first and then an echo of what it sends.
 type Server struct {
 	name string
@@ -140,7 +141,7 @@ func (s *Server) serveHTTP(c net.Conn, br *bufio.Reader) {
 		req.Body.Close()
 		body := s.name + "\n"
 		resp := &http.Response{
-			StatusCode:    http.StatusOK,
+			StatusCode:    statusFor(req.URL.Path),
 			ProtoMajor:    1,
 			ProtoMinor:    1,
 			Request:       req,
@@ -153,6 +154,17 @@ func (s *Server) serveHTTP(c net.Conn, br *bufio.Reader) {
 			return
 		}
 	}
+}
+
+// statusFor is the status a backend answers path with: the code NNN for
+// /status/NNN (a way for tests to make a health check fail), else 200.
+func statusFor(path string) int {
+	if code, ok := strings.CutPrefix(path, "/status/"); ok {
+		if n, err := strconv.Atoi(code); err == nil && n >= 200 && n <= 599 {
+			return n
+		}
+	}
+	return http.StatusOK
 }
 
 // backedPod is a pod the harness plays: one server per container port.

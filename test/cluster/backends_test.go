@@ -38,15 +38,21 @@ func TestServerHTTP(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	base := "http://127.0.0.1:" + strconv.Itoa(s.Port())
-	for _, path := range []string{"/healthz", "/", "/any/thing?x=1"} {
-		resp, err := http.Get(base + path)
+	for _, tt := range []struct {
+		path string
+		code int
+	}{
+		{"/healthz", 200}, {"/", 200}, {"/any/thing?x=1", 200},
+		{"/status/503", 503}, {"/status/404", 404}, {"/status/nope", 200}, {"/status/99", 200},
+	} {
+		resp, err := http.Get(base + tt.path)
 		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
+			t.Fatalf("GET %s: %v", tt.path, err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || string(body) != "web-1\n" {
-			t.Errorf("GET %s = %d %q, want 200 %q", path, resp.StatusCode, body, "web-1\n")
+		if resp.StatusCode != tt.code || string(body) != "web-1\n" {
+			t.Errorf("GET %s = %d %q, want %d %q", tt.path, resp.StatusCode, body, tt.code, "web-1\n")
 		}
 	}
 	// Two requests on one connection (keep-alive).

@@ -128,7 +128,7 @@ func TestWatchRestoresKilledForward(t *testing.T) {
 	w := newWorkspace(t, ns)
 	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	w.watch()
+	wt := w.watch()
 	httpGetRetry(t, api, "/", 10*time.Second)
 
 	before := w.forward("api")
@@ -146,6 +146,66 @@ func TestWatchRestoresKilledForward(t *testing.T) {
 	}
 	if after.Restarts < 1 {
 		t.Errorf("restarts = %d after a restart", after.Restarts)
+	}
+
+	// Ctrl-C stops watching; the forwards keep running.
+	wt.stop(t)
+	if !strings.Contains(wt.out.String(), "forwards keep running") {
+		t.Errorf("watch did not say the forwards keep running:\n%s", wt.out.String())
+	}
+	for _, name := range []string{"web", "api", "db"} {
+		if f := w.forward(name); !proc.Alive(f.Handle) {
+			t.Errorf("forward %s stopped with the watch", name)
+		}
+	}
+	httpGetRetry(t, api, "/", 5*time.Second)
+}
+
+// TestWatchRestartsUnhealthyForward: a forward whose HTTP health check fails
+// (the backend answers 503) is restarted with backoff, and never spins.
+func TestWatchRestartsUnhealthyForward(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	port := freeLocalPort(t)
+	w.writeSpec("kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  context     = "kpf-local"
+  namespace   = "%%NS%%"
+  target      = "svc/api"
+  local_port  = %d
+  remote_port = 8080
+  health {
+    http              = "/status/503"
+    interval          = "1s"
+    failure_threshold = 1
+  }
+}
+`, port))
+	if st := w.status(); st["api"].State != "stopped" {
+		t.Fatalf("before apply: %+v", st["api"])
+	}
+	w.mustKpf("apply")
+	if st := w.status(); st["api"].Health != "unhealthy" {
+		t.Errorf("status health = %q, want unhealthy (the backend answers 503)", st["api"].Health)
+	}
+	out := w.mustKpf("plan")
+	if !strings.Contains(out, "health check failing") {
+		t.Errorf("plan does not restart the unhealthy forward:\n%s", out)
+	}
+
+	start := time.Now()
+	wt := w.watch()
+	waitUntil(t, 60*time.Second, "two health restarts", func() bool { return w.forward("api").Restarts >= 2 })
+	w.waitOutput(wt, "health check failing", 5*time.Second)
+	// Backoff: 0.5 s, 1 s, 2 s, 4 s, … between restarts. Even a fast machine
+	// cannot fit more than a handful into the time elapsed; a spinning loop would.
+	elapsed := time.Since(start)
+	if r := w.forward("api").Restarts; r > int(elapsed/(400*time.Millisecond))+2 {
+		t.Errorf("%d restarts in %s: the watch spins instead of backing off", r, elapsed)
+	}
+	// The forward still serves between restarts.
+	if body := httpGetRetry(t, port, "/", 30*time.Second); !strings.HasPrefix(body, "api-") {
+		t.Errorf("through the forward: %q", body)
 	}
 }
 

@@ -380,3 +380,67 @@ func TestSpecFromServicesLoads(t *testing.T) {
 		t.Fatalf("generated spec does not validate: exit %d\n%s\n%s\n%s", code, src, out, errOut)
 	}
 }
+
+// TestBadInputLosesNothing: a spec that stops loading and a corrupt state
+// file are clear errors; the running forwards and the state file are left
+// exactly as they were.
+func TestBadInputLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	good := fmt.Sprintf("forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", freePort(t))
+	writeSpec(t, dir, "kpf.hcl", good)
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", dir, "destroy") })
+	before := stateHandles(t, c, dir)["api"]
+
+	writeSpec(t, dir, "kpf.hcl", good+"forward \"broken\" {\n  target = \n")
+	code, out, errOut := c.run("-C", dir, "apply")
+	if code != exitError || !strings.Contains(errOut, "kpf.hcl:11:12: error") {
+		t.Fatalf("apply of a broken spec: exit %d, want 1 with file:line\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if after := stateHandles(t, c, dir)["api"]; after != before || !proc.Alive(after) {
+		t.Fatalf("a broken spec touched the running forward: %+v -> %+v", before, after)
+	}
+
+	writeSpec(t, dir, "kpf.hcl", good)
+	abs, _ := filepath.Abs(dir)
+	sdir, err := state.Dir(func(k string) string { return c.env[k] }, abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(sdir, "state.json")
+	garbage := []byte("{\"version\": 1, \"forwards\": {")
+	if err := os.WriteFile(path, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"apply"}, {"plan"}, {"status"}, {"destroy"}} {
+		code, out, errOut := c.run(append([]string{"-C", dir}, args...)...)
+		if code != exitError || !strings.Contains(errOut, path) {
+			t.Errorf("kpf %s with a corrupt state file: exit %d, want 1 naming %s\nstdout: %s\nstderr: %s", args[0], code, path, out, errOut)
+		}
+	}
+	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, garbage) {
+		t.Errorf("the corrupt state file was changed: %q, %v", b, err)
+	}
+	if !proc.Alive(before) {
+		t.Errorf("a corrupt state file stopped the running forward")
+	}
+	// Put the state back so that cleanup can stop the forward.
+	if err := os.WriteFile(path, mustJSON(t, map[string]any{
+		"version": 1, "workspace": abs, "name": filepath.Base(abs),
+		"forwards": map[string]any{"api": map[string]any{"name": "api", "handle": before}},
+	}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

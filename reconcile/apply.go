@@ -94,7 +94,10 @@ type Outcome struct {
 // Apply executes every change of p that is not a no-op, at most
 // MaxParallel at a time. A Replace or Restart stops the old process before
 // starting the new one. A forward that fails never stops the others.
-// Cancelling ctx stops retrying; changes not begun fail with ctx's error.
+// Cancelling ctx (a first Ctrl-C) drains: no change begins and nothing is
+// retried any more (changes not begun fail with ctx's error), but a runtime
+// call under way finishes, bounded by the runtime's own timeouts, so that a
+// process it starts is recorded in the state file rather than lost.
 func (a *Applier) Apply(ctx context.Context, p Plan) Result {
 	return a.apply(ctx, p, applyOptions{newBackOff: a.newBackOff, maxParallel: a.MaxParallel})
 }
@@ -170,7 +173,7 @@ func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.Bac
 	}
 	if c.Action == Replace || c.Action == Restart {
 		if h, ok := a.ownedHandle(c); ok {
-			attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(ctx, h) }, log)
+			attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
 			if err != nil {
 				out.Err = fmt.Errorf("stopping the old process: %w", err)
 				out.Attempts, out.Permanent = attempts, runtime.IsPermanent(err)
@@ -208,7 +211,7 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 		out.Port = c.Prior.LocalPort
 	}
 	if h, ok := a.ownedHandle(c); ok {
-		attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(ctx, h) }, log)
+		attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
 		out.Attempts = attempts
 		if err != nil {
 			out.Err, out.Permanent = fmt.Errorf("stopping: %w", err), runtime.IsPermanent(err)
@@ -265,7 +268,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	var h runtime.Handle
 	attempts, err := a.retry(ctx, nb, func() error {
 		var err error
-		h, err = a.Runtime.Start(ctx, runtime.Spec{
+		h, err = a.Runtime.Start(context.WithoutCancel(ctx), runtime.Spec{
 			Name:       d.Name,
 			Target:     d.Target.String(),
 			Selector:   d.Selector,

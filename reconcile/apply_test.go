@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -313,6 +314,38 @@ func TestApplyCancelled(t *testing.T) {
 	o := res.Outcomes[0]
 	if o.Err == nil || !strings.Contains(o.Err.Error(), "context canceled") || o.Attempts != 1 {
 		t.Fatalf("outcome = %+v, want a cancelled error after 1 attempt", o)
+	}
+}
+
+// TestApplyDrainsOnCancel: a cancel (the first Ctrl-C) during a start lets
+// that start finish and be recorded, so no process is left untracked, and
+// no further change begins.
+func TestApplyDrainsOnCancel(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	a, _ := newTestApplier(rt, 0)
+	a.MaxParallel = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.onStart = func(s runtime.Spec) {
+		if s.Name == "api" {
+			cancel()
+		}
+	}
+	res := a.Apply(ctx, Plan{Changes: []Change{
+		{Name: "api", Action: Start, Port: 8080, Desired: fwd("api", 8080)},
+		{Name: "web", Action: Start, Port: 8081, Desired: fwd("web", 8081)},
+	}})
+	if o := res.Outcomes[0]; o.Err != nil {
+		t.Fatalf("the start under way when cancelled: %+v, want it finished", o)
+	}
+	if h := a.State.Forwards["api"].Handle; h.IsZero() {
+		t.Fatal("the process started during the cancel is not in the state")
+	}
+	if o := res.Outcomes[1]; o.Err == nil || !errors.Is(o.Err, context.Canceled) {
+		t.Fatalf("a change not begun before the cancel: %+v, want context.Canceled", o)
+	}
+	if n := len(rt.startCalls()); n != 1 {
+		t.Fatalf("%d starts after the cancel, want 1", n)
 	}
 }
 

@@ -83,6 +83,10 @@ func (r *fakeRuntime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle
 	if r.onStart != nil {
 		r.onStart(s)
 	}
+	if err := ctx.Err(); err != nil {
+		// Like the kubectl runtime: a cancelled start stops its process.
+		return runtime.Handle{}, err
+	}
 	r.mu.Lock()
 	r.inflight++
 	if r.inflight > r.maxInflight {

@@ -157,7 +157,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 	root.CompletionOptions.DisableDefaultCmd = true
 	f := root.PersistentFlags()
 	f.StringVarP(&a.opts.Dir, "dir", "C", ".", "workspace `directory` holding kpf.hcl")
-	f.StringVar(&a.opts.Kubeconfig, "kubeconfig", "", "path to the kubeconfig `file` (default $KUBECONFIG, then ~/.kube/config)")
+	f.StringVar(&a.opts.Kubeconfig, "kubeconfig", "", "path to the kubeconfig `file` (default: kubectl's, from $KUBECONFIG or ~/.kube/config)")
 	f.StringArrayVar(&a.opts.Vars, "var", nil, "set a variable: `name=value` (repeatable)")
 	f.StringArrayVar(&a.opts.VarFiles, "var-file", nil, "read variables from an HCL `file` (repeatable)")
 	f.StringVar(&a.opts.LogLevel, "log-level", "warn", "log `level` on stderr: trace, debug, info, warn, error, off")
@@ -193,9 +193,6 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 		Output: a.io.Err,
 		Color:  hclog.ColorOff,
 	})
-	if a.opts.Kubeconfig == "" {
-		a.opts.Kubeconfig = a.getenv("KUBECONFIG")
-	}
 	return a.startProfiles()
 }
 

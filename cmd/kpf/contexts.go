@@ -25,7 +25,8 @@ import (
 // when one of its files changed, so an idle watch spawns no kubectl.
 type contextResolver struct {
 	rt         *kubectl.Runtime
-	kubeconfig string // --kubeconfig, else $KUBECONFIG; "" = kubectl's default
+	kubeconfig string // --kubeconfig, passed to kubectl; "" = kubectl finds it
+	envConfig  string // $KUBECONFIG (a list of files), which kubectl inherits
 	home       string
 	log        hclog.Logger
 
@@ -35,7 +36,7 @@ type contextResolver struct {
 }
 
 func (a *app) newContextResolver(rt *kubectl.Runtime) *contextResolver {
-	return &contextResolver{rt: rt, kubeconfig: a.opts.Kubeconfig, home: a.getenv("HOME"), log: a.log}
+	return &contextResolver{rt: rt, kubeconfig: a.opts.Kubeconfig, envConfig: a.getenv("KUBECONFIG"), home: a.getenv("HOME"), log: a.log}
 }
 
 // resolve returns copies of fs with contexts and namespaces set, or an error
@@ -88,11 +89,15 @@ func (r *contextResolver) loadNamespaces(ctx context.Context) error {
 	return nil
 }
 
-// kubeconfigStamp identifies the content of the kubeconfig files by path,
-// size and modification time; "" when it cannot tell (then every resolve
-// reads the kubeconfig again).
+// kubeconfigStamp identifies the content of the kubeconfig files (the way
+// kubectl finds them: --kubeconfig, else every file of $KUBECONFIG, else
+// ~/.kube/config) by path, size and modification time; "" when it cannot
+// tell (then every resolve reads the kubeconfig again).
 func (r *contextResolver) kubeconfigStamp() string {
-	paths := filepath.SplitList(r.kubeconfig)
+	paths := []string{r.kubeconfig}
+	if r.kubeconfig == "" {
+		paths = filepath.SplitList(r.envConfig)
+	}
 	if len(paths) == 0 {
 		if r.home == "" {
 			return ""

@@ -91,3 +91,45 @@ func countCalls(t *testing.T, argvFile, words string) int {
 	}
 	return n
 }
+
+// TestKubeconfigStamp: the stamp follows the files kubectl reads, and
+// changes when any of them changes.
+func TestKubeconfigStamp(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, p := range []string{a, b} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	tests := []struct {
+		name    string
+		r       contextResolver
+		touched string // a file whose change must change the stamp
+	}{
+		{"flag", contextResolver{kubeconfig: a, envConfig: b}, a},
+		{"env list", contextResolver{envConfig: a + string(filepath.ListSeparator) + b}, b},
+		{"home", contextResolver{home: home}, filepath.Join(home, ".kube", "config")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.r.kubeconfigStamp()
+			if before == "" {
+				t.Fatal("no stamp")
+			}
+			if err := os.MkdirAll(filepath.Dir(tt.touched), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(tt.touched, []byte("changed"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if after := tt.r.kubeconfigStamp(); after == before {
+				t.Errorf("stamp unchanged after %s changed: %s", tt.touched, after)
+			}
+		})
+	}
+	if s := (&contextResolver{}).kubeconfigStamp(); s != "" {
+		t.Errorf("no kubeconfig and no home: stamp %q, want \"\" (always re-read)", s)
+	}
+}

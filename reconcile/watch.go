@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec"
 )
 
@@ -75,6 +76,10 @@ type Watcher struct {
 	// SpecReload overrides DefaultSpecReload: how often the spec is
 	// reloaded without a file event while WatchPaths is set.
 	SpecReload time.Duration
+	// Exits, when set, delivers the handles of forward processes that just
+	// exited (see kubectl.Runtime.OnExit): each marks a pass due at once
+	// rather than at the next check_interval tick.
+	Exits <-chan runtime.Handle
 
 	statsMu sync.Mutex
 	stats   WatchStats
@@ -163,6 +168,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		events, errs = fsw.Events, fsw.Errors
 	}
 
+	exits := w.Exits
 	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true}
 	reloadEvery := w.SpecReload
 	if reloadEvery <= 0 {
@@ -225,6 +231,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if limit := debounceStart.Add(debounceMaxWait * debounce); debounceAt.After(limit) {
 				debounceAt = limit
 			}
+		case h, ok := <-exits:
+			if !ok {
+				exits = nil
+				continue
+			}
+			log.Debug("forward process exited", "pid", h.PID)
+			due = true
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil

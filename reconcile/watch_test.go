@@ -14,6 +14,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -180,6 +181,30 @@ func TestWatchRestartsDeadForward(t *testing.T) {
 	h.stop()
 	if n := h.rt.alive(); n != 2 {
 		t.Errorf("%d forwards alive after watch stopped, want 2 (they keep running)", n)
+	}
+}
+
+// TestWatchActsOnExitAtOnce: an exit notification from the runtime starts a
+// pass without waiting for the check_interval timer.
+func TestWatchActsOnExitAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, watchFwd(t, "api"))
+	exits := make(chan runtime.Handle, 1)
+	h.w.Exits = exits
+	h.run()
+	old := h.w.Applier.State.Forwards["api"].Handle
+	h.rt.kill("api", "error: lost connection to pod")
+	exits <- old
+	h.wake = h.nextIdle() // the loop ran a pass for the exit, clock untouched
+	// The pass saw the dead process; the forward's backoff (0.5 s after its
+	// start) decides when it is restarted, not the 2 s check interval.
+	h.stepFor(3, "api restarted", func() bool { return len(h.rt.startCalls()) == 2 })
+	calls := h.rt.startCalls()
+	if calls[1].Name != "api" || !calls[1].OK {
+		t.Fatalf("start calls = %+v, want api restarted", calls)
+	}
+	if got := calls[1].At.Sub(watchStart); got != 500*time.Millisecond {
+		t.Errorf("restarted %v after the start, want 500ms (the backoff), not the 2s check", got)
 	}
 }
 

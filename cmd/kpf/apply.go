@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec"
 )
 
@@ -53,6 +54,17 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	s, err := a.openSession(ctx)
 	if err != nil {
 		return err
+	}
+	// Forwards started by this kpf are its children: with --watch, their
+	// exit wakes the watch at once instead of at its next check.
+	exits := make(chan runtime.Handle, 128)
+	if o.Watch {
+		s.rt.OnExit = func(h runtime.Handle) {
+			select {
+			case exits <- h:
+			default: // a pass is due anyway
+			}
+		}
 	}
 	unlock, err := a.lock(ctx, s.store)
 	if err != nil {
@@ -108,6 +120,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		Observer:   s.observer,
 		Applier:    applier,
 		Ports:      s.ports,
+		Exits:      exits,
 		Log:        a.log.Named("watch"),
 	}
 	err = w.Run(ctx)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,7 +40,7 @@ const (
 
 // Runtime runs forwards as detached `kubectl port-forward` processes. The
 // zero value is usable. It holds no mutable state and is safe for
-// concurrent use.
+// concurrent use once configured.
 type Runtime struct {
 	// Kubectl is the kubectl binary; default $KPF_KUBECTL, else "kubectl"
 	// from PATH.
@@ -51,6 +52,11 @@ type Runtime struct {
 	// StopGrace is how long Stop waits after SIGTERM before SIGKILL
 	// (default DefaultStopGrace).
 	StopGrace time.Duration
+	// OnExit, when set, is called from another goroutine as soon as a
+	// process this Runtime started (and that became ready) exits, for as
+	// long as this kpf process lives: `apply --watch` uses it to reconcile
+	// at once instead of at its next check. It must not block.
+	OnExit func(runtime.Handle)
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -210,9 +216,14 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	// verifiable by start time after kpf exits.
 	exited := make(chan struct{})
 	var waitErr error
+	var ready atomic.Bool
 	go func() {
 		waitErr = cmd.Wait()
 		close(exited)
+		if ready.Load() && r.OnExit != nil {
+			log.Debug("kubectl exited", "pid", h.PID, "status", waitErr)
+			r.OnExit(h)
+		}
 	}()
 
 	timeout := s.ReadyTimeout
@@ -246,6 +257,13 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 				log.Warn("reading forward log", "path", s.LogPath, "error", err)
 			}
 			if out.ready {
+				ready.Store(true)
+				select {
+				case <-exited: // it died between the line and now: not ready
+					ready.Store(false)
+					continue
+				default:
+				}
 				log.Debug("kubectl ready", "pid", h.PID)
 				return h, nil
 			}

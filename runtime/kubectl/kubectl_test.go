@@ -583,3 +583,39 @@ current-context: dead
 		t.Fatalf("ContextNamespaces = %q, %v; want %q", m, err, want)
 	}
 }
+
+// TestOnExit: the Runtime reports the exit of a process it started (here a
+// kill -9 behind its back) at once, and says nothing of a start that failed.
+func TestOnExit(t *testing.T) {
+	t.Parallel()
+	exits := make(chan runtime.Handle, 4)
+	r := newRuntime("FAKE_KUBECTL_MODE=ready")
+	r.OnExit = func(h runtime.Handle) { exits <- h }
+	h, err := r.Start(context.Background(), testSpec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, r, h)
+	if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-exits:
+		if got != h {
+			t.Fatalf("OnExit(%+v), want %+v", got, h)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnExit not called within 5 s of the kill")
+	}
+
+	failing := newRuntime("FAKE_KUBECTL_MODE=fail", "FAKE_KUBECTL_MSG=error: boom")
+	failing.OnExit = r.OnExit
+	if _, err := failing.Start(context.Background(), testSpec(t)); err == nil {
+		t.Fatal("a failing start succeeded")
+	}
+	select {
+	case got := <-exits:
+		t.Fatalf("OnExit(%+v) for a start that failed", got)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 // Defaults of the watch loop.
@@ -169,6 +170,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 
 	exits := w.Exits
+	exitWaits := newExitWaits(ctx, w.Applier.Runtime, log)
+	defer exitWaits.stop()
 	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true}
 	reloadEvery := w.SpecReload
 	if reloadEvery <= 0 {
@@ -189,6 +192,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			loaded := ws.reload
 			retryAt = w.pass(ctx, ws)
 			due = false
+			exitWaits.arm(w.Applier.State)
 			end := clock.Now()
 			w.countPass(end.Sub(start), loaded)
 			nextTick = end.Add(checkInterval(ws.settings))
@@ -231,6 +235,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if limit := debounceStart.Add(debounceMaxWait * debounce); debounceAt.After(limit) {
 				debounceAt = limit
 			}
+		case h := <-exitWaits.exited:
+			log.Debug("forward process exited", "pid", h.PID)
+			due = true
 		case h, ok := <-exits:
 			if !ok {
 				exits = nil
@@ -465,4 +472,73 @@ func isSpecEvent(ev fsnotify.Event) bool {
 		return false
 	}
 	return base == "kpf.hcl" || strings.HasSuffix(base, ".kpf.hcl")
+}
+
+// exitWaits keeps one wait per forward process of the state, so that an
+// exit (a kill -9, a lost pod) wakes the watch at once, whoever started the
+// process. It does nothing where the runtime cannot wait (then the
+// check_interval timer finds the exit).
+type exitWaits struct {
+	ctx     context.Context
+	waiter  runtime.ExitWaiter
+	log     hclog.Logger
+	exited  chan runtime.Handle
+	waiting map[runtime.Handle]context.CancelFunc
+}
+
+func newExitWaits(ctx context.Context, rt runtime.Runtime, log hclog.Logger) *exitWaits {
+	e := &exitWaits{ctx: ctx, log: log, exited: make(chan runtime.Handle, 16), waiting: make(map[runtime.Handle]context.CancelFunc)}
+	e.waiter, _ = rt.(runtime.ExitWaiter)
+	return e
+}
+
+// arm waits for every process of st not waited for yet and stops waiting
+// for processes st no longer holds. Only the Run goroutine calls it.
+func (e *exitWaits) arm(st *state.File) {
+	if e.waiter == nil || st == nil {
+		return
+	}
+	current := make(map[runtime.Handle]bool, len(st.Forwards))
+	for _, f := range st.Forwards {
+		if f.Handle.IsZero() {
+			continue
+		}
+		current[f.Handle] = true
+		if _, ok := e.waiting[f.Handle]; ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(e.ctx)
+		e.waiting[f.Handle] = cancel
+		go e.wait(ctx, f.Handle)
+	}
+	for h, cancel := range e.waiting {
+		if !current[h] {
+			cancel()
+			delete(e.waiting, h)
+		}
+	}
+}
+
+func (e *exitWaits) wait(ctx context.Context, h runtime.Handle) {
+	err := e.waiter.WaitExit(ctx, h)
+	switch {
+	case err == nil:
+		select {
+		case e.exited <- h:
+		default: // a pass is due already
+		}
+	case ctx.Err() != nil:
+	case errors.Is(err, errors.ErrUnsupported):
+		// The timer finds exits on this platform.
+	default:
+		e.log.Debug("cannot wait for the forward's exit; the check timer will see it", "pid", h.PID, "error", err)
+	}
+}
+
+// stop ends every wait.
+func (e *exitWaits) stop() {
+	for h, cancel := range e.waiting {
+		cancel()
+		delete(e.waiting, h)
+	}
 }

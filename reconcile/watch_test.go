@@ -208,6 +208,44 @@ func TestWatchActsOnExitAtOnce(t *testing.T) {
 	}
 }
 
+// waitingRuntime is the fake runtime that can also wait for exits, like the
+// kubectl runtime on Linux.
+type waitingRuntime struct{ *fakeRuntime }
+
+func (r waitingRuntime) WaitExit(ctx context.Context, h runtime.Handle) error {
+	for {
+		if st, _ := r.Inspect(ctx, h, ""); !st.Alive {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// TestWatchWaitsForExits: with a runtime that can wait for any process's
+// exit, a kill wakes the watch without the timer, for processes it did not
+// start itself too.
+func TestWatchWaitsForExits(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, watchFwd(t, "api"))
+	rt := waitingRuntime{h.rt}
+	h.w.Applier.Runtime, h.w.Observer.Runtime = rt, rt
+	h.run()
+	h.rt.kill("api", "error: lost connection to pod")
+	h.wake = h.nextIdle() // the exit woke the loop; the clock did not move
+	h.stepFor(3, "api restarted", func() bool { return len(h.rt.startCalls()) == 2 })
+	if got := h.rt.startCalls()[1].At.Sub(watchStart); got != 500*time.Millisecond {
+		t.Errorf("restarted %v after the start, want 500ms (the backoff), not the 2s check", got)
+	}
+	// The new process is waited for as well.
+	h.rt.kill("api", "")
+	h.wake = h.nextIdle()
+	h.stepFor(4, "api restarted again", func() bool { return len(h.rt.startCalls()) == 3 })
+}
+
 func TestWatchRestartsUnhealthyAndStopsRemoved(t *testing.T) {
 	t.Parallel()
 	api, db := watchFwd(t, "api"), watchFwd(t, "db")

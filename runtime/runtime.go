@@ -66,3 +66,14 @@ var ErrPermanent = errors.New("permanent")
 
 // IsPermanent reports whether err (or anything it wraps) is permanent.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+
+// ExitWaiter is implemented by runtimes that can wait for a forward process
+// to exit even when another kpf process started it (on Linux through a
+// pidfd). The watch loop uses it to act on an exit at once rather than at
+// its next check.
+type ExitWaiter interface {
+	// WaitExit returns nil once the process h names has exited (at once if
+	// it is already gone), ctx's error when ctx ends first, or an error
+	// wrapping errors.ErrUnsupported where the platform cannot wait.
+	WaitExit(ctx context.Context, h Handle) error
+}

@@ -524,3 +524,11 @@ func (r *Runtime) ContextNamespaces(ctx context.Context, kubeconfig string) (map
 	}
 	return m, nil
 }
+
+// WaitExit waits for the exit of the forward process h names, whoever
+// started it (see runtime.ExitWaiter).
+func (r *Runtime) WaitExit(ctx context.Context, h runtime.Handle) error {
+	return proc.WaitExit(ctx, h)
+}
+
+var _ runtime.ExitWaiter = (*Runtime)(nil)

@@ -10,7 +10,7 @@ import (
 
 // ErrUnsupported is returned on operating systems where kpf cannot read a
 // process's identity.
-var ErrUnsupported = errors.New("process identity is not supported on this OS")
+var ErrUnsupported = fmt.Errorf("process identity is not supported on this OS: %w", errors.ErrUnsupported)
 
 // ErrGone means the handle no longer names a live process kpf started: the
 // process exited, is a zombie, or its pid now belongs to another process.

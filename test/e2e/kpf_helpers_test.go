@@ -21,9 +21,19 @@ import (
 	"github.com/kpf-dev/kpf/state"
 )
 
+// kpfBinDir holds the kpf binary built for this run; TestMain removes it.
+var kpfBinDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "kpf-e2e-bin") })
+
+// removeKPFBinary removes the binary built for this run, if any.
+func removeKPFBinary() {
+	if dir, err := kpfBinDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+}
+
 // kpfBinary builds ./cmd/kpf once per test run.
 var kpfBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "kpf-e2e-bin")
+	dir, err := kpfBinDir()
 	if err != nil {
 		return "", err
 	}

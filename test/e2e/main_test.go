@@ -62,6 +62,7 @@ func runMain(m *testing.M) int {
 	testCluster = c
 	fmt.Fprintf(os.Stderr, "e2e: control plane ready in %s (state %s)\n", c.StartupTime.Round(time.Millisecond), c.StateDir)
 	code := m.Run()
+	removeKPFBinary()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "e2e: component logs (tail):\n%s\n", c.LogTail(30))
 	}

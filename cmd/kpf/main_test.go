@@ -444,3 +444,29 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestStatusStats: --stats adds the probe-cache and timing figures, in the
+// table and in the JSON document.
+func TestStatusStats(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf("forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n}\n", freePort(t)))
+	c := newCLI(t)
+	code, out, errOut := c.run("-C", dir, "status", "--stats")
+	if code != exitOK || !strings.Contains(out, "spec load") || !strings.Contains(out, "probe cache") {
+		t.Fatalf("status --stats: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = c.run("-C", dir, "status", "--stats", "--json")
+	if code != exitOK {
+		t.Fatalf("status --stats --json: exit %d\n%s%s", code, out, errOut)
+	}
+	var doc struct {
+		FormatVersion string `json:"format_version"`
+		Stats         *struct {
+			SpecLoad string `json:"spec_load"`
+			Forwards int    `json:"forwards"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || doc.Stats == nil || doc.Stats.SpecLoad == "" || doc.Stats.Forwards != 1 {
+		t.Fatalf("status --stats --json: %v\n%s", err, out)
+	}
+}

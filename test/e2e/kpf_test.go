@@ -337,6 +337,43 @@ func TestLogsOpenStatusAll(t *testing.T) {
 	}
 }
 
+// TestOnlyAndDestroySubset: apply --only starts just the named forwards;
+// destroy NAME stops just those.
+func TestOnlyAndDestroySubset(t *testing.T) {
+	ns := newNamespace(t)
+	w := newWorkspace(t, ns)
+	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+
+	out := w.mustKpf("apply", "--only", "web", "--only", "db")
+	if !strings.Contains(out, "2 started") {
+		t.Fatalf("apply --only web --only db:\n%s", out)
+	}
+	st := w.status()
+	if st["web"].State != "running" || st["db"].State != "running" || st["api"].State != "stopped" {
+		t.Fatalf("after apply --only: %+v", st)
+	}
+	if out := w.mustKpf("plan"); !strings.Contains(out, "Plan: 1 to start") || !strings.Contains(out, "forward.api will be started") {
+		t.Errorf("plan after apply --only:\n%s", out)
+	}
+
+	dbHandle := w.forward("db").Handle
+	out = w.mustKpf("destroy", "db")
+	if !strings.Contains(out, "forward.db: stopped") || !strings.Contains(out, "1 stopped") {
+		t.Errorf("destroy db:\n%s", out)
+	}
+	if proc.Alive(dbHandle) {
+		t.Errorf("forward db (pid %d) alive after destroy db", dbHandle.PID)
+	}
+	if st := w.status(); st["web"].State != "running" || st["db"].State != "stopped" {
+		t.Errorf("after destroy db: %+v", st)
+	}
+	httpGetRetry(t, web, "/", 5*time.Second)
+	if code, _, errOut := w.kpf("destroy", "nope"); code != 1 || !strings.Contains(errOut, "no running forward named nope") {
+		t.Errorf("destroy of an unknown forward: exit %d, %q", code, errOut)
+	}
+}
+
 // TestInitFromCluster: init reads the namespace's services through the real
 // kubectl and writes a spec that validates and plans.
 func TestInitFromCluster(t *testing.T) {

@@ -123,6 +123,16 @@ func (w *workspace) mustKpf(args ...string) string {
 	return out
 }
 
+// expectNoChanges fails the test unless `kpf plan --detailed-exitcode`
+// exits 0 and says "No changes.".
+func (w *workspace) expectNoChanges(when string) {
+	w.t.Helper()
+	code, out, errOut := w.kpf("plan", "--detailed-exitcode")
+	if code != 0 || !strings.Contains(out, "No changes.") {
+		w.t.Errorf("plan %s: exit %d, want 0 and No changes.\n%s%s", when, code, out, errOut)
+	}
+}
+
 // state reads the workspace's state file through kpf's own state package.
 func (w *workspace) state() *state.File {
 	w.t.Helper()

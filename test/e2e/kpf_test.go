@@ -57,6 +57,12 @@ forward "db" {
 }
 `
 
+// oneForward is a spec of one forward on context kpf-local in the test's
+// namespace; body holds the target, ports and any other attributes.
+func oneForward(name, body string) string {
+	return "forward \"" + name + "\" {\n  context   = \"kpf-local\"\n  namespace = \"%NS%\"\n" + body + "}\n"
+}
+
 func threeForwardSpec(web, api, db int) string {
 	return strings.ReplaceAll(fmt.Sprintf(threeForwards, web, api, db), "%%NS%%", "%NS%")
 }
@@ -92,10 +98,7 @@ func TestApplyPlanDestroy(t *testing.T) {
 		t.Errorf("through forward db: %q, %v; want db-0", banner, err)
 	}
 
-	code, out, errOut = w.kpf("plan", "--detailed-exitcode")
-	if code != 0 || !strings.Contains(out, "No changes.") {
-		t.Fatalf("plan after apply: exit %d, want 0 and No changes.\n%s%s", code, out, errOut)
-	}
+	w.expectNoChanges("after apply")
 	st := w.status()
 	for _, name := range []string{"web", "api", "db"} {
 		if st[name].State != "running" {
@@ -167,11 +170,7 @@ func TestWatchRestartsUnhealthyForward(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
 	port := freeLocalPort(t)
-	w.writeSpec("kpf.hcl", fmt.Sprintf(`
-forward "api" {
-  context     = "kpf-local"
-  namespace   = "%%NS%%"
-  target      = "svc/api"
+	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "svc/api"
   local_port  = %d
   remote_port = 8080
   health {
@@ -179,8 +178,7 @@ forward "api" {
     interval          = "1s"
     failure_threshold = 1
   }
-}
-`, port))
+`, port)))
 	if st := w.status(); st["api"].State != "stopped" {
 		t.Fatalf("before apply: %+v", st["api"])
 	}
@@ -216,15 +214,10 @@ func TestWatchFollowsDeletedPod(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
 	api := freeLocalPort(t)
-	w.writeSpec("kpf.hcl", fmt.Sprintf(`
-forward "api" {
-  context     = "kpf-local"
-  namespace   = "%%NS%%"
-  target      = "service/api"
+	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "service/api"
   local_port  = %d
   remote_port = 8080
-}
-`, api))
+`, api)))
 	w.watch()
 	old := httpGetRetry(t, api, "/", 10*time.Second)
 
@@ -288,15 +281,10 @@ func TestSelectorForward(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
 	port := freeLocalPort(t)
-	w.writeSpec("kpf.hcl", fmt.Sprintf(`
-forward "web" {
-  context     = "kpf-local"
-  namespace   = "%%NS%%"
-  selector    = { app = "web" }
+	w.writeSpec("kpf.hcl", oneForward("web", fmt.Sprintf(`  selector    = { app = "web" }
   local_port  = %d
   remote_port = 8080
-}
-`, port))
+`, port)))
 	out := w.mustKpf("apply")
 	if !strings.Contains(out, "1 started") {
 		t.Fatalf("apply:\n%s", out)
@@ -304,9 +292,7 @@ forward "web" {
 	if body := httpGetRetry(t, port, "/", 10*time.Second); !strings.HasPrefix(body, "web-") {
 		t.Errorf("through the selector forward: %q", body)
 	}
-	if code, out, _ := w.kpf("plan", "--detailed-exitcode"); code != 0 {
-		t.Errorf("plan after apply: exit %d\n%s", code, out)
-	}
+	w.expectNoChanges("after apply")
 }
 
 // TestLogsOpenStatusAll: the read-only commands against real forwards.
@@ -398,15 +384,10 @@ func TestPortConflictMovesForward(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
 	taken := occupyLocalPort(t)
-	w.writeSpec("kpf.hcl", fmt.Sprintf(`
-forward "api" {
-  context     = "kpf-local"
-  namespace   = "%%NS%%"
-  target      = "svc/api"
+	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "svc/api"
   local_port  = %d
   remote_port = 8080
-}
-`, taken))
+`, taken)))
 	out := w.mustKpf("plan")
 	if !strings.Contains(out, "in use") || !strings.Contains(out, strconv.Itoa(taken)) {
 		t.Fatalf("plan does not show the port move:\n%s", out)
@@ -435,9 +416,7 @@ forward "api" {
 	if body := httpGetRetry(t, moved, "/", 10*time.Second); !strings.HasPrefix(body, "api-") {
 		t.Errorf("through the moved forward: %q", body)
 	}
-	if code, out, _ := w.kpf("plan", "--detailed-exitcode"); code != 0 {
-		t.Errorf("plan after apply (the moved port is sticky): exit %d\n%s", code, out)
-	}
+	w.expectNoChanges("after apply (the moved port is sticky)")
 }
 
 // TestWatchFollowsSpecEdits: an edit that adds a forward is applied; an
@@ -519,9 +498,7 @@ func TestConcurrentApplies(t *testing.T) {
 	if n := len(w.state().Forwards); n != 3 {
 		t.Errorf("state holds %d forwards, want 3", n)
 	}
-	if code, out, _ := w.kpf("plan", "--detailed-exitcode"); code != 0 {
-		t.Errorf("plan after two applies: exit %d\n%s", code, out)
-	}
+	w.expectNoChanges("after two applies")
 	if pids := kubectlPortForwardsFor(t, ns); len(pids) != 3 {
 		t.Errorf("%d kubectl port-forward processes for 3 forwards: %v", len(pids), pids)
 	}

@@ -155,6 +155,9 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		PersistentPreRunE: a.setup,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
+	})
 	f := root.PersistentFlags()
 	f.StringVarP(&a.opts.Dir, "dir", "C", ".", "workspace `directory` holding kpf.hcl")
 	f.StringVar(&a.opts.Kubeconfig, "kubeconfig", "", "path to the kubeconfig `file` (default: kubectl's, from $KUBECONFIG or ~/.kube/config)")

@@ -470,3 +470,21 @@ func TestStatusStats(t *testing.T) {
 		t.Fatalf("status --stats --json: %v\n%s", err, out)
 	}
 }
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plan", "--bogus"}, "Run 'kpf plan --help' for usage"},
+		{[]string{"plna"}, `unknown command "plna"`},
+		{[]string{"logs"}, "accepts 1 arg(s)"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := newCLI(t).run(tt.args...)
+		// Never 2: plan --detailed-exitcode reserves it for "changes".
+		if code != exitError || !strings.Contains(errOut, tt.want) {
+			t.Errorf("kpf %v: exit %d, stderr %q; want 1 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestPackageLayers enforces the import direction of the design:
+// cmd → reconcile → spec, runtime, state; spec never runs a process;
+// runtime never reads HCL; reconcile never imports hcl itself.
+func TestPackageLayers(t *testing.T) {
+	const mod = "github.com/kpf-dev/kpf/"
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", mod+"spec/...", mod+"reconcile/...", mod+"runtime/...", mod+"state/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	type pkg struct {
+		ImportPath string
+		Imports    []string // direct
+		Deps       []string // transitive
+	}
+	rules := []struct {
+		pkg        string // prefix
+		transitive bool
+		forbidden  []string // prefixes
+	}{
+		{mod + "spec", false, []string{"os/exec", mod + "runtime", mod + "reconcile", mod + "state", mod + "cmd"}},
+		{mod + "reconcile", false, []string{"github.com/hashicorp/hcl", mod + "cmd", "os/exec"}}, // processes run through runtime
+		{mod + "runtime", true, []string{"github.com/hashicorp/hcl", mod + "spec", mod + "reconcile", mod + "state", mod + "cmd"}},
+		{mod + "state", true, []string{"github.com/hashicorp/hcl", mod + "spec", mod + "reconcile", mod + "cmd"}},
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		for _, r := range rules {
+			if p.ImportPath != r.pkg && !strings.HasPrefix(p.ImportPath, r.pkg+"/") {
+				continue
+			}
+			list := p.Imports
+			if r.transitive {
+				list = p.Deps
+			}
+			for _, imp := range list {
+				for _, bad := range r.forbidden {
+					if imp == bad || strings.HasPrefix(imp, bad+"/") {
+						t.Errorf("%s imports %s", p.ImportPath, imp)
+					}
+				}
+			}
+		}
+	}
+	if seen < 6 {
+		t.Fatalf("go list returned %d packages; the rules checked nothing", seen)
+	}
+}

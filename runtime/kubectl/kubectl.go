@@ -29,6 +29,8 @@ const (
 	DefaultStopGrace    = 3 * time.Second
 	// TailSize is how much of a log's end Inspect reads.
 	TailSize = 16 << 10
+	// MaxLogSize is the size past which Start rotates a forward's log.
+	MaxLogSize = 1 << 20
 	// StartMarker begins the line Start writes to the log before each start;
 	// Inspect only reports errors logged after the last one.
 	StartMarker = "--- kpf: starting "
@@ -293,6 +295,14 @@ func (r *Runtime) stopQuietly(ctx context.Context, h runtime.Handle, log hclog.L
 func openLog(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating log directory: %w", err)
+	}
+	// A forward restarted for weeks must not fill the disk: past
+	// MaxLogSize the log moves to NAME.log.1 (replacing the one before)
+	// and the new process starts a fresh one.
+	if fi, err := os.Stat(path); err == nil && fi.Size() > MaxLogSize {
+		if err := os.Rename(path, path+".1"); err != nil {
+			return nil, fmt.Errorf("rotating forward log: %w", err)
+		}
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {

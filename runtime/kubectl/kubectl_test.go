@@ -4,6 +4,7 @@ package kubectl
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -617,5 +618,36 @@ func TestOnExit(t *testing.T) {
 	case got := <-exits:
 		t.Fatalf("OnExit(%+v) for a start that failed", got)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestLogRotation: a log past MaxLogSize moves to NAME.log.1 when the next
+// process starts, and the new process writes a fresh log.
+func TestLogRotation(t *testing.T) {
+	t.Parallel()
+	s := testSpec(t)
+	if err := os.MkdirAll(filepath.Dir(s.LogPath), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := bytes.Repeat([]byte("E1128 an old error line\n"), MaxLogSize/24+10)
+	if err := os.WriteFile(s.LogPath, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := newRuntime("FAKE_KUBECTL_MODE=ready")
+	h, err := r.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, r, h)
+	rotated, err := os.ReadFile(s.LogPath + ".1")
+	if err != nil || !bytes.Equal(rotated, old) {
+		t.Fatalf("rotated log: %d bytes, %v; want the old %d bytes", len(rotated), err, len(old))
+	}
+	fresh, err := os.ReadFile(s.LogPath)
+	if err != nil || len(fresh) > 4096 || !strings.Contains(string(fresh), "Forwarding from") {
+		t.Fatalf("new log: %d bytes, %v", len(fresh), err)
+	}
+	if fi, err := os.Stat(s.LogPath + ".1"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("rotated log mode: %v, %v", fi, err)
 	}
 }

@@ -24,6 +24,10 @@ const (
 	StatusOrphaned = "orphaned" // started by kpf, no longer in the spec
 )
 
+// HealthFailing is the health a status row shows when the last probe
+// failed but fewer times in a row than the forward's failure_threshold.
+const HealthFailing = "failing"
+
 // StatusRow is one line of `kpf status`.
 type StatusRow struct {
 	Name      string
@@ -105,7 +109,12 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 		if r.Health == "" {
 			r.Health = string(HealthUnknown)
 		}
-		if obs.Health == HealthUnhealthy && obs.HealthError != "" && r.LastError == "" {
+		if obs.HealthError != "" && obs.Health != HealthUnhealthy {
+			// The last probe failed, fewer times in a row than
+			// failure_threshold: not unhealthy yet, but say so.
+			r.Health = HealthFailing
+		}
+		if obs.HealthError != "" && r.LastError == "" {
 			r.LastError = obs.HealthError
 		}
 		if !st.StartedAt.IsZero() && now.After(st.StartedAt) {
@@ -161,6 +170,8 @@ func healthColor(h string) string {
 		return ansiGreen
 	case HealthUnhealthy:
 		return ansiRed
+	case HealthFailing:
+		return ansiYellow
 	}
 	return ansiPlain
 }

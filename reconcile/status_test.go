@@ -25,7 +25,8 @@ func statusScenario() ([]spec.Forward, Actual, time.Time) {
 		"db":  drunning(db, 5432, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "dial tcp: connection refused" }),
 		"metrics": drunning(dfwd("metrics", 9090), 9090, ddead("error: lost connection to pod"),
 			func(o *Observed) { o.State.Restarts = 5 }),
-		"old": drunning(dfwd("old", 9999), 9999),
+		// The last probe failed, but fewer times than failure_threshold.
+		"old": drunning(dfwd("old", 9999), 9999, func(o *Observed) { o.HealthError = "GET /healthz: 503 Service Unavailable" }),
 		"web": drunning(web, 3000, func(o *Observed) {
 			o.Health = HealthNone
 			o.State.StartedAt = now.Add(-49 * time.Hour)
@@ -53,7 +54,7 @@ func TestStatusRows(t *testing.T) {
 		"grafana": {StatusStopped, "-", "127.0.0.1:?", 0, 0, ""},
 		"legacy":  {StatusDisabled, "-", "127.0.0.1:7000", 0, 0, ""},
 		"metrics": {StatusExited, "-", "127.0.0.1:9090", 0, 5, "error: lost connection to pod"},
-		"old":     {StatusOrphaned, "healthy", "127.0.0.1:9999", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, ""},
+		"old":     {StatusOrphaned, HealthFailing, "127.0.0.1:9999", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, "GET /healthz: 503 Service Unavailable"},
 		"web":     {StatusRunning, "none", "127.0.0.1:3000", 49 * time.Hour, 0, ""},
 	}
 	if len(rows) != len(want) {

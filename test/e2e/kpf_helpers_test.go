@@ -38,7 +38,11 @@ var kpfBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "kpf")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/kpf-dev/kpf/cmd/kpf")
+	args := []string{"build", "-o", bin}
+	if os.Getenv("KPF_E2E_RACE") == "1" { // kpf built with the race detector
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "github.com/kpf-dev/kpf/cmd/kpf")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building kpf: %w: %s", err, out)
 	}
@@ -254,6 +258,9 @@ func (wt *watcher) stop(t *testing.T) {
 	_ = wt.cmd.Process.Signal(os.Interrupt)
 	select {
 	case <-wt.done:
+		if wt.err != nil { // Ctrl-C is a clean exit
+			t.Errorf("kpf apply --watch exited with %v after SIGINT:\n%s", wt.err, wt.out.String())
+		}
 	case <-time.After(20 * time.Second):
 		t.Errorf("kpf apply --watch did not stop within 20 s of SIGINT")
 		_ = wt.cmd.Process.Kill()

@@ -8,7 +8,7 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-unit lint cross bench scale demo clean
+.PHONY: all build test test-race test-unit lint cross bench scale demo clean
 
 all: build
 
@@ -19,6 +19,10 @@ build: ## build bin/kpf
 # the local control plane (built on first use: ~8 minutes on 2 cores, then cached).
 test:
 	$(GO) test -count=1 -timeout 45m ./...
+
+test-race: ## the unit tests under the race detector, and the e2e suite against a race-detector kpf
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test/e2e)
+	KPF_E2E_RACE=1 $(GO) test -count=1 -timeout 45m ./test/e2e
 
 test-unit: ## fast tests only: everything but the end-to-end suite
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)

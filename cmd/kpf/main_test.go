@@ -488,3 +488,56 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestVariablesReachThePlan: --var, --var-file and KPF_VAR_ are wired from
+// the command line and the environment into the spec, in that precedence.
+func TestVariablesReachThePlan(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+variable "context" {
+  type    = string
+  default = "kind-dev"
+}
+variable "ns" {
+  type    = string
+  default = "shop"
+}
+variable "remote" {
+  type    = number
+  default = 80
+}
+forward "api" {
+  context     = var.context
+  namespace   = var.ns
+  target      = "svc/api"
+  local_port  = %d
+  remote_port = var.remote
+}
+`, freePort(t)))
+	varFile := filepath.Join(t.TempDir(), "vars.hcl")
+	if err := os.WriteFile(varFile, []byte("ns = \"from-file\"\nremote = 8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t)
+	c.env["KPF_VAR_context"] = "other"
+	c.env["KPF_VAR_ns"] = "from-env"
+	code, out, errOut := c.run("-C", dir, "plan", "--json", "--var-file", varFile, "--var", "remote=9090")
+	if code != exitOK {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	var plan struct {
+		Changes []struct {
+			Context    string `json:"context"`
+			Namespace  string `json:"namespace"`
+			RemotePort string `json:"remote_port"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil || len(plan.Changes) != 1 {
+		t.Fatalf("plan --json: %v\n%s", err, out)
+	}
+	got := plan.Changes[0]
+	if got.Context != "other" || got.Namespace != "from-file" || got.RemotePort != "9090" {
+		t.Errorf("plan resolved context %q, namespace %q, remote port %q; want other (env), from-file (var file over env), 9090 (--var over file)",
+			got.Context, got.Namespace, got.RemotePort)
+	}
+}

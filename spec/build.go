@@ -21,17 +21,16 @@ type evaluator struct {
 }
 
 func (e *evaluator) errorAt(rng hcl.Range, summary, format string, args ...any) {
-	e.diags = append(e.diags, &hcl.Diagnostic{
-		Severity: hcl.DiagError,
-		Summary:  summary,
-		Detail:   fmt.Sprintf(format, args...),
-		Subject:  rng.Ptr(),
-	})
+	e.diagAt(hcl.DiagError, rng, summary, format, args...)
 }
 
 func (e *evaluator) warnAt(rng hcl.Range, summary, format string, args ...any) {
+	e.diagAt(hcl.DiagWarning, rng, summary, format, args...)
+}
+
+func (e *evaluator) diagAt(sev hcl.DiagnosticSeverity, rng hcl.Range, summary, format string, args ...any) {
 	e.diags = append(e.diags, &hcl.Diagnostic{
-		Severity: hcl.DiagWarning,
+		Severity: sev,
 		Summary:  summary,
 		Detail:   fmt.Sprintf(format, args...),
 		Subject:  rng.Ptr(),

@@ -162,11 +162,16 @@ func rangePos(r hcl.Range) string {
 	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
-func duplicate(kind, name string, first, again hcl.Range) *hcl.Diagnostic {
-	what := kind
-	if name != "" {
-		what = fmt.Sprintf("%s %q", kind, name)
+// describe names a block for a message: `forward "api"`, or just `kpf`.
+func describe(kind, name string) string {
+	if name == "" {
+		return kind
 	}
+	return fmt.Sprintf("%s %q", kind, name)
+}
+
+func duplicate(kind, name string, first, again hcl.Range) *hcl.Diagnostic {
+	what := describe(kind, name)
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Duplicate " + kind,
@@ -275,10 +280,7 @@ func (m *rawModule) addOverride(fb *fileBlocks) hcl.Diagnostics {
 }
 
 func overridesNothing(kind, name string, at hcl.Range) *hcl.Diagnostic {
-	what := kind
-	if name != "" {
-		what = fmt.Sprintf("%s %q", kind, name)
-	}
+	what := describe(kind, name)
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Override of undeclared " + kind,

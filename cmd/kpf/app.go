@@ -220,9 +220,25 @@ func (a *app) workspaceDir() (string, error) {
 // loadSpec loads and validates the workspace; diagnostics are rendered here
 // and errReported returned when there are errors.
 func (a *app) loadSpec() (*spec.Workspace, error) {
-	dir, err := a.workspaceDir()
+	ws, loader, diags, err := a.loadSpecQuietly()
 	if err != nil {
 		return nil, err
+	}
+	if len(diags) > 0 {
+		a.writeDiagnostics(loader, diags)
+	}
+	if diags.HasErrors() {
+		return nil, errReported
+	}
+	return ws, nil
+}
+
+// loadSpecQuietly loads the workspace and returns its diagnostics
+// unrendered, with the loader that can render them.
+func (a *app) loadSpecQuietly() (*spec.Workspace, *spec.Loader, hcl.Diagnostics, error) {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	start := time.Now()
 	loader := spec.NewLoader()
@@ -233,13 +249,7 @@ func (a *app) loadSpec() (*spec.Workspace, error) {
 		Vars:     a.opts.Vars,
 	})
 	a.log.Debug("spec loaded", "dir", dir, "duration", time.Since(start), "diagnostics", len(diags))
-	if len(diags) > 0 {
-		a.writeDiagnostics(loader, diags)
-	}
-	if diags.HasErrors() {
-		return nil, errReported
-	}
-	return ws, nil
+	return ws, loader, diags, nil
 }
 
 // kubectl returns the runtime that runs forwards.

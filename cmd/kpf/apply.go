@@ -104,11 +104,23 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		return nil
 	}
 	fmt.Fprintf(out, "Watching %d forwards (Ctrl-C stops watching; forwards keep running).\n", countEnabled(s.forwards))
+	shownDiags := "" // the initial load's warnings were shown by openSession
 	w := &reconcile.Watcher{
 		Load: func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
-			ws, err := a.loadSpec()
+			ws, loader, diags, err := a.loadSpecQuietly()
 			if err != nil {
-				return nil, spec.Settings{}, fmt.Errorf("the spec has errors; running forwards are left as they are: %w", err)
+				return nil, spec.Settings{}, err
+			}
+			// The watch reloads a broken spec on every pass until it is
+			// fixed: show its diagnostics once, and again only when they change.
+			if text := spec.FormatDiagnosticsPlain(diags); text != shownDiags {
+				shownDiags = text
+				if len(diags) > 0 {
+					a.writeDiagnostics(loader, diags)
+				}
+			}
+			if diags.HasErrors() {
+				return nil, spec.Settings{}, errors.New("the spec has errors (shown above); running forwards are left as they are")
 			}
 			fs, err := s.contexts.resolve(ctx, ws.Forwards)
 			if err != nil {

@@ -114,9 +114,13 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 			// The watch reloads a broken spec on every pass until it is
 			// fixed: show its diagnostics once, and again only when they change.
 			if text := spec.FormatDiagnosticsPlain(diags); text != shownDiags {
+				wasBroken := strings.Contains(shownDiags, ": error: ")
 				shownDiags = text
 				if len(diags) > 0 {
 					a.writeDiagnostics(loader, diags)
+				}
+				if wasBroken && !diags.HasErrors() {
+					fmt.Fprintln(out, "The spec loads again.")
 				}
 			}
 			if diags.HasErrors() {

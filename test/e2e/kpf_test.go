@@ -462,6 +462,17 @@ forward "api" {
 		t.Errorf("a broken edit removed forward api")
 	}
 	httpGetRetry(t, api, "/", 5*time.Second)
+	if n := strings.Count(wt.out.String(), "Invalid expression"); n != 1 {
+		t.Errorf("the broken spec's diagnostic was shown %d times, want once", n)
+	}
+
+	// Fixing the spec (dropping api) is followed again.
+	w.writeSpec("kpf.hcl", one)
+	w.waitOutput(wt, "The spec loads again.", 15*time.Second)
+	waitUntil(t, 15*time.Second, "forward api stopped", func() bool {
+		_, ok := w.state().Forwards["api"]
+		return !ok
+	})
 }
 
 // TestConcurrentApplies: two applies at once; each waits for the workspace

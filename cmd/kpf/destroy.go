@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,7 +45,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	if err != nil {
 		return err
 	}
-	selected := sortedKeys(st.Forwards)
+	selected := slices.Sorted(maps.Keys(st.Forwards))
 	if len(names) > 0 {
 		var unknown []string
 		for _, n := range names {

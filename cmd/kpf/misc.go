@@ -347,20 +347,3 @@ func printVersion(w io.Writer) {
 	}
 	fmt.Fprintf(w, "kpf %s\ncommit %s\n%s %s/%s\n", version, rev, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func formatSelector(sel map[string]string) string {
-	parts := make([]string, 0, len(sel))
-	for _, k := range sortedKeys(sel) {
-		parts = append(parts, k+"="+sel[k])
-	}
-	return strings.Join(parts, ",")
-}

@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -120,21 +124,21 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 	}
 	var rows []row
 	for _, f := range files {
-		for _, name := range sortedKeys(f.Forwards) {
+		for _, name := range slices.Sorted(maps.Keys(f.Forwards)) {
 			fw := f.Forwards[name]
 			r := row{
 				Workspace: f.Name, Path: f.Workspace, Name: name,
-				Local:  fmt.Sprintf("%s:%d", fw.Address, fw.LocalPort),
+				Local:  net.JoinHostPort(fw.Address, strconv.Itoa(fw.LocalPort)),
 				Target: targetOf(fw), Context: fw.Context, Namespace: fw.Namespace,
-				State: "stopped", Restarts: fw.Restarts, LastError: fw.LastError,
+				State: reconcile.StatusFailed, Restarts: fw.Restarts, LastError: fw.LastError,
 			}
 			if !fw.Handle.IsZero() {
 				st, err := rt.Inspect(ctx, fw.Handle, fw.LogPath)
 				if err == nil && st.Alive {
-					r.State = "running"
-					r.Uptime = time.Since(fw.StartedAt).Round(time.Second).String()
+					r.State = reconcile.StatusRunning
+					r.Uptime = reconcile.FormatUptime(time.Since(fw.StartedAt))
 				} else {
-					r.State = "exited"
+					r.State = reconcile.StatusExited
 					if st.LastError != "" {
 						r.LastError = st.LastError
 					}
@@ -168,7 +172,7 @@ func targetOf(fw state.Forward) string {
 	if fw.Target != "" {
 		return fw.Target
 	}
-	return "selector " + formatSelector(fw.Selector)
+	return "selector " + reconcile.FormatSelector(fw.Selector)
 }
 
 func dash(s string) string {

@@ -229,19 +229,24 @@ func TestApplyPortInUseMoves(t *testing.T) {
 	}
 }
 
+// startChanges is a plan's changes starting n forwards a, b, c… on ports 9000+i.
+func startChanges(n int) []Change {
+	var changes []Change
+	for i := range n {
+		name := string(rune('a' + i))
+		changes = append(changes, Change{Name: name, Action: Start, Port: 9000 + i, Desired: fwd(name, 9000+i)})
+	}
+	return changes
+}
+
 func TestApplyParallelBound(t *testing.T) {
 	t.Parallel()
 	rt := newFakeRuntime(nil)
 	rt.gate = make(chan struct{})
 	a, _ := newTestApplier(rt, 0)
 	a.MaxParallel = 3
-	var changes []Change
-	for i := range 10 {
-		name := string(rune('a' + i))
-		changes = append(changes, Change{Name: name, Action: Start, Port: 9000 + i, Desired: fwd(name, 9000+i)})
-	}
 	done := make(chan Result)
-	go func() { done <- a.Apply(context.Background(), Plan{Changes: changes}) }()
+	go func() { done <- a.Apply(context.Background(), Plan{Changes: startChanges(10)}) }()
 
 	// Let every start through one at a time; at most 3 may ever wait.
 	deadline := time.After(10 * time.Second)
@@ -273,13 +278,8 @@ func TestApplyParallelReachesBound(t *testing.T) {
 	rt.gate = make(chan struct{})
 	a, _ := newTestApplier(rt, 0)
 	a.MaxParallel = 3
-	var changes []Change
-	for i := range 6 {
-		name := string(rune('a' + i))
-		changes = append(changes, Change{Name: name, Action: Start, Port: 9000 + i, Desired: fwd(name, 9000+i)})
-	}
 	done := make(chan Result)
-	go func() { done <- a.Apply(context.Background(), Plan{Changes: changes}) }()
+	go func() { done <- a.Apply(context.Background(), Plan{Changes: startChanges(6)}) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		rt.mu.Lock()

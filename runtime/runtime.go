@@ -67,6 +67,15 @@ var ErrPermanent = errors.New("permanent")
 // IsPermanent reports whether err (or anything it wraps) is permanent.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 
+// ErrPortInUse marks a start that failed because the local port is taken.
+// Callers move the forward to another port rather than retrying the same
+// one; runtimes wrap it (never match a runtime's error text).
+var ErrPortInUse = errors.New("local port in use")
+
+// ErrNoPod marks a start (or a connection) that found no running, Ready pod
+// behind the target. It is worth retrying: a pod may become Ready.
+var ErrNoPod = errors.New("no ready pod")
+
 // ExitWaiter is implemented by runtimes that can wait for a forward process
 // to exit even when another kpf process started it (on Linux through a
 // pidfd). The watch loop uses it to act on an exit at once rather than at

@@ -17,7 +17,7 @@ import (
 
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -130,7 +130,7 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		limit = a.MaxParallel
 	}
 	if limit <= 0 {
-		limit = spec.DefaultMaxParallel
+		limit = model.DefaultMaxParallel
 	}
 	outcomes := make([]Outcome, len(todo))
 	sem := make(chan struct{}, limit)

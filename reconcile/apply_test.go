@@ -12,15 +12,15 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
 var applyNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func fwd(name string, port int) *spec.Forward {
-	return &spec.Forward{
-		Name: name, Target: spec.Target{Kind: "service", Name: name}, Context: "kind-dev",
+func fwd(name string, port int) *model.Forward {
+	return &model.Forward{
+		Name: name, Target: model.Target{Kind: "service", Name: name}, Context: "kind-dev",
 		Namespace: "shop", Address: "127.0.0.1", LocalPort: port, RemotePort: "80", Enabled: true,
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/kpf-dev/kpf/reconcile/ports"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -24,7 +24,7 @@ const (
 // context gets current, the kube context in effect at plan time. From then on
 // the context is part of the forward's identity: switching kubectl's context
 // later does not move a running forward.
-func ResolveContexts(fs []spec.Forward, current string) []spec.Forward {
+func ResolveContexts(fs []model.Forward, current string) []model.Forward {
 	out := slices.Clone(fs)
 	for i := range out {
 		if out[i].Context == "" {
@@ -38,14 +38,14 @@ func ResolveContexts(fs []spec.Forward, current string) []spec.Forward {
 // selector, context, namespace, address, remote port and the local port the
 // spec asks for (not the one resolved). Health, open and enabled are not
 // part of it: changing them never restarts a forward.
-func SpecHash(f spec.Forward) string {
+func SpecHash(f model.Forward) string {
 	sum := specSum(&f)
 	return hex.EncodeToString(sum[:])
 }
 
 // specHashIs reports whether SpecHash(*f) == h without allocating: Diff
 // asks this of every running forward on every pass.
-func specHashIs(f *spec.Forward, h string) bool {
+func specHashIs(f *model.Forward, h string) bool {
 	sum := specSum(f)
 	var dst [2 * len(sum)]byte
 	if len(h) != len(dst) {
@@ -56,7 +56,7 @@ func specHashIs(f *spec.Forward, h string) bool {
 }
 
 // specSum is the first half of the SHA-256 of the fields SpecHash covers.
-func specSum(f *spec.Forward) [sha256.Size / 2]byte {
+func specSum(f *model.Forward) [sha256.Size / 2]byte {
 	var buf [256]byte
 	b := append(buf[:0], "kpf-forward-v1"...)
 	field := func(s string) {
@@ -99,7 +99,7 @@ func specSum(f *spec.Forward) [sha256.Size / 2]byte {
 // chosen earlier if still usable, else the wanted one, else the next free one
 // above it; no two forwards of a plan get the same port, and a running NoOp
 // forward keeps its port. Changes are sorted by name.
-func Diff(desired []spec.Forward, actual Actual, checker PortChecker) Plan {
+func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	fs := slices.Clone(desired)
 	if !slices.IsSortedFunc(fs, byForwardName) {
 		slices.SortStableFunc(fs, byForwardName)
@@ -305,7 +305,7 @@ func (m portIndex) of(port int, address, self string) string {
 	return best
 }
 
-func byForwardName(a, b spec.Forward) int { return strings.Compare(a.Name, b.Name) }
+func byForwardName(a, b model.Forward) int { return strings.Compare(a.Name, b.Name) }
 
 func addressesConflict(a, b string) bool {
 	return a == b || ports.IsWildcard(a) || ports.IsWildcard(b)
@@ -330,7 +330,7 @@ func withDetail(reason, detail string) string {
 
 // replaceFields lists the process-shaping fields that differ between what
 // runs (prior) and the spec (f); each forces a replacement.
-func replaceFields(prior *state.Forward, f *spec.Forward) []FieldChange {
+func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 	var out []FieldChange
 	add := func(field, before, after string) {
 		if before != after {

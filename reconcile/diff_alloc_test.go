@@ -3,7 +3,7 @@ package reconcile
 import (
 	"testing"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // Not parallel: testing.AllocsPerRun refuses to run in a parallel test.
@@ -16,14 +16,14 @@ func TestSpecHashIs(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		mod  func(*spec.Forward)
+		mod  func(*model.Forward)
 		same bool
 	}{
-		{"unchanged", func(*spec.Forward) {}, true},
-		{"health is not part of it", func(f *spec.Forward) { f.Health.Kind = spec.HealthNone }, true},
-		{"namespace", func(f *spec.Forward) { f.Namespace = "other" }, false},
-		{"selector value", func(f *spec.Forward) { f.Selector = map[string]string{"app": "api", "tier": "db"} }, false},
-		{"local port", func(f *spec.Forward) { f.LocalPort = 8081 }, false},
+		{"unchanged", func(*model.Forward) {}, true},
+		{"health is not part of it", func(f *model.Forward) { f.Health.Kind = model.HealthNone }, true},
+		{"namespace", func(f *model.Forward) { f.Namespace = "other" }, false},
+		{"selector value", func(f *model.Forward) { f.Selector = map[string]string{"app": "api", "tier": "db"} }, false},
+		{"local port", func(f *model.Forward) { f.LocalPort = 8081 }, false},
 	}
 	for _, tt := range tests {
 		f := base

@@ -5,14 +5,14 @@ import (
 	"io"
 	"testing"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // diffBenchInput is 1,000 forwards with a mix of changes: 600 running and
 // unchanged, 150 new, 100 replaced, 50 dead, 50 unhealthy, 50 removed; every
 // tenth new forward asks for a port another program holds.
-func diffBenchInput() ([]spec.Forward, Actual, dbusyPorts) {
-	var desired []spec.Forward
+func diffBenchInput() ([]model.Forward, Actual, dbusyPorts) {
+	var desired []model.Forward
 	actual := Actual{}
 	busy := dbusyPorts{}
 	for i := range 950 {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -19,17 +19,17 @@ func (b dbusyPorts) Free(address string, port int) bool {
 	return !b[address+":"+strconv.Itoa(port)]
 }
 
-func dfwd(name string, port int, mods ...func(*spec.Forward)) spec.Forward {
-	f := spec.Forward{
+func dfwd(name string, port int, mods ...func(*model.Forward)) model.Forward {
+	f := model.Forward{
 		Name:       name,
-		Target:     spec.Target{Kind: "service", Name: name},
+		Target:     model.Target{Kind: "service", Name: name},
 		Context:    "kind-dev",
 		Namespace:  "shop",
 		Address:    "127.0.0.1",
 		LocalPort:  port,
 		RemotePort: "http",
 		Enabled:    true,
-		Health:     spec.Health{Kind: spec.HealthTCP},
+		Health:     model.Health{Kind: model.HealthTCP},
 	}
 	for _, m := range mods {
 		m(&f)
@@ -37,10 +37,10 @@ func dfwd(name string, port int, mods ...func(*spec.Forward)) spec.Forward {
 	return f
 }
 
-func ddisabled(f *spec.Forward) { f.Enabled = false }
+func ddisabled(f *model.Forward) { f.Enabled = false }
 
 // running is the observed state of f started on port.
-func drunning(f spec.Forward, port int, mods ...func(*Observed)) Observed {
+func drunning(f model.Forward, port int, mods ...func(*Observed)) Observed {
 	o := Observed{
 		State: state.Forward{
 			Name:       f.Name,
@@ -100,28 +100,28 @@ func TestDiff(t *testing.T) {
 	db := dfwd("db", 5432)
 	tests := []struct {
 		name    string
-		desired []spec.Forward
+		desired []model.Forward
 		actual  Actual
 		busy    dbusyPorts
 		want    []dwantChange
 	}{
 		{name: "nothing at all", want: []dwantChange{}},
 		{name: "new forward starts on its port",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			want:    []dwantChange{{Name: "api", Action: Start, Port: 8080}}},
 		{name: "port held by another program moves up",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			busy:    dbusyPorts{"127.0.0.1:8080": true, "127.0.0.1:8081": true},
 			want: []dwantChange{{Name: "api", Action: Start, Port: 8082,
 				Move: &PortMove{Wanted: 8080, Got: 8082, Reason: "port 8080 is in use by another program"}}}},
 		{name: "two forwards asking for one port",
-			desired: []spec.Forward{api, dfwd("web", 8080)},
+			desired: []model.Forward{api, dfwd("web", 8080)},
 			want: []dwantChange{
 				{Name: "api", Action: Start, Port: 8080},
 				{Name: "web", Action: Start, Port: 8081,
 					Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "port 8080 is used by forward.api"}}}},
 		{name: "running forward keeps its port against a newcomer sorted before it",
-			desired: []spec.Forward{dfwd("aaa", 8080), api},
+			desired: []model.Forward{dfwd("aaa", 8080), api},
 			actual:  Actual{"api": drunning(api, 8080)},
 			busy:    dbusyPorts{"127.0.0.1:8080": true},
 			want: []dwantChange{
@@ -129,73 +129,73 @@ func TestDiff(t *testing.T) {
 					Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "port 8080 is used by forward.api"}},
 				{Name: "api", Action: NoOp, Port: 8080}}},
 		{name: "dead forward keeps its port against a newcomer sorted before it",
-			desired: []spec.Forward{dfwd("aaa", 8080), api},
+			desired: []model.Forward{dfwd("aaa", 8080), api},
 			actual:  Actual{"api": drunning(api, 8080, ddead("error: lost connection to pod"))},
 			want: []dwantChange{
 				{Name: "aaa", Action: Start, Port: 8081,
 					Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "port 8080 is used by forward.api"}},
 				{Name: "api", Action: Restart, Port: 8080, Reason: "process exited: lost connection to pod"}}},
 		{name: "healthy running forward is left alone",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8080)},
 			busy:    dbusyPorts{"127.0.0.1:8080": true},
 			want:    []dwantChange{{Name: "api", Action: NoOp, Port: 8080}}},
 		{name: "removed from spec stops",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8080), "old": drunning(dfwd("old", 9000), 9000)},
 			want: []dwantChange{
 				{Name: "api", Action: NoOp, Port: 8080},
 				{Name: "old", Action: Stop, Reason: ReasonRemoved, Port: 9000}}},
 		{name: "ddisabled running stops, ddisabled idle is a no-op",
-			desired: []spec.Forward{dfwd("api", 8080, ddisabled), dfwd("db", 5432, ddisabled)},
+			desired: []model.Forward{dfwd("api", 8080, ddisabled), dfwd("db", 5432, ddisabled)},
 			actual:  Actual{"api": drunning(api, 8080)},
 			want: []dwantChange{
 				{Name: "api", Action: Stop, Reason: ReasonDisabled, Port: 8080},
 				{Name: "db", Action: NoOp, Reason: ReasonDisabled}}},
 		{name: "namespace change replaces and keeps its own port",
-			desired: []spec.Forward{dfwd("api", 8080, func(f *spec.Forward) { f.Namespace = "shop2" })},
+			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) { f.Namespace = "shop2" })},
 			actual:  Actual{"api": drunning(api, 8080)},
 			busy:    dbusyPorts{"127.0.0.1:8080": true},
 			want: []dwantChange{{Name: "api", Action: Replace, Reason: "spec changed: namespace", Port: 8080,
 				Fields: []string{"namespace: shop -> shop2"}}}},
 		{name: "local_port change replaces onto the new port",
-			desired: []spec.Forward{dfwd("api", 9090)},
+			desired: []model.Forward{dfwd("api", 9090)},
 			actual:  Actual{"api": drunning(api, 8080)},
 			busy:    dbusyPorts{"127.0.0.1:8080": true},
 			want: []dwantChange{{Name: "api", Action: Replace, Reason: "spec changed: local_port", Port: 9090,
 				Fields: []string{"local_port: 8080 -> 9090"}}}},
 		{name: "selector replaces target",
-			desired: []spec.Forward{dfwd("db", 5432, func(f *spec.Forward) {
-				f.Target = spec.Target{}
+			desired: []model.Forward{dfwd("db", 5432, func(f *model.Forward) {
+				f.Target = model.Target{}
 				f.Selector = map[string]string{"app": "postgres", "tier": "data"}
 			})},
 			actual: Actual{"db": drunning(db, 5432)},
 			want: []dwantChange{{Name: "db", Action: Replace, Reason: "spec changed: target, selector", Port: 5432,
 				Fields: []string{"target: service/db -> ", "selector:  -> app=postgres,tier=data"}}}},
 		{name: "health and open changes do nothing",
-			desired: []spec.Forward{dfwd("api", 8080, func(f *spec.Forward) {
-				f.Health = spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/healthz"}
+			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) {
+				f.Health = model.Health{Kind: model.HealthHTTP, HTTPPath: "/healthz"}
 				f.Open = "/swagger/"
 			})},
 			actual: Actual{"api": drunning(api, 8080)},
 			want:   []dwantChange{{Name: "api", Action: NoOp, Port: 8080}}},
 		{name: "dead process restarts with the log's last error",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8080, ddead("lost connection to pod"))},
 			want: []dwantChange{{Name: "api", Action: Restart, Port: 8080,
 				Reason: "process exited: lost connection to pod"}}},
 		{name: "dead process without error",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8080, ddead(""))},
 			want:    []dwantChange{{Name: "api", Action: Restart, Port: 8080, Reason: "process exited"}}},
 		{name: "dead process whose port was taken meanwhile moves",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8080, ddead(""))},
 			busy:    dbusyPorts{"127.0.0.1:8080": true},
 			want: []dwantChange{{Name: "api", Action: Restart, Port: 8081, Reason: "process exited",
 				Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "port 8080 is in use by another program"}}}},
 		{name: "unhealthy restarts",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual: Actual{"api": drunning(api, 8080, func(o *Observed) {
 				o.Health, o.HealthError = HealthUnhealthy, "connection refused"
 			})},
@@ -203,45 +203,45 @@ func TestDiff(t *testing.T) {
 			want: []dwantChange{{Name: "api", Action: Restart, Port: 8080,
 				Reason: "health check failing: connection refused"}}},
 		{name: "sticky port kept while free",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8081, ddead(""))},
 			want: []dwantChange{{Name: "api", Action: Restart, Port: 8081, Reason: "process exited",
 				Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "keeping port 8081 chosen earlier"}}}},
 		{name: "sticky port taken falls back to the wanted port",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8081, ddead(""))},
 			busy:    dbusyPorts{"127.0.0.1:8081": true},
 			want:    []dwantChange{{Name: "api", Action: Restart, Port: 8080, Reason: "process exited"}}},
 		{name: "auto port scans from 42000",
-			desired: []spec.Forward{dfwd("a", 0), dfwd("b", 0)},
+			desired: []model.Forward{dfwd("a", 0), dfwd("b", 0)},
 			busy:    dbusyPorts{"127.0.0.1:42000": true},
 			want: []dwantChange{
 				{Name: "a", Action: Start, Port: 42001},
 				{Name: "b", Action: Start, Port: 42002}}},
 		{name: "auto port is sticky",
-			desired: []spec.Forward{dfwd("a", 0)},
+			desired: []model.Forward{dfwd("a", 0)},
 			actual:  Actual{"a": drunning(dfwd("a", 0), 42007, ddead(""))},
 			want:    []dwantChange{{Name: "a", Action: Restart, Port: 42007, Reason: "process exited"}}},
 		{name: "failed start is started again on its old port",
-			desired: []spec.Forward{api},
+			desired: []model.Forward{api},
 			actual: Actual{"api": drunning(api, 8080, func(o *Observed) {
 				o.State.Handle, o.Alive, o.State.LastError = runtime.Handle{}, false, "context not found"
 			})},
 			want: []dwantChange{{Name: "api", Action: Start, Port: 8080,
 				Reason: "previous start failed: context not found"}}},
 		{name: "no free port at all",
-			desired: []spec.Forward{dfwd("top", 65535)},
+			desired: []model.Forward{dfwd("top", 65535)},
 			busy:    dbusyPorts{"127.0.0.1:65535": true},
 			want: []dwantChange{{Name: "top", Action: Start,
 				Move: &PortMove{Wanted: 65535, Reason: "no free port at or above 65535"}}}},
 		{name: "wildcard address conflicts with loopback",
-			desired: []spec.Forward{api, dfwd("pub", 8080, func(f *spec.Forward) { f.Address = "0.0.0.0" })},
+			desired: []model.Forward{api, dfwd("pub", 8080, func(f *model.Forward) { f.Address = "0.0.0.0" })},
 			want: []dwantChange{
 				{Name: "api", Action: Start, Port: 8080},
 				{Name: "pub", Action: Start, Port: 8081,
 					Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "port 8080 is used by forward.api"}}}},
 		{name: "unsorted input, output sorted by name",
-			desired: []spec.Forward{dfwd("zeta", 7000), dfwd("alpha", 7001)},
+			desired: []model.Forward{dfwd("zeta", 7000), dfwd("alpha", 7001)},
 			actual:  Actual{"mid": drunning(dfwd("mid", 7002), 7002)},
 			want: []dwantChange{
 				{Name: "alpha", Action: Start, Port: 7001},
@@ -269,7 +269,7 @@ func TestDiff(t *testing.T) {
 
 func TestDiffDoesNotMutateInput(t *testing.T) {
 	t.Parallel()
-	in := []spec.Forward{dfwd("b", 1), dfwd("a", 2)}
+	in := []model.Forward{dfwd("b", 1), dfwd("a", 2)}
 	Diff(in, nil, dbusyPorts{})
 	if in[0].Name != "b" || in[1].Name != "a" {
 		t.Errorf("Diff reordered its input: %v, %v", in[0].Name, in[1].Name)
@@ -278,25 +278,25 @@ func TestDiffDoesNotMutateInput(t *testing.T) {
 
 func TestSpecHash(t *testing.T) {
 	t.Parallel()
-	base := dfwd("api", 8080, func(f *spec.Forward) { f.Selector = map[string]string{"a": "1", "b": "2"} })
-	same := []func(*spec.Forward){
-		func(f *spec.Forward) { f.Enabled = false },
-		func(f *spec.Forward) { f.Open = "/x" },
-		func(f *spec.Forward) { f.Health = spec.Health{Kind: spec.HealthNone} },
-		func(f *spec.Forward) { f.Decl = spec.Pos{File: "kpf.hcl", Line: 3} },
-		func(f *spec.Forward) { f.Selector = map[string]string{"b": "2", "a": "1"} },
+	base := dfwd("api", 8080, func(f *model.Forward) { f.Selector = map[string]string{"a": "1", "b": "2"} })
+	same := []func(*model.Forward){
+		func(f *model.Forward) { f.Enabled = false },
+		func(f *model.Forward) { f.Open = "/x" },
+		func(f *model.Forward) { f.Health = model.Health{Kind: model.HealthNone} },
+		func(f *model.Forward) { f.Decl = model.Pos{File: "kpf.hcl", Line: 3} },
+		func(f *model.Forward) { f.Selector = map[string]string{"b": "2", "a": "1"} },
 	}
-	differ := map[string]func(*spec.Forward){
-		"target":      func(f *spec.Forward) { f.Target.Name = "api2" },
-		"kind":        func(f *spec.Forward) { f.Target.Kind = "pod" },
-		"selector":    func(f *spec.Forward) { f.Selector = map[string]string{"a": "1", "b": "3"} },
-		"selector kv": func(f *spec.Forward) { f.Selector = map[string]string{"a": "1=b", "": "2"} },
-		"context":     func(f *spec.Forward) { f.Context = "prod" },
-		"namespace":   func(f *spec.Forward) { f.Namespace = "other" },
-		"address":     func(f *spec.Forward) { f.Address = "0.0.0.0" },
-		"remote_port": func(f *spec.Forward) { f.RemotePort = "8080" },
-		"local_port":  func(f *spec.Forward) { f.LocalPort = 0 },
-		"field shift": func(f *spec.Forward) { f.Context, f.Namespace = "kind-devshop", "" },
+	differ := map[string]func(*model.Forward){
+		"target":      func(f *model.Forward) { f.Target.Name = "api2" },
+		"kind":        func(f *model.Forward) { f.Target.Kind = "pod" },
+		"selector":    func(f *model.Forward) { f.Selector = map[string]string{"a": "1", "b": "3"} },
+		"selector kv": func(f *model.Forward) { f.Selector = map[string]string{"a": "1=b", "": "2"} },
+		"context":     func(f *model.Forward) { f.Context = "prod" },
+		"namespace":   func(f *model.Forward) { f.Namespace = "other" },
+		"address":     func(f *model.Forward) { f.Address = "0.0.0.0" },
+		"remote_port": func(f *model.Forward) { f.RemotePort = "8080" },
+		"local_port":  func(f *model.Forward) { f.LocalPort = 0 },
+		"field shift": func(f *model.Forward) { f.Context, f.Namespace = "kind-devshop", "" },
 	}
 	h := SpecHash(base)
 	if len(h) != 32 {
@@ -320,7 +320,7 @@ func TestSpecHash(t *testing.T) {
 
 func TestResolveContexts(t *testing.T) {
 	t.Parallel()
-	in := []spec.Forward{dfwd("a", 1, func(f *spec.Forward) { f.Context = "" }), dfwd("b", 2)}
+	in := []model.Forward{dfwd("a", 1, func(f *model.Forward) { f.Context = "" }), dfwd("b", 2)}
 	out := ResolveContexts(in, "kind-x")
 	if out[0].Context != "kind-x" || out[1].Context != "kind-dev" {
 		t.Errorf("contexts = %q, %q; want kind-x, kind-dev", out[0].Context, out[1].Context)

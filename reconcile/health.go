@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // HealthProber checks whether a running forward actually forwards. A nil
 // error means healthy.
 type HealthProber interface {
-	Probe(ctx context.Context, f spec.Forward, port int) error
+	Probe(ctx context.Context, f model.Forward, port int) error
 }
 
 // NetProber probes over the network, on the forward's local address:
@@ -24,27 +24,27 @@ type HealthProber interface {
 // and counts any status below 500 as healthy; kind none is always healthy.
 type NetProber struct {
 	// Timeout bounds one probe when the forward's health block sets none
-	// (default spec.DefaultHealthTimeout).
+	// (default model.DefaultHealthTimeout).
 	Timeout time.Duration
 }
 
 // Probe implements HealthProber.
-func (p NetProber) Probe(ctx context.Context, f spec.Forward, port int) error {
+func (p NetProber) Probe(ctx context.Context, f model.Forward, port int) error {
 	timeout := f.Health.Timeout
 	if timeout <= 0 {
 		timeout = p.Timeout
 	}
 	if timeout <= 0 {
-		timeout = spec.DefaultHealthTimeout
+		timeout = model.DefaultHealthTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	hostport := net.JoinHostPort(dialAddress(f.Address), strconv.Itoa(port))
 	switch f.Health.Kind {
-	case spec.HealthNone:
+	case model.HealthNone:
 		return nil
-	case spec.HealthHTTP:
+	case model.HealthHTTP:
 		return probeHTTP(ctx, hostport, f.Health.HTTPPath)
 	default: // tcp is the default kind
 		var d net.Dialer

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 func serverPort(t *testing.T, addr string) int {
@@ -57,27 +57,27 @@ func TestNetProber(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		health  spec.Health
+		health  model.Health
 		address string
 		port    int
 		wantErr string // "" = healthy
 	}{
-		{"tcp open", spec.Health{Kind: spec.HealthTCP}, "127.0.0.1", open, ""},
-		{"tcp is the default kind", spec.Health{}, "127.0.0.1", open, ""},
-		{"wildcard address dials loopback", spec.Health{Kind: spec.HealthTCP}, "0.0.0.0", open, ""},
-		{"tcp closed", spec.Health{Kind: spec.HealthTCP}, "127.0.0.1", closed, "tcp connect"},
-		{"http 200", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/ok"}, "127.0.0.1", open, ""},
-		{"http 404 is healthy", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/nope"}, "127.0.0.1", open, ""},
-		{"http path without slash", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "ok"}, "127.0.0.1", open, ""},
-		{"http redirect not followed", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/redirect"}, "127.0.0.1", open, ""},
-		{"http 503 is unhealthy", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/broken"}, "127.0.0.1", open, "status 503"},
-		{"http closed", spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/"}, "127.0.0.1", closed, "http GET"},
-		{"none", spec.Health{Kind: spec.HealthNone}, "127.0.0.1", closed, ""},
+		{"tcp open", model.Health{Kind: model.HealthTCP}, "127.0.0.1", open, ""},
+		{"tcp is the default kind", model.Health{}, "127.0.0.1", open, ""},
+		{"wildcard address dials loopback", model.Health{Kind: model.HealthTCP}, "0.0.0.0", open, ""},
+		{"tcp closed", model.Health{Kind: model.HealthTCP}, "127.0.0.1", closed, "tcp connect"},
+		{"http 200", model.Health{Kind: model.HealthHTTP, HTTPPath: "/ok"}, "127.0.0.1", open, ""},
+		{"http 404 is healthy", model.Health{Kind: model.HealthHTTP, HTTPPath: "/nope"}, "127.0.0.1", open, ""},
+		{"http path without slash", model.Health{Kind: model.HealthHTTP, HTTPPath: "ok"}, "127.0.0.1", open, ""},
+		{"http redirect not followed", model.Health{Kind: model.HealthHTTP, HTTPPath: "/redirect"}, "127.0.0.1", open, ""},
+		{"http 503 is unhealthy", model.Health{Kind: model.HealthHTTP, HTTPPath: "/broken"}, "127.0.0.1", open, "status 503"},
+		{"http closed", model.Health{Kind: model.HealthHTTP, HTTPPath: "/"}, "127.0.0.1", closed, "http GET"},
+		{"none", model.Health{Kind: model.HealthNone}, "127.0.0.1", closed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := spec.Forward{Name: "x", Address: tt.address, Health: tt.health}
+			f := model.Forward{Name: "x", Address: tt.address, Health: tt.health}
 			err := NetProber{}.Probe(context.Background(), f, tt.port)
 			switch {
 			case tt.wantErr == "" && err != nil:

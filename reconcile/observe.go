@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -44,7 +44,7 @@ type probeRecord struct {
 
 type probeJob struct {
 	name string
-	f    spec.Forward
+	f    model.Forward
 	port int
 	err  error
 }
@@ -54,7 +54,7 @@ type probeJob struct {
 // entries of st not in forwards are observed but not probed). Only alive
 // forwards are probed. Observe never fails: an Inspect error counts as not
 // alive, with the error as LastError.
-func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []spec.Forward) Actual {
+func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model.Forward) Actual {
 	if st == nil || len(st.Forwards) == 0 {
 		o.prune(nil)
 		return Actual{}
@@ -94,7 +94,7 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []spec.
 		switch {
 		case !inSpec || !ob.Alive:
 			// not probed
-		case forwards[i].Health.Kind == spec.HealthNone:
+		case forwards[i].Health.Kind == model.HealthNone:
 			ob.Health = HealthNone
 		case o.Prober != nil:
 			rec := o.records[name]
@@ -104,7 +104,7 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []spec.
 			}
 			interval := forwards[i].Health.Interval
 			if interval <= 0 {
-				interval = spec.DefaultHealthInterval
+				interval = model.DefaultHealthInterval
 			}
 			if rec.last.IsZero() || t.Sub(rec.last) >= interval {
 				jobs = append(jobs, probeJob{name: name, f: forwards[i], port: sf.LocalPort})
@@ -124,7 +124,7 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []spec.
 		rec.last = t
 		threshold := j.f.Health.FailureThreshold
 		if threshold <= 0 {
-			threshold = spec.DefaultHealthThreshold
+			threshold = model.DefaultHealthThreshold
 		}
 		if j.err == nil {
 			rec.failures, rec.verdict, rec.err = 0, HealthHealthy, ""

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -24,7 +24,7 @@ func newFakeProber() *fakeProber {
 	return &fakeProber{failing: map[string]bool{}, probes: map[string]int{}}
 }
 
-func (p *fakeProber) Probe(_ context.Context, f spec.Forward, _ int) error {
+func (p *fakeProber) Probe(_ context.Context, f model.Forward, _ int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.probes[f.Name]++
@@ -73,11 +73,11 @@ func TestObserve(t *testing.T) {
 		"failed":  {Name: "failed", LastError: "context not found", LocalPort: 9005},
 	}}
 	rt.kill("dead", "error: lost connection to pod")
-	fw := func(name string, kind spec.HealthKind) spec.Forward {
-		return spec.Forward{Name: name, Address: "127.0.0.1", Health: spec.Health{Kind: kind}}
+	fw := func(name string, kind model.HealthKind) model.Forward {
+		return model.Forward{Name: name, Address: "127.0.0.1", Health: model.Health{Kind: kind}}
 	}
-	forwards := []spec.Forward{fw("alive", spec.HealthTCP), fw("dead", spec.HealthTCP),
-		fw("nocheck", spec.HealthNone), fw("failed", spec.HealthTCP)}
+	forwards := []model.Forward{fw("alive", model.HealthTCP), fw("dead", model.HealthTCP),
+		fw("nocheck", model.HealthNone), fw("failed", model.HealthTCP)}
 
 	prober := newFakeProber()
 	o := &Observer{Runtime: rt, Prober: prober}
@@ -135,8 +135,8 @@ func TestObserveHealthThresholdAndInterval(t *testing.T) {
 	clk := NewFakeClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	rt := newFakeRuntime(clk.Now)
 	st := &state.File{Forwards: map[string]state.Forward{"api": startFake(t, rt, "api", 9001)}}
-	forwards := []spec.Forward{{Name: "api", Address: "127.0.0.1", Health: spec.Health{
-		Kind: spec.HealthTCP, Interval: 5 * time.Second, FailureThreshold: 3}}}
+	forwards := []model.Forward{{Name: "api", Address: "127.0.0.1", Health: model.Health{
+		Kind: model.HealthTCP, Interval: 5 * time.Second, FailureThreshold: 3}}}
 	prober := newFakeProber()
 	o := &Observer{Runtime: rt, Prober: prober, Now: clk.Now}
 	observe := func() Observed {

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // States a StatusRow can show.
@@ -49,7 +49,7 @@ type StatusRow struct {
 // StatusRows lists every forward of the spec and every forward kpf runs that
 // the spec no longer has ("orphaned"), sorted by name. now is used for the
 // uptime only.
-func StatusRows(forwards []spec.Forward, actual Actual, now time.Time) []StatusRow {
+func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []StatusRow {
 	rows := make([]StatusRow, 0, len(forwards)+len(actual))
 	seen := make(map[string]struct{}, len(forwards))
 	for i := range forwards {

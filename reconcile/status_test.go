@@ -6,18 +6,18 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
-func statusScenario() ([]spec.Forward, Actual, time.Time) {
+func statusScenario() ([]model.Forward, Actual, time.Time) {
 	now := time.Date(2025, 1, 2, 6, 7, 8, 0, time.UTC) // 3h3m3s after drunning's StartedAt
 	api := dfwd("api", 8080)
 	web := dfwd("web", 3000)
-	db := dfwd("db", 5432, func(f *spec.Forward) {
-		f.Target = spec.Target{}
+	db := dfwd("db", 5432, func(f *model.Forward) {
+		f.Target = model.Target{}
 		f.Selector = map[string]string{"app": "postgres"}
 	})
-	forwards := []spec.Forward{
+	forwards := []model.Forward{
 		api, db, dfwd("grafana", 0), dfwd("legacy", 7000, ddisabled), dfwd("metrics", 9090), web, dfwd("auth", 4000),
 	}
 	actual := Actual{

@@ -3,7 +3,7 @@ package reconcile
 import (
 	"time"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -50,7 +50,7 @@ type Actual map[string]Observed
 // Desired is one enabled forward as it should run: spec values with the
 // context resolved (never "") and the namespace defaulted.
 type Desired struct {
-	spec.Forward
+	model.Forward
 }
 
 // PortChecker answers whether a local port can be bound. Diff only calls
@@ -85,7 +85,7 @@ type Change struct {
 	Port     int       `json:"local_port"`
 	PortMove *PortMove `json:"port_move,omitempty"`
 	// Desired is nil for Stop.
-	Desired *spec.Forward `json:"-"`
+	Desired *model.Forward `json:"-"`
 	// Prior is nil for Start.
 	Prior *state.Forward `json:"-"`
 }

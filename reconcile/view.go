@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // JSONFormatVersion is the version of the plan and status JSON schemas (see
@@ -235,7 +235,7 @@ func blockLines(c *Change, mark byte) []line {
 	return append(ls, line{' ', "local", strconv.Quote(hostPort(d.Address, c.Port)), ""})
 }
 
-func appendTarget(ls []line, mark byte, d *spec.Forward) []line {
+func appendTarget(ls []line, mark byte, d *model.Forward) []line {
 	if !d.Target.IsZero() {
 		ls = append(ls, line{mark, "target", strconv.Quote(d.Target.String()), ""})
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -41,15 +41,15 @@ func golden(t *testing.T, name string, got []byte) {
 func viewScenarios() map[string]Plan {
 	api := dfwd("api", 8080)
 	web := dfwd("web", 3000)
-	db := dfwd("db", 5432, func(f *spec.Forward) {
-		f.Target = spec.Target{}
+	db := dfwd("db", 5432, func(f *model.Forward) {
+		f.Target = model.Target{}
 		f.Selector = map[string]string{"app": "postgres", "tier": "data"}
 		f.Namespace = "data"
 		f.RemotePort = "5432"
 	})
 	mixed := Diff(
-		[]spec.Forward{
-			dfwd("api", 8080, func(f *spec.Forward) { f.Namespace = "shop-v2"; f.LocalPort = 8081 }),
+		[]model.Forward{
+			dfwd("api", 8080, func(f *model.Forward) { f.Namespace = "shop-v2"; f.LocalPort = 8081 }),
 			dfwd("admin", 8080),
 			db,
 			dfwd("grafana", 0),
@@ -68,19 +68,19 @@ func viewScenarios() map[string]Plan {
 	)
 	mixed.Workspace = "shop"
 
-	unhealthy := Diff([]spec.Forward{api, web}, Actual{
+	unhealthy := Diff([]model.Forward{api, web}, Actual{
 		"api": drunning(api, 8080, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "GET /healthz: 503" }),
 		"web": drunning(web, 3001),
 	}, dbusyPorts{"127.0.0.1:8080": true, "127.0.0.1:3001": true})
 	unhealthy.Workspace = "shop"
 
-	selector := Diff([]spec.Forward{dfwd("db", 5432, func(f *spec.Forward) {
-		f.Target = spec.Target{}
+	selector := Diff([]model.Forward{dfwd("db", 5432, func(f *model.Forward) {
+		f.Target = model.Target{}
 		f.Selector = map[string]string{"app": "postgres"}
 	}), dfwd("top", 65535)}, Actual{"db": drunning(dfwd("db", 5432), 5432)}, dbusyPorts{"127.0.0.1:65535": true})
 	selector.Workspace = "data"
 
-	none := Diff([]spec.Forward{api, dfwd("off", 1, ddisabled)}, Actual{"api": drunning(api, 8080)}, dbusyPorts{})
+	none := Diff([]model.Forward{api, dfwd("off", 1, ddisabled)}, Actual{"api": drunning(api, 8080)}, dbusyPorts{})
 	none.Workspace = "shop"
 
 	return map[string]Plan{

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -53,7 +53,7 @@ type Watcher struct {
 	// Load loads the spec: every forward (disabled ones included) with its
 	// context resolved. An error (e.g. hcl.Diagnostics) changes nothing:
 	// the last spec that loaded stays in force.
-	Load func(ctx context.Context) ([]spec.Forward, spec.Settings, error)
+	Load func(ctx context.Context) ([]model.Forward, model.Settings, error)
 	// WatchPaths returns the directories to watch for spec file changes;
 	// nil means the spec is only reloaded on the timer.
 	WatchPaths func() []string
@@ -121,8 +121,8 @@ func (w *Watcher) countPass(d time.Duration, loaded bool) {
 
 // watchState is what one Run remembers between passes.
 type watchState struct {
-	forwards    []spec.Forward // the last spec that loaded
-	settings    spec.Settings
+	forwards    []model.Forward // the last spec that loaded
+	settings    model.Settings
 	loaded      bool
 	lastLoadErr string
 	// reload: the next pass must load the spec; lastLoad is when it last did.
@@ -298,7 +298,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	if w.Ports == nil {
 		ttl := settings.ProbeCacheTTL
 		if ttl <= 0 {
-			ttl = spec.DefaultProbeCacheTTL
+			ttl = model.DefaultProbeCacheTTL
 		}
 		w.Ports = ports.NewCache(ttl, clock.Now)
 	}
@@ -398,7 +398,7 @@ func (w *Watcher) trackHealth(ws *watchState, actual Actual, now time.Time) {
 
 // prune forgets the backoff of forwards that are neither in the spec nor
 // in the state file, so nothing grows with time.
-func (w *Watcher) prune(ws *watchState, forwards []spec.Forward) {
+func (w *Watcher) prune(ws *watchState, forwards []model.Forward) {
 	if len(ws.retry) == 0 {
 		return
 	}
@@ -444,11 +444,11 @@ func (w *Watcher) logger() hclog.Logger {
 	return w.Log
 }
 
-func checkInterval(s spec.Settings) time.Duration {
+func checkInterval(s model.Settings) time.Duration {
 	if s.CheckInterval > 0 {
 		return s.CheckInterval
 	}
-	return spec.DefaultCheckInterval
+	return model.DefaultCheckInterval
 }
 
 func addressOf(c *Change) string {

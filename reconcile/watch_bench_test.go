@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/reconcile/ports"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -17,16 +17,16 @@ import (
 func BenchmarkWatchIdlePass100(b *testing.B) {
 	clk := NewFakeClock(watchStart)
 	rt := newFakeRuntime(clk.Now)
-	forwards := make([]spec.Forward, 100)
+	forwards := make([]model.Forward, 100)
 	for i := range forwards {
 		f := fwd(fmt.Sprintf("fwd-%03d", i), 51000+i)
-		f.Health = spec.Health{Kind: spec.HealthTCP, Interval: 5 * time.Second}
+		f.Health = model.Health{Kind: model.HealthTCP, Interval: 5 * time.Second}
 		forwards[i] = *f
 	}
-	settings := spec.Settings{CheckInterval: 2 * time.Second, MaxParallel: 10}
+	settings := model.Settings{CheckInterval: 2 * time.Second, MaxParallel: 10}
 	prober := newFakeProber()
 	w := &Watcher{
-		Load:     func(context.Context) ([]spec.Forward, spec.Settings, error) { return forwards, settings, nil },
+		Load:     func(context.Context) ([]model.Forward, model.Settings, error) { return forwards, settings, nil },
 		Observer: &Observer{Runtime: rt, Prober: prober, Now: clk.Now},
 		Applier:  &Applier{Runtime: rt, State: &state.File{Version: state.Version}, Now: clk.Now},
 		Ports:    ports.NewCache(time.Hour, clk.Now),

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // An idle watch that watches the spec files does not reload the spec on
@@ -27,7 +27,7 @@ func TestWatchReloadsSpecOnlyWhenDue(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, watchFwd(t, "api"))
 			var loads atomic.Int64
-			h.w.Load = func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
+			h.w.Load = func(ctx context.Context) ([]model.Forward, model.Settings, error) {
 				loads.Add(1)
 				return h.load(ctx)
 			}

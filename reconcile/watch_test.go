@@ -15,7 +15,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -36,7 +36,7 @@ type harness struct {
 	done   chan error
 
 	mu       sync.Mutex
-	forwards []spec.Forward
+	forwards []model.Forward
 	loadErr  error
 }
 
@@ -47,7 +47,7 @@ func testBackOff() *backoff.ExponentialBackOff {
 	return b
 }
 
-func newHarness(t *testing.T, forwards ...spec.Forward) *harness {
+func newHarness(t *testing.T, forwards ...model.Forward) *harness {
 	t.Helper()
 	clk := NewFakeClock(watchStart)
 	rt := newFakeRuntime(clk.Now)
@@ -62,16 +62,16 @@ func newHarness(t *testing.T, forwards ...spec.Forward) *harness {
 	return h
 }
 
-func (h *harness) load(context.Context) ([]spec.Forward, spec.Settings, error) {
+func (h *harness) load(context.Context) ([]model.Forward, model.Settings, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.loadErr != nil {
-		return nil, spec.Settings{}, h.loadErr
+		return nil, model.Settings{}, h.loadErr
 	}
-	return append([]spec.Forward(nil), h.forwards...), spec.Settings{CheckInterval: 2 * time.Second}, nil
+	return append([]model.Forward(nil), h.forwards...), model.Settings{CheckInterval: 2 * time.Second}, nil
 }
 
-func (h *harness) setSpec(err error, forwards ...spec.Forward) {
+func (h *harness) setSpec(err error, forwards ...model.Forward) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.forwards, h.loadErr = forwards, err
@@ -143,9 +143,9 @@ func (h *harness) stop() {
 	h.done <- nil // for the cleanup
 }
 
-func watchFwd(t *testing.T, name string) spec.Forward {
+func watchFwd(t *testing.T, name string) model.Forward {
 	f := *fwd(name, closedPort(t))
-	f.Health = spec.Health{Kind: spec.HealthTCP, Interval: time.Second, FailureThreshold: 1}
+	f.Health = model.Health{Kind: model.HealthTCP, Interval: time.Second, FailureThreshold: 1}
 	return f
 }
 
@@ -376,20 +376,20 @@ func TestWatchAppliesSpecFileEdit(t *testing.T) {
 	writePort(strconv.Itoa(base.LocalPort))
 	h := newHarness(t)
 	var loads atomic.Int64
-	h.w.Load = func(context.Context) ([]spec.Forward, spec.Settings, error) {
+	h.w.Load = func(context.Context) ([]model.Forward, model.Settings, error) {
 		loads.Add(1)
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, spec.Settings{}, err
+			return nil, model.Settings{}, err
 		}
 		port, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err != nil {
-			return nil, spec.Settings{}, errors.New("kpf.hcl:1,1: invalid port")
+			return nil, model.Settings{}, errors.New("kpf.hcl:1,1: invalid port")
 		}
 		f := base
 		f.LocalPort = port
 		// A long check interval: only the file event can trigger a pass.
-		return []spec.Forward{f}, spec.Settings{CheckInterval: time.Hour}, nil
+		return []model.Forward{f}, model.Settings{CheckInterval: time.Hour}, nil
 	}
 	h.w.WatchPaths = func() []string { return []string{dir} }
 	h.run()

@@ -1,0 +1,117 @@
+package model
+
+import (
+	"fmt"
+	"time"
+)
+
+// Workspace is a loaded, fully evaluated and validated workspace: plain Go
+// values only. Nothing downstream of spec ever sees HCL.
+type Workspace struct {
+	// Dir is the absolute path of the workspace directory.
+	Dir string
+	// Name is kpf.name, or the base name of Dir.
+	Name string
+	// Settings come from the kpf block, with defaults applied.
+	Settings Settings
+	// Forwards holds every declared forward (enabled or not), sorted by Name.
+	Forwards []Forward
+	// Files lists the files read, in load order (relative to Dir).
+	Files []string
+}
+
+// Settings are the workspace-wide knobs of the kpf block.
+type Settings struct {
+	ProbeCacheTTL time.Duration // default 5s
+	CheckInterval time.Duration // default 2s
+	MaxParallel   int           // default 10
+}
+
+// Default settings applied when the kpf block does not set them.
+const (
+	DefaultProbeCacheTTL = 5 * time.Second
+	DefaultCheckInterval = 2 * time.Second
+	DefaultMaxParallel   = 10
+	DefaultAddress       = "127.0.0.1"
+)
+
+// Forward is one desired port-forward after defaults and overrides.
+type Forward struct {
+	Name string
+	// Target is set when the forward names a resource (service/api);
+	// it is the zero Target when Selector is used instead.
+	Target Target
+	// Selector picks a pod by labels; nil when Target is set.
+	Selector map[string]string
+	// Context is the kube context; "" means kubectl's current context,
+	// which the caller resolves at plan time (never implicitly followed).
+	Context   string
+	Namespace string // "" means the context's namespace ("default" if none)
+	Address   string // IP literal; DefaultAddress unless set
+	LocalPort int    // 0 = pick a free port once and keep it
+	// RemotePort is a number ("8080") or a named port ("http").
+	RemotePort string
+	Enabled    bool
+	Open       string // URL path for `kpf open`; "" = "/"
+	Health     Health
+	// Decl is where the forward block was declared.
+	Decl Pos
+}
+
+// Target names a Kubernetes resource to forward to.
+type Target struct {
+	Kind string // normalised: "service", "pod", "deployment" or "statefulset"
+	Name string
+}
+
+// IsZero reports whether no target is set.
+func (t Target) IsZero() bool { return t.Kind == "" && t.Name == "" }
+
+// String renders the target in kubectl's TYPE/NAME form.
+func (t Target) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Kind + "/" + t.Name
+}
+
+// HealthKind says how a forward's health is checked.
+type HealthKind string
+
+// Health check kinds.
+const (
+	HealthTCP  HealthKind = "tcp" // default: a TCP connect to the local port
+	HealthHTTP HealthKind = "http"
+	HealthNone HealthKind = "none"
+)
+
+// Health is a forward's health check.
+type Health struct {
+	Kind             HealthKind
+	HTTPPath         string        // for HealthHTTP
+	Interval         time.Duration // default 5s
+	Timeout          time.Duration // default 2s
+	FailureThreshold int           // consecutive failures before unhealthy; default 3
+}
+
+// Health defaults.
+const (
+	DefaultHealthInterval  = 5 * time.Second
+	DefaultHealthTimeout   = 2 * time.Second
+	DefaultHealthThreshold = 3
+)
+
+// Pos is a source position, kept as plain data so that packages that must
+// not import hcl can still point at the spec.
+type Pos struct {
+	File   string
+	Line   int
+	Column int
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}

@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -180,7 +178,7 @@ func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.Bac
 				a.failed(c.Name, out)
 				return out
 			}
-			log.Debug("stopped old process", "pid", h.PID)
+			log.Debug("stopped the old forward", "handle", h.String())
 		}
 	}
 	return a.start(ctx, c, nb, log)
@@ -260,10 +258,6 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		port = p
 	}
 	first := port
-	logPath := ""
-	if a.Store != nil {
-		logPath = a.Store.LogPath(c.Name)
-	}
 
 	var h runtime.Handle
 	attempts, err := a.retry(ctx, nb, func() error {
@@ -278,9 +272,10 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 			LocalPort:  port,
 			RemotePort: d.RemotePort,
 			Kubeconfig: a.Kubeconfig,
-			LogPath:    logPath,
+			Runtime:    d.Runtime,
+			Health:     runtimeHealth(d.Health),
 		})
-		if err == nil || runtime.IsPermanent(err) || !isPortInUse(err) {
+		if err == nil || runtime.IsPermanent(err) || !errors.Is(err, runtime.ErrPortInUse) {
 			return err
 		}
 		if np, perr := a.freePort(d.Address, port); perr == nil {
@@ -302,7 +297,6 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		RemotePort: d.RemotePort,
 		LocalPort:  port,
 		WantedPort: d.LocalPort,
-		LogPath:    logPath,
 	}
 	if c.Prior != nil {
 		entry.Restarts = c.Prior.Restarts
@@ -350,7 +344,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	}
 	a.progressf("forward.%s: %s on %s (%s%s)", c.Name, verb,
 		net.JoinHostPort(d.Address, strconv.Itoa(port)), plural(attempts, "attempt"), note)
-	log.Info("forward running", "pid", h.PID, "port", port, "attempts", attempts)
+	log.Info("forward running", "handle", h.String(), "port", port, "attempts", attempts)
 	return out
 }
 
@@ -426,16 +420,12 @@ func (a *Applier) freePort(address string, from int) (int, error) {
 	return 0, fmt.Errorf("finding a free port on %s: every port offered is taken", address)
 }
 
-// isPortInUse reports whether a start failed because its local port was
-// taken.
-func isPortInUse(err error) bool {
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return true
+// runtimeHealth is a forward's health check in the runtime's plain terms.
+func runtimeHealth(h model.Health) runtime.Health {
+	return runtime.Health{
+		Kind: string(h.Kind), HTTPPath: h.HTTPPath, Interval: h.Interval,
+		Timeout: h.Timeout, FailureThreshold: h.FailureThreshold,
 	}
-	m := strings.ToLower(err.Error())
-	return strings.Contains(m, "address already in use") ||
-		strings.Contains(m, "port in use") ||
-		strings.Contains(m, "unable to listen on")
 }
 
 func (a *Applier) saveLocked() error {

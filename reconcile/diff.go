@@ -145,7 +145,7 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 			c.Reason = ReasonDisabled
 		case !running:
 			c.Action = Start
-		case !specHashIs(f, obs.State.SpecHash):
+		case !specHashIs(f, obs.State.SpecHash) || runtimeMoves(obs, f):
 			c.Action = Replace
 			c.Fields = replaceFields(c.Prior, f)
 			c.Reason = replaceReason(c.Fields)
@@ -344,7 +344,17 @@ func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 	add("address", prior.Address, f.Address)
 	add("local_port", formatWantedPort(prior.WantedPort), formatWantedPort(f.LocalPort))
 	add("remote_port", prior.RemotePort, f.RemotePort)
+	if prior.Handle.Runtime != "" && f.Runtime != "" {
+		add("runtime", prior.Handle.Runtime, f.Runtime)
+	}
 	return out
+}
+
+// runtimeMoves reports whether a live forward runs in another runtime than
+// the spec asks for (a migration: kubectl to native, or back).
+func runtimeMoves(obs Observed, f *model.Forward) bool {
+	h := obs.State.Handle
+	return obs.Alive && f.Runtime != "" && !h.IsZero() && h.Runtime != f.Runtime
 }
 
 func replaceReason(fields []FieldChange) string {

@@ -44,7 +44,7 @@ func drunning(f model.Forward, port int, mods ...func(*Observed)) Observed {
 	o := Observed{
 		State: state.Forward{
 			Name:       f.Name,
-			Handle:     runtime.Handle{PID: 1000 + port, StartTime: 1},
+			Handle:     fakeHandle(1000+port, 1),
 			SpecHash:   SpecHash(f),
 			Target:     f.Target.String(),
 			Selector:   f.Selector,
@@ -56,8 +56,9 @@ func drunning(f model.Forward, port int, mods ...func(*Observed)) Observed {
 			WantedPort: f.LocalPort,
 			StartedAt:  time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 		},
-		Alive:  true,
-		Health: HealthHealthy,
+		Runtime: runtime.Unknown(),
+		Alive:   true,
+		Health:  HealthHealthy,
 	}
 	for _, m := range mods {
 		m(&o)
@@ -240,6 +241,15 @@ func TestDiff(t *testing.T) {
 				{Name: "api", Action: Start, Port: 8080},
 				{Name: "pub", Action: Start, Port: 8081,
 					Move: &PortMove{Wanted: 8080, Got: 8081, Reason: "port 8080 is used by forward.api"}}}},
+		{name: "a forward moves to the runtime the spec asks for",
+			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) { f.Runtime = "native" })},
+			actual:  Actual{"api": drunning(api, 8080)}, // a "fake" runtime's forward
+			want: []dwantChange{{Name: "api", Action: Replace, Port: 8080,
+				Reason: "spec changed: runtime", Fields: []string{"runtime: fake -> native"}}}},
+		{name: "same runtime, or none named: no change",
+			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) { f.Runtime = "fake" }), db},
+			actual:  Actual{"api": drunning(api, 8080), "db": drunning(db, 5432)},
+			want: []dwantChange{{Name: "api", Action: NoOp, Port: 8080}, {Name: "db", Action: NoOp, Port: 5432}}},
 		{name: "unsorted input, output sorted by name",
 			desired: []model.Forward{dfwd("zeta", 7000), dfwd("alpha", 7001)},
 			actual:  Actual{"mid": drunning(dfwd("mid", 7002), 7002)},

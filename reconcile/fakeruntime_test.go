@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,7 +18,7 @@ type fakeRuntime struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	nextPID int
-	procs   map[int]*fakeProc
+	procs   map[runtime.Handle]*fakeProc
 	scripts map[string]*fakeScript
 
 	starts       []startCall
@@ -58,7 +59,12 @@ func newFakeRuntime(now func() time.Time) *fakeRuntime {
 	if now == nil {
 		now = time.Now
 	}
-	return &fakeRuntime{now: now, nextPID: 1000, procs: map[int]*fakeProc{}, scripts: map[string]*fakeScript{}}
+	return &fakeRuntime{now: now, nextPID: 1000, procs: map[runtime.Handle]*fakeProc{}, scripts: map[string]*fakeScript{}}
+}
+
+// fakeHandle is the handle of fake process pid started at startTime.
+func fakeHandle(pid int, startTime uint64) runtime.Handle {
+	return runtime.Handle{Runtime: "fake", ID: strconv.Itoa(pid), Data: runtime.Data(fmt.Sprintf(`{"start_time":%d}`, startTime))}
 }
 
 func (r *fakeRuntime) script(name string) *fakeScript {
@@ -118,7 +124,7 @@ func (r *fakeRuntime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle
 		var err error
 		switch {
 		case sc.busyPorts[s.LocalPort]:
-			err = fmt.Errorf("unable to listen on port %d: bind: address already in use", s.LocalPort)
+			err = fmt.Errorf("fake: listening on port %d: %w", s.LocalPort, runtime.ErrPortInUse)
 		case sc.failAll || sc.failNext > 0:
 			if sc.failNext > 0 {
 				sc.failNext--
@@ -140,16 +146,17 @@ func (r *fakeRuntime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle
 	r.starts = append(r.starts, call)
 	r.nextPID++
 	p := &fakeProc{name: s.Name, startTime: uint64(r.nextPID) * 7, alive: true}
-	r.procs[r.nextPID] = p
-	return runtime.Handle{PID: r.nextPID, StartTime: p.startTime}, nil
+	h := fakeHandle(r.nextPID, p.startTime)
+	r.procs[h] = p
+	return h, nil
 }
 
 func (r *fakeRuntime) Stop(_ context.Context, h runtime.Handle) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stops = append(r.stops, h)
-	p, ok := r.procs[h.PID]
-	if !ok || p.startTime != h.StartTime {
+	p, ok := r.procs[h]
+	if !ok {
 		r.foreignStops++
 		return nil
 	}
@@ -157,14 +164,14 @@ func (r *fakeRuntime) Stop(_ context.Context, h runtime.Handle) error {
 	return nil
 }
 
-func (r *fakeRuntime) Inspect(_ context.Context, h runtime.Handle, _ string) (runtime.Status, error) {
+func (r *fakeRuntime) Inspect(_ context.Context, h runtime.Handle) (runtime.Status, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p, ok := r.procs[h.PID]
-	if !ok || p.startTime != h.StartTime {
-		return runtime.Status{}, nil
+	st := runtime.Unknown()
+	if p, ok := r.procs[h]; ok {
+		st.Alive, st.LastError = p.alive, p.lastError
 	}
-	return runtime.Status{Alive: p.alive, LastError: p.lastError}, nil
+	return st, nil
 }
 
 // kill makes the live process of forward name exit with lastErr.

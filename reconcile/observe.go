@@ -79,10 +79,11 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 	for name, sf := range st.Forwards {
 		ob := Observed{State: sf, Health: HealthUnknown, LastError: sf.LastError}
 		if !sf.Handle.IsZero() {
-			status, err := o.Runtime.Inspect(ctx, sf.Handle, sf.LogPath)
+			status, err := o.Runtime.Inspect(ctx, sf.Handle)
+			ob.Runtime = status
 			switch {
 			case err != nil:
-				ob.LastError = fmt.Sprintf("inspecting process %d: %v", sf.Handle.PID, err)
+				ob.LastError = fmt.Sprintf("inspecting %s: %v", sf.Handle, err)
 			default:
 				ob.Alive = status.Alive
 				if status.LastError != "" {

@@ -49,7 +49,7 @@ func (p *fakeProber) count(name string) int {
 // errInspectRuntime fails every Inspect.
 type errInspectRuntime struct{ *fakeRuntime }
 
-func (errInspectRuntime) Inspect(context.Context, runtime.Handle, string) (runtime.Status, error) {
+func (errInspectRuntime) Inspect(context.Context, runtime.Handle) (runtime.Status, error) {
 	return runtime.Status{}, errors.New("permission denied")
 }
 

@@ -42,8 +42,13 @@ type StatusRow struct {
 	Restarts  int
 	LastError string
 	Enabled   bool
-	// PID is the forward process's pid while it runs, else 0.
-	PID int
+	// Runtime and ID name the forward's handle while it runs ("" else).
+	Runtime, ID string
+	// Pod is the pod the forward sends connections to ("" = unknown).
+	Pod string
+	// Active and Total connections, BytesIn and BytesOut, Reconnects: as
+	// the runtime reports them; -1 = the runtime does not tell.
+	Active, Total, BytesIn, BytesOut, Reconnects int64
 }
 
 // StatusRows lists every forward of the spec and every forward kpf runs that
@@ -55,11 +60,9 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 	for i := range forwards {
 		f := &forwards[i]
 		seen[f.Name] = struct{}{}
-		row := StatusRow{
-			Name: f.Name, Target: targetText(f.Target.String(), f.Selector),
-			Context: f.Context, Namespace: f.Namespace, Enabled: f.Enabled,
-			Health: "-",
-		}
+		row := newStatusRow(f.Name)
+		row.Target = targetText(f.Target.String(), f.Selector)
+		row.Context, row.Namespace, row.Enabled = f.Context, f.Namespace, f.Enabled
 		obs, ok := actual[f.Name]
 		switch {
 		case ok:
@@ -79,13 +82,18 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 			continue
 		}
 		obs := actual[name]
-		row := StatusRow{Name: name, Health: "-"}
+		row := newStatusRow(name)
 		row.fill(obs, now)
 		row.State = StatusOrphaned
 		rows = append(rows, row)
 	}
 	slices.SortStableFunc(rows, func(a, b StatusRow) int { return strings.Compare(a.Name, b.Name) })
 	return rows
+}
+
+// newStatusRow is the row of a forward nothing is known of yet.
+func newStatusRow(name string) StatusRow {
+	return StatusRow{Name: name, Health: "-", Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1}
 }
 
 // fill sets what the observed state says.
@@ -104,7 +112,9 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	switch {
 	case obs.Alive:
 		r.State = StatusRunning
-		r.PID = st.Handle.PID
+		r.Runtime, r.ID = st.Handle.Runtime, st.Handle.ID
+		rs := obs.Runtime
+		r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Reconnects = rs.Pod, rs.Active, rs.Total, rs.BytesIn, rs.BytesOut, rs.Reconnects
 		r.Health = string(obs.Health)
 		if r.Health == "" {
 			r.Health = string(HealthUnknown)
@@ -235,7 +245,22 @@ type jsonStatusLine struct {
 	Restarts      int     `json:"restarts"`
 	LastError     string  `json:"last_error"`
 	Enabled       bool    `json:"enabled"`
-	PID           int     `json:"pid,omitempty"`
+	Runtime       string  `json:"runtime,omitempty"`
+	ID            string  `json:"id,omitempty"`
+	Pod           string  `json:"pod,omitempty"`
+	Active        *int64  `json:"active_connections,omitempty"`
+	Total         *int64  `json:"total_connections,omitempty"`
+	BytesIn       *int64  `json:"bytes_in,omitempty"`
+	BytesOut      *int64  `json:"bytes_out,omitempty"`
+	Reconnects    *int64  `json:"reconnects,omitempty"`
+}
+
+// known is nil for a counter the runtime does not report (-1).
+func known(n int64) *int64 {
+	if n < 0 {
+		return nil
+	}
+	return &n
 }
 
 // RenderStatusJSON writes rows as JSON (schema in JSON.md).
@@ -252,7 +277,9 @@ func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
 			Name: r.Name, Local: r.Local, Target: r.Target, Context: r.Context,
 			Namespace: r.Namespace, State: r.State, Health: r.Health,
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
-			LastError: r.LastError, Enabled: r.Enabled, PID: r.PID,
+			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,
+			Active: known(r.Active), Total: known(r.Total), BytesIn: known(r.BytesIn),
+			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects),
 		})
 	}
 	enc := json.NewEncoder(w)

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"time"
 
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -42,6 +43,8 @@ type Observed struct {
 	Health    HealthState
 	// HealthError says why the last probe failed.
 	HealthError string
+	// Runtime is what the runtime reported (pod, connections, bytes).
+	Runtime runtime.Status
 }
 
 // Actual is the observed state of a workspace, keyed by forward name.

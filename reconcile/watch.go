@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,13 +78,8 @@ type Watcher struct {
 	// SpecReload overrides DefaultSpecReload: how often the spec is
 	// reloaded without a file event while WatchPaths is set.
 	SpecReload time.Duration
-	// Exits, when set, delivers the handles of forward processes that just
-	// exited (see kubectl.Runtime.OnExit): each marks a pass due at once
-	// rather than at the next check_interval tick.
-	Exits <-chan runtime.Handle
-
-	statsMu sync.Mutex
-	stats   WatchStats
+	statsMu    sync.Mutex
+	stats      WatchStats
 
 	// onIdle, when set (by tests), is called each time the loop is about
 	// to wait, with the time it will wake up at the latest.
@@ -169,9 +165,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		events, errs = fsw.Events, fsw.Errors
 	}
 
-	exits := w.Exits
-	exitWaits := newExitWaits(ctx, w.Applier.Runtime, log)
-	defer exitWaits.stop()
+	forwardEvents := newEventWatch(ctx, w.Applier.Runtime, log)
+	defer forwardEvents.stop()
 	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true}
 	reloadEvery := w.SpecReload
 	if reloadEvery <= 0 {
@@ -192,7 +187,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			loaded := ws.reload
 			retryAt = w.pass(ctx, ws)
 			due = false
-			exitWaits.arm(w.Applier.State)
+			forwardEvents.arm(w.Applier.State)
 			end := clock.Now()
 			w.countPass(end.Sub(start), loaded)
 			nextTick = end.Add(checkInterval(ws.settings))
@@ -235,15 +230,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if limit := debounceStart.Add(debounceMaxWait * debounce); debounceAt.After(limit) {
 				debounceAt = limit
 			}
-		case h := <-exitWaits.exited:
-			log.Debug("forward process exited", "pid", h.PID)
-			due = true
-		case h, ok := <-exits:
-			if !ok {
-				exits = nil
-				continue
-			}
-			log.Debug("forward process exited", "pid", h.PID)
+		case ev := <-forwardEvents.due:
+			log.Debug("forward event", "handle", ev.Handle.String(), "kind", string(ev.Kind), "detail", ev.Detail)
 			due = true
 		case err, ok := <-errs:
 			if !ok {
@@ -474,71 +462,60 @@ func isSpecEvent(ev fsnotify.Event) bool {
 	return base == "kpf.hcl" || strings.HasSuffix(base, ".kpf.hcl")
 }
 
-// exitWaits keeps one wait per forward process of the state, so that an
-// exit (a kill -9, a lost pod) wakes the watch at once, whoever started the
-// process. It does nothing where the runtime cannot wait (then the
-// check_interval timer finds the exit).
-type exitWaits struct {
-	ctx     context.Context
-	waiter  runtime.ExitWaiter
-	log     hclog.Logger
-	exited  chan runtime.Handle
-	waiting map[runtime.Handle]context.CancelFunc
+// eventWatch keeps the runtime's event stream subscribed to the forwards of
+// the state, so that an exit (a kill -9, a lost pod) wakes the watch at
+// once, whoever started the forward. It does nothing where the runtime
+// reports no events (then the check_interval timer finds the exit).
+type eventWatch struct {
+	ctx    context.Context
+	events runtime.Events
+	log    hclog.Logger
+	due    chan runtime.Event
+	set    []runtime.Handle // what the current subscription covers
+	cancel context.CancelFunc
 }
 
-func newExitWaits(ctx context.Context, rt runtime.Runtime, log hclog.Logger) *exitWaits {
-	e := &exitWaits{ctx: ctx, log: log, exited: make(chan runtime.Handle, 16), waiting: make(map[runtime.Handle]context.CancelFunc)}
-	e.waiter, _ = rt.(runtime.ExitWaiter)
+func newEventWatch(ctx context.Context, rt runtime.Runtime, log hclog.Logger) *eventWatch {
+	e := &eventWatch{ctx: ctx, log: log, due: make(chan runtime.Event, 1)}
+	e.events, _ = rt.(runtime.Events)
 	return e
 }
 
-// arm waits for every process of st not waited for yet and stops waiting
-// for processes st no longer holds. Only the Run goroutine calls it.
-func (e *exitWaits) arm(st *state.File) {
-	if e.waiter == nil || st == nil {
+// arm subscribes to the handles of st when they differ from the ones
+// subscribed to. Only the Run goroutine calls it.
+func (e *eventWatch) arm(st *state.File) {
+	if e.events == nil || st == nil {
 		return
 	}
-	current := make(map[runtime.Handle]bool, len(st.Forwards))
+	hs := make([]runtime.Handle, 0, len(st.Forwards))
 	for _, f := range st.Forwards {
-		if f.Handle.IsZero() {
-			continue
-		}
-		current[f.Handle] = true
-		if _, ok := e.waiting[f.Handle]; ok {
-			continue
-		}
-		ctx, cancel := context.WithCancel(e.ctx)
-		e.waiting[f.Handle] = cancel
-		go e.wait(ctx, f.Handle)
-	}
-	for h, cancel := range e.waiting {
-		if !current[h] {
-			cancel()
-			delete(e.waiting, h)
+		if !f.Handle.IsZero() {
+			hs = append(hs, f.Handle)
 		}
 	}
+	slices.SortFunc(hs, func(a, b runtime.Handle) int { return strings.Compare(a.String(), b.String()) })
+	if e.cancel != nil && slices.Equal(hs, e.set) {
+		return
+	}
+	e.stop()
+	e.set = hs
+	ctx, cancel := context.WithCancel(e.ctx)
+	e.cancel = cancel
+	ch := e.events.Watch(ctx, hs)
+	go func() {
+		for ev := range ch {
+			select {
+			case e.due <- ev:
+			default: // a pass is due already
+			}
+		}
+	}()
 }
 
-func (e *exitWaits) wait(ctx context.Context, h runtime.Handle) {
-	err := e.waiter.WaitExit(ctx, h)
-	switch {
-	case err == nil:
-		select {
-		case e.exited <- h:
-		default: // a pass is due already
-		}
-	case ctx.Err() != nil:
-	case errors.Is(err, errors.ErrUnsupported):
-		// The timer finds exits on this platform.
-	default:
-		e.log.Debug("cannot wait for the forward's exit; the check timer will see it", "pid", h.PID, "error", err)
-	}
-}
-
-// stop ends every wait.
-func (e *exitWaits) stop() {
-	for h, cancel := range e.waiting {
-		cancel()
-		delete(e.waiting, h)
+// stop ends the subscription.
+func (e *eventWatch) stop() {
+	if e.cancel != nil {
+		e.cancel()
+		e.cancel = nil
 	}
 }

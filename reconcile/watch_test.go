@@ -184,63 +184,51 @@ func TestWatchRestartsDeadForward(t *testing.T) {
 	}
 }
 
-// TestWatchActsOnExitAtOnce: an exit notification from the runtime starts a
-// pass without waiting for the check_interval timer.
-func TestWatchActsOnExitAtOnce(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, watchFwd(t, "api"))
-	exits := make(chan runtime.Handle, 1)
-	h.w.Exits = exits
-	h.run()
-	old := h.w.Applier.State.Forwards["api"].Handle
-	h.rt.kill("api", "error: lost connection to pod")
-	exits <- old
-	h.wake = h.nextIdle() // the loop ran a pass for the exit, clock untouched
-	// The pass saw the dead process; the forward's backoff (0.5 s after its
-	// start) decides when it is restarted, not the 2 s check interval.
-	h.stepFor(3, "api restarted", func() bool { return len(h.rt.startCalls()) == 2 })
-	calls := h.rt.startCalls()
-	if calls[1].Name != "api" || !calls[1].OK {
-		t.Fatalf("start calls = %+v, want api restarted", calls)
-	}
-	if got := calls[1].At.Sub(watchStart); got != 500*time.Millisecond {
-		t.Errorf("restarted %v after the start, want 500ms (the backoff), not the 2s check", got)
-	}
+// eventRuntime is the fake runtime that also reports exits (runtime.Events),
+// like the kubectl runtime on Linux, for forwards it did not start too.
+type eventRuntime struct{ *fakeRuntime }
+
+func (r eventRuntime) Watch(ctx context.Context, hs []runtime.Handle) <-chan runtime.Event {
+	out := make(chan runtime.Event)
+	go func() {
+		defer close(out)
+		for {
+			for _, h := range hs {
+				if st, _ := r.Inspect(ctx, h); !st.Alive {
+					select {
+					case out <- runtime.Event{Handle: h, Kind: runtime.EventExited}:
+					case <-ctx.Done():
+					}
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return out
 }
 
-// waitingRuntime is the fake runtime that can also wait for exits, like the
-// kubectl runtime on Linux.
-type waitingRuntime struct{ *fakeRuntime }
-
-func (r waitingRuntime) WaitExit(ctx context.Context, h runtime.Handle) error {
-	for {
-		if st, _ := r.Inspect(ctx, h, ""); !st.Alive {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
-		}
-	}
-}
-
-// TestWatchWaitsForExits: with a runtime that can wait for any process's
-// exit, a kill wakes the watch without the timer, for processes it did not
-// start itself too.
-func TestWatchWaitsForExits(t *testing.T) {
+// TestWatchActsOnEvents: with a runtime that reports exits, a kill wakes
+// the watch without the check_interval timer, and the new forward's exit is
+// reported as well (the subscription follows the state).
+func TestWatchActsOnEvents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, watchFwd(t, "api"))
-	rt := waitingRuntime{h.rt}
+	rt := eventRuntime{h.rt}
 	h.w.Applier.Runtime, h.w.Observer.Runtime = rt, rt
 	h.run()
 	h.rt.kill("api", "error: lost connection to pod")
 	h.wake = h.nextIdle() // the exit woke the loop; the clock did not move
+	// The pass saw the dead process; the forward's backoff (0.5 s after its
+	// start) decides when it is restarted, not the 2 s check interval.
 	h.stepFor(3, "api restarted", func() bool { return len(h.rt.startCalls()) == 2 })
 	if got := h.rt.startCalls()[1].At.Sub(watchStart); got != 500*time.Millisecond {
 		t.Errorf("restarted %v after the start, want 500ms (the backoff), not the 2s check", got)
 	}
-	// The new process is waited for as well.
 	h.rt.kill("api", "")
 	h.wake = h.nextIdle()
 	h.stepFor(4, "api restarted again", func() bool { return len(h.rt.startCalls()) == 3 })

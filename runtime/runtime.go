@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -10,54 +13,177 @@ import (
 // and no kpf-specific policy: resolved values only.
 type Spec struct {
 	Name string
-	// Target is kubectl's TYPE/NAME ("service/api"); empty when Selector is set.
+	// Runtime names the runtime that is to run the forward ("" = the
+	// default). A Mux dispatches on it; a runtime ignores it.
+	Runtime string
+	// Target is TYPE/NAME ("service/api"); empty when Selector is set.
 	Target string
 	// Selector picks a running pod by labels when Target is empty.
 	Selector   map[string]string
-	Context    string // always passed explicitly (--context)
-	Namespace  string // always passed explicitly (--namespace)
-	Address    string // always passed explicitly (--address)
+	Context    string // always explicit, never the current context
+	Namespace  string // always explicit
+	Address    string // always explicit
 	LocalPort  int    // never 0 here: ports are resolved before start
 	RemotePort string // number or port name
-	// Kubeconfig is passed as --kubeconfig when not empty.
+	// Kubeconfig is the kubeconfig file to use when not empty.
 	Kubeconfig string
-	// LogPath receives the forward process's stdout and stderr (appended).
-	LogPath string
+	// Health is how the runtime may check the forward itself (runtimes
+	// that cannot ignore it; reconcile probes the local port regardless).
+	Health Health
 	// ReadyTimeout bounds how long Start waits for readiness (default 30s).
 	ReadyTimeout time.Duration
 }
 
-// Handle identifies a process a runtime started. PID alone is never enough:
-// StartTime guards against pid reuse.
-type Handle struct {
-	PID       int    `json:"pid"`
-	StartTime uint64 `json:"start_time"` // opaque, platform-specific process start stamp
+// Health is a forward's health check, in plain values.
+type Health struct {
+	Kind             string // "tcp", "http" or "none"
+	HTTPPath         string
+	Interval         time.Duration
+	Timeout          time.Duration
+	FailureThreshold int
 }
 
-// IsZero reports whether the handle names no process.
-func (h Handle) IsZero() bool { return h.PID == 0 }
+// Handle identifies a forward a runtime started. It is opaque above the
+// runtime: Runtime says which runtime made it (and so which one stops it),
+// ID is unique within that runtime, and Data is whatever else the runtime
+// needs to find the forward again after kpf restarts (a JSON object; the
+// kubectl runtime keeps the pid and process start time there).
+//
+// Handle is comparable: two handles are the same forward iff they are ==.
+type Handle struct {
+	Runtime string `json:"runtime"`
+	ID      string `json:"id"`
+	Data    Data   `json:"data,omitempty"`
+}
 
-// Status is what Inspect observed.
+// IsZero reports whether the handle names no forward.
+func (h Handle) IsZero() bool { return h.ID == "" }
+
+// String is "runtime:id", for logs and messages.
+func (h Handle) String() string {
+	if h.IsZero() {
+		return ""
+	}
+	return h.Runtime + ":" + h.ID
+}
+
+// Data is a runtime's private JSON for a Handle, kept as compact JSON text so
+// that Handle stays comparable. It marshals as the JSON value itself.
+type Data string
+
+// NewData encodes v as Data.
+func NewData(v any) (Data, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encoding handle data: %w", err)
+	}
+	return Data(b), nil
+}
+
+// Decode decodes d into v.
+func (d Data) Decode(v any) error {
+	if d == "" {
+		return errors.New("handle has no data")
+	}
+	if err := json.Unmarshal([]byte(d), v); err != nil {
+		return fmt.Errorf("decoding handle data: %w", err)
+	}
+	return nil
+}
+
+// MarshalJSON writes the JSON value (null when empty).
+func (d Data) MarshalJSON() ([]byte, error) {
+	if d == "" {
+		return []byte("null"), nil
+	}
+	return []byte(d), nil
+}
+
+// UnmarshalJSON keeps the JSON value, compacted.
+func (d *Data) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = ""
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return err
+	}
+	*d = Data(buf.String())
+	return nil
+}
+
+// Status is what Inspect observed. Fields a runtime cannot tell keep their
+// "unknown" value: "" for strings, -1 for counters (see Unknown).
 type Status struct {
-	// Alive is true only if the process exists and is the one that was started.
+	// Alive is true only if the forward exists and is the one started.
 	Alive bool
-	// LastError is the last error line the forward process logged, if any
-	// (e.g. "error: lost connection to pod").
+	// LastError is the forward's last error, if any ("error: lost
+	// connection to pod").
 	LastError string
+	// Pod is the pod the forward sends connections to now ("" = unknown).
+	Pod string
+	// Active and Total count connections: open now, and since start.
+	Active, Total int64
+	// BytesIn (from the cluster) and BytesOut (to it), since start.
+	BytesIn, BytesOut int64
+	// Reconnects counts tunnels re-opened after the first.
+	Reconnects int64
+	// Health is the runtime's own verdict ("healthy", "unhealthy",
+	// "unknown", "none"; "" = the runtime does not check).
+	Health      string
+	HealthError string
+}
+
+// Unknown is a Status whose counters are unknown: runtimes that report no
+// counters start from it.
+func Unknown() Status {
+	return Status{Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1}
 }
 
 // Runtime runs forwards. Implementations must be safe for concurrent use.
 type Runtime interface {
 	// Start starts a forward and returns once it is ready to accept
 	// connections, or with an error once it failed or timed out. A returned
-	// error may be permanent (see IsPermanent).
+	// error may be permanent (see IsPermanent) or wrap ErrPortInUse.
 	Start(ctx context.Context, s Spec) (Handle, error)
-	// Stop stops the forward. It is safe to call twice, and it never signals
-	// a process that is not the one h names.
+	// Stop stops the forward. It is safe to call twice, and it never
+	// touches anything that is not the forward h names.
 	Stop(ctx context.Context, h Handle) error
-	// Inspect reports whether the forward's process is alive and the last
-	// error it logged. logPath may be "".
-	Inspect(ctx context.Context, h Handle, logPath string) (Status, error)
+	// Inspect reports whether the forward is alive, its last error and
+	// whatever counters the runtime keeps.
+	Inspect(ctx context.Context, h Handle) (Status, error)
+}
+
+// EventKind says what happened to a forward.
+type EventKind string
+
+// Event kinds.
+const (
+	// EventExited: the forward stopped serving (its process exited, or the
+	// process holding it is gone). A reconcile pass is due.
+	EventExited EventKind = "exited"
+	// EventChanged: something a status shows changed (pod, health).
+	EventChanged EventKind = "changed"
+)
+
+// Event is one thing that happened to a forward.
+type Event struct {
+	Handle Handle
+	Kind   EventKind
+	// Detail says why, for logs ("" when the runtime cannot tell).
+	Detail string
+}
+
+// Events is implemented by runtimes that can report at once what happens to
+// their forwards, so that a watch acts without waiting for its timer. It is
+// optional: without it, changes are seen at the next check.
+type Events interface {
+	// Watch reports events of the forwards hs names, including forwards
+	// another kpf process started, until ctx ends; then the channel is
+	// closed. A forward that is already gone is reported at once. Callers
+	// that track a changing set call Watch again with a new ctx.
+	Watch(ctx context.Context, hs []Handle) <-chan Event
 }
 
 // ErrPermanent marks errors that retrying cannot fix: an unknown context,
@@ -75,14 +201,3 @@ var ErrPortInUse = errors.New("local port in use")
 // ErrNoPod marks a start (or a connection) that found no running, Ready pod
 // behind the target. It is worth retrying: a pod may become Ready.
 var ErrNoPod = errors.New("no ready pod")
-
-// ExitWaiter is implemented by runtimes that can wait for a forward process
-// to exit even when another kpf process started it (on Linux through a
-// pidfd). The watch loop uses it to act on an exit at once rather than at
-// its next check.
-type ExitWaiter interface {
-	// WaitExit returns nil once the process h names has exited (at once if
-	// it is already gone), ctx's error when ctx ends first, or an error
-	// wrapping errors.ErrUnsupported where the platform cannot wait.
-	WaitExit(ctx context.Context, h Handle) error
-}

@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // evaluator evaluates attribute expressions into plain values and collects
@@ -150,6 +153,9 @@ func (e *evaluator) decodeSettings(rb *rawBlock, dirName string) (string, Settin
 	}
 	if n, _, ok := e.integer(rb.attrs, "max_parallel", 1, 1<<20, "Invalid max_parallel"); ok {
 		s.MaxParallel = n
+	}
+	if v, ok := e.runtimeName(rb.attrs); ok {
+		s.Runtime = v
 	}
 	return name, s
 }
@@ -345,6 +351,9 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	if v, _, ok := e.boolean(attrs, "enabled"); ok {
 		f.Enabled = v
 	}
+	if v, ok := e.runtimeName(attrs); ok {
+		f.Runtime = v
+	}
 	if v, a, ok := e.str(attrs, "open"); ok {
 		if !strings.HasPrefix(v, "/") {
 			e.errorAt(a.Expr.Range(), "Invalid open path", "open is the URL path to open, starting with \"/\" (e.g. \"/swagger/\"), not %q.", v)
@@ -355,6 +364,19 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	h := defs.health.overlay(e.decodeHealth(rf.health))
 	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold}
 	return &forwardInfo{f: f, attrs: attrs}
+}
+
+// runtimeName evaluates a runtime attribute: "native" or "kubectl".
+func (e *evaluator) runtimeName(attrs hcl.Attributes) (string, bool) {
+	v, a, ok := e.str(attrs, "runtime")
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(model.Runtimes, v) {
+		e.errorAt(a.Expr.Range(), "Invalid runtime", "runtime is %q (kpf serves the forward itself, the default) or %q (a kubectl port-forward process per forward), not %q.", model.RuntimeNative, model.RuntimeKubectl, v)
+		return "", false
+	}
+	return v, true
 }
 
 func (e *evaluator) checkSelector(a *hcl.Attribute, m map[string]string) {

@@ -130,6 +130,9 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	}
 	for i, fi := range infos {
 		ws.Forwards[i] = fi.f
+		if ws.Forwards[i].Runtime == "" {
+			ws.Forwards[i].Runtime = settings.Runtime
+		}
 	}
 	sort.Slice(ws.Forwards, func(i, j int) bool { return ws.Forwards[i].Name < ws.Forwards[j].Name })
 	return ws, diags

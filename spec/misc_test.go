@@ -34,7 +34,7 @@ func TestRenderDiagnostics(t *testing.T) {
 func TestStarterSpec(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"shop", `we"ird ${name} %{x}`} {
-		src := StarterSpec(name)
+		src := StarterSpec(name, "kind-dev")
 		if !bytes.Equal(Format(src), src) {
 			t.Errorf("starter spec is not formatted:\n%s", Format(src))
 		}

@@ -24,6 +24,7 @@ var (
 			{Name: "probe_cache_ttl"},
 			{Name: "check_interval"},
 			{Name: "max_parallel"},
+			{Name: "runtime"},
 		},
 	}
 	variableSchema = &hcl.BodySchema{
@@ -52,6 +53,7 @@ var (
 			{Name: "remote_port"},
 			{Name: "enabled"},
 			{Name: "open"},
+			{Name: "runtime"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 	}

@@ -9,8 +9,12 @@ import (
 
 // StarterSpec returns a commented kpf.hcl for a new workspace named name
 // (kpf init). It loads cleanly as it is.
-func StarterSpec(name string) []byte {
+func StarterSpec(name, context string) []byte {
+	if context == "" {
+		context = "kind-kind"
+	}
 	quoted := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(name)).Bytes())
+	quotedContext := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(context)).Bytes())
 	var b bytes.Buffer
 	b.WriteString(`# kpf.hcl: the port-forwards this workspace keeps alive.
 #
@@ -30,7 +34,9 @@ kpf {
 # Override with --var context=..., --var-file or KPF_VAR_context.
 variable "context" {
   type        = string
-  default     = "kind-kind"
+  default     = `)
+	b.Write(quotedContext)
+	b.WriteString(`
   description = "kube context every forward uses"
 }
 

@@ -83,6 +83,11 @@ func readFile(path string) (*File, error) {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("state file %s is corrupt (left untouched; move it away to start afresh): %w", path, err)
 	}
+	if f.Version == 1 {
+		if err := upgradeV1(b, &f); err != nil {
+			return nil, fmt.Errorf("state file %s (version 1) is corrupt (left untouched; move it away to start afresh): %w", path, err)
+		}
+	}
 	switch {
 	case f.Version > Version:
 		return nil, fmt.Errorf("state file %s was written by a newer kpf (version %d, this kpf knows %d); left untouched", path, f.Version, Version)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func sample(n int) *File {
 	for i := range n {
 		name := fmt.Sprintf("fwd%d", i)
 		f.Forwards[name] = Forward{
-			Name: name, Handle: runtime.Handle{PID: 1000 + i, StartTime: uint64(5000 + i)},
+			Name: name, Handle: runtime.Handle{Runtime: "kubectl", ID: strconv.Itoa(1000 + i), Data: runtime.Data(fmt.Sprintf(`{"pid":%d,"start_time":%d}`, 1000+i, 5000+i))},
 			SpecHash: "h", Target: "service/" + name, Context: "kind-dev", Namespace: "shop",
 			Address: "127.0.0.1", RemotePort: "80", LocalPort: 8000 + i, StartedAt: time.Unix(1700000000, 0).UTC(),
 		}

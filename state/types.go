@@ -7,8 +7,9 @@ import (
 )
 
 // Version is the schema version this kpf writes. A file with a greater
-// version is refused, never overwritten.
-const Version = 1
+// version is refused, never overwritten. Version 1 files (handles were a
+// kubectl process's pid and start time) are read and upgraded on save.
+const Version = 2
 
 // File is the content of state.json: what kpf started, not what is running.
 // What is running is always observed again (reconcile.Observe).
@@ -23,7 +24,9 @@ type File struct {
 
 // Forward is what kpf remembers of one forward it started.
 type Forward struct {
-	Name   string         `json:"name"`
+	Name string `json:"name"`
+	// Handle is the forward's identity, opaque above the runtime that made
+	// it (and that alone stops it).
 	Handle runtime.Handle `json:"handle"`
 	// SpecHash identifies the process-shaping fields it was started with.
 	SpecHash   string            `json:"spec_hash"`
@@ -40,5 +43,4 @@ type Forward struct {
 	StartedAt  time.Time `json:"started_at"`
 	Restarts   int       `json:"restarts"`
 	LastError  string    `json:"last_error,omitempty"`
-	LogPath    string    `json:"log_path"`
 }

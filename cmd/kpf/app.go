@@ -20,6 +20,7 @@ import (
 
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
@@ -252,13 +253,29 @@ func (a *app) loadSpecQuietly() (*spec.Workspace, *spec.Loader, hcl.Diagnostics,
 	return ws, loader, diags, nil
 }
 
-// kubectl returns the runtime that runs forwards.
-func (a *app) kubectl() *kubectl.Runtime {
+// runtimeFor is the one place that chooses how forwards run: it returns
+// the runtime of the workspace whose state is in store, a Mux of every
+// runtime this kpf has, so that a forward is always stopped by the runtime
+// that started it (a workspace can hold both during a migration).
+func (a *app) runtimeFor(store *state.Store) runtime.Runtime {
+	return a.runtimes(store)
+}
+
+// defaultRuntime runs the forwards whose spec names no runtime.
+const defaultRuntime = kubectl.Name
+
+// runtimes builds the Mux of every runtime this kpf has.
+func (a *app) runtimes(store *state.Store) *runtime.Mux {
 	bin := a.getenv("KPF_KUBECTL")
 	if bin == "" {
 		bin = "kubectl"
 	}
-	return &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl")}
+	return &runtime.Mux{
+		Default: defaultRuntime,
+		Runtimes: map[string]runtime.Runtime{
+			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath},
+		},
+	}
 }
 
 // workspaceStore opens the state folder of the -C workspace, without
@@ -287,7 +304,7 @@ type session struct {
 	forwards []spec.Forward // contexts resolved
 	store    *state.Store
 	state    *state.File
-	rt       *kubectl.Runtime
+	rt       runtime.Runtime
 	ports    *ports.Cache
 	observer *reconcile.Observer
 	contexts *contextResolver
@@ -300,13 +317,19 @@ func (a *app) openSession(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{ws: ws, rt: a.kubectl()}
-	s.contexts = a.newContextResolver(s.rt)
+	s := &session{ws: ws}
+	s.contexts = a.newContextResolver()
 	if s.forwards, err = s.contexts.resolve(ctx, ws.Forwards); err != nil {
 		return nil, err
 	}
 	if s.store, err = a.store(ws.Dir); err != nil {
 		return nil, err
+	}
+	s.rt = a.runtimeFor(s.store)
+	for i := range s.forwards {
+		if s.forwards[i].Runtime == "" {
+			s.forwards[i].Runtime = defaultRuntime
+		}
 	}
 	if s.state, err = s.store.Load(); err != nil {
 		return nil, err

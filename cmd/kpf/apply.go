@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/reconcile"
-	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec"
 )
 
@@ -54,17 +53,6 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	s, err := a.openSession(ctx)
 	if err != nil {
 		return err
-	}
-	// Forwards started by this kpf are its children: with --watch, their
-	// exit wakes the watch at once instead of at its next check.
-	exits := make(chan runtime.Handle, 128)
-	if o.Watch {
-		s.rt.OnExit = func(h runtime.Handle) {
-			select {
-			case exits <- h:
-			default: // a pass is due anyway
-			}
-		}
 	}
 	unlock, err := a.lock(ctx, s.store)
 	if err != nil {
@@ -136,7 +124,6 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		Observer:   s.observer,
 		Applier:    applier,
 		Ports:      s.ports,
-		Exits:      exits,
 		Log:        a.log.Named("watch"),
 	}
 	err = w.Run(ctx)

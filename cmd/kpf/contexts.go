@@ -5,61 +5,65 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/reconcile"
-	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/spec"
 )
 
 // contextResolver gives every forward an explicit context and namespace.
 //
-// A forward without a context is pinned to kubectl's current context the
-// first time it is needed, and stays pinned for the life of the command: a
-// context switch made in another terminal while `apply --watch` runs never
-// moves a forward. A forward without a namespace gets its context's
-// namespace ("default" when it sets none). The kubeconfig is read again only
-// when one of its files changed, so an idle watch spawns no kubectl.
+// A forward without a context is pinned to the kubeconfig's current context
+// the first time it is needed, and stays pinned for the life of the
+// command: a context switch made in another terminal while `apply --watch`
+// runs never moves a forward. A forward without a namespace gets its
+// context's namespace ("default" when it sets none). The kubeconfig is read
+// in-process (no kubectl), and again only when one of its files changed.
 type contextResolver struct {
-	rt         *kubectl.Runtime
-	kubeconfig string // --kubeconfig, passed to kubectl; "" = kubectl finds it
-	envConfig  string // $KUBECONFIG (a list of files), which kubectl inherits
-	home       string
-	log        hclog.Logger
+	source kubeconfig.Source
+	log    hclog.Logger
 
-	current    string
-	namespaces map[string]string
-	stamp      string
+	config  *kubeconfig.Config
+	current string
+	stamp   string
+	loads   int // kubeconfig reads, for tests and stats
 }
 
-func (a *app) newContextResolver(rt *kubectl.Runtime) *contextResolver {
-	return &contextResolver{rt: rt, kubeconfig: a.opts.Kubeconfig, envConfig: a.getenv("KUBECONFIG"), home: a.getenv("HOME"), log: a.log}
+func (a *app) newContextResolver() *contextResolver {
+	return &contextResolver{source: a.kubeconfigSource(), log: a.log}
+}
+
+// kubeconfigSource says where kubectl would read the kubeconfig from.
+func (a *app) kubeconfigSource() kubeconfig.Source {
+	return kubeconfig.Source{Explicit: a.opts.Kubeconfig, Env: a.getenv("KUBECONFIG"), Home: a.getenv("HOME")}
 }
 
 // resolve returns copies of fs with contexts and namespaces set, or an error
 // naming every enabled forward whose context the kubeconfig does not have.
-func (r *contextResolver) resolve(ctx context.Context, fs []spec.Forward) ([]spec.Forward, error) {
+func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.Forward, error) {
+	if err := r.load(); err != nil {
+		return nil, err
+	}
 	if r.current == "" && needsCurrentContext(fs) {
-		current, err := r.rt.CurrentContext(ctx, r.kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("some forwards set no context and kubectl has no current context: %w", err)
+		current := r.config.CurrentContext()
+		if current == "" {
+			return nil, errors.New("some forwards set no context and the kubeconfig has no current context: set `context` in the spec (or `defaults`)")
 		}
 		r.current = current
 		r.log.Info("forwards without a context are pinned to the current context", "context", current)
 	}
-	if err := r.loadNamespaces(ctx); err != nil {
-		return nil, err
-	}
+	namespaces := r.config.Namespaces()
 	out := reconcile.ResolveContexts(fs, r.current)
 	var errs []error
 	for i := range out {
 		f := &out[i]
-		ns, known := r.namespaces[f.Context]
+		ns, known := namespaces[f.Context]
 		if f.Enabled && !known {
-			errs = append(errs, fmt.Errorf("%s: forward %q: context %q is not in the kubeconfig", f.Decl, f.Name, f.Context))
+			errs = append(errs, fmt.Errorf("%s: forward %q: context %q is not in the kubeconfig%s", f.Decl, f.Name, f.Context, contextHint(f.Context, r.config.Contexts())))
 		}
 		if f.Namespace == "" {
 			f.Namespace = ns
@@ -74,19 +78,42 @@ func (r *contextResolver) resolve(ctx context.Context, fs []spec.Forward) ([]spe
 	return out, nil
 }
 
-// loadNamespaces reads the contexts' namespaces unless the kubeconfig files
-// are unchanged since the last read.
-func (r *contextResolver) loadNamespaces(ctx context.Context) error {
+// load reads the kubeconfig unless its files are unchanged since the last
+// read.
+func (r *contextResolver) load() error {
 	stamp := r.kubeconfigStamp()
-	if r.namespaces != nil && stamp != "" && stamp == r.stamp {
+	if r.config != nil && stamp != "" && stamp == r.stamp {
 		return nil
 	}
-	namespaces, err := r.rt.ContextNamespaces(ctx, r.kubeconfig)
+	c, err := kubeconfig.Load(r.source)
 	if err != nil {
-		return fmt.Errorf("reading the kubeconfig's contexts: %w", err)
+		return err
 	}
-	r.namespaces, r.stamp = namespaces, stamp
+	r.config, r.stamp = c, stamp
+	r.loads++
 	return nil
+}
+
+// contextHint suggests the closest known context (" (did you mean
+// "kind-dev"?)") and lists the known ones.
+func contextHint(name string, known []string) string {
+	if len(known) == 0 {
+		return " (the kubeconfig has no contexts)"
+	}
+	best, bestDist := "", len(name)/2+2
+	for _, k := range known {
+		if d := levenshtein.Distance(strings.ToLower(name), strings.ToLower(k), nil); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	list := strings.Join(known, ", ")
+	if len(known) > 8 {
+		list = strings.Join(known[:8], ", ") + fmt.Sprintf(", … (%d in all)", len(known))
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q? contexts: %s)", best, list)
+	}
+	return " (contexts: " + list + ")"
 }
 
 // kubeconfigStamp identifies the content of the kubeconfig files (the way
@@ -94,15 +121,9 @@ func (r *contextResolver) loadNamespaces(ctx context.Context) error {
 // ~/.kube/config) by path, size and modification time; "" when it cannot
 // tell (then every resolve reads the kubeconfig again).
 func (r *contextResolver) kubeconfigStamp() string {
-	paths := []string{r.kubeconfig}
-	if r.kubeconfig == "" {
-		paths = filepath.SplitList(r.envConfig)
-	}
+	paths := r.source.Files()
 	if len(paths) == 0 {
-		if r.home == "" {
-			return ""
-		}
-		paths = []string{filepath.Join(r.home, ".kube", "config")}
+		return ""
 	}
 	var b strings.Builder
 	for _, p := range paths {

@@ -10,28 +10,36 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/spec"
 )
 
+func writeKubeconfig(t *testing.T, path, current, devNamespace string) {
+	t.Helper()
+	cfg := `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: not-a-secret}}]
+contexts:
+- {name: dev, context: {cluster: c, user: u, namespace: ` + devNamespace + `}}
+- {name: prod, context: {cluster: c, user: u}}
+- {name: kind-staging, context: {cluster: c, user: u}}
+current-context: ` + current + "\n"
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestContextResolverPinsAndCaches: the current context is pinned once and
 // kept when it changes later; the kubeconfig is read again only when its
-// file changes; namespaces default to the context's, then "default".
+// file changes; namespaces default to the context's, then "default"; an
+// unknown context is reported with its place and the closest known one.
 func TestContextResolverPinsAndCaches(t *testing.T) {
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "config")
-	if err := os.WriteFile(kubeconfig, []byte("placeholder: the fake kubectl does not read it\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	argv := filepath.Join(dir, "argv")
-	t.Setenv("FAKE_KUBECTL_ARGV_FILE", argv)
-	t.Setenv("FAKE_KUBECTL_CONTEXT", "dev")
-	t.Setenv("FAKE_KUBECTL_CONTEXTS", "dev=shop prod")
-	r := &contextResolver{
-		rt:         &kubectl.Runtime{Kubectl: fakeKubectl},
-		kubeconfig: kubeconfig,
-		log:        hclog.NewNullLogger(),
-	}
+	writeKubeconfig(t, kubeconfig, "dev", "shop")
+	a := &app{opts: globalOptions{Kubeconfig: kubeconfig}, getenv: func(string) string { return "" }, log: hclog.NewNullLogger()}
+	r := a.newContextResolver()
 	fs := []spec.Forward{
 		{Name: "a", Enabled: true},
 		{Name: "b", Enabled: true, Context: "prod"},
@@ -50,46 +58,30 @@ func TestContextResolverPinsAndCaches(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{"a": "dev/shop", "b": "prod/default", "c": "dev/data"}
-	check(want)
-	t.Setenv("FAKE_KUBECTL_CONTEXT", "prod") // a context switch in another terminal
-	check(want)
-	if n := countCalls(t, argv, "config view"); n != 1 {
-		t.Errorf("kubeconfig read %d times for an unchanged file, want 1", n)
+	check(map[string]string{"a": "dev/shop", "b": "prod/default", "c": "dev/data"})
+	if r.loads != 1 {
+		t.Fatalf("kubeconfig read %d times, want 1", r.loads)
 	}
+	check(map[string]string{"a": "dev/shop", "b": "prod/default", "c": "dev/data"})
+	if r.loads != 1 {
+		t.Errorf("kubeconfig read %d times for an unchanged file, want 1", r.loads)
+	}
+	// A context switch in another terminal, and a namespace change.
+	writeKubeconfig(t, kubeconfig, "prod", "web")
 	later := time.Now().Add(time.Minute)
 	if err := os.Chtimes(kubeconfig, later, later); err != nil {
 		t.Fatal(err)
 	}
-	check(want)
-	if n := countCalls(t, argv, "config view"); n != 2 {
-		t.Errorf("kubeconfig read %d times after it changed, want 2", n)
-	}
-	if n := countCalls(t, argv, "config current-context"); n != 1 {
-		t.Errorf("current context read %d times, want 1 (pinned)", n)
+	check(map[string]string{"a": "dev/web", "b": "prod/default", "c": "dev/data"})
+	if r.loads != 2 {
+		t.Errorf("kubeconfig read %d times after it changed, want 2", r.loads)
 	}
 
-	fs = append(fs, spec.Forward{Name: "d", Enabled: true, Context: "nope", Decl: spec.Pos{File: "kpf.hcl", Line: 9, Column: 1}})
-	if _, err := r.resolve(ctx, fs); err == nil || !strings.Contains(err.Error(), `kpf.hcl:9:1: forward "d": context "nope" is not in the kubeconfig`) {
+	fs = append(fs, spec.Forward{Name: "d", Enabled: true, Context: "kind-stagin", Decl: spec.Pos{File: "kpf.hcl", Line: 9, Column: 1}})
+	_, err := r.resolve(ctx, fs)
+	if err == nil || !strings.Contains(err.Error(), `kpf.hcl:9:1: forward "d": context "kind-stagin" is not in the kubeconfig (did you mean "kind-staging"? contexts: dev, kind-staging, prod)`) {
 		t.Errorf("unknown context: err = %v", err)
 	}
-}
-
-// countCalls counts the fake kubectl's recorded invocations that start with words.
-func countCalls(t *testing.T, argvFile, words string) int {
-	t.Helper()
-	b, err := os.ReadFile(argvFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prefix := `["` + strings.ReplaceAll(words, " ", `","`) + `"`
-	n := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, prefix) {
-			n++
-		}
-	}
-	return n
 }
 
 // TestKubeconfigStamp: the stamp follows the files kubectl reads, and
@@ -108,9 +100,9 @@ func TestKubeconfigStamp(t *testing.T) {
 		r       contextResolver
 		touched string // a file whose change must change the stamp
 	}{
-		{"flag", contextResolver{kubeconfig: a, envConfig: b}, a},
-		{"env list", contextResolver{envConfig: a + string(filepath.ListSeparator) + b}, b},
-		{"home", contextResolver{home: home}, filepath.Join(home, ".kube", "config")},
+		{"flag", contextResolver{source: kubeconfig.Source{Explicit: a, Env: b}}, a},
+		{"env list", contextResolver{source: kubeconfig.Source{Env: a + string(filepath.ListSeparator) + b}}, b},
+		{"home", contextResolver{source: kubeconfig.Source{Home: home}}, filepath.Join(home, ".kube", "config")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -71,7 +71,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 		})
 	}
 	applier := &reconcile.Applier{
-		Runtime:     a.kubectl(),
+		Runtime:     a.runtimeFor(store),
 		Store:       store,
 		State:       st,
 		Log:         a.log.Named("destroy"),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -48,13 +49,28 @@ type cli struct {
 
 func newCLI(t *testing.T) *cli {
 	t.Helper()
+	home := t.TempDir()
+	// A real kubeconfig, read in-process; the fake kubectl never reads it.
+	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const kubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: not-a-secret}}]
+contexts:
+- {name: kind-dev, context: {cluster: c, user: u}}
+- {name: other, context: {cluster: c, user: u}}
+current-context: kind-dev
+`
+	if err := os.WriteFile(filepath.Join(home, ".kube", "config"), []byte(kubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return &cli{t: t, env: map[string]string{
-		"KPF_STATE_DIR":         t.TempDir(),
-		"KPF_KUBECTL":           fakeKubectl,
-		"FAKE_KUBECTL_CONTEXT":  "kind-dev",
-		"FAKE_KUBECTL_CONTEXTS": "kind-dev other",
-		"FAKE_KUBECTL_MODE":     "ready",
-		"HOME":                  t.TempDir(),
+		"KPF_STATE_DIR":     t.TempDir(),
+		"KPF_KUBECTL":       fakeKubectl,
+		"FAKE_KUBECTL_MODE": "ready",
+		"HOME":              home,
 	}}
 }
 
@@ -271,8 +287,8 @@ forward "web" {
 		t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
 	}
 	for name, h := range handles {
-		if proc.Alive(h) {
-			t.Errorf("forward %s (pid %d) still alive after destroy", name, h.PID)
+		if proc.Alive(procOf(t, h)) {
+			t.Errorf("forward %s (pid %d) still alive after destroy", name, procOf(t, h).PID)
 		}
 	}
 	if got := stateHandles(t, c, dir); len(got) != 0 {
@@ -400,7 +416,7 @@ func TestBadInputLosesNothing(t *testing.T) {
 	if code != exitError || !strings.Contains(errOut, "kpf.hcl:11:12: error") {
 		t.Fatalf("apply of a broken spec: exit %d, want 1 with file:line\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	if after := stateHandles(t, c, dir)["api"]; after != before || !proc.Alive(after) {
+	if after := stateHandles(t, c, dir)["api"]; after != before || !proc.Alive(procOf(t, after)) {
 		t.Fatalf("a broken spec touched the running forward: %+v -> %+v", before, after)
 	}
 
@@ -424,7 +440,7 @@ func TestBadInputLosesNothing(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, garbage) {
 		t.Errorf("the corrupt state file was changed: %q, %v", b, err)
 	}
-	if !proc.Alive(before) {
+	if !proc.Alive(procOf(t, before)) {
 		t.Errorf("a corrupt state file stopped the running forward")
 	}
 	// Put the state back so that cleanup can stop the forward.
@@ -540,4 +556,14 @@ forward "api" {
 		t.Errorf("plan resolved context %q, namespace %q, remote port %q; want other (env), from-file (var file over env), 9090 (--var over file)",
 			got.Context, got.Namespace, got.RemotePort)
 	}
+}
+
+// procOf is the kubectl process a handle names.
+func procOf(t *testing.T, h runtime.Handle) proc.ID {
+	t.Helper()
+	id, err := kubectl.Process(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

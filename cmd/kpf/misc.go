@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +17,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/spec"
 )
 
@@ -116,25 +119,37 @@ func (a *app) init(cmd *cobra.Command, o initOptions) error {
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", path, err)
 	}
+	// The kubeconfig's current context becomes the spec's default, written
+	// down so the spec never follows it implicitly afterwards.
+	kc, kcErr := kubeconfig.Load(a.kubeconfigSource())
+	if o.Context == "" && kcErr == nil {
+		o.Context = kc.CurrentContext()
+	}
 	var src []byte
 	if o.FromCluster {
-		if o.Context == "" {
-			if o.Context, err = a.kubectl().CurrentContext(cmd.Context(), a.opts.Kubeconfig); err != nil {
-				return fmt.Errorf("--from-cluster needs --context or a current context: %w", err)
-			}
+		if kcErr != nil {
+			return kcErr
 		}
-		svcs, err := a.listServices(cmd, o)
+		if o.Context == "" {
+			return errors.New("--from-cluster needs --context or a current context in the kubeconfig")
+		}
+		svcs, err := listServices(cmd.Context(), kc, o.Context, o.Namespace)
 		if err != nil {
 			return err
 		}
 		src = specFromServices(filepath.Base(dir), o.Context, o.Namespace, svcs)
 	} else {
-		src = spec.StarterSpec(filepath.Base(dir))
+		src = spec.StarterSpec(filepath.Base(dir), o.Context)
 	}
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s. Next: 'kpf plan', then 'kpf apply'.\n", path)
+	switch {
+	case o.Context != "":
+		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s with context %q. Next: 'kpf plan', then 'kpf apply'.\n", path, o.Context)
+	default:
+		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s. The kubeconfig has no current context: set variable \"context\" in it. Next: 'kpf plan', then 'kpf apply'.\n", path)
+	}
 	return nil
 }
 
@@ -149,41 +164,25 @@ type servicePort struct {
 	Port int
 }
 
-// listServices reads a namespace's services through kubectl (argv only).
-func (a *app) listServices(cmd *cobra.Command, o initOptions) ([]service, error) {
-	bin := a.kubectl().Kubectl
-	args := []string{"get", "services", "--context", o.Context, "--namespace", o.Namespace, "-o", "json"}
-	if a.opts.Kubeconfig != "" {
-		args = append(args, "--kubeconfig", a.opts.Kubeconfig)
-	}
-	var stderr strings.Builder
-	c := exec.CommandContext(cmd.Context(), bin, args...)
-	c.Stderr = &stderr
-	out, err := c.Output()
+// listServices reads a namespace's services through the API (no kubectl).
+func listServices(ctx context.Context, kc *kubeconfig.Config, kubeContext, namespace string) ([]service, error) {
+	rc, err := kc.RESTConfig(kubeContext)
 	if err != nil {
-		return nil, fmt.Errorf("listing services in %s/%s: %w: %s", o.Context, o.Namespace, err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
-	var list struct {
-		Items []struct {
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Spec struct {
-				Ports []struct {
-					Name string `json:"name"`
-					Port int    `json:"port"`
-				} `json:"ports"`
-			} `json:"spec"`
-		} `json:"items"`
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("context %q: %w", kubeContext, err)
 	}
-	if err := json.Unmarshal(out, &list); err != nil {
-		return nil, fmt.Errorf("reading kubectl's service list: %w", err)
+	list, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing services in %s/%s: %w", kubeContext, namespace, err)
 	}
-	var svcs []service
+	svcs := make([]service, 0, len(list.Items))
 	for _, it := range list.Items {
-		s := service{Name: it.Metadata.Name}
+		s := service{Name: it.Name}
 		for _, p := range it.Spec.Ports {
-			s.Ports = append(s.Ports, servicePort{Name: p.Name, Port: p.Port})
+			s.Ports = append(s.Ports, servicePort{Name: p.Name, Port: int(p.Port)})
 		}
 		svcs = append(svcs, s)
 	}
@@ -270,7 +269,7 @@ func (a *app) open(cmd *cobra.Command, name string, o openOptions) error {
 	if !ok || fs.Handle.IsZero() {
 		return fmt.Errorf("forward %q is not running; 'kpf apply' starts it", name)
 	}
-	status, err := a.kubectl().Inspect(cmd.Context(), fs.Handle, fs.LogPath)
+	status, err := a.runtimeFor(store).Inspect(cmd.Context(), fs.Handle)
 	if err != nil || !status.Alive {
 		return fmt.Errorf("forward %q is not running; 'kpf apply' starts it", name)
 	}

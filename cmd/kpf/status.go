@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -108,7 +109,6 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 	if err != nil {
 		return err
 	}
-	rt := a.kubectl()
 	type row struct {
 		Workspace string `json:"workspace"`
 		Path      string `json:"path"`
@@ -133,7 +133,7 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 				State: reconcile.StatusFailed, Restarts: fw.Restarts, LastError: fw.LastError,
 			}
 			if !fw.Handle.IsZero() {
-				st, err := rt.Inspect(ctx, fw.Handle, fw.LogPath)
+				st, err := a.inspectIn(ctx, f, fw.Handle)
 				if err == nil && st.Alive {
 					r.State = reconcile.StatusRunning
 					r.Uptime = reconcile.FormatUptime(time.Since(fw.StartedAt))
@@ -180,4 +180,18 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// inspectIn inspects a forward of the workspace f with that workspace's
+// runtime (its state directory names its logs).
+func (a *app) inspectIn(ctx context.Context, f *state.File, h runtime.Handle) (runtime.Status, error) {
+	dir, err := state.Dir(a.getenv, f.Workspace)
+	if err != nil {
+		return runtime.Unknown(), err
+	}
+	store, err := state.Open(dir)
+	if err != nil {
+		return runtime.Unknown(), err
+	}
+	return a.runtimeFor(store).Inspect(ctx, h)
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/proc"
 )
 
@@ -25,11 +24,14 @@ func BenchmarkInspect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := runtime.Handle{PID: os.Getpid(), StartTime: st}
-	r := &Runtime{}
+	h, err := NewHandle(proc.ID{PID: os.Getpid(), StartTime: st}, "api")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := &Runtime{LogPath: func(string) string { return p }}
 	b.ReportAllocs()
 	for b.Loop() {
-		s, err := r.Inspect(context.Background(), h, p)
+		s, err := r.Inspect(context.Background(), h)
 		if err != nil || !s.Alive || s.LastError == "" {
 			b.Fatalf("%+v %v", s, err)
 		}

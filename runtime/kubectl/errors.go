@@ -16,11 +16,10 @@ var (
 	// ErrTimeout: kubectl did not become ready within the ready timeout
 	// (the process was stopped).
 	ErrTimeout = errors.New("timed out waiting for kubectl to be ready")
-	// ErrPortInUse: the local port could not be bound. Retryable (another
-	// program may release it, or the caller may pick another port).
-	ErrPortInUse = errors.New("local port in use")
-	// ErrNoPod: no running pod matches a selector. Retryable.
-	ErrNoPod = errors.New("no running pod matches the selector")
+	// ErrPortInUse: the local port could not be bound (runtime.ErrPortInUse).
+	ErrPortInUse = runtime.ErrPortInUse
+	// ErrNoPod: no running pod matches a selector (runtime.ErrNoPod).
+	ErrNoPod = runtime.ErrNoPod
 )
 
 // Classify maps one kubectl error message to the sentinel that describes

@@ -44,8 +44,7 @@ const (
 // zero value is usable. It holds no mutable state and is safe for
 // concurrent use once configured.
 type Runtime struct {
-	// Kubectl is the kubectl binary; default $KPF_KUBECTL, else "kubectl"
-	// from PATH.
+	// Kubectl is the kubectl binary; default "kubectl" from PATH.
 	Kubectl string
 	// Log receives debug logs; nil discards them.
 	Log hclog.Logger
@@ -54,14 +53,49 @@ type Runtime struct {
 	// StopGrace is how long Stop waits after SIGTERM before SIGKILL
 	// (default DefaultStopGrace).
 	StopGrace time.Duration
-	// OnExit, when set, is called from another goroutine as soon as a
-	// process this Runtime started (and that became ready) exits, for as
-	// long as this kpf process lives: `apply --watch` uses it to reconcile
-	// at once instead of at its next check. It must not block.
-	OnExit func(runtime.Handle)
+	// LogPath gives the log file of forward name; it is required. Paths are
+	// always derived from the name, never read from a handle.
+	LogPath func(name string) string
+
+	exits exitBroker // exits of the processes this Runtime started
 }
 
-var _ runtime.Runtime = (*Runtime)(nil)
+// Name is the runtime's name in handles and specs.
+const Name = "kubectl"
+
+var (
+	_ runtime.Runtime = (*Runtime)(nil)
+	_ runtime.Events  = (*Runtime)(nil)
+)
+
+// handleData is what a kubectl handle remembers: the process (pid and start
+// time, so a reused pid is never taken for it) and the forward's name, from
+// which its log path is derived.
+type handleData struct {
+	proc.ID
+	Name string `json:"name"`
+}
+
+// NewHandle makes the handle of process id running forward name.
+func NewHandle(id proc.ID, name string) (runtime.Handle, error) {
+	d, err := runtime.NewData(handleData{ID: id, Name: name})
+	if err != nil {
+		return runtime.Handle{}, err
+	}
+	return runtime.Handle{Runtime: Name, ID: strconv.Itoa(id.PID), Data: d}, nil
+}
+
+// decodeHandle returns the process and forward name h names.
+func decodeHandle(h runtime.Handle) (handleData, error) {
+	var d handleData
+	if h.Runtime != Name {
+		return d, fmt.Errorf("handle %s is not a kubectl forward: %w", h, runtime.ErrPermanent)
+	}
+	if err := h.Data.Decode(&d); err != nil {
+		return d, fmt.Errorf("handle %s: %w", h, err)
+	}
+	return d, nil
+}
 
 // Error is a failure kubectl reported. errors.Is finds the sentinels it
 // carries: ErrExited or ErrTimeout for a forward that never became ready,
@@ -90,9 +124,6 @@ func newError(msg, line string, errs ...error) *Error {
 func (r *Runtime) binary() string {
 	if r.Kubectl != "" {
 		return r.Kubectl
-	}
-	if b := os.Getenv("KPF_KUBECTL"); b != "" {
-		return b
 	}
 	return "kubectl"
 }
@@ -135,7 +166,7 @@ func validate(s runtime.Spec) error {
 	var missing []string
 	for _, f := range []struct{ name, v string }{
 		{"context", s.Context}, {"namespace", s.Namespace}, {"address", s.Address},
-		{"remote port", s.RemotePort}, {"log path", s.LogPath},
+		{"remote port", s.RemotePort},
 	} {
 		if f.v == "" {
 			missing = append(missing, f.name)
@@ -162,6 +193,10 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	if err := validate(s); err != nil {
 		return runtime.Handle{}, err
 	}
+	if r.LogPath == nil {
+		return runtime.Handle{}, fmt.Errorf("kubectl runtime has no log directory: %w", runtime.ErrPermanent)
+	}
+	logPath := r.LogPath(s.Name)
 	if err := ctx.Err(); err != nil {
 		return runtime.Handle{}, fmt.Errorf("starting kubectl port-forward: %w", err)
 	}
@@ -177,7 +212,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	}
 	argv := PortForwardArgs(s, target)
 
-	logf, err := openLog(s.LogPath)
+	logf, err := openLog(logPath)
 	if err != nil {
 		return runtime.Handle{}, err
 	}
@@ -188,7 +223,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	}
 	if err != nil {
 		_ = logf.Close()
-		return runtime.Handle{}, fmt.Errorf("writing %s: %w", s.LogPath, err)
+		return runtime.Handle{}, fmt.Errorf("writing %s: %w", logPath, err)
 	}
 
 	cmd := exec.Command(r.binary(), argv...) // not CommandContext: it must outlive ctx
@@ -211,8 +246,14 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 		_ = cmd.Wait()
 		return runtime.Handle{}, fmt.Errorf("identifying kubectl process %d: %w", cmd.Process.Pid, err)
 	}
-	h := runtime.Handle{PID: cmd.Process.Pid, StartTime: st}
-	log.Debug("started kubectl", "pid", h.PID, "args", argv)
+	id := proc.ID{PID: cmd.Process.Pid, StartTime: st}
+	h, err := NewHandle(id, s.Name)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return runtime.Handle{}, err
+	}
+	log.Debug("started kubectl", "pid", id.PID, "args", argv)
 
 	// Reap the child while kpf lives so no zombie remains; the Handle stays
 	// verifiable by start time after kpf exits.
@@ -222,10 +263,10 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	go func() {
 		waitErr = cmd.Wait()
 		close(exited)
-		if ready.Load() && r.OnExit != nil {
-			log.Debug("kubectl exited", "pid", h.PID, "status", waitErr)
-			r.OnExit(h)
+		if ready.Load() {
+			log.Debug("kubectl exited", "pid", id.PID, "status", waitErr)
 		}
+		r.exits.exited(id)
 	}()
 
 	timeout := s.ReadyTimeout
@@ -236,7 +277,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	defer timer.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	out := &outputReader{path: s.LogPath, offset: offset}
+	out := &outputReader{path: logPath, offset: offset}
 
 	for {
 		select {
@@ -250,13 +291,13 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 			if waitErr != nil {
 				status = waitErr.Error()
 			}
-			log.Debug("kubectl exited before ready", "pid", h.PID, "status", status, "line", line)
+			log.Debug("kubectl exited before ready", "pid", id.PID, "status", status, "line", line)
 			return runtime.Handle{}, newError(
 				fmt.Sprintf("kubectl port-forward exited before ready (%s): %s", status, line),
 				line, ErrExited, Classify(line))
 		case <-tick.C:
 			if err := out.read(); err != nil {
-				log.Warn("reading forward log", "path", s.LogPath, "error", err)
+				log.Warn("reading forward log", "path", logPath, "error", err)
 			}
 			if out.ready {
 				ready.Store(true)
@@ -266,11 +307,11 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 					continue
 				default:
 				}
-				log.Debug("kubectl ready", "pid", h.PID)
+				log.Debug("kubectl ready", "pid", id.PID)
 				return h, nil
 			}
 		case <-timer.C:
-			r.stopQuietly(ctx, h, log)
+			r.stopQuietly(ctx, id, log)
 			_ = out.read()
 			line := lastErrorLine(out.String())
 			msg := fmt.Sprintf("timed out after %s waiting for kubectl port-forward to be ready", timeout)
@@ -279,15 +320,15 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 			}
 			return runtime.Handle{}, newError(msg, line, ErrTimeout, Classify(line))
 		case <-ctx.Done():
-			r.stopQuietly(ctx, h, log)
+			r.stopQuietly(ctx, id, log)
 			return runtime.Handle{}, fmt.Errorf("starting kubectl port-forward: %w", ctx.Err())
 		}
 	}
 }
 
-func (r *Runtime) stopQuietly(ctx context.Context, h runtime.Handle, log hclog.Logger) {
-	if err := r.Stop(context.WithoutCancel(ctx), h); err != nil {
-		log.Warn("stopping kubectl that did not become ready", "pid", h.PID, "error", err)
+func (r *Runtime) stopQuietly(ctx context.Context, id proc.ID, log hclog.Logger) {
+	if err := r.stopProcess(context.WithoutCancel(ctx), id); err != nil {
+		log.Warn("stopping kubectl that did not become ready", "pid", id.PID, "error", err)
 	}
 }
 
@@ -347,7 +388,18 @@ func (o *outputReader) String() string { return string(o.buf) }
 // gone, or a pid that now names another process, is left alone and Stop
 // returns nil; so calling it twice is safe.
 func (r *Runtime) Stop(ctx context.Context, h runtime.Handle) error {
-	if h.IsZero() || !proc.Alive(h) {
+	if h.IsZero() {
+		return nil
+	}
+	d, err := decodeHandle(h)
+	if err != nil {
+		return err
+	}
+	return r.stopProcess(ctx, d.ID)
+}
+
+func (r *Runtime) stopProcess(ctx context.Context, h proc.ID) error {
+	if !proc.Alive(h) {
 		return nil
 	}
 	log := r.log().With("pid", h.PID)
@@ -380,7 +432,7 @@ func (r *Runtime) Stop(ctx context.Context, h runtime.Handle) error {
 }
 
 // waitGone polls until h is no longer alive (true) or ctx ends (false).
-func waitGone(ctx context.Context, h runtime.Handle) bool {
+func waitGone(ctx context.Context, h proc.ID) bool {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
@@ -398,11 +450,20 @@ func waitGone(ctx context.Context, h runtime.Handle) bool {
 // Inspect reports whether h's process is alive (and still the one started)
 // and the last error line logged since the last start. It reads only the
 // log's last TailSize bytes and spawns nothing.
-func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle, logPath string) (runtime.Status, error) {
-	st := runtime.Status{Alive: !h.IsZero() && proc.Alive(h)}
-	if logPath == "" {
+func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status, error) {
+	st := runtime.Unknown()
+	if h.IsZero() {
 		return st, nil
 	}
+	d, err := decodeHandle(h)
+	if err != nil {
+		return st, err
+	}
+	st.Alive = proc.Alive(d.ID)
+	if r.LogPath == nil || d.Name == "" {
+		return st, nil
+	}
+	logPath := r.LogPath(d.Name)
 	tail, err := readTail(logPath, TailSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -491,54 +552,9 @@ func (r *Runtime) run(ctx context.Context, kubeconfig string, args ...string) (s
 	return stdout.String(), nil
 }
 
-// CurrentContext returns kubectl's current context for kubeconfig ("" =
-// kubectl's default resolution).
-func (r *Runtime) CurrentContext(ctx context.Context, kubeconfig string) (string, error) {
-	out, err := r.run(ctx, kubeconfig, "config", "current-context")
-	if err != nil {
-		return "", err
-	}
-	c := strings.TrimSpace(out)
-	if c == "" {
-		return "", errors.New("kubectl has no current context")
-	}
-	return c, nil
+// Process returns the process a kubectl handle names (for tools and tests
+// that look at the process itself).
+func Process(h runtime.Handle) (proc.ID, error) {
+	d, err := decodeHandle(h)
+	return d.ID, err
 }
-
-// Contexts lists the context names kubeconfig defines, so a plan can report
-// an unknown context without starting anything.
-func (r *Runtime) Contexts(ctx context.Context, kubeconfig string) ([]string, error) {
-	out, err := r.run(ctx, kubeconfig, "config", "get-contexts", "-o", "name")
-	if err != nil {
-		return nil, err
-	}
-	return strings.Fields(out), nil
-}
-
-// ContextNamespaces maps every context of the kubeconfig to its default
-// namespace ("" when the context sets none), so that a forward that names no
-// namespace can be pinned to one at plan time and passed explicitly.
-func (r *Runtime) ContextNamespaces(ctx context.Context, kubeconfig string) (map[string]string, error) {
-	out, err := r.run(ctx, kubeconfig, "config", "view", "-o",
-		`jsonpath={range .contexts[*]}{.name}{"\t"}{.context.namespace}{"\n"}{end}`)
-	if err != nil {
-		return nil, err
-	}
-	m := make(map[string]string)
-	for _, line := range strings.Split(out, "\n") {
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		name, ns, _ := strings.Cut(line, "\t")
-		m[name] = strings.TrimSpace(ns)
-	}
-	return m, nil
-}
-
-// WaitExit waits for the exit of the forward process h names, whoever
-// started it (see runtime.ExitWaiter).
-func (r *Runtime) WaitExit(ctx context.Context, h runtime.Handle) error {
-	return proc.WaitExit(ctx, h)
-}
-
-var _ runtime.ExitWaiter = (*Runtime)(nil)

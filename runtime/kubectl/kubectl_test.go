@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,13 @@ import (
 
 // fakeKubectl is the path of testdata/fakekubectl, built by TestMain.
 var fakeKubectl string
+
+// testLogDir holds the forwards' logs; each test spec has a name of its own.
+var (
+	testLogDir  = filepath.Join(os.TempDir(), fmt.Sprintf("kpf-kubectl-test-%d", os.Getpid()))
+	testSpecSeq atomic.Int64
+	testLogPath = func(name string) string { return filepath.Join(testLogDir, name+".log") }
+)
 
 func TestMain(m *testing.M) {
 	if os.Getenv("KPF_TEST_START_HELPER") != "" {
@@ -47,6 +55,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	os.RemoveAll(testLogDir)
 	os.Exit(code)
 }
 
@@ -58,7 +67,7 @@ func startHelper() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r := &Runtime{Kubectl: os.Getenv("KPF_TEST_KUBECTL")}
+	r := &Runtime{Kubectl: os.Getenv("KPF_TEST_KUBECTL"), LogPath: func(string) string { return os.Getenv("KPF_TEST_LOG") }}
 	h, err := r.Start(context.Background(), s)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -79,19 +88,18 @@ func freePort(t *testing.T) int {
 }
 
 func newRuntime(env ...string) *Runtime {
-	return &Runtime{Kubectl: fakeKubectl, Env: env, StopGrace: time.Second}
+	return &Runtime{Kubectl: fakeKubectl, Env: env, StopGrace: time.Second, LogPath: testLogPath}
 }
 
 func testSpec(t *testing.T) runtime.Spec {
 	return runtime.Spec{
-		Name:         "api",
+		Name:         fmt.Sprintf("api%d", testSpecSeq.Add(1)),
 		Target:       "service/api",
 		Context:      "kind-dev",
 		Namespace:    "shop",
 		Address:      "127.0.0.1",
 		LocalPort:    freePort(t),
 		RemotePort:   "80",
-		LogPath:      filepath.Join(t.TempDir(), "logs", "api.log"),
 		ReadyTimeout: 10 * time.Second,
 	}
 }
@@ -126,20 +134,20 @@ func TestStartReadyAndStopTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopAtEnd(t, r, h)
-	if h.IsZero() || h.StartTime == 0 {
+	if h.IsZero() || h.Runtime != Name || idOf(t, h).StartTime == 0 {
 		t.Fatalf("handle %+v", h)
 	}
 	if got := dial(t, s.LocalPort); got != "fake" {
 		t.Fatalf("forward answered %q", got)
 	}
-	st, err := r.Inspect(context.Background(), h, s.LogPath)
+	st, err := r.Inspect(context.Background(), h)
 	if err != nil || !st.Alive || st.LastError != "" {
 		t.Fatalf("Inspect = %+v, %v; want alive, no error", st, err)
 	}
 	for _, p := range []struct {
 		path string
 		want os.FileMode
-	}{{s.LogPath, 0o600}, {filepath.Dir(s.LogPath), 0o700}} {
+	}{{testLogPath(s.Name), 0o600}, {filepath.Dir(testLogPath(s.Name)), 0o700}} {
 		fi, err := os.Stat(p.path)
 		if err != nil {
 			t.Fatal(err)
@@ -153,7 +161,7 @@ func TestStartReadyAndStopTwice(t *testing.T) {
 			t.Fatalf("stop #%d: %v", i+1, err)
 		}
 	}
-	if st, _ := r.Inspect(context.Background(), h, s.LogPath); st.Alive {
+	if st, _ := r.Inspect(context.Background(), h); st.Alive {
 		t.Fatal("alive after stop")
 	}
 }
@@ -240,10 +248,10 @@ func TestStartTimeoutStopsProcess(t *testing.T) {
 	s := testSpec(t)
 	s.ReadyTimeout = 300 * time.Millisecond
 	// A "Forwarding from" line of an earlier run must not count as ready.
-	if err := os.MkdirAll(filepath.Dir(s.LogPath), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(testLogPath(s.Name)), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(s.LogPath, []byte("Forwarding from 127.0.0.1:1 -> 80\n"), 0o600); err != nil {
+	if err := os.WriteFile(testLogPath(s.Name), []byte("Forwarding from 127.0.0.1:1 -> 80\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := r.Start(context.Background(), s)
@@ -263,7 +271,7 @@ func assertStopped(t *testing.T, pidFile string) {
 	}
 	pid, _ := strconv.Atoi(string(b))
 	st, err := proc.StartTime(pid)
-	if err == nil && proc.Alive(runtime.Handle{PID: pid, StartTime: st}) {
+	if err == nil && proc.Alive(proc.ID{PID: pid, StartTime: st}) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		t.Fatalf("process %d still alive", pid)
 	}
@@ -294,11 +302,13 @@ func TestDetachedSurvivesContextCancel(t *testing.T) {
 	stopAtEnd(t, r, h)
 	cancel()
 	time.Sleep(100 * time.Millisecond)
-	if !proc.Alive(h) {
+	if !proc.Alive(idOf(t, h)) {
 		t.Fatal("forward died with the context")
 	}
-	if sid, err := unix.Getsid(h.PID); err != nil || sid != h.PID {
-		t.Errorf("session = %d (%v), want its own (%d)", sid, err, h.PID)
+	if pid := idOf(t, h).PID; true {
+		if sid, err := unix.Getsid(pid); err != nil || sid != pid {
+			t.Errorf("session = %d (%v), want its own (%d)", sid, err, pid)
+		}
 	}
 	if got := dial(t, s.LocalPort); got != "fake" {
 		t.Fatalf("forward answered %q", got)
@@ -311,7 +321,7 @@ func TestDetachedSurvivesParentExit(t *testing.T) {
 	js, _ := json.Marshal(s)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "KPF_TEST_START_HELPER="+string(js),
-		"KPF_TEST_KUBECTL="+fakeKubectl, "FAKE_KUBECTL_MODE=ready")
+		"KPF_TEST_KUBECTL="+fakeKubectl, "FAKE_KUBECTL_MODE=ready", "KPF_TEST_LOG="+testLogPath(s.Name))
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("helper: %v", err)
@@ -322,7 +332,7 @@ func TestDetachedSurvivesParentExit(t *testing.T) {
 	}
 	r := newRuntime()
 	stopAtEnd(t, r, h)
-	if !proc.Alive(h) {
+	if !proc.Alive(idOf(t, h)) {
 		t.Fatal("forward died with the kpf process that started it")
 	}
 	if got := dial(t, s.LocalPort); got != "fake" {
@@ -331,7 +341,7 @@ func TestDetachedSurvivesParentExit(t *testing.T) {
 	if err := r.Stop(context.Background(), h); err != nil {
 		t.Fatal(err)
 	}
-	if proc.Alive(h) {
+	if proc.Alive(idOf(t, h)) {
 		t.Fatal("alive after stop")
 	}
 }
@@ -348,7 +358,7 @@ func TestStopEscalatesToKill(t *testing.T) {
 	if err := r.Stop(context.Background(), h); err != nil {
 		t.Fatal(err)
 	}
-	if proc.Alive(h) {
+	if proc.Alive(idOf(t, h)) {
 		t.Fatal("alive after stop")
 	}
 }
@@ -369,7 +379,10 @@ func TestStopLeavesOtherProcessAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The pid kpf remembered now belongs to another process.
-	stale := runtime.Handle{PID: other.Process.Pid, StartTime: st - 1}
+	stale, err := NewHandle(proc.ID{PID: other.Process.Pid, StartTime: st - 1}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := newRuntime()
 	for i := range 2 {
 		if err := r.Stop(context.Background(), stale); err != nil {
@@ -377,7 +390,7 @@ func TestStopLeavesOtherProcessAlone(t *testing.T) {
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	if !proc.Alive(runtime.Handle{PID: other.Process.Pid, StartTime: st}) {
+	if !proc.Alive(proc.ID{PID: other.Process.Pid, StartTime: st}) {
 		t.Fatal("Stop signalled a process kpf did not start")
 	}
 	if err := r.Stop(context.Background(), runtime.Handle{}); err != nil {
@@ -395,10 +408,10 @@ func TestInspectLastError(t *testing.T) {
 	}
 	stopAtEnd(t, r, h)
 	deadline := time.Now().Add(5 * time.Second)
-	for proc.Alive(h) && time.Now().Before(deadline) {
+	for proc.Alive(idOf(t, h)) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	st, err := r.Inspect(context.Background(), h, s.LogPath)
+	st, err := r.Inspect(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,6 +424,7 @@ func TestInspectLogTail(t *testing.T) {
 	t.Parallel()
 	r := newRuntime()
 	dir := t.TempDir()
+	r.LogPath = func(name string) string { return filepath.Join(dir, name+".log") }
 	tests := []struct {
 		name string
 		log  string
@@ -432,7 +446,11 @@ func TestInspectLogTail(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		st, err := r.Inspect(context.Background(), runtime.Handle{}, p)
+		h, err := NewHandle(proc.ID{}, strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := r.Inspect(context.Background(), h)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -508,30 +526,10 @@ func TestStartInvalidSpec(t *testing.T) {
 
 func TestStartMissingBinaryIsPermanent(t *testing.T) {
 	t.Parallel()
-	r := &Runtime{Kubectl: filepath.Join(t.TempDir(), "no-kubectl")}
+	r := &Runtime{Kubectl: filepath.Join(t.TempDir(), "no-kubectl"), LogPath: testLogPath}
 	_, err := r.Start(context.Background(), testSpec(t))
 	if !runtime.IsPermanent(err) {
 		t.Fatalf("err = %v, want permanent", err)
-	}
-}
-
-func TestContexts(t *testing.T) {
-	t.Parallel()
-	r := newRuntime("FAKE_KUBECTL_CONTEXT=kind-dev", "FAKE_KUBECTL_CONTEXTS=kind-dev prod")
-	ctx := context.Background()
-	if c, err := r.CurrentContext(ctx, ""); err != nil || c != "kind-dev" {
-		t.Fatalf("CurrentContext = %q, %v", c, err)
-	}
-	if cs, err := r.Contexts(ctx, "/k"); err != nil || !reflect.DeepEqual(cs, []string{"kind-dev", "prod"}) {
-		t.Fatalf("Contexts = %q, %v", cs, err)
-	}
-	bad := newRuntime("FAKE_KUBECTL_GET_MSG=error: current-context is not set")
-	if _, err := bad.CurrentContext(ctx, ""); err == nil || !strings.Contains(err.Error(), "current-context is not set") {
-		t.Fatalf("CurrentContext err = %v", err)
-	}
-	empty := newRuntime("FAKE_KUBECTL_CONTEXT=")
-	if _, err := empty.CurrentContext(ctx, ""); err == nil {
-		t.Fatal("empty current context accepted")
 	}
 }
 
@@ -557,7 +555,7 @@ current-context: dead
 	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &Runtime{Kubectl: bin, Env: []string{"KUBECONFIG=/nonexistent"}}
+	r := &Runtime{Kubectl: bin, Env: []string{"KUBECONFIG=/nonexistent"}, LogPath: testLogPath}
 	s := testSpec(t)
 	s.Context, s.Kubeconfig = "dead", kc
 	h, err := r.Start(context.Background(), s)
@@ -576,49 +574,49 @@ current-context: dead
 	if !errors.Is(err, ErrExited) || !runtime.IsPermanent(err) {
 		t.Fatalf("unknown context: err = %v, want permanent", err)
 	}
-	if cs, err := r.Contexts(context.Background(), kc); err != nil || !reflect.DeepEqual(cs, []string{"dead", "shop"}) {
-		t.Fatalf("Contexts = %q, %v", cs, err)
-	}
-	want := map[string]string{"dead": "", "shop": "shop"}
-	if m, err := r.ContextNamespaces(context.Background(), kc); err != nil || !reflect.DeepEqual(m, want) {
-		t.Fatalf("ContextNamespaces = %q, %v; want %q", m, err, want)
-	}
 }
 
-// TestOnExit: the Runtime reports the exit of a process it started (here a
-// kill -9 behind its back) at once, and says nothing of a start that failed.
-func TestOnExit(t *testing.T) {
+// TestWatch: the Runtime reports the exit of a forward process (here a
+// kill -9 behind its back) at once, also to a Runtime that did not start it
+// (another kpf), and stops reporting when its context ends.
+func TestWatch(t *testing.T) {
 	t.Parallel()
-	exits := make(chan runtime.Handle, 4)
 	r := newRuntime("FAKE_KUBECTL_MODE=ready")
-	r.OnExit = func(h runtime.Handle) { exits <- h }
 	h, err := r.Start(context.Background(), testSpec(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	stopAtEnd(t, r, h)
-	if err := syscall.Kill(h.PID, syscall.SIGKILL); err != nil {
+	for _, watcher := range []*Runtime{r, newRuntime()} {
+		ctx, cancel := context.WithCancel(context.Background())
+		events := watcher.Watch(ctx, []runtime.Handle{h})
+		if watcher == r {
+			if err := syscall.Kill(idOf(t, h).PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case got := <-events:
+			if got.Handle != h || got.Kind != runtime.EventExited {
+				t.Fatalf("event %+v, want the exit of %v", got, h)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no exit event within 5 s of the kill")
+		}
+		cancel()
+		for range events { // closed once ctx ended
+		}
+	}
+}
+
+// idOf is the process a kubectl handle names.
+func idOf(t *testing.T, h runtime.Handle) proc.ID {
+	t.Helper()
+	d, err := decodeHandle(h)
+	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case got := <-exits:
-		if got != h {
-			t.Fatalf("OnExit(%+v), want %+v", got, h)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("OnExit not called within 5 s of the kill")
-	}
-
-	failing := newRuntime("FAKE_KUBECTL_MODE=fail", "FAKE_KUBECTL_MSG=error: boom")
-	failing.OnExit = r.OnExit
-	if _, err := failing.Start(context.Background(), testSpec(t)); err == nil {
-		t.Fatal("a failing start succeeded")
-	}
-	select {
-	case got := <-exits:
-		t.Fatalf("OnExit(%+v) for a start that failed", got)
-	case <-time.After(200 * time.Millisecond):
-	}
+	return d.ID
 }
 
 // TestLogRotation: a log past MaxLogSize moves to NAME.log.1 when the next
@@ -626,11 +624,11 @@ func TestOnExit(t *testing.T) {
 func TestLogRotation(t *testing.T) {
 	t.Parallel()
 	s := testSpec(t)
-	if err := os.MkdirAll(filepath.Dir(s.LogPath), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(testLogPath(s.Name)), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	old := bytes.Repeat([]byte("E1128 an old error line\n"), MaxLogSize/24+10)
-	if err := os.WriteFile(s.LogPath, old, 0o600); err != nil {
+	if err := os.WriteFile(testLogPath(s.Name), old, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := newRuntime("FAKE_KUBECTL_MODE=ready")
@@ -639,15 +637,15 @@ func TestLogRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopAtEnd(t, r, h)
-	rotated, err := os.ReadFile(s.LogPath + ".1")
+	rotated, err := os.ReadFile(testLogPath(s.Name) + ".1")
 	if err != nil || !bytes.Equal(rotated, old) {
 		t.Fatalf("rotated log: %d bytes, %v; want the old %d bytes", len(rotated), err, len(old))
 	}
-	fresh, err := os.ReadFile(s.LogPath)
+	fresh, err := os.ReadFile(testLogPath(s.Name))
 	if err != nil || len(fresh) > 4096 || !strings.Contains(string(fresh), "Forwarding from") {
 		t.Fatalf("new log: %d bytes, %v", len(fresh), err)
 	}
-	if fi, err := os.Stat(s.LogPath + ".1"); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(testLogPath(s.Name) + ".1"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("rotated log mode: %v, %v", fi, err)
 	}
 }

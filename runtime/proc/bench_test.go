@@ -5,8 +5,6 @@ package proc
 import (
 	"os"
 	"testing"
-
-	"github.com/kpf-dev/kpf/runtime"
 )
 
 // BenchmarkAlive measures one identity check (the cost per forward of
@@ -16,7 +14,7 @@ func BenchmarkAlive(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := runtime.Handle{PID: os.Getpid(), StartTime: st}
+	h := ID{PID: os.Getpid(), StartTime: st}
 	b.ReportAllocs()
 	for b.Loop() {
 		if !Alive(h) {

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
-
-	"github.com/kpf-dev/kpf/runtime"
 )
 
 // ErrUnsupported is returned on operating systems where kpf cannot read a
@@ -38,14 +36,14 @@ func StartTime(pid int) (uint64, error) {
 
 // Alive reports whether h names a process that exists, is not a zombie, and
 // has the start time recorded in h (so a reused pid is not alive).
-func Alive(h runtime.Handle) bool {
+func Alive(h ID) bool {
 	_, err := verify(h)
 	return err == nil
 }
 
 // verify returns the process's info if h still names it, else ErrGone (or
 // ErrUnsupported).
-func verify(h runtime.Handle) (info, error) {
+func verify(h ID) (info, error) {
 	if h.PID <= 0 {
 		return info{}, ErrGone
 	}
@@ -62,7 +60,7 @@ func verify(h runtime.Handle) (info, error) {
 // Signal sends sig to the process h names, after re-verifying right before
 // sending that it is still that process. It returns ErrGone (and sends
 // nothing) when it is not.
-func Signal(h runtime.Handle, sig syscall.Signal) error {
+func Signal(h ID, sig syscall.Signal) error {
 	if _, err := verify(h); err != nil {
 		return err
 	}
@@ -72,7 +70,7 @@ func Signal(h runtime.Handle, sig syscall.Signal) error {
 // SignalGroup is Signal for the process group h leads: when the verified
 // process is its group's leader (as a process started with Detached is),
 // sig goes to the whole group; otherwise to the process alone.
-func SignalGroup(h runtime.Handle, sig syscall.Signal) error {
+func SignalGroup(h ID, sig syscall.Signal) error {
 	in, err := verify(h)
 	if err != nil {
 		return err
@@ -81,4 +79,11 @@ func SignalGroup(h runtime.Handle, sig syscall.Signal) error {
 		return kill(-h.PID, sig)
 	}
 	return kill(h.PID, sig)
+}
+
+// ID names one process: its pid and its start stamp, so that a reused pid
+// is never mistaken for the process kpf started.
+type ID struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"` // opaque, platform-specific process start stamp
 }

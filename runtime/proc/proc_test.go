@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	kruntime "github.com/kpf-dev/kpf/runtime"
 )
 
 func requireSupported(t *testing.T) {
@@ -37,7 +35,7 @@ func startSleeper(t *testing.T, attr *syscall.SysProcAttr) *exec.Cmd {
 	return cmd
 }
 
-func waitGone(t *testing.T, h kruntime.Handle) {
+func waitGone(t *testing.T, h ID) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for Alive(h) {
@@ -62,7 +60,7 @@ func TestStartTimeSelf(t *testing.T) {
 	if err != nil || again != st {
 		t.Fatalf("start time not stable: %d then %d (%v)", st, again, err)
 	}
-	if !Alive(kruntime.Handle{PID: os.Getpid(), StartTime: st}) {
+	if !Alive(ID{PID: os.Getpid(), StartTime: st}) {
 		t.Fatal("self not alive")
 	}
 }
@@ -77,14 +75,14 @@ func TestAlive(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		h    kruntime.Handle
+		h    ID
 		want bool
 	}{
-		{"matching", kruntime.Handle{PID: cmd.Process.Pid, StartTime: st}, true},
-		{"pid reused (start time differs)", kruntime.Handle{PID: cmd.Process.Pid, StartTime: st + 1}, false},
-		{"zero handle", kruntime.Handle{}, false},
-		{"negative pid", kruntime.Handle{PID: -1, StartTime: st}, false},
-		{"no such pid", kruntime.Handle{PID: 1 << 30, StartTime: st}, false},
+		{"matching", ID{PID: cmd.Process.Pid, StartTime: st}, true},
+		{"pid reused (start time differs)", ID{PID: cmd.Process.Pid, StartTime: st + 1}, false},
+		{"zero handle", ID{}, false},
+		{"negative pid", ID{PID: -1, StartTime: st}, false},
+		{"no such pid", ID{PID: 1 << 30, StartTime: st}, false},
 	}
 	for _, tc := range tests {
 		if got := Alive(tc.h); got != tc.want {
@@ -104,7 +102,7 @@ func TestZombieIsNotAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err) // unreaped: the zombie keeps its entry
 	}
-	h := kruntime.Handle{PID: cmd.Process.Pid, StartTime: st}
+	h := ID{PID: cmd.Process.Pid, StartTime: st}
 	waitGone(t, h) // becomes a zombie, not reaped until Wait
 	if _, err := StartTime(cmd.Process.Pid); err != nil {
 		t.Fatalf("zombie should still have an entry: %v", err)
@@ -120,14 +118,14 @@ func TestSignalRefusesOtherProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong := kruntime.Handle{PID: cmd.Process.Pid, StartTime: st + 7}
-	for _, f := range []func(kruntime.Handle, syscall.Signal) error{Signal, SignalGroup} {
+	wrong := ID{PID: cmd.Process.Pid, StartTime: st + 7}
+	for _, f := range []func(ID, syscall.Signal) error{Signal, SignalGroup} {
 		if err := f(wrong, syscall.SIGKILL); !errors.Is(err, ErrGone) {
 			t.Fatalf("signal with wrong start time: err = %v, want ErrGone", err)
 		}
 	}
 	time.Sleep(50 * time.Millisecond)
-	if !Alive(kruntime.Handle{PID: cmd.Process.Pid, StartTime: st}) {
+	if !Alive(ID{PID: cmd.Process.Pid, StartTime: st}) {
 		t.Fatal("a process whose identity did not match was signalled")
 	}
 }
@@ -144,7 +142,7 @@ func TestSignalGroupDetached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := kruntime.Handle{PID: pid, StartTime: st}
+	h := ID{PID: pid, StartTime: st}
 	if err := SignalGroup(h, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

@@ -8,15 +8,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/kpf-dev/kpf/runtime"
 )
 
 // WaitExit blocks until the process h names has exited, or ctx ends. It
 // works for any process, not only children: on Linux it polls a pidfd
 // through Go's network poller, so a thousand waits hold no threads. It
 // returns nil at once when h no longer names a live process.
-func WaitExit(ctx context.Context, h runtime.Handle) error {
+func WaitExit(ctx context.Context, h ID) error {
 	if h.PID <= 0 {
 		return nil
 	}

@@ -6,8 +6,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	kruntime "github.com/kpf-dev/kpf/runtime"
 )
 
 // TestWaitExit: WaitExit returns when the process exits (killed behind its
@@ -20,7 +18,7 @@ func TestWaitExit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := kruntime.Handle{PID: cmd.Process.Pid, StartTime: st}
+	h := ID{PID: cmd.Process.Pid, StartTime: st}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -28,7 +26,7 @@ func TestWaitExit(t *testing.T) {
 		t.Fatalf("WaitExit of a live process with a short ctx = %v, want DeadlineExceeded", err)
 	}
 
-	for _, other := range []kruntime.Handle{
+	for _, other := range []ID{
 		{PID: cmd.Process.Pid, StartTime: st + 1}, // the pid names another process
 		{PID: 1 << 30, StartTime: st},             // no such process
 		{},

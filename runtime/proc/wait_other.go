@@ -6,13 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/kpf-dev/kpf/runtime"
 )
 
 // WaitExit waits for the exit of a process kpf did not necessarily start.
 // Only Linux (pidfd) does this for now; elsewhere it returns an error
 // wrapping errors.ErrUnsupported and callers check on a timer instead.
-func WaitExit(ctx context.Context, h runtime.Handle) error {
+func WaitExit(ctx context.Context, h ID) error {
 	return fmt.Errorf("waiting for the exit of process %d: %w", h.PID, errors.ErrUnsupported)
 }

@@ -25,6 +25,8 @@ type Settings struct {
 	ProbeCacheTTL time.Duration // default 5s
 	CheckInterval time.Duration // default 2s
 	MaxParallel   int           // default 10
+	// Runtime is the runtime of forwards that name none ("" = the default).
+	Runtime string
 }
 
 // Default settings applied when the kpf block does not set them.
@@ -53,7 +55,10 @@ type Forward struct {
 	RemotePort string
 	Enabled    bool
 	Open       string // URL path for `kpf open`; "" = "/"
-	Health     Health
+	// Runtime names the runtime that serves the forward (RuntimeNative or
+	// RuntimeKubectl): its own, else the kpf block's; "" means the default.
+	Runtime string
+	Health  Health
 	// Decl is where the forward block was declared.
 	Decl Pos
 }
@@ -115,3 +120,12 @@ func (p Pos) String() string {
 	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
 }
+
+// Runtimes a spec may name.
+const (
+	RuntimeNative  = "native"
+	RuntimeKubectl = "kubectl"
+)
+
+// Runtimes lists the runtime names a spec may use.
+var Runtimes = []string{RuntimeNative, RuntimeKubectl}

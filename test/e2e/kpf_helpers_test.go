@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -283,11 +285,11 @@ func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool
 // killForward SIGKILLs a forward's kubectl behind kpf's back.
 func killForward(t *testing.T, f state.Forward) {
 	t.Helper()
-	if !proc.Alive(f.Handle) {
-		t.Fatalf("forward %s (pid %d) is not alive before the kill", f.Name, f.Handle.PID)
+	if !proc.Alive(procOf(f.Handle)) {
+		t.Fatalf("forward %s (pid %d) is not alive before the kill", f.Name, procOf(f.Handle).PID)
 	}
-	if err := syscall.Kill(f.Handle.PID, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9 %d: %v", f.Handle.PID, err)
+	if err := syscall.Kill(procOf(f.Handle).PID, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", procOf(f.Handle).PID, err)
 	}
 }
 
@@ -315,4 +317,10 @@ func kubectlPortForwardsFor(t *testing.T, ns string) []int {
 		}
 	}
 	return pids
+}
+
+// procOf is the kubectl process a handle names (zero for another runtime's).
+func procOf(h runtime.Handle) proc.ID {
+	id, _ := kubectl.Process(h)
+	return id
 }

@@ -112,8 +112,8 @@ func TestApplyPlanDestroy(t *testing.T) {
 	handles := w.state().Forwards
 	w.mustKpf("destroy")
 	for name, f := range handles {
-		if proc.Alive(f.Handle) {
-			t.Errorf("forward %s (pid %d) still alive after destroy", name, f.Handle.PID)
+		if proc.Alive(procOf(f.Handle)) {
+			t.Errorf("forward %s (pid %d) still alive after destroy", name, procOf(f.Handle).PID)
 		}
 	}
 	if pids := kubectlPortForwardsFor(t, ns); len(pids) > 0 {
@@ -138,7 +138,7 @@ func TestWatchRestoresKilledForward(t *testing.T) {
 	killForward(t, before)
 	waitUntil(t, 30*time.Second, "forward api restarted", func() bool {
 		f := w.state().Forwards["api"]
-		return f.Handle.PID != 0 && f.Handle.PID != before.Handle.PID && proc.Alive(f.Handle)
+		return procOf(f.Handle).PID != 0 && procOf(f.Handle).PID != procOf(before.Handle).PID && proc.Alive(procOf(f.Handle))
 	})
 	if body := httpGetRetry(t, api, "/", 15*time.Second); !strings.HasPrefix(body, "api-") {
 		t.Errorf("through the restarted forward: %q", body)
@@ -157,7 +157,7 @@ func TestWatchRestoresKilledForward(t *testing.T) {
 		t.Errorf("watch did not say the forwards keep running:\n%s", wt.out.String())
 	}
 	for _, name := range []string{"web", "api", "db"} {
-		if f := w.forward(name); !proc.Alive(f.Handle) {
+		if f := w.forward(name); !proc.Alive(procOf(f.Handle)) {
 			t.Errorf("forward %s stopped with the watch", name)
 		}
 	}
@@ -348,8 +348,8 @@ func TestOnlyAndDestroySubset(t *testing.T) {
 	if !strings.Contains(out, "forward.db: stopped") || !strings.Contains(out, "1 stopped") {
 		t.Errorf("destroy db:\n%s", out)
 	}
-	if proc.Alive(dbHandle) {
-		t.Errorf("forward db (pid %d) alive after destroy db", dbHandle.PID)
+	if proc.Alive(procOf(dbHandle)) {
+		t.Errorf("forward db (pid %d) alive after destroy db", procOf(dbHandle).PID)
 	}
 	if st := w.status(); st["web"].State != "running" || st["db"].State != "stopped" {
 		t.Errorf("after destroy db: %+v", st)
@@ -439,7 +439,7 @@ forward "web" {
 	w.writeSpec("kpf.hcl", one)
 	wt := w.watch()
 	httpGetRetry(t, web, "/", 10*time.Second)
-	webPID := w.forward("web").Handle.PID
+	webPID := procOf(w.forward("web").Handle).PID
 
 	w.writeSpec("kpf.hcl", one+fmt.Sprintf(`
 forward "api" {
@@ -455,8 +455,8 @@ forward "api" {
 	w.writeSpec("kpf.hcl", one+"forward \"broken\" {\n  target = \n")
 	w.waitOutput(wt, "the spec has errors", 15*time.Second)
 	time.Sleep(2 * time.Second) // a few passes with the broken spec
-	if f := w.forward("web"); f.Handle.PID != webPID || !proc.Alive(f.Handle) {
-		t.Errorf("a broken edit touched forward web: pid %d -> %d", webPID, f.Handle.PID)
+	if f := w.forward("web"); procOf(f.Handle).PID != webPID || !proc.Alive(procOf(f.Handle)) {
+		t.Errorf("a broken edit touched forward web: pid %d -> %d", webPID, procOf(f.Handle).PID)
 	}
 	if _, ok := w.state().Forwards["api"]; !ok {
 		t.Errorf("a broken edit removed forward api")

@@ -26,6 +26,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
@@ -445,7 +447,7 @@ func (r *run) measureApply(ctx context.Context) error {
 
 	var rss, pss int64
 	for _, f := range st.Forwards {
-		a, b, err := procMemory(f.Handle.PID)
+		a, b, err := procMemory(procOf(f.Handle).PID)
 		if err != nil {
 			return fmt.Errorf("forward %s: %w", f.Name, err)
 		}
@@ -606,11 +608,11 @@ func (r *run) measureRecovery(ctx context.Context) error {
 			return fmt.Errorf("forward %s does not serve before the kill: %w", name, err)
 		}
 		// proc.Signal checks the process is still the one kpf started.
-		if err := proc.Signal(f.Handle, syscall.SIGKILL); err != nil {
-			return fmt.Errorf("killing forward %s (pid %d): %w", name, f.Handle.PID, err)
+		if err := proc.Signal(procOf(f.Handle), syscall.SIGKILL); err != nil {
+			return fmt.Errorf("killing forward %s (pid %d): %w", name, procOf(f.Handle).PID, err)
 		}
 		t0 := time.Now()
-		if err := r.waitRecovered(ctx, name, f.Handle.PID, 60*time.Second); err != nil {
+		if err := r.waitRecovered(ctx, name, procOf(f.Handle).PID, 60*time.Second); err != nil {
 			return err
 		}
 		d := time.Since(t0)
@@ -636,7 +638,7 @@ func (r *run) waitRecovered(ctx context.Context, name string, oldPID int, timeou
 		st, err := r.readState()
 		if err == nil {
 			f, ok := st.Forwards[name]
-			if ok && f.Handle.PID != 0 && f.Handle.PID != oldPID && serves(ctx, f.Address, f.LocalPort, time.Second) == nil {
+			if ok && procOf(f.Handle).PID != 0 && procOf(f.Handle).PID != oldPID && serves(ctx, f.Address, f.LocalPort, time.Second) == nil {
 				return nil
 			}
 		}
@@ -777,8 +779,8 @@ func cpuTicks(pid int) (int64, error) {
 func forwardsCPU(st *state.File) int64 {
 	var sum int64
 	for _, f := range st.Forwards {
-		if proc.Alive(f.Handle) {
-			if t, err := cpuTicks(f.Handle.PID); err == nil {
+		if proc.Alive(procOf(f.Handle)) {
+			if t, err := cpuTicks(procOf(f.Handle).PID); err == nil {
 				sum += t
 			}
 		}
@@ -870,4 +872,10 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// procOf is the kubectl process a handle names (zero for another runtime's).
+func procOf(h runtime.Handle) proc.ID {
+	id, _ := kubectl.Process(h)
+	return id
 }

@@ -3,6 +3,7 @@ kpf {
   probe_cache_ttl = "750ms"
   check_interval  = "1m"
   max_parallel    = max(2, length(local.services))
+  runtime         = "native"
 }
 
 variable "team" {
@@ -52,6 +53,7 @@ forward "api" {
 forward "web" {
   target      = "deployments/web"
   context     = "prod"
+  runtime     = "kubectl"
   local_port  = var.ports["web"]
   remote_port = "8080"
   health {

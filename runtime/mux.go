@@ -1,0 +1,103 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Mux is the one Runtime the rest of kpf sees: it starts a forward with the
+// runtime its Spec names (Default when it names none) and stops and inspects
+// a forward with the runtime that made its Handle, so a workspace can hold
+// forwards of several runtimes at once (during a migration).
+type Mux struct {
+	// Default names the runtime of specs that name none.
+	Default string
+	// Runtimes by name. A handle of a runtime not here is reported, never
+	// touched.
+	Runtimes map[string]Runtime
+}
+
+var (
+	_ Runtime = (*Mux)(nil)
+	_ Events  = (*Mux)(nil)
+)
+
+func (m *Mux) get(name string) (Runtime, error) {
+	if name == "" {
+		name = m.Default
+	}
+	if rt, ok := m.Runtimes[name]; ok {
+		return rt, nil
+	}
+	known := make([]string, 0, len(m.Runtimes))
+	for n := range m.Runtimes {
+		known = append(known, n)
+	}
+	sort.Strings(known)
+	return nil, fmt.Errorf("unknown runtime %q (this kpf has %s): %w", name, strings.Join(known, ", "), ErrPermanent)
+}
+
+// Start starts s with the runtime s.Runtime names.
+func (m *Mux) Start(ctx context.Context, s Spec) (Handle, error) {
+	rt, err := m.get(s.Runtime)
+	if err != nil {
+		return Handle{}, err
+	}
+	return rt.Start(ctx, s)
+}
+
+// Stop stops h with the runtime that made it.
+func (m *Mux) Stop(ctx context.Context, h Handle) error {
+	if h.IsZero() {
+		return nil
+	}
+	rt, err := m.get(h.Runtime)
+	if err != nil {
+		return fmt.Errorf("stopping %s: %w", h, err)
+	}
+	return rt.Stop(ctx, h)
+}
+
+// Inspect inspects h with the runtime that made it.
+func (m *Mux) Inspect(ctx context.Context, h Handle) (Status, error) {
+	rt, err := m.get(h.Runtime)
+	if err != nil {
+		return Unknown(), fmt.Errorf("inspecting %s: %w", h, err)
+	}
+	return rt.Inspect(ctx, h)
+}
+
+// Watch merges the events of every runtime that reports them, each given
+// the handles it made.
+func (m *Mux) Watch(ctx context.Context, hs []Handle) <-chan Event {
+	by := make(map[string][]Handle)
+	for _, h := range hs {
+		if !h.IsZero() {
+			by[h.Runtime] = append(by[h.Runtime], h)
+		}
+	}
+	out := make(chan Event)
+	var wg sync.WaitGroup
+	for name, list := range by {
+		ev, ok := m.Runtimes[name].(Events)
+		if !ok {
+			continue
+		}
+		ch := ev.Watch(ctx, list)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range ch {
+				select {
+				case out <- e:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(out) }()
+	return out
+}

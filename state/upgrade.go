@@ -1,0 +1,48 @@
+package state
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/kpf-dev/kpf/runtime"
+)
+
+// v1Forward is the part of a version-1 forward that version 2 changed: the
+// handle was the kubectl process's pid and start time.
+type v1Forward struct {
+	Handle struct {
+		PID       int    `json:"pid"`
+		StartTime uint64 `json:"start_time"`
+	} `json:"handle"`
+}
+
+// upgradeV1 turns the handles of a version-1 file into handles of the
+// kubectl runtime (every version-1 forward was a kubectl process), so that
+// no forward is lost: the kubectl runtime's handle data is the process
+// (pid, start_time) and the forward's name. The log_path of version 1 is
+// dropped: log paths are derived from the name.
+func upgradeV1(b []byte, f *File) error {
+	var v1 struct {
+		Forwards map[string]v1Forward `json:"forwards"`
+	}
+	if err := json.Unmarshal(b, &v1); err != nil {
+		return err
+	}
+	for name, old := range v1.Forwards {
+		fw := f.Forwards[name]
+		fw.Handle = runtime.Handle{}
+		if old.Handle.PID > 0 {
+			data, err := runtime.NewData(struct {
+				PID       int    `json:"pid"`
+				StartTime uint64 `json:"start_time"`
+				Name      string `json:"name"`
+			}{old.Handle.PID, old.Handle.StartTime, name})
+			if err != nil {
+				return err
+			}
+			fw.Handle = runtime.Handle{Runtime: "kubectl", ID: strconv.Itoa(old.Handle.PID), Data: data}
+		}
+		f.Forwards[name] = fw
+	}
+	return nil
+}

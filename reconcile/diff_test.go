@@ -249,7 +249,7 @@ func TestDiff(t *testing.T) {
 		{name: "same runtime, or none named: no change",
 			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) { f.Runtime = "fake" }), db},
 			actual:  Actual{"api": drunning(api, 8080), "db": drunning(db, 5432)},
-			want: []dwantChange{{Name: "api", Action: NoOp, Port: 8080}, {Name: "db", Action: NoOp, Port: 5432}}},
+			want:    []dwantChange{{Name: "api", Action: NoOp, Port: 8080}, {Name: "db", Action: NoOp, Port: 5432}}},
 		{name: "unsorted input, output sorted by name",
 			desired: []model.Forward{dfwd("zeta", 7000), dfwd("alpha", 7001)},
 			actual:  Actual{"mid": drunning(dfwd("mid", 7002), 7002)},

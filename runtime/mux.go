@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -23,6 +24,7 @@ type Mux struct {
 var (
 	_ Runtime = (*Mux)(nil)
 	_ Events  = (*Mux)(nil)
+	_ Sweeper = (*Mux)(nil)
 )
 
 func (m *Mux) get(name string) (Runtime, error) {
@@ -100,4 +102,34 @@ func (m *Mux) Watch(ctx context.Context, hs []Handle) <-chan Event {
 	}
 	go func() { wg.Wait(); close(out) }()
 	return out
+}
+
+// Sweep asks every runtime that can sweep to stop its forwards that keep
+// does not name.
+func (m *Mux) Sweep(ctx context.Context, keep []Handle) ([]string, error) {
+	names := make([]string, 0, len(m.Runtimes))
+	for n := range m.Runtimes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []string
+	var errs []error
+	for _, n := range names {
+		sw, ok := m.Runtimes[n].(Sweeper)
+		if !ok {
+			continue
+		}
+		var mine []Handle
+		for _, h := range keep {
+			if h.Runtime == n {
+				mine = append(mine, h)
+			}
+		}
+		stopped, err := sw.Sweep(ctx, mine)
+		out = append(out, stopped...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s runtime: %w", n, err))
+		}
+	}
+	return out, errors.Join(errs...)
 }

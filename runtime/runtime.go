@@ -186,6 +186,15 @@ type Events interface {
 	Watch(ctx context.Context, hs []Handle) <-chan Event
 }
 
+// Sweeper is implemented by runtimes that can find the forwards of their
+// workspace that no state names — left by a kpf killed between starting a
+// forward and recording it, or by a crashed agent — and stop them.
+type Sweeper interface {
+	// Sweep stops every forward of the runtime's workspace that keep does
+	// not name, and says what it stopped (one line each, for the user).
+	Sweep(ctx context.Context, keep []Handle) ([]string, error)
+}
+
 // ErrPermanent marks errors that retrying cannot fix: an unknown context,
 // RBAC denial, a missing resource. Test with IsPermanent.
 var ErrPermanent = errors.New("permanent")

@@ -387,3 +387,25 @@ func (a *app) writeDiagnostics(loader *spec.Loader, diags hcl.Diagnostics) {
 	}
 	fmt.Fprint(a.io.Err, spec.FormatDiagnosticsPlain(diags))
 }
+
+// sweep stops what the workspace's runtimes run that its state does not
+// name: forwards left by a kpf killed between starting and recording them.
+// The caller holds the workspace lock. Failures are logged: a sweep never
+// stops a command.
+func (a *app) sweep(ctx context.Context, rt runtime.Runtime, st *state.File) {
+	sw, ok := rt.(runtime.Sweeper)
+	if !ok {
+		return
+	}
+	keep := make([]runtime.Handle, 0, len(st.Forwards))
+	for _, f := range st.Forwards {
+		keep = append(keep, f.Handle)
+	}
+	stopped, err := sw.Sweep(ctx, keep)
+	for _, line := range stopped {
+		fmt.Fprintf(a.io.Err, "Stopped a forward no state named: %s\n", line)
+	}
+	if err != nil {
+		a.log.Warn("looking for forwards no state names", "error", err)
+	}
+}

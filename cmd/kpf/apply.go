@@ -64,6 +64,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		return err
 	}
 	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
+	a.sweep(ctx, s.rt, s.state)
 
 	p := s.plan(ctx)
 	if len(o.Only) > 0 {

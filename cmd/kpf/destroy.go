@@ -45,6 +45,8 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	if err != nil {
 		return err
 	}
+	rt := a.runtimeFor(store)
+	a.sweep(ctx, rt, st)
 	selected := slices.Sorted(maps.Keys(st.Forwards))
 	if len(names) > 0 {
 		var unknown []string
@@ -71,7 +73,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 		})
 	}
 	applier := &reconcile.Applier{
-		Runtime:     a.runtimeFor(store),
+		Runtime:     rt,
 		Store:       store,
 		State:       st,
 		Log:         a.log.Named("destroy"),

@@ -29,6 +29,9 @@ type Options struct {
 	PodWaitTimeout time.Duration
 	// DialTimeout bounds one tunnel dial (default 10 s).
 	DialTimeout time.Duration
+	// HalfCloseTimeout ends a connection whose local client sent EOF once
+	// the pod has sent nothing for this long (default 5 s).
+	HalfCloseTimeout time.Duration
 	// ForceSPDY dials SPDY for every context (Clients.ForceSPDY does it per
 	// context).
 	ForceSPDY bool
@@ -61,6 +64,7 @@ func (o *Options) setDefaults() {
 	def(&o.IdleTimeout, 30*time.Second)
 	def(&o.PodWaitTimeout, 10*time.Second)
 	def(&o.DialTimeout, 10*time.Second)
+	def(&o.HalfCloseTimeout, 5*time.Second)
 	def(&o.BackoffInitial, 250*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)
 	def(&o.ClockCheckInterval, 5*time.Second)

@@ -541,3 +541,38 @@ func TestStartOnClosedEngine(t *testing.T) {
 		t.Errorf("Start after Close: %v", err)
 	}
 }
+
+func TestHalfCloseStillReadsTheAnswer(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "last words\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(c)
+	if err != nil || string(all) != "web-a\nlast words\n" {
+		t.Fatalf("after a half-close read %q, %v; want the banner and the echo, then EOF", all, err)
+	}
+}
+
+func TestSilentPodAfterClientEOFEndsConnection(t *testing.T) {
+	env := newTestEnv(t, Options{HalfCloseTimeout: 30 * time.Millisecond}, webPod("web-a"))
+	block := make(chan struct{})
+	defer close(block)
+	env.dialer.handler = func(pod string, port int32, data io.ReadWriteCloser) string {
+		_, _ = io.WriteString(data, pod+"\n")
+		<-block // like kwok: never closes its side
+		return ""
+	}
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f) // reads a line, then closes
+	eventually(t, "the connection to end", func() bool { return f.Status().Active == 0 })
+}

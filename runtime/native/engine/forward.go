@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/kpf-dev/kpf/runtime"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Config is one forward, with every value resolved by the caller.
@@ -417,7 +417,7 @@ func (c countWriter) Write(p []byte) (int, error) {
 
 // errStreamWait bounds the wait for the error stream after the data
 // stream ended (a server that never closes it must not hold a goroutine).
-const errStreamWait = 5 * time.Second
+const errStreamWait = time.Second
 
 // pipe copies between the local connection and the data stream until the
 // pod's side ends or the local side fails, then reads what the error
@@ -447,10 +447,38 @@ func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data htt
 		}
 		data.Close() // the client half-closed: tell the pod, keep reading its answer
 	}()
-	select {
-	case <-remoteDone:
-	case <-localFailed:
-	case <-f.ctx.Done():
+	// After the client's EOF (half-close, or a full close we cannot tell
+	// apart) the pod may still answer: go on while it does, and end the
+	// connection once it has been silent for HalfCloseTimeout (some servers
+	// and kwok never close their side).
+	var linger *time.Timer
+	var lingerC <-chan time.Time
+	var lastIn int64
+	localEOF := localDone
+	for done := false; !done; {
+		select {
+		case <-remoteDone:
+			done = true
+		case <-localFailed:
+			done = true
+		case <-f.ctx.Done():
+			done = true
+		case <-localEOF:
+			localEOF = nil
+			lastIn = in.Load()
+			linger = time.NewTimer(f.e.opts.HalfCloseTimeout)
+			lingerC = linger.C
+		case <-lingerC:
+			if n := in.Load(); n != lastIn {
+				lastIn = n
+				linger.Reset(f.e.opts.HalfCloseTimeout)
+				continue
+			}
+			done = true
+		}
+	}
+	if linger != nil {
+		linger.Stop()
 	}
 	// Reset before waiting on the error stream: unread data would block it.
 	_ = data.Reset()

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // TunnelDialer opens one upgraded connection to a pod's portforward
@@ -24,7 +24,8 @@ type TunnelDialer interface {
 
 // KubeDialer dials through the API server as kubectl does: SPDY tunnelled
 // over WebSocket, falling back to plain SPDY when the upgrade fails
-// (httpstream.IsUpgradeFailure or IsHTTPSProxyError). It builds new dialers
+// (httpstream.IsUpgradeFailure or IsHTTPSProxyError, from k8s.io/streaming).
+// It builds new dialers
 // for every dial: client-go's dialers are not safe for concurrent Dial.
 type KubeDialer struct{}
 
@@ -37,13 +38,18 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 	if err != nil {
 		return nil, fmt.Errorf("building the SPDY transport: %w", err)
 	}
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	if !forceSPDY {
-		ws, err := portforward.NewSPDYOverWebsocketDialer(u, c.Config)
+		// The streaming variants, as kubectl 1.36: the WebSocket dialer
+		// reports k8s.io/streaming's UpgradeFailureError, which
+		// apimachinery's IsUpgradeFailure does not recognise, so the plain
+		// NewFallbackDialer never falls back (a user allowed only create
+		// on pods/portforward then cannot forward at all).
+		ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.Config)
 		if err != nil {
 			return nil, fmt.Errorf("building the WebSocket dialer: %w", err)
 		}
-		dialer = portforward.NewFallbackDialer(ws, dialer, func(err error) bool {
+		dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, func(err error) bool {
 			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 		})
 	}

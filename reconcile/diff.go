@@ -155,7 +155,7 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 		case !obs.Alive:
 			c.Action = Restart
 			c.Reason = withDetail("process exited", lastError(obs))
-		case obs.Health == HealthUnhealthy:
+		case obs.Health == HealthUnhealthy && !obs.Runtime.Heals:
 			c.Action = Restart
 			c.Reason = withDetail("health check failing", obs.HealthError)
 		default:

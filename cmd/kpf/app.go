@@ -22,6 +22,7 @@ import (
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -181,6 +182,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.initCommand(),
 		a.openCommand(),
 		a.versionCommand(),
+		a.agentCommand(),
 	)
 	return root
 }
@@ -274,6 +276,14 @@ func (a *app) runtimes(store *state.Store) *runtime.Mux {
 		Default: defaultRuntime,
 		Runtimes: map[string]runtime.Runtime{
 			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath},
+			native.Name: &native.Runtime{
+				StateDir:   store.Dir(),
+				Executable: a.getenv("KPF_AGENT_EXECUTABLE"),
+				AgentArgs:  []string{"--log-level", a.opts.LogLevel},
+				Version:    versionString(),
+				Kubeconfig: a.kubeconfigSource(),
+				Log:        a.log.Named("native"),
+			},
 		},
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kpf-dev/kpf/runtime"
 )
 
 type logsOptions struct {
@@ -36,6 +38,16 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	store, err := a.workspaceStore()
 	if err != nil {
 		return err
+	}
+	// A runtime that keeps the log itself (the native agent) prints it.
+	st, err := store.Load()
+	if err != nil {
+		return err
+	}
+	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
+		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
+			return lr.Logs(ctx, fw.Handle, o.Follow, out)
+		}
 	}
 	path := store.LogPath(name)
 	f, err := os.Open(path)

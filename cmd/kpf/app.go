@@ -264,7 +264,7 @@ func (a *app) runtimeFor(store *state.Store) runtime.Runtime {
 }
 
 // defaultRuntime runs the forwards whose spec names no runtime.
-const defaultRuntime = kubectl.Name
+const defaultRuntime = native.Name
 
 // runtimes builds the Mux of every runtime this kpf has.
 func (a *app) runtimes(store *state.Store) *runtime.Mux {

@@ -70,10 +70,6 @@ func orDash(s string) string {
 // oneLine makes text from a runtime safe for one cell: no escape sequences,
 // no control characters, no line breaks.
 func oneLine(s string) string {
-	if s == "" {
-		return s
-	}
-	s = ansi.Strip(s)
 	if strings.IndexFunc(s, isControl) < 0 {
 		return s
 	}
@@ -82,7 +78,7 @@ func oneLine(s string) string {
 			return ' '
 		}
 		return r
-	}, s)
+	}, ansi.Strip(s))
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
@@ -101,4 +97,15 @@ func ago(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dd ago", int(d/(24*time.Hour)))
 	}
+}
+
+// cellWidth is the width of s in cells; plain ASCII, the common case, is
+// counted without walking grapheme clusters.
+func cellWidth(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return ansi.StringWidth(s)
+		}
+	}
+	return len(s)
 }

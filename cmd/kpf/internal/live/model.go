@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -178,8 +180,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom):
-		m.table, _ = m.table.Update(msg)
-		m.restyleCursor()
+		m.move(msg)
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
 		m.resize()
@@ -304,7 +305,7 @@ func (m *Model) setSnapshot(s Snapshot) {
 		c[colState] = orDash(oneLine(r.State))
 		c[colHealth] = orDash(oneLine(r.Health))
 		c[colConn] = formatCount(r.Active)
-		c[colRestarts] = fmt.Sprint(r.Restarts)
+		c[colRestarts] = strconv.Itoa(r.Restarts)
 		c[colUptime] = formatUptime(r.Uptime)
 		c[colError] = oneLine(r.LastError)
 		c[colTraffic] = dash
@@ -352,7 +353,7 @@ func (m *Model) resize() {
 	natural[colCursor] = 1
 	for _, i := range m.visible {
 		for c := colName; c < numCols; c++ {
-			natural[c] = max(natural[c], ansi.StringWidth(m.cells[i][c]))
+			natural[c] = max(natural[c], cellWidth(m.cells[i][c]))
 		}
 	}
 	m.widths = layout(m.width, &natural)
@@ -387,11 +388,17 @@ func (m *Model) resize() {
 	for vi := range m.visible {
 		m.styleRow(vi, vi == cursor)
 	}
-	// The table re-renders its window on each of these: columns first so
-	// the rows never meet stale widths.
-	m.table.SetColumns(cols)
-	m.table.SetWidth(m.width)
-	m.table.SetHeight(rest - logH)
+	// The table re-renders its window (twice the visible rows) on each
+	// of these calls: make only those that change something.
+	if !slices.Equal(cols, m.table.Columns()) {
+		m.table.SetColumns(cols)
+	}
+	if m.table.Width() != m.width {
+		m.table.SetWidth(m.width)
+	}
+	if h := rest - logH; m.table.Height() != h-1 {
+		m.table.SetHeight(h)
+	}
 	m.table.SetRows(m.rows)
 	if m.table.Cursor() != cursor {
 		// SetCursor would leave the table's scroll offset behind; moving
@@ -401,19 +408,51 @@ func (m *Model) resize() {
 	}
 }
 
-// restyleCursor moves the selection's plain styling after a cursor move.
-func (m *Model) restyleCursor() {
-	c := m.table.Cursor()
-	if c == m.cursor || c < 0 || c >= len(m.rows) {
+// move hands a navigation key to the table. The selected row is styled
+// plain (see styleRow) before the table renders its window, where the move
+// lands is predictable; if the table lands elsewhere, the rows are styled
+// again and the window re-rendered.
+func (m *Model) move(msg tea.KeyPressMsg) {
+	from, last := m.table.Cursor(), len(m.rows)-1
+	if last < 0 {
+		return
+	}
+	to := from
+	switch k := m.keys; {
+	case key.Matches(msg, k.Up):
+		to = from - 1
+	case key.Matches(msg, k.Down):
+		to = from + 1
+	case key.Matches(msg, k.PageUp):
+		to = from - m.table.Height()
+	case key.Matches(msg, k.PageDown):
+		to = from + m.table.Height()
+	case key.Matches(msg, k.Top):
+		to = 0
+	case key.Matches(msg, k.Bottom):
+		to = last
+	}
+	to = min(max(to, 0), last)
+	m.restyle(to)
+	m.table, _ = m.table.Update(msg)
+	if got := m.table.Cursor(); got != to {
+		m.restyle(got)
+		m.table.UpdateViewport()
+	}
+	m.name = m.selected()
+}
+
+// restyle moves the plain styling of the selection to visible row to. The
+// table holds the same row slices, so this changes what it renders next.
+func (m *Model) restyle(to int) {
+	if to == m.cursor || to < 0 || to >= len(m.rows) {
 		return
 	}
 	if m.cursor >= 0 && m.cursor < len(m.rows) {
 		m.styleRow(m.cursor, false)
 	}
-	m.styleRow(c, true)
-	m.cursor = c
-	m.name = m.selected()
-	m.table.SetRows(m.rows)
+	m.styleRow(to, true)
+	m.cursor = to
 }
 
 // styleRow fills the table cells of visible row vi. The selected row is

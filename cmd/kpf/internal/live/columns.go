@@ -63,7 +63,7 @@ var byPriority = func() []int {
 // layout returns each column's width for a terminal width total and the
 // natural (content) widths; 0 hides a column. Columns are taken in priority
 // order, each as wide as its content (up to its max) if that fits, else at
-// its minimum, else not at all; what is left widens the truncated ones, and
+// its minimum, else neither it nor any less important one; what is left widens the truncated ones, and
 // the last error takes the rest.
 func layout(total int, natural *[numCols]int) [numCols]int {
 	var w [numCols]int
@@ -84,9 +84,10 @@ func layout(total int, natural *[numCols]int) [numCols]int {
 		case c == colName && used+colGap < total: // the name always shows, truncated
 			w[c] = total - used - colGap
 		}
-		if w[c] > 0 {
-			used += w[c] + colGap
+		if w[c] == 0 {
+			break // nothing less important shows either
 		}
+		used += w[c] + colGap
 	}
 	for _, c := range byPriority {
 		if w[c] == 0 || c == colError {

@@ -18,6 +18,9 @@ type Terminal struct {
 	Env []string
 	// NoColor is --no-color: text attributes only, no colours.
 	NoColor bool
+	// Width and Height, when set, are the size of an output that is not a
+	// terminal (tests); a terminal reports its own.
+	Width, Height int
 }
 
 // Profile is the colour profile the view uses on t: the terminal's own
@@ -44,7 +47,7 @@ func noColorEnv(env []string) bool {
 // p.Send(Snapshot{...}) and p.Send(Event{...}) from any goroutine; run it
 // with Run. Cancelling ctx stops it.
 func NewProgram(ctx context.Context, m *Model, t Terminal) *tea.Program {
-	return tea.NewProgram(m,
+	opts := []tea.ProgramOption{
 		tea.WithContext(ctx),
 		tea.WithInput(t.In),
 		tea.WithOutput(t.Out),
@@ -53,7 +56,11 @@ func NewProgram(ctx context.Context, m *Model, t Terminal) *tea.Program {
 		// The caller owns SIGINT/SIGTERM (first drains, second exits);
 		// in raw mode Ctrl-C arrives as a key anyway.
 		tea.WithoutSignalHandler(),
-	)
+	}
+	if t.Width > 0 && t.Height > 0 {
+		opts = append(opts, tea.WithWindowSize(t.Width, t.Height))
+	}
+	return tea.NewProgram(m, opts...)
 }
 
 // Run runs p until the user quits or ctx is cancelled; both are a normal

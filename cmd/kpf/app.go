@@ -180,7 +180,9 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.initCommand(),
 		a.openCommand(),
 		a.versionCommand(),
+		a.completionCommand(),
 	)
+	a.registerCompletions(root)
 	return root
 }
 

@@ -46,7 +46,8 @@
 //
 // # What it must not import
 //
-// No kpf package (spec, reconcile, runtime, state) and nothing that runs
-// processes or dials: the caller maps its own types to Row. cmd/kpf imports
-// it; it imports only the standard library and the Charm stack.
+// No kpf package (spec, reconcile, runtime, state), even transitively: the
+// caller maps its own types to Row. Its own files import neither os/exec nor
+// net. cmd/kpf imports it; it imports only the standard library and the
+// Charm stack (TestImports checks both).
 package live

@@ -7,6 +7,17 @@ import (
 	"time"
 )
 
+// reportCPU adds cpu-ms/op, the process's CPU time per op (GC included),
+// to a benchmark: the figure that does not grow with the machine's load.
+func reportCPU(b *testing.B) func() {
+	start := processCPU()
+	return func() {
+		if cpu := processCPU() - start; cpu > 0 {
+			b.ReportMetric(float64(cpu)/float64(b.N)/1e6, "cpu-ms/op")
+		}
+	}
+}
+
 // manyRows is n forwards in the shape of workspace's rows, half of them
 // reporting traffic.
 func manyRows(n int, step int64) Snapshot {
@@ -37,10 +48,12 @@ func BenchmarkFrame1000(b *testing.B) {
 		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
 			m := New(context.Background(), Options{Width: sz.w, Height: sz.h})
 			m.Update(snaps[0])
+			done := reportCPU(b)
 			for i := 0; b.Loop(); i++ {
 				m.Update(snaps[1+i%(len(snaps)-1)])
 				_ = m.Render()
 			}
+			done()
 		})
 	}
 }
@@ -71,4 +84,23 @@ func BenchmarkKey1000(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkIdle100 is what the view costs `apply --watch` per snapshot of
+// 100 idle forwards at 80×24: at one snapshot a second, ns/op / 1e7 is the
+// percentage of one core.
+func BenchmarkIdle100(b *testing.B) {
+	snaps := make([]Snapshot, 16)
+	for i := range snaps {
+		snaps[i] = manyRows(100, 0)
+		snaps[i].At = t0.Add(time.Duration(i) * time.Second)
+	}
+	m := New(context.Background(), Options{Width: 80, Height: 24})
+	m.Update(snaps[0])
+	done := reportCPU(b)
+	for i := 0; b.Loop(); i++ {
+		m.Update(snaps[1+i%(len(snaps)-1)])
+		_ = m.Render()
+	}
+	done()
 }

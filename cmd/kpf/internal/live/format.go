@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 )
@@ -99,13 +100,37 @@ func ago(d time.Duration) string {
 	}
 }
 
-// cellWidth is the width of s in cells; plain ASCII, the common case, is
-// counted without walking grapheme clusters.
+// cellWidth is the width of s in cells; plain ASCII and sparklines, the
+// common cases, are counted without walking grapheme clusters.
 func cellWidth(s string) int {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] >= 0x7f {
+			if strings.IndexFunc(s[i:], notSparkOrASCII) < 0 {
+				return utf8.RuneCountInString(s) // a sparkline: one cell a rune
+			}
 			return ansi.StringWidth(s)
 		}
 	}
 	return len(s)
+}
+
+func notSparkOrASCII(r rune) bool {
+	return (r < 0x20 || r >= 0x7f) && (r < sparks[0] || r > sparks[len(sparks)-1])
+}
+
+// truncate cuts s to w cells, ending in "…"; plain ASCII without walking
+// grapheme clusters.
+func truncate(s string, w int) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return ansi.Truncate(s, w, "…")
+		}
+	}
+	if len(s) <= w {
+		return s
+	}
+	if w <= 0 {
+		return ""
+	}
+	return s[:w-1] + "…"
 }

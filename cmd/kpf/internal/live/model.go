@@ -44,6 +44,9 @@ type Model struct {
 
 	snap    Snapshot
 	traffic map[string]*traffic
+	gen     int               // snapshots taken in; traffic of older ones is dropped
+	counts  map[string]int    // forwards per state
+	cellBuf [][numCols]string // backing store of rows
 	cells   [][numCols]string // plain text per row of snap.Rows
 	visible []int             // indices into snap.Rows that pass the filter
 	widths  [numCols]int
@@ -77,6 +80,7 @@ func New(ctx context.Context, opts Options) *Model {
 		height:  opts.Height,
 		st:      defaultStyles(),
 		traffic: map[string]*traffic{},
+		counts:  map[string]int{},
 		cursor:  -1,
 
 		styledState:  map[string]string{},
@@ -292,11 +296,10 @@ func (m *Model) setSnapshot(s Snapshot) {
 		m.cells = make([][numCols]string, len(s.Rows))
 	}
 	m.cells = m.cells[:len(s.Rows)]
-	seen := make(map[string]struct{}, len(s.Rows))
+	m.gen++
 	var rates [window]float64
 	for i := range s.Rows {
 		r := &s.Rows[i]
-		seen[r.Name] = struct{}{}
 		c := &m.cells[i]
 		c[colName] = oneLine(r.Name)
 		c[colLocal] = orDash(oneLine(r.Local))
@@ -318,14 +321,19 @@ func (m *Model) setSnapshot(s Snapshot) {
 			t = newTraffic()
 			m.traffic[r.Name] = t
 		}
+		t.gen = m.gen
 		t.add(r.BytesIn+r.BytesOut, s.At)
 		t.rates(s.At, &rates)
 		c[colTraffic] = sparkline(&rates, sparkWidth) + " " + formatRate(recent(&rates, 5))
 	}
-	for name := range m.traffic {
-		if _, ok := seen[name]; !ok {
+	for name, t := range m.traffic {
+		if t.gen != m.gen { // the forward is gone
 			delete(m.traffic, name)
 		}
+	}
+	clear(m.counts)
+	for i := range m.cells {
+		m.counts[m.cells[i][colState]]++
 	}
 	m.refilter()
 }
@@ -359,14 +367,20 @@ func (m *Model) resize() {
 	m.widths = layout(m.width, &natural)
 	cols := make([]table.Column, numCols)
 	for c := range cols {
-		cols[c] = table.Column{Title: columns[c].title, Width: m.widths[c]}
+		if m.widths[c] > 0 {
+			cols[c] = table.Column{Title: columns[c].title, Width: m.widths[c] + colGap}
+		}
 	}
 	m.help.SetWidth(m.width)
 	m.filter.SetWidth(max(m.width-2, 1))
 
 	// Heights: table, log pane, then one line each for the selected
 	// forward's details, the notice or filter, the footer, and the help.
-	fixed := 3 + lipgloss.Height(m.help.View(m.keys))
+	helpHeight := 1
+	if m.help.ShowAll {
+		helpHeight = lipgloss.Height(m.help.View(m.keys))
+	}
+	fixed := 3 + helpHeight
 	rest := max(m.height-fixed, 2)
 	logH := 0
 	if m.log.isOpen() {
@@ -374,9 +388,13 @@ func (m *Model) resize() {
 	}
 	m.log.resize(m.width, logH)
 
+	if cap(m.cellBuf) < len(m.visible) {
+		m.cellBuf = make([][numCols]string, len(m.visible), len(m.visible)+len(m.visible)/4)
+	}
+	m.cellBuf = m.cellBuf[:len(m.visible)]
 	m.rows = m.rows[:0]
-	for range m.visible {
-		m.rows = append(m.rows, make(table.Row, numCols))
+	for vi := range m.visible {
+		m.rows = append(m.rows, m.cellBuf[vi][:])
 	}
 	cursor := 0
 	for vi, i := range m.visible {
@@ -455,21 +473,26 @@ func (m *Model) restyle(to int) {
 	m.cursor = to
 }
 
-// styleRow fills the table cells of visible row vi. The selected row is
+// styleRow fills the table cells of visible row vi, cut to their columns'
+// widths here (the table's own cutting then never happens, and its cell
+// style is empty, which lipgloss renders at no cost). The selected row is
 // plain: the table reverses it as a whole, and inner colours would end the
 // reversal early.
 func (m *Model) styleRow(vi int, selected bool) {
 	src := &m.cells[m.visible[vi]]
 	row := m.rows[vi]
 	for c := range numCols {
-		if m.widths[c] == 0 {
+		w := m.widths[c]
+		switch {
+		case w == 0:
 			row[c] = ""
-			continue
+		case c == colTraffic && cellWidth(src[c]) > w:
+			row[c], _, _ = strings.Cut(src[c], " ") // the sparkline without its rate
+		case cellWidth(src[c]) > w:
+			row[c] = truncate(src[c], w)
+		default:
+			row[c] = src[c]
 		}
-		row[c] = src[c]
-	}
-	if w := m.widths[colTraffic]; w > 0 && w < ansi.StringWidth(src[colTraffic]) {
-		row[colTraffic], _, _ = strings.Cut(src[colTraffic], " ") // the sparkline without its rate
 	}
 	if selected {
 		row[colCursor] = "›"
@@ -477,16 +500,16 @@ func (m *Model) styleRow(vi int, selected bool) {
 	}
 	row[colCursor] = " "
 	if m.widths[colState] > 0 {
-		row[colState] = cached(m.styledState, src[colState], m.st.state)
+		row[colState] = cached(m.styledState, row[colState], m.st.state)
 	}
 	if m.widths[colHealth] > 0 {
-		row[colHealth] = cached(m.styledHealth, src[colHealth], m.st.health)
+		row[colHealth] = cached(m.styledHealth, row[colHealth], m.st.health)
 	}
-	if m.widths[colError] > 0 && src[colError] != "" {
+	if m.widths[colError] > 0 && row[colError] != "" {
 		if len(m.styledErr) > 4096 {
 			clear(m.styledErr)
 		}
-		row[colError] = cached(m.styledErr, src[colError], func(string) lipgloss.Style { return m.st.err })
+		row[colError] = cached(m.styledErr, row[colError], func(string) lipgloss.Style { return m.st.err })
 	}
 }
 
@@ -640,23 +663,20 @@ func (m *Model) stateCounts(short bool) string {
 	if len(m.cells) == 0 {
 		return "no forwards"
 	}
-	counts := map[string]int{}
-	for i := range m.cells {
-		counts[m.cells[i][colState]]++
-	}
 	var out []string
 	for _, s := range stateOrder {
-		if n := counts[s]; n > 0 {
+		if n := m.counts[s]; n > 0 {
 			name := s
 			if short {
 				name = shortState[s]
 			}
 			out = append(out, m.st.state(s).Render(fmt.Sprintf("%d %s", n, name)))
-			delete(counts, s)
 		}
 	}
-	for _, s := range sortedKeys(counts) {
-		out = append(out, fmt.Sprintf("%d %s", counts[s], s))
+	for _, s := range sortedKeys(m.counts) {
+		if !slices.Contains(stateOrder, s) {
+			out = append(out, fmt.Sprintf("%d %s", m.counts[s], s))
+		}
 	}
 	return strings.Join(out, " ")
 }

@@ -32,8 +32,8 @@ func defaultStyles() styles {
 		"healthy": green, "failing": yellow, "unhealthy": red,
 	}
 	return styles{
-		header:   plain.Bold(true).PaddingRight(colGap),
-		cell:     plain.PaddingRight(colGap),
+		header:   plain.Bold(true),
+		cell:     plain, // empty: see styleRow
 		selected: plain.Reverse(true),
 		bold:     plain.Bold(true),
 		faint:    faint,

@@ -16,6 +16,7 @@ type traffic struct {
 	lastAt time.Time
 	bytes  [window]float64 // bytes moved in the second held in sec[i]
 	sec    [window]int64   // the unix second bucket i holds
+	gen    int             // the last snapshot that had the forward
 }
 
 func newTraffic() *traffic { return &traffic{last: Unknown} }
@@ -101,7 +102,12 @@ func sparkline(r *[window]float64, width int) string {
 	if width <= 0 {
 		return ""
 	}
-	cells := make([]float64, width)
+	var buf [window]float64
+	cells := buf[:0]
+	if width > window {
+		cells = make([]float64, 0, width)
+	}
+	cells = cells[:width]
 	var peak float64
 	for c := range width {
 		lo, hi := c*window/width, (c+1)*window/width

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestTrafficRates(t *testing.T) {
@@ -177,6 +179,25 @@ func TestLayout(t *testing.T) {
 		}
 		if tr := w[colTraffic]; tr != 0 && tr != sparkWidth && tr != sparkWidth+1+rateWidth {
 			t.Fatalf("width %d: traffic %d wide", total, tr)
+		}
+	}
+}
+
+func TestCellWidth(t *testing.T) {
+	for _, s := range []string{"", "api", "▁▂▃▄▅▆▇█ 12K/s", "é", "日本", "a\x1b[31mb\x1b[m", "›"} {
+		if got, want := cellWidth(s), ansi.StringWidth(s); got != want {
+			t.Errorf("cellWidth(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	for _, tt := range []struct {
+		s string
+		w int
+	}{{"service/grafana", 13}, {"api", 3}, {"api", 2}, {"api", 1}, {"api", 0}, {"dépôt/éléphant", 6}, {"日本語のサービス", 5}} {
+		if got, want := truncate(tt.s, tt.w), ansi.Truncate(tt.s, tt.w, "…"); got != want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.s, tt.w, got, want)
 		}
 	}
 }

@@ -43,6 +43,9 @@ func noColorEnv(env []string) bool {
 	return false
 }
 
+// frameRate is the most frames a second the program draws.
+const frameRate = 20
+
 // NewProgram returns the bubbletea program of m on t. Feed it with
 // p.Send(Snapshot{...}) and p.Send(Event{...}) from any goroutine; run it
 // with Run. Cancelling ctx stops it.
@@ -56,6 +59,10 @@ func NewProgram(ctx context.Context, m *Model, t Terminal) *tea.Program {
 		// The caller owns SIGINT/SIGTERM (first drains, second exits);
 		// in raw mode Ctrl-C arrives as a key anyway.
 		tea.WithoutSignalHandler(),
+		// The renderer wakes this often even when nothing changed: 20 a
+		// second keeps keys prompt (≤ 50 ms) at a third of the default's
+		// idle cost.
+		tea.WithFPS(frameRate),
 	}
 	if t.Width > 0 && t.Height > 0 {
 		opts = append(opts, tea.WithWindowSize(t.Width, t.Height))

@@ -27,18 +27,19 @@ func main() {
 	noColor := flag.Bool("no-color", false, "never colour the output")
 	readOnly := flag.Bool("read-only", false, "disable restart, as `kpf status --watch` does")
 	every := flag.Duration("every", time.Second, "how often a snapshot is sent")
+	forwards := flag.Int("forwards", 0, "add this many idle forwards (for measuring the view's own cost)")
 	flag.Parse()
-	if err := run(*noColor, *readOnly, *every); err != nil {
+	if err := run(*noColor, *readOnly, *every, *forwards); err != nil {
 		fmt.Fprintln(os.Stderr, "livedemo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(noColor, readOnly bool, every time.Duration) error {
+func run(noColor, readOnly bool, every time.Duration, idle int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	w := newWorld()
+	w := newWorld(idle)
 	m := live.New(ctx, live.Options{Actions: w, ReadOnly: readOnly})
 	p := live.NewProgram(ctx, m, live.Terminal{In: os.Stdin, Out: os.Stdout, Env: os.Environ(), NoColor: noColor})
 
@@ -74,7 +75,7 @@ type world struct {
 	restart map[string]time.Time // restart requested at
 }
 
-func newWorld() *world {
+func newWorld(idle int) *world {
 	u := int64(live.Unknown)
 	now := time.Now()
 	w := &world{start: now, last: now, restart: map[string]time.Time{}}
@@ -86,6 +87,13 @@ func newWorld() *world {
 		{Name: "postgres", Local: "127.0.0.1:5432", Target: "statefulset/postgres", Context: "kind-dev", Namespace: "data", Pod: "postgres-0", State: live.StateRunning, Health: "healthy"},
 		{Name: "rabbitmq", Local: "127.0.0.1:15672", Target: "service/rabbitmq", Context: "kind-dev", Namespace: "data", State: live.StateFailed, Health: "-", Active: u, Total: u, BytesIn: u, BytesOut: u, Restarts: 4, LastError: `services "rabbitmq" not found`},
 		{Name: "search", Local: "127.0.0.1:9200", Target: "service/elasticsearch", Context: "kind-dev", Namespace: "search", State: live.StateStopped, Health: "-", Active: u, Total: u, BytesIn: u, BytesOut: u},
+	}
+	for i := range idle {
+		w.rows = append(w.rows, live.Row{
+			Name: fmt.Sprintf("svc-%04d", i), Local: fmt.Sprintf("127.0.0.1:%d", 20000+i), Target: fmt.Sprintf("service/svc-%04d", i),
+			Context: "kind-dev", Namespace: "idle", Pod: fmt.Sprintf("svc-%04d-0", i), State: live.StateRunning, Health: "healthy",
+			Total: u, Active: u, BytesIn: u, BytesOut: u,
+		})
 	}
 	return w
 }

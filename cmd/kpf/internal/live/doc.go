@@ -16,7 +16,8 @@
 // it plain values as messages (Program.Send, or Model.Update in tests):
 //
 //   - Snapshot: the whole workspace at one moment (At). Each Snapshot
-//     replaces the previous one; rows keep the caller's order. Byte counters
+//     replaces the previous one; rows keep the caller's order. The view
+//     holds on to Rows until the next snapshot: build a new slice each time. Byte counters
 //     are cumulative; the view turns successive snapshots into bytes/s over
 //     the last minute for the TRAFFIC sparkline. A counter that goes down
 //     (a restarted forward) counts from zero again.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -87,5 +88,20 @@ func TestPaging(t *testing.T) {
 	send(m, more, 1)
 	if m.selected() != want || selectedLine(m) != want {
 		t.Fatalf("rows added above: selected %s (marked %q), want %s", m.selected(), selectedLine(m), want)
+	}
+}
+
+// TestCtrlCQuits: Ctrl-C quits from anywhere, also while typing a filter
+// (where q is text).
+func TestCtrlCQuits(t *testing.T) {
+	for _, before := range [][]string{nil, {"/", "a"}, {"?"}} {
+		m := fed(t, 80, 24, Options{Actions: &fakeActions{}})
+		for _, k := range before {
+			send(m, press(k), 0)
+		}
+		_, cmd := m.Update(press("ctrl+c"))
+		if cmd == nil || cmd() != tea.Quit() || m.Render() != "" {
+			t.Errorf("ctrl+c after %q did not quit", before)
+		}
 	}
 }

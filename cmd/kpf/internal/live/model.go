@@ -547,7 +547,12 @@ func (m *Model) Render() string {
 		m.fit(m.footerLine()),
 		m.helpView(),
 	)
-	return strings.Join(parts, "\n")
+	frame := strings.Join(parts, "\n")
+	if strings.Count(frame, "\n") >= m.height {
+		// A terminal smaller than the fixed lines: the top of the frame.
+		frame = strings.Join(strings.SplitN(frame, "\n", m.height+1)[:m.height], "\n")
+	}
+	return frame
 }
 
 // helpView is the help bubble's view cut to the width: when not even its

@@ -39,11 +39,14 @@
 //
 // # Running it
 //
-// NewProgram builds the bubbletea program on the caller's terminal with the
-// colour profile Profile chooses (NO_COLOR and --no-color); Program.Send feeds
-// snapshots and events from any goroutine; Program.Run returns when the user
-// presses q (or Ctrl-C) or the context is cancelled. Quitting the view never
-// stops forwards.
+// NewProgram builds the bubbletea program on the caller's terminal (alt
+// screen, raw input, resizes followed) with the colour profile
+// Terminal.Profile chooses (NO_COLOR and --no-color); p.Send feeds snapshots
+// and events from any goroutine; Run(ctx, p) returns nil when the user
+// presses q (or Ctrl-C, a key in raw mode) or ctx is cancelled, with the
+// terminal restored. Quitting the view never stops forwards. While it runs
+// nothing else may write to the terminal (progress lines, logs on stderr):
+// send them as Events. livedemo is a runnable example.
 //
 // # What it must not import
 //

@@ -53,7 +53,9 @@ func (s *Session) Screen() string { return s.run("capture-pane", "-p", "-t", "ma
 func (s *Session) ScreenANSI() string { return s.run("capture-pane", "-p", "-e", "-t", "main") }
 
 // Keys types keys: text, or tmux key names (Up, Enter, Escape, C-c).
-func (s *Session) Keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "main"}, keys...)...) }
+func (s *Session) Keys(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "main"}, keys...)...)
+}
 
 // Resize changes the terminal's size; the program gets SIGWINCH.
 func (s *Session) Resize(width, height int) {

@@ -182,8 +182,10 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.initCommand(),
 		a.openCommand(),
 		a.versionCommand(),
+		a.completionCommand(),
 		a.agentCommand(),
 	)
+	a.registerCompletions(root)
 	return root
 }
 

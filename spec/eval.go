@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -230,13 +229,12 @@ func (l *Loader) setRawVar(v *variable, name, raw, fname string) hcl.Diagnostics
 }
 
 func (l *Loader) readVarFile(vars map[string]*variable, path string) hcl.Diagnostics {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Failed to read variables file",
-			Detail:   fmt.Sprintf("Reading %s: %s.", path, err),
-		}}
+	src, diags := readLimited(varsKind, path, path)
+	if diags.HasErrors() {
+		return diags
+	}
+	if diags := checkNesting(src, path); diags.HasErrors() {
+		return diags
 	}
 	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	l.files[path] = f

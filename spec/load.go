@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -168,9 +167,12 @@ func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, hcl.Diagnos
 // parseFile reads and parses one spec file; the file is nil when it cannot
 // be read.
 func parseFile(dir, name string) (*hcl.File, hcl.Diagnostics) {
-	src, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec file", Detail: fmt.Sprintf("Reading %s: %s.", name, err)}}
+	src, diags := readSpecFile(dir, name)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if diags := checkNesting(src, name); diags.HasErrors() {
+		return &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, diags
 	}
 	return hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 }

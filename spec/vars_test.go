@@ -99,7 +99,7 @@ func TestVariableErrors(t *testing.T) {
 		{"file", LoadOptions{Vars: []string{"needed=1"}, VarFiles: []string{bad}},
 			[]string{bad + `:1:8: error: Invalid value for variable`, bad + `:2:1: warning: Value for undeclared variable`}},
 		{"missing file", LoadOptions{Vars: []string{"needed=1"}, VarFiles: []string{bad + ".nope"}},
-			[]string{`error: Failed to read variables file`}},
+			[]string{`error: Cannot read variables file`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,8 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 	if !present {
 		return cty.NilVal, nil, false
 	}
-	val, d := a.Expr.Value(e.ctx)
+	guard(a.Expr)
+	val, d := checkedValue(a.Expr, e.ctx)
 	e.diags = append(e.diags, d...)
 	if d.HasErrors() || val.IsNull() || !val.IsWhollyKnown() {
 		return cty.NilVal, a, false

@@ -16,8 +16,19 @@ import (
 
 // functions returns the functions available in expressions: a sensible set
 // of go-cty's standard library plus env(name), which reads through lookup
-// ("" when lookup is nil or the variable is unset).
-func functions(lookup func(string) string) map[string]function.Function {
+// ("" when lookup is nil or the variable is unset), each wrapped to charge
+// b, plus b's charging functions.
+func functions(lookup func(string) string, b *budget) map[string]function.Function {
+	fs := stdFunctions(lookup)
+	out := make(map[string]function.Function, len(fs)+2)
+	for name, f := range fs {
+		out[name] = b.wrap(name, f)
+	}
+	b.chargeFunctions(out)
+	return out
+}
+
+func stdFunctions(lookup func(string) string) map[string]function.Function {
 	return map[string]function.Function{
 		"abs":        stdlib.AbsoluteFunc,
 		"ceil":       stdlib.CeilFunc,
@@ -95,7 +106,7 @@ type variable struct {
 // evalVariables resolves every declared variable: default < KPF_VAR_name <
 // var files < --var. Values from outside the spec files get synthetic
 // source names so errors still point somewhere.
-func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.Value, hcl.Diagnostics) {
+func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	vars := make(map[string]*variable, len(m.variables))
 	names := make([]string, 0, len(m.variables))
@@ -115,7 +126,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			}
 		}
 		if a, ok := rv.attrs["description"]; ok {
-			val, d := a.Expr.Value(nil)
+			val, d := b.constValue(a.Expr)
 			diags = append(diags, d...)
 			if !d.HasErrors() && (val.IsNull() || val.Type() != cty.String) {
 				diags = append(diags, &hcl.Diagnostic{
@@ -127,7 +138,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			}
 		}
 		if a, ok := rv.attrs["default"]; ok {
-			val, d := a.Expr.Value(nil)
+			val, d := b.constValue(a.Expr)
 			diags = append(diags, d...)
 			if d.HasErrors() {
 				v.val = cty.DynamicVal // reported; not "required" as well
@@ -146,14 +157,14 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			if raw == "" {
 				continue
 			}
-			d := l.setRawVar(vars[name], name, raw, "<env KPF_VAR_"+name+">")
+			d := l.setRawVar(b, vars[name], name, raw, "<env KPF_VAR_"+name+">")
 			diags = append(diags, d...)
 		}
 	}
 
 	// --var-file, in order.
 	for _, path := range opts.VarFiles {
-		diags = append(diags, l.readVarFile(vars, path)...)
+		diags = append(diags, l.readVarFile(b, vars, path)...)
 	}
 
 	// --var name=value, in order; the last one wins.
@@ -182,7 +193,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			})
 			continue
 		}
-		diags = append(diags, l.setRawVar(v, name, raw, fname)...)
+		diags = append(diags, l.setRawVar(b, v, name, raw, fname)...)
 	}
 
 	out := make(map[string]cty.Value, len(vars))
@@ -207,7 +218,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 
 // setRawVar sets v from a raw string given outside the files: taken as is
 // for string (or untyped) variables, parsed as an HCL expression otherwise.
-func (l *Loader) setRawVar(v *variable, name, raw, fname string) hcl.Diagnostics {
+func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.Diagnostics {
 	src := []byte(raw)
 	l.addSynthetic(fname, src)
 	rng := syntheticRange(fname, src)
@@ -215,11 +226,14 @@ func (l *Loader) setRawVar(v *variable, name, raw, fname string) hcl.Diagnostics
 		v.val = cty.StringVal(raw)
 		return nil
 	}
+	if diags := checkNesting(src, fname); diags.HasErrors() {
+		return diags
+	}
 	expr, diags := hclsyntax.ParseExpression(src, fname, hcl.InitialPos)
 	if diags.HasErrors() {
 		return diags
 	}
-	val, d := expr.Value(nil)
+	val, d := b.constValue(expr)
 	diags = append(diags, d...)
 	if d.HasErrors() {
 		return diags
@@ -228,7 +242,7 @@ func (l *Loader) setRawVar(v *variable, name, raw, fname string) hcl.Diagnostics
 	return append(diags, d...)
 }
 
-func (l *Loader) readVarFile(vars map[string]*variable, path string) hcl.Diagnostics {
+func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) hcl.Diagnostics {
 	src, diags := readLimited(varsKind, path, path)
 	if diags.HasErrors() {
 		return diags
@@ -254,7 +268,7 @@ func (l *Loader) readVarFile(vars map[string]*variable, path string) hcl.Diagnos
 			})
 			continue
 		}
-		val, d := a.Expr.Value(nil)
+		val, d := b.constValue(a.Expr)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -343,7 +357,9 @@ func evalLocals(m *rawModule, ctx *hcl.EvalContext) (map[string]cty.Value, hcl.D
 			return // part of a cycle, already reported
 		}
 		ctx.Variables["local"] = cty.ObjectVal(vals)
-		val, d := m.locals[name].Expr.Value(ctx)
+		expr := m.locals[name].Expr
+		guard(expr)
+		val, d := checkedValue(expr, ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			val = cty.DynamicVal

@@ -38,14 +38,21 @@ const (
 	// MaxValueSize bounds one evaluated value: a local, an attribute, a
 	// function argument or result. The size counts one per byte of a
 	// string and one per element, attribute or number; a value shared
-	// twice counts twice.
-	MaxValueSize = 1 << 20
+	// twice counts twice (go-cty walks it twice).
+	MaxValueSize = 1 << 18
 
 	// MaxEvalWork bounds the evaluation of a whole workspace: the sum of
-	// the elements every for expression iterates over, the bytes every
-	// template interpolates and the sizes every function returns. Three
-	// nested for expressions over range(1024) would need 2^30.
-	MaxEvalWork = 1 << 22
+	// the sizes every function returns and every for expression element
+	// and interpolated template part has, plus IterationCost per element a
+	// for expression iterates over. Three nested for expressions over
+	// range(1024) would need 2^33; a 1,000-forward spec needs a few
+	// thousand. At the cap a load takes about a second, not forever.
+	MaxEvalWork = 1 << 20
+
+	// IterationCost is what one iteration of a for expression costs of
+	// MaxEvalWork: HCL spends about as long on one iteration as on
+	// measuring eight elements of a value.
+	IterationCost = 8
 )
 
 // fileRange is the first position of a file, for diagnostics about the file
@@ -185,7 +192,7 @@ func checkNesting(src []byte, name string) hcl.Diagnostics {
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Nesting too deep",
-		Detail:   fmt.Sprintf("The expression nests deeper than %d levels here (brackets, braces, quotes, template sequences, conditionals or unary operators); kpf refuses it before parsing. Split it up with locals.", depth-1),
+		Detail:   fmt.Sprintf("The nesting reaches %d levels here, more than the %d kpf allows (MaxNestingDepth; brackets, braces, quotes, heredocs, template sequences and directives, conditionals in a chain, unary operators in a row). kpf refuses the file before parsing it; split the expression up with locals.", depth, MaxNestingDepth),
 		Subject:  &hcl.Range{Filename: name, Start: pos, End: end},
 	}}
 }

@@ -95,11 +95,12 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 		}
 	}
 
-	vars, d := l.evalVariables(m, opts)
+	b := &budget{}
+	vars, d := l.evalVariables(m, opts, b)
 	diags = append(diags, d...)
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: functions(opts.Env),
+		Functions: functions(opts.Env, b),
 	}
 	_, d = evalLocals(m, ctx)
 	diags = append(diags, d...)

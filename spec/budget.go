@@ -1,0 +1,464 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// Evaluation is bounded by a budget (MaxEvalWork) and a size per value
+// (MaxValueSize). HCL evaluates for expressions and templates itself, so
+// before evaluation every for expression and template in an expression is
+// rewritten to pass through two functions no spec can name (their names
+// are not identifiers): one charges the length of a for expression's
+// collection, the other the size of a for expression's element or of an
+// interpolated template part; a third, as the for expression's "if"
+// condition, stops its remaining iterations once the budget is spent (HCL
+// evaluates the condition of an element before anything else of it). Every other function is wrapped to check the
+// size of its arguments, estimate the results of those that multiply
+// (range, format, formatlist, indent, replace, join) before calling them,
+// and charge the size of what it returns. Once the budget is spent, the
+// first charge fails with errBudget and every later one yields an unknown
+// value without a diagnostic, so a hostile spec gets one error, not a
+// million.
+const (
+	iterateFunc = "kpf iterate"
+	chargeFunc  = "kpf charge"
+	gateFunc    = "kpf gate"
+)
+
+var (
+	errBudget    = errors.New("evaluation budget spent")
+	errValueSize = errors.New("value too large")
+)
+
+// budget is the evaluation budget of one Load.
+type budget struct {
+	used  int64
+	spent bool // a charge failed: later charges yield unknown values
+}
+
+// take charges n units; false once the budget is spent.
+func (b *budget) take(n int64) bool {
+	if b.spent {
+		return false
+	}
+	b.used += n
+	if b.used > MaxEvalWork {
+		b.spent = true
+		return false
+	}
+	return true
+}
+
+// valueSize is the size of v as MaxValueSize counts it, stopping once it
+// exceeds limit (so a huge value costs no more than limit steps).
+func valueSize(v cty.Value, limit int64) int64 {
+	var n int64
+	var walk func(v cty.Value)
+	walk = func(v cty.Value) {
+		if n > limit {
+			return
+		}
+		v, _ = v.Unmark()
+		n++
+		if v.IsNull() || !v.IsKnown() {
+			return
+		}
+		ty := v.Type()
+		switch {
+		case ty == cty.String:
+			n += int64(len(v.AsString()))
+		case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType():
+			for it := v.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				if ty.IsMapType() || ty.IsObjectType() {
+					k, _ = k.Unmark()
+					n += int64(len(k.AsString()))
+				}
+				walk(e)
+				if n > limit {
+					return
+				}
+			}
+		}
+	}
+	walk(v)
+	return n
+}
+
+// guard rewrites expr in place so that evaluating it charges b; it reports
+// whether the expression has anything to charge (a for expression or an
+// interpolating template). Literals and plain references are left alone
+// without a walk.
+func guard(expr hcl.Expression) bool {
+	switch e := expr.(type) {
+	case *hclsyntax.LiteralValueExpr, *hclsyntax.ScopeTraversalExpr:
+		return false
+	case *hclsyntax.TemplateExpr:
+		if e.IsStringLiteral() {
+			return false
+		}
+	}
+	node, ok := expr.(hclsyntax.Node)
+	if !ok {
+		return false
+	}
+	found := false
+	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch e := n.(type) {
+		case *hclsyntax.ForExpr:
+			if !isCharge(e.CollExpr, iterateFunc) {
+				e.CollExpr = chargeCall(iterateFunc, e.CollExpr)
+				e.ValExpr = chargeCall(chargeFunc, e.ValExpr)
+				gate := &hclsyntax.FunctionCallExpr{Name: gateFunc, NameRange: e.OpenRange, OpenParenRange: e.OpenRange, CloseParenRange: e.OpenRange}
+				if e.CondExpr != nil {
+					gate.Args = []hclsyntax.Expression{e.CondExpr}
+				}
+				e.CondExpr = gate
+			}
+			found = true
+		case *hclsyntax.TemplateExpr:
+			for i, p := range e.Parts {
+				if _, lit := p.(*hclsyntax.LiteralValueExpr); lit || isCharge(p, chargeFunc) {
+					continue
+				}
+				e.Parts[i] = chargeCall(chargeFunc, p)
+				found = true
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+func isCharge(e hclsyntax.Expression, name string) bool {
+	c, ok := e.(*hclsyntax.FunctionCallExpr)
+	return ok && c.Name == name
+}
+
+// chargeCall wraps e in a call of a charging function; the call has e's
+// range, so diagnostics point at e.
+func chargeCall(name string, e hclsyntax.Expression) hclsyntax.Expression {
+	r := e.Range()
+	return &hclsyntax.FunctionCallExpr{
+		Name: name, Args: []hclsyntax.Expression{e},
+		NameRange: r, OpenParenRange: r, CloseParenRange: r,
+	}
+}
+
+// chargeFunctions returns the two charging functions.
+func (b *budget) chargeFunctions(into map[string]function.Function) {
+	param := []function.Parameter{{
+		Name: "value", Type: cty.DynamicPseudoType,
+		AllowNull: true, AllowUnknown: true, AllowDynamicType: true, AllowMarked: true,
+	}}
+	passType := func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil }
+	into[gateFunc] = function.New(&function.Spec{
+		VarParam: &param[0],
+		Type:     function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if b.spent {
+				return cty.UnknownVal(cty.Bool), nil
+			}
+			if len(args) == 0 {
+				return cty.True, nil
+			}
+			// The for expression checks the condition's type and value.
+			return convertCond(args[0])
+		},
+	})
+	into[iterateFunc] = function.New(&function.Spec{
+		Params: param, Type: passType,
+		Impl: func(args []cty.Value, ty cty.Type) (cty.Value, error) {
+			v := args[0]
+			u, _ := v.Unmark()
+			if u.IsNull() || !u.IsKnown() || !u.CanIterateElements() {
+				return v, nil
+			}
+			return b.charged(v, ty, IterationCost*int64(u.LengthInt()))
+		},
+	})
+	into[chargeFunc] = function.New(&function.Spec{
+		Params: param, Type: passType,
+		Impl: func(args []cty.Value, ty cty.Type) (cty.Value, error) {
+			v := args[0]
+			if b.spent {
+				return cty.UnknownVal(ty), nil
+			}
+			size := valueSize(v, MaxValueSize)
+			if size > MaxValueSize {
+				return b.tooLarge(ty)
+			}
+			return b.charged(v, ty, size)
+		},
+	})
+}
+
+// charged returns v after charging n units, or the budget error.
+func (b *budget) charged(v cty.Value, ty cty.Type, n int64) (cty.Value, error) {
+	if b.spent {
+		return cty.UnknownVal(ty), nil
+	}
+	if !b.take(n) {
+		return cty.UnknownVal(ty), errBudget
+	}
+	return v, nil
+}
+
+// wrap returns f with the size checks and charges described above.
+func (b *budget) wrap(name string, f function.Function) function.Function {
+	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked = true
+	}
+	var varParam *function.Parameter
+	if vp := f.VarParam(); vp != nil {
+		p := *vp
+		p.AllowMarked = true
+		varParam = &p
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    varParam,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			return f.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, ty cty.Type) (cty.Value, error) {
+			if b.spent {
+				return cty.UnknownVal(ty), nil
+			}
+			var in int64
+			for _, a := range args {
+				in += valueSize(a, MaxValueSize)
+			}
+			if in > MaxValueSize || estimate(name, args) > MaxValueSize {
+				return b.tooLarge(ty)
+			}
+			out, err := f.Call(args)
+			if err != nil {
+				if sensitiveArgs(args) {
+					return cty.UnknownVal(ty), redactedError(err)
+				}
+				return out, err
+			}
+			size := valueSize(out, MaxValueSize)
+			if size > MaxValueSize {
+				return b.tooLarge(ty)
+			}
+			return b.charged(out, ty, size)
+		},
+	})
+}
+
+// tooLarge fails a call on errValueSize and spends the budget, so that a
+// loop over the call reports it once.
+func (b *budget) tooLarge(ty cty.Type) (cty.Value, error) {
+	b.spent = true
+	return cty.UnknownVal(ty), errValueSize
+}
+
+func sensitiveArgs(args []cty.Value) bool {
+	for _, a := range args {
+		if a.ContainsMarked() {
+			return true
+		}
+	}
+	return false
+}
+
+// redactedError keeps which argument failed but not the message, which may
+// quote the value.
+func redactedError(err error) error {
+	msg := "the function failed on a sensitive value, which is not shown"
+	var ae function.ArgError
+	if errors.As(err, &ae) {
+		return function.NewArgErrorf(ae.Index, "%s", msg)
+	}
+	return errors.New(msg)
+}
+
+// estimate bounds the size of what the functions that multiply their input
+// would return, before they allocate it; 0 for every other function.
+func estimate(name string, args []cty.Value) int64 {
+	un := make([]cty.Value, len(args))
+	for i, a := range args {
+		un[i], _ = a.UnmarkDeep()
+		if !un[i].IsWhollyKnown() || un[i].IsNull() {
+			return 0
+		}
+	}
+	num := func(v cty.Value) float64 {
+		if v.Type() != cty.Number {
+			return 0
+		}
+		f, _ := v.AsBigFloat().Float64()
+		return f
+	}
+	str := func(v cty.Value) string {
+		if v.Type() != cty.String {
+			return ""
+		}
+		return v.AsString()
+	}
+	switch name {
+	case "range":
+		start, limit, step := 0.0, 0.0, 1.0
+		switch len(un) {
+		case 1:
+			limit = num(un[0])
+		case 2:
+			start, limit = num(un[0]), num(un[1])
+		case 3:
+			start, limit, step = num(un[0]), num(un[1]), num(un[2])
+		}
+		if step == 0 {
+			return 0
+		}
+		n := (limit - start) / step
+		if n > float64(MaxValueSize) {
+			return MaxValueSize + 1
+		}
+	case "format", "formatlist":
+		if len(un) == 0 {
+			return 0
+		}
+		per := int64(len(str(un[0]))) + formatWidths(str(un[0]))
+		n := int64(1)
+		if name == "formatlist" {
+			for _, a := range un[1:] {
+				if t := a.Type(); t.IsListType() || t.IsTupleType() || t.IsSetType() {
+					n = max(n, int64(a.LengthInt()))
+				}
+			}
+		}
+		return n * per
+	case "indent":
+		if len(un) == 2 {
+			s := str(un[1])
+			return int64(len(s)) + int64(strings.Count(s, "\n"))*int64(num(un[0]))
+		}
+	case "replace":
+		if len(un) == 3 {
+			s, sub, repl := str(un[0]), str(un[1]), str(un[2])
+			return int64(len(s)) + int64(strings.Count(s, sub))*int64(len(repl))
+		}
+	case "join":
+		if len(un) >= 2 {
+			var n int64
+			for _, l := range un[1:] {
+				if t := l.Type(); t.IsListType() || t.IsTupleType() || t.IsSetType() {
+					n += int64(l.LengthInt())
+				}
+			}
+			return n * int64(len(str(un[0])))
+		}
+	}
+	return 0
+}
+
+// formatWidths sums the widths and precisions of the verbs of a format
+// string ("%10000d" pads to 10,000 bytes).
+func formatWidths(f string) int64 {
+	var total int64
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		for i++; i < len(f) && strings.IndexByte("+-# 0.[]*", f[i]) >= 0 || i < len(f) && f[i] >= '0' && f[i] <= '9'; i++ {
+			if f[i] < '1' || f[i] > '9' {
+				continue
+			}
+			j := i
+			for j < len(f) && f[j] >= '0' && f[j] <= '9' {
+				j++
+			}
+			w, ok := new(big.Int).SetString(f[i:j], 10)
+			if !ok || !w.IsInt64() || w.Int64() > MaxValueSize {
+				return MaxValueSize + 1
+			}
+			total += w.Int64()
+			i = j - 1
+		}
+	}
+	return total
+}
+
+// budgetDiag rewrites a diagnostic of a charging or wrapped function that
+// failed on the budget or a size into one that says so; others are left.
+func budgetDiag(d *hcl.Diagnostic) {
+	extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d)
+	if !ok {
+		return
+	}
+	err := extra.FunctionCallError()
+	switch {
+	case errors.Is(err, errBudget):
+		d.Summary = "Evaluation too large"
+		d.Detail = fmt.Sprintf("Evaluating the spec needs more than %d units of work (elements iterated by for expressions, bytes built by templates and functions); kpf stops here (MaxEvalWork).", MaxEvalWork)
+	case errors.Is(err, errValueSize):
+		d.Summary = "Value too large"
+		d.Detail = fmt.Sprintf("This expression builds a value larger than %d bytes and elements; kpf stops here (MaxValueSize).", MaxValueSize)
+	default:
+		return
+	}
+	d.Expression, d.EvalContext = nil, nil
+}
+
+// sizeDiag reports a value of a local or attribute larger than MaxValueSize.
+func sizeDiag(rng hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Value too large",
+		Detail:   fmt.Sprintf("This expression evaluates to a value larger than %d bytes and elements; kpf stops here (MaxValueSize).", MaxValueSize),
+		Subject:  rng.Ptr(),
+	}
+}
+
+// constValue evaluates an expression that may use no variables and no
+// functions (a variable's default or description, a value from a
+// variables file, --var or the environment), charging b.
+func (b *budget) constValue(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
+	var ctx *hcl.EvalContext
+	if guard(expr) {
+		ctx = &hcl.EvalContext{Functions: map[string]function.Function{}}
+		b.chargeFunctions(ctx.Functions)
+	}
+	return checkedValue(expr, ctx)
+}
+
+// checkedValue evaluates expr in ctx, turns budget failures into their own
+// diagnostics and refuses a result larger than MaxValueSize.
+func checkedValue(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	val, diags := expr.Value(ctx)
+	for _, d := range diags {
+		budgetDiag(d)
+	}
+	if !diags.HasErrors() && valueSize(val, MaxValueSize) > MaxValueSize {
+		diags = append(diags, sizeDiag(expr.Range()))
+		val = cty.DynamicVal
+	}
+	return val, diags
+}
+
+// convertCond passes a for expression's own condition through the gate:
+// a bool as it is (marks included), anything else as HCL would reject it.
+func convertCond(v cty.Value) (cty.Value, error) {
+	u, marks := v.Unmark()
+	if u.IsNull() || !u.IsKnown() {
+		return cty.UnknownVal(cty.Bool).WithMarks(marks), nil
+	}
+	out, err := convert.Convert(u, cty.Bool)
+	if err != nil {
+		return cty.UnknownVal(cty.Bool), fmt.Errorf("the condition of a for expression must be bool: %w", err)
+	}
+	return out.WithMarks(marks), nil
+}

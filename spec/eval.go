@@ -99,8 +99,9 @@ func envFunc(lookup func(string) string) function.Function {
 
 // variable is a declared input variable.
 type variable struct {
-	ty  cty.Type
-	val cty.Value // cty.NilVal until a value is known
+	ty        cty.Type
+	val       cty.Value // cty.NilVal until a value is known
+	sensitive bool
 }
 
 // evalVariables resolves every declared variable: default < KPF_VAR_name <
@@ -125,6 +126,22 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 				v.ty = ty
 			}
 		}
+		if a, ok := rv.attrs["sensitive"]; ok {
+			val, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				if val.IsNull() || val.Type() != cty.Bool {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid sensitive setting",
+						Detail:   "sensitive must be true or false.",
+						Subject:  a.Expr.Range().Ptr(),
+					})
+				} else {
+					v.sensitive = val.True()
+				}
+			}
+		}
 		if a, ok := rv.attrs["description"]; ok {
 			val, d := b.constValue(a.Expr)
 			diags = append(diags, d...)
@@ -143,7 +160,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 			if d.HasErrors() {
 				v.val = cty.DynamicVal // reported; not "required" as well
 			} else {
-				v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value")
+				v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value", v.sensitive)
 				diags = append(diags, d...)
 			}
 		}
@@ -167,29 +184,30 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 		diags = append(diags, l.readVarFile(b, vars, path)...)
 	}
 
-	// --var name=value, in order; the last one wins.
-	for _, kv := range opts.Vars {
+	// --var name=value, in order; the last one wins. The values are
+	// never shown: l keeps valueHidden as their source.
+	for i, kv := range opts.Vars {
 		name, raw, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			fname := "<flag --var " + kv + ">"
-			l.addSynthetic(fname, []byte(kv))
+		if !ok || name == "" || !hclsyntax.ValidIdentifier(name) {
+			fname := fmt.Sprintf("<flag --var #%d>", i+1)
+			rng := l.addHidden(fname)
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid --var option",
-				Detail:   fmt.Sprintf("The --var option must be NAME=VALUE, not %q.", kv),
-				Subject:  syntheticRange(fname, []byte(kv)).Ptr(),
+				Detail:   fmt.Sprintf("--var option %d is not NAME=VALUE with NAME a variable name (it is not shown: it may be a value).", i+1),
+				Subject:  rng.Ptr(),
 			})
 			continue
 		}
 		fname := "<flag --var " + name + ">"
 		v, ok := vars[name]
 		if !ok {
-			l.addSynthetic(fname, []byte(raw))
+			rng := l.addHidden(fname)
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
 				Detail:   fmt.Sprintf("No variable %q is declared; declare it with a variable %q block.", name, name),
-				Subject:  syntheticRange(fname, []byte(raw)).Ptr(),
+				Subject:  rng.Ptr(),
 			})
 			continue
 		}
@@ -211,6 +229,10 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 			out[name] = cty.DynamicVal
 			continue
 		}
+		if v.sensitive {
+			out[name] = v.val.Mark(sensitiveMark)
+			continue
+		}
 		out[name] = v.val
 	}
 	return out, diags
@@ -218,28 +240,53 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 
 // setRawVar sets v from a raw string given outside the files: taken as is
 // for string (or untyped) variables, parsed as an HCL expression otherwise.
+// The value is never shown: diagnostics about it point at the synthetic
+// source fname, which holds valueHidden, and say what is wrong without
+// quoting it.
 func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.Diagnostics {
-	src := []byte(raw)
-	l.addSynthetic(fname, src)
-	rng := syntheticRange(fname, src)
+	rng := l.addHidden(fname)
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
 		v.val = cty.StringVal(raw)
 		return nil
 	}
+	src := []byte(raw)
+	hidden := func(diags hcl.Diagnostics) hcl.Diagnostics {
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				return hcl.Diagnostics{{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid value for variable",
+					Detail:   fmt.Sprintf("The value of variable %q is not a valid %s: %s (the value is not shown).", name, v.ty.FriendlyName(), strings.ToLower(d.Summary)),
+					Subject:  rng.Ptr(),
+				}}
+			}
+		}
+		return nil
+	}
+	if len(src) > MaxFileSize {
+		return hidden(tooLarge(varsKind, fname, int64(len(src))))
+	}
 	if diags := checkNesting(src, fname); diags.HasErrors() {
-		return diags
+		return hidden(diags)
 	}
 	expr, diags := hclsyntax.ParseExpression(src, fname, hcl.InitialPos)
 	if diags.HasErrors() {
-		return diags
+		return hidden(diags)
 	}
 	val, d := b.constValue(expr)
-	diags = append(diags, d...)
 	if d.HasErrors() {
-		return diags
+		return hidden(d)
 	}
-	v.val, d = convertVar(name, val, v.ty, rng, "value")
-	return append(diags, d...)
+	v.val, d = convertVar(name, val, v.ty, rng, "value", true)
+	return d
+}
+
+// addHidden keeps valueHidden as the source of fname, for a value that
+// must not be shown, and returns its range.
+func (l *Loader) addHidden(fname string) hcl.Range {
+	src := []byte(valueHidden)
+	l.addSynthetic(fname, src)
+	return syntheticRange(fname, src)
 }
 
 func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) hcl.Diagnostics {
@@ -273,19 +320,25 @@ func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) 
 		if d.HasErrors() {
 			continue
 		}
-		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value")
+		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value", v.sensitive)
 		diags = append(diags, d...)
 	}
 	return diags
 }
 
-func convertVar(name string, val cty.Value, ty cty.Type, rng hcl.Range, what string) (cty.Value, hcl.Diagnostics) {
+// convertVar converts a variable's value to its type; hide leaves the
+// conversion error out of the diagnostic, as it may quote the value.
+func convertVar(name string, val cty.Value, ty cty.Type, rng hcl.Range, what string, hide bool) (cty.Value, hcl.Diagnostics) {
 	out, err := convert.Convert(val, ty)
 	if err != nil {
+		detail := fmt.Sprintf("The %s of variable %q is not a %s: %s.", what, name, ty.FriendlyName(), err)
+		if hide {
+			detail = fmt.Sprintf("The %s of variable %q is not a %s but a %s (the value is not shown).", what, name, ty.FriendlyName(), val.Type().FriendlyName())
+		}
 		return cty.DynamicVal, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid value for variable",
-			Detail:   fmt.Sprintf("The %s of variable %q is not a %s: %s.", what, name, ty.FriendlyName(), err),
+			Detail:   detail,
 			Subject:  rng.Ptr(),
 		}}
 	}

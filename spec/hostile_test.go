@@ -105,7 +105,7 @@ func TestHostileVarFileAndFlags(t *testing.T) {
 		t.Errorf("var file: %s", got)
 	}
 	_, diags = Load(LoadOptions{Dir: dir, Vars: []string{"v=" + strings.Repeat("(", 300000)}})
-	if got := FormatDiagnosticsPlain(diags); !strings.Contains(got, "<flag --var v>:1:101: error: Nesting too deep") {
+	if got := FormatDiagnosticsPlain(diags); !strings.Contains(got, "<flag --var v>:1:1: error: Invalid value for variable: The value of variable \"v\" is not a valid list of number: nesting too deep (the value is not shown).") {
 		t.Errorf("--var: %s", got)
 	}
 	_, diags = Load(LoadOptions{Dir: dir, Vars: []string{"v=[for a in range(2000) : [for b in range(2000) : 1]]"}})

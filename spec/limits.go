@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode"
 	"unicode/utf8"
 
@@ -111,7 +112,14 @@ func within(root, path string) bool {
 // readLimited reads a regular file of at most MaxFileSize bytes; name is
 // the file's name in diagnostics, kind says what it is.
 func readLimited(kind, path, name string) ([]byte, hcl.Diagnostics) {
-	f, err := os.Open(path)
+	// Opening a FIFO blocks until it has a writer: look before opening,
+	// and open without blocking in case it changed in between.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, cannotRead(kind, name, err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, cannotRead(kind, name, errors.New("not a regular file"))
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, cannotRead(kind, name, err)
 	}

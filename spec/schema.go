@@ -31,6 +31,7 @@ var (
 			{Name: "type"},
 			{Name: "default"},
 			{Name: "description"},
+			{Name: "sensitive"},
 		},
 	}
 	defaultsSchema = &hcl.BodySchema{

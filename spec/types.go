@@ -56,6 +56,10 @@ type Forward struct {
 	Health     Health
 	// Decl is where the forward block was declared.
 	Decl Pos
+	// Sensitive names the fields (FieldTarget, FieldContext, …) whose value
+	// came from a variable declared sensitive = true, or from anything
+	// computed from one; views must redact them. nil when none did.
+	Sensitive map[string]bool `json:",omitempty"`
 }
 
 // Target names a Kubernetes resource to forward to.

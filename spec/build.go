@@ -19,23 +19,32 @@ type evaluator struct {
 	ctx   *hcl.EvalContext
 	diags hcl.Diagnostics
 	// sensitive holds the attributes whose value came from a sensitive
-	// variable: diagnostics never show their values.
-	sensitive map[*hcl.Attribute]bool
+	// variable, hidden those whose value came from --var or KPF_VAR_name:
+	// diagnostics show neither.
+	sensitive, hidden map[*hcl.Attribute]bool
+}
+
+// redacted reports whether diagnostics must not show a's value.
+func (e *evaluator) redacted(a *hcl.Attribute) bool {
+	return a != nil && (e.sensitive[a] || e.hidden[a])
 }
 
 // show renders the value v of attribute a for a diagnostic, quoted, or
-// as "(sensitive value)" when it came from a sensitive variable.
+// as a placeholder when it must not be shown.
 func (e *evaluator) show(a *hcl.Attribute, v string) string {
-	if e.sensitive[a] {
+	switch {
+	case e.sensitive[a]:
 		return sensitiveText
+	case e.hidden[a]:
+		return hiddenText
 	}
 	return strconv.Quote(v)
 }
 
 // showRaw is show without the quotes.
 func (e *evaluator) showRaw(a *hcl.Attribute, v string) string {
-	if e.sensitive[a] {
-		return sensitiveText
+	if e.redacted(a) {
+		return e.show(a, v)
 	}
 	return v
 }
@@ -75,6 +84,12 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 				e.sensitive = map[*hcl.Attribute]bool{}
 			}
 			e.sensitive[a] = true
+		}
+		if marks.Has(hiddenMark) {
+			if e.hidden == nil {
+				e.hidden = map[*hcl.Attribute]bool{}
+			}
+			e.hidden[a] = true
 		}
 	}
 	if d.HasErrors() || val.IsNull() || !val.IsWhollyKnown() {
@@ -266,6 +281,7 @@ type defaultsVal struct {
 	context, namespace, address string
 	health                      healthVal
 	sensitive                   map[string]bool // Forward field names
+	addressRedacted             bool            // address is not to be shown
 }
 
 func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
@@ -290,6 +306,7 @@ func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
 	if v, ok := e.address(rb.attrs); ok {
 		d.address = v
 		e.record(&d.sensitive, FieldAddress, rb.attrs["address"])
+		d.addressRedacted = e.redacted(rb.attrs["address"])
 	}
 	d.health = d.health.overlay(e.decodeHealth(rb.health))
 	if e.anySensitive(rb.health) {
@@ -339,6 +356,8 @@ func (e *evaluator) address(attrs hcl.Attributes) (string, bool) {
 type forwardInfo struct {
 	f     Forward
 	attrs hcl.Attributes
+	// portRedacted: the local address or port is not to be shown.
+	portRedacted bool
 }
 
 func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
@@ -366,8 +385,8 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	if v, a, ok := e.str(attrs, "target"); ok {
 		t, why := parseTarget(v)
 		if why != "" {
-			if e.sensitive[a] {
-				e.errorAt(a.Expr.Range(), "Invalid target", "%s is not a valid target: a target is KIND/NAME, e.g. service/api, with KIND one of service (svc), pod (po), deployment (deploy) or statefulset (sts).", sensitiveText)
+			if e.redacted(a) {
+				e.errorAt(a.Expr.Range(), "Invalid target", "%s is not a valid target: a target is KIND/NAME, e.g. service/api, with KIND one of service (svc), pod (po), deployment (deploy) or statefulset (sts).", e.show(a, v))
 			} else {
 				e.errorAt(a.Expr.Range(), "Invalid target", "%q is not a valid target: %s.", v, why)
 			}
@@ -419,7 +438,11 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 		f.Sensitive = setField(f.Sensitive, FieldHealth)
 	}
 	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold}
-	return &forwardInfo{f: f, attrs: attrs}
+	redacted := e.redacted(attrs["local_port"]) || e.redacted(attrs["address"])
+	if _, own := attrs["address"]; !own {
+		redacted = redacted || defs.addressRedacted
+	}
+	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted}
 }
 
 func (e *evaluator) checkSelector(a *hcl.Attribute, m map[string]string) {
@@ -486,8 +509,8 @@ func (e *evaluator) checkPorts(infos []*forwardInfo) {
 			}
 			a := fi.attrs["local_port"]
 			where := hostPort(f.Address, f.LocalPort)
-			if f.Sensitive[FieldAddress] || f.Sensitive[FieldLocalPort] || prev.f.Sensitive[FieldAddress] || prev.f.Sensitive[FieldLocalPort] {
-				where = "the same local port (" + sensitiveText + ")"
+			if fi.portRedacted || prev.portRedacted {
+				where = "the same local address and port (not shown: they come from a sensitive variable, --var or KPF_VAR_name)"
 			}
 			e.errorAt(a.Expr.Range(), "Duplicate local port",
 				"Forward %q uses %s, already used by forward %q at %s.",

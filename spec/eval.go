@@ -102,6 +102,7 @@ type variable struct {
 	ty        cty.Type
 	val       cty.Value // cty.NilVal until a value is known
 	sensitive bool
+	outside   bool // val came from --var or KPF_VAR_name
 }
 
 // evalVariables resolves every declared variable: default < KPF_VAR_name <
@@ -229,11 +230,14 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 			out[name] = cty.DynamicVal
 			continue
 		}
-		if v.sensitive {
+		switch {
+		case v.sensitive:
 			out[name] = v.val.Mark(sensitiveMark)
-			continue
+		case v.outside:
+			out[name] = v.val.Mark(hiddenMark)
+		default:
+			out[name] = v.val
 		}
-		out[name] = v.val
 	}
 	return out, diags
 }
@@ -246,7 +250,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.Diagnostics {
 	rng := l.addHidden(fname)
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
-		v.val = cty.StringVal(raw)
+		v.val, v.outside = cty.StringVal(raw), true
 		return nil
 	}
 	src := []byte(raw)
@@ -278,6 +282,7 @@ func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.
 		return hidden(d)
 	}
 	v.val, d = convertVar(name, val, v.ty, rng, "value", true)
+	v.outside = true
 	return d
 }
 
@@ -321,6 +326,7 @@ func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) 
 			continue
 		}
 		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value", v.sensitive)
+		v.outside = false
 		diags = append(diags, d...)
 	}
 	return diags

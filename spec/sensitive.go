@@ -14,12 +14,21 @@ import (
 //
 // Values given on the command line (--var) or in the environment
 // (KPF_VAR_name) are never shown in diagnostics, sensitive or not: the
-// synthetic source kept for them holds valueHidden instead of the value.
+// synthetic source kept for them holds valueHidden instead of the value,
+// and their values carry hiddenMark, which diagnostics redact like
+// sensitiveMark (but which Forward.Sensitive does not record: plans may
+// show them).
 
 // sensitiveMark is the go-cty mark of values from sensitive variables.
 type markKind string
 
 const sensitiveMark = markKind("sensitive")
+
+// hiddenMark is the go-cty mark of values from --var and KPF_VAR_name.
+const hiddenMark = markKind("outside")
+
+// hiddenText stands for a value from --var or the environment.
+const hiddenText = "(a value from --var or KPF_VAR_name, not shown)"
 
 // sensitiveText stands for a sensitive value in diagnostics.
 const sensitiveText = "(sensitive value)"

@@ -89,7 +89,7 @@ forward "g" {
   target      = "svc/a"
   local_port  = 8005
   remote_port = 80
-}`, "uses the same local port ((sensitive value))"},
+}`, "uses the same local address and port (not shown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -196,9 +196,18 @@ variable "labels" {
   type    = map(string)
   default = {}
 }
+variable "ns" {
+  default = "a"
+}
 forward "f" {
   target      = "svc/a"
+  namespace   = var.ns
   local_port  = var.port
+  remote_port = 80
+}
+forward "g" {
+  target      = "svc/a"
+  local_port  = 8080
   remote_port = 80
 }
 `})
@@ -216,6 +225,9 @@ forward "f" {
 		{"env", LoadOptions{Env: envMap(map[string]string{"KPF_VAR_port": secret})}},
 		{"env type", LoadOptions{Env: envMap(map[string]string{"KPF_VAR_port": "[\"" + secret + "\"]"})}},
 		{"nesting", LoadOptions{Vars: []string{"port=" + strings.Repeat("(", 200) + secret}}},
+		{"string used badly", LoadOptions{Vars: []string{"port=1", "ns=" + secret + "!"}}},
+		{"string from env used badly", LoadOptions{Vars: []string{"port=1"}, Env: envMap(map[string]string{"KPF_VAR_ns": secret + "!"})}},
+		{"port conflict", LoadOptions{Vars: []string{"port=8080", "ns=x"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,7 +240,7 @@ forward "f" {
 			if !strings.Contains(out, "error") {
 				t.Fatalf("no error: %s", out)
 			}
-			for _, leak := range []string{secret, strings.ReplaceAll(secret, "-", "_"), "hunter"} {
+			for _, leak := range []string{secret, strings.ReplaceAll(secret, "-", "_"), "hunter", "127.0.0.1:8080"} {
 				if strings.Contains(out, leak) {
 					t.Errorf("output shows the value:\n%s", out)
 				}

@@ -32,7 +32,12 @@ const (
 	iterateFunc = "kpf iterate"
 	chargeFunc  = "kpf charge"
 	gateFunc    = "kpf gate"
+	unknownFunc = "kpf unsupported"
 )
+
+func isChargeName(name string) bool {
+	return name == iterateFunc || name == chargeFunc || name == gateFunc || name == unknownFunc
+}
 
 var (
 	errBudget    = errors.New("evaluation budget spent")
@@ -61,45 +66,52 @@ func (b *budget) take(n int64) bool {
 // valueSize is the size of v as MaxValueSize counts it, stopping once it
 // exceeds limit (so a huge value costs no more than limit steps).
 func valueSize(v cty.Value, limit int64) int64 {
-	var n int64
-	var walk func(v cty.Value)
-	walk = func(v cty.Value) {
-		if n > limit {
-			return
-		}
+	return addSize(0, v, limit)
+}
+
+func addSize(n int64, v cty.Value, limit int64) int64 {
+	n++
+	if v.IsMarked() {
 		v, _ = v.Unmark()
-		n++
-		if v.IsNull() || !v.IsKnown() {
-			return
-		}
-		ty := v.Type()
-		switch {
-		case ty == cty.String:
-			n += int64(len(v.AsString()))
-		case ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType():
-			for it := v.ElementIterator(); it.Next(); {
-				k, e := it.Element()
-				if ty.IsMapType() || ty.IsObjectType() {
-					k, _ = k.Unmark()
-					n += int64(len(k.AsString()))
-				}
-				walk(e)
-				if n > limit {
-					return
-				}
-			}
-		}
 	}
-	walk(v)
+	if v.IsNull() || !v.IsKnown() {
+		return n
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return n + int64(len(v.AsString()))
+	case ty.IsPrimitiveType():
+		return n
+	}
+	keyed := ty.IsMapType() || ty.IsObjectType()
+	for it := v.ElementIterator(); it.Next() && n <= limit; {
+		k, e := it.Element()
+		if keyed {
+			k, _ = k.Unmark()
+			n += int64(len(k.AsString()))
+		}
+		n = addSize(n, e, limit)
+	}
 	return n
 }
 
-// guard rewrites expr in place so that evaluating it charges b; it reports
-// whether the expression has anything to charge (a for expression or an
-// interpolating template). Literals and plain references are left alone
-// without a walk.
-func guard(expr hcl.Expression) bool {
-	switch e := expr.(type) {
+// scope is where expressions are evaluated: the budget and the functions
+// of the evaluation context, which guard fills in as expressions name them
+// (wrapping one function costs more than most specs spend calling them).
+type scope struct {
+	b      *budget
+	funcs  map[string]function.Function // the EvalContext's; nil until needed
+	std    bool                         // the standard functions are available
+	lookup func(string) string          // for env()
+	all    bool                         // every standard function is in funcs
+}
+
+// guard rewrites *expr so that evaluating it charges the budget, and adds
+// the functions it calls to s.funcs. It reports whether expr has anything
+// to charge. Literals and plain references are left alone.
+func (s *scope) guard(expr *hcl.Expression) bool {
+	switch e := (*expr).(type) {
 	case *hclsyntax.LiteralValueExpr, *hclsyntax.ScopeTraversalExpr:
 		return false
 	case *hclsyntax.TemplateExpr:
@@ -107,36 +119,162 @@ func guard(expr hcl.Expression) bool {
 			return false
 		}
 	}
-	node, ok := expr.(hclsyntax.Node)
+	e, ok := (*expr).(hclsyntax.Expression)
 	if !ok {
 		return false
 	}
+	out, found := s.walk(e)
+	*expr = out
+	return found
+}
+
+// walk guards e and everything in it and returns what replaces e. It knows
+// hclsyntax's expression types, so that the common ones cost no closure,
+// and falls back to hclsyntax.VisitAll for the others.
+func (s *scope) walk(e hclsyntax.Expression) (hclsyntax.Expression, bool) {
 	found := false
-	hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
-		switch e := n.(type) {
-		case *hclsyntax.ForExpr:
-			if !isCharge(e.CollExpr, iterateFunc) {
-				e.CollExpr = chargeCall(iterateFunc, e.CollExpr)
-				e.ValExpr = chargeCall(chargeFunc, e.ValExpr)
-				gate := &hclsyntax.FunctionCallExpr{Name: gateFunc, NameRange: e.OpenRange, OpenParenRange: e.OpenRange, CloseParenRange: e.OpenRange}
-				if e.CondExpr != nil {
-					gate.Args = []hclsyntax.Expression{e.CondExpr}
-				}
-				e.CondExpr = gate
+	sub := func(x *hclsyntax.Expression) {
+		if *x == nil {
+			return
+		}
+		var f bool
+		*x, f = s.walk(*x)
+		found = found || f
+	}
+	switch e := e.(type) {
+	case nil, *hclsyntax.LiteralValueExpr, *hclsyntax.ScopeTraversalExpr, *hclsyntax.AnonSymbolExpr:
+		return e, false
+	case *hclsyntax.TemplateExpr:
+		for i := range e.Parts {
+			if _, lit := e.Parts[i].(*hclsyntax.LiteralValueExpr); lit {
+				continue
+			}
+			if !isCharge(e.Parts[i], chargeFunc) {
+				sub(&e.Parts[i])
+				e.Parts[i] = chargeCall(chargeFunc, e.Parts[i])
 			}
 			found = true
-		case *hclsyntax.TemplateExpr:
-			for i, p := range e.Parts {
-				if _, lit := p.(*hclsyntax.LiteralValueExpr); lit || isCharge(p, chargeFunc) {
-					continue
-				}
-				e.Parts[i] = chargeCall(chargeFunc, p)
-				found = true
-			}
 		}
-		return nil
-	})
-	return found
+	case *hclsyntax.FunctionCallExpr:
+		if isChargeName(e.Name) {
+			return e, true
+		}
+		s.function(e.Name)
+		for i := range e.Args {
+			sub(&e.Args[i])
+		}
+		// Every result is measured and charged: a chain of calls that
+		// each grow their argument (jsonencode of jsonencode …) stops
+		// at MaxValueSize.
+		s.charging()
+		return chargeCall(chargeFunc, e), true
+	case *hclsyntax.ForExpr:
+		found = true
+		if isCharge(e.CollExpr, iterateFunc) {
+			break
+		}
+		sub(&e.CollExpr)
+		sub(&e.KeyExpr)
+		sub(&e.ValExpr)
+		sub(&e.CondExpr)
+		e.CollExpr = chargeCall(iterateFunc, e.CollExpr)
+		e.ValExpr = chargeCall(chargeFunc, e.ValExpr)
+		gate := &hclsyntax.FunctionCallExpr{Name: gateFunc, NameRange: e.OpenRange, OpenParenRange: e.OpenRange, CloseParenRange: e.OpenRange}
+		if e.CondExpr != nil {
+			gate.Args = []hclsyntax.Expression{e.CondExpr}
+		}
+		e.CondExpr = gate
+	case *hclsyntax.ObjectConsExpr:
+		for i := range e.Items {
+			sub(&e.Items[i].KeyExpr)
+			sub(&e.Items[i].ValueExpr)
+		}
+	case *hclsyntax.ObjectConsKeyExpr:
+		sub(&e.Wrapped)
+	case *hclsyntax.TupleConsExpr:
+		for i := range e.Exprs {
+			sub(&e.Exprs[i])
+		}
+	case *hclsyntax.BinaryOpExpr:
+		sub(&e.LHS)
+		sub(&e.RHS)
+	case *hclsyntax.UnaryOpExpr:
+		sub(&e.Val)
+	case *hclsyntax.ParenthesesExpr:
+		sub(&e.Expression)
+	case *hclsyntax.TemplateWrapExpr:
+		sub(&e.Wrapped)
+	case *hclsyntax.ConditionalExpr:
+		sub(&e.Condition)
+		sub(&e.TrueResult)
+		sub(&e.FalseResult)
+	case *hclsyntax.IndexExpr:
+		sub(&e.Collection)
+		sub(&e.Key)
+	case *hclsyntax.RelativeTraversalExpr:
+		sub(&e.Source)
+	case *hclsyntax.SplatExpr:
+		sub(&e.Source)
+		sub(&e.Each)
+	case *hclsyntax.TemplateJoinExpr:
+		sub(&e.Tuple)
+	default:
+		// An expression type this walk does not know (hclsyntax grew
+		// one): refuse to evaluate it rather than evaluate it unbounded.
+		return &hclsyntax.FunctionCallExpr{
+			Name: unknownFunc, NameRange: e.Range(), OpenParenRange: e.Range(), CloseParenRange: e.Range(),
+		}, true
+	}
+	if found {
+		s.charging()
+	}
+	return e, found
+}
+
+// charging adds the charging functions to s.funcs.
+func (s *scope) charging() {
+	if s.funcs == nil {
+		s.funcs = map[string]function.Function{}
+	}
+	if _, ok := s.funcs[chargeFunc]; !ok {
+		s.b.chargeFunctions(s.funcs)
+	}
+}
+
+// function adds the function name to s.funcs, wrapped; for a name that is
+// not a standard function it adds them all, so that HCL's "did you mean"
+// suggestions see every name.
+func (s *scope) function(name string) {
+	if !s.std || s.all {
+		return
+	}
+	if _, ok := s.funcs[name]; ok {
+		return
+	}
+	if s.funcs == nil {
+		s.funcs = map[string]function.Function{}
+	}
+	if f, ok := stdFunction(name, s.lookup); ok {
+		s.funcs[name] = s.b.wrap(name, f)
+		return
+	}
+	for _, n := range stdFunctionNames {
+		if _, ok := s.funcs[n]; !ok {
+			f, _ := stdFunction(n, s.lookup)
+			s.funcs[n] = s.b.wrap(n, f)
+		}
+	}
+	s.all = true
+}
+
+// multiplies lists the functions whose result can be much larger than
+// their arguments; estimate bounds it before they run.
+func multiplies(name string) bool {
+	switch name {
+	case "range", "format", "formatlist", "indent", "replace", "join":
+		return true
+	}
+	return false
 }
 
 func isCharge(e hclsyntax.Expression, name string) bool {
@@ -161,6 +299,12 @@ func (b *budget) chargeFunctions(into map[string]function.Function) {
 		AllowNull: true, AllowUnknown: true, AllowDynamicType: true, AllowMarked: true,
 	}}
 	passType := func(args []cty.Value) (cty.Type, error) { return args[0].Type(), nil }
+	into[unknownFunc] = function.New(&function.Spec{
+		Type: function.StaticReturnType(cty.DynamicPseudoType),
+		Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
+			return cty.DynamicVal, errors.New("kpf cannot bound the evaluation of this kind of expression")
+		},
+	})
 	into[gateFunc] = function.New(&function.Spec{
 		VarParam: &param[0],
 		Type:     function.StaticReturnType(cty.Bool),
@@ -213,48 +357,32 @@ func (b *budget) charged(v cty.Value, ty cty.Type, n int64) (cty.Value, error) {
 	return v, nil
 }
 
-// wrap returns f with the size checks and charges described above.
+// wrap returns f, or for the functions that multiply their input a
+// wrapper that estimates the result first. Every call's result is measured
+// and charged by the chargeFunc call guard puts around it.
 func (b *budget) wrap(name string, f function.Function) function.Function {
-	params := f.Params()
-	for i := range params {
-		params[i].AllowMarked = true
+	if !multiplies(name) {
+		return f
 	}
+	params := f.Params()
 	var varParam *function.Parameter
 	if vp := f.VarParam(); vp != nil {
 		p := *vp
-		p.AllowMarked = true
 		varParam = &p
 	}
 	return function.New(&function.Spec{
 		Description: f.Description(),
 		Params:      params,
 		VarParam:    varParam,
-		Type: func(args []cty.Value) (cty.Type, error) {
-			return f.ReturnTypeForValues(args)
-		},
+		Type:        f.ReturnTypeForValues,
 		Impl: func(args []cty.Value, ty cty.Type) (cty.Value, error) {
 			if b.spent {
 				return cty.UnknownVal(ty), nil
 			}
-			var in int64
-			for _, a := range args {
-				in += valueSize(a, MaxValueSize)
-			}
-			if in > MaxValueSize || estimate(name, args) > MaxValueSize {
+			if estimate(name, args) > MaxValueSize {
 				return b.tooLarge(ty)
 			}
-			out, err := f.Call(args)
-			if err != nil {
-				if sensitiveArgs(args) {
-					return cty.UnknownVal(ty), redactedError(err)
-				}
-				return out, err
-			}
-			size := valueSize(out, MaxValueSize)
-			if size > MaxValueSize {
-				return b.tooLarge(ty)
-			}
-			return b.charged(out, ty, size)
+			return f.Call(args)
 		},
 	})
 }
@@ -264,26 +392,6 @@ func (b *budget) wrap(name string, f function.Function) function.Function {
 func (b *budget) tooLarge(ty cty.Type) (cty.Value, error) {
 	b.spent = true
 	return cty.UnknownVal(ty), errValueSize
-}
-
-func sensitiveArgs(args []cty.Value) bool {
-	for _, a := range args {
-		if a.ContainsMarked() {
-			return true
-		}
-	}
-	return false
-}
-
-// redactedError keeps which argument failed but not the message, which may
-// quote the value.
-func redactedError(err error) error {
-	msg := "the function failed on a sensitive value, which is not shown"
-	var ae function.ArgError
-	if errors.As(err, &ae) {
-		return function.NewArgErrorf(ae.Index, "%s", msg)
-	}
-	return errors.New(msg)
 }
 
 // estimate bounds the size of what the functions that multiply their input
@@ -428,9 +536,9 @@ func sizeDiag(rng hcl.Range) *hcl.Diagnostic {
 // variables file, --var or the environment), charging b.
 func (b *budget) constValue(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
 	var ctx *hcl.EvalContext
-	if guard(expr) {
-		ctx = &hcl.EvalContext{Functions: map[string]function.Function{}}
-		b.chargeFunctions(ctx.Functions)
+	s := &scope{b: b}
+	if s.guard(&expr) {
+		ctx = &hcl.EvalContext{Functions: s.funcs}
 	}
 	return checkedValue(expr, ctx)
 }
@@ -441,6 +549,7 @@ func checkedValue(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Dia
 	val, diags := expr.Value(ctx)
 	for _, d := range diags {
 		budgetDiag(d)
+		redactCallError(d)
 	}
 	if !diags.HasErrors() && valueSize(val, MaxValueSize) > MaxValueSize {
 		diags = append(diags, sizeDiag(expr.Range()))
@@ -461,4 +570,28 @@ func convertCond(v cty.Value) (cty.Value, error) {
 		return cty.UnknownVal(cty.Bool), fmt.Errorf("the condition of a for expression must be bool: %w", err)
 	}
 	return out.WithMarks(marks), nil
+}
+
+// redactCallError removes the message of a failed function call whose
+// expression refers to a sensitive or hidden value: go-cty's messages may
+// quote the argument ("cannot parse \"hunter2\" as an integer").
+func redactCallError(d *hcl.Diagnostic) {
+	if d.Expression == nil || d.EvalContext == nil {
+		return
+	}
+	if _, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d); !ok {
+		return
+	}
+	for _, tr := range d.Expression.Variables() {
+		v, diags := tr.TraverseAbs(d.EvalContext)
+		if !diags.HasErrors() && v.ContainsMarked() {
+			name := ""
+			if c, ok := d.Expression.(*hclsyntax.FunctionCallExpr); ok {
+				name = fmt.Sprintf(" %q", c.Name)
+			}
+			d.Detail = fmt.Sprintf("Call to function%s failed on a value from a sensitive variable, --var or KPF_VAR_name, which is not shown.", name)
+			d.Expression, d.EvalContext = nil, nil
+			return
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 // diagnostics; every method keeps going after an error.
 type evaluator struct {
 	ctx   *hcl.EvalContext
+	scope *scope // adds the functions expressions call to ctx
 	diags hcl.Diagnostics
 	// sensitive holds the attributes whose value came from a sensitive
 	// variable, hidden those whose value came from --var or KPF_VAR_name:
@@ -73,10 +74,12 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 	if !present {
 		return cty.NilVal, nil, false
 	}
-	guard(a.Expr)
+	e.scope.guard(&a.Expr)
 	val, d := checkedValue(a.Expr, e.ctx)
 	e.diags = append(e.diags, d...)
-	if val.ContainsMarked() {
+	// ContainsMarked walks the value (and allocates doing so): for the
+	// primitives most attributes hold, IsMarked says the same.
+	if marked := val.IsMarked() || !val.Type().IsPrimitiveType() && val.ContainsMarked(); marked {
 		var marks cty.ValueMarks
 		val, marks = val.UnmarkDeep()
 		if marks.Has(sensitiveMark) {

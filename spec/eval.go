@@ -14,73 +14,77 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
-// functions returns the functions available in expressions: a sensible set
-// of go-cty's standard library plus env(name), which reads through lookup
-// ("" when lookup is nil or the variable is unset), each wrapped to charge
-// b, plus b's charging functions.
-func functions(lookup func(string) string, b *budget) map[string]function.Function {
-	fs := stdFunctions(lookup)
-	out := make(map[string]function.Function, len(fs)+2)
-	for name, f := range fs {
-		out[name] = b.wrap(name, f)
+// stdFunctionNames lists the functions available in expressions: a
+// sensible set of go-cty's standard library plus env(name), which reads
+// through the LoadOptions' Env ("" when it is nil or the variable is unset).
+var stdFunctionNames = func() []string {
+	names := []string{"env"}
+	for n := range stdFunctions {
+		names = append(names, n)
 	}
-	b.chargeFunctions(out)
-	return out
+	sort.Strings(names)
+	return names
+}()
+
+// stdFunction returns the standard function name; env reads through lookup.
+func stdFunction(name string, lookup func(string) string) (function.Function, bool) {
+	if name == "env" {
+		return envFunc(lookup), true
+	}
+	f, ok := stdFunctions[name]
+	return f, ok
 }
 
-func stdFunctions(lookup func(string) string) map[string]function.Function {
-	return map[string]function.Function{
-		"abs":        stdlib.AbsoluteFunc,
-		"ceil":       stdlib.CeilFunc,
-		"chomp":      stdlib.ChompFunc,
-		"coalesce":   stdlib.CoalesceFunc,
-		"compact":    stdlib.CompactFunc,
-		"concat":     stdlib.ConcatFunc,
-		"contains":   stdlib.ContainsFunc,
-		"distinct":   stdlib.DistinctFunc,
-		"element":    stdlib.ElementFunc,
-		"env":        envFunc(lookup),
-		"flatten":    stdlib.FlattenFunc,
-		"floor":      stdlib.FloorFunc,
-		"format":     stdlib.FormatFunc,
-		"formatlist": stdlib.FormatListFunc,
-		"indent":     stdlib.IndentFunc,
-		"join":       stdlib.JoinFunc,
-		"jsondecode": stdlib.JSONDecodeFunc,
-		"jsonencode": stdlib.JSONEncodeFunc,
-		"keys":       stdlib.KeysFunc,
-		"length":     stdlib.LengthFunc,
-		"lookup":     stdlib.LookupFunc,
-		"lower":      stdlib.LowerFunc,
-		"max":        stdlib.MaxFunc,
-		"merge":      stdlib.MergeFunc,
-		"min":        stdlib.MinFunc,
-		"parseint":   stdlib.ParseIntFunc,
-		"range":      stdlib.RangeFunc,
-		"regex":      stdlib.RegexFunc,
-		"regexall":   stdlib.RegexAllFunc,
-		"replace":    stdlib.ReplaceFunc,
-		"reverse":    stdlib.ReverseListFunc,
-		"slice":      stdlib.SliceFunc,
-		"sort":       stdlib.SortFunc,
-		"split":      stdlib.SplitFunc,
-		"strlen":     stdlib.StrlenFunc,
-		"substr":     stdlib.SubstrFunc,
-		"title":      stdlib.TitleFunc,
-		"tobool":     stdlib.MakeToFunc(cty.Bool),
-		"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-		"tonumber":   stdlib.MakeToFunc(cty.Number),
-		"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-		"tostring":   stdlib.MakeToFunc(cty.String),
-		"trim":       stdlib.TrimFunc,
-		"trimprefix": stdlib.TrimPrefixFunc,
-		"trimspace":  stdlib.TrimSpaceFunc,
-		"trimsuffix": stdlib.TrimSuffixFunc,
-		"upper":      stdlib.UpperFunc,
-		"values":     stdlib.ValuesFunc,
-		"zipmap":     stdlib.ZipmapFunc,
-	}
+var stdFunctions = map[string]function.Function{
+	"abs":        stdlib.AbsoluteFunc,
+	"ceil":       stdlib.CeilFunc,
+	"chomp":      stdlib.ChompFunc,
+	"coalesce":   stdlib.CoalesceFunc,
+	"compact":    stdlib.CompactFunc,
+	"concat":     stdlib.ConcatFunc,
+	"contains":   stdlib.ContainsFunc,
+	"distinct":   stdlib.DistinctFunc,
+	"element":    stdlib.ElementFunc,
+	"flatten":    stdlib.FlattenFunc,
+	"floor":      stdlib.FloorFunc,
+	"format":     stdlib.FormatFunc,
+	"formatlist": stdlib.FormatListFunc,
+	"indent":     stdlib.IndentFunc,
+	"join":       stdlib.JoinFunc,
+	"jsondecode": stdlib.JSONDecodeFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
+	"keys":       stdlib.KeysFunc,
+	"length":     stdlib.LengthFunc,
+	"lookup":     stdlib.LookupFunc,
+	"lower":      stdlib.LowerFunc,
+	"max":        stdlib.MaxFunc,
+	"merge":      stdlib.MergeFunc,
+	"min":        stdlib.MinFunc,
+	"parseint":   stdlib.ParseIntFunc,
+	"range":      stdlib.RangeFunc,
+	"regex":      stdlib.RegexFunc,
+	"regexall":   stdlib.RegexAllFunc,
+	"replace":    stdlib.ReplaceFunc,
+	"reverse":    stdlib.ReverseListFunc,
+	"slice":      stdlib.SliceFunc,
+	"sort":       stdlib.SortFunc,
+	"split":      stdlib.SplitFunc,
+	"strlen":     stdlib.StrlenFunc,
+	"substr":     stdlib.SubstrFunc,
+	"title":      stdlib.TitleFunc,
+	"tobool":     stdlib.MakeToFunc(cty.Bool),
+	"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+	"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	"tonumber":   stdlib.MakeToFunc(cty.Number),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tostring":   stdlib.MakeToFunc(cty.String),
+	"trim":       stdlib.TrimFunc,
+	"trimprefix": stdlib.TrimPrefixFunc,
+	"trimspace":  stdlib.TrimSpaceFunc,
+	"trimsuffix": stdlib.TrimSuffixFunc,
+	"upper":      stdlib.UpperFunc,
+	"values":     stdlib.ValuesFunc,
+	"zipmap":     stdlib.ZipmapFunc,
 }
 
 func envFunc(lookup func(string) string) function.Function {
@@ -362,7 +366,7 @@ func syntheticRange(fname string, src []byte) hcl.Range {
 
 // evalLocals evaluates locals in dependency order. A local that refers to
 // itself through others is reported with every place in the cycle.
-func evalLocals(m *rawModule, ctx *hcl.EvalContext) (map[string]cty.Value, hcl.Diagnostics) {
+func evalLocals(m *rawModule, ctx *hcl.EvalContext, sc *scope) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	names := make([]string, 0, len(m.locals))
 	for name := range m.locals {
@@ -416,9 +420,8 @@ func evalLocals(m *rawModule, ctx *hcl.EvalContext) (map[string]cty.Value, hcl.D
 			return // part of a cycle, already reported
 		}
 		ctx.Variables["local"] = cty.ObjectVal(vals)
-		expr := m.locals[name].Expr
-		guard(expr)
-		val, d := checkedValue(expr, ctx)
+		sc.guard(&m.locals[name].Expr)
+		val, d := checkedValue(m.locals[name].Expr, ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			val = cty.DynamicVal

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // LoadOptions carries every input to loading a workspace, the environment
@@ -98,14 +99,15 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	b := &budget{}
 	vars, d := l.evalVariables(m, opts, b)
 	diags = append(diags, d...)
+	sc := &scope{b: b, funcs: map[string]function.Function{}, std: true, lookup: opts.Env}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: functions(opts.Env, b),
+		Functions: sc.funcs,
 	}
-	_, d = evalLocals(m, ctx)
+	_, d = evalLocals(m, ctx, sc)
 	diags = append(diags, d...)
 
-	e := &evaluator{ctx: ctx}
+	e := &evaluator{ctx: ctx, scope: sc}
 	name, settings := e.decodeSettings(m.kpf, filepath.Base(abs))
 	defs := e.decodeDefaults(m.defaults)
 	infos := make([]*forwardInfo, 0, len(m.forwards))

@@ -74,7 +74,7 @@ locals {
   target      = "svc/a"
   local_port  = parseint(var.secret, 10)
   remote_port = 80
-}`, "the function failed on a sensitive value, which is not shown"},
+}`, "failed on a value from a sensitive variable, --var or KPF_VAR_name, which is not shown"},
 		{"number", `forward "f" {
   target      = "svc/a"
   local_port  = var.num * 100000

@@ -163,9 +163,14 @@ func (s *scope) walk(e hclsyntax.Expression) (hclsyntax.Expression, bool) {
 		for i := range e.Args {
 			sub(&e.Args[i])
 		}
-		// Every result is measured and charged: a chain of calls that
-		// each grow their argument (jsonencode of jsonencode …) stops
-		// at MaxValueSize.
+		if !grows(e.Name) {
+			break
+		}
+		// The result of a function that can return more than it was
+		// given is measured and charged: a chain of them (jsonencode of
+		// jsonencode …) stops at MaxValueSize. The others return at most
+		// what they were given, so a chain of them is as large as its
+		// text; what shares a value (locals, for) is charged there.
 		s.charging()
 		return chargeCall(chargeFunc, e), true
 	case *hclsyntax.ForExpr:
@@ -275,6 +280,12 @@ func multiplies(name string) bool {
 		return true
 	}
 	return false
+}
+
+// grows lists the functions whose result can be larger than the sum of
+// their arguments: those that multiply, and jsonencode (escapes).
+func grows(name string) bool {
+	return multiplies(name) || name == "jsonencode"
 }
 
 func isCharge(e hclsyntax.Expression, name string) bool {

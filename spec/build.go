@@ -100,17 +100,21 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 	}
 	out, err := convert.Convert(val, ty)
 	if err != nil {
-		e.diags = append(e.diags, &hcl.Diagnostic{
-			Severity:    hcl.DiagError,
-			Summary:     "Incorrect attribute value type",
-			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s required, got %s.", name, ty.FriendlyName(), val.Type().FriendlyName()),
-			Subject:     a.Expr.Range().Ptr(),
-			Expression:  a.Expr,
-			EvalContext: e.ctx,
-		})
+		e.typeError(a, name, ty, val)
 		return cty.NilVal, a, false
 	}
 	return out, a, true
+}
+
+func (e *evaluator) typeError(a *hcl.Attribute, name string, ty cty.Type, val cty.Value) {
+	e.diags = append(e.diags, &hcl.Diagnostic{
+		Severity:    hcl.DiagError,
+		Summary:     "Incorrect attribute value type",
+		Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s required, got %s.", name, ty.FriendlyName(), val.Type().FriendlyName()),
+		Subject:     a.Expr.Range().Ptr(),
+		Expression:  a.Expr,
+		EvalContext: e.ctx,
+	})
 }
 
 func (e *evaluator) str(attrs hcl.Attributes, name string) (string, *hcl.Attribute, bool) {
@@ -162,12 +166,39 @@ func (e *evaluator) duration(attrs hcl.Attributes, name string) (time.Duration, 
 }
 
 func (e *evaluator) stringMap(attrs hcl.Attributes, name string) (map[string]string, *hcl.Attribute, bool) {
-	v, a, ok := e.value(attrs, name, cty.Map(cty.String))
+	v, a, ok := e.value(attrs, name, cty.DynamicPseudoType)
 	if !ok {
 		return nil, a, false
 	}
-	out := make(map[string]string, v.LengthInt())
-	for k, el := range v.AsValueMap() {
+	// An object of strings (what { app = "api" } and merge() give) is
+	// read directly: converting it to a map first costs more than the rest
+	// of the forward.
+	if ty := v.Type(); ty.IsObjectType() {
+		atys := ty.AttributeTypes()
+		out := make(map[string]string, len(atys))
+		for k, aty := range atys {
+			if aty != cty.String {
+				out = nil
+				break
+			}
+			el := v.GetAttr(k)
+			if el.IsNull() {
+				e.errorAt(a.Expr.Range(), "Invalid selector", "The value of label %s is null.", e.show(a, k))
+				return nil, a, false
+			}
+			out[k] = el.AsString()
+		}
+		if out != nil {
+			return out, a, true
+		}
+	}
+	m, err := convert.Convert(v, cty.Map(cty.String))
+	if err != nil {
+		e.typeError(a, name, cty.Map(cty.String), v)
+		return nil, a, false
+	}
+	out := make(map[string]string, m.LengthInt())
+	for k, el := range m.AsValueMap() {
 		if el.IsNull() {
 			e.errorAt(a.Expr.Range(), "Invalid selector", "The value of label %s is null.", e.show(a, k))
 			return nil, a, false

@@ -55,6 +55,7 @@ func hostileSpecs() []struct {
 		{"indent", "locals {\n  s = join(\"\\n\", range(1000))\n  v = indent(1000000, local.s)\n}\n" + fwdTail, "Value too large", "3:7"},
 		{"replace", "locals {\n  s = join(\"\", [for i in range(1000) : \"aaaa\"])\n  v = replace(local.s, \"a\", local.s)\n}\n" + fwdTail, "Value too large", "3:7"},
 		{"join", "locals {\n  s = join(\"\", [for i in range(1000) : \"aaaa\"])\n  v = join(local.s, range(1000))\n}\n" + fwdTail, "Value too large", "3:7"},
+		{"jsonencode chain", "locals {\n  s = join(\"\", [for i in range(1000) : \"\\\"\\\"\"])\n  v = length(" + rep("jsonencode(", 40) + "local.s" + rep(")", 40) + ")\n}\n" + fwdTail, "Value too large", ""},
 		{"for doubling", "locals {\n  v = length(" + rep("[for x in [", 30) + "[1]" + rep("] : [x, x]]", 30) + ")\n}\n" + fwdTail, "", ""},
 	}
 }

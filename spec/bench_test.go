@@ -150,6 +150,37 @@ func BenchmarkParseOnly100(b *testing.B) {
 	}
 }
 
+// BenchmarkLoadShare100 measures kpf's own share of a load: each op parses
+// the 100-forward file with hclsyntax alone, then loads it with Load, and
+// the metrics are the two CPU times and the share kpf adds on top of the
+// parse (decode, evaluate, validate, file reading, hardening and the GC
+// all of it causes), in percent. Interleaving the two in every op makes
+// the share hold still on a machine whose speed varies with other work.
+func BenchmarkLoadShare100(b *testing.B) {
+	src := generatedSpec(100)
+	dir := writeFiles(b, map[string]string{"kpf.hcl": src})
+	var parse, load time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := processCPU()
+		if _, d := hclsyntax.ParseConfig([]byte(src), "kpf.hcl", hcl.InitialPos); d.HasErrors() {
+			b.Fatal(d)
+		}
+		t1 := processCPU()
+		if ws, d := Load(LoadOptions{Dir: dir}); d.HasErrors() || len(ws.Forwards) != 100 {
+			b.Fatal(d)
+		}
+		t2 := processCPU()
+		parse += t1 - t0
+		load += t2 - t1
+	}
+	if parse > 0 {
+		b.ReportMetric(float64(parse)/float64(b.N), "parse-cpu-ns/op")
+		b.ReportMetric(float64(load)/float64(b.N), "load-cpu-ns/op")
+		b.ReportMetric(100*float64(load-parse)/float64(parse), "kpf-share-%")
+	}
+}
+
 // loadOnceEnv names the workspace TestLoadOnceHelper loads, in a child
 // process started by BenchmarkLoad100FreshProcess.
 const loadOnceEnv = "KPF_SPEC_BENCH_LOAD_ONCE"

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -74,8 +75,16 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 	if !present {
 		return cty.NilVal, nil, false
 	}
-	e.scope.guard(&a.Expr)
-	val, d := checkedValue(a.Expr, e.ctx)
+	var val cty.Value
+	var d hcl.Diagnostics
+	if lit, ok := literalString(a.Expr); ok {
+		// Most attributes are plain strings: HCL would build the string
+		// again through a buffer; the parser already holds it.
+		val = lit
+	} else {
+		e.scope.guard(&a.Expr)
+		val, d = checkedValue(a.Expr, e.ctx)
+	}
 	e.diags = append(e.diags, d...)
 	// ContainsMarked walks the value (and allocates doing so): for the
 	// primitives most attributes hold, IsMarked says the same.
@@ -98,12 +107,29 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 	if d.HasErrors() || val.IsNull() || !val.IsWhollyKnown() {
 		return cty.NilVal, a, false
 	}
+	if ty == cty.DynamicPseudoType || val.Type() == ty {
+		return val, a, true // what convert.Convert would return, without its lookups
+	}
 	out, err := convert.Convert(val, ty)
 	if err != nil {
 		e.typeError(a, name, ty, val)
 		return cty.NilVal, a, false
 	}
 	return out, a, true
+}
+
+// literalString returns the value of a quoted string without
+// interpolations ("svc/api"), as HCL would evaluate it.
+func literalString(expr hcl.Expression) (cty.Value, bool) {
+	t, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok || len(t.Parts) != 1 {
+		return cty.NilVal, false
+	}
+	lit, ok := t.Parts[0].(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.Val.Type() != cty.String || lit.Val.IsMarked() || lit.Val.IsNull() {
+		return cty.NilVal, false
+	}
+	return lit.Val, true
 }
 
 func (e *evaluator) typeError(a *hcl.Attribute, name string, ty cty.Type, val cty.Value) {

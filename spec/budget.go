@@ -15,19 +15,26 @@ import (
 
 // Evaluation is bounded by a budget (MaxEvalWork) and a size per value
 // (MaxValueSize). HCL evaluates for expressions and templates itself, so
-// before evaluation every for expression and template in an expression is
-// rewritten to pass through two functions no spec can name (their names
-// are not identifiers): one charges the length of a for expression's
-// collection, the other the size of a for expression's element or of an
-// interpolated template part; a third, as the for expression's "if"
-// condition, stops its remaining iterations once the budget is spent (HCL
-// evaluates the condition of an element before anything else of it). Every other function is wrapped to check the
-// size of its arguments, estimate the results of those that multiply
-// (range, format, formatlist, indent, replace, join) before calling them,
-// and charge the size of what it returns. Once the budget is spent, the
-// first charge fails with errBudget and every later one yields an unknown
-// value without a diagnostic, so a hostile spec gets one error, not a
-// million.
+// before an expression is evaluated, scope.guard rewrites it to pass
+// through functions no spec can name (their names are not identifiers):
+//
+//   - a for expression's collection goes through iterateFunc, which
+//     charges IterationCost per element;
+//   - its element expression, every interpolated template part and the
+//     result of every function that can return more than it was given
+//     (grows) go through chargeFunc, which measures the value (stopping at
+//     MaxValueSize) and charges its size;
+//   - its "if" condition becomes gateFunc, which stops the remaining
+//     iterations once the budget is spent (HCL evaluates an element's
+//     condition before anything else of it).
+//
+// The functions that multiply their input (range, format, formatlist,
+// indent, replace, join) estimate their result before they run. Every
+// local and attribute value is measured after evaluation. Once the budget
+// is spent, the first charge fails with errBudget and every later one
+// yields an unknown value without a diagnostic, so a hostile spec gets one
+// error, not a million. Functions are added to the evaluation context as
+// the spec names them.
 const (
 	iterateFunc = "kpf iterate"
 	chargeFunc  = "kpf charge"

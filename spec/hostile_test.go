@@ -235,3 +235,29 @@ func FuzzNesting(f *testing.F) {
 		}
 	})
 }
+
+// TestFormatDirHostile: kpf fmt refuses what Load refuses, without
+// crashing and without touching the file.
+func TestFormatDirHostile(t *testing.T) {
+	t.Parallel()
+	deep := "a = " + strings.Repeat("(", 240<<10) + "\n"
+	dir := writeFiles(t, map[string]string{"kpf.hcl": deep})
+	_, err := FormatDir(dir, false, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "kpf.hcl:1:105: error: Nesting too deep") {
+		t.Errorf("err = %.300v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "kpf.hcl")); string(b) != deep {
+		t.Error("the file changed")
+	}
+	outside := filepath.Join(t.TempDir(), "x.hcl")
+	if err := os.WriteFile(outside, []byte("a=1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir = writeFiles(t, nil)
+	if err := os.Symlink(outside, filepath.Join(dir, "kpf.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FormatDir(dir, false, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "Spec file outside the workspace") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -62,10 +62,6 @@ func fileRange(name string) *hcl.Range {
 	return &hcl.Range{Filename: name, Start: hcl.InitialPos, End: hcl.InitialPos}
 }
 
-// errOutsideWorkspace says a spec file is a symlink to a file outside the
-// workspace directory.
-var errOutsideWorkspace = errors.New("outside the workspace directory")
-
 // readSpecFile reads dir/name, refusing a symlink that resolves outside
 // dir, anything that is not a regular file and anything larger than
 // MaxFileSize. The content of a refused file is never read.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -259,5 +260,52 @@ func TestFormatDirHostile(t *testing.T) {
 	}
 	if _, err := FormatDir(dir, false, &strings.Builder{}); err == nil || !strings.Contains(err.Error(), "Spec file outside the workspace") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestPlainContentMatchesContent: the shortcut for clean bodies returns
+// what hcl's Body.Content returns, and declines bodies Content would
+// complain about.
+func TestPlainContentMatchesContent(t *testing.T) {
+	t.Parallel()
+	full, err := os.ReadFile("testdata/valid/full/kpf.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := map[string]*hcl.BodySchema{
+		"kpf": kpfSchema, "defaults": defaultsSchema, "variable": variableSchema,
+		"forward": forwardSchema, "health": healthSchema,
+	}
+	var check func(name string, body hcl.Body, schema *hcl.BodySchema)
+	check = func(name string, body hcl.Body, schema *hcl.BodySchema) {
+		got, ok := plainContent(body.(*hclsyntax.Body), schema)
+		want, diags := body.Content(schema)
+		if ok == diags.HasErrors() {
+			t.Fatalf("%s: shortcut taken %v, Content errors %v", name, ok, diags.HasErrors())
+		}
+		if !ok {
+			return
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: content differs:\n%#v\n%#v", name, got, want)
+		}
+		for _, b := range got.Blocks {
+			if s := schemas[b.Type]; s != nil {
+				check(name+"/"+b.Type, b.Body, s)
+			}
+		}
+	}
+	for name, src := range map[string]string{
+		"generated": generatedSpec(10),
+		"full":      string(full),
+		"unknown":   "forward \"a\" {\n  port = 1\n}\n",
+		"labels":    "forward {\n}\n",
+		"block":     "kpf {\n  health {}\n}\n",
+	} {
+		f, diags := hclsyntax.ParseConfig([]byte(src), name, hcl.InitialPos)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		check(name, f.Body, fileSchema)
 	}
 }

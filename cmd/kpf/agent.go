@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
@@ -37,6 +38,9 @@ func (a *app) agentCommand() *cobra.Command {
 }
 
 func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
+	if a.getenv("GOGC") == "" {
+		debug.SetGCPercent(100) // main raised it for short-lived commands
+	}
 	logs := filepath.Join(o.StateDir, "logs")
 	if err := os.MkdirAll(logs, 0o700); err != nil {
 		return fmt.Errorf("creating the agent's log directory: %w", err)

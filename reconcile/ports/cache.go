@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Stats counts cache lookups.
@@ -74,7 +75,19 @@ func (c *Cache) nanos() int64 {
 // Free reports whether port can be bound on address, probing only when the
 // cached answer is missing or older than the TTL.
 func (c *Cache) Free(address string, port int) bool {
-	free, _ := c.check(c.nanos(), address, port)
+	var now int64
+	if c.clock != nil {
+		now = c.clock.now()
+	} else {
+		now = c.now().UnixNano()
+	}
+	// The hit path, written out: a few loads and no call.
+	if t := c.last.Load(); t != nil && sameString(t.address, address) && port >= 1 && port <= MaxPort {
+		if v := t.lookup(port); c.fresh(v, now) {
+			return v&1 == 1
+		}
+	}
+	free, _ := c.check(now, address, port)
 	return free
 }
 
@@ -95,14 +108,17 @@ func (c *Cache) check(now int64, address string, port int) (free, hit bool) {
 
 // checkIn is check with the address's table already found.
 func (c *Cache) checkIn(t *table, now int64, address string, port int) (free, hit bool) {
-	e := t.entry(port)
-	// An entry stored "in the future" (the wall clock stepped back) counts
-	// as expired.
-	rel := now - c.base
-	if v := e.Load(); v&2 != 0 && rel < v>>2 && rel >= v>>2-c.ttl {
+	if v := t.lookup(port); c.fresh(v, now) {
 		return v&1 == 1, true
 	}
-	return c.miss(e, rel, address, port), false
+	return c.miss(t.entry(port), now-c.base, address, port), false
+}
+
+// fresh reports whether entry v holds an answer that is fresh at now. An
+// entry stored "in the future" (the wall clock stepped back) is not.
+func (c *Cache) fresh(v, now int64) bool {
+	rel := now - c.base
+	return v&2 != 0 && rel < v>>2 && rel >= v>>2-c.ttl
 }
 
 func (c *Cache) miss(e *atomic.Int64, rel int64, address string, port int) bool {
@@ -135,14 +151,28 @@ func (c *Cache) Stats() Stats {
 // tableOf returns the table of address, the last one used without a search.
 func (c *Cache) tableOf(address string) *table {
 	t := c.last.Load()
-	if t == nil || t.address != address {
+	if t == nil || !sameString(t.address, address) {
 		t = c.table(address)
 		c.last.Store(t)
 	}
 	return t
 }
 
-// entry returns the entry of port (1..MaxPort).
+// sameString is a == b, without a call when both are the same string (the
+// address a caller passes each time).
+func sameString(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+// lookup returns the entry of port (1..MaxPort), 0 if there is none.
+func (t *table) lookup(port int) int64 {
+	if pg := t.pages[port>>8].Load(); pg != nil {
+		return pg[port&0xff].Load()
+	}
+	return 0
+}
+
+// entry returns the entry of port (1..MaxPort), adding its page if needed.
 func (t *table) entry(port int) *atomic.Int64 {
 	if pg := t.pages[port>>8].Load(); pg != nil {
 		return &pg[port&0xff]

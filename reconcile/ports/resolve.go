@@ -35,7 +35,13 @@ type Request struct {
 // Resolver is not safe for concurrent use.
 type Resolver struct {
 	sets []portSet
-	view []*portWords // scratch: the sets a request conflicts with
+
+	// The sets the current request conflicts with, and for which address
+	// and number of sets they were found.
+	view     []*portWords
+	viewAddr string
+	viewOwn  *portWords
+	viewSets int
 }
 
 // portSet is the ports given out in the current batch on one address.
@@ -98,6 +104,7 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	if b.hits > 0 {
 		b.cache.hits.Add(b.hits)
 	}
+	r.viewOwn = nil // the cache of conflicts holds for one batch
 	return dst
 }
 
@@ -107,6 +114,7 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 type batch struct {
 	free  Checker
 	cache *Cache
+	tab   *table // the cache's table of the current request's address
 	now   int64
 	hits  uint64
 }
@@ -114,40 +122,23 @@ type batch struct {
 // pick returns the port for q, 0 if none, and marks it taken.
 func (r *Resolver) pick(q Request, b *batch) int {
 	own := r.conflicts(q.Address)
-	var tab *table
 	if b.cache != nil {
-		tab = b.cache.table(q.Address)
+		b.tab = b.cache.tableOf(q.Address)
 	}
-	usable := func(p int) bool {
-		if p < 1 || p > MaxPort || r.taken(p) {
-			return false
-		}
-		if p == q.Own {
-			return true
-		}
-		if tab == nil {
-			return b.free.Free(q.Address, p)
-		}
-		free, hit := b.cache.checkIn(tab, b.now, q.Address, p)
-		if hit {
-			b.hits++
-		}
-		return free
-	}
-	p := r.search(q, usable)
+	p := r.search(q, b)
 	if p > 0 {
 		own.mark(p)
 	}
 	return p
 }
 
-func (r *Resolver) search(q Request, usable func(int) bool) int {
-	if q.Sticky > 0 && usable(q.Sticky) {
+func (r *Resolver) search(q Request, b *batch) int {
+	if q.Sticky > 0 && r.usable(q, q.Sticky, b) {
 		return q.Sticky
 	}
 	p := AutoBase
 	if q.Wanted > 0 {
-		if usable(q.Wanted) {
+		if r.usable(q, q.Wanted, b) {
 			return q.Wanted
 		}
 		p = q.Wanted + 1
@@ -156,17 +147,40 @@ func (r *Resolver) search(q Request, usable func(int) bool) int {
 		if p = r.nextUntaken(p); p == 0 {
 			return 0
 		}
-		if usable(p) {
+		if r.usable(q, p, b) {
 			return p
 		}
 	}
 	return 0
 }
 
+// usable reports whether q may have port p: in range, not taken in the
+// batch, and its own or free.
+func (r *Resolver) usable(q Request, p int, b *batch) bool {
+	if p < 1 || p > MaxPort || r.taken(p) {
+		return false
+	}
+	if p == q.Own {
+		return true
+	}
+	if b.tab == nil {
+		return b.free.Free(q.Address, p)
+	}
+	free, hit := b.cache.checkIn(b.tab, b.now, q.Address, p)
+	if hit {
+		b.hits++
+	}
+	return free
+}
+
 // conflicts sets r.view to the sets a request on address conflicts with
 // (its own address's, and every wildcard's; every set for a wildcard) and
-// returns the request's own set.
+// returns the request's own set. The view of the previous request is kept
+// when the address and the sets are the same (the common case).
 func (r *Resolver) conflicts(address string) *portWords {
+	if r.viewOwn != nil && address == r.viewAddr && len(r.sets) == r.viewSets {
+		return r.viewOwn
+	}
 	own := r.set(address)
 	wild := IsWildcard(address)
 	r.view = r.view[:0]
@@ -176,6 +190,7 @@ func (r *Resolver) conflicts(address string) *portWords {
 			r.view = append(r.view, s.bits)
 		}
 	}
+	r.viewAddr, r.viewOwn, r.viewSets = address, own, len(r.sets)
 	return own
 }
 

@@ -191,7 +191,7 @@ func report(out io.Writer, res *results, g goals) error {
 	fmt.Fprintf(out, "machine: %s, %s/%s; medians of %d run(s)\n\n", orUnknown(res.cpu), orUnknown(res.goos), orUnknown(res.goarch), runs)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\truns\tns/op (median)\tmin–max\tB/op\tallocs/op\t")
+	fmt.Fprintln(tw, "benchmark\truns\tns/op (median)\tmin–max\tB/op\tallocs/op\tother metrics\t")
 	pkg := ""
 	for _, b := range res.benches {
 		if b.pkg != pkg {
@@ -200,8 +200,8 @@ func report(out io.Writer, res *results, g goals) error {
 		}
 		ns := b.samples["ns/op"]
 		lo, hi := slices.Min(ns), slices.Max(ns)
-		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s–%s\t%s\t%s\t\n", b.name, len(ns), duration(median(ns)),
-			duration(lo), duration(hi), metric(b, "B/op"), metric(b, "allocs/op"))
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s–%s\t%s\t%s\t%s\t\n", b.name, len(ns), duration(median(ns)),
+			duration(lo), duration(hi), metric(b, "B/op"), metric(b, "allocs/op"), others(b))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -238,7 +238,7 @@ func report(out io.Writer, res *results, g goals) error {
 		for _, n := range names {
 			b := find(res, n)
 			if b == nil {
-				fmt.Fprintf(tw, "%s\tnot measured\t≤ %s\t\t\n", n, g.limit[n])
+				fmt.Fprintf(tw, "%s\tnot measured\t≤ %s\t\t\n", n, duration(float64(g.limit[n])))
 				continue
 			}
 			m := median(b.samples["ns/op"])
@@ -248,7 +248,12 @@ func report(out io.Writer, res *results, g goals) error {
 			return err
 		}
 	}
+	names := make([]string, 0, len(g.ratio))
 	for name := range g.ratio {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
 		if !slices.ContainsFunc(pairs, func(p pair) bool { return p.name == name }) {
 			fmt.Fprintf(out, "goal %s: no %s/kpf and %s/reference pair in the input\n", name, name, name)
 		}
@@ -269,6 +274,24 @@ func metric(b *bench, unit string) string {
 		return "-"
 	}
 	return count(median(xs))
+}
+
+// others lists the medians of custom metrics ("4.8e+06 load-ns/op").
+func others(b *bench) string {
+	var units []string
+	for u := range b.samples {
+		switch u {
+		case "ns/op", "B/op", "allocs/op", "MB/s":
+		default:
+			units = append(units, u)
+		}
+	}
+	slices.Sort(units)
+	parts := make([]string, len(units))
+	for i, u := range units {
+		parts[i] = strconv.FormatFloat(median(b.samples[u]), 'g', 4, 64) + " " + u
+	}
+	return strings.Join(parts, ", ")
 }
 
 func speedup(x float64) string {

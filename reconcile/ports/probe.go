@@ -87,22 +87,6 @@ func primary(address string) string {
 	return address
 }
 
-// listenProbe is Probe done the portable way: a listener of the net package
-// per address, closed at once. Where bindFree has no fast path it is Probe;
-// tests use it as the definition of the right answer.
-func listenProbe(address string, port int) bool {
-	if port < 1 || port > MaxPort {
-		return false
-	}
-	if listenFree(primary(address), port) != nil {
-		return false
-	}
-	if address == "127.0.0.1" {
-		return secondaryFree(listenFree("::1", port))
-	}
-	return true
-}
-
 // listenFree opens and closes a listener on host:port.
 func listenFree(host string, port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))

@@ -83,13 +83,13 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 			r.set(q.Address).mark(q.Keep)
 		}
 	}
-	for _, q := range reqs {
+	for i := range reqs {
+		q := &reqs[i]
 		if q.Keep > 0 {
 			dst = append(dst, q.Keep)
 			continue
 		}
-		p := r.pick(q, &b)
-		dst = append(dst, p)
+		dst = append(dst, r.pick(q, &b))
 	}
 	// Every bit set in this batch is a port in dst: clear them so the
 	// next batch starts empty.
@@ -120,7 +120,7 @@ type batch struct {
 }
 
 // pick returns the port for q, 0 if none, and marks it taken.
-func (r *Resolver) pick(q Request, b *batch) int {
+func (r *Resolver) pick(q *Request, b *batch) int {
 	own := r.conflicts(q.Address)
 	if b.cache != nil {
 		b.tab = b.cache.tableOf(q.Address)
@@ -132,7 +132,7 @@ func (r *Resolver) pick(q Request, b *batch) int {
 	return p
 }
 
-func (r *Resolver) search(q Request, b *batch) int {
+func (r *Resolver) search(q *Request, b *batch) int {
 	if q.Sticky > 0 && r.usable(q, q.Sticky, b) {
 		return q.Sticky
 	}
@@ -156,7 +156,7 @@ func (r *Resolver) search(q Request, b *batch) int {
 
 // usable reports whether q may have port p: in range, not taken in the
 // batch, and its own or free.
-func (r *Resolver) usable(q Request, p int, b *batch) bool {
+func (r *Resolver) usable(q *Request, p int, b *batch) bool {
 	if p < 1 || p > MaxPort || r.taken(p) {
 		return false
 	}

@@ -380,3 +380,23 @@ func TestResolveWithCache(t *testing.T) {
 		t.Errorf("second batch = %v with %d probes, want [8081 8082] with 3 (cache hits)", got, fp.calls)
 	}
 }
+
+// TestResolveAlternatingAddressesWithCache: the cache table a request uses is
+// its own address's also when addresses alternate within a batch.
+func TestResolveAlternatingAddressesWithCache(t *testing.T) {
+	t.Parallel()
+	c, _, fp := newTestCache(time.Minute)
+	fp.set("127.0.0.2:8080", true)
+	reqs := []Request{
+		{Address: "127.0.0.1", Wanted: 8080}, {Address: "127.0.0.2", Wanted: 8080},
+		{Address: "127.0.0.1", Wanted: 8080}, {Address: "127.0.0.2", Wanted: 8080},
+		{Address: "0.0.0.0", Wanted: 8080},
+	}
+	want := []int{8080, 8081, 8081, 8082, 8083}
+	var r Resolver
+	for round := range 2 {
+		if got := r.Resolve(nil, reqs, c); !equal(got, want) {
+			t.Errorf("round %d: Resolve = %v, want %v", round, got, want)
+		}
+	}
+}

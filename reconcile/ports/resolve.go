@@ -121,9 +121,14 @@ type batch struct {
 
 // pick returns the port for q, 0 if none, and marks it taken.
 func (r *Resolver) pick(q *Request, b *batch) int {
-	own := r.conflicts(q.Address)
-	if b.cache != nil {
-		b.tab = b.cache.tableOf(q.Address)
+	// A request on the address of the one before (the common case) keeps
+	// its view of the batch's sets and its cache table.
+	own := r.viewOwn
+	if own == nil || len(r.sets) != r.viewSets || !sameString(q.Address, r.viewAddr) {
+		own = r.conflicts(q.Address)
+		if b.cache != nil {
+			b.tab = b.cache.tableOf(q.Address)
+		}
 	}
 	p := r.search(q, b)
 	if p > 0 {
@@ -147,7 +152,7 @@ func (r *Resolver) search(q *Request, b *batch) int {
 		if p = r.nextUntaken(p); p == 0 {
 			return 0
 		}
-		if r.usable(q, p, b) {
+		if r.free(q, p, b) {
 			return p
 		}
 	}
@@ -157,30 +162,30 @@ func (r *Resolver) search(q *Request, b *batch) int {
 // usable reports whether q may have port p: in range, not taken in the
 // batch, and its own or free.
 func (r *Resolver) usable(q *Request, p int, b *batch) bool {
-	if p < 1 || p > MaxPort || r.taken(p) {
-		return false
-	}
+	return p >= 1 && p <= MaxPort && !r.taken(p) && r.free(q, p, b)
+}
+
+// free reports whether q may have port p (1..MaxPort, not taken in the
+// batch): its own, or free by the checker.
+func (r *Resolver) free(q *Request, p int, b *batch) bool {
 	if p == q.Own {
 		return true
 	}
 	if b.tab == nil {
 		return b.free.Free(q.Address, p)
 	}
-	free, hit := b.cache.checkIn(b.tab, b.now, q.Address, p)
-	if hit {
+	if v := b.tab.lookup(p); b.cache.fresh(v, b.now) {
 		b.hits++
+		return v&1 == 1
 	}
+	free, _ := b.cache.checkIn(b.tab, b.now, q.Address, p)
 	return free
 }
 
 // conflicts sets r.view to the sets a request on address conflicts with
 // (its own address's, and every wildcard's; every set for a wildcard) and
-// returns the request's own set. The view of the previous request is kept
-// when the address and the sets are the same (the common case).
+// returns the request's own set.
 func (r *Resolver) conflicts(address string) *portWords {
-	if r.viewOwn != nil && address == r.viewAddr && len(r.sets) == r.viewSets {
-		return r.viewOwn
-	}
 	own := r.set(address)
 	wild := IsWildcard(address)
 	r.view = r.view[:0]

@@ -27,8 +27,9 @@ var loopback6 = netip.IPv6Loopback()
 
 // Probe reports whether port can be bound on address right now, without any
 // caching: the answer a listener of Go's net package (kubectl's) would get.
-// For 127.0.0.1 it also checks ::1 (kubectl binds both loopbacks), unless
-// the host has no IPv6 loopback. For a wildcard address it checks the
+// For 127.0.0.1 it also checks ::1, unless the host has no IPv6 loopback:
+// kubectl binds both loopbacks for localhost, and a client of localhost:port
+// must not reach another program on ::1. For a wildcard address it checks the
 // dual-stack wildcard. Ports outside 1..65535 are never free.
 //
 // On Linux and macOS it binds a bare socket (bindFree) instead of opening a

@@ -49,12 +49,13 @@ BENCH_GOALS ?= -goal ProbeCached=4 -goal ProbeUncached=2 -goal Resolve50on10=10 
 
 bench: ## micro-benchmarks: medians of BENCH_RUNS runs and kpf/reference ratios (see docs/performance.md)
 	@mkdir -p $(BIN) && : > $(BENCH_OUT)
-	@for i in $$(seq $(BENCH_RUNS)); do \
+	@failed=0; for i in $$(seq $(BENCH_RUNS)); do \
 		echo "bench run $$i of $(BENCH_RUNS), $$(date -u +%H:%M:%S) UTC, load average $$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" >&2; \
-		$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS) >> $(BENCH_OUT) || exit 1; \
-	done
-	@echo "finished $$(date -u '+%Y-%m-%d %H:%M:%S') UTC on $$(nproc) CPUs; raw output: $(BENCH_OUT)"
-	@$(GO) run ./test/cmd/benchratio $(BENCH_GOALS) < $(BENCH_OUT)
+		$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS) >> $(BENCH_OUT) || failed=1; \
+	done; \
+	echo "finished $$(date -u '+%Y-%m-%d %H:%M:%S') UTC on $$(nproc) CPUs; raw output: $(BENCH_OUT)"; \
+	$(GO) run ./test/cmd/benchratio $(BENCH_GOALS) < $(BENCH_OUT) || failed=1; \
+	if [ $$failed = 1 ]; then echo "some benchmark failed: see $(BENCH_OUT)" >&2; exit 1; fi
 
 scale: build ## process-level figures on the local control plane (see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)

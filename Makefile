@@ -41,8 +41,25 @@ cross: ## the platforms users run: build, vet and compile the tests for macOS an
 	d=$$(mktemp -d) && GOOS=darwin GOARCH=arm64 $(GO) test -c -o $$d $$($(GO) list ./... | grep -v /test/) && rm -rf $$d
 	d=$$(mktemp -d) && GOOS=windows GOARCH=amd64 $(GO) test -c -o $$d $$($(GO) list ./... | grep -v /test/) && rm -rf $$d
 
-bench: ## micro-benchmarks (see docs/performance.md)
-	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./reconcile/...
+# make bench: BENCH_RUNS runs of every micro-benchmark, one after the other
+# (so the X/kpf and X/reference pairs of reconcile/ports run side by side in
+# each), then the medians and the kpf/reference ratios against the goals of
+# issue 10. The raw output stays in $(BENCH_OUT).
+BENCH_RUNS  ?= 5
+BENCH_PKGS  ?= ./spec/... ./reconcile/...
+BENCH_OUT   ?= $(BIN)/bench.txt
+BENCH_GOALS ?= -goal ProbeCached=4 -goal ProbeUncached=2 -goal Resolve50on10=10 -goal Resolve50on10Cold=3 \
+	-limit ProbeCached/kpf=10ns
+
+bench: ## micro-benchmarks: medians of BENCH_RUNS runs and kpf/reference ratios (see docs/performance.md)
+	@mkdir -p $(BIN) && : > $(BENCH_OUT)
+	@failed=0; for i in $$(seq $(BENCH_RUNS)); do \
+		echo "bench run $$i of $(BENCH_RUNS), $$(date -u +%H:%M:%S) UTC, load average $$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" >&2; \
+		$(GO) test -p 1 -run '^$$' -bench . -benchmem -count 1 $(BENCH_PKGS) >> $(BENCH_OUT) || failed=1; \
+	done; \
+	echo "finished $$(date -u '+%Y-%m-%d %H:%M:%S') UTC on $$(nproc) CPUs; raw output: $(BENCH_OUT)"; \
+	$(GO) run ./test/cmd/benchratio $(BENCH_GOALS) < $(BENCH_OUT) || failed=1; \
+	if [ $$failed = 1 ]; then echo "some benchmark failed: see $(BENCH_OUT)" >&2; exit 1; fi
 
 scale: build ## process-level figures on the local control plane (see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"syscall"
 )
@@ -21,21 +22,41 @@ func IsWildcard(address string) bool {
 	return false
 }
 
+// loopback6 is ::1.
+var loopback6 = netip.IPv6Loopback()
+
 // Probe reports whether port can be bound on address right now, without any
-// caching. For 127.0.0.1 it also checks ::1 (kubectl binds both loopbacks),
-// unless the host has no IPv6 loopback. For a wildcard address it checks the
+// caching: the answer a listener of Go's net package (kubectl's) would get.
+// For 127.0.0.1 it also checks ::1, unless the host has no IPv6 loopback:
+// kubectl binds both loopbacks for localhost, and a client of localhost:port
+// must not reach another program on ::1. For a wildcard address it checks the
 // dual-stack wildcard. Ports outside 1..65535 are never free.
+//
+// On Linux and macOS it binds a bare socket (bindFree) instead of opening a
+// listener: a third of the system calls, and no allocation on Linux. The
+// answer is the same; TestProbeMatchesListen proves it against real holders.
+// Elsewhere it listens (listenFree).
 func Probe(address string, port int) bool {
 	if port < 1 || port > MaxPort {
 		return false
 	}
-	if !canBind(primary(address), port) {
-		return false
+	if address == "127.0.0.1" { // the common case, without parsing
+		return bindFree(netip.AddrFrom4([4]byte{127, 0, 0, 1}), false, port) == nil &&
+			secondaryFree(bindFree(loopback6, false, port))
 	}
-	if address == "127.0.0.1" {
-		return secondaryFree("::1", port)
+	if IsWildcard(address) {
+		err := bindFree(netip.IPv6Unspecified(), true, port)
+		if errors.Is(err, syscall.EAFNOSUPPORT) { // no IPv6: Go listens on 0.0.0.0
+			err = bindFree(netip.IPv4Unspecified(), false, port)
+		}
+		return err == nil
 	}
-	return true
+	ip, err := netip.ParseAddr(address)
+	if err != nil || ip.Zone() != "" {
+		// Not a literal the fast path handles: let the net package decide.
+		return listenFree(address, port) == nil
+	}
+	return bindFree(ip.Unmap(), false, port) == nil
 }
 
 // FreePort asks the kernel for a free port on address. For 127.0.0.1 the port
@@ -51,7 +72,7 @@ func FreePort(address string) (int, error) {
 		if err := l.Close(); err != nil {
 			return 0, fmt.Errorf("releasing probe port %d on %s: %w", port, address, err)
 		}
-		if address != "127.0.0.1" || secondaryFree("::1", port) {
+		if address != "127.0.0.1" || secondaryFree(listenFree("::1", port)) {
 			return port, nil
 		}
 	}
@@ -67,23 +88,19 @@ func primary(address string) string {
 	return address
 }
 
-func canBind(host string, port int) bool {
+// listenFree opens and closes a listener on host:port.
+func listenFree(host string, port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return false
+		return err
 	}
 	_ = l.Close()
-	return true
+	return nil
 }
 
-// secondaryFree checks a second address: only "in use" or "permission
-// denied" make the port unusable; an address the host does not have (no IPv6)
-// is ignored.
-func secondaryFree(host string, port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		return !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES)
-	}
-	_ = l.Close()
-	return true
+// secondaryFree judges the result of binding a second address: only "in use"
+// or "permission denied" make the port unusable; an address the host does
+// not have (no IPv6) is ignored.
+func secondaryFree(err error) bool {
+	return err == nil || !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES)
 }

@@ -2,7 +2,7 @@ package ports
 
 import (
 	"math/bits"
-	"time"
+	"sync"
 )
 
 // AutoBase is where the search for a port starts when a forward asks for
@@ -35,8 +35,16 @@ type Request struct {
 // Resolver is not safe for concurrent use.
 type Resolver struct {
 	sets []portSet
+
+	// The sets the current request conflicts with, and for which address
+	// and number of sets they were found.
+	view     []*portWords
+	viewAddr string
+	viewOwn  *portWords
+	viewSets int
 }
 
+// portSet is the ports given out in the current batch on one address.
 type portSet struct {
 	address  string
 	wildcard bool
@@ -46,11 +54,16 @@ type portSet struct {
 // portWords is a bit per port number.
 type portWords [(MaxPort + 1) / 64]uint64
 
-// ResolvePorts resolves reqs with a fresh Resolver; see Resolver.Resolve.
+// ResolvePorts resolves reqs with a Resolver from a pool; see
+// Resolver.Resolve.
 func ResolvePorts(reqs []Request, free Checker) []int {
-	var r Resolver
+	r := resolvers.Get().(*Resolver)
+	defer resolvers.Put(r)
 	return r.Resolve(make([]int, 0, len(reqs)), reqs, free)
 }
+
+// resolvers keeps Resolvers (8 KiB per address) across ResolvePorts calls.
+var resolvers = sync.Pool{New: func() any { return new(Resolver) }}
 
 // Resolve appends one port per request to dst, in request order, and returns
 // it. Keep ports are taken as they are. Otherwise the port is the first
@@ -61,80 +74,151 @@ func ResolvePorts(reqs []Request, free Checker) []int {
 // found. The order of reqs decides who wins a contested port.
 func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	start := len(dst)
-	cache, _ := free.(*Cache)
-	var now time.Time
-	if cache != nil {
-		now = cache.now()
+	b := batch{free: free}
+	if c, ok := free.(*Cache); ok {
+		b.cache, b.now = c, c.nanos()
 	}
 	for _, q := range reqs {
-		if q.Keep > 0 {
-			r.mark(q.Address, q.Keep)
+		if q.Keep > 0 && q.Keep <= MaxPort {
+			r.set(q.Address).mark(q.Keep)
 		}
 	}
-	for _, q := range reqs {
+	for i := range reqs {
+		q := &reqs[i]
 		if q.Keep > 0 {
 			dst = append(dst, q.Keep)
 			continue
 		}
-		p := r.pick(q, free, cache, now)
-		if p > 0 {
-			r.mark(q.Address, p)
+		dst = append(dst, r.pick(q, &b))
+	}
+	// Every bit set in this batch is a port in dst: clear them so the
+	// next batch starts empty.
+	for i := range r.sets {
+		w := r.sets[i].bits
+		for _, p := range dst[start:] {
+			if p > 0 && p <= MaxPort {
+				w[p>>6] &^= 1 << (p & 63)
+			}
 		}
-		dst = append(dst, p)
 	}
-	for i, q := range reqs {
-		r.unmark(q.Address, dst[start+i])
+	if b.hits > 0 {
+		b.cache.hits.Add(b.hits)
 	}
+	r.viewOwn = nil // the cache of conflicts holds for one batch
 	return dst
 }
 
-// pick returns the port for q, 0 if none. A *Cache is read at one instant
-// for the whole batch (one clock read instead of one per port).
-func (r *Resolver) pick(q Request, free Checker, cache *Cache, now time.Time) int {
-	wild := IsWildcard(q.Address)
-	usable := func(p int) bool {
-		if p < 1 || p > MaxPort || r.taken(q.Address, wild, p) {
-			return false
+// batch is how one Resolve call checks ports: a *Cache is read at one
+// instant for the whole batch, with its hits counted here and added to the
+// cache's once.
+type batch struct {
+	free  Checker
+	cache *Cache
+	tab   *table // the cache's table of the current request's address
+	now   int64
+	hits  uint64
+}
+
+// pick returns the port for q, 0 if none, and marks it taken.
+func (r *Resolver) pick(q *Request, b *batch) int {
+	// A request on the address of the one before (the common case) keeps
+	// its view of the batch's sets and its cache table.
+	own := r.viewOwn
+	if own == nil || len(r.sets) != r.viewSets || !sameString(q.Address, r.viewAddr) {
+		own = r.conflicts(q.Address)
+		if b.cache != nil {
+			b.tab = b.cache.tableOf(q.Address)
 		}
-		if p == q.Own {
-			return true
-		}
-		if cache != nil {
-			return cache.FreeAt(now, q.Address, p)
-		}
-		return free.Free(q.Address, p)
 	}
-	if q.Sticky > 0 && usable(q.Sticky) {
+	p := r.search(q, b)
+	if p > 0 {
+		own.mark(p)
+	}
+	return p
+}
+
+func (r *Resolver) search(q *Request, b *batch) int {
+	if q.Sticky > 0 && r.usable(q, q.Sticky, b) {
 		return q.Sticky
 	}
 	p := AutoBase
 	if q.Wanted > 0 {
-		if usable(q.Wanted) {
+		if r.usable(q, q.Wanted, b) {
 			return q.Wanted
 		}
 		p = q.Wanted + 1
 	}
 	for ; p <= MaxPort; p++ {
-		if p = r.nextUntaken(q.Address, wild, p); p == 0 {
+		if p = r.nextUntaken(p); p == 0 {
 			return 0
 		}
-		if usable(p) {
+		if r.free(q, p, b) {
 			return p
 		}
 	}
 	return 0
 }
 
+// usable reports whether q may have port p: in range, not taken in the
+// batch, and its own or free.
+func (r *Resolver) usable(q *Request, p int, b *batch) bool {
+	return p >= 1 && p <= MaxPort && !r.taken(p) && r.free(q, p, b)
+}
+
+// free reports whether q may have port p (1..MaxPort, not taken in the
+// batch): its own, or free by the checker.
+func (r *Resolver) free(q *Request, p int, b *batch) bool {
+	if p == q.Own {
+		return true
+	}
+	if b.tab == nil {
+		return b.free.Free(q.Address, p)
+	}
+	if v := b.tab.lookup(p); b.cache.fresh(v, b.now) {
+		b.hits++
+		return v&1 == 1
+	}
+	free, _ := b.cache.checkIn(b.tab, b.now, q.Address, p)
+	return free
+}
+
+// conflicts sets r.view to the sets a request on address conflicts with
+// (its own address's, and every wildcard's; every set for a wildcard) and
+// returns the request's own set.
+func (r *Resolver) conflicts(address string) *portWords {
+	own := r.set(address)
+	wild := IsWildcard(address)
+	r.view = r.view[:0]
+	for i := range r.sets {
+		s := &r.sets[i]
+		if wild || s.wildcard || s.bits == own {
+			r.view = append(r.view, s.bits)
+		}
+	}
+	r.viewAddr, r.viewOwn, r.viewSets = address, own, len(r.sets)
+	return own
+}
+
+// taken reports whether an earlier request of the batch holds port, by
+// r.view.
+func (r *Resolver) taken(port int) bool {
+	w, b := port>>6, uint64(1)<<(port&63)
+	for _, s := range r.view {
+		if s[w]&b != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // nextUntaken returns the first port >= p no earlier request of the batch
-// holds, or 0 when there is none; it skips taken ports 64 at a time.
-func (r *Resolver) nextUntaken(address string, wild bool, p int) int {
+// holds (by r.view), or 0 when there is none; it skips taken ports 64 at a
+// time.
+func (r *Resolver) nextUntaken(p int) int {
 	for w := p >> 6; w < len(portWords{}); w++ {
 		var used uint64
-		for i := range r.sets {
-			s := &r.sets[i]
-			if wild || s.wildcard || s.address == address {
-				used |= s.bits[w]
-			}
+		for _, s := range r.view {
+			used |= s[w]
 		}
 		if w == p>>6 {
 			used |= 1<<(p&63) - 1 // ports below p count as taken
@@ -146,41 +230,15 @@ func (r *Resolver) nextUntaken(address string, wild bool, p int) int {
 	return 0
 }
 
-func (r *Resolver) taken(address string, wild bool, port int) bool {
-	w, b := port>>6, uint64(1)<<(port&63)
-	for i := range r.sets {
-		s := &r.sets[i]
-		if s.bits[w]&b != 0 && (wild || s.wildcard || s.address == address) {
-			return true
-		}
-	}
-	return false
+func (w *portWords) mark(port int) {
+	w[port>>6] |= 1 << (port & 63)
 }
 
-func (r *Resolver) mark(address string, port int) {
-	if port < 1 || port > MaxPort {
-		return
-	}
-	s := r.set(address)
-	s.bits[port>>6] |= 1 << (port & 63)
-}
-
-func (r *Resolver) unmark(address string, port int) {
-	if port < 1 || port > MaxPort {
-		return
-	}
+// set returns the bits of address, adding them on first use.
+func (r *Resolver) set(address string) *portWords {
 	for i := range r.sets {
 		if r.sets[i].address == address {
-			r.sets[i].bits[port>>6] &^= 1 << (port & 63)
-			return
-		}
-	}
-}
-
-func (r *Resolver) set(address string) *portSet {
-	for i := range r.sets {
-		if r.sets[i].address == address {
-			return &r.sets[i]
+			return r.sets[i].bits
 		}
 	}
 	r.sets = append(r.sets, portSet{
@@ -188,5 +246,5 @@ func (r *Resolver) set(address string) *portSet {
 		wildcard: IsWildcard(address),
 		bits:     new(portWords),
 	})
-	return &r.sets[len(r.sets)-1]
+	return r.sets[len(r.sets)-1].bits
 }

@@ -1,0 +1,3 @@
+package ports
+
+const soReusePort = 0x200 // SO_REUSEPORT

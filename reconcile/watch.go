@@ -288,7 +288,11 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 		if ttl <= 0 {
 			ttl = model.DefaultProbeCacheTTL
 		}
-		w.Ports = ports.NewCache(ttl, clock.Now)
+		var now func() time.Time // the coarse wall clock, unless a test's clock
+		if _, real := clock.(RealClock); !real {
+			now = clock.Now
+		}
+		w.Ports = ports.NewCache(ttl, now)
 	}
 
 	actual := w.Observer.Observe(ctx, w.Applier.State, forwards)

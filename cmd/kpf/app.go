@@ -350,7 +350,7 @@ func (a *app) openSession(ctx context.Context) (*session, error) {
 		s.state.Workspace = ws.Dir
 	}
 	s.state.Name = ws.Name
-	s.ports = ports.NewCache(ws.Settings.ProbeCacheTTL, time.Now)
+	s.ports = ports.NewCache(ws.Settings.ProbeCacheTTL, nil) // nil: the coarse wall clock
 	s.observer = &reconcile.Observer{
 		Runtime: s.rt,
 		Prober:  &reconcile.NetProber{Timeout: 2 * time.Second},

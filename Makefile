@@ -27,10 +27,11 @@ test-race: ## the unit tests under the race detector, and the e2e suite against 
 test-unit: ## fast tests only: everything but the end-to-end suite
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, go mod tidy -diff
 	@out=$$(gofmt -l . test/tools); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 
 cross: ## the platforms users run: build, vet and compile the tests for macOS and Windows
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...

@@ -64,7 +64,6 @@ type agent struct {
 
 	mu       sync.Mutex
 	forwards map[string]*served // by id
-	gone     map[string]chan struct{}
 	changed  chan struct{} // closed and replaced whenever forwards change
 	emptyAt  time.Time     // when the last forward went (or the agent started)
 }
@@ -357,11 +356,9 @@ func (a *agent) watch(ctx context.Context, c net.Conn, dec *json.Decoder, enc *j
 		a.mu.Lock()
 		changed := a.changed
 		var still []string
-		var waits []chan struct{}
 		for _, id := range pending {
-			if s, ok := a.forwards[id]; ok {
+			if _, ok := a.forwards[id]; ok {
 				still = append(still, id)
-				waits = append(waits, s.stopped)
 				continue
 			}
 			if err := enc.Encode(response{Exited: id}); err != nil {

@@ -64,8 +64,8 @@ type agent struct {
 
 	mu       sync.Mutex
 	forwards map[string]*served // by id
-	changed  chan struct{} // closed and replaced whenever forwards change
-	emptyAt  time.Time     // when the last forward went (or the agent started)
+	changed  chan struct{}      // closed and replaced whenever forwards change
+	emptyAt  time.Time          // when the last forward went (or the agent started)
 }
 
 type served struct {

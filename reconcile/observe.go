@@ -70,6 +70,7 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 
 	actual := make(Actual, len(st.Forwards))
 	var jobs []probeJob
+	inspected := o.inspectAll(ctx, st)
 
 	o.mu.Lock()
 	if o.records == nil {
@@ -79,7 +80,8 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 	for name, sf := range st.Forwards {
 		ob := Observed{State: sf, Health: HealthUnknown, LastError: sf.LastError}
 		if !sf.Handle.IsZero() {
-			status, err := o.Runtime.Inspect(ctx, sf.Handle)
+			r := inspected[sf.Handle]
+			status, err := r.status, r.err
 			ob.Runtime = status
 			switch {
 			case err != nil:
@@ -152,6 +154,36 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 	o.mu.Unlock()
 	o.prune(st.Forwards)
 	return actual
+}
+
+type inspection struct {
+	status runtime.Status
+	err    error
+}
+
+// inspectAll inspects every handle of st: in one call per runtime where
+// the runtime can (the native agent answers for all its forwards at once),
+// else one Inspect each. It runs without o.mu held.
+func (o *Observer) inspectAll(ctx context.Context, st *state.File) map[runtime.Handle]inspection {
+	hs := make([]runtime.Handle, 0, len(st.Forwards))
+	for _, sf := range st.Forwards {
+		if !sf.Handle.IsZero() {
+			hs = append(hs, sf.Handle)
+		}
+	}
+	out := make(map[runtime.Handle]inspection, len(hs))
+	if many, ok := o.Runtime.(runtime.ManyInspector); ok {
+		statuses, errs := many.InspectMany(ctx, hs)
+		for i, h := range hs {
+			out[h] = inspection{statuses[i], errs[i]}
+		}
+		return out
+	}
+	for _, h := range hs {
+		st, err := o.Runtime.Inspect(ctx, h)
+		out[h] = inspection{st, err}
+	}
+	return out
 }
 
 // runProbes runs the jobs, at most maxParallelProbes at a time, storing

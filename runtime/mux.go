@@ -22,9 +22,10 @@ type Mux struct {
 }
 
 var (
-	_ Runtime = (*Mux)(nil)
-	_ Events  = (*Mux)(nil)
-	_ Sweeper = (*Mux)(nil)
+	_ Runtime       = (*Mux)(nil)
+	_ Events        = (*Mux)(nil)
+	_ Sweeper       = (*Mux)(nil)
+	_ ManyInspector = (*Mux)(nil)
 )
 
 func (m *Mux) get(name string) (Runtime, error) {
@@ -132,4 +133,39 @@ func (m *Mux) Sweep(ctx context.Context, keep []Handle) ([]string, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// InspectMany inspects hs, one batch per runtime where the runtime can.
+func (m *Mux) InspectMany(ctx context.Context, hs []Handle) ([]Status, []error) {
+	sts, errs := make([]Status, len(hs)), make([]error, len(hs))
+	by := make(map[string][]int)
+	for i, h := range hs {
+		by[h.Runtime] = append(by[h.Runtime], i)
+	}
+	for name, idx := range by {
+		list := make([]Handle, len(idx))
+		for j, i := range idx {
+			list[j] = hs[i]
+		}
+		var s []Status
+		var e []error
+		rt, err := m.get(name)
+		switch {
+		case err != nil:
+			for j := range idx {
+				sts[idx[j]], errs[idx[j]] = Unknown(), fmt.Errorf("inspecting %s: %w", hs[idx[j]], err)
+			}
+			continue
+		default:
+			if many, ok := rt.(ManyInspector); ok {
+				s, e = many.InspectMany(ctx, list)
+			} else {
+				s, e = InspectEach(ctx, rt, list)
+			}
+		}
+		for j, i := range idx {
+			sts[i], errs[i] = s[j], e[j]
+		}
+	}
+	return sts, errs
 }

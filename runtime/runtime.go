@@ -191,6 +191,23 @@ type Events interface {
 	Watch(ctx context.Context, hs []Handle) <-chan Event
 }
 
+// ManyInspector is implemented by runtimes that inspect many forwards at
+// once more cheaply than one by one (the agent answers for all of its
+// forwards in one request).
+type ManyInspector interface {
+	// InspectMany returns one status and one error per handle, in order.
+	InspectMany(ctx context.Context, hs []Handle) ([]Status, []error)
+}
+
+// InspectEach is InspectMany for a runtime that inspects one at a time.
+func InspectEach(ctx context.Context, rt Runtime, hs []Handle) ([]Status, []error) {
+	sts, errs := make([]Status, len(hs)), make([]error, len(hs))
+	for i, h := range hs {
+		sts[i], errs[i] = rt.Inspect(ctx, h)
+	}
+	return sts, errs
+}
+
 // Logs is implemented by runtimes that keep a forward's log themselves
 // (the native agent's events); others log to a file kpf reads.
 type Logs interface {

@@ -53,6 +53,8 @@ var (
 	_ runtime.Events  = (*Runtime)(nil)
 	_ runtime.Sweeper = (*Runtime)(nil)
 	_ runtime.Logs    = (*Runtime)(nil)
+
+	_ runtime.ManyInspector = (*Runtime)(nil)
 )
 
 // handleData is what a native handle remembers: the agent instance that
@@ -304,6 +306,48 @@ func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status
 		return st, nil
 	}
 	return toStatus(es), nil
+}
+
+// InspectMany inspects hs in one request to the agent.
+func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runtime.Status, []error) {
+	sts, errs := make([]runtime.Status, len(hs)), make([]error, len(hs))
+	ids := make([]string, 0, len(hs))
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		sts[i] = runtime.Unknown()
+		d, err := decodeHandle(h)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		names[i] = d.Name
+		ids = append(ids, h.ID)
+	}
+	if len(ids) == 0 {
+		return sts, errs
+	}
+	socket, err := r.socket()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return sts, errs
+	}
+	resp, err := call(ctx, socket, request{Op: opStatus, IDs: ids})
+	for i, h := range hs {
+		switch es, ok := resp.Statuses[h.ID]; {
+		case errs[i] != nil:
+		case errors.Is(err, errNoAgent):
+			sts[i].LastError = "the agent that served it is not running"
+		case err != nil:
+			errs[i] = err
+		case !ok:
+			sts[i].LastError = fmt.Sprintf("the agent no longer serves forward %s", names[i])
+		default:
+			sts[i] = toStatus(es)
+		}
+	}
+	return sts, errs
 }
 
 // toStatus maps the engine's status to the runtime's.

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
@@ -179,6 +181,11 @@ func call(ctx context.Context, socket string, req request) (response, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return response{}, ctx.Err()
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			// The agent went away while answering (it was killed): as
+			// good as no agent at all.
+			return response{}, fmt.Errorf("%w (it closed the connection: %v)", errNoAgent, err)
 		}
 		return response{}, fmt.Errorf("reading the agent's answer: %w", err)
 	}

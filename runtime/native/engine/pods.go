@@ -154,33 +154,21 @@ func (s *podSource) run(ctx context.Context) error {
 	s.store = store
 	s.mu.Unlock()
 	go ctrl.Run(s.stop)
-	synced := make(chan struct{})
-	go func() {
-		defer close(synced)
-		cache.WaitForCacheSync(s.stop, ctrl.HasSynced)
-	}()
+	// HasSyncedChecker waits without polling (WaitForCacheSync polls every
+	// 100 ms: 100 ms added to every start).
 	select {
-	case <-synced:
+	case <-ctrl.HasSyncedChecker().Done():
 		s.mu.Lock()
 		s.synced = true
-		listOnly := s.listOnly
 		s.mu.Unlock()
-		if listOnly {
+		return nil
+	case <-s.stop: // closed by the watch wrapper: list-only
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.listOnly {
 			return nil
 		}
-		select {
-		case <-s.stop:
-			// Stopped before sync: either list-only (watch forbidden, list
-			// allowed) or closed by the caller.
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.listOnly {
-				return nil
-			}
-			return fmt.Errorf("pod source stopped")
-		default:
-		}
-		return nil
+		return fmt.Errorf("pod source stopped")
 	case <-s.errCh:
 		s.close()
 		s.mu.Lock()

@@ -188,7 +188,9 @@ func (t *tunnel) close(reason string) {
 	t.mu.Unlock()
 	t.e.forgetTunnel(t)
 	if t.conn != nil {
-		t.conn.Close()
+		// spdystream's Close waits until every stream is gone; never make
+		// the caller (an informer handler, a health check) wait for it.
+		go t.conn.Close()
 	}
 	for f := range users {
 		f.tunnelClosed(t, reason)

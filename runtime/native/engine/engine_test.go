@@ -576,3 +576,33 @@ func TestSilentPodAfterClientEOFEndsConnection(t *testing.T) {
 	mustBanner(t, f) // reads a line, then closes
 	eventually(t, "the connection to end", func() bool { return f.Status().Active == 0 })
 }
+
+func TestDeletedPodDrainsInFlightConnections(t *testing.T) {
+	env := newTestEnv(t, Options{DrainTimeout: time.Minute}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); line != "web-a\n" {
+		t.Fatalf("reached %q", line)
+	}
+	env.deletePod("demo", "web-a")
+	eventually(t, "new connections to go to web-b", func() bool {
+		line, _ := banner(t, f)
+		return line == "web-b"
+	})
+	// The in-flight connection to the deleted pod still gets its answer…
+	if _, err := io.WriteString(c, "still there?\n"); err != nil {
+		t.Fatal(err)
+	}
+	if echo, err := br.ReadString('\n'); err != nil || echo != "still there?\n" {
+		t.Fatalf("in-flight connection during the drain: %q, %v", echo, err)
+	}
+	// …and the drained tunnel closes as soon as it ends, long before the deadline.
+	c.Close()
+	eventually(t, "the drained tunnel to close", func() bool { return env.dialer.openConns() == 1 })
+}

@@ -43,6 +43,9 @@ func keepsTunnel(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodRunning && podReady(pod)
 }
 
+// reasonNotReady closes a tunnel at once (deleted pods drain).
+const reasonNotReady = "pod not ready"
+
 // podRef names one pod incarnation.
 type podRef struct {
 	name string
@@ -201,7 +204,7 @@ func (s *podSource) onUpdate(oldObj, newObj any) {
 	oldPod, ok1 := oldObj.(*corev1.Pod)
 	newPod, ok2 := newObj.(*corev1.Pod)
 	if ok1 && ok2 && oldPod.UID == newPod.UID && keepsTunnel(oldPod) && !keepsTunnel(newPod) {
-		s.onGone(s.key.clients, s.key.namespace, podRef{newPod.Name, newPod.UID}, "pod not ready")
+		s.onGone(s.key.clients, s.key.namespace, podRef{newPod.Name, newPod.UID}, reasonNotReady)
 	}
 	if ok1 && ok2 && oldPod.UID != newPod.UID {
 		s.onGone(s.key.clients, s.key.namespace, podRef{oldPod.Name, oldPod.UID}, "pod replaced")

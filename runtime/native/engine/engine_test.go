@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,8 +485,10 @@ func TestClockJumpClosesEveryTunnel(t *testing.T) {
 	env := newTestEnv(t, Options{ClockCheckInterval: 5 * time.Millisecond}, webPod("web-a"))
 	jump := make(chan struct{})
 	var mono time.Duration
+	var samples atomic.Int64
 	wall := time.Now()
 	env.e.sample = func() clockSample {
+		samples.Add(1)
 		mono += time.Millisecond
 		select {
 		case <-jump:
@@ -500,6 +503,9 @@ func TestClockJumpClosesEveryTunnel(t *testing.T) {
 	if env.dialer.openConns() != 1 {
 		t.Fatal("no tunnel")
 	}
+	// The watcher's first sample must come before the jump, or the jump is
+	// its baseline.
+	eventually(t, "the clock watcher to sample", func() bool { return samples.Load() >= 2 })
 	close(jump)
 	eventually(t, "the tunnel to close after the jump", func() bool { return env.dialer.openConns() == 0 })
 	if got := mustBanner(t, f); got != "web-a" {

@@ -115,7 +115,7 @@ func TestEngineForwardsReachTheRightPod(t *testing.T) {
 			if !tt.banner && s.BytesOut == 0 {
 				t.Errorf("no bytes counted towards the pod: %+v", s)
 			}
-			waitUntil(t, 10*time.Second, "every connection to end", func() bool { return f.Status().Active == 0 })
+			waitUntil(t, 30*time.Second, "every connection to end", func() bool { return f.Status().Active == 0 })
 		})
 	}
 }

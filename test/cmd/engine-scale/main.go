@@ -15,7 +15,10 @@
 //	go run ./test/cmd/engine-scale -n 1000 -services 10
 //
 // It starts its own cluster (binaries cached by `make cluster-bin`) and
-// stops it on exit. It may import test/cluster and kpf's own packages.
+// stops it on exit. The cluster's pod backends (test/cluster) run in this
+// process too: their servers and connections are in the figures, which are
+// therefore upper bounds for the engine. It may import test/cluster and
+// kpf's own packages.
 package main
 
 import (

@@ -16,15 +16,13 @@ require (
 	github.com/spf13/cobra v1.10.2
 	github.com/zclconf/go-cty v1.20.0
 	golang.org/x/sys v0.50.0
-)
-
-require (
-	github.com/agext/levenshtein v1.2.1
 	k8s.io/api v0.36.3
 	k8s.io/apimachinery v0.36.3
 	k8s.io/client-go v0.36.3
 	k8s.io/streaming v0.36.3
 )
+
+require github.com/agext/levenshtein v1.2.1
 
 require (
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect

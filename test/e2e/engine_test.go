@@ -115,7 +115,7 @@ func TestEngineForwardsReachTheRightPod(t *testing.T) {
 			if !tt.banner && s.BytesOut == 0 {
 				t.Errorf("no bytes counted towards the pod: %+v", s)
 			}
-			waitUntil(t, 10*time.Second, "every connection to end", func() bool { return f.Status().Active == 0 })
+			waitUntil(t, 30*time.Second, "every connection to end", func() bool { return f.Status().Active == 0 })
 		})
 	}
 }
@@ -386,5 +386,48 @@ func TestEngineSurvivesAPIServerRestart(t *testing.T) {
 	}
 	if s := f.Status(); s.Addr != f.Addr().String() || !s.Listening || s.LastError == "" {
 		t.Errorf("status %+v: want the listener kept and the outage's error recorded", s)
+	}
+}
+
+// Health checks run through the open tunnel: an HTTP check of a path the
+// backend answers 503 makes the forward unhealthy (closing the tunnel on
+// each failure); a good path keeps it healthy.
+func TestEngineHealthChecksThroughTheTunnel(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	e, c := newEngine(t, testCluster.Context, engine.Options{})
+	check := func(path string) engine.HealthConfig {
+		return engine.HealthConfig{Kind: engine.HealthHTTP, HTTPPath: path, Interval: 100 * time.Millisecond, Timeout: 2 * time.Second, FailureThreshold: 2}
+	}
+	good := startEngineForward(t, e, c, engine.Config{Name: "good", Target: "svc/web", Namespace: ns, RemotePort: "http", Health: check("/healthz")})
+	bad := startEngineForward(t, e, c, engine.Config{Name: "bad", Target: "svc/api", Namespace: ns, RemotePort: "8080", Health: check("/status/503")})
+	tcp := startEngineForward(t, e, c, engine.Config{Name: "tcp", Target: "sts/db", Namespace: ns, RemotePort: "5432",
+		Health: engine.HealthConfig{Kind: engine.HealthTCP, Interval: 100 * time.Millisecond}})
+	httpGetRetry(t, forwardPort(good), "/", 10*time.Second)
+	httpGetRetry(t, forwardPort(bad), "/", 10*time.Second)
+	if _, err := readBanner(testContext(t), forwardPort(tcp)); err != nil {
+		t.Fatal(err)
+	}
+	passed := func(f *engine.Forward) bool {
+		evs, _ := f.Events(0)
+		for _, ev := range evs {
+			if ev.Kind == engine.EventHealth && ev.Message == engine.HealthHealthy {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil(t, 10*time.Second, "a passing HTTP check", func() bool { return passed(good) })
+	waitUntil(t, 10*time.Second, "a passing TCP check", func() bool { return passed(tcp) })
+	waitUntil(t, 10*time.Second, "the 503 check to turn unhealthy", func() bool { return bad.Status().Health == engine.HealthUnhealthy })
+	if s := bad.Status(); !strings.Contains(s.HealthError, "503") || !s.Listening {
+		t.Errorf("bad: %+v", s)
+	}
+	if s := good.Status(); s.Health != engine.HealthHealthy {
+		t.Errorf("good: %+v", s)
+	}
+	// The unhealthy forward still serves: health is reported, never a reason to drop the listener.
+	if _, err := httpGetOnce(testContext(t), forwardPort(bad), "/"); err != nil {
+		t.Errorf("the unhealthy forward no longer serves: %v", err)
 	}
 }

@@ -32,10 +32,11 @@
 //     portforward.PortForwarder, which drops the whole connection on one
 //     stream's error): an error ends that connection only; a failed stream
 //     creation closes the tunnel and retries once on a fresh one.
-//   - Dead paths: a tunnel closes when its pod is deleted or turns not
-//     Ready (in-flight connections end; a terminating pod that is still
+//   - Dead paths: a tunnel closes at once when its pod turns not Ready; when
+//     the pod is deleted its in-flight connections may finish for up to
+//     Options.DrainTimeout (2 s), then end; a terminating pod that is still
 //     Ready keeps its open connections, as kube-proxy does, but gets no new
-//     ones), when client-go's keep-alive pings fail, when a health check
+//     ones. A tunnel also closes when client-go's keep-alive pings fail, when a health check
 //     through it fails, and when the wall clock jumps against the monotonic
 //     clock (the machine slept). Failed dials back off per forward
 //     (exponential, jittered, never giving up, reset on success).

@@ -29,6 +29,10 @@ type Options struct {
 	PodWaitTimeout time.Duration
 	// DialTimeout bounds one tunnel dial (default 10 s).
 	DialTimeout time.Duration
+	// DrainTimeout is how long connections in flight to a pod that was
+	// deleted may go on before its tunnel closes (default 2 s; a pod that
+	// turns not Ready closes its tunnel at once).
+	DrainTimeout time.Duration
 	// HalfCloseTimeout ends a connection whose local client sent EOF once
 	// the pod has sent nothing for this long (default 5 s).
 	HalfCloseTimeout time.Duration
@@ -65,6 +69,7 @@ func (o *Options) setDefaults() {
 	def(&o.PodWaitTimeout, 10*time.Second)
 	def(&o.DialTimeout, 10*time.Second)
 	def(&o.HalfCloseTimeout, 5*time.Second)
+	def(&o.DrainTimeout, 2*time.Second)
 	def(&o.BackoffInitial, 250*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)
 	def(&o.ClockCheckInterval, 5*time.Second)
@@ -225,10 +230,18 @@ func (e *Engine) podGone(c *Clients, ns string, p podRef, why string) {
 	e.mu.Lock()
 	t := e.tunnels[tunnelKey{clients: c, namespace: ns, pod: p}]
 	e.mu.Unlock()
-	if t != nil {
-		e.log.Debug("pod gone: closing its tunnel", "namespace", ns, "pod", p.name, "reason", why)
-		t.close(why)
+	if t == nil {
+		return
 	}
+	e.log.Debug("pod gone: closing its tunnel", "namespace", ns, "pod", p.name, "reason", why)
+	if why == reasonNotReady {
+		t.close(why)
+		return
+	}
+	// Deleted or replaced: its connections may still be answered (a pod
+	// deleted without grace keeps serving for a moment); let them finish
+	// for up to DrainTimeout, no new ones.
+	t.drain(why, e.opts.DrainTimeout)
 }
 
 // openTunnel returns the open tunnel for key, or nil.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -484,8 +485,10 @@ func TestClockJumpClosesEveryTunnel(t *testing.T) {
 	env := newTestEnv(t, Options{ClockCheckInterval: 5 * time.Millisecond}, webPod("web-a"))
 	jump := make(chan struct{})
 	var mono time.Duration
+	var samples atomic.Int64
 	wall := time.Now()
 	env.e.sample = func() clockSample {
+		samples.Add(1)
 		mono += time.Millisecond
 		select {
 		case <-jump:
@@ -500,6 +503,9 @@ func TestClockJumpClosesEveryTunnel(t *testing.T) {
 	if env.dialer.openConns() != 1 {
 		t.Fatal("no tunnel")
 	}
+	// The watcher's first sample must come before the jump, or the jump is
+	// its baseline.
+	eventually(t, "the clock watcher to sample", func() bool { return samples.Load() >= 2 })
 	close(jump)
 	eventually(t, "the tunnel to close after the jump", func() bool { return env.dialer.openConns() == 0 })
 	if got := mustBanner(t, f); got != "web-a" {
@@ -575,4 +581,34 @@ func TestSilentPodAfterClientEOFEndsConnection(t *testing.T) {
 	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
 	mustBanner(t, f) // reads a line, then closes
 	eventually(t, "the connection to end", func() bool { return f.Status().Active == 0 })
+}
+
+func TestDeletedPodDrainsInFlightConnections(t *testing.T) {
+	env := newTestEnv(t, Options{DrainTimeout: time.Minute}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); line != "web-a\n" {
+		t.Fatalf("reached %q", line)
+	}
+	env.deletePod("demo", "web-a")
+	eventually(t, "new connections to go to web-b", func() bool {
+		line, _ := banner(t, f)
+		return line == "web-b"
+	})
+	// The in-flight connection to the deleted pod still gets its answer…
+	if _, err := io.WriteString(c, "still there?\n"); err != nil {
+		t.Fatal(err)
+	}
+	if echo, err := br.ReadString('\n'); err != nil || echo != "still there?\n" {
+		t.Fatalf("in-flight connection during the drain: %q, %v", echo, err)
+	}
+	// …and the drained tunnel closes as soon as it ends, long before the deadline.
+	c.Close()
+	eventually(t, "the drained tunnel to close", func() bool { return env.dialer.openConns() == 1 })
 }

@@ -71,6 +71,7 @@ type Forward struct {
 	cancel     context.CancelFunc
 	stopOnce   sync.Once
 	acceptDone chan struct{}
+	healthWake chan struct{} // a tunnel closed (buffered 1)
 	events     eventLog
 
 	listening                     atomic.Bool
@@ -98,6 +99,7 @@ func (e *Engine) newForward(c *Clients, cfg Config, res *resolved, src *podSourc
 		ctx:        ctx,
 		cancel:     cancel,
 		acceptDone: make(chan struct{}),
+		healthWake: make(chan struct{}, 1),
 		events:     eventLog{max: e.opts.MaxEvents},
 	}
 	f.listening.Store(true)
@@ -399,6 +401,10 @@ func (f *Forward) tunnelClosed(t *tunnel, reason string) {
 		f.lostTunnel = true
 		f.mu.Unlock()
 	}
+	select { // let an idle health loop end now rather than at its next tick
+	case f.healthWake <- struct{}{}:
+	default:
+	}
 	f.event(Event{Kind: EventTunnelClose, Pod: t.key.pod.name, Message: reason})
 }
 
@@ -424,7 +430,7 @@ const errStreamWait = time.Second
 // stream said. An error there ends this connection only; the tunnel stays.
 func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data httpstream.Stream) {
 	defer t.release()
-	defer t.conn.RemoveStreams(errStream, data)
+	defer t.conn.RemoveStreams(errStream, data) // both are torn down below
 	f.event(Event{Kind: EventConnOpened, Pod: pod, Message: conn.RemoteAddr().String()})
 	errMsg := make(chan string, 1)
 	go func() {

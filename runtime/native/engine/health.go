@@ -93,6 +93,7 @@ func (f *Forward) healthLoop() {
 	tick := time.NewTicker(f.cfg.Health.Interval)
 	defer tick.Stop()
 	for {
+		woken := false
 		select {
 		case <-f.ctx.Done():
 			f.mu.Lock()
@@ -100,6 +101,8 @@ func (f *Forward) healthLoop() {
 			f.mu.Unlock()
 			return
 		case <-tick.C:
+		case <-f.healthWake:
+			woken = true
 		}
 		f.mu.Lock()
 		key, port, failures := f.lastTunnel, f.port, f.health.failures
@@ -110,6 +113,9 @@ func (f *Forward) healthLoop() {
 			return
 		}
 		f.mu.Unlock()
+		if woken {
+			continue // only a tunnel closed: check at the next tick
+		}
 		if t == nil {
 			var err error
 			if t, port, err = f.freshTunnel(); err != nil {
@@ -223,8 +229,13 @@ func (f *Forward) check(t *tunnel, port int32) error {
 	if err != nil {
 		return err
 	}
-	defer t.conn.RemoveStreams(errStream, data)
-	defer data.Reset()
+	defer func() {
+		// Tear both streams down before forgetting them: a stream left
+		// half-open keeps spdystream's Close waiting for ever.
+		_ = data.Reset()
+		_ = errStream.Reset()
+		t.conn.RemoveStreams(errStream, data)
+	}()
 	errMsg := make(chan error, 1)
 	go func() {
 		msg, err := io.ReadAll(errStream)

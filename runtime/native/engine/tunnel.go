@@ -100,6 +100,9 @@ type tunnel struct {
 	closed  bool
 	reason  string
 	users   map[*Forward]struct{}
+	// draining: the pod is gone; no new streams, close when the last ends
+	// (or at the drain deadline).
+	draining string
 }
 
 // errTunnelClosed is returned for streams on a tunnel that closed.
@@ -117,14 +120,14 @@ func (t *tunnel) isOpen() bool {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return !t.closed
+	return !t.closed && t.draining == ""
 }
 
 // use registers a stream pair of a local connection of f; release ends it.
 func (t *tunnel) use(f *Forward) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.closed || t.draining != "" {
 		return errTunnelClosed
 	}
 	t.streams++
@@ -141,11 +144,37 @@ func (t *tunnel) use(f *Forward) error {
 
 func (t *tunnel) release() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.streams--
-	if t.streams == 0 && !t.closed {
+	last := t.streams == 0 && !t.closed
+	draining := t.draining
+	if last && draining == "" {
 		t.idle = time.AfterFunc(t.e.opts.IdleTimeout, t.idleClose)
 	}
+	t.mu.Unlock()
+	if last && draining != "" {
+		t.close(draining)
+	}
+}
+
+// drain takes t out of service for a pod that is gone: no new streams; it
+// closes once its in-flight streams end, at the latest after timeout.
+func (t *tunnel) drain(reason string, timeout time.Duration) {
+	t.mu.Lock()
+	if t.closed || t.draining != "" {
+		t.mu.Unlock()
+		return
+	}
+	if t.streams == 0 || timeout <= 0 {
+		t.mu.Unlock()
+		t.close(reason)
+		return
+	}
+	t.draining = reason
+	if t.idle != nil {
+		t.idle.Stop()
+	}
+	t.idle = time.AfterFunc(timeout, func() { t.close(reason + " (drain timeout)") })
+	t.mu.Unlock()
 }
 
 // addUser records f as a user of t without a stream (health checks), so f
@@ -188,7 +217,9 @@ func (t *tunnel) close(reason string) {
 	t.mu.Unlock()
 	t.e.forgetTunnel(t)
 	if t.conn != nil {
-		t.conn.Close()
+		// spdystream's Close waits until every stream is gone; never make
+		// the caller (an informer handler, a health check) wait for it.
+		go t.conn.Close()
 	}
 	for f := range users {
 		f.tunnelClosed(t, reason)

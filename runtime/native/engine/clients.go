@@ -1,13 +1,15 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
-	"path/filepath"
+	"os"
 
-	"github.com/kpf-dev/kpf/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 )
 
 // Clients is what the engine talks to one kube context with: its rest
@@ -47,34 +49,29 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 // for kubeContext (empty: the current context), and returns its Clients and
 // the context's namespace ("default" when it names none). An unknown
 // context is permanent.
-func LoadClients(kubeconfig, kubeContext string) (*Clients, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	if kubeconfig != "" {
-		rules.ExplicitPath = ""
-		rules.Precedence = filepath.SplitList(kubeconfig)
+func LoadClients(path, kubeContext string) (*Clients, string, error) {
+	src := kubeconfig.Source{Env: path, Home: os.Getenv("HOME")}
+	if path == "" {
+		src.Env = os.Getenv("KUBECONFIG")
 	}
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
-	raw, err := cc.RawConfig()
+	kc, err := kubeconfig.Load(src)
 	if err != nil {
-		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
+		return nil, "", err
 	}
 	name := kubeContext
 	if name == "" {
-		name = raw.CurrentContext
+		name = kc.CurrentContext()
 	}
-	if _, ok := raw.Contexts[name]; !ok {
-		return nil, "", fmt.Errorf("kube context %q not found in the kubeconfig: %w", name, runtime.ErrPermanent)
-	}
-	cfg, err := cc.ClientConfig()
+	cfg, err := kc.RESTConfig(name)
 	if err != nil {
-		if clientcmd.IsConfigurationInvalid(err) {
-			return nil, "", fmt.Errorf("kube context %q: %w: %w", kubeContext, err, runtime.ErrPermanent)
+		if errors.Is(err, kubeconfig.ErrUnknownContext) {
+			err = fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
 		}
-		return nil, "", fmt.Errorf("kube context %q: %w", kubeContext, err)
+		return nil, "", err
 	}
-	ns, _, err := cc.Namespace()
-	if err != nil {
-		return nil, "", fmt.Errorf("kube context %q: namespace: %w", kubeContext, err)
+	ns := kc.Namespaces()[name]
+	if ns == "" {
+		ns = "default"
 	}
 	c, err := NewClients(cfg)
 	if err != nil {

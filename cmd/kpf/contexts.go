@@ -58,12 +58,16 @@ func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.
 	}
 	namespaces := r.config.Namespaces()
 	out := reconcile.ResolveContexts(fs, r.current)
-	var errs []error
+	unknown := map[string][]*spec.Forward{} // by context, in spec order
+	var order []string
 	for i := range out {
 		f := &out[i]
 		ns, known := namespaces[f.Context]
 		if f.Enabled && !known {
-			errs = append(errs, fmt.Errorf("%s: forward %q: context %q is not in the kubeconfig%s", f.Decl, f.Name, f.Context, contextHint(f.Context, r.config.Contexts())))
+			if _, seen := unknown[f.Context]; !seen {
+				order = append(order, f.Context)
+			}
+			unknown[f.Context] = append(unknown[f.Context], f)
 		}
 		if f.Namespace == "" {
 			f.Namespace = ns
@@ -72,10 +76,23 @@ func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.
 			}
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if len(order) == 0 {
+		return out, nil
 	}
-	return out, nil
+	if len(namespaces) == 0 {
+		return nil, fmt.Errorf("the kubeconfig has no contexts (read: %s); point --kubeconfig or KUBECONFIG at one", strings.Join(r.source.Files(), ", "))
+	}
+	errs := make([]error, 0, len(order))
+	for _, c := range order {
+		list := unknown[c]
+		f := list[0]
+		who := fmt.Sprintf("forward %q", f.Name)
+		if len(list) > 1 {
+			who = fmt.Sprintf("forward %q and %d more", f.Name, len(list)-1)
+		}
+		errs = append(errs, fmt.Errorf("%s: %s: context %q is not in the kubeconfig%s", f.Decl, who, c, contextHint(c, r.config.Contexts())))
+	}
+	return nil, errors.Join(errs...)
 }
 
 // load reads the kubeconfig unless its files are unchanged since the last

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +124,32 @@ func TestKubeconfigStamp(t *testing.T) {
 	}
 	if s := (&contextResolver{}).kubeconfigStamp(); s != "" {
 		t.Errorf("no kubeconfig and no home: stamp %q, want \"\" (always re-read)", s)
+	}
+}
+
+// TestUnknownContextsGrouped: many forwards naming one unknown context give
+// one error, and a kubeconfig with no contexts at all says so once.
+func TestUnknownContextsGrouped(t *testing.T) {
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "config")
+	writeKubeconfig(t, kc, "dev", "shop")
+	var fs []spec.Forward
+	for i := range 5 {
+		fs = append(fs, spec.Forward{Name: "f" + strconv.Itoa(i), Enabled: true, Context: "prd", Decl: spec.Pos{File: "kpf.hcl", Line: 1 + i, Column: 1}})
+	}
+	a := &app{opts: globalOptions{Kubeconfig: kc}, getenv: func(string) string { return "" }, log: hclog.NewNullLogger()}
+	_, err := a.newContextResolver().resolve(context.Background(), fs)
+	want := `kpf.hcl:1:1: forward "f0" and 4 more: context "prd" is not in the kubeconfig (did you mean "prod"?`
+	if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("err = %v\nwant one line starting %s", err, want)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.opts.Kubeconfig = empty
+	_, err = a.newContextResolver().resolve(context.Background(), fs)
+	if err == nil || !strings.Contains(err.Error(), "the kubeconfig has no contexts (read: "+empty+")") {
+		t.Errorf("no contexts: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -28,8 +29,12 @@ type clientsKey struct {
 	context string
 }
 
+// newEngineServer serves with the engine. As with kubectl,
+// KUBECTL_PORT_FORWARD_WEBSOCKETS=false (in the environment of the kpf that
+// started the agent) skips the WebSocket upgrade and dials SPDY.
 func newEngineServer(log hclog.Logger) *engineServer {
-	return &engineServer{e: engine.New(engine.Options{Log: log}), clients: map[clientsKey]*engine.Clients{}}
+	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false"}
+	return &engineServer{e: engine.New(opts), clients: map[clientsKey]*engine.Clients{}}
 }
 
 func (s *engineServer) clientsFor(src kubeconfig.Source, kubeContext string) (*engine.Clients, error) {

@@ -55,6 +55,8 @@ type globalOptions struct {
 	CPUProfile string
 	MemProfile string
 	PprofAddr  string
+	// PprofAnyAddr allows --pprof on an address that is not loopback.
+	PprofAnyAddr bool
 }
 
 // app carries what every command needs; one per run.
@@ -168,7 +170,8 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 	f.BoolVar(&a.opts.NoColor, "no-color", false, "never colour the output")
 	f.StringVar(&a.opts.CPUProfile, "cpuprofile", "", "write a CPU profile to `file`")
 	f.StringVar(&a.opts.MemProfile, "memprofile", "", "write a heap profile to `file` on exit")
-	f.StringVar(&a.opts.PprofAddr, "pprof", "", "serve net/http/pprof on `addr` (e.g. 127.0.0.1:6060)")
+	f.StringVar(&a.opts.PprofAddr, "pprof", "", "serve net/http/pprof on `addr` (\":6060\" is 127.0.0.1:6060; loopback only unless --pprof-any-address)")
+	f.BoolVar(&a.opts.PprofAnyAddr, "pprof-any-address", false, "allow --pprof on an address that is not loopback (anyone who reaches it can profile kpf)")
 
 	root.AddCommand(
 		a.planCommand(),

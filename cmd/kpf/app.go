@@ -276,7 +276,7 @@ func (a *app) runtimes(store *state.Store) *runtime.Mux {
 	return &runtime.Mux{
 		Default: defaultRuntime,
 		Runtimes: map[string]runtime.Runtime{
-			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath},
+			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath, Workspace: store.Dir()},
 		},
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -212,13 +211,10 @@ func (a *app) color(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
-// workspaceDir is the absolute workspace directory.
+// workspaceDir is the absolute workspace directory, symbolic links
+// resolved: a workspace reached through a link is the same workspace.
 func (a *app) workspaceDir() (string, error) {
-	dir, err := filepath.Abs(a.opts.Dir)
-	if err != nil {
-		return "", fmt.Errorf("resolving workspace directory: %w", err)
-	}
-	return dir, nil
+	return state.CanonicalPath(a.opts.Dir)
 }
 
 // loadSpec loads and validates the workspace; diagnostics are rendered here

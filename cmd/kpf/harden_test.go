@@ -153,3 +153,41 @@ forward "web" {
 		}
 	}
 }
+
+// TestWorkspaceThroughALinkSharesState: `-C ws apply` then `-C wslink
+// apply` is one workspace: the second apply has nothing to do.
+func TestWorkspaceThroughALinkSharesState(t *testing.T) {
+	base := t.TempDir()
+	ws := filepath.Join(base, "ws")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "wslink")
+	if err := os.Symlink(ws, link); err != nil {
+		t.Fatal(err)
+	}
+	writeSpec(t, ws, "kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  context     = "kind-dev"
+  namespace   = "shop"
+  target      = "service/api"
+  local_port  = %d
+  remote_port = 80
+  health {
+    none = true
+  }
+}
+`, freePort(t)))
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", ws, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", ws, "destroy") })
+	code, out, errOut := c.run("-C", link, "plan", "--detailed-exitcode")
+	if code != exitOK || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan through the link: exit %d, want no changes\n%s%s", code, out, errOut)
+	}
+	if a, b := cliStore(t, c, ws).Dir(), cliStore(t, c, link).Dir(); a != b {
+		t.Fatalf("two state directories: %s and %s", a, b)
+	}
+}

@@ -253,3 +253,27 @@ func TestStopOtherUser(t *testing.T) {
 		t.Fatal("another user's process was signalled")
 	}
 }
+
+// TestLogLinkNotFollowed: a forward's log that is a link to another file
+// fails the start; kubectl's output is not appended to the target.
+func TestLogLinkNotFollowed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, []byte("keep me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "api.log")
+	if err := os.Symlink(target, log); err != nil {
+		t.Fatal(err)
+	}
+	r := newRuntime("FAKE_KUBECTL_MODE=ready")
+	r.LogPath = func(string) string { return log }
+	if h, err := r.Start(context.Background(), testSpec(t)); err == nil {
+		stopAtEnd(t, r, h)
+		t.Fatal("started with a linked log")
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me\n" {
+		t.Fatalf("log link target changed to %q", b)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string, io streams, getenv func(string) str
 	case errors.Is(err, errReported):
 		return exitError
 	default:
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		fmt.Fprintf(io.Err, "Error: %s\n", termtext.EscapeText(err.Error()))
 		return exitError
 	}
 }
@@ -402,7 +403,7 @@ func (a *app) sweep(ctx context.Context, rt runtime.Runtime, st *state.File) {
 	}
 	stopped, err := sw.Sweep(ctx, keep)
 	for _, line := range stopped {
-		fmt.Fprintf(a.io.Err, "Stopped a forward no state named: %s\n", line)
+		fmt.Fprintf(a.io.Err, "Stopped a forward no state named: %s\n", termtext.Escape(line))
 	}
 	if err != nil {
 		a.log.Warn("looking for forwards no state names", "error", err)

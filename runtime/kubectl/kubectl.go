@@ -32,7 +32,10 @@ const (
 	DefaultStopGrace    = 3 * time.Second
 	// TailSize is how much of a log's end Inspect reads.
 	TailSize = 16 << 10
-	// MaxLogSize is the size past which Start rotates a forward's log.
+	// MaxLogSize is the size past which a forward's log is rotated: by
+	// Start (renamed to NAME.log.1 before the new process starts) and,
+	// while the forward runs, by Inspect (copied and truncated, see
+	// rotateRunning).
 	MaxLogSize = 1 << 20
 	// StartMarker begins the line Start writes to the log before each start;
 	// Inspect only reports errors logged after the last one.
@@ -591,7 +594,8 @@ func waitExited(ctx context.Context, t *proc.Target) bool {
 
 // Inspect reports whether h's process is alive (and still the one started)
 // and the last error line logged since the last start. It reads only the
-// log's last TailSize bytes and spawns nothing.
+// log's last TailSize bytes and spawns nothing; the log of a live forward
+// past MaxLogSize is rotated (see rotateRunning).
 func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status, error) {
 	st := runtime.Unknown()
 	if h.IsZero() {
@@ -606,6 +610,14 @@ func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status
 		return st, nil
 	}
 	logPath := r.LogPath(d.Name)
+	if st.Alive {
+		// A forward that runs for weeks must not fill the disk.
+		if rotated, err := rotateRunning(logPath); err != nil {
+			r.log().Warn("rotating forward log", "path", logPath, "error", err)
+		} else if rotated {
+			r.log().Debug("rotated forward log", "path", logPath)
+		}
+	}
 	tail, err := readTail(logPath, TailSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil

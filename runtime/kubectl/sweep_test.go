@@ -277,3 +277,62 @@ func TestLogLinkNotFollowed(t *testing.T) {
 		t.Fatalf("log link target changed to %q", b)
 	}
 }
+
+// TestRotateWhileRunning: the log of a running forward past MaxLogSize is
+// rotated by Inspect — copied whole to NAME.log.1 and truncated — and
+// kubectl's next lines land at the start of the fresh log (no hole of NUL
+// bytes where the old content was).
+func TestRotateWhileRunning(t *testing.T) {
+	t.Parallel()
+	r := newRuntime("FAKE_KUBECTL_MODE=ready")
+	s := testSpec(t)
+	h, err := r.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopAtEnd(t, r, h)
+	path := testLogPath(s.Name)
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := strings.Repeat("padding line of a long-running forward\n", MaxLogSize/39+10)
+	if _, err := w.WriteString(pad); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	before, _ := os.ReadFile(path)
+
+	if st, err := r.Inspect(context.Background(), h); err != nil || !st.Alive {
+		t.Fatalf("Inspect = %+v, %v", st, err)
+	}
+	old, err := os.ReadFile(path + ".1")
+	if err != nil || string(old) != string(before) {
+		t.Fatalf("NAME.log.1 holds %d bytes (%v), want the %d bytes of the log", len(old), err, len(before))
+	}
+	if got := dial(t, s.LocalPort); got != "fake" { // kubectl logs the connection
+		t.Fatalf("forward answered %q", got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var now []byte
+	for time.Now().Before(deadline) {
+		now, _ = os.ReadFile(path)
+		if strings.Contains(string(now), "Handling connection") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.HasPrefix(string(now), RotatedMarker) || !strings.Contains(string(now), "Handling connection") {
+		t.Fatalf("log after rotation = %q", now)
+	}
+	if strings.Contains(string(now), "\x00") || len(now) > 4096 {
+		t.Fatalf("log after rotation has %d bytes (NULs: %v): kubectl wrote at its old offset", len(now), strings.Contains(string(now), "\x00"))
+	}
+	// Below MaxLogSize nothing happens.
+	if _, err := r.Inspect(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(path); len(again) < len(now) {
+		t.Fatal("a small log was rotated again")
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"syscall"
 )
 
@@ -198,14 +197,14 @@ func Marked(kv string) ([]Process, error) {
 		if refuse(pid) != nil {
 			continue
 		}
-		// The start time is read first and checked again by Describe, so
-		// the environment read between belongs to that very process.
-		in, err := lookup(pid)
-		if err != nil || in.zombie {
+		// The environment is checked first (cheap, and most processes
+		// fail it); the start time read next is checked again by Describe,
+		// so a pid reused in between is not taken for the marked process.
+		if !hasEnv(pid, kv) {
 			continue
 		}
-		env, err := Environ(pid)
-		if err != nil || !slices.Contains(env, kv) {
+		in, err := lookup(pid)
+		if err != nil || in.zombie || !hasEnv(pid, kv) {
 			continue
 		}
 		p, err := Describe(ID{PID: pid, StartTime: in.startTime})

@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -124,3 +125,10 @@ func (t *Target) signal(sig syscall.Signal) error {
 }
 
 func (t *Target) exited() bool { return !Alive(t.proc.ID) }
+
+// hasEnv reports whether the environment pid was started with holds the
+// entry kv exactly.
+func hasEnv(pid int, kv string) bool {
+	env, err := Environ(pid)
+	return err == nil && slices.Contains(env, kv)
+}

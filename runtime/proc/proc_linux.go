@@ -112,6 +112,17 @@ func Environ(pid int) ([]string, error) {
 	return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"), nil
 }
 
+// hasEnv reports whether the environment pid was started with holds the
+// entry kv exactly.
+func hasEnv(pid int, kv string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	entry := []byte(kv + "\x00")
+	return bytes.HasPrefix(b, entry) || bytes.Contains(b, append([]byte{0}, entry...))
+}
+
 // pids lists every process id.
 func pids() ([]int, error) {
 	ents, err := os.ReadDir("/proc")

@@ -23,3 +23,5 @@ func pin(int) (*Target, error)                { return nil, ErrUnsupported }
 func (t *Target) close()                      {}
 func (t *Target) signal(syscall.Signal) error { return ErrUnsupported }
 func (t *Target) exited() bool                { return true }
+
+func hasEnv(int, string) bool { return false }

@@ -41,6 +41,12 @@ func Open(dir string) (*Store, error) {
 	if err := checkRoot(root); err != nil {
 		return nil, err
 	}
+	// The root may be reached through a link; the store names its real
+	// place, so that every kpf names a workspace the same way (the kubectl
+	// runtime marks its processes with it).
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		dir = filepath.Join(real, filepath.Base(dir))
+	}
 	for _, d := range []string{dir, filepath.Join(dir, LogsDir)} {
 		if err := ownDir(d); err != nil {
 			return nil, err

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+
 	"strings"
 
 	"github.com/kpf-dev/kpf/runtime"
@@ -14,9 +16,9 @@ import (
 // name: forwards left by a kpf killed between starting kubectl and
 // recording it in the state file. A process is this workspace's when its
 // environment holds EnvWorkspace=Workspace exactly (Start marks every
-// forward so) and it leads its own session as a forward does (a credential
-// plugin kubectl spawned inherits the mark but not the session, and goes
-// with its forward's group). Processes of other users are never looked at.
+// forward so), it runs port-forward, and it leads its own session as a
+// forward does (a credential plugin kubectl spawned inherits the mark but
+// not the session, and goes with its forward's group). Processes of other users are never looked at.
 //
 // Orphans are stopped rather than adopted: one carries no record of the
 // spec it was started for (hash, wanted port), and the caller plans right
@@ -44,7 +46,7 @@ func (r *Runtime) Sweep(ctx context.Context, keep []runtime.Handle) ([]string, e
 	var stopped []string
 	var errs []error
 	for _, p := range found {
-		if kept[p.ID] || !p.LeadsSession() {
+		if kept[p.ID] || !p.LeadsSession() || !slices.Contains(p.Args, "port-forward") {
 			continue
 		}
 		name := forwardName(p.PID)

@@ -76,14 +76,22 @@ func TestSweepStopsOnlyThisWorkspacesOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopAtEnd(t, r, unmarked)
-	// Marked, but not leading its own session (as a plugin kubectl runs).
-	child := exec.Command("sleep", "30")
-	child.Env = append(os.Environ(), EnvWorkspace+"="+ws, EnvForward+"=plugin")
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
+	// Marked, running port-forward, but not leading its own session (as a
+	// process kubectl spawned would be).
+	child := exec.Command(fakeKubectl, "port-forward", "service/x", "1:1")
+	child.Env = append(os.Environ(), "FAKE_KUBECTL_MODE=hang", EnvWorkspace+"="+ws, EnvForward+"=child")
+	// Marked and leading its own session, but not a port-forward.
+	leader := exec.Command("sleep", "30")
+	leader.Env = append(os.Environ(), EnvWorkspace+"="+ws, EnvForward+"=leader")
+	leader.SysProcAttr = proc.Detached()
+	var others []proc.ID
+	for _, c := range []*exec.Cmd{child, leader} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		others = append(others, proc.ID{PID: c.Process.Pid, StartTime: mustStart(t, c.Process.Pid)})
 	}
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	cst, _ := proc.StartTime(child.Process.Pid)
 
 	stopped, err := r.Sweep(context.Background(), []runtime.Handle{kept})
 	if err != nil {
@@ -106,8 +114,10 @@ func TestSweepStopsOnlyThisWorkspacesOrphans(t *testing.T) {
 			t.Errorf("the %s forward was stopped", what)
 		}
 	}
-	if !proc.Alive(proc.ID{PID: child.Process.Pid, StartTime: cst}) {
-		t.Error("a marked process that does not lead its session was stopped")
+	for i, id := range others {
+		if !proc.Alive(id) {
+			t.Errorf("marked process %d (not a forward: %s) was stopped", id.PID, []string{"no session of its own", "not a port-forward"}[i])
+		}
 	}
 	if again, err := r.Sweep(context.Background(), []runtime.Handle{kept}); err != nil || len(again) != 0 {
 		t.Errorf("second Sweep = %q, %v; want nothing", again, err)

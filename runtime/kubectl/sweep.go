@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
 	"strings"
 
 	"github.com/kpf-dev/kpf/runtime"

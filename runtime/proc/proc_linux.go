@@ -164,7 +164,9 @@ func pin(pid int) (*Target, error) {
 	case errors.Is(err, unix.ESRCH):
 		return nil, fmt.Errorf("process %d: %w", pid, ErrGone)
 	case errors.Is(err, unix.ENOSYS):
-		return nil, fmt.Errorf("pidfd_open (Linux 5.3 or later): %w", ErrUnsupported)
+		// Before Linux 5.3: no pidfd. The identity is checked again right
+		// before each kill, leaving a narrow window (as on macOS).
+		return &Target{fd: -1}, nil
 	case err != nil:
 		return nil, fmt.Errorf("pinning process %d: %w", pid, err)
 	}
@@ -172,11 +174,18 @@ func pin(pid int) (*Target, error) {
 }
 
 func (t *Target) close() {
-	t.once.Do(func() { _ = unix.Close(t.fd) })
+	if t.fd >= 0 {
+		t.once.Do(func() { _ = unix.Close(t.fd) })
+	}
 }
 
 func (t *Target) signal(sig syscall.Signal) error {
-	err := unix.PidfdSendSignal(t.fd, sig, nil, 0)
+	var err error
+	if t.fd >= 0 {
+		err = unix.PidfdSendSignal(t.fd, sig, nil, 0)
+	} else if _, err = verify(t.proc.ID); err == nil {
+		err = unix.Kill(t.proc.PID, sig)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -191,6 +200,9 @@ func (t *Target) signal(sig syscall.Signal) error {
 
 // exited polls the pidfd: it is readable once the process has exited.
 func (t *Target) exited() bool {
+	if t.fd < 0 {
+		return !Alive(t.proc.ID)
+	}
 	fds := []unix.PollFd{{Fd: int32(t.fd), Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(fds, 0)

@@ -154,8 +154,8 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 			c.Reason = withDetail("previous start failed", lastError(obs))
 		case !obs.Alive:
 			c.Action = Restart
-			c.Reason = withDetail("process exited", lastError(obs))
-		case obs.Health == HealthUnhealthy:
+			c.Reason = withDetail("forward exited", lastError(obs))
+		case obs.Health == HealthUnhealthy && !obs.Runtime.Heals:
 			c.Action = Restart
 			c.Reason = withDetail("health check failing", obs.HealthError)
 		default:

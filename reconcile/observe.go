@@ -95,6 +95,14 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 		switch {
 		case !inSpec || !ob.Alive:
 			// not probed
+		case ob.Runtime.Health != "":
+			// The runtime checks the forward itself (the native agent,
+			// through its tunnel): a probe of the local port would only
+			// open a tunnel that should stay idle.
+			ob.Health, ob.HealthError = HealthState(ob.Runtime.Health), ob.Runtime.HealthError
+			if ob.Health == HealthHealthy || ob.Health == HealthNone {
+				ob.HealthError = ""
+			}
 		case forwards[i].Health.Kind == model.HealthNone:
 			ob.Health = HealthNone
 		case o.Prober != nil:

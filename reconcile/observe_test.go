@@ -193,3 +193,37 @@ func TestObserveHealthThresholdAndInterval(t *testing.T) {
 		t.Fatalf("%d probe records left after the forward left the state", n)
 	}
 }
+
+// healingRuntime reports its own health verdict, like the native agent.
+type healingRuntime struct {
+	*fakeRuntime
+	health, err string
+}
+
+func (r healingRuntime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status, error) {
+	st, err := r.fakeRuntime.Inspect(ctx, h)
+	st.Health, st.HealthError, st.Heals = r.health, r.err, true
+	return st, err
+}
+
+// TestObserveRuntimeHealth: a runtime that checks health itself is
+// believed and never probed; an unhealthy forward of such a runtime is
+// reported but not restarted (a restart would close its listener).
+func TestObserveRuntimeHealth(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	f := dfwd("a", 9001)
+	sf := startFake(t, rt, "a", 9001)
+	sf.SpecHash, sf.WantedPort = SpecHash(f), 9001
+	st := &state.File{Forwards: map[string]state.Forward{"a": sf}}
+	prober := newFakeProber()
+	o := &Observer{Runtime: healingRuntime{rt, "unhealthy", "no Ready pod"}, Prober: prober}
+	got := o.Observe(context.Background(), st, []model.Forward{f})
+	if got["a"].Health != HealthUnhealthy || got["a"].HealthError != "no Ready pod" || prober.count("a") != 0 {
+		t.Fatalf("observed %+v with %d probes, want the runtime's verdict and no probe", got["a"], prober.count("a"))
+	}
+	p := Diff([]model.Forward{f}, got, dbusyPorts{})
+	if a := p.Changes[0].Action; a != NoOp {
+		t.Errorf("unhealthy self-healing forward planned %q, want no change", a)
+	}
+}

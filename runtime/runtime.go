@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -133,6 +134,10 @@ type Status struct {
 	// "unknown", "none"; "" = the runtime does not check).
 	Health      string
 	HealthError string
+	// Heals is true when the runtime repairs the forward itself (the
+	// native agent): an unhealthy forward is then reported, not restarted —
+	// a restart would only close its listener.
+	Heals bool
 }
 
 // Unknown is a Status whose counters are unknown: runtimes that report no
@@ -184,6 +189,14 @@ type Events interface {
 	// closed. A forward that is already gone is reported at once. Callers
 	// that track a changing set call Watch again with a new ctx.
 	Watch(ctx context.Context, hs []Handle) <-chan Event
+}
+
+// Logs is implemented by runtimes that keep a forward's log themselves
+// (the native agent's events); others log to a file kpf reads.
+type Logs interface {
+	// Logs writes the forward's log to w; with follow it keeps writing
+	// until ctx ends or the forward stops.
+	Logs(ctx context.Context, h Handle, follow bool, w io.Writer) error
 }
 
 // Sweeper is implemented by runtimes that can find the forwards of their

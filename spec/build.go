@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
@@ -20,7 +21,37 @@ import (
 // diagnostics; every method keeps going after an error.
 type evaluator struct {
 	ctx   *hcl.EvalContext
+	scope *scope // adds the functions expressions call to ctx
 	diags hcl.Diagnostics
+	// sensitive holds the attributes whose value came from a sensitive
+	// variable, hidden those whose value came from --var or KPF_VAR_name:
+	// diagnostics show neither.
+	sensitive, hidden map[*hcl.Attribute]bool
+}
+
+// redacted reports whether diagnostics must not show a's value.
+func (e *evaluator) redacted(a *hcl.Attribute) bool {
+	return a != nil && (e.sensitive[a] || e.hidden[a])
+}
+
+// show renders the value v of attribute a for a diagnostic, quoted, or
+// as a placeholder when it must not be shown.
+func (e *evaluator) show(a *hcl.Attribute, v string) string {
+	switch {
+	case e.sensitive[a]:
+		return sensitiveText
+	case e.hidden[a]:
+		return hiddenText
+	}
+	return strconv.Quote(v)
+}
+
+// showRaw is show without the quotes.
+func (e *evaluator) showRaw(a *hcl.Attribute, v string) string {
+	if e.redacted(a) {
+		return e.show(a, v)
+	}
+	return v
 }
 
 func (e *evaluator) errorAt(rng hcl.Range, summary, format string, args ...any) {
@@ -47,24 +78,72 @@ func (e *evaluator) value(attrs hcl.Attributes, name string, ty cty.Type) (cty.V
 	if !present {
 		return cty.NilVal, nil, false
 	}
-	val, d := a.Expr.Value(e.ctx)
+	var val cty.Value
+	var d hcl.Diagnostics
+	if lit, ok := literalString(a.Expr); ok {
+		// Most attributes are plain strings: HCL would build the string
+		// again through a buffer; the parser already holds it.
+		val = lit
+	} else {
+		e.scope.guard(&a.Expr)
+		val, d = checkedValue(a.Expr, e.ctx)
+	}
 	e.diags = append(e.diags, d...)
+	// ContainsMarked walks the value (and allocates doing so): for the
+	// primitives most attributes hold, IsMarked says the same.
+	if marked := val.IsMarked() || !val.Type().IsPrimitiveType() && val.ContainsMarked(); marked {
+		var marks cty.ValueMarks
+		val, marks = val.UnmarkDeep()
+		if marks.Has(sensitiveMark) {
+			if e.sensitive == nil {
+				e.sensitive = map[*hcl.Attribute]bool{}
+			}
+			e.sensitive[a] = true
+		}
+		if marks.Has(hiddenMark) {
+			if e.hidden == nil {
+				e.hidden = map[*hcl.Attribute]bool{}
+			}
+			e.hidden[a] = true
+		}
+	}
 	if d.HasErrors() || val.IsNull() || !val.IsWhollyKnown() {
 		return cty.NilVal, a, false
 	}
+	if ty == cty.DynamicPseudoType || val.Type() == ty {
+		return val, a, true // what convert.Convert would return, without its lookups
+	}
 	out, err := convert.Convert(val, ty)
 	if err != nil {
-		e.diags = append(e.diags, &hcl.Diagnostic{
-			Severity:    hcl.DiagError,
-			Summary:     "Incorrect attribute value type",
-			Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s required, got %s.", name, ty.FriendlyName(), val.Type().FriendlyName()),
-			Subject:     a.Expr.Range().Ptr(),
-			Expression:  a.Expr,
-			EvalContext: e.ctx,
-		})
+		e.typeError(a, name, ty, val)
 		return cty.NilVal, a, false
 	}
 	return out, a, true
+}
+
+// literalString returns the value of a quoted string without
+// interpolations ("svc/api"), as HCL would evaluate it.
+func literalString(expr hcl.Expression) (cty.Value, bool) {
+	t, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok || len(t.Parts) != 1 {
+		return cty.NilVal, false
+	}
+	lit, ok := t.Parts[0].(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.Val.Type() != cty.String || lit.Val.IsMarked() || lit.Val.IsNull() {
+		return cty.NilVal, false
+	}
+	return lit.Val, true
+}
+
+func (e *evaluator) typeError(a *hcl.Attribute, name string, ty cty.Type, val cty.Value) {
+	e.diags = append(e.diags, &hcl.Diagnostic{
+		Severity:    hcl.DiagError,
+		Summary:     "Incorrect attribute value type",
+		Detail:      fmt.Sprintf("Inappropriate value for attribute %q: %s required, got %s.", name, ty.FriendlyName(), val.Type().FriendlyName()),
+		Subject:     a.Expr.Range().Ptr(),
+		Expression:  a.Expr,
+		EvalContext: e.ctx,
+	})
 }
 
 func (e *evaluator) str(attrs hcl.Attributes, name string) (string, *hcl.Attribute, bool) {
@@ -95,7 +174,7 @@ func (e *evaluator) integer(attrs hcl.Attributes, name string, lo, hi int64, sum
 func (e *evaluator) checkInt(a *hcl.Attribute, f *big.Float, lo, hi int64, summary string) (int, *hcl.Attribute, bool) {
 	i, acc := f.Int64()
 	if !f.IsInt() || acc != big.Exact || i < lo || i > hi {
-		e.errorAt(a.Expr.Range(), summary, "%s must be a whole number from %d to %d, not %s.", a.Name, lo, hi, f.Text('g', -1))
+		e.errorAt(a.Expr.Range(), summary, "%s must be a whole number from %d to %d, not %s.", a.Name, lo, hi, e.showRaw(a, f.Text('g', -1)))
 		return 0, a, false
 	}
 	return int(i), a, true
@@ -109,21 +188,48 @@ func (e *evaluator) duration(attrs hcl.Attributes, name string) (time.Duration, 
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		e.errorAt(a.Expr.Range(), "Invalid duration", "%s must be a positive duration such as \"500ms\", \"5s\" or \"1m\", not %q.", name, s)
+		e.errorAt(a.Expr.Range(), "Invalid duration", "%s must be a positive duration such as \"500ms\", \"5s\" or \"1m\", not %s.", name, e.show(a, s))
 		return 0, a, false
 	}
 	return d, a, true
 }
 
 func (e *evaluator) stringMap(attrs hcl.Attributes, name string) (map[string]string, *hcl.Attribute, bool) {
-	v, a, ok := e.value(attrs, name, cty.Map(cty.String))
+	v, a, ok := e.value(attrs, name, cty.DynamicPseudoType)
 	if !ok {
 		return nil, a, false
 	}
-	out := make(map[string]string, v.LengthInt())
-	for k, el := range v.AsValueMap() {
+	// An object of strings (what { app = "api" } and merge() give) is
+	// read directly: converting it to a map first costs more than the rest
+	// of the forward.
+	if ty := v.Type(); ty.IsObjectType() {
+		atys := ty.AttributeTypes()
+		out := make(map[string]string, len(atys))
+		for k, aty := range atys {
+			if aty != cty.String {
+				out = nil
+				break
+			}
+			el := v.GetAttr(k)
+			if el.IsNull() {
+				e.errorAt(a.Expr.Range(), "Invalid selector", "The value of label %s is null.", e.show(a, k))
+				return nil, a, false
+			}
+			out[k] = el.AsString()
+		}
+		if out != nil {
+			return out, a, true
+		}
+	}
+	m, err := convert.Convert(v, cty.Map(cty.String))
+	if err != nil {
+		e.typeError(a, name, cty.Map(cty.String), v)
+		return nil, a, false
+	}
+	out := make(map[string]string, m.LengthInt())
+	for k, el := range m.AsValueMap() {
 		if el.IsNull() {
-			e.errorAt(a.Expr.Range(), "Invalid selector", "The value of label %q is null.", k)
+			e.errorAt(a.Expr.Range(), "Invalid selector", "The value of label %s is null.", e.show(a, k))
 			return nil, a, false
 		}
 		out[k] = el.AsString()
@@ -208,7 +314,7 @@ func (e *evaluator) decodeHealth(rb *rawBlock) healthVal {
 				continue
 			}
 			if !strings.HasPrefix(p, "/") {
-				e.errorAt(a.Expr.Range(), "Invalid health check path", "The http path must start with \"/\", e.g. \"/healthz\", not %q.", p)
+				e.errorAt(a.Expr.Range(), "Invalid health check path", "The http path must start with \"/\", e.g. \"/healthz\", not %s.", e.show(a, p))
 				continue
 			}
 			kind, h.path = HealthHTTP, p
@@ -240,6 +346,8 @@ func (e *evaluator) decodeHealth(rb *rawBlock) healthVal {
 type defaultsVal struct {
 	context, namespace, address string
 	health                      healthVal
+	sensitive                   map[string]bool // Forward field names
+	addressRedacted             bool            // address is not to be shown
 }
 
 func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
@@ -253,17 +361,32 @@ func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
 	if rb == nil {
 		return d
 	}
-	if v, _, ok := e.str(rb.attrs, "context"); ok {
+	if v, a, ok := e.str(rb.attrs, "context"); ok {
 		d.context = v
+		e.record(&d.sensitive, FieldContext, a)
 	}
 	if v, ok := e.namespace(rb.attrs); ok {
 		d.namespace = v
+		e.record(&d.sensitive, FieldNamespace, rb.attrs["namespace"])
 	}
 	if v, ok := e.address(rb.attrs); ok {
 		d.address = v
+		e.record(&d.sensitive, FieldAddress, rb.attrs["address"])
+		d.addressRedacted = e.redacted(rb.attrs["address"])
 	}
 	d.health = d.health.overlay(e.decodeHealth(rb.health))
+	if e.anySensitive(rb.health) {
+		d.sensitive = setField(d.sensitive, FieldHealth)
+	}
 	return d
+}
+
+func setField(m map[string]bool, field string) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	m[field] = true
+	return m
 }
 
 func (e *evaluator) namespace(attrs hcl.Attributes) (string, bool) {
@@ -272,7 +395,7 @@ func (e *evaluator) namespace(attrs hcl.Attributes) (string, bool) {
 		return "", false
 	}
 	if !isDNS1123Label(v) {
-		e.errorAt(a.Expr.Range(), "Invalid namespace", "%q is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.", v)
+		e.errorAt(a.Expr.Range(), "Invalid namespace", "%s is not a valid namespace: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit.", e.show(a, v))
 		return "", false
 	}
 	return v, true
@@ -285,11 +408,11 @@ func (e *evaluator) address(attrs hcl.Attributes) (string, bool) {
 	}
 	ip, ok := parseAddress(v)
 	if !ok {
-		e.errorAt(a.Expr.Range(), "Invalid address", "The address must be an IP literal such as \"127.0.0.1\" or \"::1\", not %q.", v)
+		e.errorAt(a.Expr.Range(), "Invalid address", "The address must be an IP literal such as \"127.0.0.1\" or \"::1\", not %s.", e.show(a, v))
 		return "", false
 	}
 	if !ip.IsLoopback() {
-		e.warnAt(a.Expr.Range(), "Address is not loopback", "Binding %s exposes the forward to other machines; use 127.0.0.1 unless that is intended.", ip)
+		e.warnAt(a.Expr.Range(), "Address is not loopback", "Binding %s exposes the forward to other machines; use 127.0.0.1 unless that is intended.", e.showRaw(a, ip.String()))
 	}
 	return ip.String(), true
 }
@@ -299,6 +422,8 @@ func (e *evaluator) address(attrs hcl.Attributes) (string, bool) {
 type forwardInfo struct {
 	f     Forward
 	attrs hcl.Attributes
+	// portRedacted: the local address or port is not to be shown.
+	portRedacted bool
 }
 
 func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
@@ -310,6 +435,9 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 		Address:   defs.address,
 		Enabled:   true,
 		Decl:      Pos{File: rf.decl.Filename, Line: rf.decl.Start.Line, Column: rf.decl.Start.Column},
+	}
+	for k := range defs.sensitive {
+		f.Sensitive = setField(f.Sensitive, k)
 	}
 
 	_, hasTarget := attrs["target"]
@@ -323,47 +451,67 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	if v, a, ok := e.str(attrs, "target"); ok {
 		t, why := parseTarget(v)
 		if why != "" {
-			e.errorAt(a.Expr.Range(), "Invalid target", "%q is not a valid target: %s.", v, why)
+			if e.redacted(a) {
+				e.errorAt(a.Expr.Range(), "Invalid target", "%s is not a valid target: a target is KIND/NAME, e.g. service/api, with KIND one of service (svc), pod (po), deployment (deploy) or statefulset (sts).", e.show(a, v))
+			} else {
+				e.errorAt(a.Expr.Range(), "Invalid target", "%q is not a valid target: %s.", v, why)
+			}
 		}
 		f.Target = t
+		e.record(&f.Sensitive, FieldTarget, a)
 	}
 	if m, a, ok := e.stringMap(attrs, "selector"); ok {
 		e.checkSelector(a, m)
 		f.Selector = m
+		e.record(&f.Sensitive, FieldSelector, a)
 	}
-	if v, _, ok := e.str(attrs, "context"); ok {
+	if v, a, ok := e.str(attrs, "context"); ok {
 		f.Context = v
+		e.record(&f.Sensitive, FieldContext, a)
 	}
 	if v, ok := e.namespace(attrs); ok {
 		f.Namespace = v
+		e.record(&f.Sensitive, FieldNamespace, attrs["namespace"])
 	}
 	if v, ok := e.address(attrs); ok {
 		f.Address = v
+		e.record(&f.Sensitive, FieldAddress, attrs["address"])
 	}
-	if n, _, ok := e.integer(attrs, "local_port", 0, 65535, "Invalid local port"); ok {
+	if n, a, ok := e.integer(attrs, "local_port", 0, 65535, "Invalid local port"); ok {
 		f.LocalPort = n
+		e.record(&f.Sensitive, FieldLocalPort, a)
 	}
 	if _, ok := attrs["remote_port"]; !ok {
 		e.errorAt(rf.decl, "Missing remote_port", "Forward %q needs a remote_port: a port number or a named port of the target.", rf.name)
 	} else if p, ok := e.remotePort(attrs); ok {
 		f.RemotePort = p
+		e.record(&f.Sensitive, FieldRemotePort, attrs["remote_port"])
 	}
-	if v, _, ok := e.boolean(attrs, "enabled"); ok {
+	if v, a, ok := e.boolean(attrs, "enabled"); ok {
 		f.Enabled = v
+		e.record(&f.Sensitive, FieldEnabled, a)
 	}
 	if v, ok := e.runtimeName(attrs); ok {
 		f.Runtime = v
 	}
 	if v, a, ok := e.str(attrs, "open"); ok {
 		if !strings.HasPrefix(v, "/") {
-			e.errorAt(a.Expr.Range(), "Invalid open path", "open is the URL path to open, starting with \"/\" (e.g. \"/swagger/\"), not %q.", v)
+			e.errorAt(a.Expr.Range(), "Invalid open path", "open is the URL path to open, starting with \"/\" (e.g. \"/swagger/\"), not %s.", e.show(a, v))
 		} else {
 			f.Open = v
+			e.record(&f.Sensitive, FieldOpen, a)
 		}
 	}
 	h := defs.health.overlay(e.decodeHealth(rf.health))
+	if e.anySensitive(rf.health) {
+		f.Sensitive = setField(f.Sensitive, FieldHealth)
+	}
 	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold}
-	return &forwardInfo{f: f, attrs: attrs}
+	redacted := e.redacted(attrs["local_port"]) || e.redacted(attrs["address"])
+	if _, own := attrs["address"]; !own {
+		redacted = redacted || defs.addressRedacted
+	}
+	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted}
 }
 
 // runtimeName evaluates a runtime attribute: "native" or "kubectl".
@@ -391,10 +539,10 @@ func (e *evaluator) checkSelector(a *hcl.Attribute, m map[string]string) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !isLabelKey(k) {
-			e.errorAt(a.Expr.Range(), "Invalid selector", "%q is not a valid label key.", k)
+			e.errorAt(a.Expr.Range(), "Invalid selector", "%s is not a valid label key.", e.show(a, k))
 		}
 		if !isLabelName(m[k], true) {
-			e.errorAt(a.Expr.Range(), "Invalid selector", "%q is not a valid value for label %q.", m[k], k)
+			e.errorAt(a.Expr.Range(), "Invalid selector", "%s is not a valid value for label %s.", e.show(a, m[k]), e.show(a, k))
 		}
 	}
 }
@@ -413,13 +561,13 @@ func (e *evaluator) remotePort(attrs hcl.Attributes) (string, bool) {
 		s := v.AsString()
 		if n, err := strconv.Atoi(s); err == nil {
 			if n < 1 || n > 65535 {
-				e.errorAt(a.Expr.Range(), "Invalid remote port", "remote_port must be a whole number from 1 to 65535, not %s.", s)
+				e.errorAt(a.Expr.Range(), "Invalid remote port", "remote_port must be a whole number from 1 to 65535, not %s.", e.showRaw(a, s))
 				return "", false
 			}
 			return strconv.Itoa(n), true
 		}
 		if !isPortName(s) {
-			e.errorAt(a.Expr.Range(), "Invalid remote port", "%q is neither a port number nor a port name (at most 15 lower-case letters, digits and '-', with at least one letter).", s)
+			e.errorAt(a.Expr.Range(), "Invalid remote port", "%s is neither a port number nor a port name (at most 15 lower-case letters, digits and '-', with at least one letter).", e.show(a, s))
 			return "", false
 		}
 		return s, true
@@ -442,9 +590,13 @@ func (e *evaluator) checkPorts(infos []*forwardInfo) {
 				continue
 			}
 			a := fi.attrs["local_port"]
+			where := hostPort(f.Address, f.LocalPort)
+			if fi.portRedacted || prev.portRedacted {
+				where = "the same local address and port (not shown: they come from a sensitive variable, --var or KPF_VAR_name)"
+			}
 			e.errorAt(a.Expr.Range(), "Duplicate local port",
 				"Forward %q uses %s, already used by forward %q at %s.",
-				f.Name, hostPort(f.Address, f.LocalPort), prev.f.Name, rangePos(prev.attrs["local_port"].Expr.Range()))
+				f.Name, where, prev.f.Name, rangePos(prev.attrs["local_port"].Expr.Range()))
 			break
 		}
 		seen[f.LocalPort] = append(seen[f.LocalPort], fi)

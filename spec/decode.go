@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -30,6 +31,7 @@ type rawModule struct {
 	variables map[string]*rawNamed
 	locals    map[string]*hcl.Attribute
 	forwards  map[string]*rawNamed
+	folded    map[string]*rawNamed // forwards by lower-case name
 }
 
 func newRawModule() *rawModule {
@@ -37,6 +39,7 @@ func newRawModule() *rawModule {
 		variables: map[string]*rawNamed{},
 		locals:    map[string]*hcl.Attribute{},
 		forwards:  map[string]*rawNamed{},
+		folded:    map[string]*rawNamed{},
 	}
 }
 
@@ -224,7 +227,21 @@ func (m *rawModule) addPrimary(fb *fileBlocks) hcl.Diagnostics {
 			diags = append(diags, duplicate("forward", f.name, prev.decl, f.decl))
 			continue
 		}
+		// A forward's name is also the name of its log file, and macOS
+		// and Windows file systems ignore case: a and A would share one.
+		folded := strings.ToLower(f.name)
+		if prev, ok := m.folded[folded]; ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Forward names differ only in case",
+				Detail: fmt.Sprintf("Forward %q has the name of forward %q, declared at %s, but for case. Forward names are also file names, which are the same on macOS and Windows; rename one of them.",
+					f.name, prev.name, rangePos(prev.decl)),
+				Subject: f.decl.Ptr(),
+			})
+			continue
+		}
 		m.forwards[f.name] = f
+		m.folded[folded] = f
 	}
 	return diags
 }

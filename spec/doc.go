@@ -9,6 +9,15 @@
 // rendered with the source snippet. It also formats spec files (kpf fmt) and
 // writes the starter spec (kpf init).
 //
+// Hostile specs are diagnostics, never crashes: spec files are read only
+// from inside the workspace, only if regular and at most MaxFileSize bytes;
+// their nesting is checked on the bytes (MaxNestingDepth) before HCL parses
+// them recursively; evaluation is bounded per value (MaxValueSize) and per
+// load (MaxEvalWork). See limits.go and budget.go. Values of variables
+// declared sensitive = true, and values from --var and KPF_VAR_name, are
+// never shown in diagnostics; Forward.Sensitive names the fields that came
+// from sensitive values, for views to redact (sensitive.go).
+//
 // spec never runs a process, never talks to a cluster and never imports
 // runtime, state, reconcile or cmd: its output, Workspace, is plain data.
 package spec

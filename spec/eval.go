@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -15,62 +14,77 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
-// functions returns the functions available in expressions: a sensible set
-// of go-cty's standard library plus env(name), which reads through lookup
-// ("" when lookup is nil or the variable is unset).
-func functions(lookup func(string) string) map[string]function.Function {
-	return map[string]function.Function{
-		"abs":        stdlib.AbsoluteFunc,
-		"ceil":       stdlib.CeilFunc,
-		"chomp":      stdlib.ChompFunc,
-		"coalesce":   stdlib.CoalesceFunc,
-		"compact":    stdlib.CompactFunc,
-		"concat":     stdlib.ConcatFunc,
-		"contains":   stdlib.ContainsFunc,
-		"distinct":   stdlib.DistinctFunc,
-		"element":    stdlib.ElementFunc,
-		"env":        envFunc(lookup),
-		"flatten":    stdlib.FlattenFunc,
-		"floor":      stdlib.FloorFunc,
-		"format":     stdlib.FormatFunc,
-		"formatlist": stdlib.FormatListFunc,
-		"indent":     stdlib.IndentFunc,
-		"join":       stdlib.JoinFunc,
-		"jsondecode": stdlib.JSONDecodeFunc,
-		"jsonencode": stdlib.JSONEncodeFunc,
-		"keys":       stdlib.KeysFunc,
-		"length":     stdlib.LengthFunc,
-		"lookup":     stdlib.LookupFunc,
-		"lower":      stdlib.LowerFunc,
-		"max":        stdlib.MaxFunc,
-		"merge":      stdlib.MergeFunc,
-		"min":        stdlib.MinFunc,
-		"parseint":   stdlib.ParseIntFunc,
-		"range":      stdlib.RangeFunc,
-		"regex":      stdlib.RegexFunc,
-		"regexall":   stdlib.RegexAllFunc,
-		"replace":    stdlib.ReplaceFunc,
-		"reverse":    stdlib.ReverseListFunc,
-		"slice":      stdlib.SliceFunc,
-		"sort":       stdlib.SortFunc,
-		"split":      stdlib.SplitFunc,
-		"strlen":     stdlib.StrlenFunc,
-		"substr":     stdlib.SubstrFunc,
-		"title":      stdlib.TitleFunc,
-		"tobool":     stdlib.MakeToFunc(cty.Bool),
-		"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-		"tonumber":   stdlib.MakeToFunc(cty.Number),
-		"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-		"tostring":   stdlib.MakeToFunc(cty.String),
-		"trim":       stdlib.TrimFunc,
-		"trimprefix": stdlib.TrimPrefixFunc,
-		"trimspace":  stdlib.TrimSpaceFunc,
-		"trimsuffix": stdlib.TrimSuffixFunc,
-		"upper":      stdlib.UpperFunc,
-		"values":     stdlib.ValuesFunc,
-		"zipmap":     stdlib.ZipmapFunc,
+// stdFunctionNames lists the functions available in expressions: a
+// sensible set of go-cty's standard library plus env(name), which reads
+// through the LoadOptions' Env ("" when it is nil or the variable is unset).
+var stdFunctionNames = func() []string {
+	names := []string{"env"}
+	for n := range stdFunctions {
+		names = append(names, n)
 	}
+	sort.Strings(names)
+	return names
+}()
+
+// stdFunction returns the standard function name; env reads through lookup.
+func stdFunction(name string, lookup func(string) string) (function.Function, bool) {
+	if name == "env" {
+		return envFunc(lookup), true
+	}
+	f, ok := stdFunctions[name]
+	return f, ok
+}
+
+var stdFunctions = map[string]function.Function{
+	"abs":        stdlib.AbsoluteFunc,
+	"ceil":       stdlib.CeilFunc,
+	"chomp":      stdlib.ChompFunc,
+	"coalesce":   stdlib.CoalesceFunc,
+	"compact":    stdlib.CompactFunc,
+	"concat":     stdlib.ConcatFunc,
+	"contains":   stdlib.ContainsFunc,
+	"distinct":   stdlib.DistinctFunc,
+	"element":    stdlib.ElementFunc,
+	"flatten":    stdlib.FlattenFunc,
+	"floor":      stdlib.FloorFunc,
+	"format":     stdlib.FormatFunc,
+	"formatlist": stdlib.FormatListFunc,
+	"indent":     stdlib.IndentFunc,
+	"join":       stdlib.JoinFunc,
+	"jsondecode": stdlib.JSONDecodeFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
+	"keys":       stdlib.KeysFunc,
+	"length":     stdlib.LengthFunc,
+	"lookup":     stdlib.LookupFunc,
+	"lower":      stdlib.LowerFunc,
+	"max":        stdlib.MaxFunc,
+	"merge":      stdlib.MergeFunc,
+	"min":        stdlib.MinFunc,
+	"parseint":   stdlib.ParseIntFunc,
+	"range":      stdlib.RangeFunc,
+	"regex":      stdlib.RegexFunc,
+	"regexall":   stdlib.RegexAllFunc,
+	"replace":    stdlib.ReplaceFunc,
+	"reverse":    stdlib.ReverseListFunc,
+	"slice":      stdlib.SliceFunc,
+	"sort":       stdlib.SortFunc,
+	"split":      stdlib.SplitFunc,
+	"strlen":     stdlib.StrlenFunc,
+	"substr":     stdlib.SubstrFunc,
+	"title":      stdlib.TitleFunc,
+	"tobool":     stdlib.MakeToFunc(cty.Bool),
+	"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+	"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	"tonumber":   stdlib.MakeToFunc(cty.Number),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tostring":   stdlib.MakeToFunc(cty.String),
+	"trim":       stdlib.TrimFunc,
+	"trimprefix": stdlib.TrimPrefixFunc,
+	"trimspace":  stdlib.TrimSpaceFunc,
+	"trimsuffix": stdlib.TrimSuffixFunc,
+	"upper":      stdlib.UpperFunc,
+	"values":     stdlib.ValuesFunc,
+	"zipmap":     stdlib.ZipmapFunc,
 }
 
 func envFunc(lookup func(string) string) function.Function {
@@ -89,14 +103,16 @@ func envFunc(lookup func(string) string) function.Function {
 
 // variable is a declared input variable.
 type variable struct {
-	ty  cty.Type
-	val cty.Value // cty.NilVal until a value is known
+	ty        cty.Type
+	val       cty.Value // cty.NilVal until a value is known
+	sensitive bool
+	outside   bool // val came from --var or KPF_VAR_name
 }
 
 // evalVariables resolves every declared variable: default < KPF_VAR_name <
 // var files < --var. Values from outside the spec files get synthetic
 // source names so errors still point somewhere.
-func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.Value, hcl.Diagnostics) {
+func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	vars := make(map[string]*variable, len(m.variables))
 	names := make([]string, 0, len(m.variables))
@@ -115,8 +131,24 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 				v.ty = ty
 			}
 		}
-		if a, ok := rv.attrs["description"]; ok {
+		if a, ok := rv.attrs["sensitive"]; ok {
 			val, d := a.Expr.Value(nil)
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				if val.IsNull() || val.Type() != cty.Bool {
+					diags = append(diags, &hcl.Diagnostic{
+						Severity: hcl.DiagError,
+						Summary:  "Invalid sensitive setting",
+						Detail:   "sensitive must be true or false.",
+						Subject:  a.Expr.Range().Ptr(),
+					})
+				} else {
+					v.sensitive = val.True()
+				}
+			}
+		}
+		if a, ok := rv.attrs["description"]; ok {
+			val, d := b.constValue(a.Expr)
 			diags = append(diags, d...)
 			if !d.HasErrors() && (val.IsNull() || val.Type() != cty.String) {
 				diags = append(diags, &hcl.Diagnostic{
@@ -128,12 +160,12 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			}
 		}
 		if a, ok := rv.attrs["default"]; ok {
-			val, d := a.Expr.Value(nil)
+			val, d := b.constValue(a.Expr)
 			diags = append(diags, d...)
 			if d.HasErrors() {
 				v.val = cty.DynamicVal // reported; not "required" as well
 			} else {
-				v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value")
+				v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value", v.sensitive)
 				diags = append(diags, d...)
 			}
 		}
@@ -147,43 +179,44 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			if raw == "" {
 				continue
 			}
-			d := l.setRawVar(vars[name], name, raw, "<env KPF_VAR_"+name+">")
+			d := l.setRawVar(b, vars[name], name, raw, "<env KPF_VAR_"+name+">")
 			diags = append(diags, d...)
 		}
 	}
 
 	// --var-file, in order.
 	for _, path := range opts.VarFiles {
-		diags = append(diags, l.readVarFile(vars, path)...)
+		diags = append(diags, l.readVarFile(b, vars, path)...)
 	}
 
-	// --var name=value, in order; the last one wins.
-	for _, kv := range opts.Vars {
+	// --var name=value, in order; the last one wins. The values are
+	// never shown: l keeps valueHidden as their source.
+	for i, kv := range opts.Vars {
 		name, raw, ok := strings.Cut(kv, "=")
-		if !ok || name == "" {
-			fname := "<flag --var " + kv + ">"
-			l.addSynthetic(fname, []byte(kv))
+		if !ok || name == "" || !hclsyntax.ValidIdentifier(name) {
+			fname := fmt.Sprintf("<flag --var #%d>", i+1)
+			rng := l.addHidden(fname)
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid --var option",
-				Detail:   fmt.Sprintf("The --var option must be NAME=VALUE, not %q.", kv),
-				Subject:  syntheticRange(fname, []byte(kv)).Ptr(),
+				Detail:   fmt.Sprintf("--var option %d is not NAME=VALUE with NAME a variable name (it is not shown: it may be a value).", i+1),
+				Subject:  rng.Ptr(),
 			})
 			continue
 		}
 		fname := "<flag --var " + name + ">"
 		v, ok := vars[name]
 		if !ok {
-			l.addSynthetic(fname, []byte(raw))
+			rng := l.addHidden(fname)
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
 				Detail:   fmt.Sprintf("No variable %q is declared; declare it with a variable %q block.", name, name),
-				Subject:  syntheticRange(fname, []byte(raw)).Ptr(),
+				Subject:  rng.Ptr(),
 			})
 			continue
 		}
-		diags = append(diags, l.setRawVar(v, name, raw, fname)...)
+		diags = append(diags, l.setRawVar(b, v, name, raw, fname)...)
 	}
 
 	out := make(map[string]cty.Value, len(vars))
@@ -201,42 +234,77 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions) (map[string]cty.V
 			out[name] = cty.DynamicVal
 			continue
 		}
-		out[name] = v.val
+		switch {
+		case v.sensitive:
+			out[name] = v.val.Mark(sensitiveMark)
+		case v.outside:
+			out[name] = v.val.Mark(hiddenMark)
+		default:
+			out[name] = v.val
+		}
 	}
 	return out, diags
 }
 
 // setRawVar sets v from a raw string given outside the files: taken as is
 // for string (or untyped) variables, parsed as an HCL expression otherwise.
-func (l *Loader) setRawVar(v *variable, name, raw, fname string) hcl.Diagnostics {
-	src := []byte(raw)
-	l.addSynthetic(fname, src)
-	rng := syntheticRange(fname, src)
+// The value is never shown: diagnostics about it point at the synthetic
+// source fname, which holds valueHidden, and say what is wrong without
+// quoting it.
+func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.Diagnostics {
+	rng := l.addHidden(fname)
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
-		v.val = cty.StringVal(raw)
+		v.val, v.outside = cty.StringVal(raw), true
 		return nil
+	}
+	src := []byte(raw)
+	hidden := func(diags hcl.Diagnostics) hcl.Diagnostics {
+		for _, d := range diags {
+			if d.Severity == hcl.DiagError {
+				return hcl.Diagnostics{{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid value for variable",
+					Detail:   fmt.Sprintf("The value of variable %q is not a valid %s: %s (the value is not shown).", name, v.ty.FriendlyName(), strings.ToLower(d.Summary)),
+					Subject:  rng.Ptr(),
+				}}
+			}
+		}
+		return nil
+	}
+	if len(src) > MaxFileSize {
+		return hidden(tooLarge(varsKind, fname, int64(len(src))))
+	}
+	if diags := checkNesting(src, fname); diags.HasErrors() {
+		return hidden(diags)
 	}
 	expr, diags := hclsyntax.ParseExpression(src, fname, hcl.InitialPos)
 	if diags.HasErrors() {
-		return diags
+		return hidden(diags)
 	}
-	val, d := expr.Value(nil)
-	diags = append(diags, d...)
+	val, d := b.constValue(expr)
 	if d.HasErrors() {
-		return diags
+		return hidden(d)
 	}
-	v.val, d = convertVar(name, val, v.ty, rng, "value")
-	return append(diags, d...)
+	v.val, d = convertVar(name, val, v.ty, rng, "value", true)
+	v.outside = true
+	return d
 }
 
-func (l *Loader) readVarFile(vars map[string]*variable, path string) hcl.Diagnostics {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Failed to read variables file",
-			Detail:   fmt.Sprintf("Reading %s: %s.", path, err),
-		}}
+// addHidden keeps valueHidden as the source of fname, for a value that
+// must not be shown, and returns its range.
+func (l *Loader) addHidden(fname string) hcl.Range {
+	src := []byte(valueHidden)
+	l.addSynthetic(fname, src)
+	return syntheticRange(fname, src)
+}
+
+func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) hcl.Diagnostics {
+	src, diags := readLimited(varsKind, path, path)
+	if diags.HasErrors() {
+		return diags
+	}
+	if diags := checkNesting(src, path); diags.HasErrors() {
+		return diags
 	}
 	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	l.files[path] = f
@@ -256,24 +324,31 @@ func (l *Loader) readVarFile(vars map[string]*variable, path string) hcl.Diagnos
 			})
 			continue
 		}
-		val, d := a.Expr.Value(nil)
+		val, d := b.constValue(a.Expr)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
 		}
-		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value")
+		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value", v.sensitive)
+		v.outside = false
 		diags = append(diags, d...)
 	}
 	return diags
 }
 
-func convertVar(name string, val cty.Value, ty cty.Type, rng hcl.Range, what string) (cty.Value, hcl.Diagnostics) {
+// convertVar converts a variable's value to its type; hide leaves the
+// conversion error out of the diagnostic, as it may quote the value.
+func convertVar(name string, val cty.Value, ty cty.Type, rng hcl.Range, what string, hide bool) (cty.Value, hcl.Diagnostics) {
 	out, err := convert.Convert(val, ty)
 	if err != nil {
+		detail := fmt.Sprintf("The %s of variable %q is not a %s: %s.", what, name, ty.FriendlyName(), err)
+		if hide {
+			detail = fmt.Sprintf("The %s of variable %q is not a %s but a %s (the value is not shown).", what, name, ty.FriendlyName(), val.Type().FriendlyName())
+		}
 		return cty.DynamicVal, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid value for variable",
-			Detail:   fmt.Sprintf("The %s of variable %q is not a %s: %s.", what, name, ty.FriendlyName(), err),
+			Detail:   detail,
 			Subject:  rng.Ptr(),
 		}}
 	}
@@ -291,7 +366,7 @@ func syntheticRange(fname string, src []byte) hcl.Range {
 
 // evalLocals evaluates locals in dependency order. A local that refers to
 // itself through others is reported with every place in the cycle.
-func evalLocals(m *rawModule, ctx *hcl.EvalContext) (map[string]cty.Value, hcl.Diagnostics) {
+func evalLocals(m *rawModule, ctx *hcl.EvalContext, sc *scope) (map[string]cty.Value, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	names := make([]string, 0, len(m.locals))
 	for name := range m.locals {
@@ -345,7 +420,8 @@ func evalLocals(m *rawModule, ctx *hcl.EvalContext) (map[string]cty.Value, hcl.D
 			return // part of a cycle, already reported
 		}
 		ctx.Variables["local"] = cty.ObjectVal(vals)
-		val, d := m.locals[name].Expr.Value(ctx)
+		sc.guard(&m.locals[name].Expr)
+		val, d := checkedValue(m.locals[name].Expr, ctx)
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			val = cty.DynamicVal

@@ -34,9 +34,15 @@ func FormatDir(dir string, check bool, w io.Writer) (changed []string, err error
 	}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return changed, fmt.Errorf("reading %s: %w", name, err)
+		// Read as Load reads: not through a link out of the workspace,
+		// not past MaxFileSize, not nested past MaxNestingDepth (the
+		// parser would overflow its stack).
+		src, diags := readSpecFile(dir, name)
+		if !diags.HasErrors() {
+			diags = checkNesting(src, name)
+		}
+		if diags.HasErrors() {
+			return changed, fmt.Errorf("not formatting %s: %s", name, firstError(diags))
 		}
 		if _, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); diags.HasErrors() {
 			return changed, fmt.Errorf("not formatting %s: %s", name, firstError(diags))

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,14 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Add([]byte(generatedSpec(5)), []byte("kpf {\n  max_parallel = 0\n}\n"))
+	// Specs written to crash or exhaust the loader: nesting, size and
+	// evaluation caps (see hostileSpecs).
+	for _, h := range hostileSpecs() {
+		f.Add([]byte(h.src), []byte(""))
+	}
+	// The environment's value of fuzzsecret must never show.
+	f.Add([]byte("variable \"fuzzsecret\" {\n  sensitive = true\n}\nforward \"a\" {\n  target      = \"svc/a\"\n  namespace   = \"${var.fuzzsecret}!\"\n  remote_port = 80\n}\n"), []byte(""))
+	f.Add([]byte("variable \"fuzzsecret\" {\n  type = number\n}\nforward \"a\" {\n  target      = \"svc/a\"\n  remote_port = var.fuzzsecret\n}\n"), []byte(""))
 	f.Fuzz(func(t *testing.T, main, override []byte) {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "kpf.hcl"), main, 0o600); err != nil {
@@ -35,13 +44,18 @@ func FuzzLoad(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
+		const secret = "Zq7-secret-value"
 		env := func(k string) string {
-			if k == "KPF_VAR_context" {
+			switch k {
+			case "KPF_VAR_context":
 				return "fuzz"
+			case "KPF_VAR_fuzzsecret":
+				return secret
 			}
 			return ""
 		}
-		ws, diags := Load(LoadOptions{Dir: dir, Env: env, Vars: []string{"env=x"}})
+		l := NewLoader()
+		ws, diags := l.Load(LoadOptions{Dir: dir, Env: env, Vars: []string{"env=x"}})
 		if diags.HasErrors() != (ws == nil) {
 			t.Fatalf("workspace %v with errors %v", ws != nil, diags.HasErrors())
 		}
@@ -53,8 +67,17 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("error without a place: %s: %s", d.Summary, d.Detail)
 			}
 		}
-		if line := FormatDiagnosticsPlain(diags); diags.HasErrors() && !strings.Contains(line, ": error: ") {
+		line := FormatDiagnosticsPlain(diags)
+		if diags.HasErrors() && !strings.Contains(line, ": error: ") {
 			t.Fatalf("plain rendering lost the errors: %q", line)
+		}
+		// A value from the environment never shows, in either rendering.
+		var b strings.Builder
+		if err := l.WriteDiagnostics(&b, diags, false, 0); err != nil {
+			t.Fatal(err)
+		}
+		if leak := line + b.String(); strings.Contains(leak, secret[:8]) && !bytes.Contains(main, []byte(secret[:8])) && !bytes.Contains(override, []byte(secret[:8])) {
+			t.Fatalf("a KPF_VAR_ value shows in diagnostics:\n%s", leak)
 		}
 	})
 }

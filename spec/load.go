@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -10,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
 )
 
 // LoadOptions carries every input to loading a workspace, the environment
@@ -96,16 +96,18 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 		}
 	}
 
-	vars, d := l.evalVariables(m, opts)
+	b := &budget{}
+	vars, d := l.evalVariables(m, opts, b)
 	diags = append(diags, d...)
+	sc := &scope{b: b, funcs: map[string]function.Function{}, std: true, lookup: opts.Env}
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
-		Functions: functions(opts.Env),
+		Functions: sc.funcs,
 	}
-	_, d = evalLocals(m, ctx)
+	_, d = evalLocals(m, ctx, sc)
 	diags = append(diags, d...)
 
-	e := &evaluator{ctx: ctx}
+	e := &evaluator{ctx: ctx, scope: sc}
 	name, settings := e.decodeSettings(m.kpf, filepath.Base(abs))
 	defs := e.decodeDefaults(m.defaults)
 	infos := make([]*forwardInfo, 0, len(m.forwards))
@@ -171,9 +173,12 @@ func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, hcl.Diagnos
 // parseFile reads and parses one spec file; the file is nil when it cannot
 // be read.
 func parseFile(dir, name string) (*hcl.File, hcl.Diagnostics) {
-	src, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read spec file", Detail: fmt.Sprintf("Reading %s: %s.", name, err)}}
+	src, diags := readSpecFile(dir, name)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if diags := checkNesting(src, name); diags.HasErrors() {
+		return &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, diags
 	}
 	return hclsyntax.ParseConfig(src, name, hcl.InitialPos)
 }

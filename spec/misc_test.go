@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,19 @@ func TestValidators(t *testing.T) {
 		if why != "" || got.String() != want {
 			t.Errorf("parseTarget(%q) = %v %q, want %s", in, got, why, want)
 		}
+	}
+}
+
+func TestForwardNamesIgnoreCase(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{
+		"kpf.hcl":   fmt.Sprintf(fwd, "api", "api"),
+		"b.kpf.hcl": fmt.Sprintf(fwd, "Api", "api"),
+	})
+	_, diags := Load(LoadOptions{Dir: dir})
+	// b.kpf.hcl loads before kpf.hcl: the later declaration is in kpf.hcl.
+	want := `kpf.hcl:2:1: error: Forward names differ only in case: Forward "api" has the name of forward "Api", declared at b.kpf.hcl:2:1, but for case.`
+	if got := FormatDiagnosticsPlain(diags); !strings.Contains(got, want) {
+		t.Errorf("got %s\nwant %s", got, want)
 	}
 }

@@ -89,17 +89,17 @@ func TestVariableErrors(t *testing.T) {
 	}{
 		{"required", LoadOptions{}, []string{"kpf.hcl:24:1: error: No value for required variable"}},
 		{"env type", LoadOptions{Env: envMap(map[string]string{"KPF_VAR_port": "eighty", "KPF_VAR_needed": "x"})},
-			[]string{"<env KPF_VAR_port>:1:1: error: Variables not allowed"}},
+			[]string{`<env KPF_VAR_port>:1:1: error: Invalid value for variable: The value of variable "port" is not a valid number: variables not allowed (the value is not shown).`}},
 		{"flag type", LoadOptions{Vars: []string{"needed=1", "port=[1]"}},
 			[]string{`<flag --var port>:1:1: error: Invalid value for variable: The value of variable "port" is not a number`}},
 		{"flag undeclared", LoadOptions{Vars: []string{"needed=1", "nope=1"}},
 			[]string{`<flag --var nope>:1:1: error: Value for undeclared variable`}},
 		{"flag syntax", LoadOptions{Vars: []string{"needed=1", "noequals"}},
-			[]string{`<flag --var noequals>:1:1: error: Invalid --var option`}},
+			[]string{`<flag --var #2>:1:1: error: Invalid --var option`}},
 		{"file", LoadOptions{Vars: []string{"needed=1"}, VarFiles: []string{bad}},
 			[]string{bad + `:1:8: error: Invalid value for variable`, bad + `:2:1: warning: Value for undeclared variable`}},
 		{"missing file", LoadOptions{Vars: []string{"needed=1"}, VarFiles: []string{bad + ".nope"}},
-			[]string{`error: Failed to read variables file`}},
+			[]string{`error: Cannot read variables file`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,22 +49,41 @@ for name in web api; do
 	fetch "$url"
 done
 
-say "Kill forward web's kubectl behind kpf's back, then plan and apply again"
-pid=$("$KPF" -C "$WS" status --json | tr -d '\n' | sed -n 's/.*"name": "web"[^}]*"pid": \([0-9]*\).*/\1/p')
+say "Rolling restart of deployment web while fetching through forward web every 50 ms"
+web=$("$KPF" -C "$WS" open web --print)
+kubectl --context kpf-local -n demo rollout restart deployment/web >/dev/null
+ok=0 failed=0 pods=""
+for _ in $(seq 1 100); do
+	if body=$(fetch "$web" 2>/dev/null) && [ -n "$body" ]; then
+		ok=$((ok + 1))
+		case " $pods " in *" $body "*) ;; *) pods="$pods $body" ;; esac
+	else
+		failed=$((failed + 1))
+	fi
+	sleep 0.05
+done
+echo "$ok requests served, $failed failed; pods that answered:$pods"
+kubectl --context kpf-local -n demo rollout status deployment/web --timeout=60s >/dev/null
+
+say "Kill kpf's agent (the process that holds the forwards) behind kpf's back, then plan and apply again"
+pid=$(pgrep -f -- "agent --state-dir .*$(basename "$(cd "$WS" && pwd)")-" | head -1 || true)
 if [ -n "$pid" ]; then
+	echo "kill -9 $pid"
 	kill -9 "$pid" || true
-	sleep 0.5
+	sleep 0.2
 fi
 "$KPF" -C "$WS" plan || true
 "$KPF" -C "$WS" apply
-fetch "$("$KPF" -C "$WS" open web --print)"
+fetch "$web"
 
 cat <<MSG
 
-The forwards keep running after kpf exits. Next:
+The forwards keep running after kpf exits, served by kpf's agent (one background
+process for the workspace; its log: kpf's state directory, logs/agent.log). Next:
   export KUBECONFIG=$KUBECONFIG
   $KPF -C $WS apply --watch     # keep them alive: restarts what dies, follows spec edits
   $KPF -C $WS status
-  $KPF -C $WS destroy           # stop the forwards
+  $KPF -C $WS logs web          # the forward's connections and pod switches
+  $KPF -C $WS destroy           # stop the forwards (the agent exits with the last one)
   make cluster-down             # stop the local control plane
 MSG

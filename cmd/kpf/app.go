@@ -22,6 +22,7 @@ import (
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -184,7 +185,10 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.initCommand(),
 		a.openCommand(),
 		a.versionCommand(),
+		a.completionCommand(),
+		a.agentCommand(),
 	)
+	a.registerCompletions(root)
 	return root
 }
 
@@ -262,7 +266,7 @@ func (a *app) runtimeFor(store *state.Store) runtime.Runtime {
 }
 
 // defaultRuntime runs the forwards whose spec names no runtime.
-const defaultRuntime = kubectl.Name
+const defaultRuntime = native.Name
 
 // runtimes builds the Mux of every runtime this kpf has.
 func (a *app) runtimes(store *state.Store) *runtime.Mux {
@@ -274,6 +278,14 @@ func (a *app) runtimes(store *state.Store) *runtime.Mux {
 		Default: defaultRuntime,
 		Runtimes: map[string]runtime.Runtime{
 			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath, Workspace: store.Dir()},
+			native.Name: &native.Runtime{
+				StateDir:   store.Dir(),
+				Executable: a.getenv("KPF_AGENT_EXECUTABLE"),
+				AgentArgs:  []string{"--log-level", a.opts.LogLevel},
+				Version:    versionString(),
+				Kubeconfig: a.kubeconfigSource(),
+				Log:        a.log.Named("native"),
+			},
 		},
 	}
 }

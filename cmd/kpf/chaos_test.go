@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -50,10 +51,11 @@ func TestChaosKilledApplyAndDestroy(t *testing.T) {
 	var spec strings.Builder
 	spec.WriteString("defaults {\n  context = \"kind-dev\"\n  namespace = \"shop\"\n}\n")
 	ports := map[string]int{}
+	free := distinctPorts(t, forwards)
 	for i := range forwards {
 		name := fmt.Sprintf("f%02d", i)
-		ports[name] = freePort(t)
-		fmt.Fprintf(&spec, "forward %q {\n  target = \"service/%s\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", name, name, ports[name])
+		ports[name] = free[i]
+		fmt.Fprintf(&spec, "forward %q {\n  runtime = \"kubectl\"\n  target = \"service/%s\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", name, name, ports[name])
 	}
 	writeSpec(t, dir, "kpf.hcl", spec.String())
 	c := newCLI(t)
@@ -162,4 +164,20 @@ func TestChaosKilledApplyAndDestroy(t *testing.T) {
 	if left := marked(); len(left) != 0 {
 		t.Fatalf("final destroy left %d processes of the workspace", len(left))
 	}
+}
+
+// distinctPorts returns n free ports, all different (each is held until
+// all are found, so the kernel cannot offer one twice).
+func distinctPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var out []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return out
 }

@@ -88,6 +88,7 @@ defaults {
   namespace = "shop"
 }
 forward "api" {
+  runtime     = "kubectl"
   target      = "service/api"
   local_port  = %d
   remote_port = 80
@@ -96,6 +97,7 @@ forward "api" {
   }
 }
 forward "web" {
+  runtime     = "kubectl"
   target      = "service/web"
   local_port  = %d
   remote_port = 80
@@ -168,6 +170,7 @@ func TestWorkspaceThroughALinkSharesState(t *testing.T) {
 	}
 	writeSpec(t, ws, "kpf.hcl", fmt.Sprintf(`
 forward "api" {
+  runtime     = "kubectl"
   context     = "kind-dev"
   namespace   = "shop"
   target      = "service/api"

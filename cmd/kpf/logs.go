@@ -14,6 +14,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/internal/termtext"
+	"github.com/kpf-dev/kpf/runtime"
 )
 
 type logsOptions struct {
@@ -45,6 +46,22 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	if err != nil {
 		return err
 	}
+	// On a terminal nothing in a log may act on it.
+	if tf, ok := out.(*os.File); ok && isatty.IsTerminal(tf.Fd()) {
+		tw := termtext.NewWriter(out)
+		defer tw.Flush()
+		out = tw
+	}
+	// A runtime that keeps the log itself (the native agent) prints it.
+	st, err := store.Load()
+	if err != nil {
+		return err
+	}
+	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
+		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
+			return lr.Logs(ctx, fw.Handle, o.Follow, out)
+		}
+	}
 	path := store.LogPath(name)
 	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -55,11 +72,6 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	}
 	fl := &follower{path: path, f: f}
 	defer func() { fl.f.Close() }() // the file followed last
-	if tf, ok := out.(*os.File); ok && isatty.IsTerminal(tf.Fd()) {
-		tw := termtext.NewWriter(out)
-		defer tw.Flush()
-		out = tw
-	}
 	if _, err := io.Copy(out, f); err != nil {
 		return fmt.Errorf("reading log: %w", err)
 	}

@@ -4,8 +4,18 @@ package main
 import (
 	"context"
 	"os"
+	"runtime/debug"
 )
 
+// shortLivedGC is the GC percentage of a command that lives for
+// milliseconds: one collection fewer in `kpf validate` of 100 forwards
+// (22.9 → 18.5 ms CPU, peak memory unchanged; docs/performance.md). The
+// agent, which lives for days, sets the default back.
+const shortLivedGC = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(shortLivedGC)
+	}
 	os.Exit(run(context.Background(), os.Args[1:], streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Getenv))
 }

@@ -216,6 +216,9 @@ func TestPlanApplyDestroy(t *testing.T) {
 	dir := t.TempDir()
 	p1, p2 := freePort(t), freePort(t)
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+kpf {
+  runtime = "kubectl"
+}
 defaults {
   context   = "kind-dev"
   namespace = "shop"
@@ -302,6 +305,7 @@ func TestApplyReportsPermanentFailure(t *testing.T) {
 	dir := t.TempDir()
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
 forward "api" {
+  runtime     = "kubectl"
   context     = "kind-dev"
   target      = "service/api"
   local_port  = %d
@@ -402,7 +406,7 @@ func TestSpecFromServicesLoads(t *testing.T) {
 // exactly as they were.
 func TestBadInputLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	good := fmt.Sprintf("forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", freePort(t))
+	good := fmt.Sprintf("forward \"api\" {\n  runtime = \"kubectl\"\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", freePort(t))
 	writeSpec(t, dir, "kpf.hcl", good)
 	c := newCLI(t)
 	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
@@ -413,7 +417,7 @@ func TestBadInputLosesNothing(t *testing.T) {
 
 	writeSpec(t, dir, "kpf.hcl", good+"forward \"broken\" {\n  target = \n")
 	code, out, errOut := c.run("-C", dir, "apply")
-	if code != exitError || !strings.Contains(errOut, "kpf.hcl:11:12: error") {
+	if code != exitError || !strings.Contains(errOut, "kpf.hcl:12:12: error") {
 		t.Fatalf("apply of a broken spec: exit %d, want 1 with file:line\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	if after := stateHandles(t, c, dir)["api"]; after != before || !proc.Alive(procOf(t, after)) {

@@ -346,3 +346,26 @@ func printVersion(w io.Writer) {
 	}
 	fmt.Fprintf(w, "kpf %s\ncommit %s\n%s %s/%s\n", version, rev, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
 }
+
+// versionString identifies this build for the agent hand-over: an agent
+// of another build is replaced. A build without a version or commit (go
+// run, tests) is told apart by its executable's size and time.
+func versionString() string {
+	rev := commit
+	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	if version != "dev" || rev != "" {
+		return strings.TrimSpace(version + " " + rev)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(exe); err == nil {
+			return fmt.Sprintf("dev (%d bytes, %s)", fi.Size(), fi.ModTime().UTC().Format("20060102T150405.000000000"))
+		}
+	}
+	return version
+}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"sort"
 	"time"
 )
 
@@ -61,6 +62,37 @@ type Forward struct {
 	Health  Health
 	// Decl is where the forward block was declared.
 	Decl Pos
+	// Sensitive names the fields (FieldTarget, FieldContext, …) whose value
+	// came from a variable declared sensitive = true, or from anything
+	// computed from one; views must redact them. nil when none did.
+	Sensitive map[string]bool `json:",omitempty"`
+}
+
+// Field names of Forward.Sensitive.
+const (
+	FieldTarget     = "Target"
+	FieldSelector   = "Selector"
+	FieldContext    = "Context"
+	FieldNamespace  = "Namespace"
+	FieldAddress    = "Address"
+	FieldLocalPort  = "LocalPort"
+	FieldRemotePort = "RemotePort"
+	FieldEnabled    = "Enabled"
+	FieldOpen       = "Open"
+	FieldHealth     = "Health"
+)
+
+// SensitiveFields returns the names of f's fields that came from a
+// sensitive value, sorted.
+func (f *Forward) SensitiveFields() []string {
+	out := make([]string, 0, len(f.Sensitive))
+	for k, v := range f.Sensitive {
+		if v {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Target names a Kubernetes resource to forward to.

@@ -9,5 +9,7 @@
 //
 // Each test gets its own namespace with the demo workloads (newNamespace);
 // shared helpers live in helpers_test.go; kpf's own tests go in
-// kpf_*_test.go files. It must not import k8s.io modules or client-go.
+// kpf_*_test.go files. Tests import no k8s.io module or client-go
+// themselves; engine_test.go runs kpf's native engine in-process, which
+// brings client-go in through kpf's own package.
 package e2e

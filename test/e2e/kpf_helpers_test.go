@@ -58,11 +58,21 @@ type workspace struct {
 	dir      string
 	stateDir string
 	ns       string
+	// runtime is written into the spec's kpf block ("" = kpf's default,
+	// native).
+	runtime string
 }
 
+// newWorkspace is a workspace whose forwards run as kubectl processes
+// (runtime = "kubectl"): the tests of that runtime.
 func newWorkspace(t *testing.T, ns string) *workspace {
+	return newWorkspaceWith(t, ns, "kubectl")
+}
+
+// newWorkspaceWith is a workspace of the given runtime ("" = the default).
+func newWorkspaceWith(t *testing.T, ns, rt string) *workspace {
 	t.Helper()
-	w := &workspace{t: t, dir: t.TempDir(), stateDir: t.TempDir(), ns: ns}
+	w := &workspace{t: t, dir: t.TempDir(), stateDir: t.TempDir(), ns: ns, runtime: rt}
 	t.Cleanup(func() {
 		// Whatever the test did, leave no forward process behind.
 		code, out, errOut := w.kpf("destroy")
@@ -73,10 +83,14 @@ func newWorkspace(t *testing.T, ns string) *workspace {
 	return w
 }
 
-// writeSpec writes kpf.hcl; %NS% in src is replaced by the test's namespace.
+// writeSpec writes kpf.hcl; %NS% in src is replaced by the test's namespace,
+// and a kpf block naming the workspace's runtime is added to kpf.hcl.
 func (w *workspace) writeSpec(name, src string) {
 	w.t.Helper()
 	src = strings.ReplaceAll(src, "%NS%", w.ns)
+	if w.runtime != "" && name == "kpf.hcl" && !strings.Contains(src, "kpf {") {
+		src = "kpf {\n  runtime = \"" + w.runtime + "\"\n}\n\n" + src
+	}
 	tmp := filepath.Join(w.dir, "."+name+".tmp")
 	if err := os.WriteFile(tmp, []byte(src), 0o644); err != nil {
 		w.t.Fatal(err)

@@ -31,3 +31,13 @@ forward "api" { # ERROR: Duplicate forward
   target      = "svc/api2"
   remote_port = 80
 }
+
+forward "API" { # ERROR: Forward names differ only in case
+  target      = "svc/api3"
+  remote_port = 80
+}
+
+forward "Web-1" {
+  target      = "svc/web"
+  remote_port = 80
+}

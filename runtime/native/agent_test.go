@@ -1,0 +1,357 @@
+//go:build linux || darwin
+
+package native
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
+	"github.com/kpf-dev/kpf/runtime/native/engine"
+)
+
+// The test binary doubles as the agent: Runtime.spawn runs it with
+// "agent --state-dir DIR", and TestMain then serves with echoServer, a
+// stand-in for the engine that listens for real and answers each
+// connection with the forward's name, then echoes.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "agent" && os.Args[2] == "--state-dir" {
+		idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
+		err := Serve(context.Background(), AgentOptions{
+			StateDir: os.Args[3], Version: os.Getenv("KPF_TEST_AGENT_VERSION"), IdleExit: idle,
+			Log:   hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Debug}),
+			Serve: echoServer{},
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type echoServer struct{}
+
+func (echoServer) Close() {}
+
+func (echoServer) Start(_ context.Context, _ kubeconfig.Source, s runtime.Spec) (Forward, error) {
+	if strings.HasSuffix(s.Target, "/missing") {
+		return nil, fmt.Errorf("%s not found: %w", s.Target, runtime.ErrPermanent)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.Address, strconv.Itoa(s.LocalPort)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listening: %w: %w", err, runtime.ErrPortInUse)
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := &echoForward{name: s.Name, ln: ln, more: make(chan struct{})}
+	f.add(engine.Event{Kind: engine.EventListening, Message: ln.Addr().String()})
+	go f.accept()
+	return f, nil
+}
+
+type echoForward struct {
+	name  string
+	ln    net.Listener
+	total atomic.Int64
+
+	mu     sync.Mutex
+	events []engine.Event
+	more   chan struct{}
+}
+
+func (f *echoForward) add(ev engine.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ev.Seq, ev.Time = len(f.events)+1, time.Now()
+	f.events = append(f.events, ev)
+	close(f.more)
+	f.more = make(chan struct{})
+}
+
+func (f *echoForward) accept() {
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		f.total.Add(1)
+		f.add(engine.Event{Kind: engine.EventConnOpened, Pod: f.name + "-pod"})
+		go func() {
+			defer c.Close()
+			fmt.Fprintf(c, "%s\n", f.name)
+			_, _ = io.Copy(c, c)
+		}()
+	}
+}
+
+func (f *echoForward) Stop() error { return f.ln.Close() }
+
+func (f *echoForward) Status() engine.Status {
+	return engine.Status{Listening: true, Addr: f.ln.Addr().String(), Pod: f.name + "-pod", Total: f.total.Load(), Health: "healthy"}
+}
+
+func (f *echoForward) Events(since int) ([]engine.Event, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if since >= len(f.events) {
+		return nil, f.more
+	}
+	return append([]engine.Event(nil), f.events[since:]...), f.more
+}
+
+// newRuntime is a Runtime whose agent is this test binary, in a state
+// directory short enough for a unix socket.
+func newRuntime(t *testing.T, version string) *Runtime {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "kpfn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := &Runtime{StateDir: dir, Executable: os.Args[0], Version: version}
+	t.Cleanup(func() {
+		if pid := r.AgentPID(context.Background()); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		os.RemoveAll(dir)
+	})
+	t.Setenv("KPF_TEST_AGENT_VERSION", version)
+	t.Setenv("KPF_TEST_IDLE_EXIT", "30s")
+	return r
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func spec(name string, port int) runtime.Spec {
+	return runtime.Spec{Name: name, Target: "service/" + name, Context: "c", Namespace: "ns", Address: "127.0.0.1", LocalPort: port, RemotePort: "80"}
+}
+
+// greet connects to port and returns the first line (the forward's name).
+func greet(t *testing.T, port int) (string, error) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+// TestAgentLifecycle: the first Start spawns the agent (a real detached
+// process); forwards serve; Inspect reports the agent's status; Stop closes
+// the listener; the socket is 0600; Sweep stops what no state names.
+func TestAgentLifecycle(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	pa, pb := freePort(t), freePort(t)
+	ha, err := r.Start(ctx, spec("api", pa))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := r.Start(ctx, spec("web", pb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ha.Runtime != Name || ha.ID == "" || ha == hb {
+		t.Fatalf("handles %v %v", ha, hb)
+	}
+	pid := r.AgentPID(ctx)
+	if pid <= 0 || pid == os.Getpid() {
+		t.Fatalf("agent pid %d", pid)
+	}
+	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
+		t.Errorf("agent session %d (%v), want its own", sid, err)
+	}
+	for port, want := range map[int]string{pa: "api", pb: "web"} {
+		if got, err := greet(t, port); err != nil || got != want {
+			t.Fatalf("port %d answered %q, %v; want %q", port, got, err, want)
+		}
+	}
+	st, err := r.Inspect(ctx, ha)
+	if err != nil || !st.Alive || st.Total != 1 || st.Pod != "api-pod" || !st.Heals || st.Health != "healthy" {
+		t.Fatalf("Inspect = %+v, %v", st, err)
+	}
+	socket, _ := SocketPath(r.StateDir)
+	if fi, err := os.Stat(socket); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+
+	var logs strings.Builder
+	if err := r.Logs(ctx, ha, false, &logs); err != nil || !strings.Contains(logs.String(), "conn-opened pod=api-pod") {
+		t.Errorf("logs %q, %v", logs.String(), err)
+	}
+
+	// Sweep keeps what state names and stops the rest.
+	stopped, err := r.Sweep(ctx, []runtime.Handle{ha})
+	if err != nil || len(stopped) != 1 || !strings.Contains(stopped[0], "web") {
+		t.Fatalf("Sweep = %q, %v", stopped, err)
+	}
+	if _, err := greet(t, pb); err == nil {
+		t.Error("a swept forward still serves")
+	}
+	if st, _ := r.Inspect(ctx, hb); st.Alive {
+		t.Error("a swept forward reads alive")
+	}
+
+	for i := range 2 {
+		if err := r.Stop(ctx, ha); err != nil {
+			t.Fatalf("stop #%d: %v", i+1, err)
+		}
+	}
+	if _, err := greet(t, pa); err == nil {
+		t.Error("a stopped forward still serves")
+	}
+}
+
+// TestStartErrors: the agent's errors keep their sentinels.
+func TestStartErrors(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, err = r.Start(ctx, spec("api", busy.Addr().(*net.TCPAddr).Port))
+	if !errors.Is(err, runtime.ErrPortInUse) || runtime.IsPermanent(err) {
+		t.Errorf("port in use: %v", err)
+	}
+	s := spec("api", freePort(t))
+	s.Target = "service/missing"
+	if _, err := r.Start(ctx, s); !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("missing target: %v", err)
+	}
+}
+
+// TestAgentKilled: when the agent dies (kill -9) its forwards are gone —
+// nothing keeps listening — every handle reads not alive, Watch reports
+// each exit at once, and the next Start replaces the stale socket with a
+// new agent.
+func TestAgentKilled(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	port := freePort(t)
+	h, err := r.Start(ctx, spec("api", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := r.Watch(wctx, []runtime.Handle{h})
+	pid := r.AgentPID(ctx)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-events:
+		if ev.Handle != h || ev.Kind != runtime.EventExited {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no exit event after the agent was killed")
+	}
+	if st, err := r.Inspect(ctx, h); err != nil || st.Alive {
+		t.Fatalf("after kill: %+v, %v", st, err)
+	}
+	if _, err := greet(t, port); err == nil {
+		t.Fatal("the port still serves after the agent died")
+	}
+	h2, err := r.Start(ctx, spec("api", port))
+	if err != nil {
+		t.Fatalf("start after a dead agent: %v", err)
+	}
+	if got, err := greet(t, port); err != nil || got != "api" {
+		t.Fatalf("new agent answered %q, %v", got, err)
+	}
+	if err := r.Stop(ctx, h); err != nil { // the old handle names nothing now
+		t.Fatal(err)
+	}
+	if got, _ := greet(t, port); got != "api" {
+		t.Fatal("stopping the dead agent's handle touched the new forward")
+	}
+	if st, _ := r.Inspect(ctx, h2); !st.Alive {
+		t.Fatal("new forward not alive")
+	}
+}
+
+// TestAgentReplacedOnVersion: a kpf of another version replaces the agent
+// (its forwards are gone); the agent exits once it has no forwards.
+func TestAgentReplacedOnVersion(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	h, err := r.Start(ctx, spec("api", freePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := r.AgentPID(ctx)
+
+	r2 := &Runtime{StateDir: r.StateDir, Executable: os.Args[0], Version: "v2"}
+	t.Setenv("KPF_TEST_AGENT_VERSION", "v2")
+	t.Setenv("KPF_TEST_IDLE_EXIT", "300ms")
+	h2, err := r2.Start(ctx, spec("web", freePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid := r2.AgentPID(ctx); pid == old || pid == 0 {
+		t.Fatalf("agent not replaced: pid %d (old %d)", pid, old)
+	}
+	if st, _ := r2.Inspect(ctx, h); st.Alive {
+		t.Error("the old agent's forward reads alive under the new agent")
+	}
+	if err := r2.Stop(ctx, h2); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r2.AgentPID(ctx) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent did not exit with no forwards left")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	socket, _ := SocketPath(r.StateDir)
+	if _, err := os.Lstat(socket); !os.IsNotExist(err) {
+		t.Errorf("socket left behind: %v", err)
+	}
+}
+
+func TestSocketPathTooLong(t *testing.T) {
+	_, err := SocketPath("/" + strings.Repeat("x", 120))
+	if !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "KPF_STATE_DIR") {
+		t.Errorf("err = %v", err)
+	}
+	if p, err := SocketPath(filepath.Join("/tmp", "ws")); err != nil || p != "/tmp/ws/agent.sock" {
+		t.Errorf("%q %v", p, err)
+	}
+}

@@ -1,0 +1,53 @@
+// Package engine serves port-forwards in-process with client-go: the core
+// of kpf's native runtime, run inside one long-lived process (the agent)
+// that holds many forwards.
+//
+//	c, _ := engine.NewClients(restConfig)       // one per kube context
+//	e := engine.New(engine.Options{Log: log})
+//	f, err := e.Start(ctx, c, engine.Config{Name: "api", Target: "service/api",
+//		Namespace: "shop", Address: "127.0.0.1", LocalPort: 8080, RemotePort: "http"})
+//	f.Status(); f.Events(since); f.Stop(); e.Close()
+//
+// What it owns:
+//   - Target resolution: service/ (its selector; the service port maps to
+//     its targetPort, a named one resolved per pod), deployment/ and
+//     statefulset/ (spec.selector), pod/NAME, and label selectors; named
+//     remote ports from the chosen pod's containerPorts. Not found,
+//     forbidden and malformed targets wrap runtime.ErrPermanent.
+//   - Pod sources: one informer per (Clients, namespace, selector), shared
+//     by the forwards with that key and stopped with the last. Eligible
+//     pods are Running, Ready and not terminating. Where watching pods is
+//     forbidden but listing is allowed, each new connection lists instead;
+//     for pod/NAME where listing is forbidden too, it reads the pod.
+//   - Listeners: bound once at Start (a taken port wraps
+//     runtime.ErrPortInUse) and kept until Stop, whatever the pods do.
+//     Each new local connection goes to a pod Ready at that moment (one
+//     whose tunnel is open first, else the first by name); with none Ready
+//     it waits up to Options.PodWaitTimeout, woken by the informer.
+//   - Tunnels: one upgraded connection per pod and Clients, shared by every
+//     stream of every forward to it, dialed on first use (WebSocket, SPDY
+//     fallback as kubectl; Clients.ForceSPDY or Options.ForceSPDY for SPDY
+//     only), closed after Options.IdleTimeout without streams. Per local
+//     connection it drives an error and a data stream itself (not
+//     portforward.PortForwarder, which drops the whole connection on one
+//     stream's error): an error ends that connection only; a failed stream
+//     creation closes the tunnel and retries once on a fresh one.
+//   - Dead paths: a tunnel closes when its pod is deleted or turns not
+//     Ready (in-flight connections end; a terminating pod that is still
+//     Ready keeps its open connections, as kube-proxy does, but gets no new
+//     ones), when client-go's keep-alive pings fail, when a health check
+//     through it fails, and when the wall clock jumps against the monotonic
+//     clock (the machine slept). Failed dials back off per forward
+//     (exponential, jittered, never giving up, reset on success).
+//   - Status (atomic counters), health and a ring of recent events per
+//     forward, for `kpf status` and `kpf logs`.
+//
+// Cost: an idle forward is its listener, its accept goroutine and its
+// share of an informer; health checks and the clock watcher run only while
+// tunnels are open.
+//
+// engine imports runtime (for the sentinel errors) and client-go. It must
+// not import spec, state, reconcile, cmd, anything that reads HCL, nor
+// k8s.io/kubectl or k8s.io/cli-runtime (binary size), and it makes no
+// platform-specific calls.
+package engine

@@ -1,0 +1,397 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/runtime"
+)
+
+// Options configure an Engine. Zero values take the defaults below.
+type Options struct {
+	// Log receives the engine's logs (named "engine", With forward).
+	Log hclog.Logger
+	// Now is the clock for event times and Status.Since (tests fake it).
+	Now func() time.Time
+	// IdleTimeout closes a tunnel this long after its last stream ended
+	// (default 30 s).
+	IdleTimeout time.Duration
+	// PodWaitTimeout is how long a new local connection waits for a Ready
+	// pod before it is closed (default 10 s).
+	PodWaitTimeout time.Duration
+	// DialTimeout bounds one tunnel dial (default 10 s).
+	DialTimeout time.Duration
+	// HalfCloseTimeout ends a connection whose local client sent EOF once
+	// the pod has sent nothing for this long (default 5 s).
+	HalfCloseTimeout time.Duration
+	// ForceSPDY dials SPDY for every context (Clients.ForceSPDY does it per
+	// context).
+	ForceSPDY bool
+	// Dialer opens tunnels; nil: KubeDialer.
+	Dialer TunnelDialer
+	// MaxEvents is how many events a forward keeps (default 500).
+	MaxEvents int
+	// BackoffInitial and BackoffMax shape each forward's reconnect backoff
+	// after a failed dial (defaults 250 ms and 30 s; it never gives up).
+	BackoffInitial, BackoffMax time.Duration
+	// ClockCheckInterval is how often, while any tunnel is open, wall time
+	// is compared with monotonic time (default 5 s); a difference above
+	// ClockJumpThreshold (default 3 s) — a laptop that slept — closes every
+	// tunnel.
+	ClockCheckInterval, ClockJumpThreshold time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.IdleTimeout, 30*time.Second)
+	def(&o.PodWaitTimeout, 10*time.Second)
+	def(&o.DialTimeout, 10*time.Second)
+	def(&o.HalfCloseTimeout, 5*time.Second)
+	def(&o.BackoffInitial, 250*time.Millisecond)
+	def(&o.BackoffMax, 30*time.Second)
+	def(&o.ClockCheckInterval, 5*time.Second)
+	def(&o.ClockJumpThreshold, 3*time.Second)
+	if o.Dialer == nil {
+		o.Dialer = KubeDialer{}
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = 500
+	}
+}
+
+// Engine holds forwards. It is safe for concurrent use.
+type Engine struct {
+	opts  Options
+	log   hclog.Logger
+	reqID atomic.Uint64
+	// sample reads the clock for jump detection (tests replace it).
+	sample func() clockSample
+
+	mu       sync.Mutex
+	closed   bool
+	sources  map[sourceKey]*podSource
+	tunnels  map[tunnelKey]*tunnel
+	forwards map[*Forward]struct{}
+	open     int           // open (dialed) tunnels
+	clockOff chan struct{} // stops the clock watcher; nil when it is not running
+}
+
+// New returns an Engine with no forwards.
+func New(opts Options) *Engine {
+	opts.setDefaults()
+	e := &Engine{
+		opts:     opts,
+		log:      opts.Log.Named("engine"),
+		sources:  map[sourceKey]*podSource{},
+		tunnels:  map[tunnelKey]*tunnel{},
+		forwards: map[*Forward]struct{}{},
+	}
+	start := time.Now()
+	e.sample = func() clockSample {
+		now := time.Now()
+		return clockSample{wall: now.Round(0), mono: now.Sub(start)}
+	}
+	return e
+}
+
+// ErrClosed is returned by Start on a closed Engine.
+var ErrClosed = errors.New("engine closed")
+
+// Start resolves cfg's target through c, binds the listener (exactly
+// cfg.Address:cfg.LocalPort; a taken port wraps runtime.ErrPortInUse),
+// starts or joins the shared pod source and returns once both are ready.
+// No Ready pod is not an error: connections then wait for one. Errors that
+// retrying cannot fix (target not found, forbidden, unknown kind) wrap
+// runtime.ErrPermanent.
+func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, error) {
+	if c == nil || c.Kube == nil {
+		return nil, fmt.Errorf("forward %s: no clients: %w", cfg.Name, runtime.ErrPermanent)
+	}
+	if cfg.LocalPort < 0 || cfg.LocalPort > 65535 {
+		return nil, fmt.Errorf("forward %s: local port %d out of range: %w", cfg.Name, cfg.LocalPort, runtime.ErrPermanent)
+	}
+	health, err := cfg.Health.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
+	}
+	cfg.Health = health
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	res, err := resolveTarget(ctx, c, &cfg)
+	if err != nil {
+		return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
+	}
+	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.LocalPort))
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		if isAddrInUse(err) {
+			return nil, fmt.Errorf("forward %s: listening on %s: %w: %w", cfg.Name, addr, runtime.ErrPortInUse, err)
+		}
+		return nil, fmt.Errorf("forward %s: listening on %s: %w", cfg.Name, addr, err)
+	}
+	src, err := e.acquireSource(ctx, c, res)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
+	}
+	f := e.newForward(c, cfg, res, src, ln)
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		f.shutdown()
+		return nil, ErrClosed
+	}
+	e.forwards[f] = struct{}{}
+	e.mu.Unlock()
+	f.event(Event{Kind: EventListening, Message: ln.Addr().String() + " → " + res.describe + ":" + res.port.String()})
+	go f.acceptLoop()
+	return f, nil
+}
+
+// acquireSource returns the running pod source for (c, res), starting it if
+// no forward uses one yet, and waits until it synced.
+func (e *Engine) acquireSource(ctx context.Context, c *Clients, res *resolved) (*podSource, error) {
+	key := sourceKey{clients: c, namespace: res.namespace, set: res.key()}
+	e.mu.Lock()
+	s := e.sources[key]
+	if s != nil {
+		s.refs++
+		e.mu.Unlock()
+		select {
+		case <-s.started:
+		case <-ctx.Done():
+			e.releaseSource(s)
+			return nil, ctx.Err()
+		}
+		if s.startErr != nil {
+			e.releaseSource(s)
+			return nil, s.startErr
+		}
+		return s, nil
+	}
+	s = newPodSource(key, res, e.log.With("namespace", res.namespace, "pods", res.key()), e.podGone)
+	s.refs = 1
+	e.sources[key] = s
+	e.mu.Unlock()
+	s.startErr = s.run(ctx)
+	close(s.started)
+	if s.startErr != nil {
+		e.releaseSource(s)
+		return nil, s.startErr
+	}
+	return s, nil
+}
+
+// releaseSource drops one reference; the last stops the informer.
+func (e *Engine) releaseSource(s *podSource) {
+	e.mu.Lock()
+	s.refs--
+	last := s.refs == 0
+	if last && e.sources[s.key] == s {
+		delete(e.sources, s.key)
+	}
+	e.mu.Unlock()
+	if last {
+		s.close()
+	}
+}
+
+// podGone closes the tunnels to a pod that left (deleted, not Ready,
+// replaced), so in-flight connections on it end.
+func (e *Engine) podGone(c *Clients, ns string, p podRef, why string) {
+	e.mu.Lock()
+	t := e.tunnels[tunnelKey{clients: c, namespace: ns, pod: p}]
+	e.mu.Unlock()
+	if t != nil {
+		e.log.Debug("pod gone: closing its tunnel", "namespace", ns, "pod", p.name, "reason", why)
+		t.close(why)
+	}
+}
+
+// openTunnel returns the open tunnel for key, or nil.
+func (e *Engine) openTunnel(key tunnelKey) *tunnel {
+	e.mu.Lock()
+	t := e.tunnels[key]
+	e.mu.Unlock()
+	if t != nil && t.isOpen() {
+		return t
+	}
+	return nil
+}
+
+// tunnel returns the tunnel for key, dialing it if none is open or being
+// dialed. dialed is true for the caller whose call made the dial.
+func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed bool, err error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	t = e.tunnels[key]
+	if t == nil {
+		t = &tunnel{e: e, key: key, ready: make(chan struct{})}
+		e.tunnels[key] = t
+		dialed = true
+	}
+	e.mu.Unlock()
+	if dialed {
+		dctx, cancel := context.WithTimeout(context.Background(), e.opts.DialTimeout)
+		conn, err := e.opts.Dialer.Dial(dctx, key.clients, key.namespace, key.pod.name, e.opts.ForceSPDY || key.clients.ForceSPDY)
+		cancel()
+		if err == nil && conn == nil {
+			err = errors.New("dialer returned no connection")
+		}
+		t.conn, t.err = conn, err
+		if err != nil {
+			e.forgetTunnel(t)
+		} else {
+			e.tunnelOpened()
+			t.mu.Lock()
+			t.idle = time.AfterFunc(e.opts.IdleTimeout, t.idleClose) // until the first stream
+			t.mu.Unlock()
+			go t.watchConn()
+		}
+		close(t.ready)
+	}
+	select {
+	case <-t.ready:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	if t.err != nil {
+		return nil, dialed, fmt.Errorf("dialing pod %s/%s: %w", key.namespace, key.pod.name, t.err)
+	}
+	return t, dialed, nil
+}
+
+// forgetTunnel removes t from the pool (a later request dials anew).
+func (e *Engine) forgetTunnel(t *tunnel) {
+	e.mu.Lock()
+	if e.tunnels[t.key] == t {
+		delete(e.tunnels, t.key)
+	}
+	wasOpen := t.conn != nil
+	if wasOpen {
+		e.open--
+		if e.open == 0 && e.clockOff != nil {
+			close(e.clockOff)
+			e.clockOff = nil
+		}
+	}
+	e.mu.Unlock()
+}
+
+// tunnelOpened counts an open tunnel and starts the clock watcher with the
+// first.
+func (e *Engine) tunnelOpened() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.open++
+	if e.open == 1 && e.clockOff == nil {
+		e.clockOff = make(chan struct{})
+		go e.watchClock(e.clockOff)
+	}
+}
+
+// clockSample is one reading of wall time and of monotonic time.
+type clockSample struct {
+	wall time.Time     // without monotonic reading
+	mono time.Duration // monotonic time since an arbitrary start
+}
+
+// clockJumped reports whether wall time moved more than threshold apart
+// from monotonic time between two samples: the machine slept (monotonic
+// clocks stop during suspend on Linux, macOS and Windows) or the wall clock
+// was set.
+func clockJumped(prev, now clockSample, threshold time.Duration) bool {
+	d := now.wall.Sub(prev.wall) - (now.mono - prev.mono)
+	return d > threshold || d < -threshold
+}
+
+// watchClock runs while any tunnel is open: an idle engine wakes never.
+func (e *Engine) watchClock(stop <-chan struct{}) {
+	tick := time.NewTicker(e.opts.ClockCheckInterval)
+	defer tick.Stop()
+	prev := e.sample()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		now := e.sample()
+		if clockJumped(prev, now, e.opts.ClockJumpThreshold) {
+			e.log.Info("wall clock jumped (sleep?): closing every tunnel", "wall", now.wall.Sub(prev.wall), "monotonic", now.mono-prev.mono)
+			e.closeTunnels("clock jump")
+		}
+		prev = now
+	}
+}
+
+// closeTunnels closes every tunnel.
+func (e *Engine) closeTunnels(reason string) {
+	e.mu.Lock()
+	var ts []*tunnel
+	for _, t := range e.tunnels {
+		ts = append(ts, t)
+	}
+	e.mu.Unlock()
+	for _, t := range ts {
+		select {
+		case <-t.ready:
+			t.close(reason)
+		default: // being dialed: its dialer finishes it
+		}
+	}
+}
+
+// Close stops every forward and tunnel. Start fails afterwards.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	fs := make([]*Forward, 0, len(e.forwards))
+	for f := range e.forwards {
+		fs = append(fs, f)
+	}
+	e.mu.Unlock()
+	for _, f := range fs {
+		_ = f.Stop()
+	}
+	e.closeTunnels("engine closed")
+}
+
+// newBackoff is a forward's reconnect backoff: exponential, jittered, never
+// giving up (MaxElapsedTime 0), reset after a successful dial.
+func (e *Engine) newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = e.opts.BackoffInitial
+	b.MaxInterval = e.opts.BackoffMax
+	b.MaxElapsedTime = 0
+	b.RandomizationFactor = 0.2
+	b.Multiplier = 2
+	b.Reset()
+	return b
+}

@@ -1,0 +1,578 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+var webLabels = map[string]string{"app": "web"}
+
+func webPod(name string) *corev1.Pod {
+	return readyPod("demo", name, webLabels, corev1.ContainerPort{Name: "http", ContainerPort: 8080})
+}
+
+// banner connects to f and returns the first line the pod side sent, or
+// the error (io.EOF: the forward closed the connection).
+func banner(t *testing.T, f *Forward) (string, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+func mustBanner(t *testing.T, f *Forward) string {
+	t.Helper()
+	got, err := banner(t, f)
+	if err != nil {
+		t.Fatalf("reading through %s: %v (status %+v)", f.Name(), err, f.Status())
+	}
+	return got
+}
+
+func TestForwardReachesFirstReadyPodAndCountsBytes(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-b"), webPod("web-a"), notReady(webPod("web-0")))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "web-a\n" {
+		t.Fatalf("banner %q, %v; want web-a (first Ready by name)", line, err)
+	}
+	if _, err := io.WriteString(c, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	if echo, err := br.ReadString('\n'); err != nil || echo != "ping\n" {
+		t.Fatalf("echo %q, %v", echo, err)
+	}
+	c.Close()
+	eventually(t, "the connection to end", func() bool { return f.Status().Active == 0 })
+	s := f.Status()
+	if s.Total != 1 || s.BytesIn != int64(len("web-a\nping\n")) || s.BytesOut != int64(len("ping\n")) || s.Pod != "web-a" {
+		t.Errorf("status %+v", s)
+	}
+	if s.Health != HealthHealthy || !s.Listening {
+		t.Errorf("health %q listening %v, want healthy and listening", s.Health, s.Listening)
+	}
+	// A second connection shares the tunnel.
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Errorf("second connection reached %s", got)
+	}
+	if n := env.dialer.dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1 shared tunnel", n)
+	}
+	evs, _ := f.Events(0)
+	var kinds []string
+	for _, ev := range evs {
+		kinds = append(kinds, string(ev.Kind))
+	}
+	want := "listening tunnel-open pod-switch conn-opened conn-closed"
+	if got := strings.Join(kinds, " "); !strings.HasPrefix(got, want) {
+		t.Errorf("events %q, want them to start with %q", got, want)
+	}
+}
+
+func TestForwardsShareTunnelPerPodAndSourcePerSelector(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f1 := env.start(Config{Name: "one", Selector: webLabels, RemotePort: "http"})
+	f2 := env.start(Config{Name: "two", Selector: webLabels, RemotePort: "8080"})
+	mustBanner(t, f1)
+	mustBanner(t, f2)
+	if n := env.dialer.dials.Load(); n != 1 {
+		t.Errorf("%d dials for two forwards to one pod, want 1", n)
+	}
+	env.e.mu.Lock()
+	n := len(env.e.sources)
+	env.e.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d pod sources, want 1 shared", n)
+	}
+	_ = f1.Stop()
+	if got := mustBanner(t, f2); got != "web-a" {
+		t.Errorf("after the other forward stopped: %s", got)
+	}
+	_ = f2.Stop()
+	env.e.mu.Lock()
+	n = len(env.e.sources)
+	env.e.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d pod sources after every forward stopped, want 0", n)
+	}
+}
+
+func TestConnectionWaitsForReadyPod(t *testing.T) {
+	env := newTestEnv(t, Options{PodWaitTimeout: 10 * time.Second}, notReady(webPod("web-a")))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if s := f.Status(); s.Health != HealthUnhealthy || !s.Listening {
+		t.Errorf("with no Ready pod: %+v, want listening and unhealthy", s)
+	}
+	got := make(chan string, 1)
+	go func() {
+		line, _ := banner(t, f)
+		got <- line
+	}()
+	eventually(t, "the connection to be accepted", func() bool { return f.Status().Active == 1 })
+	env.updatePod(webPod("web-a"))
+	select {
+	case line := <-got:
+		if line != "web-a" {
+			t.Fatalf("got %q, want web-a once Ready", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting connection was not served once the pod was Ready")
+	}
+}
+
+func TestConnectionWithoutReadyPodClosesAfterTimeout(t *testing.T) {
+	env := newTestEnv(t, Options{PodWaitTimeout: 50 * time.Millisecond})
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if _, err := banner(t, f); !errors.Is(err, io.EOF) {
+		t.Fatalf("read %v, want EOF (closed)", err)
+	}
+	s := f.Status()
+	if !strings.Contains(s.LastError, runtime.ErrNoPod.Error()) || !s.Listening {
+		t.Errorf("status %+v, want a no-pod last error and the listener kept", s)
+	}
+	env.createPod(webPod("web-new"))
+	eventually(t, "the new pod to serve", func() bool {
+		line, _ := banner(t, f)
+		return line == "web-new"
+	})
+}
+
+func TestDeletedPodEndsItsConnectionsAndNewOnesMove(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); line != "web-a\n" {
+		t.Fatalf("first connection reached %q", line)
+	}
+	env.deletePod("demo", "web-a")
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = br.ReadString('\n')
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		t.Fatalf("in-flight connection to the deleted pod: %v, want it ended", err)
+	}
+	if got := mustBanner(t, f); got != "web-b" {
+		t.Errorf("new connection reached %s, want web-b", got)
+	}
+	s := f.Status()
+	if s.Reconnects != 1 || s.Pod != "web-b" {
+		t.Errorf("status %+v, want 1 reconnect, pod web-b", s)
+	}
+}
+
+func TestNotReadyPodClosesTunnelTerminatingKeepsIt(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f)
+	// Terminating but still Ready: no new connections, the tunnel stays.
+	term := webPod("web-a")
+	now := metav1.Now()
+	term.DeletionTimestamp = &now
+	env.updatePod(term)
+	eventually(t, "new connections to avoid the terminating pod", func() bool {
+		line, _ := banner(t, f)
+		return line == "web-b"
+	})
+	if n := env.dialer.openConns(); n != 2 {
+		t.Errorf("%d open tunnels, want 2 (the terminating pod's kept)", n)
+	}
+	env.updatePod(notReady(webPod("web-b")))
+	eventually(t, "web-b's tunnel to close", func() bool { return env.dialer.openConns() == 1 })
+}
+
+func TestErrorStreamEndsOnlyThatConnection(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	bad := env.start(Config{Name: "bad", Selector: webLabels, RemotePort: "9999"})
+	good := env.start(Config{Name: "good", Selector: webLabels, RemotePort: "8080"})
+	mustBanner(t, good)
+	if _, err := banner(t, bad); err == nil {
+		t.Fatal("a connection to a refused port was served")
+	}
+	eventually(t, "the error to be recorded", func() bool { return bad.Status().LastError != "" })
+	if s := bad.Status(); !strings.Contains(s.LastError, "connection refused") || !s.Listening {
+		t.Errorf("status %+v", s)
+	}
+	if got := mustBanner(t, good); got != "web-a" {
+		t.Errorf("after the other stream's error: %s", got)
+	}
+	if n, open := env.dialer.dials.Load(), env.dialer.openConns(); n != 1 || open != 1 {
+		t.Errorf("%d dials, %d open: the tunnel must survive a stream error", n, open)
+	}
+}
+
+func TestStreamCreationFailureRetriesOnFreshTunnel(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f)
+	env.dialer.failCreate.Store(1)
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("got %s", got)
+	}
+	if n, open := env.dialer.dials.Load(), env.dialer.openConns(); n != 2 || open != 1 {
+		t.Errorf("%d dials, %d open; want the broken tunnel closed and one fresh", n, open)
+	}
+}
+
+func TestFailedDialBacksOffAndConnectionFails(t *testing.T) {
+	env := newTestEnv(t, Options{BackoffInitial: time.Millisecond}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	env.dialer.failDial.Store(1)
+	if _, err := banner(t, f); err == nil {
+		t.Fatal("served through a failed dial")
+	}
+	eventually(t, "the error", func() bool { return strings.Contains(f.Status().LastError, "dial refused") })
+	env.clock.Add(time.Second) // past the backoff
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("got %s", got)
+	}
+	if s := f.Status(); !s.Listening {
+		t.Error("the listener closed")
+	}
+}
+
+func TestBackoffGrowsNeverStopsAndResets(t *testing.T) {
+	env := newTestEnv(t, Options{BackoffInitial: 100 * time.Millisecond, BackoffMax: time.Second}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	var prev time.Duration
+	for i := range 20 {
+		d := f.dialFailed()
+		if d <= 0 || d > 1200*time.Millisecond {
+			t.Fatalf("delay %d = %s, want within (0, max+20%%]", i, d)
+		}
+		if i < 3 && d < prev {
+			t.Errorf("delay %d = %s shrank from %s", i, d, prev)
+		}
+		prev = d
+		if got := f.nextDial.Sub(env.clock.Now()); got != d {
+			t.Errorf("next dial in %s, want %s", got, d)
+		}
+	}
+	if prev < 800*time.Millisecond {
+		t.Errorf("after 20 failures the delay is %s, want near the 1 s cap", prev)
+	}
+	f.dialSucceeded()
+	if d := f.dialFailed(); d > 120*time.Millisecond {
+		t.Errorf("after a success the delay is %s, want the initial 100 ms ±20%%", d)
+	}
+}
+
+func TestIdleTunnelCloses(t *testing.T) {
+	env := newTestEnv(t, Options{IdleTimeout: 20 * time.Millisecond}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	mustBanner(t, f)
+	eventually(t, "the idle tunnel to close", func() bool { return env.dialer.openConns() == 0 })
+	env.e.mu.Lock()
+	open := env.e.open
+	env.e.mu.Unlock()
+	if open != 0 {
+		t.Errorf("engine counts %d open tunnels", open)
+	}
+	mustBanner(t, f)
+	if s := f.Status(); s.Reconnects != 0 {
+		t.Errorf("an idle close counted as %d reconnects", s.Reconnects)
+	}
+}
+
+func TestStopClosesListenerAndConnections(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	addr := f.Addr().String()
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := br.ReadString('\n'); err == nil {
+		t.Error("connection still open after Stop")
+	}
+	if c2, err := net.Dial("tcp", addr); err == nil {
+		c2.Close()
+		t.Error("listener still accepting after Stop")
+	}
+	if s := f.Status(); s.Listening {
+		t.Error("status says listening after Stop")
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = env.e.Start(context.Background(), env.c, Config{Name: "x", Namespace: "demo", Selector: webLabels, RemotePort: "http",
+		Address: "127.0.0.1", LocalPort: ln.Addr().(*net.TCPAddr).Port})
+	if !errors.Is(err, runtime.ErrPortInUse) {
+		t.Fatalf("Start on a taken port: %v, want ErrPortInUse", err)
+	}
+	env.e.mu.Lock()
+	n := len(env.e.sources)
+	env.e.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d pod sources left after a failed start", n)
+	}
+}
+
+func TestListForbiddenIsPermanent(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	env.kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, kruntime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no"))
+	})
+	_, err := env.e.Start(context.Background(), env.c, Config{Name: "x", Namespace: "demo", Selector: webLabels, RemotePort: "http", Address: "127.0.0.1"})
+	if !runtime.IsPermanent(err) {
+		t.Fatalf("got %v, want permanent", err)
+	}
+}
+
+func TestWatchForbiddenFallsBackToListing(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	env.kube.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no watch"))
+	})
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("got %s", got)
+	}
+	eventually(t, "list-only mode", func() bool {
+		f.src.mu.Lock()
+		defer f.src.mu.Unlock()
+		return f.src.listOnly
+	})
+	env.deletePod("demo", "web-a")
+	env.createPod(webPod("web-b"))
+	if got := mustBanner(t, f); got != "web-b" {
+		t.Errorf("after a change without a watch: %s, want web-b", got)
+	}
+}
+
+func TestPodTargetWithListForbiddenReadsThePod(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	env.kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, kruntime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no list"))
+	})
+	f := env.start(Config{Target: "pod/web-a", RemotePort: "http"})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestHealthCheckFailureClosesTunnelAndTurnsUnhealthy(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	healthy := make(chan bool, 1)
+	healthy <- true
+	env.dialer.handler = func(pod string, port int32, data io.ReadWriteCloser) string {
+		defer data.Close()
+		req, err := readRequestLine(data)
+		if err != nil {
+			return ""
+		}
+		ok := <-healthy
+		healthy <- ok
+		status := "200 OK"
+		if !ok || strings.Contains(req, "/fail") {
+			status = "503 Service Unavailable"
+		}
+		_, _ = io.WriteString(data, "HTTP/1.1 "+status+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+		return ""
+	}
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{
+		Kind: HealthHTTP, HTTPPath: "/healthz", Interval: 10 * time.Millisecond, Timeout: time.Second, FailureThreshold: 2,
+	}})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\n\r\n")
+	_, _ = io.ReadAll(c)
+	c.Close()
+	eventually(t, "a passing check", func() bool {
+		evs, _ := f.Events(0)
+		for _, ev := range evs {
+			if ev.Kind == EventHealth && ev.Message == HealthHealthy {
+				return true
+			}
+		}
+		return false
+	})
+	<-healthy
+	healthy <- false
+	eventually(t, "unhealthy", func() bool { return f.Status().Health == HealthUnhealthy })
+	if s := f.Status(); !strings.Contains(s.HealthError, "503") {
+		t.Errorf("health error %q", s.HealthError)
+	}
+	if n := env.dialer.dials.Load(); n < 2 {
+		t.Errorf("%d dials: a failed check must close the tunnel and the next check dial anew", n)
+	}
+	eventually(t, "the failing tunnels to close", func() bool { return env.dialer.openConns() == 0 })
+}
+
+func readRequestLine(r io.Reader) (string, error) {
+	br := bufio.NewReader(r)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil || l == "\r\n" {
+			return line, err
+		}
+	}
+}
+
+func TestClockJumped(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := func(wall, mono time.Duration) clockSample { return clockSample{wall: t0.Add(wall), mono: mono} }
+	for _, tt := range []struct {
+		name      string
+		prev, now clockSample
+		want      bool
+	}{
+		{"steady", s(0, 0), s(5*time.Second, 5*time.Second), false},
+		{"small drift", s(0, 0), s(7*time.Second, 5*time.Second), false},
+		{"slept", s(0, 0), s(time.Hour, 5*time.Second), true},
+		{"clock set back", s(0, 0), s(-time.Minute, 5*time.Second), true},
+	} {
+		if got := clockJumped(tt.prev, tt.now, 3*time.Second); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestClockJumpClosesEveryTunnel(t *testing.T) {
+	env := newTestEnv(t, Options{ClockCheckInterval: 5 * time.Millisecond}, webPod("web-a"))
+	jump := make(chan struct{})
+	var mono time.Duration
+	wall := time.Now()
+	env.e.sample = func() clockSample {
+		mono += time.Millisecond
+		select {
+		case <-jump:
+			wall = wall.Add(time.Hour)
+			jump = nil
+		default:
+		}
+		return clockSample{wall: wall.Add(mono), mono: mono}
+	}
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f)
+	if env.dialer.openConns() != 1 {
+		t.Fatal("no tunnel")
+	}
+	close(jump)
+	eventually(t, "the tunnel to close after the jump", func() bool { return env.dialer.openConns() == 0 })
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("after the jump: %s", got)
+	}
+	if s := f.Status(); s.Reconnects != 1 {
+		t.Errorf("reconnects %d, want 1", s.Reconnects)
+	}
+}
+
+func TestEventRing(t *testing.T) {
+	l := eventLog{max: 3}
+	_, ch := l.since(0)
+	for i := range 5 {
+		l.add(Event{Kind: EventError, Message: string(rune('a' + i))})
+	}
+	select {
+	case <-ch:
+	default:
+		t.Error("a follower was not woken")
+	}
+	evs, _ := l.since(0)
+	if len(evs) != 3 || evs[0].Seq != 3 || evs[2].Seq != 5 || evs[2].Message != "e" {
+		t.Fatalf("events %+v, want seq 3..5", evs)
+	}
+	if evs, _ := l.since(4); len(evs) != 1 || evs[0].Seq != 5 {
+		t.Errorf("since 4: %+v", evs)
+	}
+}
+
+func TestStartOnClosedEngine(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	env.e.Close()
+	if f.Status().Listening {
+		t.Error("a forward still listens after Close")
+	}
+	if _, err := env.e.Start(context.Background(), env.c, Config{Name: "y", Namespace: "demo", Selector: webLabels, RemotePort: "http", Address: "127.0.0.1"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Start after Close: %v", err)
+	}
+}
+
+func TestHalfCloseStillReadsTheAnswer(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "last words\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	all, err := io.ReadAll(c)
+	if err != nil || string(all) != "web-a\nlast words\n" {
+		t.Fatalf("after a half-close read %q, %v; want the banner and the echo, then EOF", all, err)
+	}
+}
+
+func TestSilentPodAfterClientEOFEndsConnection(t *testing.T) {
+	env := newTestEnv(t, Options{HalfCloseTimeout: 30 * time.Millisecond}, webPod("web-a"))
+	block := make(chan struct{})
+	defer close(block)
+	env.dialer.handler = func(pod string, port int32, data io.ReadWriteCloser) string {
+		_, _ = io.WriteString(data, pod+"\n")
+		<-block // like kwok: never closes its side
+		return ""
+	}
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f) // reads a line, then closes
+	eventually(t, "the connection to end", func() bool { return f.Status().Active == 0 })
+}

@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/streaming/pkg/httpstream"
+)
+
+// pipeStream is one httpstream.Stream made of two in-memory pipes, with the
+// half-close semantics of SPDY streams: Close ends our writing only.
+type pipeStream struct {
+	headers http.Header
+	id      uint32
+	r       *io.PipeReader // what the pod side wrote
+	w       *io.PipeWriter // to the pod side
+}
+
+func (s *pipeStream) Read(p []byte) (int, error)  { return s.r.Read(p) }
+func (s *pipeStream) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s *pipeStream) Close() error                { return s.w.Close() }
+func (s *pipeStream) Reset() error {
+	s.w.CloseWithError(errors.New("stream reset"))
+	s.r.CloseWithError(errors.New("stream reset"))
+	return nil
+}
+func (s *pipeStream) Headers() http.Header { return s.headers }
+func (s *pipeStream) Identifier() uint32   { return s.id }
+
+// podEnd is the pod side of a stream.
+type podEnd struct {
+	r *io.PipeReader
+	w *io.PipeWriter
+}
+
+func (p podEnd) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p podEnd) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p podEnd) Close() error {
+	p.w.Close()
+	p.r.Close()
+	return nil
+}
+
+func newStreamPair(h http.Header, id uint32) (*pipeStream, podEnd) {
+	toPodR, toPodW := io.Pipe()
+	toUsR, toUsW := io.Pipe()
+	return &pipeStream{headers: h.Clone(), id: id, r: toUsR, w: toPodW}, podEnd{r: toPodR, w: toUsW}
+}
+
+// podHandler plays a pod's port: it gets the data stream's pod end and
+// returns a message for the error stream ("" for none) once done.
+type podHandler func(pod string, port int32, data io.ReadWriteCloser) string
+
+// bannerHandler answers with the pod's name and a newline, then echoes.
+func bannerHandler(ports ...int32) podHandler {
+	return func(pod string, port int32, data io.ReadWriteCloser) string {
+		for _, p := range ports {
+			if p == port {
+				defer data.Close()
+				if _, err := io.WriteString(data, pod+"\n"); err != nil {
+					return ""
+				}
+				_, _ = io.Copy(data, data)
+				return ""
+			}
+		}
+		data.Close()
+		return fmt.Sprintf("error forwarding port %d to pod %s: connection refused", port, pod)
+	}
+}
+
+// fakeConn is an upgraded connection to one pod.
+type fakeConn struct {
+	d       *fakeDialer
+	pod     string
+	mu      sync.Mutex
+	errs    map[string]podEnd // request id → error stream's pod end
+	streams []*pipeStream
+	closed  chan bool
+	once    sync.Once
+	nextID  uint32
+}
+
+func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
+	if c.d.failCreate.Load() > 0 {
+		c.d.failCreate.Add(-1)
+		return nil, errors.New("stream refused")
+	}
+	select {
+	case <-c.closed:
+		return nil, errors.New("connection closed")
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID += 2
+	s, end := newStreamPair(h, c.nextID)
+	c.streams = append(c.streams, s)
+	id := h.Get(corev1.PortForwardRequestIDHeader)
+	switch h.Get(corev1.StreamType) {
+	case corev1.StreamTypeError:
+		c.errs[id] = end
+	case corev1.StreamTypeData:
+		errEnd := c.errs[id]
+		delete(c.errs, id)
+		port, _ := strconv.Atoi(h.Get(corev1.PortHeader))
+		c.d.streams.Add(1)
+		go func() {
+			msg := c.d.handler(c.pod, int32(port), end)
+			if msg != "" {
+				_, _ = io.WriteString(errEnd, msg)
+			}
+			errEnd.Close()
+		}()
+	}
+	return s, nil
+}
+
+func (c *fakeConn) Close() error {
+	c.once.Do(func() {
+		close(c.closed)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, s := range c.streams {
+			s.Reset()
+		}
+		c.d.closes.Add(1)
+	})
+	return nil
+}
+
+func (c *fakeConn) CloseChan() <-chan bool             { return c.closed }
+func (c *fakeConn) SetIdleTimeout(time.Duration)       {}
+func (c *fakeConn) RemoveStreams(...httpstream.Stream) {}
+func (c *fakeConn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// fakeDialer hands out fakeConns; failDial makes the next dials fail.
+type fakeDialer struct {
+	handler    podHandler
+	dials      atomic.Int64
+	closes     atomic.Int64
+	streams    atomic.Int64
+	failDial   atomic.Int64
+	failCreate atomic.Int64
+
+	mu    sync.Mutex
+	conns []*fakeConn
+}
+
+func (d *fakeDialer) Dial(ctx context.Context, c *Clients, ns, pod string, forceSPDY bool) (httpstream.Connection, error) {
+	d.dials.Add(1)
+	if d.failDial.Load() > 0 {
+		d.failDial.Add(-1)
+		return nil, errors.New("dial refused")
+	}
+	conn := &fakeConn{d: d, pod: pod, errs: map[string]podEnd{}, closed: make(chan bool)}
+	d.mu.Lock()
+	d.conns = append(d.conns, conn)
+	d.mu.Unlock()
+	return conn, nil
+}
+
+func (d *fakeDialer) openConns() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, c := range d.conns {
+		if !c.isClosed() {
+			n++
+		}
+	}
+	return n
+}
+
+// readyPod is a Running, Ready pod with labels and container ports.
+func readyPod(ns, name string, lbls map[string]string, ports ...corev1.ContainerPort) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbls, UID: types.UID("uid-" + name)},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Ports: ports}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue},
+		}},
+	}
+}
+
+func notReady(p *corev1.Pod) *corev1.Pod {
+	p = p.DeepCopy()
+	p.Status.Conditions[0].Status = corev1.ConditionFalse
+	return p
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// testEnv is an Engine over a fake clientset and a fake dialer.
+type testEnv struct {
+	t      *testing.T
+	kube   *fake.Clientset
+	c      *Clients
+	dialer *fakeDialer
+	clock  *fakeClock
+	e      *Engine
+}
+
+func newTestEnv(t *testing.T, opts Options, objs ...kruntime.Object) *testEnv {
+	t.Helper()
+	kube := fake.NewClientset(objs...)
+	env := &testEnv{t: t, kube: kube, c: &Clients{Kube: kube}, clock: &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}}
+	env.dialer = &fakeDialer{handler: bannerHandler(8080, 5432)}
+	if opts.Dialer == nil {
+		opts.Dialer = env.dialer
+	}
+	if opts.Now == nil {
+		opts.Now = env.clock.Now
+	}
+	if opts.PodWaitTimeout == 0 {
+		opts.PodWaitTimeout = 5 * time.Second
+	}
+	env.e = New(opts)
+	t.Cleanup(env.e.Close)
+	return env
+}
+
+// start starts a forward on a free loopback port.
+func (env *testEnv) start(cfg Config) *Forward {
+	env.t.Helper()
+	if cfg.Name == "" {
+		cfg.Name = "test"
+	}
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1"
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "demo"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f, err := env.e.Start(ctx, env.c, cfg)
+	if err != nil {
+		env.t.Fatalf("Start(%+v): %v", cfg, err)
+	}
+	env.t.Cleanup(func() { _ = f.Stop() })
+	return f
+}
+
+func (env *testEnv) updatePod(p *corev1.Pod) {
+	env.t.Helper()
+	if _, err := env.kube.CoreV1().Pods(p.Namespace).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+func (env *testEnv) createPod(p *corev1.Pod) {
+	env.t.Helper()
+	if _, err := env.kube.CoreV1().Pods(p.Namespace).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+func (env *testEnv) deletePod(ns, name string) {
+	env.t.Helper()
+	if err := env.kube.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
+		env.t.Fatal(err)
+	}
+}
+
+// eventually polls cond every 5 ms for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

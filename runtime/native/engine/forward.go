@@ -1,0 +1,502 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/runtime"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/streaming/pkg/httpstream"
+)
+
+// Config is one forward, with every value resolved by the caller.
+type Config struct {
+	Name string
+	// Target is TYPE/NAME: service/, pod/, deployment/, statefulset/ (and
+	// kubectl's short forms); empty when Selector is set.
+	Target string
+	// Selector picks pods by labels when Target is empty.
+	Selector  map[string]string
+	Namespace string // empty: "default"
+	// Address and LocalPort are bound exactly as given (LocalPort 0: the
+	// system picks one; Status.Addr says which).
+	Address   string
+	LocalPort int
+	// RemotePort is a number or a port name: for a service its port (mapped
+	// to the targetPort, resolved per pod), else the pod's port or the name
+	// of one of its containerPorts.
+	RemotePort string
+	Health     HealthConfig
+}
+
+// Status is a forward's state at one moment.
+type Status struct {
+	Listening bool   `json:"listening"`
+	Addr      string `json:"addr"`          // the bound local address
+	Pod       string `json:"pod,omitempty"` // the pod the last connection went to
+	Active    int64  `json:"active"`        // local connections open now
+	Total     int64  `json:"total"`         // local connections accepted
+	BytesIn   int64  `json:"bytes_in"`      // from pods to local clients
+	BytesOut  int64  `json:"bytes_out"`     // from local clients to pods
+	// Reconnects counts tunnels dialed after a tunnel of this forward was
+	// lost for another reason than being idle (pod gone, failed check,
+	// broken connection, clock jump).
+	Reconnects  int64     `json:"reconnects"`
+	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown or HealthNone
+	HealthError string    `json:"health_error,omitempty"`
+	LastError   string    `json:"last_error,omitempty"`
+	Since       time.Time `json:"since"` // when the forward started
+}
+
+// Forward is one listener and the connections it serves.
+type Forward struct {
+	e     *Engine
+	c     *Clients
+	cfg   Config
+	res   *resolved
+	src   *podSource
+	ln    net.Listener
+	log   hclog.Logger
+	since time.Time
+
+	ctx        context.Context // ends at Stop
+	cancel     context.CancelFunc
+	stopOnce   sync.Once
+	acceptDone chan struct{}
+	events     eventLog
+
+	listening                     atomic.Bool
+	active, total                 atomic.Int64
+	bytesIn, bytesOut, reconnects atomic.Int64
+
+	mu         sync.Mutex
+	conns      map[net.Conn]struct{}
+	lastErr    string
+	pod        string    // pod of the last connection
+	lastTunnel tunnelKey // tunnel of the last connection (health checks use it)
+	port       int32     // remote port on that pod
+	bo         *backoff.ExponentialBackOff
+	nextDial   time.Time // no dial before (backoff after a failed dial)
+	lostTunnel bool      // the next dial is a reconnect
+	health     healthState
+}
+
+func (e *Engine) newForward(c *Clients, cfg Config, res *resolved, src *podSource, ln net.Listener) *Forward {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Forward{
+		e: e, c: c, cfg: cfg, res: res, src: src, ln: ln,
+		log:        e.log.With("forward", cfg.Name),
+		since:      e.opts.Now(),
+		ctx:        ctx,
+		cancel:     cancel,
+		acceptDone: make(chan struct{}),
+		events:     eventLog{max: e.opts.MaxEvents},
+	}
+	f.listening.Store(true)
+	return f
+}
+
+// Name is the forward's name.
+func (f *Forward) Name() string { return f.cfg.Name }
+
+// Addr is the bound local address.
+func (f *Forward) Addr() net.Addr { return f.ln.Addr() }
+
+// Events returns the retained events with Seq > since, oldest first, and a
+// channel that is closed when the next event arrives (for following).
+func (f *Forward) Events(since int) ([]Event, <-chan struct{}) { return f.events.since(since) }
+
+func (f *Forward) event(ev Event) {
+	ev.Time = f.e.opts.Now()
+	f.events.add(ev)
+}
+
+func (f *Forward) setLastError(err error) {
+	f.mu.Lock()
+	f.lastErr = err.Error()
+	f.mu.Unlock()
+}
+
+// Stop closes the listener and every local connection of the forward and
+// releases its pod source. Tunnels shared with other forwards stay; the
+// forward's own close after IdleTimeout. Safe to call twice.
+func (f *Forward) Stop() error {
+	f.stopOnce.Do(func() {
+		f.shutdown()
+		<-f.acceptDone
+		f.e.mu.Lock()
+		delete(f.e.forwards, f)
+		f.e.mu.Unlock()
+		f.event(Event{Kind: EventStopped})
+	})
+	return nil
+}
+
+// shutdown closes everything without waiting for the accept loop (which
+// may not run).
+func (f *Forward) shutdown() {
+	f.cancel()
+	f.listening.Store(false)
+	f.ln.Close()
+	f.mu.Lock()
+	conns := f.conns
+	f.conns = nil
+	f.mu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
+	f.e.releaseSource(f.src)
+}
+
+// Status reports the forward's state; it makes no network call.
+func (f *Forward) Status() Status {
+	f.mu.Lock()
+	s := Status{
+		Listening: f.listening.Load(),
+		Addr:      f.ln.Addr().String(),
+		Pod:       f.pod,
+		LastError: f.lastErr,
+		Since:     f.since,
+	}
+	f.mu.Unlock()
+	s.Active, s.Total = f.active.Load(), f.total.Load()
+	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
+	s.Health, s.HealthError = f.healthStatus()
+	return s
+}
+
+func (f *Forward) acceptLoop() {
+	defer close(f.acceptDone)
+	var delay time.Duration
+	for {
+		conn, err := f.ln.Accept()
+		if err != nil {
+			if f.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, never spin.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			f.log.Warn("accept failed", "error", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+			case <-f.ctx.Done():
+				return
+			}
+			continue
+		}
+		delay = 0
+		f.mu.Lock()
+		if f.conns == nil && f.ctx.Err() != nil {
+			f.mu.Unlock()
+			conn.Close()
+			return
+		}
+		if f.conns == nil {
+			f.conns = map[net.Conn]struct{}{}
+		}
+		f.conns[conn] = struct{}{}
+		f.mu.Unlock()
+		f.total.Add(1)
+		f.active.Add(1)
+		go f.serve(conn)
+	}
+}
+
+// serve forwards one local connection to a pod Ready now.
+func (f *Forward) serve(conn net.Conn) {
+	defer func() {
+		conn.Close()
+		f.mu.Lock()
+		delete(f.conns, conn)
+		f.mu.Unlock()
+		f.active.Add(-1)
+	}()
+	var err error
+	for attempt := range 2 {
+		var retry bool
+		if retry, err = f.serveOnce(conn); !retry {
+			break
+		}
+		if attempt == 0 {
+			f.log.Debug("stream creation failed: retrying on a fresh tunnel", "error", err)
+		}
+	}
+	if err != nil && f.ctx.Err() == nil {
+		f.setLastError(err)
+		f.event(Event{Kind: EventConnFailed, Message: err.Error()})
+		f.log.Debug("connection failed", "error", err)
+	}
+}
+
+// serveOnce makes one attempt; retry is true when stream creation failed
+// (the tunnel was then closed, so another attempt dials afresh).
+func (f *Forward) serveOnce(conn net.Conn) (retry bool, err error) {
+	ctx, cancel := context.WithTimeout(f.ctx, f.e.opts.PodWaitTimeout+f.e.opts.DialTimeout)
+	defer cancel()
+	pod, err := f.pickPod(ctx)
+	if err != nil {
+		return false, err
+	}
+	port, err := f.res.port.resolve(pod)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+	}
+	t, err := f.getTunnel(ctx, pod)
+	if err != nil {
+		return false, err
+	}
+	if err := t.use(f); err != nil {
+		return true, err
+	}
+	errStream, data, err := t.openPair(port)
+	if err != nil {
+		t.release()
+		t.close("stream creation failed: " + err.Error())
+		return true, err
+	}
+	f.noteConn(pod, t.key, port)
+	f.pipe(conn, t, pod.Name, errStream, data)
+	return false, nil
+}
+
+// noteConn records where a connection went and starts health checks.
+func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
+	f.mu.Lock()
+	prev := f.pod
+	f.pod, f.lastTunnel, f.port = pod.Name, key, port
+	f.mu.Unlock()
+	if prev != pod.Name {
+		msg := "to " + pod.Name
+		if prev != "" {
+			msg = "from " + prev + " to " + pod.Name
+		}
+		f.event(Event{Kind: EventPodSwitch, Pod: pod.Name, Message: msg})
+	}
+	f.ensureHealthLoop()
+}
+
+// pickPod returns a pod that is Ready now, preferring one whose tunnel is
+// open, else the first by name. With none Ready it waits for the pod source
+// to change, up to PodWaitTimeout.
+func (f *Forward) pickPod(ctx context.Context) (*corev1.Pod, error) {
+	var timeout <-chan time.Time
+	for {
+		pods, changed, err := f.src.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(pods) > 0 {
+			return f.choose(pods), nil
+		}
+		if timeout == nil {
+			tm := time.NewTimer(f.e.opts.PodWaitTimeout)
+			defer tm.Stop()
+			timeout = tm.C
+		}
+		var poll <-chan time.Time
+		if changed == nil { // list-only: nothing wakes us
+			poll = time.After(listPollInterval)
+		}
+		select {
+		case <-changed:
+		case <-poll:
+		case <-timeout:
+			return nil, fmt.Errorf("%s: none Ready within %s: %w", f.res.describe, f.e.opts.PodWaitTimeout, runtime.ErrNoPod)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// choose picks among Ready pods (sorted by name): the first with an open
+// tunnel, else the first.
+func (f *Forward) choose(pods []*corev1.Pod) *corev1.Pod {
+	for _, p := range pods {
+		if f.e.openTunnel(f.tunnelKey(p)) != nil {
+			return p
+		}
+	}
+	return pods[0]
+}
+
+func (f *Forward) tunnelKey(p *corev1.Pod) tunnelKey {
+	return tunnelKey{clients: f.c, namespace: f.res.namespace, pod: podRef{p.Name, p.UID}}
+}
+
+// getTunnel returns the open tunnel to pod or dials one, after this
+// forward's backoff delay if its last dial failed.
+func (f *Forward) getTunnel(ctx context.Context, pod *corev1.Pod) (*tunnel, error) {
+	key := f.tunnelKey(pod)
+	if t := f.e.openTunnel(key); t != nil {
+		return t, nil
+	}
+	f.mu.Lock()
+	wait := f.nextDial.Sub(f.e.opts.Now())
+	f.mu.Unlock()
+	if wait > 0 {
+		tm := time.NewTimer(wait)
+		select {
+		case <-tm.C:
+		case <-ctx.Done():
+			tm.Stop()
+			return nil, fmt.Errorf("waiting %s to dial again: %w", wait.Round(time.Millisecond), ctx.Err())
+		}
+	}
+	t, dialed, err := f.e.tunnel(ctx, key)
+	if err != nil {
+		if dialed {
+			d := f.dialFailed()
+			f.event(Event{Kind: EventError, Pod: pod.Name, Message: fmt.Sprintf("%v (next dial in %s)", err, d.Round(time.Millisecond))})
+		}
+		return nil, err
+	}
+	if dialed {
+		f.dialSucceeded()
+		f.event(Event{Kind: EventTunnelOpen, Pod: pod.Name})
+	}
+	return t, nil
+}
+
+// dialFailed advances the backoff and returns the delay before the next
+// dial.
+func (f *Forward) dialFailed() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bo == nil {
+		f.bo = f.e.newBackoff()
+	}
+	d := f.bo.NextBackOff() // never Stop: MaxElapsedTime is 0
+	f.nextDial = f.e.opts.Now().Add(d)
+	return d
+}
+
+// dialSucceeded resets the backoff and counts a reconnect.
+func (f *Forward) dialSucceeded() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bo != nil {
+		f.bo.Reset()
+	}
+	f.nextDial = time.Time{}
+	if f.lostTunnel {
+		f.lostTunnel = false
+		f.reconnects.Add(1)
+	}
+}
+
+// tunnelClosed is told by a tunnel this forward used that it closed.
+func (f *Forward) tunnelClosed(t *tunnel, reason string) {
+	if reason != reasonIdle {
+		f.mu.Lock()
+		f.lostTunnel = true
+		f.mu.Unlock()
+	}
+	f.event(Event{Kind: EventTunnelClose, Pod: t.key.pod.name, Message: reason})
+}
+
+// countWriter counts bytes written into two counters.
+type countWriter struct {
+	w          io.Writer
+	total, own *atomic.Int64
+}
+
+func (c countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.total.Add(int64(n))
+	c.own.Add(int64(n))
+	return n, err
+}
+
+// errStreamWait bounds the wait for the error stream after the data
+// stream ended (a server that never closes it must not hold a goroutine).
+const errStreamWait = time.Second
+
+// pipe copies between the local connection and the data stream until the
+// pod's side ends or the local side fails, then reads what the error
+// stream said. An error there ends this connection only; the tunnel stays.
+func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data httpstream.Stream) {
+	defer t.release()
+	defer t.conn.RemoveStreams(errStream, data)
+	f.event(Event{Kind: EventConnOpened, Pod: pod, Message: conn.RemoteAddr().String()})
+	errMsg := make(chan string, 1)
+	go func() {
+		msg, _ := io.ReadAll(errStream) // a read error means the stream was reset: nothing to say
+		errMsg <- string(msg)
+	}()
+	var in, out atomic.Int64
+	remoteDone, localDone := make(chan struct{}), make(chan struct{})
+	localFailed := make(chan struct{})
+	go func() {
+		defer close(remoteDone)
+		_, _ = io.Copy(countWriter{conn, &f.bytesIn, &in}, data)
+	}()
+	go func() {
+		defer close(localDone)
+		_, err := io.Copy(countWriter{data, &f.bytesOut, &out}, conn)
+		if err != nil {
+			close(localFailed)
+			return
+		}
+		data.Close() // the client half-closed: tell the pod, keep reading its answer
+	}()
+	// After the client's EOF (half-close, or a full close we cannot tell
+	// apart) the pod may still answer: go on while it does, and end the
+	// connection once it has been silent for HalfCloseTimeout (some servers
+	// and kwok never close their side).
+	var linger *time.Timer
+	var lingerC <-chan time.Time
+	var lastIn int64
+	localEOF := localDone
+	for done := false; !done; {
+		select {
+		case <-remoteDone:
+			done = true
+		case <-localFailed:
+			done = true
+		case <-f.ctx.Done():
+			done = true
+		case <-localEOF:
+			localEOF = nil
+			lastIn = in.Load()
+			linger = time.NewTimer(f.e.opts.HalfCloseTimeout)
+			lingerC = linger.C
+		case <-lingerC:
+			if n := in.Load(); n != lastIn {
+				lastIn = n
+				linger.Reset(f.e.opts.HalfCloseTimeout)
+				continue
+			}
+			done = true
+		}
+	}
+	if linger != nil {
+		linger.Stop()
+	}
+	// Reset before waiting on the error stream: unread data would block it.
+	_ = data.Reset()
+	conn.Close()
+	<-remoteDone
+	<-localDone
+	var msg string
+	select {
+	case msg = <-errMsg:
+	case <-time.After(errStreamWait):
+		_ = errStream.Reset()
+	}
+	ev := Event{Kind: EventConnClosed, Pod: pod, BytesIn: in.Load(), BytesOut: out.Load()}
+	if msg != "" {
+		err := fmt.Errorf("pod %s: %s", pod, msg)
+		f.setLastError(err)
+		ev.Message = err.Error()
+		f.log.Debug("stream error", "pod", pod, "error", msg)
+	}
+	f.event(ev)
+}

@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+)
+
+// eligible reports whether pod may take new connections: Running, Ready
+// and not terminating.
+func eligible(pod *corev1.Pod) bool {
+	if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	return podReady(pod)
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// keepsTunnel reports whether in-flight connections to pod may go on: it
+// exists, is Running and Ready. A terminating pod that is still Ready keeps
+// its open connections (as kube-proxy does) but gets no new ones.
+func keepsTunnel(pod *corev1.Pod) bool {
+	return pod.Status.Phase == corev1.PodRunning && podReady(pod)
+}
+
+// podRef names one pod incarnation.
+type podRef struct {
+	name string
+	uid  types.UID
+}
+
+// sourceKey identifies a shared pod source.
+type sourceKey struct {
+	clients   *Clients
+	namespace string
+	set       string // resolved.key()
+}
+
+// podSource holds the pods of one (clients, namespace, selector) from an
+// informer, shared by every forward with that key. Where watching pods is
+// forbidden but listing is not, it lists on demand instead (listOnly).
+type podSource struct {
+	key    sourceKey
+	res    *resolved // namespace and selection (port is per forward)
+	log    hclog.Logger
+	onGone func(c *Clients, ns string, p podRef, why string)
+	refs   int // guarded by Engine.mu
+	// started is closed once run returned; startErr is its error.
+	started  chan struct{}
+	startErr error
+	stop     chan struct{}
+	stopped  sync.Once
+
+	mu       sync.Mutex
+	store    cache.Store
+	changed  chan struct{} // closed and replaced whenever the set changes
+	listOnly bool
+	synced   bool
+	err      error // first error of the informer's list, before sync
+	errCh    chan struct{}
+}
+
+func newPodSource(key sourceKey, res *resolved, log hclog.Logger, onGone func(*Clients, string, podRef, string)) *podSource {
+	return &podSource{
+		key: key, res: res, log: log, onGone: onGone,
+		stop: make(chan struct{}), started: make(chan struct{}), changed: make(chan struct{}), errCh: make(chan struct{}),
+	}
+}
+
+// lw lists and watches the source's pods. It reports list errors before
+// the first sync to Start, and turns a forbidden watch into list-only mode.
+type lw struct{ s *podSource }
+
+func (l lw) List(o metav1.ListOptions) (kruntime.Object, error) {
+	return l.ListWithContext(context.Background(), o)
+}
+
+func (l lw) Watch(o metav1.ListOptions) (watch.Interface, error) {
+	return l.WatchWithContext(context.Background(), o)
+}
+
+func (l lw) ListWithContext(ctx context.Context, o metav1.ListOptions) (kruntime.Object, error) {
+	s := l.s
+	sel := s.res.listOptions()
+	o.LabelSelector, o.FieldSelector = sel.LabelSelector, sel.FieldSelector
+	list, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).List(ctx, o)
+	if err != nil {
+		s.setErr(err)
+	}
+	return list, err
+}
+
+func (l lw) WatchWithContext(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+	s := l.s
+	sel := s.res.listOptions()
+	o.LabelSelector, o.FieldSelector = sel.LabelSelector, sel.FieldSelector
+	w, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).Watch(ctx, o)
+	if err != nil && apierrors.IsForbidden(err) {
+		s.log.Info("watching pods is forbidden: listing them per connection instead", "namespace", s.key.namespace, "error", err)
+		s.mu.Lock()
+		s.listOnly = true
+		s.mu.Unlock()
+		s.close() // the informer would retry the watch for ever
+	}
+	return w, err
+}
+
+// IsWatchListSemanticsUnSupported keeps the reflector on plain list+watch:
+// one list error to report, one watch error to fall back on.
+func (lw) IsWatchListSemanticsUnSupported() bool { return true }
+
+func (s *podSource) setErr(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil && !s.synced {
+		s.err = err
+		close(s.errCh)
+	}
+}
+
+// run starts the informer and waits until it has synced, its first list
+// failed, or ctx ends.
+func (s *podSource) run(ctx context.Context) error {
+	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
+		ListerWatcher: lw{s},
+		ObjectType:    &corev1.Pod{},
+		Handler: cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { s.notify() },
+			UpdateFunc: s.onUpdate,
+			DeleteFunc: s.onDelete,
+		},
+	})
+	s.mu.Lock()
+	s.store = store
+	s.mu.Unlock()
+	go ctrl.Run(s.stop)
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		cache.WaitForCacheSync(s.stop, ctrl.HasSynced)
+	}()
+	select {
+	case <-synced:
+		s.mu.Lock()
+		s.synced = true
+		listOnly := s.listOnly
+		s.mu.Unlock()
+		if listOnly {
+			return nil
+		}
+		select {
+		case <-s.stop:
+			// Stopped before sync: either list-only (watch forbidden, list
+			// allowed) or closed by the caller.
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.listOnly {
+				return nil
+			}
+			return fmt.Errorf("pod source stopped")
+		default:
+		}
+		return nil
+	case <-s.errCh:
+		s.close()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if apierrors.IsForbidden(s.err) && s.res.podName != "" {
+			// pod/NAME: reading that one pod was allowed (resolveTarget
+			// did it), so read it per connection.
+			s.log.Info("listing pods is forbidden: reading the pod per connection instead", "namespace", s.key.namespace, "pod", s.res.podName)
+			s.listOnly = true
+			return nil
+		}
+		return classify(s.err, "listing pods in "+s.key.namespace)
+	case <-ctx.Done():
+		s.close()
+		return ctx.Err()
+	}
+}
+
+func (s *podSource) close() { s.stopped.Do(func() { close(s.stop) }) }
+
+// notify wakes everyone waiting for a change.
+func (s *podSource) notify() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *podSource) onUpdate(oldObj, newObj any) {
+	oldPod, ok1 := oldObj.(*corev1.Pod)
+	newPod, ok2 := newObj.(*corev1.Pod)
+	if ok1 && ok2 && oldPod.UID == newPod.UID && keepsTunnel(oldPod) && !keepsTunnel(newPod) {
+		s.onGone(s.key.clients, s.key.namespace, podRef{newPod.Name, newPod.UID}, "pod not ready")
+	}
+	if ok1 && ok2 && oldPod.UID != newPod.UID {
+		s.onGone(s.key.clients, s.key.namespace, podRef{oldPod.Name, oldPod.UID}, "pod replaced")
+	}
+	s.notify()
+}
+
+func (s *podSource) onDelete(obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	if pod, ok := obj.(*corev1.Pod); ok {
+		s.onGone(s.key.clients, s.key.namespace, podRef{pod.Name, pod.UID}, "pod deleted")
+	}
+	s.notify()
+}
+
+// snapshot returns the eligible pods (sorted by name) and a channel closed
+// at the next change. In list-only mode it lists (one API call) and the
+// channel is nil.
+func (s *podSource) snapshot(ctx context.Context) ([]*corev1.Pod, <-chan struct{}, error) {
+	s.mu.Lock()
+	listOnly, store, changed := s.listOnly, s.store, s.changed
+	s.mu.Unlock()
+	var objs []any
+	switch {
+	case listOnly && s.res.podName != "":
+		pod, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).Get(ctx, s.res.podName, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, nil, classify(err, "reading pod "+s.key.namespace+"/"+s.res.podName)
+		}
+		if err == nil {
+			objs = append(objs, pod)
+		}
+		changed = nil
+	case listOnly:
+		list, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).List(ctx, s.res.listOptions())
+		if err != nil {
+			return nil, nil, classify(err, "listing pods in "+s.key.namespace)
+		}
+		for i := range list.Items {
+			objs = append(objs, &list.Items[i])
+		}
+		changed = nil
+	default:
+		objs = store.List()
+	}
+	var pods []*corev1.Pod
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok && s.res.matches(p) && eligible(p) {
+			pods = append(pods, p)
+		}
+	}
+	slices.SortFunc(pods, func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	return pods, changed, nil
+}
+
+// listPollInterval is how often a connection waiting for a Ready pod lists
+// again in list-only mode (no watch to wake it).
+const listPollInterval = 500 * time.Millisecond

@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/kpf-dev/kpf/runtime"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Target kinds.
+const (
+	KindService     = "service"
+	KindPod         = "pod"
+	KindDeployment  = "deployment"
+	KindStatefulSet = "statefulset"
+)
+
+// kindAliases maps kubectl's spellings of a kind to ours.
+var kindAliases = map[string]string{
+	"service": KindService, "services": KindService, "svc": KindService,
+	"pod": KindPod, "pods": KindPod, "po": KindPod,
+	"deployment": KindDeployment, "deployments": KindDeployment, "deploy": KindDeployment,
+	"deployment.apps": KindDeployment, "deployments.apps": KindDeployment,
+	"statefulset": KindStatefulSet, "statefulsets": KindStatefulSet, "sts": KindStatefulSet,
+	"statefulset.apps": KindStatefulSet, "statefulsets.apps": KindStatefulSet,
+}
+
+// ParseTarget splits kubectl's TYPE/NAME (short forms allowed; a bare NAME
+// is a pod, as in kubectl) into a kind and a name. An unknown kind is a
+// permanent error.
+func ParseTarget(target string) (kind, name string, err error) {
+	typ, n, ok := strings.Cut(target, "/")
+	if !ok {
+		typ, n = KindPod, target
+	}
+	if n == "" || strings.Contains(n, "/") {
+		return "", "", fmt.Errorf("target %q: want TYPE/NAME: %w", target, runtime.ErrPermanent)
+	}
+	k, known := kindAliases[strings.ToLower(typ)]
+	if !known {
+		return "", "", fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset): %w", target, typ, runtime.ErrPermanent)
+	}
+	return k, n, nil
+}
+
+// remotePort is a port on the pod side: a number, or a container port name
+// looked up in the chosen pod.
+type remotePort struct {
+	number int32
+	name   string
+}
+
+func (p remotePort) String() string {
+	if p.name != "" {
+		return p.name
+	}
+	return strconv.Itoa(int(p.number))
+}
+
+func parseRemotePort(s string) (remotePort, error) {
+	if s == "" {
+		return remotePort{}, fmt.Errorf("remote port is empty: %w", runtime.ErrPermanent)
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > 65535 {
+			return remotePort{}, fmt.Errorf("remote port %d out of range: %w", n, runtime.ErrPermanent)
+		}
+		return remotePort{number: int32(n)}, nil
+	}
+	return remotePort{name: s}, nil
+}
+
+// resolve returns the port number on pod: the number itself, or the
+// containerPort named p.name in any of the pod's containers.
+func (p remotePort) resolve(pod *corev1.Pod) (int32, error) {
+	if p.name == "" {
+		return p.number, nil
+	}
+	for _, c := range pod.Spec.Containers {
+		for _, cp := range c.Ports {
+			if cp.Name == p.name && (cp.Protocol == "" || cp.Protocol == corev1.ProtocolTCP) {
+				return cp.ContainerPort, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("pod %s has no container port named %q", pod.Name, p.name)
+}
+
+// resolved is a target turned into what the engine serves: which pods
+// (namespace, label selector and, for pod/NAME, a field selector on the
+// name) and which port on each.
+type resolved struct {
+	namespace string
+	selector  labels.Selector // never nil; Everything() for pod/NAME
+	podName   string          // pod/NAME targets only
+	port      remotePort
+	// describe is what the target looks like in messages.
+	describe string
+}
+
+// key identifies the pod set; forwards with equal keys share a pod source.
+func (r *resolved) key() string {
+	if r.podName != "" {
+		return "pod=" + r.podName
+	}
+	return "sel=" + r.selector.String()
+}
+
+// listOptions selects r's pods on the server.
+func (r *resolved) listOptions() metav1.ListOptions {
+	o := metav1.ListOptions{}
+	if r.podName != "" {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", r.podName).String()
+	} else {
+		o.LabelSelector = r.selector.String()
+	}
+	return o
+}
+
+// matches reports whether pod belongs to r's pod set (servers and fakes do
+// not all filter watch events).
+func (r *resolved) matches(pod *corev1.Pod) bool {
+	if pod.Namespace != r.namespace {
+		return false
+	}
+	if r.podName != "" {
+		return pod.Name == r.podName
+	}
+	return r.selector.Matches(labels.Set(pod.Labels))
+}
+
+// classify wraps an API error: NotFound, Forbidden, Unauthorized and
+// invalid requests are permanent, everything else is worth retrying.
+func classify(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), apierrors.IsUnauthorized(err),
+		apierrors.IsBadRequest(err), apierrors.IsInvalid(err), apierrors.IsMethodNotSupported(err):
+		return fmt.Errorf("%s: %w: %w", what, err, runtime.ErrPermanent)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// resolveTarget reads the target's object and turns cfg into a resolved
+// pod set and port.
+func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, error) {
+	port, err := parseRemotePort(cfg.RemotePort)
+	if err != nil {
+		return nil, err
+	}
+	ns := cfg.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	r := &resolved{namespace: ns, port: port}
+	if cfg.Target == "" {
+		if len(cfg.Selector) == 0 {
+			return nil, fmt.Errorf("neither a target nor a selector: %w", runtime.ErrPermanent)
+		}
+		sel, err := labels.ValidatedSelectorFromSet(cfg.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("selector: %w: %w", err, runtime.ErrPermanent)
+		}
+		r.selector, r.describe = sel, "selector "+sel.String()
+		return r, nil
+	}
+	kind, name, err := ParseTarget(cfg.Target)
+	if err != nil {
+		return nil, err
+	}
+	r.describe = kind + "/" + name
+	var labelSel *metav1.LabelSelector
+	switch kind {
+	case KindPod:
+		// The pod need not exist yet only if it may be created later; a
+		// missing pod is what kubectl reports as NotFound, and so do we.
+		if _, err := c.Kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+			return nil, classify(err, "reading pod "+ns+"/"+name)
+		}
+		r.podName, r.selector = name, labels.Everything()
+		return r, nil
+	case KindService:
+		svc, err := c.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, classify(err, "reading service "+ns+"/"+name)
+		}
+		if len(svc.Spec.Selector) == 0 {
+			return nil, fmt.Errorf("service %s/%s has no selector: %w", ns, name, runtime.ErrPermanent)
+		}
+		r.selector = labels.SelectorFromSet(svc.Spec.Selector)
+		if r.port, err = servicePort(svc, port); err != nil {
+			return nil, err
+		}
+		return r, nil
+	case KindDeployment:
+		d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, classify(err, "reading deployment "+ns+"/"+name)
+		}
+		labelSel = d.Spec.Selector
+	case KindStatefulSet:
+		s, err := c.Kube.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, classify(err, "reading statefulset "+ns+"/"+name)
+		}
+		labelSel = s.Spec.Selector
+	}
+	if labelSel == nil {
+		return nil, fmt.Errorf("%s has no selector: %w", r.describe, runtime.ErrPermanent)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(labelSel)
+	if err != nil {
+		return nil, fmt.Errorf("%s selector: %w: %w", r.describe, err, runtime.ErrPermanent)
+	}
+	if sel.Empty() {
+		return nil, fmt.Errorf("%s has an empty selector: %w", r.describe, runtime.ErrPermanent)
+	}
+	r.selector = sel
+	return r, nil
+}
+
+// servicePort maps the service port p (number or port name) to the pod
+// port its targetPort names, as kubectl does.
+func servicePort(svc *corev1.Service, p remotePort) (remotePort, error) {
+	for _, sp := range svc.Spec.Ports {
+		if sp.Protocol != "" && sp.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		if (p.name != "" && sp.Name == p.name) || (p.name == "" && sp.Port == p.number) {
+			switch {
+			case sp.TargetPort.Type == intstr.String && sp.TargetPort.StrVal != "":
+				return remotePort{name: sp.TargetPort.StrVal}, nil
+			case sp.TargetPort.Type == intstr.Int && sp.TargetPort.IntVal != 0:
+				return remotePort{number: sp.TargetPort.IntVal}, nil
+			default:
+				return remotePort{number: sp.Port}, nil
+			}
+		}
+	}
+	return remotePort{}, fmt.Errorf("service %s/%s has no TCP port %s: %w", svc.Namespace, svc.Name, p, runtime.ErrPermanent)
+}

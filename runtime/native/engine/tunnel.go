@@ -1,0 +1,225 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/streaming/pkg/httpstream"
+)
+
+// TunnelDialer opens one upgraded connection to a pod's portforward
+// subresource. The engine's default dials the API server (WebSocket first,
+// SPDY as fallback); tests substitute their own.
+type TunnelDialer interface {
+	Dial(ctx context.Context, c *Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error)
+}
+
+// KubeDialer dials through the API server as kubectl does: SPDY tunnelled
+// over WebSocket, falling back to plain SPDY when the upgrade fails
+// (httpstream.IsUpgradeFailure or IsHTTPSProxyError, from k8s.io/streaming).
+// It builds new dialers
+// for every dial: client-go's dialers are not safe for concurrent Dial.
+type KubeDialer struct{}
+
+// Dial implements TunnelDialer. client-go's Dial takes no context: when ctx
+// ends first, Dial returns and the connection, if it still arrives, is
+// closed.
+func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error) {
+	u := c.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
+	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	if err != nil {
+		return nil, fmt.Errorf("building the SPDY transport: %w", err)
+	}
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	if !forceSPDY {
+		// The streaming variants, as kubectl 1.36: the WebSocket dialer
+		// reports k8s.io/streaming's UpgradeFailureError, which
+		// apimachinery's IsUpgradeFailure does not recognise, so the plain
+		// NewFallbackDialer never falls back (a user allowed only create
+		// on pods/portforward then cannot forward at all).
+		ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.Config)
+		if err != nil {
+			return nil, fmt.Errorf("building the WebSocket dialer: %w", err)
+		}
+		dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, func(err error) bool {
+			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		})
+	}
+	type result struct {
+		conn httpstream.Connection
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		conn, _, err := dialer.Dial(portforward.PortForwardProtocolV1Name)
+		done <- result{conn, err}
+	}()
+	select {
+	case r := <-done:
+		return r.conn, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.conn != nil {
+				r.conn.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// tunnelKey identifies one pod incarnation reached through one Clients.
+type tunnelKey struct {
+	clients   *Clients
+	namespace string
+	pod       podRef
+}
+
+// tunnel is one upgraded connection to a pod, shared by every stream of
+// every forward to that pod through the same Clients. It is dialed on
+// first use and closed after Options.IdleTimeout without streams, when its
+// pod goes away, on a failed health check, a stream-creation failure or a
+// wall-clock jump.
+type tunnel struct {
+	e     *Engine
+	key   tunnelKey
+	ready chan struct{} // closed once the dial ended (conn or err set)
+	conn  httpstream.Connection
+	err   error
+
+	mu      sync.Mutex
+	streams int // open stream pairs of local connections
+	idle    *time.Timer
+	closed  bool
+	reason  string
+	users   map[*Forward]struct{}
+}
+
+// errTunnelClosed is returned for streams on a tunnel that closed.
+var errTunnelClosed = errors.New("tunnel closed")
+
+// isOpen reports whether t is dialed and not closed.
+func (t *tunnel) isOpen() bool {
+	select {
+	case <-t.ready:
+	default:
+		return false
+	}
+	if t.err != nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.closed
+}
+
+// use registers a stream pair of a local connection of f; release ends it.
+func (t *tunnel) use(f *Forward) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return errTunnelClosed
+	}
+	t.streams++
+	if t.idle != nil {
+		t.idle.Stop()
+		t.idle = nil
+	}
+	if t.users == nil {
+		t.users = map[*Forward]struct{}{}
+	}
+	t.users[f] = struct{}{}
+	return nil
+}
+
+func (t *tunnel) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.streams--
+	if t.streams == 0 && !t.closed {
+		t.idle = time.AfterFunc(t.e.opts.IdleTimeout, t.idleClose)
+	}
+}
+
+// addUser records f as a user of t without a stream (health checks), so f
+// hears when t closes.
+func (t *tunnel) addUser(f *Forward) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.users == nil {
+		t.users = map[*Forward]struct{}{}
+	}
+	t.users[f] = struct{}{}
+}
+
+func (t *tunnel) idleClose() {
+	t.mu.Lock()
+	idle := t.streams == 0 && !t.closed
+	t.mu.Unlock()
+	if idle {
+		t.close(reasonIdle)
+	}
+}
+
+const reasonIdle = "idle"
+
+// close closes the upgraded connection (resetting its streams, so the local
+// connections on it end) and tells its forwards why. Safe twice.
+func (t *tunnel) close(reason string) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed, t.reason = true, reason
+	if t.idle != nil {
+		t.idle.Stop()
+		t.idle = nil
+	}
+	users := t.users
+	t.users = nil
+	t.mu.Unlock()
+	t.e.forgetTunnel(t)
+	if t.conn != nil {
+		t.conn.Close()
+	}
+	for f := range users {
+		f.tunnelClosed(t, reason)
+	}
+}
+
+// openPair creates the error and data streams of one forwarded connection
+// to port (kubelet's protocol: same Port and requestID headers, error stream
+// first). The error stream is closed for writing at once: we never write.
+func (t *tunnel) openPair(port int32) (errStream, data httpstream.Stream, err error) {
+	h := http.Header{}
+	h.Set(corev1.StreamType, corev1.StreamTypeError)
+	h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
+	h.Set(corev1.PortForwardRequestIDHeader, strconv.FormatUint(t.e.reqID.Add(1), 10))
+	errStream, err = t.conn.CreateStream(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the error stream: %w", err)
+	}
+	errStream.Close()
+	h.Set(corev1.StreamType, corev1.StreamTypeData)
+	data, err = t.conn.CreateStream(h)
+	if err != nil {
+		t.conn.RemoveStreams(errStream)
+		return nil, nil, fmt.Errorf("creating the data stream: %w", err)
+	}
+	return errStream, data, nil
+}
+
+// watchConn closes t when its connection ends from the other side (API
+// server gone, keep-alive pings unanswered).
+func (t *tunnel) watchConn() {
+	<-t.conn.CloseChan()
+	t.close("connection lost")
+}

@@ -1,0 +1,83 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
+	"github.com/kpf-dev/kpf/runtime/native/engine"
+)
+
+// engineServer serves forwards with the engine: one rest config and
+// clientset per (kubeconfig source, context), so an exec credential plugin
+// runs once per context and informers and tunnels are shared.
+type engineServer struct {
+	e *engine.Engine
+
+	mu      sync.Mutex
+	clients map[clientsKey]*engine.Clients
+}
+
+type clientsKey struct {
+	src     kubeconfig.Source
+	context string
+}
+
+func newEngineServer(log hclog.Logger) *engineServer {
+	return &engineServer{e: engine.New(engine.Options{Log: log}), clients: map[clientsKey]*engine.Clients{}}
+}
+
+func (s *engineServer) clientsFor(src kubeconfig.Source, kubeContext string) (*engine.Clients, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := clientsKey{src, kubeContext}
+	if c, ok := s.clients[key]; ok {
+		return c, nil
+	}
+	kc, err := kubeconfig.Load(src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+	}
+	rc, err := kc.RESTConfig(kubeContext)
+	if err != nil {
+		if errors.Is(err, kubeconfig.ErrUnknownContext) {
+			err = fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+		}
+		return nil, err
+	}
+	c, err := engine.NewClients(rc)
+	if err != nil {
+		return nil, err
+	}
+	s.clients[key] = c
+	return c, nil
+}
+
+func (s *engineServer) Start(ctx context.Context, src kubeconfig.Source, sp runtime.Spec) (Forward, error) {
+	if sp.Kubeconfig != "" {
+		src.Explicit = sp.Kubeconfig
+	}
+	c, err := s.clientsFor(src, sp.Context)
+	if err != nil {
+		return nil, fmt.Errorf("forward %s: %w", sp.Name, err)
+	}
+	f, err := s.e.Start(ctx, c, engine.Config{
+		Name: sp.Name, Target: sp.Target, Selector: sp.Selector, Namespace: sp.Namespace,
+		Address: sp.Address, LocalPort: sp.LocalPort, RemotePort: sp.RemotePort,
+		Health: engine.HealthConfig{
+			Kind: sp.Health.Kind, HTTPPath: sp.Health.HTTPPath, Interval: sp.Health.Interval,
+			Timeout: sp.Health.Timeout, FailureThreshold: sp.Health.FailureThreshold,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (s *engineServer) Close() { s.e.Close() }

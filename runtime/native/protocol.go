@@ -1,0 +1,186 @@
+package native
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
+	"github.com/kpf-dev/kpf/runtime/native/engine"
+)
+
+// Protocol is the version of the CLI–agent protocol. An agent refuses a
+// request of another protocol version; the CLI then replaces the agent.
+const Protocol = 1
+
+// SocketName is the agent's socket in the workspace's state directory.
+const SocketName = "agent.sock"
+
+// maxSocketPath is the longest unix socket path every platform accepts
+// (macOS: 104 bytes including the terminating NUL).
+const maxSocketPath = 103
+
+// SocketPath is the agent's socket of the workspace whose state is in dir.
+func SocketPath(dir string) (string, error) {
+	p := filepath.Join(dir, SocketName)
+	if len(p) > maxSocketPath {
+		return "", fmt.Errorf("the agent socket path %s is longer than the %d bytes a unix socket allows; set KPF_STATE_DIR to a shorter directory: %w", p, maxSocketPath, runtime.ErrPermanent)
+	}
+	return p, nil
+}
+
+// Ops.
+const (
+	opHello    = "hello"    // -> Hello
+	opStart    = "start"    // Forward, Kubeconfig -> ID
+	opStop     = "stop"     // ID
+	opStatus   = "status"   // IDs -> Statuses
+	opWatch    = "watch"    // IDs -> a stream of Exited, until the client hangs up
+	opEvents   = "events"   // ID, Since, Follow -> a stream of Event
+	opSweep    = "sweep"    // Keep -> Stopped
+	opShutdown = "shutdown" // the agent stops every forward and exits
+)
+
+// request is one line from the CLI.
+type request struct {
+	Protocol   int                `json:"protocol"`
+	Op         string             `json:"op"`
+	Version    string             `json:"version,omitempty"`
+	Forward    *runtime.Spec      `json:"forward,omitempty"`
+	Kubeconfig *kubeconfig.Source `json:"kubeconfig,omitempty"`
+	ID         string             `json:"id,omitempty"`
+	IDs        []string           `json:"ids,omitempty"`
+	Keep       []string           `json:"keep,omitempty"`
+	Since      int                `json:"since,omitempty"`
+	Follow     bool               `json:"follow,omitempty"`
+}
+
+// response is one line from the agent. A stream sends several, each with
+// one of Exited or Event set.
+type response struct {
+	Error     string `json:"error,omitempty"`
+	Permanent bool   `json:"permanent,omitempty"`
+	PortInUse bool   `json:"port_in_use,omitempty"`
+	NoPod     bool   `json:"no_pod,omitempty"`
+
+	Hello    *hello                   `json:"hello,omitempty"`
+	ID       string                   `json:"id,omitempty"`
+	Statuses map[string]engine.Status `json:"statuses,omitempty"`
+	Stopped  []string                 `json:"stopped,omitempty"`
+	Exited   string                   `json:"exited,omitempty"`
+	Event    *engine.Event            `json:"event,omitempty"`
+}
+
+// hello is what an agent says of itself.
+type hello struct {
+	Version  string    `json:"version"`
+	Protocol int       `json:"protocol"`
+	PID      int       `json:"pid"`
+	Instance string    `json:"instance"` // unique per agent process
+	Started  time.Time `json:"started"`
+	Forwards int       `json:"forwards"`
+}
+
+// errorResponse encodes err with the sentinels a caller branches on.
+func errorResponse(err error) response {
+	return response{
+		Error:     err.Error(),
+		Permanent: runtime.IsPermanent(err),
+		PortInUse: errors.Is(err, runtime.ErrPortInUse),
+		NoPod:     errors.Is(err, runtime.ErrNoPod),
+	}
+}
+
+// agentError is an error the agent reported, carrying its sentinels again.
+type agentError struct {
+	msg  string
+	errs []error
+}
+
+func (e *agentError) Error() string   { return e.msg }
+func (e *agentError) Unwrap() []error { return e.errs }
+
+func (r *response) err() error {
+	if r.Error == "" {
+		return nil
+	}
+	e := &agentError{msg: r.Error}
+	if r.Permanent {
+		e.errs = append(e.errs, runtime.ErrPermanent)
+	}
+	if r.PortInUse {
+		e.errs = append(e.errs, runtime.ErrPortInUse)
+	}
+	if r.NoPod {
+		e.errs = append(e.errs, runtime.ErrNoPod)
+	}
+	return e
+}
+
+// conn is one client connection to the agent.
+type conn struct {
+	c   net.Conn
+	dec *json.Decoder
+}
+
+// errNoAgent means no agent answers on the socket.
+var errNoAgent = errors.New("no agent is running")
+
+func dial(ctx context.Context, socket string) (*conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", errNoAgent, err)
+	}
+	return &conn{c: c, dec: json.NewDecoder(bufio.NewReader(c))}, nil
+}
+
+func (c *conn) close() error { return c.c.Close() }
+
+// send writes one request.
+func (c *conn) send(req request) error {
+	req.Protocol = Protocol
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	_, err = c.c.Write(append(b, '\n'))
+	return err
+}
+
+// recv reads one response.
+func (c *conn) recv() (response, error) {
+	var r response
+	if err := c.dec.Decode(&r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// call sends req and reads one response, bounded by ctx.
+func call(ctx context.Context, socket string, req request) (response, error) {
+	c, err := dial(ctx, socket)
+	if err != nil {
+		return response{}, err
+	}
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := c.send(req); err != nil {
+		return response{}, fmt.Errorf("talking to the agent: %w", err)
+	}
+	r, err := c.recv()
+	if err != nil {
+		if ctx.Err() != nil {
+			return response{}, ctx.Err()
+		}
+		return response{}, fmt.Errorf("reading the agent's answer: %w", err)
+	}
+	return r, r.err()
+}

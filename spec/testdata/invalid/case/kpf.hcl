@@ -1,0 +1,4 @@
+forward "db" {
+  target      = "svc/db"
+  remote_port = 5432
+}

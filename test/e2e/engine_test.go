@@ -1,0 +1,390 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/native/engine"
+	"github.com/kpf-dev/kpf/test/cluster"
+)
+
+// These tests run kpf's native forwarding engine in-process against the
+// local control plane: real API server, real upgrades (WebSocket and
+// SPDY), real kwok tunnels to the pods' backends.
+
+// newEngine returns an engine that closes with t, and Clients for
+// kubeContext of the test cluster.
+func newEngine(t *testing.T, kubeContext string, opts engine.Options) (*engine.Engine, *engine.Clients) {
+	t.Helper()
+	c, _, err := engine.LoadClients(testCluster.Kubeconfig, kubeContext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Log == nil {
+		level := hclog.Warn
+		if l := os.Getenv("KPF_E2E_LOG"); l != "" {
+			level = hclog.LevelFromString(l)
+		}
+		opts.Log = hclog.New(&hclog.LoggerOptions{Name: t.Name(), Output: os.Stderr, Level: level})
+	}
+	e := engine.New(opts)
+	t.Cleanup(e.Close)
+	return e, c
+}
+
+// startEngineForward starts cfg on a free loopback port (unless cfg sets
+// one) and stops it when t ends.
+func startEngineForward(t *testing.T, e *engine.Engine, c *engine.Clients, cfg engine.Config) *engine.Forward {
+	t.Helper()
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1"
+	}
+	if cfg.Name == "" {
+		cfg.Name = "fwd"
+	}
+	f, err := e.Start(testContext(t), c, cfg)
+	if err != nil {
+		t.Fatalf("starting %s (%s%v): %v", cfg.Name, cfg.Target, cfg.Selector, err)
+	}
+	t.Cleanup(func() { _ = f.Stop() })
+	return f
+}
+
+func forwardPort(f *engine.Forward) int { return f.Addr().(*net.TCPAddr).Port }
+
+func TestEngineForwardsReachTheRightPod(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	tests := []struct {
+		name, target string
+		selector     map[string]string
+		remote       string
+		pods         string // label selector of the pods it may reach
+		banner       bool   // server-speaks-first instead of HTTP
+		spdy         bool
+	}{
+		{name: "service named port", target: "service/web", remote: "http", pods: "app=web"},
+		{name: "service numeric port to named targetPort", target: "svc/web", remote: "80", pods: "app=web"},
+		{name: "service over SPDY", target: "svc/web", remote: "http", pods: "app=web", spdy: true},
+		{name: "service numeric targetPort", target: "svc/api", remote: "8080", pods: "app=api"},
+		{name: "deployment", target: "deployment/api", remote: "8080", pods: "app=api"},
+		{name: "deployment named container port", target: "deploy/web", remote: "http", pods: "app=web"},
+		{name: "statefulset", target: "statefulset/db", remote: "5432", pods: "app=db", banner: true},
+		{name: "pod named port", target: "pod/db-0", remote: "postgres", pods: "app=db", banner: true},
+		{name: "selector", selector: map[string]string{"app": "web"}, remote: "http", pods: "app=web"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, c := newEngine(t, testCluster.Context, engine.Options{})
+			c.ForceSPDY = tt.spdy
+			pods, err := testCluster.Pods(ctx, ns, tt.pods)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := startEngineForward(t, e, c, engine.Config{Target: tt.target, Selector: tt.selector, Namespace: ns, RemotePort: tt.remote})
+			for i := range 3 { // three connections, one tunnel
+				var got string
+				if tt.banner {
+					got, err = readBanner(ctx, forwardPort(f))
+				} else {
+					got, err = httpGetOnce(ctx, forwardPort(f), "/")
+				}
+				if err != nil {
+					t.Fatalf("connection %d: %v (status %+v)", i, err, f.Status())
+				}
+				if !slices.Contains(pods, got) {
+					t.Fatalf("reached %q, want one of %v", got, pods)
+				}
+			}
+			s := f.Status()
+			if s.Total != 3 || s.BytesIn == 0 || !s.Listening || !slices.Contains(pods, s.Pod) || s.LastError != "" {
+				t.Errorf("status %+v", s)
+			}
+			if !tt.banner && s.BytesOut == 0 {
+				t.Errorf("no bytes counted towards the pod: %+v", s)
+			}
+			waitUntil(t, 10*time.Second, "every connection to end", func() bool { return f.Status().Active == 0 })
+		})
+	}
+}
+
+// requestLoop opens one new connection every 20 ms through port until stop
+// is closed, and returns how many requests were made, which failed (with
+// why) and which pods answered.
+func requestLoop(port int, stop <-chan struct{}) (total int, failures []string, seen map[string]int) {
+	seen = map[string]int{}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return total, failures, seen
+		case <-tick.C:
+		}
+		total++
+		body, err := httpGetOnce(context.Background(), port, "/")
+		if err != nil {
+			failures = append(failures, fmt.Sprintf("%s: %v", time.Now().Format("15:04:05.000"), err))
+			continue
+		}
+		seen[body]++
+	}
+}
+
+func TestEngineRollingRestartLosesNoRequest(t *testing.T) {
+	t.Parallel()
+	ns := newEmptyNamespace(t)
+	ctx := testContext(t)
+	if err := testCluster.DeployEcho(ctx, ns, "echo", 2); err != nil {
+		t.Fatal(err)
+	}
+	before, err := testCluster.Pods(ctx, ns, "app=echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, c := newEngine(t, testCluster.Context, engine.Options{})
+	f := startEngineForward(t, e, c, engine.Config{Target: "service/echo", Namespace: ns, RemotePort: "http"})
+	port := forwardPort(f)
+	httpGetRetry(t, port, "/", 10*time.Second)
+
+	stop := make(chan struct{})
+	type result struct {
+		total    int
+		failures []string
+		seen     map[string]int
+	}
+	done := make(chan result, 1)
+	go func() {
+		total, failures, seen := requestLoop(port, stop)
+		done <- result{total, failures, seen}
+	}()
+	time.Sleep(time.Second)
+	if err := testCluster.RolloutRestart(ctx, ns, "echo"); err != nil {
+		close(stop)
+		t.Fatal(err)
+	}
+	after, err := testCluster.Pods(ctx, ns, "app=echo")
+	if err != nil {
+		close(stop)
+		t.Fatal(err)
+	}
+	// Keep going until a new pod answered (and a second more).
+	waitUntil(t, 20*time.Second, "a new pod to answer", func() bool {
+		body, err := httpGetOnce(ctx, port, "/")
+		return err == nil && slices.Contains(after, body)
+	})
+	time.Sleep(time.Second)
+	close(stop)
+	r := <-done
+	t.Logf("%d requests, %d failed; answered by %v (before %v, after %v)", r.total, len(r.failures), r.seen, before, after)
+	if len(r.failures) > 0 {
+		t.Errorf("%d of %d requests failed during the rolling restart:\n%s", len(r.failures), r.total, strings.Join(r.failures, "\n"))
+	}
+	oldSeen, newSeen := 0, 0
+	for pod, n := range r.seen {
+		if slices.Contains(before, pod) {
+			oldSeen += n
+		}
+		if slices.Contains(after, pod) {
+			newSeen += n
+		}
+	}
+	if oldSeen == 0 || newSeen == 0 {
+		t.Errorf("answers from old pods %d, new pods %d: want both", oldSeen, newSeen)
+	}
+	if s := f.Status(); !s.Listening || !slices.Contains(after, s.Pod) {
+		t.Errorf("after the rollout: %+v", s)
+	}
+}
+
+func TestEngineDeletedPodReplacementServes(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	e, c := newEngine(t, testCluster.Context, engine.Options{})
+	f := startEngineForward(t, e, c, engine.Config{Target: "deployment/api", Namespace: ns, RemotePort: "8080"})
+	port := forwardPort(f)
+	old := httpGetRetry(t, port, "/", 10*time.Second)
+	ln := f.Addr().String()
+
+	if err := testCluster.DeletePod(ctx, ns, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := testCluster.WaitBacked(ctx, ns, "app=api", 1); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := testCluster.Pods(ctx, ns, "app=api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods) != 1 || pods[0] == old {
+		t.Fatalf("pods after the delete: %v (deleted %s)", pods, old)
+	}
+	// The replacement is Ready and backed: new connections reach it, at once.
+	for i := range 5 {
+		got, err := httpGetOnce(ctx, port, "/")
+		if err != nil || got != pods[0] {
+			t.Fatalf("request %d after the replacement was Ready: %q, %v; want %s (status %+v)", i, got, err, pods[0], f.Status())
+		}
+	}
+	if s := f.Status(); !s.Listening || s.Addr != ln || s.Pod != pods[0] || s.Reconnects < 1 {
+		t.Errorf("status %+v: want the same listener, pod %s and a reconnect", s, pods[0])
+	}
+	evs, _ := f.Events(0)
+	var switched bool
+	for _, ev := range evs {
+		switched = switched || (ev.Kind == engine.EventPodSwitch && ev.Pod == pods[0])
+	}
+	if !switched {
+		t.Errorf("no pod-switch event to %s in %+v", pods[0], evs)
+	}
+}
+
+func TestEngineWaitsForAPodThenServes(t *testing.T) {
+	t.Parallel()
+	ns := newEmptyNamespace(t)
+	ctx := testContext(t)
+	e, c := newEngine(t, testCluster.Context, engine.Options{PodWaitTimeout: 60 * time.Second})
+	// No pod yet: Start succeeds, the forward listens, a connection waits.
+	f := startEngineForward(t, e, c, engine.Config{Selector: map[string]string{"app": "late"}, Namespace: ns, RemotePort: "http"})
+	if s := f.Status(); !s.Listening || s.Health != engine.HealthUnhealthy {
+		t.Errorf("with no pod: %+v", s)
+	}
+	conn, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitUntil(t, 10*time.Second, "the connection to be accepted", func() bool { return f.Status().Active == 1 })
+	time.Sleep(time.Second)
+	if s := f.Status(); s.Active != 1 || s.LastError != "" {
+		t.Fatalf("a connection with no pod behind the forward did not wait: %+v", s)
+	}
+	if err := testCluster.DeployEcho(ctx, ns, "late", 1); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := testCluster.Pods(ctx, ns, "app=late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The waiting connection goes to the pod as soon as it is Ready — with
+	// kwok possibly a moment before the harness backs it, so its answer
+	// is not asserted; it must not have timed out waiting.
+	waitUntil(t, 10*time.Second, "the waiting connection to be handed on", func() bool {
+		evs, _ := f.Events(0)
+		for _, ev := range evs {
+			if ev.Kind == engine.EventConnOpened {
+				return true
+			}
+		}
+		return false
+	})
+	if got := httpGetRetry(t, forwardPort(f), "/", 10*time.Second); !slices.Contains(pods, got) {
+		t.Errorf("reached %q, want one of %v", got, pods)
+	}
+	if s := f.Status(); strings.Contains(s.LastError, runtime.ErrNoPod.Error()) {
+		t.Errorf("a connection timed out waiting: %+v", s)
+	}
+}
+
+func TestEngineForbiddenIsPermanent(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	e, c := newEngine(t, testCluster.LimitedContext, engine.Options{})
+	_, err := e.Start(testContext(t), c, engine.Config{Name: "x", Target: "svc/web", Namespace: ns, Address: "127.0.0.1", RemotePort: "http"})
+	if !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("limited context outside its namespace: %v, want a permanent forbidden error", err)
+	}
+	_, err = e.Start(testContext(t), c, engine.Config{Name: "x", Selector: map[string]string{"app": "web"}, Namespace: ns, Address: "127.0.0.1", RemotePort: "http"})
+	if !runtime.IsPermanent(err) {
+		t.Errorf("limited context, selector outside its namespace: %v, want permanent", err)
+	}
+	if _, _, err := engine.LoadClients(testCluster.Kubeconfig, "no-such-context"); !runtime.IsPermanent(err) {
+		t.Errorf("unknown context: %v, want permanent", err)
+	}
+}
+
+// The limited user may get and list pods in its namespace but not watch
+// them: the engine lists per connection instead.
+func TestEngineLimitedContextWithoutWatch(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	name := fmt.Sprintf("eng-%d", time.Now().UnixNano()%1_000_000)
+	if err := testCluster.DeployEcho(ctx, cluster.LimitedNamespace, name, 1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = testCluster.Kubectl(ctx, "delete", "-n", cluster.LimitedNamespace, "deployment/"+name, "service/"+name, "--wait=false")
+	})
+	pods, err := testCluster.Pods(ctx, cluster.LimitedNamespace, "app="+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, c := newEngine(t, testCluster.LimitedContext, engine.Options{})
+	f := startEngineForward(t, e, c, engine.Config{Target: "svc/" + name, Namespace: cluster.LimitedNamespace, RemotePort: "http"})
+	for range 3 {
+		if got := httpGetRetry(t, forwardPort(f), "/", 10*time.Second); !slices.Contains(pods, got) {
+			t.Fatalf("reached %q, want one of %v", got, pods)
+		}
+	}
+}
+
+func TestEnginePortInUse(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	busy := occupyLocalPort(t)
+	e, c := newEngine(t, testCluster.Context, engine.Options{})
+	_, err := e.Start(testContext(t), c, engine.Config{Name: "x", Target: "svc/web", Namespace: ns, Address: "127.0.0.1", LocalPort: busy, RemotePort: "http"})
+	if !errors.Is(err, runtime.ErrPortInUse) {
+		t.Errorf("Start on busy port %d: %v, want ErrPortInUse", busy, err)
+	}
+}
+
+// TestEngineSurvivesAPIServerRestart is not parallel: it stops the shared
+// API server (parallel tests wait until it is done).
+func TestEngineSurvivesAPIServerRestart(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	e, c := newEngine(t, testCluster.Context, engine.Options{PodWaitTimeout: 2 * time.Second, DialTimeout: 2 * time.Second, BackoffMax: time.Second})
+	f := startEngineForward(t, e, c, engine.Config{Target: "svc/web", Namespace: ns, RemotePort: "http"})
+	port := forwardPort(f)
+	httpGetRetry(t, port, "/", 10*time.Second)
+	if err := testCluster.StopAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Without the API server no connection gets through, but the listener stays.
+	waitUntil(t, 20*time.Second, "connections to fail", func() bool {
+		_, err := httpGetOnce(ctx, port, "/")
+		return err != nil
+	})
+	if !f.Status().Listening {
+		t.Error("the listener closed with the API server")
+	}
+	if err := testCluster.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := testCluster.Pods(ctx, ns, "app=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := httpGetRetry(t, port, "/", 30*time.Second); !slices.Contains(pods, got) {
+		t.Errorf("after the restart reached %q, want one of %v", got, pods)
+	}
+	if s := f.Status(); s.Addr != f.Addr().String() || !s.Listening || s.LastError == "" {
+		t.Errorf("status %+v: want the listener kept and the outage's error recorded", s)
+	}
+}

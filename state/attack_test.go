@@ -132,6 +132,9 @@ func TestRootChecks(t *testing.T) {
 		if err := open(root); err == nil || !strings.Contains(err.Error(), "writable by others") {
 			t.Errorf("root mode %v: Open = %v, want refused", m, err)
 		}
+		if _, err := List(root); err == nil || !strings.Contains(err.Error(), "writable by others") {
+			t.Errorf("root mode %v: List = %v, want refused", m, err)
+		}
 	}
 	real := t.TempDir()
 	link := filepath.Join(t.TempDir(), "state")

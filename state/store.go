@@ -179,6 +179,10 @@ func List(root string) ([]*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing workspaces: %w", err)
 	}
+	// A root others can write could hold workspaces they planted.
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
 	var files []*File
 	var errs []error
 	for _, e := range ents {

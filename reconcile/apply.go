@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
@@ -445,7 +446,9 @@ func (a *Applier) progressf(format string, args ...any) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	fmt.Fprintf(a.Progress, format+"\n", args...)
+	// One line, whatever the names and error texts hold: escaped for the
+	// terminal (the format strings themselves are plain).
+	fmt.Fprintln(a.Progress, termtext.Escape(fmt.Sprintf(format, args...)))
 }
 
 func (a *Applier) logger() hclog.Logger {

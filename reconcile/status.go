@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
@@ -204,10 +205,11 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 		if lastErr == "" {
 			lastErr = "-"
 		}
+		e := termtext.Escape
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
-			r.Name, r.Local, dash(r.Target), dash(r.Context), dash(r.Namespace),
-			cell(stateColor(r.State), r.State), cell(healthColor(r.Health), r.Health),
-			FormatUptime(r.Uptime), r.Restarts, oneLine(lastErr))
+			e(r.Name), e(r.Local), e(dash(r.Target)), e(dash(r.Context)), e(dash(r.Namespace)),
+			cell(stateColor(r.State), e(r.State)), cell(healthColor(r.Health), e(r.Health)),
+			FormatUptime(r.Uptime), r.Restarts, e(oneLine(lastErr)))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing status: %w", err)

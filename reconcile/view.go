@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
@@ -113,13 +114,13 @@ func (v *humanView) change(c *Change) {
 		verb, mark = "will be restarted", ' '
 	}
 	v.b = append(v.b, "\n  "...)
-	v.paint(ansiBold, "# forward."+c.Name)
+	v.paint(ansiBold, "# forward."+termtext.Escape(c.Name))
 	v.b = append(v.b, ' ')
 	v.paint(ansiBold, verb)
 	v.b = append(v.b, '\n')
 	if c.Reason != "" {
 		v.b = append(v.b, "  # ("...)
-		v.b = append(v.b, c.Reason...)
+		v.b = append(v.b, termtext.Escape(c.Reason)...)
 		v.b = append(v.b, ")\n"...)
 	}
 	switch c.Action {
@@ -141,9 +142,9 @@ func (v *humanView) change(c *Change) {
 	v.b = append(v.b, "    }\n"...)
 	if m := c.PortMove; m != nil {
 		if m.Got == 0 {
-			v.b = fmt.Appendf(v.b, "    # no local port: %s\n", m.Reason)
+			v.b = fmt.Appendf(v.b, "    # no local port: %s\n", termtext.Escape(m.Reason))
 		} else {
-			v.b = fmt.Appendf(v.b, "    # local port %d instead of %d: %s\n", m.Got, m.Wanted, m.Reason)
+			v.b = fmt.Appendf(v.b, "    # local port %d instead of %d: %s\n", m.Got, m.Wanted, termtext.Escape(m.Reason))
 		}
 	}
 }
@@ -271,7 +272,7 @@ func hclMap(m map[string]string) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(k)
+		b.WriteString(termtext.Escape(k))
 		b.WriteString(" = ")
 		b.WriteString(strconv.Quote(m[k]))
 	}

@@ -27,18 +27,33 @@ func Root(getenv func(string) string) (string, error) {
 }
 
 // Dir returns the state directory of the workspace at path workspace: one
-// folder under Root per absolute workspace path, named readably with a short
-// hash of the path ("shop-3f2a9c1b").
+// folder under Root per workspace, named readably with a short hash of its
+// absolute path with symbolic links resolved ("shop-3f2a9c1b"), so that a
+// workspace reached through a link has one state directory.
 func Dir(getenv func(string) string, workspace string) (string, error) {
 	root, err := Root(getenv)
 	if err != nil {
 		return "", err
 	}
+	abs, err := CanonicalPath(workspace)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, folderName(abs)), nil
+}
+
+// CanonicalPath is the absolute path of a workspace with symbolic links
+// resolved (as far as it exists: a missing workspace keeps its absolute
+// path).
+func CanonicalPath(workspace string) (string, error) {
 	abs, err := filepath.Abs(workspace)
 	if err != nil {
 		return "", fmt.Errorf("resolving workspace path: %w", err)
 	}
-	return filepath.Join(root, folderName(abs)), nil
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
 }
 
 func folderName(abs string) string {

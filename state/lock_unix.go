@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kpf-dev/kpf/internal/safefs"
 )
 
 // Lock takes the workspace's exclusive lock (flock on the lock file) and
@@ -23,7 +25,7 @@ import (
 // releases it; the lock also ends when the process exits.
 func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func() error, err error) {
 	path := filepath.Join(s.dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := safefs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // a link is refused, not truncated
 	if err != nil {
 		return nil, fmt.Errorf("opening lock: %w", err)
 	}
@@ -73,7 +75,7 @@ func writePID(f *os.File) error {
 }
 
 func holderPID(path string) int {
-	b, err := os.ReadFile(path)
+	b, err := safefs.ReadFile(path)
 	if err != nil {
 		return 0
 	}

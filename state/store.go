@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/kpf-dev/kpf/internal/safefs"
 )
 
 // File names inside a workspace's state directory.
@@ -27,23 +29,27 @@ type Store struct {
 }
 
 // Open opens (creating 0700 if needed) the state directory dir and its logs
-// directory. A directory others can read or write is tightened to 0700.
+// directory. The directory above dir (the state root) must be this user's
+// and writable by no one else; dir and its logs directory must be real
+// directories of this user, never symbolic links (they are not followed);
+// one others can read or write is tightened to 0700.
 func Open(dir string) (*Store, error) {
+	root := filepath.Dir(dir)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state root: %w", err)
+	}
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
+	// The root may be reached through a link; the store names its real
+	// place, so that every kpf names a workspace the same way (the kubectl
+	// runtime marks its processes with it).
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		dir = filepath.Join(real, filepath.Base(dir))
+	}
 	for _, d := range []string{dir, filepath.Join(dir, LogsDir)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("creating state directory: %w", err)
-		}
-		fi, err := os.Stat(d)
-		if err != nil {
-			return nil, fmt.Errorf("opening state directory: %w", err)
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("state directory %s is not a directory", d)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			if err := os.Chmod(d, 0o700); err != nil {
-				return nil, fmt.Errorf("state directory %s is accessible to others (%v) and cannot be tightened: %w", d, fi.Mode().Perm(), err)
-			}
+		if err := ownDir(d); err != nil {
+			return nil, err
 		}
 	}
 	return &Store{dir: dir}, nil
@@ -72,7 +78,7 @@ func (s *Store) Load() (*File, error) {
 }
 
 func readFile(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := safefs.ReadFile(path) // never a link, never blocks on a FIFO
 	if errors.Is(err, fs.ErrNotExist) {
 		return &File{Version: Version, Forwards: map[string]Forward{}}, nil
 	}
@@ -172,6 +178,10 @@ func List(root string) ([]*File, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listing workspaces: %w", err)
+	}
+	// A root others can write could hold workspaces they planted.
+	if err := checkRoot(root); err != nil {
+		return nil, err
 	}
 	var files []*File
 	var errs []error

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
@@ -56,6 +56,8 @@ type globalOptions struct {
 	CPUProfile string
 	MemProfile string
 	PprofAddr  string
+	// PprofAnyAddr allows --pprof on an address that is not loopback.
+	PprofAnyAddr bool
 }
 
 // app carries what every command needs; one per run.
@@ -103,7 +105,7 @@ func run(ctx context.Context, args []string, io streams, getenv func(string) str
 	case errors.Is(err, errReported):
 		return exitError
 	default:
-		fmt.Fprintf(io.Err, "Error: %v\n", err)
+		fmt.Fprintf(io.Err, "Error: %s\n", termtext.EscapeText(err.Error()))
 		return exitError
 	}
 }
@@ -169,7 +171,8 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 	f.BoolVar(&a.opts.NoColor, "no-color", false, "never colour the output")
 	f.StringVar(&a.opts.CPUProfile, "cpuprofile", "", "write a CPU profile to `file`")
 	f.StringVar(&a.opts.MemProfile, "memprofile", "", "write a heap profile to `file` on exit")
-	f.StringVar(&a.opts.PprofAddr, "pprof", "", "serve net/http/pprof on `addr` (e.g. 127.0.0.1:6060)")
+	f.StringVar(&a.opts.PprofAddr, "pprof", "", "serve net/http/pprof on `addr` (\":6060\" is 127.0.0.1:6060; loopback only unless --pprof-any-address)")
+	f.BoolVar(&a.opts.PprofAnyAddr, "pprof-any-address", false, "allow --pprof on an address that is not loopback (anyone who reaches it can profile kpf)")
 
 	root.AddCommand(
 		a.planCommand(),
@@ -213,13 +216,10 @@ func (a *app) color(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
-// workspaceDir is the absolute workspace directory.
+// workspaceDir is the absolute workspace directory, symbolic links
+// resolved: a workspace reached through a link is the same workspace.
 func (a *app) workspaceDir() (string, error) {
-	dir, err := filepath.Abs(a.opts.Dir)
-	if err != nil {
-		return "", fmt.Errorf("resolving workspace directory: %w", err)
-	}
-	return dir, nil
+	return state.CanonicalPath(a.opts.Dir)
 }
 
 // loadSpec loads and validates the workspace; diagnostics are rendered here
@@ -277,7 +277,7 @@ func (a *app) runtimes(store *state.Store) *runtime.Mux {
 	return &runtime.Mux{
 		Default: defaultRuntime,
 		Runtimes: map[string]runtime.Runtime{
-			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath},
+			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath, Workspace: store.Dir()},
 			native.Name: &native.Runtime{
 				StateDir:   store.Dir(),
 				Executable: a.getenv("KPF_AGENT_EXECUTABLE"),
@@ -415,7 +415,7 @@ func (a *app) sweep(ctx context.Context, rt runtime.Runtime, st *state.File) {
 	}
 	stopped, err := sw.Sweep(ctx, keep)
 	for _, line := range stopped {
-		fmt.Fprintf(a.io.Err, "Stopped a forward no state named: %s\n", line)
+		fmt.Fprintf(a.io.Err, "Stopped a forward no state named: %s\n", termtext.Escape(line))
 	}
 	if err != nil {
 		a.log.Warn("looking for forwards no state names", "error", err)

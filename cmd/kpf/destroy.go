@@ -11,24 +11,82 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 func (a *app) destroyCommand() *cobra.Command {
+	var forget bool
 	cmd := &cobra.Command{
 		Use:   "destroy [NAME...]",
 		Short: "Stop this workspace's forwards (all, or the named ones)",
 		Long: `destroy stops the forwards kpf started for this workspace and forgets them.
 It reads only the state, not the spec, so it works while the spec has errors.
-A process is signalled only if it is still the one kpf started.`,
+A process is signalled only if it is still the one kpf started, belongs to
+you and is not kpf itself or pid 1. A record whose process kpf may not stop
+is kept and reported; --forget drops such records without touching any
+process.`,
 		Example: `  kpf destroy
-  kpf destroy api db`,
+  kpf destroy api db
+  kpf destroy --forget api`,
 		RunE: func(cmd *cobra.Command, names []string) error {
+			if forget {
+				return a.forget(cmd.Context(), cmd.OutOrStdout(), names)
+			}
 			return a.destroy(cmd.Context(), cmd.OutOrStdout(), names)
 		},
 	}
+	cmd.Flags().BoolVar(&forget, "forget", false, "drop the named forwards from state without stopping (or signalling) anything")
 	return cmd
+}
+
+// forget drops the named records from state, touching no process.
+func (a *app) forget(ctx context.Context, out io.Writer, names []string) error {
+	if len(names) == 0 {
+		return fmt.Errorf("--forget needs the names of the forwards to forget")
+	}
+	store, err := a.workspaceStore()
+	if err != nil {
+		return err
+	}
+	unlock, err := a.lock(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := store.Load()
+	if err != nil {
+		return err
+	}
+	if err := unknownNames(st.Forwards, names); err != nil {
+		return err
+	}
+	for _, n := range names {
+		delete(st.Forwards, n)
+	}
+	if err := store.Save(st); err != nil {
+		return err
+	}
+	for _, n := range names {
+		fmt.Fprintf(out, "forward.%s: forgotten (no process was signalled)\n", termtext.Escape(n))
+	}
+	return nil
+}
+
+func unknownNames(have map[string]state.Forward, names []string) error {
+	var unknown []string
+	for _, n := range names {
+		if _, ok := have[n]; !ok {
+			unknown = append(unknown, termtext.Escape(n))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("no running forward named %s in this workspace", strings.Join(unknown, ", "))
+	}
+	return nil
 }
 
 func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error {
@@ -49,15 +107,8 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	a.sweep(ctx, rt, st)
 	selected := slices.Sorted(maps.Keys(st.Forwards))
 	if len(names) > 0 {
-		var unknown []string
-		for _, n := range names {
-			if _, ok := st.Forwards[n]; !ok {
-				unknown = append(unknown, n)
-			}
-		}
-		if len(unknown) > 0 {
-			sort.Strings(unknown)
-			return fmt.Errorf("no running forward named %s in this workspace", strings.Join(unknown, ", "))
+		if err := unknownNames(st.Forwards, names); err != nil {
+			return err
 		}
 		selected = names
 	}

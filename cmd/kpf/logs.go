@@ -9,8 +9,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/safefs"
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/runtime"
 )
 
@@ -23,6 +26,10 @@ func (a *app) logsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
 		Short: "Print a forward's log (kubectl's output); -f to follow",
+		Long: `logs prints a forward's log: kubectl's output, with a line from kpf at each
+start. On a terminal, control characters are shown escaped (\x1b) so that
+nothing in the log acts on the terminal; piped or redirected, the log is
+copied byte for byte. -f follows the log across rotations.`,
 		Example: `  kpf logs api
   kpf logs -f db`,
 		Args: cobra.ExactArgs(1),
@@ -30,7 +37,7 @@ func (a *app) logsCommand() *cobra.Command {
 			return a.logs(cmd.Context(), cmd.OutOrStdout(), args[0], o)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing as the log grows, until interrupted")
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing as the log grows, across rotations, until interrupted")
 	return cmd
 }
 
@@ -38,6 +45,12 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	store, err := a.workspaceStore()
 	if err != nil {
 		return err
+	}
+	// On a terminal nothing in a log may act on it.
+	if tf, ok := out.(*os.File); ok && isatty.IsTerminal(tf.Fd()) {
+		tw := termtext.NewWriter(out)
+		defer tw.Flush()
+		out = tw
 	}
 	// A runtime that keeps the log itself (the native agent) prints it.
 	st, err := store.Load()
@@ -50,26 +63,37 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 		}
 	}
 	path := store.LogPath(name)
-	f, err := os.Open(path)
+	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("forward %q has no log yet (it has not been started in this workspace)", name)
+		return fmt.Errorf("forward %q has no log yet (it has not been started in this workspace)", termtext.Escape(name))
 	}
 	if err != nil {
 		return fmt.Errorf("opening log: %w", err)
 	}
-	defer f.Close()
+	fl := &follower{path: path, f: f}
+	defer func() { fl.f.Close() }() // the file followed last
 	if _, err := io.Copy(out, f); err != nil {
 		return fmt.Errorf("reading log: %w", err)
 	}
 	if !o.Follow {
 		return nil
 	}
-	return follow(ctx, f, out, 250*time.Millisecond)
+	return fl.run(ctx, out, 250*time.Millisecond)
 }
 
-// follow copies what is appended to f until ctx is done. A log that is
-// truncated (a new start) is read again from its beginning.
-func follow(ctx context.Context, f *os.File, out io.Writer, every time.Duration) error {
+// follower copies what is appended to a forward's log as it grows, across
+// both ways a log rotates:
+//   - rename (a new start moves NAME.log to NAME.log.1 and kubectl writes a
+//     new NAME.log): what was left in the old file is copied, then the new
+//     NAME.log is opened and copied from its beginning;
+//   - copy and truncate (rotation while the forward runs): the file is read
+//     again from its beginning.
+type follower struct {
+	path string
+	f    *os.File // positioned after what was copied
+}
+
+func (l *follower) run(ctx context.Context, out io.Writer, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -78,17 +102,45 @@ func follow(ctx context.Context, f *os.File, out io.Writer, every time.Duration)
 			return nil
 		case <-t.C:
 		}
-		pos, err := f.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return fmt.Errorf("following log: %w", err)
-		}
-		if fi, err := f.Stat(); err == nil && fi.Size() < pos {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return fmt.Errorf("following log: %w", err)
-			}
-		}
-		if _, err := io.Copy(out, f); err != nil {
+		if err := l.poll(out); err != nil {
 			return fmt.Errorf("following log: %w", err)
 		}
 	}
+}
+
+// poll copies what is new, following a rotation if there was one.
+func (l *follower) poll(out io.Writer) error {
+	pos, err := l.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	cur, err := l.f.Stat()
+	if err != nil {
+		return err
+	}
+	if cur.Size() < pos { // truncated in place
+		if _, err := l.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+	}
+	if _, err := io.Copy(out, l.f); err != nil {
+		return err
+	}
+	at, err := os.Lstat(l.path)
+	if err != nil || os.SameFile(at, cur) {
+		return nil // not rotated (or the new log is not there yet)
+	}
+	nf, err := safefs.OpenFile(l.path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil // the next poll tries again
+	}
+	// Whatever reached the old file between the copy above and now.
+	_, err = io.Copy(out, l.f)
+	l.f.Close()
+	l.f = nf
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, l.f)
+	return err
 }

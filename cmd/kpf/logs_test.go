@@ -28,63 +28,107 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestFollow: follow prints what is appended, starts over when the log is
-// truncated (a new start of the forward), and returns when ctx ends.
-func TestFollow(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "api.log")
-	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+// startFollowing follows path from its current end, as `kpf logs -f` does
+// after printing what was there; it returns the output and a stop function
+// that fails the test if the follower failed or did not return.
+func startFollowing(t *testing.T, path string) (*lockedBuffer, func()) {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if _, err := f.Seek(0, 2); err != nil { // as after the first copy
+	if _, err := f.Seek(0, 2); err != nil {
 		t.Fatal(err)
 	}
+	fl := &follower{path: path, f: f}
 	ctx, cancel := context.WithCancel(context.Background())
 	var out lockedBuffer
 	done := make(chan error, 1)
-	go func() { done <- follow(ctx, f, &out, 5*time.Millisecond) }()
-
-	waitFor := func(want string) {
+	go func() { done <- fl.run(ctx, &out, 5*time.Millisecond) }()
+	return &out, func() {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(out.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("follow output %q lacks %q", out.String(), want)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
 			}
-			time.Sleep(5 * time.Millisecond)
+		case <-time.After(5 * time.Second):
+			t.Fatal("follow did not return after cancel")
 		}
+		fl.f.Close()
 	}
-	appendLine := func(s string) {
-		t.Helper()
-		w, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
+}
+
+func waitOutput(t *testing.T, out *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("follow output %q lacks %q", out.String(), want)
 		}
-		if _, err := w.WriteString(s); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
+		time.Sleep(5 * time.Millisecond)
 	}
-	appendLine("Forwarding from 127.0.0.1:8080 -> 80\n")
-	waitFor("Forwarding from")
-	if err := os.WriteFile(path, []byte("new\n"), 0o600); err != nil { // truncated
+}
+
+func appendLine(t *testing.T, path, s string) {
+	t.Helper()
+	w, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor("new\n")
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("follow did not return after cancel")
+	defer w.Close()
+	if _, err := w.WriteString(s); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// TestFollowTruncation: a log copied and truncated in place (rotation while
+// the forward runs) is read again from its beginning.
+func TestFollowTruncation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "api.log")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startFollowing(t, path)
+	appendLine(t, path, "Forwarding from 127.0.0.1:8080 -> 80\n")
+	waitOutput(t, out, "Forwarding from")
+	if err := os.Truncate(path, 0); err != nil { // as rotateRunning does
+		t.Fatal(err)
+	}
+	appendLine(t, path, "new\n")
+	waitOutput(t, out, "new\n")
+	stop()
 	if strings.Contains(out.String(), "old") {
 		t.Errorf("follow printed what was there before it started: %q", out.String())
+	}
+}
+
+// TestFollowRename: a log renamed to NAME.log.1 (rotation at a new start)
+// is followed into the new NAME.log; lines that reached the old file
+// before the switch are not lost.
+func TestFollowRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "api.log")
+	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, stop := startFollowing(t, path)
+	appendLine(t, path, "first\n")
+	waitOutput(t, out, "first\n")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendLine(t, path+".1", "late line of the old process\n")
+	appendLine(t, path, "--- kpf: starting again\n")
+	waitOutput(t, out, "starting again")
+	appendLine(t, path, "second\n")
+	waitOutput(t, out, "second\n")
+	appendLine(t, path+".1", "not followed any more\n")
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	got := out.String()
+	if want := "first\nlate line of the old process\n--- kpf: starting again\nsecond\n"; got != want {
+		t.Errorf("follow across rename printed %q, want %q", got, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/state"
@@ -162,8 +163,9 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKSPACE\tNAME\tLOCAL\tTARGET\tCONTEXT/NAMESPACE\tSTATE\tUPTIME\tRESTARTS\tLAST ERROR")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%d\t%s\n", r.Workspace, r.Name, r.Local, r.Target,
-			r.Context, r.Namespace, r.State, dash(r.Uptime), r.Restarts, dash(r.LastError))
+		e := termtext.Escape
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%d\t%s\n", e(r.Workspace), e(r.Name), e(r.Local), e(r.Target),
+			e(r.Context), e(r.Namespace), e(r.State), dash(r.Uptime), r.Restarts, e(dash(r.LastError)))
 	}
 	return tw.Flush()
 }

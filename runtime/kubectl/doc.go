@@ -1,11 +1,15 @@
 // Package kubectl implements runtime.Runtime with detached `kubectl
 // port-forward` processes: argv only (never a shell), --context, --namespace
-// and --address always passed, output appended to a per-forward log file,
+// and --address always passed, output appended to a per-forward log file
+// (opened without following links, rotated while the forward runs),
 // readiness from kubectl's "Forwarding from" line, each process in its own
-// session so it outlives kpf. It also classifies kubectl's error messages
-// (permanent, port in use, retryable) and answers which contexts a
-// kubeconfig has.
+// session so it outlives kpf. Every process it starts is marked in its
+// environment with the workspace and the forward's name, so that Sweep finds
+// what a killed kpf left unrecorded; a handle records the process's start
+// time, executable, arguments and boot, all checked (through a pinned
+// process) before any signal. It also classifies kubectl's error messages
+// (permanent, port in use, retryable).
 //
-// kubectl imports runtime and runtime/proc only. It must not import spec,
-// state, reconcile or hcl.
+// kubectl imports runtime, runtime/proc and internal/safefs only. It must
+// not import spec, state, reconcile or hcl.
 package kubectl

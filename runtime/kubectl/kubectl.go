@@ -3,6 +3,8 @@ package kubectl
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/proc"
 )
@@ -29,7 +32,10 @@ const (
 	DefaultStopGrace    = 3 * time.Second
 	// TailSize is how much of a log's end Inspect reads.
 	TailSize = 16 << 10
-	// MaxLogSize is the size past which Start rotates a forward's log.
+	// MaxLogSize is the size past which a forward's log is rotated: by
+	// Start (renamed to NAME.log.1 before the new process starts) and,
+	// while the forward runs, by Inspect (copied and truncated, see
+	// rotateRunning).
 	MaxLogSize = 1 << 20
 	// StartMarker begins the line Start writes to the log before each start;
 	// Inspect only reports errors logged after the last one.
@@ -56,6 +62,11 @@ type Runtime struct {
 	// LogPath gives the log file of forward name; it is required. Paths are
 	// always derived from the name, never read from a handle.
 	LogPath func(name string) string
+	// Workspace names the workspace (its state directory): every kubectl
+	// Start runs carries it in its environment (EnvWorkspace), so that
+	// Sweep finds the forwards of this workspace that no state names.
+	// Empty: processes are not marked and Sweep finds nothing.
+	Workspace string
 
 	exits exitBroker // exits of the processes this Runtime started
 }
@@ -63,26 +74,103 @@ type Runtime struct {
 // Name is the runtime's name in handles and specs.
 const Name = "kubectl"
 
+// The environment entries that mark a kubectl process kpf started: the
+// workspace (Runtime.Workspace) and the forward's name. A process's
+// initial environment can be read by its user alone (Linux
+// /proc/PID/environ, macOS kern.procargs2).
+const (
+	EnvWorkspace = "KPF_WORKSPACE"
+	EnvForward   = "KPF_FORWARD"
+)
+
 var (
 	_ runtime.Runtime = (*Runtime)(nil)
 	_ runtime.Events  = (*Runtime)(nil)
+	_ runtime.Sweeper = (*Runtime)(nil)
 )
 
 // handleData is what a kubectl handle remembers: the process (pid and start
-// time, so a reused pid is never taken for it) and the forward's name, from
-// which its log path is derived.
+// time, so a reused pid is never taken for it), the forward's name, from
+// which its log path is derived, and what the process ran, checked before
+// any signal.
 type handleData struct {
 	proc.ID
 	Name string `json:"name"`
+	// Exe is the process's executable, Args a digest of its arguments
+	// (after argv[0]) and Boot the boot it ran under, as seen once it was
+	// ready. Handles from before they were recorded (state version 1) have
+	// none, and are checked conservatively instead (see owns).
+	Exe  string `json:"exe,omitempty"`
+	Args string `json:"args,omitempty"`
+	Boot string `json:"boot,omitempty"`
 }
 
-// NewHandle makes the handle of process id running forward name.
+// NewHandle makes the handle of process id running forward name, with no
+// record of what the process runs (as a handle upgraded from state version
+// 1): it is checked conservatively (an executable named kubectl*, running
+// port-forward).
 func NewHandle(id proc.ID, name string) (runtime.Handle, error) {
-	d, err := runtime.NewData(handleData{ID: id, Name: name})
+	return newHandle(handleData{ID: id, Name: name})
+}
+
+func newHandle(d handleData) (runtime.Handle, error) {
+	data, err := runtime.NewData(d)
 	if err != nil {
 		return runtime.Handle{}, err
 	}
-	return runtime.Handle{Runtime: Name, ID: strconv.Itoa(id.PID), Data: d}, nil
+	return runtime.Handle{Runtime: Name, ID: strconv.Itoa(d.PID), Data: data}, nil
+}
+
+// argsDigest identifies a process's arguments (after argv[0]).
+func argsDigest(args []string) string {
+	h := sha256.New()
+	for _, a := range args {
+		h.Write([]byte(a))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// identify records what the ready process d names runs. What cannot be
+// read stays empty and is checked conservatively later.
+func identify(d handleData) handleData {
+	p, err := proc.Describe(d.ID)
+	if err != nil {
+		return d
+	}
+	d.Exe = p.Exe
+	if len(p.Args) > 0 {
+		d.Args = argsDigest(p.Args[1:])
+	}
+	d.Boot, _ = proc.BootID()
+	return d
+}
+
+// owns reports whether p is the process d recorded: same boot, same
+// executable, same arguments. For a handle that recorded none of these (state
+// version 1), p must run an executable named kubectl* with port-forward as
+// its first argument. A process that does not match is another program
+// that reuses the pid: never signalled.
+func (d handleData) owns(p proc.Process) bool {
+	if p.UID != os.Getuid() {
+		return false
+	}
+	if d.Boot != "" {
+		if b, err := proc.BootID(); err == nil && b != d.Boot {
+			return false
+		}
+	}
+	if d.Exe != "" {
+		if p.Exe != d.Exe {
+			return false
+		}
+	} else if !strings.HasPrefix(filepath.Base(p.Exe), "kubectl") {
+		return false
+	}
+	if d.Args != "" {
+		return len(p.Args) > 0 && argsDigest(p.Args[1:]) == d.Args
+	}
+	return len(p.Args) > 1 && p.Args[1] == "port-forward"
 }
 
 // decodeHandle returns the process and forward name h names.
@@ -135,8 +223,17 @@ func (r *Runtime) log() hclog.Logger {
 	return r.Log
 }
 
+// env is the environment of every kubectl run: kpf's own and Env, without
+// the forward markers (only Start sets those, on port-forward).
 func (r *Runtime) env() []string {
-	return append(os.Environ(), r.Env...)
+	var out []string
+	for _, kv := range append(os.Environ(), r.Env...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if k != EnvWorkspace && k != EnvForward {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func (r *Runtime) grace() time.Duration {
@@ -228,6 +325,9 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 
 	cmd := exec.Command(r.binary(), argv...) // not CommandContext: it must outlive ctx
 	cmd.Env = r.env()
+	if r.Workspace != "" {
+		cmd.Env = append(cmd.Env, EnvWorkspace+"="+r.Workspace, EnvForward+"="+s.Name)
+	}
 	// Stdin stays nil: os/exec connects it to the null device.
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = proc.Detached()
@@ -247,12 +347,6 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 		return runtime.Handle{}, fmt.Errorf("identifying kubectl process %d: %w", cmd.Process.Pid, err)
 	}
 	id := proc.ID{PID: cmd.Process.Pid, StartTime: st}
-	h, err := NewHandle(id, s.Name)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		return runtime.Handle{}, err
-	}
 	log.Debug("started kubectl", "pid", id.PID, "args", argv)
 
 	// Reap the child while kpf lives so no zombie remains; the Handle stays
@@ -308,6 +402,11 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 				default:
 				}
 				log.Debug("kubectl ready", "pid", id.PID)
+				h, err := newHandle(identify(handleData{ID: id, Name: s.Name}))
+				if err != nil {
+					r.stopQuietly(ctx, id, log)
+					return runtime.Handle{}, err
+				}
 				return h, nil
 			}
 		case <-timer.C:
@@ -326,8 +425,9 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	}
 }
 
+// stopQuietly stops the child Start just started (known to be kpf's).
 func (r *Runtime) stopQuietly(ctx context.Context, id proc.ID, log hclog.Logger) {
-	if err := r.stopProcess(context.WithoutCancel(ctx), id); err != nil {
+	if err := r.stopProcess(context.WithoutCancel(ctx), handleData{ID: id}, true); err != nil {
 		log.Warn("stopping kubectl that did not become ready", "pid", id.PID, "error", err)
 	}
 }
@@ -340,12 +440,12 @@ func openLog(path string) (*os.File, error) {
 	// A forward restarted for weeks must not fill the disk: past
 	// MaxLogSize the log moves to NAME.log.1 (replacing the one before)
 	// and the new process starts a fresh one.
-	if fi, err := os.Stat(path); err == nil && fi.Size() > MaxLogSize {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxLogSize {
 		if err := os.Rename(path, path+".1"); err != nil {
 			return nil, fmt.Errorf("rotating forward log: %w", err)
 		}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := safefs.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening forward log: %w", err)
 	}
@@ -361,7 +461,7 @@ type outputReader struct {
 }
 
 func (o *outputReader) read() error {
-	f, err := os.Open(o.path)
+	f, err := safefs.OpenFile(o.path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -383,10 +483,14 @@ func (o *outputReader) read() error {
 
 func (o *outputReader) String() string { return string(o.buf) }
 
-// Stop stops the forward h names: SIGTERM to its process group, up to
-// StopGrace (bounded by ctx) for it to exit, then SIGKILL. A process that is
-// gone, or a pid that now names another process, is left alone and Stop
-// returns nil; so calling it twice is safe.
+// Stop stops the forward h names: SIGTERM to its process (and its process
+// group, which it leads), up to StopGrace (bounded by ctx) for it to exit,
+// then SIGKILL. The process is pinned first (a pidfd on Linux) and checked
+// to be the one kpf started: same start time, user, boot, executable and
+// arguments. A process that is gone, or a pid that now names another
+// program, is left alone and Stop returns nil; so calling it twice is safe.
+// A process kpf may not signal (pid 0 or 1, kpf itself, another user's,
+// EPERM) is left alone with a permanent error wrapping proc.ErrNotOurs.
 func (r *Runtime) Stop(ctx context.Context, h runtime.Handle) error {
 	if h.IsZero() {
 		return nil
@@ -395,61 +499,103 @@ func (r *Runtime) Stop(ctx context.Context, h runtime.Handle) error {
 	if err != nil {
 		return err
 	}
-	return r.stopProcess(ctx, d.ID)
+	return r.stopProcess(ctx, d, false)
 }
 
-func (r *Runtime) stopProcess(ctx context.Context, h proc.ID) error {
-	if !proc.Alive(h) {
+// notOursError is the error of a forward whose process kpf may not
+// signal: permanent, and errors.Is proc.ErrNotOurs.
+type notOursError struct {
+	msg string
+	err error
+}
+
+func (e *notOursError) Error() string   { return e.msg }
+func (e *notOursError) Unwrap() []error { return []error{e.err, runtime.ErrPermanent} }
+
+func notOurs(d handleData, err error) error {
+	what, forget := "forward", "NAME"
+	if d.Name != "" {
+		what, forget = fmt.Sprintf("forward %q", d.Name), d.Name
+	}
+	return &notOursError{
+		msg: fmt.Sprintf("%s: process %d left alone, it is not kpf's to stop (%v); `kpf destroy --forget %s` drops the record", what, d.PID, err, forget),
+		err: err,
+	}
+}
+
+// stopProcess stops the process d names. trusted skips the check of what
+// it runs: Start and Sweep know it is kpf's by other means (its own child,
+// its environment markers).
+func (r *Runtime) stopProcess(ctx context.Context, d handleData, trusted bool) error {
+	t, err := proc.Pin(d.ID)
+	switch {
+	case errors.Is(err, proc.ErrGone):
+		return nil
+	case errors.Is(err, proc.ErrNotOurs):
+		return notOurs(d, err)
+	case err != nil:
+		return fmt.Errorf("stopping process %d: %w", d.PID, err)
+	}
+	defer t.Close()
+	log := r.log().With("pid", d.PID)
+	if !trusted && !d.owns(t.Process()) {
+		p := t.Process()
+		log.Debug("pid now names another program; left alone", "exe", p.Exe)
 		return nil
 	}
-	log := r.log().With("pid", h.PID)
-	log.Debug("stopping kubectl", "signal", "SIGTERM")
-	if err := proc.SignalGroup(h, syscall.SIGTERM); err != nil {
-		if errors.Is(err, proc.ErrGone) {
-			return nil
+	signal := func(sig syscall.Signal) (bool, error) {
+		log.Debug("stopping kubectl", "signal", sig)
+		err := t.Signal(sig)
+		switch {
+		case errors.Is(err, proc.ErrGone):
+			return true, nil
+		case errors.Is(err, proc.ErrNotOurs):
+			return false, notOurs(d, err)
+		case err != nil:
+			return false, fmt.Errorf("stopping process %d: %w", d.PID, err)
 		}
-		return fmt.Errorf("stopping process %d: %w", h.PID, err)
+		return false, nil
+	}
+	if gone, err := signal(syscall.SIGTERM); gone || err != nil {
+		return err
 	}
 	gctx, cancel := context.WithTimeout(ctx, r.grace())
 	defer cancel()
-	if waitGone(gctx, h) {
+	if waitExited(gctx, t) {
 		return nil
 	}
-	log.Debug("stopping kubectl", "signal", "SIGKILL")
-	if err := proc.SignalGroup(h, syscall.SIGKILL); err != nil {
-		if errors.Is(err, proc.ErrGone) {
-			return nil
-		}
-		return fmt.Errorf("killing process %d: %w", h.PID, err)
+	if gone, err := signal(syscall.SIGKILL); gone || err != nil {
+		return err
 	}
 	// SIGKILL cannot be ignored; give the kernel a moment regardless of ctx.
 	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer kcancel()
-	if !waitGone(kctx, h) {
-		return fmt.Errorf("process %d still alive after SIGKILL", h.PID)
+	if !waitExited(kctx, t) {
+		return fmt.Errorf("process %d still alive after SIGKILL", d.PID)
 	}
 	return nil
 }
 
-// waitGone polls until h is no longer alive (true) or ctx ends (false).
-func waitGone(ctx context.Context, h proc.ID) bool {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
+// waitExited polls until t has exited (true) or ctx ends (false).
+func waitExited(ctx context.Context, t *proc.Target) bool {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
 	for {
-		if !proc.Alive(h) {
+		if t.Exited() {
 			return true
 		}
 		select {
 		case <-ctx.Done():
-			return !proc.Alive(h)
-		case <-t.C:
+			return t.Exited()
+		case <-tick.C:
 		}
 	}
 }
 
 // Inspect reports whether h's process is alive (and still the one started)
 // and the last error line logged since the last start. It reads only the
-// log's last TailSize bytes and spawns nothing.
+// log's last TailSize bytes and spawns nothing; the log of a live forward
+// past MaxLogSize is rotated (see rotateRunning).
 func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status, error) {
 	st := runtime.Unknown()
 	if h.IsZero() {
@@ -459,11 +605,19 @@ func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status
 	if err != nil {
 		return st, err
 	}
-	st.Alive = proc.Alive(d.ID)
+	st.Alive = alive(d)
 	if r.LogPath == nil || d.Name == "" {
 		return st, nil
 	}
 	logPath := r.LogPath(d.Name)
+	if st.Alive {
+		// A forward that runs for weeks must not fill the disk.
+		if rotated, err := rotateRunning(logPath); err != nil {
+			r.log().Warn("rotating forward log", "path", logPath, "error", err)
+		} else if rotated {
+			r.log().Debug("rotated forward log", "path", logPath)
+		}
+	}
 	tail, err := readTail(logPath, TailSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -478,8 +632,18 @@ func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status
 	return st, nil
 }
 
+// alive reports whether d names a live process that is the one kpf
+// started (see owns); pids kpf never signals are never alive.
+func alive(d handleData) bool {
+	if d.PID <= 1 || d.PID == os.Getpid() {
+		return false
+	}
+	p, err := proc.Describe(d.ID)
+	return err == nil && d.owns(p)
+}
+
 func readTail(path string, n int64) (string, error) {
-	f, err := os.Open(path)
+	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return "", err
 	}

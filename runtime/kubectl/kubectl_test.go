@@ -67,7 +67,8 @@ func startHelper() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r := &Runtime{Kubectl: os.Getenv("KPF_TEST_KUBECTL"), LogPath: func(string) string { return os.Getenv("KPF_TEST_LOG") }}
+	r := &Runtime{Kubectl: os.Getenv("KPF_TEST_KUBECTL"), LogPath: func(string) string { return os.Getenv("KPF_TEST_LOG") },
+		Workspace: os.Getenv("KPF_TEST_WORKSPACE")}
 	h, err := r.Start(context.Background(), s)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

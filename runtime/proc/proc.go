@@ -3,6 +3,7 @@ package proc
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 )
 
@@ -14,12 +15,44 @@ var ErrUnsupported = fmt.Errorf("process identity is not supported on this OS: %
 // process exited, is a zombie, or its pid now belongs to another process.
 var ErrGone = errors.New("process is gone or is not the one kpf started")
 
-// info is what the OS tells about one process.
+// ErrNotOurs means the process exists but is not kpf's to signal: pid 0 or
+// 1, kpf itself, a process of another user, or one the OS does not let kpf
+// signal (EPERM). Retrying cannot help.
+var ErrNotOurs = errors.New("kpf never signals it")
+
+// info is what the OS tells about one process from its status alone.
 type info struct {
 	startTime uint64
 	zombie    bool
 	pgid      int
+	sid       int
 }
+
+// ID names one process: its pid and its start stamp, so that a reused pid
+// is never mistaken for the process kpf started.
+type ID struct {
+	PID       int    `json:"pid"`
+	StartTime uint64 `json:"start_time"` // opaque, platform-specific process start stamp
+}
+
+// Process is what kpf can learn of a live process: its identity, owner,
+// session, and what it runs.
+type Process struct {
+	ID
+	// UID is the process's real user id.
+	UID int
+	// SID and PGID are its session and process group.
+	SID, PGID int
+	// Exe is the path of its executable as the kernel reports it ("" when
+	// it cannot be read). A binary replaced on disk keeps its old path.
+	Exe string
+	// Args is its argv, argv[0] included (nil when it cannot be read).
+	Args []string
+}
+
+// LeadsSession reports whether the process leads its own session (and so
+// its own process group), as a process started with Detached does.
+func (p Process) LeadsSession() bool { return p.SID == p.PID && p.PGID == p.PID }
 
 // StartTime returns the opaque start stamp of process pid: clock ticks since
 // boot on Linux, microseconds since the epoch on macOS.
@@ -35,7 +68,8 @@ func StartTime(pid int) (uint64, error) {
 }
 
 // Alive reports whether h names a process that exists, is not a zombie, and
-// has the start time recorded in h (so a reused pid is not alive).
+// has the start time recorded in h (so a reused pid is not alive). It
+// checks nothing else; Describe tells what the process runs.
 func Alive(h ID) bool {
 	_, err := verify(h)
 	return err == nil
@@ -57,33 +91,127 @@ func verify(h ID) (info, error) {
 	return in, nil
 }
 
-// Signal sends sig to the process h names, after re-verifying right before
-// sending that it is still that process. It returns ErrGone (and sends
-// nothing) when it is not.
-func Signal(h ID, sig syscall.Signal) error {
-	if _, err := verify(h); err != nil {
-		return err
+// Describe returns what kpf can learn of the process h names, or ErrGone
+// when h names no live process (exited, zombie, pid reused).
+func Describe(h ID) (Process, error) {
+	in, err := verify(h)
+	if err != nil {
+		return Process{}, err
 	}
-	return kill(h.PID, sig)
+	p, err := describe(h.PID)
+	if err != nil {
+		return Process{}, err
+	}
+	p.ID, p.PGID, p.SID = h, in.pgid, in.sid
+	return p, nil
 }
 
-// SignalGroup is Signal for the process group h leads: when the verified
-// process is its group's leader (as a process started with Detached is),
-// sig goes to the whole group; otherwise to the process alone.
-func SignalGroup(h ID, sig syscall.Signal) error {
-	in, err := verify(h)
+// refuse returns ErrNotOurs for the pids kpf never signals whatever a
+// state file says: 0 and 1 (kill(-1) is every process of the user), kpf's
+// own and its process group's.
+func refuse(pid int) error {
+	if pid <= 1 || pid == os.Getpid() || pid == ownGroup() {
+		return fmt.Errorf("pid %d: %w", pid, ErrNotOurs)
+	}
+	return nil
+}
+
+// Pin finds the process id names and holds on to it for checks and
+// signals: on Linux through a pidfd, so that the pid cannot come to name
+// another process between the checks made here (and by the caller on
+// Process()) and a signal. It returns ErrGone when id names no live
+// process, and ErrNotOurs for pid 0 or 1, kpf itself, or a process of
+// another user. Close the Target when done.
+func Pin(id ID) (*Target, error) {
+	if err := refuse(id.PID); err != nil {
+		return nil, err
+	}
+	t, err := pin(id.PID)
+	if err != nil {
+		return nil, err
+	}
+	// Checked after pinning: if id named the process now, the pin holds
+	// that very process.
+	p, err := Describe(id)
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	if p.UID != os.Getuid() {
+		t.close()
+		return nil, fmt.Errorf("process %d belongs to user %d, %w", id.PID, p.UID, ErrNotOurs)
+	}
+	t.proc = p
+	return t, nil
+}
+
+// Process is what Pin found.
+func (t *Target) Process() Process { return t.proc }
+
+// Close releases the pin; safe twice.
+func (t *Target) Close() { t.close() }
+
+// Signal sends sig to the pinned process and, when it leads its own session
+// (a detached forward and whatever it spawned, such as a credential
+// plugin), to its process group. It returns ErrGone once the process has
+// exited and ErrNotOurs when the OS refuses (EPERM).
+func (t *Target) Signal(sig syscall.Signal) error {
+	if err := t.signal(sig); err != nil {
+		return err
+	}
+	if t.proc.LeadsSession() && !t.exited() {
+		// The leader has not exited, so its pid is still its group's id;
+		// the group gets the signal too. Errors here are the leader's
+		// group vanishing meanwhile: nothing left to signal.
+		_ = killGroup(t.proc.PID, sig)
+	}
+	return nil
+}
+
+// Exited reports whether the pinned process has exited.
+func (t *Target) Exited() bool { return t.exited() }
+
+// Signal sends sig to the process h names (not its group), after pinning
+// and re-verifying it (see Pin).
+func Signal(h ID, sig syscall.Signal) error {
+	t, err := Pin(h)
 	if err != nil {
 		return err
 	}
-	if in.pgid == h.PID {
-		return kill(-h.PID, sig)
-	}
-	return kill(h.PID, sig)
+	defer t.Close()
+	return t.signal(sig)
 }
 
-// ID names one process: its pid and its start stamp, so that a reused pid
-// is never mistaken for the process kpf started.
-type ID struct {
-	PID       int    `json:"pid"`
-	StartTime uint64 `json:"start_time"` // opaque, platform-specific process start stamp
+// Marked returns the user's live processes whose environment, as they were
+// started with, holds the entry kv ("KEY=value", matched exactly): how kpf
+// finds the processes it marked when it started them. Processes whose
+// environment cannot be read (other users') are skipped.
+func Marked(kv string) ([]Process, error) {
+	all, err := pids()
+	if err != nil {
+		return nil, err
+	}
+	uid := os.Getuid()
+	var out []Process
+	for _, pid := range all {
+		if refuse(pid) != nil {
+			continue
+		}
+		// The environment is checked first (cheap, and most processes
+		// fail it); the start time read next is checked again by Describe,
+		// so a pid reused in between is not taken for the marked process.
+		if !hasEnv(pid, kv) {
+			continue
+		}
+		in, err := lookup(pid)
+		if err != nil || in.zombie || !hasEnv(pid, kv) {
+			continue
+		}
+		p, err := Describe(ID{PID: pid, StartTime: in.startTime})
+		if err != nil || p.UID != uid {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

@@ -4,8 +4,10 @@ package proc
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"testing"
@@ -119,10 +121,11 @@ func TestSignalRefusesOtherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrong := ID{PID: cmd.Process.Pid, StartTime: st + 7}
-	for _, f := range []func(ID, syscall.Signal) error{Signal, SignalGroup} {
-		if err := f(wrong, syscall.SIGKILL); !errors.Is(err, ErrGone) {
-			t.Fatalf("signal with wrong start time: err = %v, want ErrGone", err)
-		}
+	if err := Signal(wrong, syscall.SIGKILL); !errors.Is(err, ErrGone) {
+		t.Fatalf("signal with wrong start time: err = %v, want ErrGone", err)
+	}
+	if _, err := Pin(wrong); !errors.Is(err, ErrGone) {
+		t.Fatalf("pin with wrong start time: err = %v, want ErrGone", err)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if !Alive(ID{PID: cmd.Process.Pid, StartTime: st}) {
@@ -130,24 +133,159 @@ func TestSignalRefusesOtherProcess(t *testing.T) {
 	}
 }
 
-func TestSignalGroupDetached(t *testing.T) {
+// TestRefusesInitAndSelf: pid 1 with its real start time, pid 0 and kpf's
+// own pid are never pinned nor signalled (the guard comes before any
+// signal: this test never signals pid 1).
+func TestRefusesInitAndSelf(t *testing.T) {
 	t.Parallel()
 	requireSupported(t)
-	cmd := startSleeper(t, Detached())
-	pid := cmd.Process.Pid
-	if pgid, err := syscall.Getpgid(pid); err != nil || pgid != pid {
-		t.Fatalf("detached child: pgid %d (%v), want own group %d", pgid, err, pid)
+	initStart, err := StartTime(1)
+	if err != nil {
+		t.Skipf("cannot read pid 1: %v", err)
 	}
-	st, err := StartTime(pid)
+	self, err := StartTime(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := ID{PID: pid, StartTime: st}
-	if err := SignalGroup(h, syscall.SIGTERM); err != nil {
+	for _, id := range []ID{{PID: 1, StartTime: initStart}, {PID: 0}, {PID: -1}, {PID: os.Getpid(), StartTime: self}} {
+		if _, err := Pin(id); !errors.Is(err, ErrNotOurs) {
+			t.Errorf("Pin(%+v) = %v, want ErrNotOurs", id, err)
+		}
+		if err := Signal(id, 0); !errors.Is(err, ErrNotOurs) {
+			t.Errorf("Signal(%+v) = %v, want ErrNotOurs", id, err)
+		}
+	}
+	if err := killGroup(1, 0); !errors.Is(err, ErrNotOurs) {
+		t.Errorf("killGroup(1) = %v, want ErrNotOurs", err)
+	}
+}
+
+// TestPinOtherUser: a process of another user is not ours, even to root.
+func TestPinOtherUser(t *testing.T) {
+	t.Parallel()
+	requireSupported(t)
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start a process as another user")
+	}
+	cmd := startSleeper(t, &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	st, err := StartTime(cmd.Process.Pid)
+	if err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, h)
-	if err := Signal(h, syscall.SIGTERM); !errors.Is(err, ErrGone) {
+	id := ID{PID: cmd.Process.Pid, StartTime: st}
+	if _, err := Pin(id); !errors.Is(err, ErrNotOurs) {
+		t.Fatalf("Pin of another user's process = %v, want ErrNotOurs", err)
+	}
+	if err := Signal(id, syscall.SIGKILL); !errors.Is(err, ErrNotOurs) {
+		t.Fatalf("Signal = %v, want ErrNotOurs", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if !Alive(id) {
+		t.Fatal("another user's process was signalled")
+	}
+}
+
+// TestPinSignalsDetachedGroup: a process leading its own session is
+// signalled with its group (a child it spawned goes too); one that does
+// not lead its session is signalled alone.
+func TestPinSignalsDetachedGroup(t *testing.T) {
+	t.Parallel()
+	requireSupported(t)
+	// sh leads the session and keeps a sleep child in its group.
+	leader := exec.Command("sh", "-c", "sleep 30 & echo $!; wait")
+	leader.SysProcAttr = Detached()
+	out, err := leader.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = leader.Process.Kill(); _ = leader.Wait() })
+	var childPID int
+	if _, err := fmt.Fscan(out, &childPID); err != nil {
+		t.Fatal(err)
+	}
+	childStart, err := StartTime(childPID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := ID{PID: childPID, StartTime: childStart}
+	st, err := StartTime(leader.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ID{PID: leader.Process.Pid, StartTime: st}
+	tg, err := Pin(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	p := tg.Process()
+	if !p.LeadsSession() || p.UID != os.Getuid() || len(p.Args) == 0 || p.Exe == "" {
+		t.Fatalf("pinned process %+v", p)
+	}
+	if err := tg.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, child)
+	_ = leader.Wait()
+	if !tg.Exited() {
+		t.Error("Exited is false after the leader was reaped")
+	}
+	if err := tg.Signal(syscall.SIGTERM); !errors.Is(err, ErrGone) {
 		t.Fatalf("signal after exit: %v, want ErrGone", err)
+	}
+
+	// Not a session leader: only the process itself.
+	plain := startSleeper(t, nil)
+	pst, _ := StartTime(plain.Process.Pid)
+	tp, err := Pin(ID{PID: plain.Process.Pid, StartTime: pst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if tp.Process().LeadsSession() {
+		t.Fatal("a child of the test leads its own session")
+	}
+}
+
+// TestDescribeAndMarked: Describe reads a process's executable and argv;
+// Marked finds the user's processes by an exact environment entry.
+func TestDescribeAndMarked(t *testing.T) {
+	t.Parallel()
+	requireSupported(t)
+	mark := fmt.Sprintf("KPF_PROC_TEST=%d-%d", os.Getpid(), time.Now().UnixNano())
+	start := func(env string) ID {
+		cmd := exec.Command("sleep", "30")
+		cmd.Env = append(os.Environ(), env)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		st, err := StartTime(cmd.Process.Pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ID{PID: cmd.Process.Pid, StartTime: st}
+	}
+	marked := start(mark)
+	start(mark + "x") // a longer value is another mark
+	p, err := Describe(marked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(p.Exe) != "sleep" || len(p.Args) != 2 || p.Args[1] != "30" {
+		t.Errorf("Describe = exe %q args %q", p.Exe, p.Args)
+	}
+	found, err := Marked(mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].ID != marked {
+		t.Fatalf("Marked = %+v, want only %+v", found, marked)
+	}
+	if b, err := BootID(); err != nil || b == "" {
+		t.Errorf("BootID = %q, %v", b, err)
 	}
 }

@@ -4,7 +4,9 @@ package proc
 
 import "syscall"
 
-func kill(int, syscall.Signal) error { return ErrUnsupported }
+func killGroup(int, syscall.Signal) error { return ErrUnsupported }
+
+func ownGroup() int { return -1 }
 
 // Detached returns nil: this OS has no detaching attributes kpf knows of.
 func Detached() *syscall.SysProcAttr { return nil }

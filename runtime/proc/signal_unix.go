@@ -3,23 +3,20 @@
 package proc
 
 import (
-	"errors"
-	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-func kill(pid int, sig syscall.Signal) error {
-	err := unix.Kill(pid, sig)
-	if errors.Is(err, unix.ESRCH) {
-		return ErrGone
+// killGroup signals process group pgid.
+func killGroup(pgid int, sig syscall.Signal) error {
+	if err := refuse(pgid); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("signalling %d: %w", pid, err)
-	}
-	return nil
+	return unix.Kill(-pgid, sig)
 }
+
+func ownGroup() int { return unix.Getpgrp() }
 
 // Detached returns the attributes that start a child in its own session
 // (and so its own process group, led by the child), detached from kpf's

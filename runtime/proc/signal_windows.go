@@ -2,7 +2,9 @@ package proc
 
 import "syscall"
 
-func kill(int, syscall.Signal) error { return ErrUnsupported }
+func killGroup(int, syscall.Signal) error { return ErrUnsupported }
+
+func ownGroup() int { return -1 }
 
 // Detached returns the attributes that start a child in a new process group
 // without a console, so it outlives kpf.

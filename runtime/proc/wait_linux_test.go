@@ -55,3 +55,35 @@ func TestWaitExit(t *testing.T) {
 		t.Fatal("WaitExit did not return within 5 s of the kill")
 	}
 }
+
+// TestTargetWithoutPidfd: the fallback for kernels without pidfd_open
+// checks the identity before each kill and refuses a pid that now names
+// another process.
+func TestTargetWithoutPidfd(t *testing.T) {
+	t.Parallel()
+	cmd := startSleeper(t, nil)
+	st, err := StartTime(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ID{PID: cmd.Process.Pid, StartTime: st}
+	stale := &Target{fd: -1, proc: Process{ID: ID{PID: id.PID, StartTime: st + 1}}}
+	if err := stale.signal(syscall.SIGKILL); !errors.Is(err, ErrGone) {
+		t.Fatalf("signal through a stale identity = %v, want ErrGone", err)
+	}
+	if !Alive(id) || stale.exited() != true {
+		t.Fatal("stale target: the process was signalled, or the target is not gone")
+	}
+	tg := &Target{fd: -1, proc: Process{ID: id}}
+	if tg.exited() {
+		t.Fatal("live target reads as exited")
+	}
+	if err := tg.signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if !tg.exited() {
+		t.Fatal("killed target not exited")
+	}
+	tg.close()
+}

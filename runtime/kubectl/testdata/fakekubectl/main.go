@@ -113,6 +113,7 @@ func portForward(args []string) {
 		if err != nil {
 			fail("error: " + err.Error())
 		}
+		fmt.Printf("Handling connection for %s\n", ports[0]) // as kubectl does
 		fmt.Fprintln(c, "fake")
 		c.Close()
 	}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/proc"
+	"github.com/kpf-dev/kpf/state"
+)
+
+// workspaceStore opens the state of workspace dir as c's kpf would.
+func cliStore(t *testing.T, c *cli, dir string) *state.Store {
+	t.Helper()
+	sdir, err := state.Dir(func(k string) string { return c.env[k] }, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(sdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestDestroyNeverSignalsInit: a state record naming pid 1 with pid 1's
+// real start time makes destroy report the forward as not kpf's (no
+// signal: the refusal comes first), keep the record, and exit 1; destroy
+// --forget drops it touching no process.
+func TestDestroyNeverSignalsInit(t *testing.T) {
+	st, err := proc.StartTime(1)
+	if err != nil {
+		t.Skipf("cannot read pid 1: %v", err)
+	}
+	dir := t.TempDir()
+	c := newCLI(t)
+	store := cliStore(t, c, dir)
+	h, err := kubectl.NewHandle(proc.ID{PID: 1, StartTime: st}, "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &state.File{Workspace: dir, Name: "ws", Forwards: map[string]state.Forward{
+		"api": {Name: "api", Handle: h, Context: "kind-dev", Namespace: "shop", Address: "127.0.0.1", RemotePort: "80", LocalPort: 1},
+	}}
+	if err := store.Save(f); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := c.run("-C", dir, "destroy")
+	if code != exitError || !strings.Contains(out, "not kpf's to stop") || !strings.Contains(out, "kpf destroy --forget api") {
+		t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Count(out, "--forget") != 1 {
+		t.Errorf("reported more than once (retried?):\n%s", out)
+	}
+	if got := stateHandles(t, c, dir); got["api"] != h {
+		t.Fatalf("destroy dropped the record it could not stop: %v", got)
+	}
+	if code, _, errOut := c.run("-C", dir, "destroy", "--forget"); code != exitError || !strings.Contains(errOut, "--forget needs") {
+		t.Errorf("--forget without names: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := c.run("-C", dir, "destroy", "--forget", "nope"); code != exitError || !strings.Contains(errOut, "nope") {
+		t.Errorf("--forget of an unknown name: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = c.run("-C", dir, "destroy", "--forget", "api")
+	if code != exitOK || !strings.Contains(out, "forgotten") {
+		t.Fatalf("destroy --forget: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := stateHandles(t, c, dir); len(got) != 0 {
+		t.Fatalf("state after --forget: %v", got)
+	}
+}
+
+// TestApplyStopsWhatALostStateLeft: forwards running that no state names
+// (a kpf killed between starting them and saving) are stopped by the next
+// apply before it plans, so the forwards start again on their own ports —
+// not moved away from kpf's own orphans — and destroy leaves nothing.
+func TestApplyStopsWhatALostStateLeft(t *testing.T) {
+	dir := t.TempDir()
+	p1, p2 := freePort(t), freePort(t)
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+defaults {
+  context   = "kind-dev"
+  namespace = "shop"
+}
+forward "api" {
+  runtime     = "kubectl"
+  target      = "service/api"
+  local_port  = %d
+  remote_port = 80
+  health {
+    none = true
+  }
+}
+forward "web" {
+  runtime     = "kubectl"
+  target      = "service/web"
+  local_port  = %d
+  remote_port = 80
+  health {
+    none = true
+  }
+}
+`, p1, p2))
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	orphans := stateHandles(t, c, dir)
+	t.Cleanup(func() {
+		for _, h := range orphans {
+			if id, err := kubectl.Process(h); err == nil && proc.Alive(id) {
+				_ = proc.Signal(id, 9)
+			}
+		}
+	})
+	if err := os.Remove(filepath.Join(cliStore(t, c, dir).Path())); err != nil { // the state is lost
+		t.Fatal(err)
+	}
+	code, out, errOut := c.run("-C", dir, "apply")
+	if code != exitOK {
+		t.Fatalf("second apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Count(errOut, "Stopped a forward no state named") != 2 {
+		t.Errorf("second apply did not report the two orphans:\n%s", errOut)
+	}
+	if strings.Contains(out, "was in use") {
+		t.Errorf("a forward moved off its port:\n%s", out)
+	}
+	for name, h := range orphans {
+		id, _ := kubectl.Process(h)
+		if proc.Alive(id) {
+			t.Errorf("orphan %s (pid %d) still alive", name, id.PID)
+		}
+	}
+	for _, port := range []int{p1, p2} {
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 2*time.Second)
+		if err != nil {
+			t.Fatalf("forward on %d not serving after the second apply: %v", port, err)
+		}
+		conn.Close()
+	}
+	now := stateHandles(t, c, dir)
+	if code, out, errOut := c.run("-C", dir, "destroy"); code != exitOK {
+		t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
+	}
+	for name, h := range now {
+		id, _ := kubectl.Process(h)
+		if proc.Alive(id) {
+			t.Errorf("%s still alive after destroy", name)
+		}
+	}
+}
+
+// TestWorkspaceThroughALinkSharesState: `-C ws apply` then `-C wslink
+// apply` is one workspace: the second apply has nothing to do.
+func TestWorkspaceThroughALinkSharesState(t *testing.T) {
+	base := t.TempDir()
+	ws := filepath.Join(base, "ws")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "wslink")
+	if err := os.Symlink(ws, link); err != nil {
+		t.Fatal(err)
+	}
+	writeSpec(t, ws, "kpf.hcl", fmt.Sprintf(`
+forward "api" {
+  runtime     = "kubectl"
+  context     = "kind-dev"
+  namespace   = "shop"
+  target      = "service/api"
+  local_port  = %d
+  remote_port = 80
+  health {
+    none = true
+  }
+}
+`, freePort(t)))
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", ws, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", ws, "destroy") })
+	code, out, errOut := c.run("-C", link, "plan", "--detailed-exitcode")
+	if code != exitOK || !strings.Contains(out, "No changes.") {
+		t.Fatalf("plan through the link: exit %d, want no changes\n%s%s", code, out, errOut)
+	}
+	if a, b := cliStore(t, c, ws).Dir(), cliStore(t, c, link).Dir(); a != b {
+		t.Fatalf("two state directories: %s and %s", a, b)
+	}
+}

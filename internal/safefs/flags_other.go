@@ -1,0 +1,11 @@
+//go:build !unix
+
+package safefs
+
+// Without O_NOFOLLOW, OpenFile relies on the check after opening.
+const (
+	noFollow = 0
+	nonBlock = 0
+)
+
+func isLoop(error) bool { return false }

@@ -32,11 +32,15 @@ func TestPercentile(t *testing.T) {
 func TestProcReaders(t *testing.T) {
 	t.Parallel()
 	pid := os.Getpid()
-	// Burn a little CPU so the counter is above zero.
-	deadline := time.Now().Add(30 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	// Burn CPU until the counter (clock ticks of CPU time, not wall time:
+	// on a loaded machine 30 ms of wall time may be no tick at all) moves.
+	var ticks int64
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if ticks, err = cpuTicks(pid); err != nil || ticks > 0 {
+			break
+		}
 	}
-	ticks, err := cpuTicks(pid)
 	if err != nil || ticks <= 0 {
 		t.Fatalf("cpuTicks = %d, %v", ticks, err)
 	}

@@ -170,14 +170,20 @@ func TestChaosKilledApplyAndDestroy(t *testing.T) {
 // all are found, so the kernel cannot offer one twice).
 func distinctPorts(t *testing.T, n int) []int {
 	t.Helper()
+	// Below the ephemeral range (32768+ on Linux, 49152+ on macOS): the
+	// kernel hands those out to every outgoing connection on this machine,
+	// so one may be taken between rounds by somebody else's client socket.
 	var out []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for port := 20000 + rand.IntN(10000); len(out) < n && port < 32768; port++ {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		defer ln.Close()
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+		out = append(out, port)
+	}
+	if len(out) < n {
+		t.Fatalf("found %d free ports below the ephemeral range, want %d", len(out), n)
 	}
 	return out
 }

@@ -60,6 +60,10 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 	seen := make(map[string]struct{}, len(forwards))
 	for i := range forwards {
 		f := &forwards[i]
+		if len(f.Sensitive) > 0 {
+			rf := redactedForward(*f)
+			f = &rf
+		}
 		seen[f.Name] = struct{}{}
 		row := newStatusRow(f.Name)
 		row.Target = targetText(f.Target.String(), f.Selector)
@@ -104,7 +108,14 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	if r.Target == "" {
 		r.Target = targetText(st.Target, st.Selector)
 	}
-	r.Context, r.Namespace = st.Context, st.Namespace
+	// What runs, unless the spec's value is sensitive (then it stays
+	// redacted).
+	if r.Context != Redacted {
+		r.Context = st.Context
+	}
+	if r.Namespace != Redacted {
+		r.Namespace = st.Namespace
+	}
 	r.Restarts = st.Restarts
 	r.LastError = obs.LastError
 	if r.LastError == "" {

@@ -47,7 +47,7 @@ func RenderHuman(w io.Writer, p Plan, opts HumanOptions) error {
 	v.b = append(v.b, "kpf will perform the following actions:\n"...)
 	for i := range p.Changes {
 		if p.Changes[i].Action != NoOp {
-			v.change(&p.Changes[i])
+			v.change(redactedChange(&p.Changes[i]))
 		}
 	}
 	s := p.Summary()
@@ -337,7 +337,8 @@ func RenderJSON(w io.Writer, p Plan) error {
 		Changes:       make([]jsonChange, 0, len(p.Changes)),
 		Summary:       p.Summary(),
 	}
-	for _, c := range p.Changes {
+	for i := range p.Changes {
+		c := redactedChange(&p.Changes[i])
 		jc := jsonChange{
 			Name: c.Name, Action: actionWord(c.Action), Reason: c.Reason,
 			LocalPort: c.Port, PortMove: c.PortMove, Fields: c.Fields,

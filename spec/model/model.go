@@ -104,10 +104,14 @@ type Target struct {
 // IsZero reports whether no target is set.
 func (t Target) IsZero() bool { return t.Kind == "" && t.Name == "" }
 
-// String renders the target in kubectl's TYPE/NAME form.
+// String renders the target in kubectl's TYPE/NAME form (the name alone
+// when the kind is unknown, as for a redacted target).
 func (t Target) String() string {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return ""
+	case t.Kind == "":
+		return t.Name
 	}
 	return t.Kind + "/" + t.Name
 }

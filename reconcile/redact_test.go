@@ -1,0 +1,50 @@
+package reconcile
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/spec/model"
+)
+
+// TestSensitiveRedacted: values from sensitive variables never reach the
+// plan (human or JSON) or the status rows; the plan still acts on them.
+func TestSensitiveRedacted(t *testing.T) {
+	t.Parallel()
+	const secret = "prod-cluster-7f3a"
+	api := dfwd("api", 8080, func(f *model.Forward) {
+		f.Context, f.Target = secret, model.Target{Kind: "service", Name: secret}
+		f.Sensitive = map[string]bool{model.FieldContext: true, model.FieldTarget: true}
+	})
+	old := dfwd("api", 8080, func(f *model.Forward) { f.Context = secret + "-old" })
+	for name, actual := range map[string]Actual{
+		"start":   nil,
+		"replace": {"api": drunning(old, 8080)},
+	} {
+		p := Diff([]model.Forward{api}, actual, dbusyPorts{})
+		if p.Changes[0].Desired.Context != secret {
+			t.Fatalf("%s: Diff must plan with the real value", name)
+		}
+		var human, js bytes.Buffer
+		if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := RenderJSON(&js, p); err != nil {
+			t.Fatal(err)
+		}
+		for view, out := range map[string]string{"human": human.String(), "json": js.String()} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s plan, %s view shows the sensitive value:\n%s", name, view, out)
+			}
+			if !strings.Contains(out, Redacted) {
+				t.Errorf("%s plan, %s view does not say a value is hidden:\n%s", name, view, out)
+			}
+		}
+	}
+	rows := StatusRows([]model.Forward{api}, Actual{"api": drunning(api, 8080)}, time.Now())
+	if r := rows[0]; strings.Contains(r.Target+r.Context, secret) || r.Context != Redacted {
+		t.Errorf("status row shows the sensitive value: %+v", r)
+	}
+}

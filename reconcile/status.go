@@ -209,7 +209,7 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 		}
 		return code + s + ansiReset
 	}
-	fmt.Fprintf(tw, "NAME\tLOCAL\tTARGET\tCONTEXT\tNAMESPACE\t%s\t%s\tUPTIME\tRESTARTS\tLAST ERROR\n",
+	fmt.Fprintf(tw, "NAME\tLOCAL\tTARGET\tCONTEXT\tNAMESPACE\t%s\t%s\tPOD\tCONNS\tUPTIME\tRESTARTS\tLAST ERROR\n",
 		cell(ansiPlain, "STATE"), cell(ansiPlain, "HEALTH"))
 	for _, r := range rows {
 		lastErr := r.LastError
@@ -217,15 +217,23 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 			lastErr = "-"
 		}
 		e := termtext.Escape
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
 			e(r.Name), e(r.Local), e(dash(r.Target)), e(dash(r.Context)), e(dash(r.Namespace)),
 			cell(stateColor(r.State), e(r.State)), cell(healthColor(r.Health), e(r.Health)),
-			FormatUptime(r.Uptime), r.Restarts, e(oneLine(lastErr)))
+			e(dash(r.Pod)), conns(r), FormatUptime(r.Uptime), r.Restarts, e(oneLine(lastErr)))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil
+}
+
+// conns is "active/total" connections, "-" where the runtime does not count.
+func conns(r StatusRow) string {
+	if r.Active < 0 || r.Total < 0 {
+		return "-"
+	}
+	return strconv.FormatInt(r.Active, 10) + "/" + strconv.FormatInt(r.Total, 10)
 }
 
 func dash(s string) string {

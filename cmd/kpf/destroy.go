@@ -47,19 +47,11 @@ func (a *app) forget(ctx context.Context, out io.Writer, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("--forget needs the names of the forwards to forget")
 	}
-	store, err := a.workspaceStore()
-	if err != nil {
-		return err
-	}
-	unlock, err := a.lock(ctx, store)
+	store, st, unlock, err := a.lockedState(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := store.Load()
-	if err != nil {
-		return err
-	}
 	if err := unknownNames(st.Forwards, names); err != nil {
 		return err
 	}
@@ -90,19 +82,11 @@ func unknownNames(have map[string]state.Forward, names []string) error {
 }
 
 func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error {
-	store, err := a.workspaceStore()
-	if err != nil {
-		return err
-	}
-	unlock, err := a.lock(ctx, store)
+	store, st, unlock, err := a.lockedState(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	st, err := store.Load()
-	if err != nil {
-		return err
-	}
 	rt := a.runtimeFor(store)
 	a.sweep(ctx, rt, st)
 	selected := slices.Sorted(maps.Keys(st.Forwards))
@@ -139,4 +123,24 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	}
 	fmt.Fprintf(out, "Destroy complete: %d stopped.\n", len(selected))
 	return nil
+}
+
+// lockedState opens the workspace's state (the spec is not needed: destroy
+// works while the spec has errors), takes the workspace lock and loads the
+// state under it. The caller calls unlock.
+func (a *app) lockedState(ctx context.Context) (*state.Store, *state.File, func(), error) {
+	store, err := a.workspaceStore()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlock, err := a.lock(ctx, store)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := store.Load()
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return store, st, unlock, nil
 }

@@ -280,32 +280,11 @@ func (r *Runtime) Stop(ctx context.Context, h runtime.Handle) error {
 // Inspect reports the forward as the agent sees it. Without an agent, or
 // with another agent than the one that started it, it is not alive.
 func (r *Runtime) Inspect(ctx context.Context, h runtime.Handle) (runtime.Status, error) {
-	st := runtime.Unknown()
 	if h.IsZero() {
-		return st, nil
+		return runtime.Unknown(), nil
 	}
-	d, err := decodeHandle(h)
-	if err != nil {
-		return st, err
-	}
-	socket, err := r.socket()
-	if err != nil {
-		return st, err
-	}
-	resp, err := call(ctx, socket, request{Op: opStatus, IDs: []string{h.ID}})
-	if errors.Is(err, errNoAgent) {
-		st.LastError = "the agent that served it is not running"
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	es, ok := resp.Statuses[h.ID]
-	if !ok {
-		st.LastError = fmt.Sprintf("the agent no longer serves forward %s", d.Name)
-		return st, nil
-	}
-	return toStatus(es), nil
+	sts, errs := r.InspectMany(ctx, []runtime.Handle{h})
+	return sts[0], errs[0]
 }
 
 // InspectMany inspects hs in one request to the agent.

@@ -91,8 +91,8 @@ type Watcher struct {
 	// a pass is about to apply, and with nil once they are done, so that a
 	// view can show what is under way. It must not block.
 	Applying func(changes []Change)
-	statsMu    sync.Mutex
-	stats      WatchStats
+	statsMu  sync.Mutex
+	stats    WatchStats
 
 	// onIdle, when set (by tests), is called each time the loop is about
 	// to wait, with the time it will wake up at the latest.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/state"
 )
 
 type logsOptions struct {
@@ -39,6 +40,12 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	if err != nil {
 		return err
 	}
+	return a.writeLog(ctx, store, name, o.Follow, out)
+}
+
+// writeLog writes the log of forward name of the workspace in store to
+// out; with follow it keeps writing until ctx ends (or out fails).
+func (a *app) writeLog(ctx context.Context, store *state.Store, name string, following bool, out io.Writer) error {
 	// A runtime that keeps the log itself (the native agent) prints it.
 	st, err := store.Load()
 	if err != nil {
@@ -46,7 +53,7 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	}
 	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
 		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
-			return lr.Logs(ctx, fw.Handle, o.Follow, out)
+			return lr.Logs(ctx, fw.Handle, following, out)
 		}
 	}
 	path := store.LogPath(name)
@@ -61,7 +68,7 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	if _, err := io.Copy(out, f); err != nil {
 		return fmt.Errorf("reading log: %w", err)
 	}
-	if !o.Follow {
+	if !following {
 		return nil
 	}
 	return follow(ctx, f, out, 250*time.Millisecond)

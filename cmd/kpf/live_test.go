@@ -378,4 +378,3 @@ func TestLiveRow(t *testing.T) {
 		})
 	}
 }
-

@@ -162,3 +162,93 @@ func writeCapture(t *testing.T, screen string) {
 	}
 	t.Logf("wrote %s", path)
 }
+
+// TestLiveViewIdleCost prints what `kpf apply --watch` with the view costs
+// with 100 idle forwards of the native runtime (the default): the CPU time
+// of the kpf process and of the workspace's agent over 30 s, as a share of
+// one core. It measures; it asserts nothing about the figure. Run it on
+// purpose:
+//
+//	KPF_E2E_MEASURE=1 go test -count=1 -run TestLiveViewIdleCost -v ./test/e2e
+func TestLiveViewIdleCost(t *testing.T) {
+	if os.Getenv("KPF_E2E_MEASURE") != "1" {
+		t.Skip("a measurement: set KPF_E2E_MEASURE=1")
+	}
+	const n = 100
+	ns := newNamespace(t)
+	w := newWorkspaceWith(t, ns, "")
+	var spec strings.Builder
+	spec.WriteString("kpf {\n  name = \"idle\"\n}\n")
+	for i := range n {
+		fmt.Fprintf(&spec, "forward \"api-%03d\" {\n  context     = \"kpf-local\"\n  namespace   = \"%s\"\n  target      = \"deployment/api\"\n  local_port  = %d\n  remote_port = 8080\n}\n", i, ns, freeLocalPort(t))
+	}
+	w.writeSpec("kpf.hcl", spec.String())
+	args := []string{"apply", "--watch"}
+	if p := os.Getenv("KPF_E2E_CPUPROFILE"); p != "" {
+		args = append(args, "--cpuprofile", p)
+	}
+	s := w.inTerminal(120, 30, args...)
+	s.WaitFor("100 forwards running", term.Contains(fmt.Sprintf("idle │ %d running", n)))
+	time.Sleep(5 * time.Second) // let the first probes and health checks settle
+
+	bin, err := kpfBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := findProcess(t, func(argv []string) bool {
+		return len(argv) > 3 && argv[0] == bin && argv[2] == w.dir && argv[3] == "apply"
+	})
+	agent := findProcess(t, func(argv []string) bool {
+		return len(argv) > 3 && argv[0] == bin && argv[1] == "agent" && strings.HasPrefix(argv[3], w.stateDir)
+	})
+	const window = 30 * time.Second
+	v0, a0, t0 := cpuTime(t, view), cpuTime(t, agent), time.Now()
+	time.Sleep(window)
+	v1, a1, el := cpuTime(t, view), cpuTime(t, agent), time.Since(t0)
+	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / el.Seconds() }
+	t.Logf("apply --watch with the view, %d idle native forwards, %s: kpf %.2f%% of one core (%s CPU), agent %.2f%% (%s CPU)",
+		n, el.Round(time.Second), pct(v1-v0), (v1 - v0).Round(time.Millisecond), pct(a1-a0), (a1 - a0).Round(time.Millisecond))
+	s.Keys("q")
+	s.WaitFor("the watch quit", term.Contains("Stopped watching; forwards keep running.", "EXITED 0"))
+}
+
+// findProcess returns the pid of the one process whose argv matches.
+func findProcess(t *testing.T, match func(argv []string) bool) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if match(strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")) {
+			return pid
+		}
+	}
+	t.Fatal("no such process")
+	return 0
+}
+
+// cpuTime is the user and system CPU time of pid so far.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis; utime and stime are
+	// the 14th and 15th of the whole line, in clock ticks (100 a second).
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}

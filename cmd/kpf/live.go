@@ -65,7 +65,6 @@ type liveFeed struct {
 	specErr    string
 	noSpec     bool // the spec did not load when the feed began: rows are from the state alone
 	acting     map[string]reconcile.Action
-	stateErr   string
 }
 
 func newLiveFeed(store *state.Store, observer *reconcile.Observer, peek bool) *liveFeed {

@@ -129,6 +129,9 @@ func TestLiveTerminal(t *testing.T) {
 
 	s.Keys("q")
 	scr = s.WaitFor("the watch quit", term.Contains("Stopped watching; forwards keep running.", "EXITED 0"))
+	if strings.Contains(scr, "STATE") || strings.Contains(scr, "q quit") {
+		t.Errorf("the table is still on the screen after q (terminal not restored):\n%s", scr)
+	}
 	for name, h := range stateHandles(t, c, dir) {
 		if !proc.Alive(procOf(t, h)) {
 			t.Errorf("forward %s stopped with the watch", name)

@@ -180,15 +180,25 @@ func TestLiveViewIdleCost(t *testing.T) {
 	var spec strings.Builder
 	spec.WriteString("kpf {\n  name = \"idle\"\n}\n")
 	for i := range n {
-		fmt.Fprintf(&spec, "forward \"api-%03d\" {\n  context     = \"kpf-local\"\n  namespace   = \"%s\"\n  target      = \"deployment/api\"\n  local_port  = %d\n  remote_port = 8080\n}\n", i, ns, freeLocalPort(t))
+		fmt.Fprintf(&spec, "forward \"api-%03d\" {\n  context     = \"kpf-local\"\n  namespace   = \"%s\"\n  target      = \"deployment/api\"\n  remote_port = 8080\n}\n", i, ns)
 	}
 	w.writeSpec("kpf.hcl", spec.String())
+	// KPF_E2E_PLAIN=1 measures the same watch without the view, for
+	// comparison.
 	args := []string{"apply", "--watch"}
+	plain := os.Getenv("KPF_E2E_PLAIN") == "1"
+	if plain {
+		args = append(args, "--plain")
+	}
 	if p := os.Getenv("KPF_E2E_CPUPROFILE"); p != "" {
 		args = append(args, "--cpuprofile", p)
 	}
 	s := w.inTerminal(120, 30, args...)
-	s.WaitFor("100 forwards running", term.Contains(fmt.Sprintf("idle │ %d running", n)))
+	if plain {
+		s.WaitFor("100 forwards running", term.Contains(fmt.Sprintf("Watching %d forwards", n)))
+	} else {
+		s.WaitFor("100 forwards running", term.Contains(fmt.Sprintf("idle │ %d running", n)))
+	}
 	time.Sleep(5 * time.Second) // let the first probes and health checks settle
 
 	bin, err := kpfBinary()
@@ -206,9 +216,17 @@ func TestLiveViewIdleCost(t *testing.T) {
 	time.Sleep(window)
 	v1, a1, el := cpuTime(t, view), cpuTime(t, agent), time.Since(t0)
 	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / el.Seconds() }
-	t.Logf("apply --watch with the view, %d idle native forwards, %s: kpf %.2f%% of one core (%s CPU), agent %.2f%% (%s CPU)",
-		n, el.Round(time.Second), pct(v1-v0), (v1 - v0).Round(time.Millisecond), pct(a1-a0), (a1 - a0).Round(time.Millisecond))
-	s.Keys("q")
+	what := "with the view"
+	if plain {
+		what = "--plain (no view)"
+	}
+	t.Logf("apply --watch %s, %d idle native forwards, %s: kpf %.2f%% of one core (%s CPU), agent %.2f%% (%s CPU)",
+		what, n, el.Round(time.Second), pct(v1-v0), (v1 - v0).Round(time.Millisecond), pct(a1-a0), (a1 - a0).Round(time.Millisecond))
+	if plain {
+		s.Keys("C-c")
+	} else {
+		s.Keys("q")
+	}
 	s.WaitFor("the watch quit", term.Contains("Stopped watching; forwards keep running.", "EXITED 0"))
 }
 

@@ -142,6 +142,14 @@ func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
 				send(live.Event{At: time.Now(), Text: "the spec loads again"})
 			}
 		}, func(ws *spec.Workspace, fs []spec.Forward) { feed.loaded(ws.Name, fs, time.Now()) })
+		load := w.Load
+		w.Load = func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
+			fs, st, err := load(ctx)
+			if err != nil && !errors.Is(err, errSpecErrors) {
+				feed.broken(err.Error()) // e.g. an unknown context after an edit
+			}
+			return fs, st, err
+		}
 		w.Restart, w.Applying = restart, feed.applying
 		return w.Run(ctx)
 	})
@@ -150,6 +158,10 @@ func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
 	a.log.Debug("the watch logged to a file while the view ran", "path", logPath)
 	return err
 }
+
+// errSpecErrors is the watch's load error when the spec has errors (they
+// were reported through the diagnostics callback).
+var errSpecErrors = errors.New("the spec has errors; running forwards are left as they are")
 
 // watcher builds the watch of s. diags is told of each new set of spec
 // diagnostics (once, and again only when they change; wasBroken: the spec
@@ -172,7 +184,7 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 				diags(loader, ds, wasBroken)
 			}
 			if ds.HasErrors() {
-				return nil, spec.Settings{}, errors.New("the spec has errors; running forwards are left as they are")
+				return nil, spec.Settings{}, errSpecErrors
 			}
 			fs, err := s.contexts.resolve(ctx, ws.Forwards)
 			if err != nil {

@@ -114,6 +114,13 @@ func TestLiveTerminal(t *testing.T) {
 		t.Errorf("the browser got %q (%v)", b, err)
 	}
 
+	// A broken spec shows in the footer, the forwards stay; fixed, it loads again.
+	good := liveSpec(api, web)
+	writeSpec(t, dir, "kpf.hcl", strings.Replace(good, "remote_port = 80\n  health", "remote_port = 80\n  bogus = 1\n  health", 1))
+	s.WaitFor("the spec's error in the footer", term.Contains("spec: kpf.hcl:", "2 running 1 disabled"))
+	writeSpec(t, dir, "kpf.hcl", good)
+	s.WaitFor("the spec loads again", term.Contains("the spec loads again", "spec loaded"))
+
 	// status --watch beside it: read-only, no lock needed.
 	ro := inTerminal(t, c, 100, 20, map[string]string{"NO_COLOR": "1"}, "-C", dir, "status", "--watch")
 	scr = ro.WaitFor("status --watch's table", term.Contains("NAME", fmt.Sprintf("127.0.0.1:%d", api), "2 running"))

@@ -57,6 +57,10 @@ type liveFeed struct {
 	peek     bool
 	// kick wakes the feeding loop for a snapshot now.
 	kick chan struct{}
+	// The state file as last read, and the file it was read from: it is
+	// decoded again only when it was replaced (the applier saves by rename).
+	st   *state.File
+	stFi os.FileInfo
 
 	mu         sync.Mutex
 	workspace  string
@@ -130,7 +134,7 @@ func (f *liveFeed) snapshot(ctx context.Context, now time.Time) live.Snapshot {
 	noSpec := f.noSpec
 	f.mu.Unlock()
 
-	st, err := f.store.Load()
+	st, err := f.loadState()
 	if err != nil {
 		// Keep showing something: the error names the state file.
 		snap.SpecError = err.Error()
@@ -163,6 +167,25 @@ func (f *liveFeed) snapshot(ctx context.Context, now time.Time) live.Snapshot {
 	}
 	slices.Sort(snap.Contexts)
 	return snap
+}
+
+// loadState returns the state file, decoding it only when it changed since
+// the last call. Only the feeding goroutine calls it.
+func (f *liveFeed) loadState() (*state.File, error) {
+	fi, err := os.Stat(f.store.Path())
+	if err == nil && f.st != nil && os.SameFile(fi, f.stFi) && fi.ModTime().Equal(f.stFi.ModTime()) && fi.Size() == f.stFi.Size() {
+		return f.st, nil
+	}
+	st, err := f.store.Load()
+	if err != nil {
+		f.st, f.stFi = nil, nil
+		return nil, err
+	}
+	f.st, f.stFi = st, fi
+	if fi == nil { // no state file yet: read again next time
+		f.st = nil
+	}
+	return st, nil
 }
 
 // liveRow maps a status row to the view's, with the action a pass is

@@ -202,6 +202,14 @@ func TestLiveFeed(t *testing.T) {
 		return rowsOf(feed.snapshot(ctx, time.Now()))["web"].State == live.StateExited
 	})
 	_ = web
+	// The watch (here a second apply) restarts it and saves the state: the
+	// feed reads the new file.
+	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	if r := rowsOf(feed.snapshot(ctx, time.Now()))["web"]; r.State != live.StateRunning || r.Restarts != 1 {
+		t.Errorf("web after the restart: %+v, want running with 1 restart", r)
+	}
 
 	feed.broken("kpf.hcl:3:1: error: Unsupported argument")
 	if snap := feed.snapshot(ctx, time.Now()); snap.SpecError == "" || len(snap.Rows) != 3 {

@@ -55,8 +55,23 @@ type probeJob struct {
 // forwards are probed. Observe never fails: an Inspect error counts as not
 // alive, with the error as LastError.
 func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model.Forward) Actual {
+	return o.observe(ctx, st, forwards, true)
+}
+
+// Peek is Observe without probes: every forward is inspected (the runtime's
+// own counters and health are current) but a forward kpf probes shows the
+// verdict of the last probe Observe made of the same process and port
+// (HealthUnknown if none). It forgets nothing. The live view calls it every
+// second while the watch, sharing the Observer, probes at its own pace.
+func (o *Observer) Peek(ctx context.Context, st *state.File, forwards []model.Forward) Actual {
+	return o.observe(ctx, st, forwards, false)
+}
+
+func (o *Observer) observe(ctx context.Context, st *state.File, forwards []model.Forward, probe bool) Actual {
 	if st == nil || len(st.Forwards) == 0 {
-		o.prune(nil)
+		if probe {
+			o.prune(nil)
+		}
 		return Actual{}
 	}
 	now := time.Now
@@ -107,6 +122,10 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 			}
 		case forwards[i].Health.Kind == model.HealthNone:
 			ob.Health = HealthNone
+		case o.Prober != nil && !probe:
+			if rec := o.records[name]; rec != nil && rec.handle == sf.Handle && rec.port == sf.LocalPort {
+				ob.Health, ob.HealthError = rec.verdict, rec.err
+			}
 		case o.Prober != nil:
 			rec := o.records[name]
 			if rec == nil || rec.handle != sf.Handle || rec.port != sf.LocalPort {
@@ -152,7 +171,9 @@ func (o *Observer) Observe(ctx context.Context, st *state.File, forwards []model
 		actual[j.name] = ob
 	}
 	o.mu.Unlock()
-	o.prune(st.Forwards)
+	if probe {
+		o.prune(st.Forwards)
+	}
 	return actual
 }
 

@@ -227,3 +227,46 @@ func TestObserveRuntimeHealth(t *testing.T) {
 		t.Errorf("unhealthy self-healing forward planned %q, want no change", a)
 	}
 }
+
+// TestObservePeek: Peek never probes; it shows the verdict of Observe's
+// last probe of the same process, unknown before the first one and for a
+// restarted process, and the runtime's liveness as it is now.
+func TestObservePeek(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	st := &state.File{Forwards: map[string]state.Forward{
+		"api": startFake(t, rt, "api", 9001),
+		"db":  startFake(t, rt, "db", 9002),
+	}}
+	fw := func(name string) model.Forward {
+		return model.Forward{Name: name, Address: "127.0.0.1", Health: model.Health{Kind: model.HealthTCP, FailureThreshold: 1}}
+	}
+	forwards := []model.Forward{fw("api"), fw("db")}
+	prober := newFakeProber()
+	o := &Observer{Runtime: rt, Prober: prober}
+	ctx := context.Background()
+
+	if got := o.Peek(ctx, st, forwards); got["api"].Health != HealthUnknown || !got["api"].Alive {
+		t.Errorf("peek before any probe: %+v, want alive, health unknown", got["api"])
+	}
+	prober.set("db", true)
+	o.Observe(ctx, st, forwards)
+	for range 3 {
+		got := o.Peek(ctx, st, forwards)
+		if got["api"].Health != HealthHealthy || got["db"].Health != HealthUnhealthy || got["db"].HealthError == "" {
+			t.Fatalf("peek after a probe: api %+v db %+v, want the probe's verdicts", got["api"], got["db"])
+		}
+	}
+	if n := prober.count("api") + prober.count("db"); n != 2 {
+		t.Errorf("%d probes, want 2 (Peek never probes)", n)
+	}
+
+	rt.kill("api", "error: lost connection to pod")
+	if got := o.Peek(ctx, st, forwards); got["api"].Alive {
+		t.Errorf("peek after a kill: %+v, want not alive", got["api"])
+	}
+	st.Forwards["api"] = startFake(t, rt, "api", 9001) // restarted: a new handle
+	if got := o.Peek(ctx, st, forwards); got["api"].Health != HealthUnknown {
+		t.Errorf("peek of a restarted forward: health %q, want unknown until probed", got["api"].Health)
+	}
+}

@@ -50,6 +50,10 @@ const (
 // Every forward has its own exponential backoff that never gives up (from
 // 500 ms, capped at 30 s) and starts over once the forward has been alive
 // and not unhealthy for 30 s, or when its spec changes.
+//
+// A view drives it through Restart (a forward to restart now) and follows
+// it through Applying (what a pass is doing); it reads the rest from the
+// state file and the runtime, as `kpf status` does.
 type Watcher struct {
 	// Load loads the spec: every forward (disabled ones included) with its
 	// context resolved. An error (e.g. hcl.Diagnostics) changes nothing:
@@ -78,8 +82,17 @@ type Watcher struct {
 	// SpecReload overrides DefaultSpecReload: how often the spec is
 	// reloaded without a file event while WatchPaths is set.
 	SpecReload time.Duration
-	statsMu    sync.Mutex
-	stats      WatchStats
+	// Restart carries names of forwards to restart now (the live view's r
+	// key). Each makes a pass due that stops and starts the forward if it
+	// runs, whatever its backoff says; a name that is not a running,
+	// enabled forward of the spec is logged and dropped. nil: none.
+	Restart <-chan string
+	// Applying, when set, is called from Run's goroutine with the changes
+	// a pass is about to apply, and with nil once they are done, so that a
+	// view can show what is under way. It must not block.
+	Applying func(changes []Change)
+	statsMu  sync.Mutex
+	stats    WatchStats
 
 	// onIdle, when set (by tests), is called each time the loop is about
 	// to wait, with the time it will wake up at the latest.
@@ -124,6 +137,8 @@ type watchState struct {
 	// reload: the next pass must load the spec; lastLoad is when it last did.
 	reload   bool
 	lastLoad time.Time
+	// restart names the forwards the next pass restarts on request.
+	restart map[string]bool
 	// retry holds a backoff for each forward kpf acted on recently; an
 	// entry is dropped once the forward is healthy for HealthyReset.
 	retry map[string]*forwardRetry
@@ -167,7 +182,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 	forwardEvents := newEventWatch(ctx, w.Applier.Runtime, log)
 	defer forwardEvents.stop()
-	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true}
+	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true, restart: make(map[string]bool)}
+	restarts := w.Restart
 	reloadEvery := w.SpecReload
 	if reloadEvery <= 0 {
 		reloadEvery = DefaultSpecReload
@@ -230,6 +246,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if limit := debounceStart.Add(debounceMaxWait * debounce); debounceAt.After(limit) {
 				debounceAt = limit
 			}
+		case name, ok := <-restarts:
+			if !ok {
+				restarts = nil
+				continue
+			}
+			log.Info("restart requested", "forward", name)
+			ws.restart[name] = true
+			due = true
 		case ev := <-forwardEvents.due:
 			log.Debug("forward event", "handle", ev.Handle.String(), "kind", string(ev.Kind), "detail", ev.Detail)
 			due = true
@@ -309,7 +333,17 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	var hashes map[string]string // of the changes acted on
 	var todo []Change
 	for _, c := range plan.Changes {
+		requested := ws.restart[c.Name]
+		if requested {
+			delete(ws.restart, c.Name)
+			if c.Action == NoOp && c.Desired != nil && c.Prior != nil && !c.Prior.Handle.IsZero() {
+				c.Action, c.Reason = Restart, "restart requested"
+			}
+		}
 		if c.Action == NoOp {
+			if requested {
+				log.Warn("restart requested of a forward that does not run; nothing to do", "forward", c.Name)
+			}
 			continue
 		}
 		r := ws.retry[c.Name]
@@ -324,19 +358,29 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 				r = nil
 			}
 		}
-		if r != nil && now.Before(r.next) {
+		if r != nil && now.Before(r.next) && !requested {
 			later(r.next)
 			continue
 		}
 		todo = append(todo, c)
+	}
+	for name := range ws.restart { // not in the spec nor in the state
+		log.Warn("restart requested of an unknown forward; nothing to do", "forward", name)
+		delete(ws.restart, name)
 	}
 	w.prune(ws, forwards)
 	if len(todo) == 0 {
 		return retryAt
 	}
 
+	if w.Applying != nil {
+		w.Applying(todo)
+	}
 	res := w.Applier.apply(ctx, Plan{Workspace: plan.Workspace, Changes: todo, Created: now},
 		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
+	if w.Applying != nil {
+		w.Applying(nil)
+	}
 	now = clock.Now()
 	for i, o := range res.Outcomes {
 		c := &todo[i]

@@ -435,3 +435,68 @@ func TestWatchRunErrors(t *testing.T) {
 		t.Errorf("Run watching a missing dir = %v, want an error naming it", err)
 	}
 }
+
+// TestWatchRestartOnRequest: a name on Restart makes a pass due at once
+// that stops and starts that running forward (and only it); Applying sees
+// the change before and nil after; names of forwards that do not run are
+// dropped.
+func TestWatchRestartOnRequest(t *testing.T) {
+	t.Parallel()
+	off := watchFwd(t, "off")
+	off.Enabled = false
+	h := newHarness(t, watchFwd(t, "api"), watchFwd(t, "db"), off)
+	restart := make(chan string)
+	h.w.Restart = restart
+	var mu sync.Mutex
+	var applying [][]string
+	h.w.Applying = func(cs []Change) {
+		mu.Lock()
+		defer mu.Unlock()
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Name+" "+string(c.Action)+" "+c.Reason)
+		}
+		applying = append(applying, names)
+	}
+	h.run()
+	old := h.w.Applier.State.Forwards["api"].Handle
+	mu.Lock()
+	applying = nil // the first pass's starts
+	mu.Unlock()
+
+	restart <- "api"
+	h.wake = h.nextIdle() // the request woke the loop; the clock did not move
+	calls := h.rt.startCalls()
+	if len(calls) != 3 || calls[2].Name != "api" || calls[2].At != watchStart {
+		t.Fatalf("start calls = %+v, want api started again at once", calls)
+	}
+	if stops := h.rt.stopCalls(); len(stops) != 1 || stops[0] != old {
+		t.Errorf("stops = %v, want the old api handle %v", stops, old)
+	}
+	if st := h.w.Applier.State.Forwards["api"]; st.Handle == old || st.Restarts != 1 {
+		t.Errorf("api after the restart: %+v", st)
+	}
+	mu.Lock()
+	if want := [][]string{{"api ~ restart requested"}, nil}; len(applying) != 2 || len(applying[0]) != 1 || applying[0][0] != want[0][0] || applying[1] != nil {
+		t.Errorf("Applying saw %q, want %q", applying, want)
+	}
+	mu.Unlock()
+
+	// A forward that does not run, or that nothing knows, is not started.
+	restart <- "off"
+	h.wake = h.nextIdle()
+	restart <- "nope"
+	h.wake = h.nextIdle()
+	if n := len(h.rt.startCalls()); n != 3 {
+		t.Errorf("%d starts after restarting a disabled and an unknown forward, want 3", n)
+	}
+
+	// A request is not held back by the forward's backoff (it was just
+	// restarted: its next retry is 0.5 s away).
+	restart <- "api"
+	h.wake = h.nextIdle()
+	if calls := h.rt.startCalls(); len(calls) != 4 || calls[3].At != watchStart {
+		t.Errorf("start calls = %+v, want a fourth at once", calls)
+	}
+	h.stop()
+}

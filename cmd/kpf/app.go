@@ -66,6 +66,9 @@ type app struct {
 	io     streams
 	getenv func(string) string
 	log    hclog.Logger
+	// logOut is where log lines go: stderr, or a file while the live view
+	// owns the terminal.
+	logOut *swapWriter
 	// exit is the code the command asks for when it did not fail outright.
 	exit int
 
@@ -198,10 +201,11 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 	if level == hclog.NoLevel {
 		return fmt.Errorf("unknown --log-level %q (want trace, debug, info, warn, error or off)", a.opts.LogLevel)
 	}
+	a.logOut = &swapWriter{w: a.io.Err}
 	a.log = hclog.New(&hclog.LoggerOptions{
 		Name:   "kpf",
 		Level:  level,
-		Output: a.io.Err,
+		Output: a.logOut,
 		Color:  hclog.ColorOff,
 	})
 	return a.startProfiles()
@@ -329,6 +333,12 @@ func (a *app) openSession(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.sessionFor(ctx, ws)
+}
+
+// sessionFor is openSession for a spec already loaded.
+func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace) (*session, error) {
+	var err error
 	s := &session{ws: ws}
 	s.contexts = a.newContextResolver()
 	if s.forwards, err = s.contexts.resolve(ctx, ws.Forwards); err != nil {

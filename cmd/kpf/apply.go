@@ -7,9 +7,12 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
 )
@@ -17,6 +20,8 @@ import (
 type applyOptions struct {
 	Watch bool
 	Only  []string
+	// Plain keeps a watch on a terminal to progress lines (no live view).
+	Plain bool
 }
 
 func (a *app) applyCommand() *cobra.Command {
@@ -30,12 +35,17 @@ action retried with exponential backoff. One forward failing does not stop the
 others; the exit code is 1 if any failed.
 
 With --watch, kpf then keeps the forwards matching the spec: it restarts what
-dies or fails its health check, and follows edits of the spec files. Ctrl-C
-stops watching (a second Ctrl-C exits at once); the forwards keep running
-until 'kpf destroy'.`,
+dies or fails its health check, and follows edits of the spec files. On a
+terminal it shows a live table of the forwards (keys: ↑/↓ j/k move, / filter,
+r restart, o open, l log, ? help, q quit); with --plain, or when stdout is
+not a terminal, it prints a line per change instead. q or Ctrl-C stops
+watching (a second Ctrl-C exits at once); the forwards keep running until
+'kpf destroy'. While the table is shown, kpf's logs go to watch.log in the
+workspace's state folder.`,
 		Example: `  kpf apply
   kpf apply --only api --only db
-  kpf apply --watch --log-level info`,
+  kpf apply --watch
+  kpf apply --watch --plain --log-level info`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Watch && len(o.Only) > 0 {
@@ -46,6 +56,7 @@ until 'kpf destroy'.`,
 	}
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep the forwards matching the spec until interrupted")
 	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "apply only the forward `NAME` (repeatable)")
+	cmd.Flags().BoolVar(&o.Plain, "plain", false, "with --watch: print a line per change instead of the live table")
 	return cmd
 }
 
@@ -65,6 +76,9 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	}
 	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
 	a.sweep(ctx, s.rt, s.state)
+	if o.Watch && a.useLiveView(out, o.Plain) {
+		return a.watchLive(ctx, out, s)
+	}
 
 	p := s.plan(ctx)
 	if len(o.Only) > 0 {
@@ -93,31 +107,91 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		return nil
 	}
 	fmt.Fprintf(out, "Watching %d forwards (Ctrl-C stops watching; forwards keep running).\n", countEnabled(s.forwards))
+	w := a.watcher(s, applier, func(loader *spec.Loader, diags hcl.Diagnostics, wasBroken bool) {
+		if len(diags) > 0 {
+			a.writeDiagnostics(loader, diags)
+		}
+		if wasBroken && !diags.HasErrors() {
+			fmt.Fprintln(out, "The spec loads again.")
+		}
+	}, nil)
+	err = w.Run(ctx)
+	fmt.Fprintln(out, "Stopped watching; forwards keep running. 'kpf destroy' stops them.")
+	return err
+}
+
+// watchLive is `apply --watch` on a terminal: the live view runs while the
+// watch, from its first pass on, makes and keeps the forwards as the spec
+// says. Progress goes to the view's notice line, logs to a file.
+func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
+	logPath, restore, err := a.logToFile(s.store, "watch.log")
+	if err != nil {
+		return err
+	}
+	feed := newLiveFeed(s.store, s.observer, true)
+	feed.loaded(s.ws.Name, s.forwards, time.Now())
+	restart := make(chan string, 16)
+	m := live.New(ctx, live.Options{Actions: &liveActions{a: a, feed: feed, store: s.store, restart: restart}})
+	err = a.runLive(ctx, out, m, feed, func(ctx context.Context, send func(any)) error {
+		applier := a.applier(s, &eventWriter{send: send, now: time.Now})
+		w := a.watcher(s, applier, func(_ *spec.Loader, diags hcl.Diagnostics, wasBroken bool) {
+			switch {
+			case diags.HasErrors():
+				feed.broken(firstDiagnostic(spec.FormatDiagnosticsPlain(diags)))
+			case wasBroken:
+				send(live.Event{At: time.Now(), Text: "the spec loads again"})
+			}
+		}, func(ws *spec.Workspace, fs []spec.Forward) { feed.loaded(ws.Name, fs, time.Now()) })
+		load := w.Load
+		w.Load = func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
+			fs, st, err := load(ctx)
+			if err != nil && !errors.Is(err, errSpecErrors) {
+				feed.broken(err.Error()) // e.g. an unknown context after an edit
+			}
+			return fs, st, err
+		}
+		w.Restart, w.Applying = restart, feed.applying
+		return w.Run(ctx)
+	})
+	restore()
+	fmt.Fprintln(out, "Stopped watching; forwards keep running. 'kpf destroy' stops them.")
+	a.log.Debug("the watch logged to a file while the view ran", "path", logPath)
+	return err
+}
+
+// errSpecErrors is the watch's load error when the spec has errors (they
+// were reported through the diagnostics callback).
+var errSpecErrors = errors.New("the spec has errors; running forwards are left as they are")
+
+// watcher builds the watch of s. diags is told of each new set of spec
+// diagnostics (once, and again only when they change; wasBroken: the spec
+// had errors before); loaded, when set, of each spec that loads.
+func (a *app) watcher(s *session, applier *reconcile.Applier,
+	diags func(loader *spec.Loader, diags hcl.Diagnostics, wasBroken bool),
+	loaded func(ws *spec.Workspace, fs []spec.Forward)) *reconcile.Watcher {
 	shownDiags := "" // the initial load's warnings were shown by openSession
-	w := &reconcile.Watcher{
+	return &reconcile.Watcher{
 		Load: func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
-			ws, loader, diags, err := a.loadSpecQuietly()
+			ws, loader, ds, err := a.loadSpecQuietly()
 			if err != nil {
 				return nil, spec.Settings{}, err
 			}
 			// The watch reloads a broken spec on every pass until it is
-			// fixed: show its diagnostics once, and again only when they change.
-			if text := spec.FormatDiagnosticsPlain(diags); text != shownDiags {
-				wasBroken := strings.Contains(shownDiags, ": error: ")
+			// fixed: report its diagnostics once, and again only when they change.
+			if text := spec.FormatDiagnosticsPlain(ds); text != shownDiags {
+				wasBroken := strings.Contains(shownDiags, ": error: ") || strings.HasPrefix(shownDiags, "error: ")
 				shownDiags = text
-				if len(diags) > 0 {
-					a.writeDiagnostics(loader, diags)
-				}
-				if wasBroken && !diags.HasErrors() {
-					fmt.Fprintln(out, "The spec loads again.")
-				}
+				diags(loader, ds, wasBroken)
 			}
-			if diags.HasErrors() {
-				return nil, spec.Settings{}, errors.New("the spec has errors (shown above); running forwards are left as they are")
+			if ds.HasErrors() {
+				return nil, spec.Settings{}, errSpecErrors
 			}
 			fs, err := s.contexts.resolve(ctx, ws.Forwards)
 			if err != nil {
 				return nil, spec.Settings{}, err
+			}
+			if loaded != nil {
+				loaded(ws, fs)
 			}
 			return fs, ws.Settings, nil
 		},
@@ -127,9 +201,6 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		Ports:      s.ports,
 		Log:        a.log.Named("watch"),
 	}
-	err = w.Run(ctx)
-	fmt.Fprintln(out, "Stopped watching; forwards keep running. 'kpf destroy' stops them.")
-	return err
 }
 
 // applier builds the executor shared by apply and watch.

@@ -4,5 +4,14 @@
 //
 // Results go to stdout; logs (hclog, key/value) go to stderr.
 //
+// The live view (package internal/live) is wired in live.go: `apply
+// --watch` and `status --watch` on a terminal feed it snapshots built from
+// the state file and the runtime (reconcile.StatusRows; no kubectl calls,
+// and under apply no probes beyond the watch's), and carry out its keys —
+// restart through reconcile.Watcher.Restart, open and log as `kpf open` and
+// `kpf logs` do. While it runs nothing else writes to the terminal: progress
+// lines become the view's events, spec diagnostics its footer, and logs go
+// to watch.log in the workspace's state folder (discarded under status).
+//
 // It may import every kpf package; no kpf package imports it.
 package main

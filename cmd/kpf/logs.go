@@ -15,6 +15,7 @@ import (
 	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/state"
 )
 
 type logsOptions struct {
@@ -52,6 +53,12 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 		defer tw.Flush()
 		out = tw
 	}
+	return a.writeLog(ctx, store, name, o.Follow, out)
+}
+
+// writeLog writes the log of forward name of the workspace in store to
+// out; with follow it keeps writing until ctx ends (or out fails).
+func (a *app) writeLog(ctx context.Context, store *state.Store, name string, following bool, out io.Writer) error {
 	// A runtime that keeps the log itself (the native agent) prints it.
 	st, err := store.Load()
 	if err != nil {
@@ -59,7 +66,7 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	}
 	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
 		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
-			return lr.Logs(ctx, fw.Handle, o.Follow, out)
+			return lr.Logs(ctx, fw.Handle, following, out)
 		}
 	}
 	path := store.LogPath(name)
@@ -75,7 +82,7 @@ func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOption
 	if _, err := io.Copy(out, f); err != nil {
 		return fmt.Errorf("reading log: %w", err)
 	}
-	if !o.Follow {
+	if !following {
 		return nil
 	}
 	return fl.run(ctx, out, 250*time.Millisecond)

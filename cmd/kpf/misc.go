@@ -22,6 +22,7 @@ import (
 
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 // Set with -ldflags "-X main.version=... -X main.commit=...".
@@ -261,30 +262,48 @@ func (a *app) open(cmd *cobra.Command, name string, o openOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Load()
+	url, err := a.runningURL(cmd.Context(), store, *fwd)
 	if err != nil {
 		return err
 	}
-	fs, ok := st.Forwards[name]
-	if !ok || fs.Handle.IsZero() {
-		return fmt.Errorf("forward %q is not running; 'kpf apply' starts it", name)
-	}
-	status, err := a.runtimeFor(store).Inspect(cmd.Context(), fs.Handle)
-	if err != nil || !status.Alive {
-		return fmt.Errorf("forward %q is not running; 'kpf apply' starts it", name)
-	}
-	url := forwardURL(fs.Address, fs.LocalPort, fwd.Open)
 	if o.Print {
 		fmt.Fprintln(cmd.OutOrStdout(), url)
 		return nil
 	}
+	if err := a.startBrowser(cmd.Context(), url); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Opened %s\n", url)
+	return nil
+}
+
+// runningURL is the URL of fwd if it runs (per the state in store and its
+// runtime), else an error that says how to start it.
+func (a *app) runningURL(ctx context.Context, store *state.Store, fwd spec.Forward) (string, error) {
+	st, err := store.Load()
+	if err != nil {
+		return "", err
+	}
+	fs, ok := st.Forwards[fwd.Name]
+	if !ok || fs.Handle.IsZero() {
+		return "", fmt.Errorf("forward %q is not running; 'kpf apply' starts it", fwd.Name)
+	}
+	status, err := a.runtimeFor(store).Inspect(ctx, fs.Handle)
+	if err != nil || !status.Alive {
+		return "", fmt.Errorf("forward %q is not running; 'kpf apply' starts it", fwd.Name)
+	}
+	return forwardURL(fs.Address, fs.LocalPort, fwd.Open), nil
+}
+
+// startBrowser opens url with $BROWSER or the platform's opener, without
+// waiting for it (its output goes nowhere: the live view owns the terminal).
+func (a *app) startBrowser(ctx context.Context, url string) error {
 	argv := browserCommand(a.getenv("BROWSER"), url)
-	c := exec.CommandContext(cmd.Context(), argv[0], argv[1:]...)
+	c := exec.CommandContext(context.WithoutCancel(ctx), argv[0], argv[1:]...)
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("opening %s with %s: %w", url, argv[0], err)
 	}
 	go func() { _ = c.Wait() }()
-	fmt.Fprintf(cmd.OutOrStdout(), "Opened %s\n", url)
 	return nil
 }
 

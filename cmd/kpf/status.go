@@ -3,20 +3,25 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -24,6 +29,7 @@ type statusOptions struct {
 	JSON  bool
 	All   bool
 	Stats bool
+	Watch bool
 }
 
 func (a *app) statusCommand() *cobra.Command {
@@ -33,14 +39,27 @@ func (a *app) statusCommand() *cobra.Command {
 		Short: "Show the forwards: address, target, state, health, uptime, restarts, last error",
 		Long: `status observes every forward of the workspace now: whether its process is
 alive and still the one kpf started, and what a health probe sees. It changes
-nothing and takes no lock.`,
+nothing and takes no lock.
+
+When the spec is missing or does not load, status still shows the forwards
+kpf runs, from its state alone, and says so.
+
+With --watch (on a terminal) it shows the live table of 'kpf apply --watch',
+read-only, refreshed every second from the state and the runtime: for a
+workspace applied elsewhere. q quits.`,
 		Example: `  kpf status
   kpf status --json
   kpf status --all      # every workspace kpf has state for
-  kpf status --stats    # probe cache and timing figures`,
+  kpf status --stats    # probe cache and timing figures
+  kpf status --watch    # live, read-only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.All {
+			switch {
+			case o.Watch && (o.JSON || o.All || o.Stats):
+				return errors.New("--watch cannot be combined with --json, --all or --stats")
+			case o.Watch:
+				return a.statusWatch(cmd.Context(), cmd.OutOrStdout())
+			case o.All:
 				return a.statusAll(cmd.Context(), cmd.OutOrStdout(), o)
 			}
 			return a.status(cmd.Context(), cmd.OutOrStdout(), o)
@@ -49,6 +68,7 @@ nothing and takes no lock.`,
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&o.All, "all", false, "show every workspace that has state, not only this one")
 	cmd.Flags().BoolVar(&o.Stats, "stats", false, "also show probe-cache hits and misses and timings")
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "show the live table, refreshed every second, until q")
 	return cmd
 }
 
@@ -64,7 +84,17 @@ type statusStats struct {
 
 func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error {
 	t0 := time.Now()
-	s, err := a.openSession(ctx)
+	ws, loader, diags, err := a.loadSpecQuietly()
+	if err != nil {
+		return err
+	}
+	if len(diags) > 0 {
+		a.writeDiagnostics(loader, diags)
+	}
+	if diags.HasErrors() {
+		return a.statusFromState(ctx, out, o, diags)
+	}
+	s, err := a.sessionFor(ctx, ws)
 	if err != nil {
 		return err
 	}
@@ -98,6 +128,130 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 	}
 	return nil
 }
+
+// statusFromState is status when the spec does not load (moved away,
+// broken): the forwards of the state, observed without probes (no spec says
+// how), with a note on stderr. With no forwards in the state the spec's
+// diagnostics (already shown) are the answer.
+func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOptions, diags hcl.Diagnostics) error {
+	store, err := a.workspaceStore()
+	if err != nil {
+		return err
+	}
+	st, err := store.Load()
+	if err != nil {
+		return err
+	}
+	if len(st.Forwards) == 0 {
+		return errReported
+	}
+	obs := &reconcile.Observer{Runtime: a.runtimeFor(store)}
+	actual := obs.Observe(ctx, st, nil)
+	rows := reconcile.StatusRows(nil, actual, time.Now())
+	stateOnly(rows, actual)
+	fmt.Fprintf(a.io.Err, "Note: %s; showing the forwards kpf runs, from its state alone.\n", specProblem(diags))
+	if o.JSON {
+		return reconcile.RenderStatusJSON(out, rows)
+	}
+	return reconcile.RenderStatusTable(out, rows, a.color(out))
+}
+
+// specProblem says in a few words why the spec did not load.
+func specProblem(diags hcl.Diagnostics) string {
+	for _, d := range diags {
+		if d.Severity == hcl.DiagError && d.Summary == "No spec files" {
+			return "no spec files in this workspace"
+		}
+	}
+	return "the spec does not load (see above)"
+}
+
+// stateOnly fixes the state of rows listed without a spec: StatusRows
+// calls every forward that no spec names orphaned, but without a spec
+// that says nothing; they are running, exited or failed.
+func stateOnly(rows []reconcile.StatusRow, actual reconcile.Actual) {
+	for i := range rows {
+		r := &rows[i]
+		if r.State != reconcile.StatusOrphaned {
+			continue
+		}
+		ob := actual[r.Name]
+		switch {
+		case ob.Alive:
+			r.State = reconcile.StatusRunning
+		case ob.State.Handle.IsZero():
+			r.State = reconcile.StatusFailed
+		default:
+			r.State = reconcile.StatusExited
+		}
+		r.Enabled = true
+	}
+}
+
+// statusWatch is `kpf status --watch`: the live view, read-only, of what
+// the state and the runtime say, refreshed every second, with the spec
+// reloaded every specRefresh; no lock is taken. Health is what `kpf
+// status` sees: the runtime's own, or kpf's probe at the forward's health
+// interval. Logs are discarded while the view runs.
+func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
+	if !a.useLiveView(out, false) {
+		return errors.New("--watch needs a terminal; without one, run 'kpf status' (or --json) when you need it")
+	}
+	store, err := a.workspaceStore()
+	if err != nil {
+		return err
+	}
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return err
+	}
+	feed := newLiveFeed(store, &reconcile.Observer{Runtime: a.runtimeFor(store), Prober: &reconcile.NetProber{Timeout: 2 * time.Second}}, false)
+	feed.workspace = filepath.Base(dir)
+	if st, err := store.Load(); err == nil && st.Name != "" {
+		feed.workspace = st.Name
+	}
+	contexts := a.newContextResolver()
+	reload := func(ctx context.Context) {
+		ws, _, diags, err := a.loadSpecQuietly()
+		switch {
+		case err != nil:
+			feed.broken(err.Error())
+		case diags.HasErrors():
+			feed.mu.Lock()
+			feed.noSpec = !feed.hasSpec()
+			feed.mu.Unlock()
+			feed.broken(firstDiagnostic(spec.FormatDiagnosticsPlain(diags)))
+		default:
+			fs, err := contexts.resolve(ctx, ws.Forwards)
+			if err != nil {
+				feed.broken(err.Error())
+				return
+			}
+			feed.loaded(ws.Name, fs, time.Now())
+		}
+	}
+	reload(ctx)
+	m := live.New(ctx, live.Options{Actions: &liveActions{a: a, feed: feed, store: store}, ReadOnly: true})
+	old := a.logOut.swap(io.Discard)
+	err = a.runLive(ctx, out, m, feed, func(ctx context.Context, _ func(any)) error {
+		t := time.NewTicker(specRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+				reload(ctx)
+			}
+		}
+	})
+	a.logOut.swap(old)
+	fmt.Fprintln(out, "Stopped watching.")
+	return err
+}
+
+// specRefresh is how often `status --watch` reloads the spec.
+const specRefresh = 5 * time.Second
 
 // statusAll lists every workspace kpf has state for, from the state alone
 // plus process checks: other workspaces' specs are not loaded.

@@ -111,8 +111,10 @@ func (r *Runtime) ensure(ctx context.Context) (*hello, error) {
 	case err == nil && h.Version == r.Version && h.Protocol == Protocol:
 		return h, nil
 	case err == nil:
-		fmt.Fprintf(os.Stderr, "kpf: replacing the workspace's agent of kpf %s (pid %d) with this kpf %s; its forwards restart\n", h.Version, h.PID, r.Version)
-		r.log().Warn("replacing an agent of another version", "agent_version", h.Version, "version", r.Version, "pid", h.PID)
+		// Warn is shown at kpf's default log level (and goes to the watch
+		// log while the live view owns the terminal).
+		r.log().Warn("replacing the workspace's agent, which another kpf version started; its forwards restart",
+			"agent_version", h.Version, "version", r.Version, "agent_pid", h.PID)
 		if err := r.shutdown(ctx, h); err != nil {
 			return nil, err
 		}

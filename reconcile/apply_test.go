@@ -349,6 +349,8 @@ func TestApplyDrainsOnCancel(t *testing.T) {
 	}
 }
 
+// TestApplySavesEachResult: with results saveEvery apart, each is on disk
+// before the next change starts.
 func TestApplySavesEachResult(t *testing.T) {
 	t.Parallel()
 	store, err := state.Open(t.TempDir())
@@ -359,6 +361,14 @@ func TestApplySavesEachResult(t *testing.T) {
 	rt.setScript("b", func(s *fakeScript) { s.failAll, s.permanent = true, true })
 	a, _ := newTestApplier(rt, 0)
 	a.Store, a.MaxParallel = store, 1
+	var mu sync.Mutex
+	clock := applyNow
+	a.Now = func() time.Time { // every reading a save interval later
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(saveEvery)
+		return clock
+	}
 	old := startFake(t, rt, "old", 9009)
 	a.State.Forwards["old"] = old
 	if err := store.Save(a.State); err != nil {
@@ -396,5 +406,45 @@ func TestApplySavesEachResult(t *testing.T) {
 	}
 	if f := final["c"]; f.Handle.IsZero() {
 		t.Errorf("c on disk = %+v, want a handle", f)
+	}
+}
+
+// TestApplyCoalescesSaves: results that arrive within saveEvery of the last
+// save are written together — by the next save or when Apply ends — so
+// applying many fast forwards is not a state write each; nothing is lost.
+func TestApplyCoalescesSaves(t *testing.T) {
+	t.Parallel()
+	store, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newFakeRuntime(nil)
+	a, _ := newTestApplier(rt, 0) // a clock that never moves
+	a.Store, a.MaxParallel = store, 1
+	onDisk := func() map[string]state.Forward {
+		f, err := store.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.Forwards
+	}
+	seen := map[string]map[string]state.Forward{}
+	rt.onStart = func(s runtime.Spec) { seen[s.Name] = onDisk() }
+	var changes []Change
+	for i, n := range []string{"a", "b", "c", "d"} {
+		changes = append(changes, Change{Name: n, Action: Start, Port: 9001 + i, Desired: fwd(n, 9001+i)})
+	}
+	res := a.Apply(context.Background(), Plan{Changes: changes})
+	if res.Failed != 0 || res.SaveErr != nil {
+		t.Fatalf("Apply = %+v", res)
+	}
+	if _, ok := seen["b"]["a"]; !ok {
+		t.Error("the first result was not saved at once")
+	}
+	if n := len(seen["d"]); n != 1 {
+		t.Errorf("when d started, %d forwards were on disk, want 1 (b and c put off)", n)
+	}
+	if final := onDisk(); len(final) != 4 {
+		t.Errorf("after Apply, %d forwards on disk, want all 4", len(final))
 	}
 }

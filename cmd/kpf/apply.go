@@ -94,6 +94,9 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		fmt.Fprintln(out)
 		res := applier.Apply(ctx, p)
 		fmt.Fprintln(out, applySummary(res))
+		if res.SaveErr != nil {
+			return res.SaveErr
+		}
 		if res.Failed > 0 {
 			a.exit = exitError
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,8 +204,9 @@ func (s *syncBuffer) String() string {
 }
 
 // fetch sends one HTTP/1.0 request through a forward and returns the
-// answer (the echo backends answer with the pod's name) and when its first
-// byte came.
+// answer's body (the echo backends answer with the pod's name) and when
+// its first byte came. A complete answer is its headers and Content-Length
+// bytes of body: fetch does not wait for the connection to close.
 func fetch(ctx context.Context, port int, timeout time.Duration) (body string, first time.Time, err error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -220,24 +222,34 @@ func fetch(ctx context.Context, port int, timeout time.Duration) (body string, f
 	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\nHost: scale\r\n\r\n"); err != nil {
 		return "", first, err
 	}
-	var buf bytes.Buffer
-	b := make([]byte, 512)
-	for {
-		n, err := conn.Read(b)
-		if n > 0 && first.IsZero() {
-			first = time.Now()
-		}
-		buf.Write(b[:n])
-		if err != nil {
-			if errors.Is(err, io.EOF) && buf.Len() > 0 {
-				return buf.String(), first, nil
-			}
-			if buf.Len() == 0 {
-				return "", first, err
-			}
-			return buf.String(), first, fmt.Errorf("after %d bytes: %w", buf.Len(), err)
-		}
+	fr := &firstRead{r: conn}
+	resp, err := http.ReadResponse(bufio.NewReader(fr), nil)
+	if err != nil {
+		return "", fr.first, err
 	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fr.first, fmt.Errorf("reading the body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fr.first, fmt.Errorf("status %s", resp.Status)
+	}
+	return string(b), fr.first, nil
+}
+
+// firstRead records when the first bytes were read.
+type firstRead struct {
+	r     io.Reader
+	first time.Time
+}
+
+func (f *firstRead) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 && f.first.IsZero() {
+		f.first = time.Now()
+	}
+	return n, err
 }
 
 // measureRollout needs the own cluster: a rolling restart of the 2-replica
@@ -419,8 +431,26 @@ func (r *run) deleteSolo(ctx context.Context, port int) (latency, gap time.Durat
 	case <-ctx.Done():
 		return 0, 0, ctx.Err()
 	}
-	// Let connections run on: the first one to the new pod may come late.
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	// Let connections run on until one reached the new pod (the kubectl
+	// runtime may need seconds), then 200 ms more: an earlier connection
+	// may still be waiting for its answer.
+	var firstNew time.Time
+	findNew := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range answers {
+			if strings.Contains(a.body, rd.name) && (firstNew.IsZero() || a.first.Before(firstNew)) {
+				firstNew = a.first
+			}
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for findNew(); firstNew.IsZero() && time.Now().Before(deadline); findNew() {
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := sleep(ctx, 200*time.Millisecond); err != nil {
 		return 0, 0, err
 	}
 	stopReqs()
@@ -428,14 +458,10 @@ func (r *run) deleteSolo(ctx context.Context, port int) (latency, gap time.Durat
 	if err := <-delErr; err != nil {
 		return 0, 0, err
 	}
-	var firstNew time.Time
-	for _, a := range answers {
-		if strings.Contains(a.body, rd.name) && (firstNew.IsZero() || a.first.Before(firstNew)) {
-			firstNew = a.first
-		}
-	}
+	firstNew = time.Time{}
+	findNew()
 	if firstNew.IsZero() {
-		return 0, 0, fmt.Errorf("no answer from the new pod %s within 3 s of Ready", rd.name)
+		return 0, 0, fmt.Errorf("no answer from the new pod %s within 30 s of Ready", rd.name)
 	}
 	// The harness must also back the new pod: wait so the next deletion
 	// starts from a served pod.
@@ -616,7 +642,7 @@ func (r *run) measureBinary(ctx context.Context) {
 		}
 	}
 	if top := moduleSizes(ctx, def); top != "" {
-		r.notes = append(r.notes, "largest modules by symbol size (`go tool nm -size`): "+top)
+		r.notes = append(r.notes, "largest modules by code size (text symbols of `go tool nm -size`, by module of `go version -m`): "+top)
 	}
 }
 
@@ -646,8 +672,8 @@ func moduleSizes(ctx context.Context, bin string) string {
 			continue
 		}
 		n, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
+		if err != nil || f[2] != "T" && f[2] != "t" {
+			continue // code only: data and BSS symbols overlap sections
 		}
 		name := strings.Join(f[3:], " ")
 		total += n
@@ -666,7 +692,7 @@ func moduleSizes(ctx context.Context, bin string) string {
 	for _, x := range all[:min(8, len(all))] {
 		parts = append(parts, fmt.Sprintf("%s %s (%.0f %%)", x.k, fmtMB(x.v), 100*float64(x.v)/float64(total)))
 	}
-	return strings.Join(parts, ", ") + fmt.Sprintf(" of %s in symbols", fmtMB(total))
+	return strings.Join(parts, ", ") + fmt.Sprintf(" of %s of code", fmtMB(total))
 }
 
 // moduleOf maps a symbol name to the longest module path it starts with;

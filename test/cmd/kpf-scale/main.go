@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&targets, "targets", "", "with --kubeconfig: comma-separated KIND/NAME:PORT the forwards cycle through")
 	fs.IntVar(&o.forwards, "forwards", 100, "number of forwards")
 	fs.IntVar(&o.deployments, "deployments", 10, "echo deployments to create in an own cluster")
-	fs.IntVar(&o.basePort, "base-port", 41000, "local port of the first forward")
+	fs.IntVar(&o.basePort, "base-port", 23000, "local port of the first forward (below the ephemeral range, where other processes' ports come and go)")
 	fs.IntVar(&o.planRuns, "plan-runs", 5, "kpf plan runs (the median is reported)")
 	fs.DurationVar(&o.idle, "idle", 60*time.Second, "idle window of the watch measurement")
 	fs.IntVar(&o.kills, "kills", 20, "kill -9 recoveries to time")

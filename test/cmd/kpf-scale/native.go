@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -273,8 +274,18 @@ func (r *run) measureRollout(ctx context.Context) error {
 		return err
 	}
 	defer stop()
-	if err := waitPortsServe(ctx, []int{base, base + 1}, 60*time.Second); err != nil {
+	if err := r.waitAllServe(ctx, 60*time.Second); err != nil {
 		return err
+	}
+	// A busy port moves a forward: use the ports kpf chose.
+	st, err := r.readState()
+	if err != nil {
+		return err
+	}
+	roll, ok1 := st.Forwards["f000"]
+	solo, ok2 := st.Forwards["f001"]
+	if !ok1 || !ok2 {
+		return fmt.Errorf("the roll workspace's state lacks f000 or f001")
 	}
 
 	// Rolling restart: one new connection every rolloutStep.
@@ -306,7 +317,7 @@ func (r *run) measureRollout(ctx context.Context) error {
 		total.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, _, err := fetch(ctx, base, 10*time.Second); err != nil {
+			if _, _, err := fetch(ctx, roll.LocalPort, 10*time.Second); err != nil {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
 			}
@@ -321,6 +332,9 @@ func (r *run) measureRollout(ctx context.Context) error {
 	if e, ok := firstErr.Load().(string); ok {
 		note += "; first failure: " + e
 	}
+	if r.rt == runtimeNative {
+		note += "; " + r.forwardEvents(ctx, "f000", "rollout")
+	}
 	r.add(fmt.Sprintf("rolling restart of 2 replicas: failed of the new connections (one every %s for %s)", fmtDur(r.opts.rolloutStep), fmtDur(r.opts.rollout)),
 		fmt.Sprintf("%d of %d", failed.Load(), total.Load()), "0 native", note)
 
@@ -328,7 +342,7 @@ func (r *run) measureRollout(ctx context.Context) error {
 	var lat []time.Duration
 	var gaps []time.Duration
 	for range 3 {
-		l, gap, err := r.deleteSolo(ctx, base+1)
+		l, gap, err := r.deleteSolo(ctx, solo.LocalPort)
 		if err != nil {
 			return err
 		}
@@ -468,7 +482,39 @@ func (r *run) deleteSolo(ctx context.Context, port int) (latency, gap time.Durat
 	if err := r.cluster.WaitBacked(ctx, r.opts.namespace, "app=solo", 1); err != nil {
 		return 0, 0, err
 	}
+	if r.rt == runtimeNative {
+		r.log.Info("after the deletion", "events", r.forwardEvents(ctx, "f001", "deletion"))
+	}
 	return firstNew.Sub(rd.at), rd.at.Sub(del), nil
+}
+
+// forwardEvents summarises the agent's events of forward name (`kpf logs`):
+// how many of each kind of failure, and the messages, logged in full.
+func (r *run) forwardEvents(ctx context.Context, name, what string) string {
+	_, _, out, err := r.timed(ctx, "logs", name)
+	if err != nil {
+		return "kpf logs failed: " + err.Error()
+	}
+	counts := map[string]int{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[1] {
+		case "conn-failed", "error", "tunnel-close", "pod-switch":
+			counts[f[1]]++
+			r.log.Info("agent event", "during", what, "event", l)
+		}
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+	}
+	if len(parts) == 0 {
+		return "agent events: none of conn-failed, error, tunnel-close, pod-switch"
+	}
+	return "agent events (`kpf logs`): " + strings.Join(parts, ", ")
 }
 
 func (r *run) clientset() (*kubernetes.Clientset, error) {
@@ -526,9 +572,16 @@ func (r *run) measureMany(ctx context.Context) error {
 	r.add(fmt.Sprintf("%d idle forwards in one agent: agent RSS", n), fmtMB(idleRSS), "< 100 MiB",
 		fmt.Sprintf("%s per idle forward above the agent's RSS with 1 forward (%s); `kpf apply` of the %d took %s", fmtKB(per), fmtMB(baseRSS), n-1, fmtDur(wall)))
 
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = base + i
+	st, err := r.readState()
+	if err != nil {
+		return err
+	}
+	var ports []int
+	for _, f := range st.Forwards {
+		ports = append(ports, f.LocalPort)
+	}
+	if len(ports) != n {
+		return fmt.Errorf("%d forwards in state, want %d", len(ports), n)
 	}
 	sem := make(chan struct{}, 50)
 	var wg sync.WaitGroup

@@ -40,7 +40,7 @@ cross: ## the platforms users run: build for macOS and Windows too
 bench: ## micro-benchmarks (see docs/performance.md)
 	$(GO) test -run '^$$' -bench . -benchmem ./spec/... ./reconcile/...
 
-scale: build ## process-level figures on the local control plane (see docs/performance.md)
+scale: build ## both runtimes side by side on the local control plane (SCALE_FLAGS=--runtimes=native to pick; see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)
 
 include test/cluster.mk

@@ -66,6 +66,7 @@ type options struct {
 	many        int      // native: idle forwards in one agent (0: skip)
 	rollout     time.Duration
 	rolloutStep time.Duration
+	stateRoot   string // state directories under this one, not the scratch directory
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-scale itself")
 	var runtimes string
+	fs.StringVar(&o.stateRoot, "state-root", "", "put the workspaces' state directories here (e.g. a tmpfs, to see what fsync costs)")
 	fs.StringVar(&runtimes, "runtimes", "kubectl,native", "comma-separated runtimes to measure, side by side")
 	fs.IntVar(&o.agentKills, "agent-kills", 5, "native: kill -9 of the agent while apply --watch runs")
 	fs.IntVar(&o.many, "many", 1000, "native: idle forwards in one agent for the memory figures (0 skips)")
@@ -241,6 +243,14 @@ func (r *run) main(ctx context.Context) (table string, err error) {
 		return "", fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(r.scratch)
+	if r.opts.stateRoot != "" {
+		defer func() {
+			dirs, _ := filepath.Glob(filepath.Join(r.opts.stateRoot, filepath.Base(r.scratch)+"-*"))
+			for _, d := range dirs {
+				os.RemoveAll(d)
+			}
+		}()
+	}
 	if r.kubectl, err = exec.LookPath("kubectl"); err != nil {
 		return "", fmt.Errorf("kpf's kubectl runtime needs kubectl: %w", err)
 	}
@@ -284,6 +294,9 @@ func (r *run) main(ctx context.Context) (table string, err error) {
 func (r *run) use(name string) error {
 	r.wsDir = filepath.Join(r.scratch, r.rt+"-"+name)
 	r.stateDir = filepath.Join(r.scratch, r.rt+"-"+name+"-state")
+	if r.opts.stateRoot != "" {
+		r.stateDir = filepath.Join(r.opts.stateRoot, filepath.Base(r.scratch)+"-"+r.rt+"-"+name)
+	}
 	for _, d := range []string{r.wsDir, r.stateDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("creating %s: %w", d, err)

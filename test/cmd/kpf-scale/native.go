@@ -288,6 +288,21 @@ func (r *run) measureRollout(ctx context.Context) error {
 		return fmt.Errorf("the roll workspace's state lacks f000 or f001")
 	}
 
+	// The agent's events of f000 during the rollout (`kpf logs -f`: its
+	// ring of recent events is too short for 1,000 connections).
+	var follow *exec.Cmd
+	var followOut syncBuffer
+	if r.rt == runtimeNative {
+		follow = r.kpfCmd(ctx, "logs", "-f", "f000")
+		follow.Stdout, follow.Stderr = &followOut, &followOut
+		if err := follow.Start(); err != nil {
+			return fmt.Errorf("kpf logs -f: %w", err)
+		}
+		defer func() {
+			_ = follow.Process.Kill()
+			_ = follow.Wait()
+		}()
+	}
 	// Rolling restart: one new connection every rolloutStep.
 	var total, failed atomic.Int64
 	var wg sync.WaitGroup
@@ -333,7 +348,10 @@ func (r *run) measureRollout(ctx context.Context) error {
 		note += "; first failure: " + e
 	}
 	if r.rt == runtimeNative {
-		note += "; " + r.forwardEvents(ctx, "f000", "rollout")
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+		note += "; " + r.summariseEvents(followOut.String(), "rollout")
 	}
 	r.add(fmt.Sprintf("rolling restart of 2 replicas: failed of the new connections (one every %s for %s)", fmtDur(r.opts.rolloutStep), fmtDur(r.opts.rollout)),
 		fmt.Sprintf("%d of %d", failed.Load(), total.Load()), "0 native", note)
@@ -511,8 +529,14 @@ func (r *run) forwardEvents(ctx context.Context, name, what string) string {
 	if err != nil {
 		return "kpf logs failed: " + err.Error()
 	}
+	return r.summariseEvents(string(out), what)
+}
+
+// summariseEvents counts the failure-related lines of `kpf logs` output
+// and logs them.
+func (r *run) summariseEvents(out, what string) string {
 	counts := map[string]int{}
-	for _, l := range strings.Split(string(out), "\n") {
+	for _, l := range strings.Split(out, "\n") {
 		f := strings.Fields(l)
 		if len(f) < 2 {
 			continue

@@ -588,7 +588,7 @@ func (r *run) measureApply(ctx context.Context) error {
 		}
 		r.add("memory of what serves the forwards (after one request each)", fmtMB(rss), "—",
 			fmt.Sprintf("one agent process, PSS %s; tunnels still open (one per pod: %d pods)", fmtMB(pss), len(r.targets)))
-		return nil
+		return r.measureAgentAlone(ctx, pid)
 	}
 	r.add("`kpf apply` until every forward serves bytes", fmtDur(last), "≤ 1.0 s native",
 		fmt.Sprintf("kpf exits after %s (peak RSS %s); the %d kubectl processes used %.1f CPU s by then (2 cores)",
@@ -678,10 +678,7 @@ func (r *run) measureWatch(ctx context.Context) error {
 	// Let the first passes probe every forward. A native forward's tunnel
 	// (and its health checks) lives until IdleTimeout after its last
 	// connection: wait for them to close, so the forwards are idle.
-	settle := 6 * time.Second
-	if r.rt == runtimeNative {
-		settle = engineIdleTimeout + 6*time.Second
-	}
+	settle := 6 * time.Second // native: the tunnels closed in measureAgentAlone
 	if err := sleep(ctx, settle); err != nil {
 		return err
 	}
@@ -722,7 +719,7 @@ func (r *run) measureWatch(ctx context.Context) error {
 		fmt.Sprintf("utime+stime from /proc over %s", fmtDur(window)))
 	holders := fmt.Sprintf("the %d kubectl processes", len(st.Forwards))
 	if r.rt == runtimeNative {
-		holders = fmt.Sprintf("the agent, no tunnel open (%s after the last connection)", fmtDur(settle))
+		holders = "the agent, no tunnel open, asked by the watch for every forward's status each pass"
 	}
 	fsecs := float64(fwdCPU) / clockTicks
 	r.add(fmt.Sprintf("idle %s, TCP health every 5 s: CPU of what serves the forwards", fmtDur(r.opts.idle)),

@@ -62,7 +62,7 @@ bench: ## micro-benchmarks: medians of BENCH_RUNS runs and kpf/reference ratios 
 	$(GO) run ./test/cmd/benchratio $(BENCH_GOALS) < $(BENCH_OUT) || failed=1; \
 	if [ $$failed = 1 ]; then echo "some benchmark failed: see $(BENCH_OUT)" >&2; exit 1; fi
 
-scale: build ## process-level figures on the local control plane (see docs/performance.md)
+scale: build ## both runtimes side by side on the local control plane (SCALE_FLAGS=--runtimes=native to pick; see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)
 
 include test/cluster.mk

@@ -1,17 +1,30 @@
 //go:build linux
 
 // Command kpf-scale measures what users of kpf feel, with real processes on
-// the local control plane (package test/cluster), and prints a Markdown
-// table (docs/performance.md holds the figures):
+// the local control plane (package test/cluster), for kpf's runtimes side
+// by side in one run (--runtimes, default kubectl,native), and prints a
+// Markdown table with a column per runtime (docs/performance.md holds the
+// figures):
 //
-//   - `kpf plan` wall time and peak RSS on a 100-forward workspace;
+//   - `kpf plan` wall time and peak RSS on a 100-forward workspace (also
+//     with hyperfine when it is on PATH);
 //   - `kpf apply` of the 100 forwards: wall time until every forward serves
-//     bytes, and the memory of the forward processes (RSS and PSS);
-//   - `kpf apply --watch` idle for 60 s: CPU seconds used by kpf, and the
-//     processes it spawns (counted by a kubectl shim, and by polling the
-//     children of kpf);
-//   - recovery: kill -9 one forward's process, 20 times; time until it
-//     serves again, p50 and p95.
+//     bytes, and the memory of what serves them (the kubectl processes'
+//     RSS and PSS, or the agent's);
+//   - `kpf apply --watch` idle for 60 s: CPU seconds used by kpf and by
+//     what serves the forwards (native: after the tunnels closed idle), and
+//     the processes the watch spawns (counted by a kubectl shim, and by
+//     polling the children of kpf);
+//   - recovery under the watch: kill -9 one forward's kubectl (20 times),
+//     or the agent (5 times; until all 100 serve again), p50 and p95;
+//   - with its own cluster: a rolling restart of a 2-replica deployment
+//     under one new connection every 20 ms for 20 s (failed requests), and
+//     a 1-replica deployment's pod deleted (first answer from the
+//     replacement after it was seen Ready);
+//   - native: 1,000 forwards in one agent: its RSS idle, after one request
+//     through each, and after the tunnels closed idle;
+//   - the kpf binary's size, stripped and not, the modules that dominate
+//     it, and that k8s.io/kubectl and k8s.io/cli-runtime are not linked.
 //
 // Usage (make scale builds bin/kpf and runs this):
 //

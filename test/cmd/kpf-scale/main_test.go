@@ -3,10 +3,14 @@
 package main
 
 import (
+	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 func TestPercentile(t *testing.T) {
@@ -55,8 +59,8 @@ func TestProcReaders(t *testing.T) {
 
 func TestWriteWorkspace(t *testing.T) {
 	t.Parallel()
-	r := &run{opts: options{forwards: 5, context: "ctx", namespace: "ns", basePort: 41000}, wsDir: t.TempDir()}
-	if err := r.writeWorkspace([]string{"service/a:80", "deploy/b:8080"}); err != nil {
+	r := &run{opts: options{context: "ctx", namespace: "ns"}, rt: runtimeNative, wsDir: t.TempDir()}
+	if err := r.writeWorkspace([]string{"service/a:80", "deploy/b:8080"}, 5, 41000); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(r.wsDir + "/kpf.hcl")
@@ -64,7 +68,7 @@ func TestWriteWorkspace(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := string(b)
-	for _, want := range []string{`forward "f004"`, `target      = "deploy/b"`, "remote_port = 8080", `http = "/healthz"`} {
+	for _, want := range []string{`forward "f004"`, `target      = "deploy/b"`, "remote_port = 8080", `http = "/healthz"`, `runtime = "native"`, "default = 41000"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("workspace lacks %q:\n%s", want, src)
 		}
@@ -72,7 +76,7 @@ func TestWriteWorkspace(t *testing.T) {
 	if strings.Count(src, "forward \"") != 5 {
 		t.Errorf("want 5 forwards:\n%s", src)
 	}
-	if err := r.writeWorkspace([]string{"service/a"}); err == nil {
+	if err := r.writeWorkspace([]string{"service/a"}, 1, 41000); err == nil {
 		t.Error("a target without a port was accepted")
 	}
 }
@@ -99,5 +103,72 @@ func TestSpawnKinds(t *testing.T) {
 	}
 	if got := spawnKinds(nil); got != "" {
 		t.Errorf("spawnKinds(nil) = %q", got)
+	}
+}
+
+func TestParseRuntimes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		want    []string
+		wantErr bool
+	}{
+		{nil, []string{"kubectl", "native"}, false},
+		{[]string{"--runtimes", "native"}, []string{"native"}, false},
+		{[]string{"--runtimes", " native , kubectl"}, []string{"native", "kubectl"}, false},
+		{[]string{"--runtimes", "docker"}, nil, true},
+		{[]string{"--runtimes", ","}, nil, true},
+		{[]string{"--many", "-1"}, nil, true},
+	}
+	for _, tt := range tests {
+		o, err := parseFlags(tt.args, io.Discard)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("parseFlags(%q) error = %v, want error %v", tt.args, err, tt.wantErr)
+			continue
+		}
+		if err == nil && !slices.Equal(o.runtimes, tt.want) {
+			t.Errorf("parseFlags(%q) runtimes = %q, want %q", tt.args, o.runtimes, tt.want)
+		}
+	}
+}
+
+func TestTableSideBySide(t *testing.T) {
+	t.Parallel()
+	r := &run{opts: options{forwards: 100, runtimes: []string{"kubectl", "native"}}, log: hclog.NewNullLogger()}
+	r.rt = "kubectl"
+	r.add("apply", "4.1 s", "≤ 1.0 s native", "100 processes")
+	r.add("only kubectl", "1", "—", "")
+	r.rt = "native"
+	r.add("apply", "0.4 s", "≤ 1.0 s native", "one agent")
+	r.notes = append(r.notes, "binary: 40 MB")
+	got := r.table()
+	for _, want := range []string{
+		"| measure (100 forwards unless said) | kubectl | native | target | notes |",
+		"| apply | 4.1 s | 0.4 s | ≤ 1.0 s native | kubectl: 100 processes; native: one agent |",
+		"| only kubectl | 1 | — | — |  |",
+		"- binary: 40 MB",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestModuleOf(t *testing.T) {
+	t.Parallel()
+	mods := []string{"k8s.io/api", "k8s.io/apimachinery", "github.com/kpf-dev/kpf"}
+	tests := map[string]string{
+		"k8s.io/api/core/v1.(*Pod).Marshal":     "k8s.io/api",
+		"k8s.io/apimachinery/pkg/util/net.Dial": "k8s.io/apimachinery",
+		"github.com/kpf-dev/kpf/spec.Load":      "github.com/kpf-dev/kpf",
+		"net/http.(*Client).Do":                 "std (incl. runtime, type data)",
+		"runtime.mallocgc":                      "std (incl. runtime, type data)",
+		"type:*k8s.io/api/core/v1.Pod":          "std (incl. runtime, type data)",
+		"example.com/unknown.F":                 "other",
+	}
+	for sym, want := range tests {
+		if got := moduleOf(sym, mods); got != want {
+			t.Errorf("moduleOf(%q) = %q, want %q", sym, got, want)
+		}
 	}
 }

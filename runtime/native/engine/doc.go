@@ -31,7 +31,9 @@
 //     connection it drives an error and a data stream itself (not
 //     portforward.PortForwarder, which drops the whole connection on one
 //     stream's error): an error ends that connection only; a failed stream
-//     creation closes the tunnel and retries once on a fresh one.
+//     creation — refused, unanswered within DialTimeout, or cut short by
+//     its tunnel closing (its pod went away) — closes the tunnel and
+//     retries once, picking a Ready pod again.
 //   - Dead paths: a tunnel closes when its pod is deleted or turns not
 //     Ready (in-flight connections end; a terminating pod that is still
 //     Ready keeps its open connections, as kube-proxy does, but gets no new

@@ -243,6 +243,51 @@ func TestStreamCreationFailureRetriesOnFreshTunnel(t *testing.T) {
 	}
 }
 
+// A connection whose stream creation is in flight when its pod goes away
+// (no reply comes, and closing the tunnel does not wake the creation) is
+// not stuck: it is served by another Ready pod at once.
+func TestStreamCreationCutShortByPodGoneMovesOn(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("first connection reached %s", got)
+	}
+	env.dialer.hangCreate.Store(1)
+	got := make(chan string, 1)
+	go func() {
+		line, err := banner(t, f)
+		if err != nil {
+			line = err.Error()
+		}
+		got <- line
+	}()
+	eventually(t, "the stream creation to hang", func() bool { return env.dialer.hanging.Load() == 1 })
+	env.deletePod("demo", "web-a")
+	select {
+	case line := <-got:
+		if line != "web-b" {
+			t.Errorf("the connection got %q, want web-b", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection hangs with its pod gone")
+	}
+}
+
+// A tunnel that answers no stream creation within DialTimeout is taken for
+// dead: the connection is served on a fresh one.
+func TestUnansweredStreamCreationRetriesOnFreshTunnel(t *testing.T) {
+	env := newTestEnv(t, Options{DialTimeout: 200 * time.Millisecond}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f)
+	env.dialer.hangCreate.Store(1)
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("got %s", got)
+	}
+	if n, open := env.dialer.dials.Load(), env.dialer.openConns(); n != 2 || open != 1 {
+		t.Errorf("%d dials, %d open; want the silent tunnel closed and one fresh", n, open)
+	}
+}
+
 func TestFailedDialBacksOffAndConnectionFails(t *testing.T) {
 	env := newTestEnv(t, Options{BackoffInitial: time.Millisecond}, webPod("web-a"))
 	f := env.start(Config{Selector: webLabels, RemotePort: "http"})

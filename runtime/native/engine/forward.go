@@ -256,9 +256,14 @@ func (f *Forward) serveOnce(conn net.Conn) (retry bool, err error) {
 	if err := t.use(f); err != nil {
 		return true, err
 	}
-	errStream, data, err := t.openPair(port)
+	errStream, data, err := t.openPairWait(ctx, port, f.e.opts.DialTimeout)
 	if err != nil {
 		t.release()
+		if ctx.Err() != nil {
+			return false, err
+		}
+		// The tunnel is broken, or closed while we waited (its pod went
+		// away): no byte went anywhere, so another attempt may pick again.
 		t.close("stream creation failed: " + err.Error())
 		return true, err
 	}

@@ -219,7 +219,7 @@ const tcpGrace = 500 * time.Millisecond
 
 // check runs one health check through t.
 func (f *Forward) check(t *tunnel, port int32) error {
-	errStream, data, err := t.openPair(port)
+	errStream, data, err := t.openPairWait(f.ctx, port, f.cfg.Health.Timeout)
 	if err != nil {
 		return err
 	}

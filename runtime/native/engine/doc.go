@@ -33,7 +33,12 @@
 //     stream's error): an error ends that connection only; a failed stream
 //     creation — refused, unanswered within DialTimeout, or cut short by
 //     its tunnel closing (its pod went away) — closes the tunnel and
-//     retries once, picking a Ready pod again.
+//     retries once, picking a Ready pod again. A pod that refuses a
+//     connection before sending a byte (Ready, but its port does not accept
+//     yet, or it is just going away: the error stream says so) has not
+//     seen it: what the client sent so far (up to 64 KiB) is replayed to
+//     another Ready pod, or to the same one after a pause, for up to
+//     Options.RefusedRetry.
 //   - Dead paths: a tunnel closes when its pod is deleted or turns not
 //     Ready (in-flight connections end; a terminating pod that is still
 //     Ready keeps its open connections, as kube-proxy does, but gets no new

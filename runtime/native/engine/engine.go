@@ -29,6 +29,10 @@ type Options struct {
 	PodWaitTimeout time.Duration
 	// DialTimeout bounds one tunnel dial (default 10 s).
 	DialTimeout time.Duration
+	// RefusedRetry is how long a connection that pods refuse before
+	// answering (the pod is Ready but its port does not accept yet, or it
+	// just went away) is replayed to a pod again (default 3 s).
+	RefusedRetry time.Duration
 	// HalfCloseTimeout ends a connection whose local client sent EOF once
 	// the pod has sent nothing for this long (default 5 s).
 	HalfCloseTimeout time.Duration
@@ -64,6 +68,7 @@ func (o *Options) setDefaults() {
 	def(&o.IdleTimeout, 30*time.Second)
 	def(&o.PodWaitTimeout, 10*time.Second)
 	def(&o.DialTimeout, 10*time.Second)
+	def(&o.RefusedRetry, 3*time.Second)
 	def(&o.HalfCloseTimeout, 5*time.Second)
 	def(&o.BackoffInitial, 250*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)

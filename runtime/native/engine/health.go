@@ -143,7 +143,7 @@ func (f *Forward) freshTunnel() (*tunnel, int32, error) {
 	if len(pods) == 0 {
 		return nil, 0, fmt.Errorf("%s: %w", f.res.describe, runtime.ErrNoPod)
 	}
-	pod := f.choose(pods)
+	pod := f.choose(pods, nil)
 	port, err := f.res.port.resolve(pod)
 	if err != nil {
 		return nil, 0, err

@@ -355,3 +355,40 @@ func TestSocketPathTooLong(t *testing.T) {
 		t.Errorf("%q %v", p, err)
 	}
 }
+
+// TestHungUpAgentIsNoAgent: an agent that accepts a connection and closes
+// it without an answer (killed a moment ago: the socket still accepted) is
+// no agent, so Inspect reads the forward as not alive instead of failing.
+func TestHungUpAgentIsNoAgent(t *testing.T) {
+	dir, err := os.MkdirTemp("", "kpfh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	r := &Runtime{StateDir: dir, Version: "v1"}
+	data, err := runtime.NewData(handleData{Agent: "gone", Name: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Inspect(context.Background(), runtime.Handle{Runtime: Name, ID: "api-1", Data: data})
+	if err != nil || st.Alive {
+		t.Errorf("Inspect through an agent that hangs up: %+v, %v; want not alive, no error", st, err)
+	}
+	if _, err := r.hello(context.Background()); !errors.Is(err, errNoAgent) {
+		t.Errorf("hello: %v, want errNoAgent", err)
+	}
+}

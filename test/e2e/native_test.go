@@ -29,8 +29,9 @@ import (
 // These tests run the kpf binary with its default runtime, native: the
 // workspace's agent (a background `kpf agent`) serves the forwards with
 // client-go against the local control plane. Tests that stop a component
-// of the shared control plane (API server, kwok) are not parallel; every
-// other one is, and so runs only once those are done.
+// of the shared control plane (API server, kwok) or count failed requests
+// are not parallel; every other one is, and so runs only once those are
+// done.
 
 // nativeRow is the part of `kpf status --json` a native forward adds.
 type nativeRow struct {
@@ -269,8 +270,14 @@ func counters(r nativeRow) string {
 // TestNativeRollingRestartLosesNothing: a rolling restart of a 2-replica
 // deployment behind a forward, with a new connection every 20 ms for the
 // whole rollout: none fails, and the listener is never closed.
+//
+// Not parallel: the test cluster's backends close a pod's connections the
+// moment it is marked for deletion (a real container keeps serving through
+// its grace period), so a request the old pod accepted just before must be
+// answered within the ~200 ms until the harness sees the deletion. With
+// the parallel tests loading the machine it sometimes is not (seen once in
+// a full run: EOF, no stream error), which says nothing about kpf.
 func TestNativeRollingRestartLosesNothing(t *testing.T) {
-	t.Parallel()
 	ns := newEmptyNamespace(t)
 	ctx := testContext(t)
 	if err := testCluster.DeployEcho(ctx, ns, "echo", 2); err != nil {

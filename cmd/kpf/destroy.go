@@ -12,7 +12,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 func (a *app) destroyCommand() *cobra.Command {
@@ -47,6 +49,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	}
 	rt := a.runtimeFor(store)
 	a.sweep(ctx, rt, st)
+	defer a.stopIdleAgent(ctx, store) // before unlock
 	selected := slices.Sorted(maps.Keys(st.Forwards))
 	if len(names) > 0 {
 		var unknown []string
@@ -88,4 +91,17 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	}
 	fmt.Fprintf(out, "Destroy complete: %d stopped.\n", len(selected))
 	return nil
+}
+
+// stopIdleAgent makes the workspace's agent exit now if destroy (or its
+// sweep) left it no forward, rather than after its idle exit. The caller
+// holds the workspace lock.
+func (a *app) stopIdleAgent(ctx context.Context, store *state.Store) {
+	n, ok := a.runtimes(store).Runtimes[native.Name].(*native.Runtime)
+	if !ok {
+		return
+	}
+	if err := n.StopIdleAgent(ctx); err != nil {
+		a.log.Warn("stopping the idle agent", "error", err)
+	}
 }

@@ -392,3 +392,33 @@ func TestHungUpAgentIsNoAgent(t *testing.T) {
 		t.Errorf("hello: %v, want errNoAgent", err)
 	}
 }
+
+// TestStopIdleAgent: an agent with forwards is left alone; once it has
+// none, StopIdleAgent ends it at once (not after its idle exit).
+func TestStopIdleAgent(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1") // idle exit 30 s
+	if err := r.StopIdleAgent(ctx); err != nil {
+		t.Fatalf("without an agent: %v", err)
+	}
+	h, err := r.Start(ctx, spec("api", freePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := r.AgentPID(ctx)
+	if err := r.StopIdleAgent(ctx); err != nil || r.AgentPID(ctx) != pid {
+		t.Fatalf("an agent serving a forward: %v, pid %d -> %d; want it kept", err, pid, r.AgentPID(ctx))
+	}
+	if err := r.Stop(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StopIdleAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.AgentPID(ctx); got != 0 {
+		t.Errorf("the idle agent (pid %d) still answers", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.StateDir, SocketName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after the agent stopped: %v", err)
+	}
+}

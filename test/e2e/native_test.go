@@ -246,7 +246,9 @@ forward "websel" {
 			t.Errorf("port %d is still bound after destroy", port)
 		}
 	}
-	waitUntil(t, 20*time.Second, "the agent to exit after destroy", func() bool {
+	// Destroy ends the idle agent (not its 10 s idle exit): a moment for
+	// the process to go.
+	waitUntil(t, 5*time.Second, "the agent to exit after destroy", func() bool {
 		return len(w.agentPIDs()) == 0 && !proc.Alive(proc.ID{PID: agent})
 	})
 	if _, err := os.Stat(socket); !errors.Is(err, os.ErrNotExist) {

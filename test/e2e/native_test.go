@@ -169,7 +169,7 @@ func TestNativeApplyPlanDestroy(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	web, api, db, sel := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db, sel := fourPorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db)+fmt.Sprintf(`
 forward "websel" {
   selector    = { app = "web" }
@@ -472,7 +472,7 @@ func serveAgain(t *testing.T, web, api, db int, within time.Duration) {
 func TestNativeSurvivesAPIServerRestart(t *testing.T) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := threePorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	w.mustKpf("apply")
 	serveAgain(t, web, api, db, 10*time.Second)
@@ -519,7 +519,7 @@ func TestNativeSurvivesAPIServerRestart(t *testing.T) {
 func TestNativeSurvivesKubeletFreeze(t *testing.T) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := threePorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	w.mustKpf("apply")
 	serveAgain(t, web, api, db, 10*time.Second)
@@ -598,7 +598,7 @@ func TestNativeWatchRestoresKilledAgent(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := threePorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	wt := w.watch()
 	serveAgain(t, web, api, db, 10*time.Second)
@@ -636,7 +636,7 @@ func TestNativeSweepsUnnamedForwards(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := threePorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	w.mustKpf("apply")
 	serveAgain(t, web, api, db, 10*time.Second)
@@ -695,7 +695,7 @@ func TestNativeConcurrentApplies(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := threePorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 
 	type result struct {
@@ -947,4 +947,33 @@ func holdsSocket(pid int, ino uint64) bool {
 		}
 	}
 	return false
+}
+
+// freeLocalPorts returns n distinct loopback ports that were free a moment
+// ago. (Calling freeLocalPort n times can return one port twice: each
+// listener is closed before the next is opened.)
+func freeLocalPorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+func threePorts(t *testing.T) (int, int, int) {
+	t.Helper()
+	p := freeLocalPorts(t, 3)
+	return p[0], p[1], p[2]
+}
+
+func fourPorts(t *testing.T) (int, int, int, int) {
+	t.Helper()
+	p := freeLocalPorts(t, 4)
+	return p[0], p[1], p[2], p[3]
 }

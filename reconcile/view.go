@@ -233,6 +233,9 @@ func blockLines(c *Change, mark byte) []line {
 	attr("address", d.Address, true)
 	attr("local_port", formatWantedPort(d.LocalPort), false)
 	attr("remote_port", d.RemotePort, true)
+	if _, ok := changed["runtime"]; ok { // a move between runtimes (kubectl -> native)
+		attr("runtime", "", true)
+	}
 	return append(ls, line{' ', "local", strconv.Quote(hostPort(d.Address, c.Port)), ""})
 }
 

@@ -80,6 +80,11 @@ func viewScenarios() map[string]Plan {
 	}), dfwd("top", 65535)}, Actual{"db": drunning(dfwd("db", 5432), 5432)}, dbusyPorts{"127.0.0.1:65535": true})
 	selector.Workspace = "data"
 
+	// A forward of the kubectl runtime whose spec now asks for native.
+	migration := Diff([]model.Forward{dfwd("api", 8080, func(f *model.Forward) { f.Runtime = "native" })},
+		Actual{"api": drunning(api, 8080, func(o *Observed) { o.State.Handle.Runtime = "kubectl" })}, dbusyPorts{"127.0.0.1:8080": true})
+	migration.Workspace = "shop"
+
 	none := Diff([]model.Forward{api, dfwd("off", 1, ddisabled)}, Actual{"api": drunning(api, 8080)}, dbusyPorts{})
 	none.Workspace = "shop"
 
@@ -87,6 +92,7 @@ func viewScenarios() map[string]Plan {
 		"mixed":     mixed,
 		"unhealthy": unhealthy,
 		"selector":  selector,
+		"migration": migration,
 		"nochanges": none,
 		"empty":     {Workspace: "empty", Changes: []Change{}},
 	}

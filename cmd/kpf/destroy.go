@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -89,6 +90,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	defer unlock()
 	rt := a.runtimeFor(store)
 	a.sweep(ctx, rt, st)
+	defer a.stopIdleAgent(ctx, store) // before unlock
 	selected := slices.Sorted(maps.Keys(st.Forwards))
 	if len(names) > 0 {
 		if err := unknownNames(st.Forwards, names); err != nil {
@@ -143,4 +145,17 @@ func (a *app) lockedState(ctx context.Context) (*state.Store, *state.File, func(
 		return nil, nil, nil, err
 	}
 	return store, st, unlock, nil
+}
+
+// stopIdleAgent makes the workspace's agent exit now if destroy (or its
+// sweep) left it no forward, rather than after its idle exit. The caller
+// holds the workspace lock.
+func (a *app) stopIdleAgent(ctx context.Context, store *state.Store) {
+	n, ok := a.runtimes(store).Runtimes[native.Name].(*native.Runtime)
+	if !ok {
+		return
+	}
+	if err := n.StopIdleAgent(ctx); err != nil {
+		a.log.Warn("stopping the idle agent", "error", err)
+	}
 }

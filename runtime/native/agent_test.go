@@ -355,3 +355,70 @@ func TestSocketPathTooLong(t *testing.T) {
 		t.Errorf("%q %v", p, err)
 	}
 }
+
+// TestHungUpAgentIsNoAgent: an agent that accepts a connection and closes
+// it without an answer (killed a moment ago: the socket still accepted) is
+// no agent, so Inspect reads the forward as not alive instead of failing.
+func TestHungUpAgentIsNoAgent(t *testing.T) {
+	dir, err := os.MkdirTemp("", "kpfh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ln, err := net.Listen("unix", filepath.Join(dir, SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	r := &Runtime{StateDir: dir, Version: "v1"}
+	data, err := runtime.NewData(handleData{Agent: "gone", Name: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Inspect(context.Background(), runtime.Handle{Runtime: Name, ID: "api-1", Data: data})
+	if err != nil || st.Alive {
+		t.Errorf("Inspect through an agent that hangs up: %+v, %v; want not alive, no error", st, err)
+	}
+	if _, err := r.hello(context.Background()); !errors.Is(err, errNoAgent) {
+		t.Errorf("hello: %v, want errNoAgent", err)
+	}
+}
+
+// TestStopIdleAgent: an agent with forwards is left alone; once it has
+// none, StopIdleAgent ends it at once (not after its idle exit).
+func TestStopIdleAgent(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1") // idle exit 30 s
+	if err := r.StopIdleAgent(ctx); err != nil {
+		t.Fatalf("without an agent: %v", err)
+	}
+	h, err := r.Start(ctx, spec("api", freePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := r.AgentPID(ctx)
+	if err := r.StopIdleAgent(ctx); err != nil || r.AgentPID(ctx) != pid {
+		t.Fatalf("an agent serving a forward: %v, pid %d -> %d; want it kept", err, pid, r.AgentPID(ctx))
+	}
+	if err := r.Stop(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StopIdleAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.AgentPID(ctx); got != 0 {
+		t.Errorf("the idle agent (pid %d) still answers", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.StateDir, SocketName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after the agent stopped: %v", err)
+	}
+}

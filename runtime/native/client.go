@@ -483,6 +483,23 @@ func FormatEvent(ev engine.Event) string {
 	return b.String()
 }
 
+// StopIdleAgent makes the workspace's agent exit now when it serves no
+// forward (after kpf destroy nothing should wait for its idle exit). The
+// caller holds the workspace lock, so no Start races it.
+func (r *Runtime) StopIdleAgent(ctx context.Context) error {
+	h, err := r.hello(ctx)
+	if errors.Is(err, errNoAgent) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if h.Forwards > 0 || h.Protocol != Protocol {
+		return nil
+	}
+	return r.shutdown(ctx, h)
+}
+
 // AgentPID is the pid of the workspace's running agent, 0 when none runs
 // (for status and tests).
 func (r *Runtime) AgentPID(ctx context.Context) int {

@@ -175,6 +175,9 @@ func call(ctx context.Context, socket string, req request) (response, error) {
 	stop := context.AfterFunc(ctx, func() { _ = c.c.SetDeadline(time.Now()) })
 	defer stop()
 	if err := c.send(req); err != nil {
+		if hungUp(err) {
+			return response{}, fmt.Errorf("%w (it hung up: %v)", errNoAgent, err)
+		}
 		return response{}, fmt.Errorf("talking to the agent: %w", err)
 	}
 	r, err := c.recv()
@@ -182,12 +185,18 @@ func call(ctx context.Context, socket string, req request) (response, error) {
 		if ctx.Err() != nil {
 			return response{}, ctx.Err()
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-			// The agent went away while answering (it was killed): as
-			// good as no agent at all.
-			return response{}, fmt.Errorf("%w (it closed the connection: %v)", errNoAgent, err)
+		if hungUp(err) {
+			return response{}, fmt.Errorf("%w (it hung up: %v)", errNoAgent, err)
 		}
 		return response{}, fmt.Errorf("reading the agent's answer: %w", err)
 	}
 	return r, r.err()
+}
+
+// hungUp reports whether err means the agent closed the connection without
+// an answer: it is dying (an agent killed just now may still have accepted
+// the connection) or gone. An agent that lives answers every request.
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

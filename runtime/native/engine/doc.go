@@ -31,7 +31,14 @@
 //     connection it drives an error and a data stream itself (not
 //     portforward.PortForwarder, which drops the whole connection on one
 //     stream's error): an error ends that connection only; a failed stream
-//     creation closes the tunnel and retries once on a fresh one.
+//     creation — refused, unanswered within DialTimeout, or cut short by
+//     its tunnel closing (its pod went away) — closes the tunnel and
+//     retries once, picking a Ready pod again. A pod that refuses a
+//     connection before sending a byte (Ready, but its port does not accept
+//     yet, or it is just going away: the error stream says so) has not
+//     seen it: what the client sent so far (up to 64 KiB) is replayed to
+//     another Ready pod, or to the same one after a pause, for up to
+//     Options.RefusedRetry.
 //   - Dead paths: a tunnel closes at once when its pod turns not Ready; when
 //     the pod is deleted its in-flight connections may finish for up to
 //     Options.DrainTimeout (2 s), then end; a terminating pod that is still

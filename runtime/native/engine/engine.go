@@ -33,6 +33,10 @@ type Options struct {
 	// deleted may go on before its tunnel closes (default 2 s; a pod that
 	// turns not Ready closes its tunnel at once).
 	DrainTimeout time.Duration
+	// RefusedRetry is how long a connection that pods refuse before
+	// answering (the pod is Ready but its port does not accept yet, or it
+	// just went away) is replayed to a pod again (default 3 s).
+	RefusedRetry time.Duration
 	// HalfCloseTimeout ends a connection whose local client sent EOF once
 	// the pod has sent nothing for this long (default 5 s).
 	HalfCloseTimeout time.Duration
@@ -68,6 +72,7 @@ func (o *Options) setDefaults() {
 	def(&o.IdleTimeout, 30*time.Second)
 	def(&o.PodWaitTimeout, 10*time.Second)
 	def(&o.DialTimeout, 10*time.Second)
+	def(&o.RefusedRetry, 3*time.Second)
 	def(&o.HalfCloseTimeout, 5*time.Second)
 	def(&o.DrainTimeout, 2*time.Second)
 	def(&o.BackoffInitial, 250*time.Millisecond)
@@ -265,7 +270,7 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 	}
 	t = e.tunnels[key]
 	if t == nil {
-		t = &tunnel{e: e, key: key, ready: make(chan struct{})}
+		t = &tunnel{e: e, key: key, ready: make(chan struct{}), gone: make(chan struct{})}
 		e.tunnels[key] = t
 		dialed = true
 	}

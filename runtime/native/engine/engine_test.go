@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -242,6 +243,133 @@ func TestStreamCreationFailureRetriesOnFreshTunnel(t *testing.T) {
 	if n, open := env.dialer.dials.Load(), env.dialer.openConns(); n != 2 || open != 1 {
 		t.Errorf("%d dials, %d open; want the broken tunnel closed and one fresh", n, open)
 	}
+}
+
+// A connection whose stream creation is in flight when its pod goes away
+// (no reply comes, and closing the tunnel does not wake the creation) is
+// not stuck: it is served by another Ready pod at once.
+func TestStreamCreationCutShortByPodGoneMovesOn(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("first connection reached %s", got)
+	}
+	env.dialer.hangCreate.Store(1)
+	got := make(chan string, 1)
+	go func() {
+		line, err := banner(t, f)
+		if err != nil {
+			line = err.Error()
+		}
+		got <- line
+	}()
+	eventually(t, "the stream creation to hang", func() bool { return env.dialer.hanging.Load() == 1 })
+	env.deletePod("demo", "web-a")
+	select {
+	case line := <-got:
+		if line != "web-b" {
+			t.Errorf("the connection got %q, want web-b", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection hangs with its pod gone")
+	}
+}
+
+// A tunnel that answers no stream creation within DialTimeout is taken for
+// dead: the connection is served on a fresh one.
+func TestUnansweredStreamCreationRetriesOnFreshTunnel(t *testing.T) {
+	env := newTestEnv(t, Options{DialTimeout: 200 * time.Millisecond}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	mustBanner(t, f)
+	env.dialer.hangCreate.Store(1)
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("got %s", got)
+	}
+	if n, open := env.dialer.dials.Load(), env.dialer.openConns(); n != 2 || open != 1 {
+		t.Errorf("%d dials, %d open; want the silent tunnel closed and one fresh", n, open)
+	}
+}
+
+// lineHandler answers "POD: LINE" to the first line a client sends; a pod
+// for which refuse says so refuses the connection as a kubelet does when
+// nothing listens on the port yet.
+func lineHandler(refuse func(pod string) bool) podHandler {
+	return func(pod string, port int32, data io.ReadWriteCloser) string {
+		defer data.Close()
+		if refuse(pod) {
+			return fmt.Sprintf("error forwarding port %d to pod %s: connection refused", port, pod)
+		}
+		line, err := bufio.NewReader(data).ReadString('\n')
+		if err != nil {
+			return ""
+		}
+		_, _ = io.WriteString(data, pod+": "+line)
+		return ""
+	}
+}
+
+// say sends line through f on a new connection and returns the answer.
+func say(t *testing.T, f *Forward, line string) (string, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, line+"\n"); err != nil {
+		return "", err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(got), err
+}
+
+// A Ready pod that refuses a connection before answering (its port does
+// not accept yet, or it just went away) does not fail the connection:
+// what the client sent goes to another Ready pod.
+func TestRefusedConnectionIsReplayedToAnotherPod(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	env.dialer.handler = lineHandler(func(pod string) bool { return pod == "web-a" })
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	for i := range 3 {
+		got, err := say(t, f, fmt.Sprintf("hello %d", i))
+		if want := fmt.Sprintf("web-b: hello %d", i); err != nil || got != want {
+			t.Fatalf("connection %d: %q, %v; want %q", i, got, err, want)
+		}
+	}
+	evs, _ := f.Events(0)
+	retried := false
+	for _, ev := range evs {
+		retried = retried || (ev.Kind == EventConnRetry && ev.Pod == "web-a")
+	}
+	if !retried {
+		t.Errorf("no conn-retry event for web-a in %+v", evs)
+	}
+}
+
+// The one pod refuses until its port accepts: the connection waits it out.
+func TestRefusedConnectionIsReplayedOnceThePortAccepts(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	var refusals atomic.Int64
+	env.dialer.handler = lineHandler(func(string) bool { return refusals.Add(1) <= 2 })
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got, err := say(t, f, "hello"); err != nil || got != "web-a: hello" {
+		t.Fatalf("%q, %v; want the request replayed once web-a accepts", got, err)
+	}
+	if s := f.Status(); s.LastError != "" {
+		t.Errorf("a connection served in the end left last error %q", s.LastError)
+	}
+}
+
+// A pod that refuses for longer than RefusedRetry fails the connection.
+func TestRefusedConnectionGivesUp(t *testing.T) {
+	env := newTestEnv(t, Options{RefusedRetry: 200 * time.Millisecond}, webPod("web-a"))
+	env.dialer.handler = lineHandler(func(string) bool { return true })
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got, err := say(t, f, "hello"); err == nil {
+		t.Fatalf("a connection every pod refuses got %q", got)
+	}
+	eventually(t, "the refusal recorded", func() bool { return strings.Contains(f.Status().LastError, "connection refused") })
 }
 
 func TestFailedDialBacksOffAndConnectionFails(t *testing.T) {

@@ -99,6 +99,14 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 		c.d.failCreate.Add(-1)
 		return nil, errors.New("stream refused")
 	}
+	if c.d.hangCreate.Load() > 0 {
+		// Like spdystream: no reply comes, and closing the connection
+		// does not wake the creation.
+		c.d.hangCreate.Add(-1)
+		c.d.hanging.Add(1)
+		<-c.d.unhang
+		return nil, errors.New("no reply")
+	}
 	select {
 	case <-c.closed:
 		return nil, errors.New("connection closed")
@@ -162,6 +170,9 @@ type fakeDialer struct {
 	streams    atomic.Int64
 	failDial   atomic.Int64
 	failCreate atomic.Int64
+	hangCreate atomic.Int64  // stream creations that hang until unhang is closed
+	hanging    atomic.Int64  // creations hanging so far
+	unhang     chan struct{} // closed when the test ends
 
 	mu    sync.Mutex
 	conns []*fakeConn
@@ -241,7 +252,7 @@ func newTestEnv(t *testing.T, opts Options, objs ...kruntime.Object) *testEnv {
 	t.Helper()
 	kube := fake.NewClientset(objs...)
 	env := &testEnv{t: t, kube: kube, c: &Clients{Kube: kube}, clock: &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}}
-	env.dialer = &fakeDialer{handler: bannerHandler(8080, 5432)}
+	env.dialer = &fakeDialer{handler: bannerHandler(8080, 5432), unhang: make(chan struct{})}
 	if opts.Dialer == nil {
 		opts.Dialer = env.dialer
 	}
@@ -253,6 +264,7 @@ func newTestEnv(t *testing.T, opts Options, objs ...kruntime.Object) *testEnv {
 	}
 	env.e = New(opts)
 	t.Cleanup(env.e.Close)
+	t.Cleanup(func() { close(env.dialer.unhang) }) // first: nothing stays blocked
 	return env
 }
 

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,15 +223,40 @@ func (f *Forward) serve(conn net.Conn) {
 		f.mu.Unlock()
 		f.active.Add(-1)
 	}()
+	rec := &replayReader{conn: conn}
+	refusedUntil := time.Now().Add(f.e.opts.RefusedRetry) // real time: it bounds real waits
+	var refusedBy map[string]bool                         // pods that refused this connection
+	delay := 20 * time.Millisecond
+	streamRetried := false
 	var err error
-	for attempt := range 2 {
-		var retry bool
-		if retry, err = f.serveOnce(conn); !retry {
-			break
+	for {
+		var o outcome
+		o, err = f.serveOnce(conn, rec, refusedBy)
+		if o.refusedBy != "" {
+			// The pod refused before answering: nothing reached it, so
+			// what the client sent is replayed to another Ready pod (or,
+			// after a pause, the same one) for a while.
+			if f.ctx.Err() == nil && time.Now().Before(refusedUntil) {
+				if refusedBy == nil {
+					refusedBy = map[string]bool{}
+				}
+				refusedBy[o.refusedBy] = true
+				f.event(Event{Kind: EventConnRetry, Pod: o.refusedBy, Message: err.Error()})
+				f.log.Debug("pod refused the connection: trying again", "pod", o.refusedBy, "error", err)
+				select {
+				case <-time.After(delay):
+				case <-f.ctx.Done():
+				}
+				delay = min(2*delay, 500*time.Millisecond)
+				continue
+			}
 		}
-		if attempt == 0 {
+		if o.retry && !streamRetried {
+			streamRetried = true
 			f.log.Debug("stream creation failed: retrying on a fresh tunnel", "error", err)
+			continue
 		}
+		break
 	}
 	if err != nil && f.ctx.Err() == nil {
 		f.setLastError(err)
@@ -238,35 +265,124 @@ func (f *Forward) serve(conn net.Conn) {
 	}
 }
 
-// serveOnce makes one attempt; retry is true when stream creation failed
-// (the tunnel was then closed, so another attempt dials afresh).
-func (f *Forward) serveOnce(conn net.Conn) (retry bool, err error) {
+// outcome is how one attempt to serve a connection ended.
+type outcome struct {
+	// retry: stream creation failed (the tunnel was then closed, so
+	// another attempt dials afresh).
+	retry bool
+	// refusedBy names the pod that refused the connection before sending
+	// a byte (its error stream said why); the client's bytes can be
+	// replayed.
+	refusedBy string
+}
+
+// serveOnce makes one attempt.
+func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, avoid map[string]bool) (outcome, error) {
 	ctx, cancel := context.WithTimeout(f.ctx, f.e.opts.PodWaitTimeout+f.e.opts.DialTimeout)
 	defer cancel()
-	pod, err := f.pickPod(ctx)
+	pod, err := f.pickPod(ctx, avoid)
 	if err != nil {
-		return false, err
+		return outcome{}, err
 	}
 	port, err := f.res.port.resolve(pod)
 	if err != nil {
-		return false, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+		return outcome{}, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
 	}
 	t, err := f.getTunnel(ctx, pod)
 	if err != nil {
-		return false, err
+		return outcome{}, err
 	}
 	if err := t.use(f); err != nil {
-		return true, err
+		return outcome{retry: true}, err
 	}
-	errStream, data, err := t.openPair(port)
+	errStream, data, err := t.openPairWait(ctx, port, f.e.opts.DialTimeout)
 	if err != nil {
 		t.release()
+		if ctx.Err() != nil {
+			return outcome{}, err
+		}
+		// The tunnel is broken, or closed while we waited (its pod went
+		// away): no byte went anywhere, so another attempt may pick again.
 		t.close("stream creation failed: " + err.Error())
-		return true, err
+		return outcome{retry: true}, err
 	}
 	f.noteConn(pod, t.key, port)
-	f.pipe(conn, t, pod.Name, errStream, data)
-	return false, nil
+	if refused := f.pipe(conn, rec, t, pod.Name, errStream, data); refused != nil {
+		return outcome{refusedBy: pod.Name}, refused
+	}
+	return outcome{}, nil
+}
+
+// replayReader reads the local client and keeps what it sent until the
+// pod's first byte (at most maxReplay), so that a connection a pod refused
+// can be replayed to another pod.
+type replayReader struct {
+	conn    net.Conn
+	mu      sync.Mutex
+	buf     []byte
+	off     bool // the pod answered, or the client sent too much to keep
+	readErr bool // reading the client failed (not EOF, not our deadline)
+}
+
+// failed reports whether reading the client failed: it is gone.
+func (r *replayReader) failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.readErr
+}
+
+// maxReplay bounds what a connection keeps for a replay.
+const maxReplay = 64 << 10
+
+func (r *replayReader) Read(p []byte) (int, error) {
+	n, err := r.conn.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		r.mu.Lock()
+		r.readErr = true
+		r.mu.Unlock()
+	}
+	if n > 0 {
+		r.mu.Lock()
+		switch {
+		case r.off:
+		case len(r.buf)+n > maxReplay:
+			r.off, r.buf = true, nil
+		default:
+			r.buf = append(r.buf, p[:n]...)
+		}
+		r.mu.Unlock()
+	}
+	return n, err
+}
+
+// answered stops keeping: the pod has sent a byte, no replay any more.
+func (r *replayReader) answered() {
+	r.mu.Lock()
+	r.off, r.buf = true, nil
+	r.mu.Unlock()
+}
+
+// kept returns what the client sent so far, and false once no replay is
+// possible.
+func (r *replayReader) kept() ([]byte, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf, !r.off
+}
+
+// answerWriter writes the pod's bytes to the client, first telling rec that
+// the pod answered.
+type answerWriter struct {
+	w    io.Writer
+	rec  *replayReader
+	once sync.Once
+}
+
+func (a *answerWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		a.once.Do(a.rec.answered)
+	}
+	return a.w.Write(p)
 }
 
 // noteConn records where a connection went and starts health checks.
@@ -288,7 +404,7 @@ func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
 // pickPod returns a pod that is Ready now, preferring one whose tunnel is
 // open, else the first by name. With none Ready it waits for the pod source
 // to change, up to PodWaitTimeout.
-func (f *Forward) pickPod(ctx context.Context) (*corev1.Pod, error) {
+func (f *Forward) pickPod(ctx context.Context, avoid map[string]bool) (*corev1.Pod, error) {
 	var timeout <-chan time.Time
 	for {
 		pods, changed, err := f.src.snapshot(ctx)
@@ -296,7 +412,7 @@ func (f *Forward) pickPod(ctx context.Context) (*corev1.Pod, error) {
 			return nil, err
 		}
 		if len(pods) > 0 {
-			return f.choose(pods), nil
+			return f.choose(pods, avoid), nil
 		}
 		if timeout == nil {
 			tm := time.NewTimer(f.e.opts.PodWaitTimeout)
@@ -318,9 +434,20 @@ func (f *Forward) pickPod(ctx context.Context) (*corev1.Pod, error) {
 	}
 }
 
-// choose picks among Ready pods (sorted by name): the first with an open
-// tunnel, else the first.
-func (f *Forward) choose(pods []*corev1.Pod) *corev1.Pod {
+// choose picks among Ready pods (sorted by name) that are not in avoid
+// (unless all are): the first with an open tunnel, else the first.
+func (f *Forward) choose(pods []*corev1.Pod, avoid map[string]bool) *corev1.Pod {
+	if len(avoid) > 0 {
+		var rest []*corev1.Pod
+		for _, p := range pods {
+			if !avoid[p.Name] {
+				rest = append(rest, p)
+			}
+		}
+		if len(rest) > 0 {
+			pods = rest
+		}
+	}
 	for _, p := range pods {
 		if f.e.openTunnel(f.tunnelKey(p)) != nil {
 			return p
@@ -428,7 +555,11 @@ const errStreamWait = time.Second
 // pipe copies between the local connection and the data stream until the
 // pod's side ends or the local side fails, then reads what the error
 // stream said. An error there ends this connection only; the tunnel stays.
-func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data httpstream.Stream) {
+// When the pod refused the connection — its side ended before it sent a
+// byte, with an error — and what the client sent is still kept, the local
+// connection is left open and pipe returns that error: the caller replays
+// the connection to a pod again.
+func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, errStream, data httpstream.Stream) (refused error) {
 	defer t.release()
 	defer t.conn.RemoveStreams(errStream, data) // both are torn down below
 	f.event(Event{Kind: EventConnOpened, Pod: pod, Message: conn.RemoteAddr().String()})
@@ -437,16 +568,21 @@ func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data htt
 		msg, _ := io.ReadAll(errStream) // a read error means the stream was reset: nothing to say
 		errMsg <- string(msg)
 	}()
+	prefix, _ := rec.kept() // sent to a pod that refused it: sent again
 	var in, out atomic.Int64
 	remoteDone, localDone := make(chan struct{}), make(chan struct{})
 	localFailed := make(chan struct{})
 	go func() {
 		defer close(remoteDone)
-		_, _ = io.Copy(countWriter{conn, &f.bytesIn, &in}, data)
+		_, _ = io.Copy(&answerWriter{w: countWriter{conn, &f.bytesIn, &in}, rec: rec}, data)
 	}()
 	go func() {
 		defer close(localDone)
-		_, err := io.Copy(countWriter{data, &f.bytesOut, &out}, conn)
+		src := io.Reader(rec)
+		if len(prefix) > 0 {
+			src = io.MultiReader(bytes.NewReader(prefix), rec)
+		}
+		_, err := io.Copy(countWriter{data, &f.bytesOut, &out}, src)
 		if err != nil {
 			close(localFailed)
 			return
@@ -488,7 +624,21 @@ func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data htt
 	}
 	// Reset before waiting on the error stream: unread data would block it.
 	_ = data.Reset()
-	conn.Close()
+	// A connection the pod ended (or whose writes to the pod failed)
+	// before it sent a byte may have been refused: keep the client until
+	// the error stream says.
+	_, replayable := rec.kept()
+	replayable = replayable && in.Load() == 0 && f.ctx.Err() == nil && !rec.failed()
+	if replayable {
+		// Stop reading the client without closing it: what the read in
+		// progress returns is kept for the replay.
+		_ = conn.SetReadDeadline(time.Now())
+		<-localDone
+		_ = conn.SetReadDeadline(time.Time{})
+		_, replayable = rec.kept()
+	} else {
+		conn.Close()
+	}
 	<-remoteDone
 	<-localDone
 	var msg string
@@ -498,11 +648,22 @@ func (f *Forward) pipe(conn net.Conn, t *tunnel, pod string, errStream, data htt
 		_ = errStream.Reset()
 	}
 	ev := Event{Kind: EventConnClosed, Pod: pod, BytesIn: in.Load(), BytesOut: out.Load()}
+	var err error
 	if msg != "" {
-		err := fmt.Errorf("pod %s: %s", pod, msg)
-		f.setLastError(err)
+		err = fmt.Errorf("pod %s: %s", pod, msg)
 		ev.Message = err.Error()
 		f.log.Debug("stream error", "pod", pod, "error", msg)
 	}
+	if replayable && err != nil {
+		f.event(ev)
+		return err
+	}
+	if replayable {
+		conn.Close() // the pod closed without a word: so does the client's connection
+	}
+	if err != nil {
+		f.setLastError(err)
+	}
 	f.event(ev)
+	return nil
 }

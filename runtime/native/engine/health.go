@@ -149,7 +149,7 @@ func (f *Forward) freshTunnel() (*tunnel, int32, error) {
 	if len(pods) == 0 {
 		return nil, 0, fmt.Errorf("%s: %w", f.res.describe, runtime.ErrNoPod)
 	}
-	pod := f.choose(pods)
+	pod := f.choose(pods, nil)
 	port, err := f.res.port.resolve(pod)
 	if err != nil {
 		return nil, 0, err
@@ -225,7 +225,7 @@ const tcpGrace = 500 * time.Millisecond
 
 // check runs one health check through t.
 func (f *Forward) check(t *tunnel, port int32) error {
-	errStream, data, err := t.openPair(port)
+	errStream, data, err := t.openPairWait(f.ctx, port, f.cfg.Health.Timeout)
 	if err != nil {
 		return err
 	}

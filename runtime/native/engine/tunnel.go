@@ -93,6 +93,7 @@ type tunnel struct {
 	ready chan struct{} // closed once the dial ended (conn or err set)
 	conn  httpstream.Connection
 	err   error
+	gone  chan struct{} // closed by close
 
 	mu      sync.Mutex
 	streams int // open stream pairs of local connections
@@ -208,6 +209,7 @@ func (t *tunnel) close(reason string) {
 		return
 	}
 	t.closed, t.reason = true, reason
+	close(t.gone)
 	if t.idle != nil {
 		t.idle.Stop()
 		t.idle = nil
@@ -246,6 +248,49 @@ func (t *tunnel) openPair(port int32) (errStream, data httpstream.Stream, err er
 		return nil, nil, fmt.Errorf("creating the data stream: %w", err)
 	}
 	return errStream, data, nil
+}
+
+// errStreamTimeout means the other side did not answer a stream creation
+// in time: the tunnel is taken for dead.
+var errStreamTimeout = errors.New("no answer to the stream creation")
+
+// openPairWait is openPair bounded by the tunnel's life, timeout and ctx.
+// Closing an upgraded connection does not wake a stream creation waiting
+// for the other side's reply (client-go waits up to 30 s, spdystream
+// forever), so a connection that asked for streams just as its pod went
+// away would hang: it returns errTunnelClosed at once instead, and
+// errStreamTimeout after timeout. Streams created after it gave up are
+// reset.
+func (t *tunnel) openPairWait(ctx context.Context, port int32, timeout time.Duration) (errStream, data httpstream.Stream, err error) {
+	type pair struct {
+		errStream, data httpstream.Stream
+		err             error
+	}
+	done := make(chan pair, 1)
+	go func() {
+		e, d, err := t.openPair(port)
+		done <- pair{e, d, err}
+	}()
+	tm := time.NewTimer(timeout)
+	defer tm.Stop()
+	select {
+	case p := <-done:
+		return p.errStream, p.data, p.err
+	case <-t.gone:
+		err = errTunnelClosed
+	case <-tm.C:
+		err = fmt.Errorf("%w within %s", errStreamTimeout, timeout)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	go func() {
+		if p := <-done; p.err == nil {
+			_ = p.data.Reset()
+			_ = p.errStream.Reset()
+			t.conn.RemoveStreams(p.errStream, p.data)
+		}
+	}()
+	return nil, nil, err
 }
 
 // watchConn closes t when its connection ends from the other side (API

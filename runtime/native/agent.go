@@ -279,7 +279,8 @@ func (a *agent) start(ctx context.Context, req request) response {
 	a.notify()
 	a.mu.Unlock()
 	a.log.Info("forward started", "forward", s.Name, "id", id, "addr", fwd.Status().Addr)
-	return response{ID: id}
+	h := a.hello
+	return response{ID: id, Hello: &h} // which agent serves it: the handle names it
 }
 
 func (a *agent) stop(id string) bool {

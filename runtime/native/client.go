@@ -45,7 +45,8 @@ type Runtime struct {
 	// StartTimeout bounds waiting for a new agent (default 10 s).
 	StartTimeout time.Duration
 
-	mu sync.Mutex // serialises agent start-up
+	mu      sync.Mutex // serialises agent start-up; guards ensured
+	ensured bool       // an agent of this version answered this process
 }
 
 var (
@@ -109,6 +110,7 @@ func (r *Runtime) ensure(ctx context.Context) (*hello, error) {
 	h, err := r.hello(ctx)
 	switch {
 	case err == nil && h.Version == r.Version && h.Protocol == Protocol:
+		r.ensured = true
 		return h, nil
 	case err == nil:
 		// Warn is shown at kpf's default log level (and goes to the watch
@@ -121,7 +123,9 @@ func (r *Runtime) ensure(ctx context.Context) (*hello, error) {
 	case !errors.Is(err, errNoAgent):
 		return nil, err
 	}
-	return r.spawn(ctx)
+	h, err = r.spawn(ctx)
+	r.ensured = err == nil
+	return h, err
 }
 
 // shutdown asks agent h to exit and waits until its socket is gone.
@@ -222,24 +226,54 @@ func (r *Runtime) agentOutput() string {
 // Start asks the agent (started if needed) to serve s, and returns once
 // the listener is bound and the target resolved.
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, error) {
-	h, err := r.ensure(ctx)
-	if err != nil {
-		return runtime.Handle{}, err
-	}
 	socket, err := r.socket()
 	if err != nil {
 		return runtime.Handle{}, err
 	}
 	src := r.Kubeconfig
-	resp, err := call(ctx, socket, request{Op: opStart, Forward: &s, Kubeconfig: &src})
-	if err != nil {
-		return runtime.Handle{}, err
+	// Once this kpf has seen an agent of its own version, a start goes
+	// straight to it (one round trip); the answer says which agent served
+	// it, so a handle never names an agent that is not the one serving.
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 || !r.wasEnsured() {
+			if _, err := r.ensure(ctx); err != nil {
+				return runtime.Handle{}, err
+			}
+		}
+		resp, err := call(ctx, socket, request{Op: opStart, Forward: &s, Kubeconfig: &src})
+		switch {
+		case errors.Is(err, errNoAgent) && attempt == 0:
+			r.setEnsured(false) // it died since: start one
+			continue
+		case err != nil:
+			return runtime.Handle{}, err
+		case resp.Hello == nil || resp.Hello.Version != r.Version:
+			// Another kpf version's agent took the socket in between:
+			// ensure replaces it (with the forward just started).
+			r.setEnsured(false)
+			if attempt == 0 {
+				continue
+			}
+			return runtime.Handle{}, fmt.Errorf("the agent serving this workspace is of another kpf version")
+		}
+		data, err := runtime.NewData(handleData{Agent: resp.Hello.Instance, Name: s.Name})
+		if err != nil {
+			return runtime.Handle{}, err
+		}
+		return runtime.Handle{Runtime: Name, ID: resp.ID, Data: data}, nil
 	}
-	data, err := runtime.NewData(handleData{Agent: h.Instance, Name: s.Name})
-	if err != nil {
-		return runtime.Handle{}, err
-	}
-	return runtime.Handle{Runtime: Name, ID: resp.ID, Data: data}, nil
+}
+
+func (r *Runtime) wasEnsured() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ensured
+}
+
+func (r *Runtime) setEnsured(v bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ensured = v
 }
 
 // current returns the running agent's instance, or "" when none runs.

@@ -449,7 +449,7 @@ func TestBadInputLosesNothing(t *testing.T) {
 	}
 	// Put the state back so that cleanup can stop the forward.
 	if err := os.WriteFile(path, mustJSON(t, map[string]any{
-		"version": 1, "workspace": abs, "name": filepath.Base(abs),
+		"version": state.Version, "workspace": abs, "name": filepath.Base(abs),
 		"forwards": map[string]any{"api": map[string]any{"name": "api", "handle": before}},
 	}), 0o600); err != nil {
 		t.Fatal(err)

@@ -470,53 +470,21 @@ func serveAgain(t *testing.T, web, api, db int, within time.Duration) {
 // listeners, healed by the agent with no kpf command (no --watch). Not
 // parallel: it stops the shared API server.
 func TestNativeSurvivesAPIServerRestart(t *testing.T) {
-	ns := newNamespace(t)
-	w := nativeWorkspace(t, ns)
-	web, api, db := threePorts(t)
-	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	w.mustKpf("apply")
-	serveAgain(t, web, api, db, 10*time.Second)
-	agent := w.oneAgent()
-
-	ctx := testContext(t)
-	if err := testCluster.StopAPIServer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = testCluster.StartAPIServer(context.Background())
-		}
-	})
-	waitUntil(t, 30*time.Second, "connections to fail with the API server down", func() bool {
-		_, err := httpGetOnce(ctx, api, "/")
-		return err != nil
-	})
-	for _, port := range []int{web, api, db} {
-		if portFree(port) {
-			t.Errorf("the listener on %d closed with the API server", port)
-		}
-	}
-	if err := testCluster.StartAPIServer(ctx); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
-	for app, n := range map[string]int{"web": 2, "api": 1, "db": 1} {
-		if err := testCluster.WaitBacked(ctx, ns, "app="+app, n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	serveAgain(t, web, api, db, 60*time.Second)
-	if now := w.oneAgent(); now != agent {
-		t.Errorf("the agent changed: pid %d -> %d", agent, now)
-	}
-	w.expectNoChanges("after the API server restart")
+	survivesOutage(t, "the API server", testCluster.StopAPIServer, testCluster.StartAPIServer)
 }
 
 // TestNativeSurvivesKubeletFreeze: kwok (the kubelet) stops, so the pods'
 // tunnels die; after it is back the forwards serve again with no kpf
 // command. Not parallel: it stops the shared kwok.
 func TestNativeSurvivesKubeletFreeze(t *testing.T) {
+	survivesOutage(t, "the kubelet (kwok)", testCluster.StopKwok, testCluster.StartKwok)
+}
+
+// survivesOutage applies three native forwards, stops a part of the
+// cluster (what) until connections fail, checks that every listener stayed
+// bound, starts it again, and expects the same agent to serve every
+// forward again with no kpf command and the plan to be "No changes.".
+func survivesOutage(t *testing.T, what string, stop, start func(context.Context) error) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
 	web, api, db := threePorts(t)
@@ -526,23 +494,28 @@ func TestNativeSurvivesKubeletFreeze(t *testing.T) {
 	agent := w.oneAgent()
 
 	ctx := testContext(t)
-	if err := testCluster.StopKwok(ctx); err != nil {
+	if err := stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	thawed := false
+	back := false
 	t.Cleanup(func() {
-		if !thawed {
-			_ = testCluster.StartKwok(context.Background())
+		if !back {
+			_ = start(context.Background())
 		}
 	})
-	waitUntil(t, 30*time.Second, "connections to fail with the kubelet frozen", func() bool {
+	waitUntil(t, 30*time.Second, "connections to fail with "+what+" down", func() bool {
 		_, err := httpGetOnce(ctx, api, "/")
 		return err != nil
 	})
-	if err := testCluster.StartKwok(ctx); err != nil {
+	for _, port := range []int{web, api, db} {
+		if portFree(port) {
+			t.Errorf("the listener on %d closed with %s down", port, what)
+		}
+	}
+	if err := start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	thawed = true
+	back = true
 	for app, n := range map[string]int{"web": 2, "api": 1, "db": 1} {
 		if err := testCluster.WaitBacked(ctx, ns, "app="+app, n); err != nil {
 			t.Fatal(err)
@@ -552,7 +525,7 @@ func TestNativeSurvivesKubeletFreeze(t *testing.T) {
 	if now := w.oneAgent(); now != agent {
 		t.Errorf("the agent changed: pid %d -> %d", agent, now)
 	}
-	w.expectNoChanges("after the kubelet came back")
+	w.expectNoChanges("after " + what + " came back")
 }
 
 // TestNativeForbiddenIsPermanent: a context that may not read the

@@ -186,13 +186,21 @@ func (w *workspace) forward(name string) state.Forward {
 	return f
 }
 
-// statusRow is the part of `kpf status --json` the tests read.
+// statusRow is the part of `kpf status --json` the tests read (the
+// counters are absent for kubectl forwards).
 type statusRow struct {
-	Name     string `json:"name"`
-	Local    string `json:"local"`
-	State    string `json:"state"`
-	Health   string `json:"health"`
-	Restarts int    `json:"restarts"`
+	Name      string `json:"name"`
+	Local     string `json:"local"`
+	State     string `json:"state"`
+	Health    string `json:"health"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error"`
+	Runtime   string `json:"runtime"`
+	Pod       string `json:"pod"`
+	Active    *int64 `json:"active_connections"`
+	Total     *int64 `json:"total_connections"`
+	BytesIn   *int64 `json:"bytes_in"`
+	BytesOut  *int64 `json:"bytes_out"`
 }
 
 func (w *workspace) status() map[string]statusRow {

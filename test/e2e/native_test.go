@@ -33,36 +33,6 @@ import (
 // are not parallel; every other one is, and so runs only once those are
 // done.
 
-// nativeRow is the part of `kpf status --json` a native forward adds.
-type nativeRow struct {
-	Name      string `json:"name"`
-	State     string `json:"state"`
-	Health    string `json:"health"`
-	LastError string `json:"last_error"`
-	Runtime   string `json:"runtime"`
-	Pod       string `json:"pod"`
-	Active    *int64 `json:"active_connections"`
-	Total     *int64 `json:"total_connections"`
-	BytesIn   *int64 `json:"bytes_in"`
-	BytesOut  *int64 `json:"bytes_out"`
-}
-
-func (w *workspace) nativeStatus() map[string]nativeRow {
-	w.t.Helper()
-	out := w.mustKpf("status", "--json")
-	var status struct {
-		Forwards []nativeRow `json:"forwards"`
-	}
-	if err := json.Unmarshal([]byte(out), &status); err != nil {
-		w.t.Fatalf("kpf status --json: %v\n%s", err, out)
-	}
-	m := make(map[string]nativeRow, len(status.Forwards))
-	for _, r := range status.Forwards {
-		m[r.Name] = r
-	}
-	return m
-}
-
 // wsStateDir is the workspace's own state directory (under KPF_STATE_DIR):
 // where its state file, agent socket and logs live.
 func (w *workspace) wsStateDir() string {
@@ -208,7 +178,7 @@ forward "websel" {
 	}
 
 	w.expectNoChanges("after apply")
-	st := w.nativeStatus()
+	st := w.status()
 	for _, name := range []string{"web", "api", "db", "websel"} {
 		r := st[name]
 		if r.State != "running" || r.Runtime != native.Name || r.Pod == "" {
@@ -259,7 +229,7 @@ forward "websel" {
 	}
 }
 
-func counters(r nativeRow) string {
+func counters(r statusRow) string {
 	f := func(p *int64) string {
 		if p == nil {
 			return "-"
@@ -362,7 +332,7 @@ func TestNativeRollingRestartLosesNothing(t *testing.T) {
 	if now := listenerInode(t, port); now != listener || !holdsSocket(agent, now) {
 		t.Errorf("the listener on %d changed during the rollout: socket inode %d -> %d", port, listener, now)
 	}
-	if st := w.nativeStatus()["echo"]; st.State != "running" || !slices.Contains(after, st.Pod) {
+	if st := w.status()["echo"]; st.State != "running" || !slices.Contains(after, st.Pod) {
 		t.Errorf("status after the rollout: %+v, want running on one of %v", st, after)
 	}
 	w.expectNoChanges("after the rollout")
@@ -422,7 +392,7 @@ func TestNativeDeletedPodReplacementServes(t *testing.T) {
 			t.Fatalf("request %d after the replacement was Ready: %q, %v; want %s", i, got, err, pods[0])
 		}
 	}
-	st := w.nativeStatus()["api"]
+	st := w.status()["api"]
 	if st.State != "running" || st.Pod != pods[0] {
 		t.Errorf("status: %+v, want running on %s", st, pods[0])
 	}
@@ -559,7 +529,7 @@ forward "api" {
 	if !portFree(port) {
 		t.Errorf("the failed forward's port %d is bound", port)
 	}
-	if st := w.nativeStatus()["api"]; st.State == "running" {
+	if st := w.status()["api"]; st.State == "running" {
 		t.Errorf("status of the forbidden forward: %+v", st)
 	}
 }
@@ -756,7 +726,7 @@ func TestNativeUpgradesV1KubectlState(t *testing.T) {
 	if body := httpGetRetry(t, port, "/", 10*time.Second); !strings.HasPrefix(body, "api-") {
 		t.Errorf("through the native forward: %q", body)
 	}
-	if st := w.nativeStatus()["api"]; st.Runtime != native.Name || st.State != "running" {
+	if st := w.status()["api"]; st.Runtime != native.Name || st.State != "running" {
 		t.Errorf("status: %+v, want running natively", st)
 	}
 	w.oneAgent()

@@ -137,9 +137,24 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		limit = model.DefaultMaxParallel
 	}
 	outcomes := make([]Outcome, len(todo))
-	sem := make(chan struct{}, limit)
+	// One bound per runtime: at least max_parallel, more where the runtime
+	// says its starts are cheap (the native agent's are a request, not a
+	// process).
+	sems := make(map[string]chan struct{})
+	semFor := func(name string) chan struct{} {
+		if sem, ok := sems[name]; ok {
+			return sem
+		}
+		n := limit
+		if p, ok := a.Runtime.(runtime.Parallelism); ok {
+			n = max(n, p.Parallel(name))
+		}
+		sems[name] = make(chan struct{}, n)
+		return sems[name]
+	}
 	var wg sync.WaitGroup
 	for i, c := range todo {
+		sem := semFor(changeRuntime(c))
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -430,6 +445,18 @@ func (a *Applier) freePort(address string, from int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("finding a free port on %s: every port offered is taken", address)
+}
+
+// changeRuntime names the runtime a change runs in: the spec's, else the
+// one that started the forward ("" = the default).
+func changeRuntime(c *Change) string {
+	if c.Desired != nil && c.Desired.Runtime != "" {
+		return c.Desired.Runtime
+	}
+	if c.Prior != nil {
+		return c.Prior.Handle.Runtime
+	}
+	return ""
 }
 
 // runtimeHealth is a forward's health check in the runtime's plain terms.

@@ -448,3 +448,41 @@ func TestApplyCoalescesSaves(t *testing.T) {
 		t.Errorf("after Apply, %d forwards on disk, want all 4", len(final))
 	}
 }
+
+// parallelRuntime is the fake runtime that takes more starts at once
+// than max_parallel (runtime.Parallelism), like the native agent.
+type parallelRuntime struct{ *fakeRuntime }
+
+func (parallelRuntime) Parallel(string) int { return 5 }
+
+// TestApplyParallelPerRuntime: a runtime that says its starts are cheap
+// gets its own, larger bound; max_parallel stays the floor.
+func TestApplyParallelPerRuntime(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.gate = make(chan struct{})
+	a, _ := newTestApplier(parallelRuntime{rt}, 0)
+	a.MaxParallel = 2
+	done := make(chan Result)
+	go func() { done <- a.Apply(context.Background(), Plan{Changes: startChanges(8)}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rt.mu.Lock()
+		n := rt.inflight
+		rt.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d starts in flight, want the runtime's 5 at once", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(rt.gate)
+	<-done
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.maxInflight != 5 {
+		t.Fatalf("peak %d starts in flight, want exactly 5", rt.maxInflight)
+	}
+}

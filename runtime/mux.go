@@ -26,6 +26,7 @@ var (
 	_ Events        = (*Mux)(nil)
 	_ Sweeper       = (*Mux)(nil)
 	_ ManyInspector = (*Mux)(nil)
+	_ Parallelism   = (*Mux)(nil)
 )
 
 func (m *Mux) get(name string) (Runtime, error) {
@@ -168,4 +169,15 @@ func (m *Mux) InspectMany(ctx context.Context, hs []Handle) ([]Status, []error) 
 		}
 	}
 	return sts, errs
+}
+
+// Parallel asks the named runtime (the default for "") for its bound.
+func (m *Mux) Parallel(name string) int {
+	if name == "" {
+		name = m.Default
+	}
+	if p, ok := m.Runtimes[name].(Parallelism); ok {
+		return p.Parallel(name)
+	}
+	return 0
 }

@@ -208,6 +208,14 @@ func InspectEach(ctx context.Context, rt Runtime, hs []Handle) ([]Status, []erro
 	return sts, errs
 }
 
+// Parallelism is implemented by runtimes that say how many of their starts
+// and stops may run at once; callers use at least their own bound.
+type Parallelism interface {
+	// Parallel is the bound for forwards of the named runtime ("" = the
+	// default); 0 means no opinion.
+	Parallel(runtimeName string) int
+}
+
 // Logs is implemented by runtimes that keep a forward's log themselves
 // (the native agent's events); others log to a file kpf reads.
 type Logs interface {

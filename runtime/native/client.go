@@ -56,6 +56,7 @@ var (
 	_ runtime.Logs    = (*Runtime)(nil)
 
 	_ runtime.ManyInspector = (*Runtime)(nil)
+	_ runtime.Parallelism   = (*Runtime)(nil)
 )
 
 // handleData is what a native handle remembers: the agent instance that
@@ -364,6 +365,14 @@ func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runti
 	}
 	return sts, errs
 }
+
+// ParallelStarts is how many starts the agent takes at once: each is a
+// request (a target read, an informer join, a bind), not a process, so a
+// re-apply after the agent died need not go ten at a time.
+const ParallelStarts = 64
+
+// Parallel is ParallelStarts (runtime.Parallelism).
+func (r *Runtime) Parallel(string) int { return ParallelStarts }
 
 // toStatus maps the engine's status to the runtime's.
 func toStatus(es engine.Status) runtime.Status {

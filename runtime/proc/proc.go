@@ -156,16 +156,15 @@ func (t *Target) Close() { t.close() }
 // plugin), to its process group. It returns ErrGone once the process has
 // exited and ErrNotOurs when the OS refuses (EPERM).
 func (t *Target) Signal(sig syscall.Signal) error {
-	if err := t.signal(sig); err != nil {
-		return err
-	}
 	if t.proc.LeadsSession() && !t.exited() {
-		// The leader has not exited, so its pid is still its group's id;
-		// the group gets the signal too. Errors here are the leader's
-		// group vanishing meanwhile: nothing left to signal.
+		// The leader has not exited, so its pid is still its group's id:
+		// the group gets the signal first, while that holds (signalling
+		// the leader first let it die before the check, and its children
+		// kept running). Errors here are the group vanishing meanwhile.
 		_ = killGroup(t.proc.PID, sig)
 	}
-	return nil
+	// The leader itself through the pin, whatever happened to the group.
+	return t.signal(sig)
 }
 
 // Exited reports whether the pinned process has exited.

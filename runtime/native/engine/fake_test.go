@@ -16,7 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/streaming/pkg/httpstream"
 )
 
@@ -240,18 +242,34 @@ func (c *fakeClock) Add(d time.Duration) {
 
 // testEnv is an Engine over a fake clientset and a fake dialer.
 type testEnv struct {
-	t      *testing.T
-	kube   *fake.Clientset
-	c      *Clients
-	dialer *fakeDialer
-	clock  *fakeClock
-	e      *Engine
+	t       *testing.T
+	watches atomic.Int64 // pod watches the fake clientset has opened
+	kube    *fake.Clientset
+	c       *Clients
+	dialer  *fakeDialer
+	clock   *fakeClock
+	e       *Engine
 }
 
 func newTestEnv(t *testing.T, opts Options, objs ...kruntime.Object) *testEnv {
 	t.Helper()
 	kube := fake.NewClientset(objs...)
 	env := &testEnv{t: t, kube: kube, c: &Clients{Kube: kube}, clock: &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}}
+	// The fake's own watch reaction, counted: an informer's list returns
+	// before its watch is open, and the fake drops events in between, so
+	// tests that change pods right after a start wait for the watch.
+	kube.PrependWatchReactor("pods", func(action clienttesting.Action) (bool, watch.Interface, error) {
+		var opts metav1.ListOptions
+		if wa, ok := action.(clienttesting.WatchActionImpl); ok {
+			opts = wa.ListOptions
+		}
+		w, err := kube.Tracker().Watch(action.GetResource(), action.GetNamespace(), opts)
+		if err != nil {
+			return false, nil, err
+		}
+		env.watches.Add(1)
+		return true, w, nil
+	})
 	env.dialer = &fakeDialer{handler: bannerHandler(8080, 5432), unhang: make(chan struct{})}
 	if opts.Dialer == nil {
 		opts.Dialer = env.dialer
@@ -304,7 +322,17 @@ func (env *testEnv) createPod(p *corev1.Pod) {
 	}
 }
 
+// waitWatching waits (up to a second) until an informer's pod watch is
+// open, so that a change made next is seen (see newTestEnv). Tests that
+// forbid watching (list-only mode) have none: they go on after the second.
+func (env *testEnv) waitWatching() {
+	for deadline := time.Now().Add(time.Second); env.watches.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (env *testEnv) deletePod(ns, name string) {
+	env.waitWatching()
 	env.t.Helper()
 	if err := env.kube.CoreV1().Pods(ns).Delete(context.Background(), name, metav1.DeleteOptions{}); err != nil {
 		env.t.Fatal(err)

@@ -134,6 +134,9 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 			a.handle(ctx, c)
 		}()
 	}
+	// The socket goes first, so that a CLI waiting for this agent to be gone
+	// (shutdown) finds no socket once it no longer answers.
+	_ = os.Remove(socket)
 	// Stop everything: the listeners go with the agent.
 	a.mu.Lock()
 	for _, s := range a.forwards {
@@ -143,7 +146,6 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	a.forwards = map[string]*served{}
 	a.mu.Unlock()
 	a.server.Close()
-	_ = os.Remove(socket)
 	wg.Wait()
 	a.log.Info("agent exited")
 	return nil

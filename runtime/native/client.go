@@ -139,7 +139,9 @@ func (r *Runtime) shutdown(ctx context.Context, h *hello) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := call(ctx, socket, request{Op: opHello}); errors.Is(err, errNoAgent) {
-			return nil
+			if _, serr := os.Lstat(socket); errors.Is(serr, os.ErrNotExist) {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -280,26 +280,7 @@ func TestApplyParallelReachesBound(t *testing.T) {
 	a.MaxParallel = 3
 	done := make(chan Result)
 	go func() { done <- a.Apply(context.Background(), Plan{Changes: startChanges(6)}) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		rt.mu.Lock()
-		n := rt.inflight
-		rt.mu.Unlock()
-		if n == 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d starts in flight, want 3 at once", n)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	close(rt.gate)
-	<-done
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.maxInflight != 3 {
-		t.Fatalf("peak %d starts in flight, want exactly 3", rt.maxInflight)
-	}
+	expectPeak(t, rt, done, 3)
 }
 
 func TestApplyCancelled(t *testing.T) {
@@ -465,16 +446,24 @@ func TestApplyParallelPerRuntime(t *testing.T) {
 	a.MaxParallel = 2
 	done := make(chan Result)
 	go func() { done <- a.Apply(context.Background(), Plan{Changes: startChanges(8)}) }()
+	expectPeak(t, rt, done, 5)
+}
+
+// expectPeak waits until want starts of the gated fake runtime are in
+// flight at once, opens the gate, waits for Apply (done) and checks that
+// the peak was exactly want.
+func expectPeak(t *testing.T, rt *fakeRuntime, done <-chan Result, want int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		rt.mu.Lock()
 		n := rt.inflight
 		rt.mu.Unlock()
-		if n == 5 {
+		if n == want {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d starts in flight, want the runtime's 5 at once", n)
+			t.Fatalf("only %d starts in flight, want %d at once", n, want)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -482,7 +471,7 @@ func TestApplyParallelPerRuntime(t *testing.T) {
 	<-done
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	if rt.maxInflight != 5 {
-		t.Fatalf("peak %d starts in flight, want exactly 5", rt.maxInflight)
+	if rt.maxInflight != want {
+		t.Fatalf("peak %d starts in flight, want exactly %d", rt.maxInflight, want)
 	}
 }

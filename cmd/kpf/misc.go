@@ -17,10 +17,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
+	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -171,11 +170,11 @@ func listServices(ctx context.Context, kc *kubeconfig.Config, kubeContext, names
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(rc)
+	c, err := engine.NewClients(rc)
 	if err != nil {
 		return nil, fmt.Errorf("context %q: %w", kubeContext, err)
 	}
-	list, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
+	list, err := c.API.ListServices(ctx, namespace)
 	if err != nil {
 		return nil, fmt.Errorf("listing services in %s/%s: %w", kubeContext, namespace, err)
 	}

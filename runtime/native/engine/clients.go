@@ -1,25 +1,55 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
+	"sync"
+	"time"
 
-	"k8s.io/client-go/kubernetes"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 )
 
+// API is the part of the Kubernetes API the engine uses: it reads targets,
+// lists and watches pods, and knows where a pod's portforward subresource
+// is. NewClients builds it on two REST clients that know only core/v1 and
+// apps/v1; tests put client-go's fake clientset behind it.
+//
+// Not client-go's typed clientset: its scheme registers every API group at
+// package init, about 6 ms of every kpf command's start (kpf plan included)
+// for a process that never uses them.
+type API interface {
+	GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error)
+	ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error)
+	WatchPods(ctx context.Context, namespace string, opts metav1.ListOptions) (watch.Interface, error)
+	GetService(ctx context.Context, namespace, name string) (*corev1.Service, error)
+	ListServices(ctx context.Context, namespace string) (*corev1.ServiceList, error)
+	GetDeployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error)
+	GetStatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
+	// PortForwardURL is the pod's portforward subresource.
+	PortForwardURL(namespace, pod string) *url.URL
+}
+
 // Clients is what the engine talks to one kube context with: its rest
-// config (for port-forward upgrades) and a clientset (for reading targets
-// and watching pods). Build one per context and share it between that
-// context's forwards: informers and tunnels are shared per *Clients, and an
-// exec credential plugin then runs once.
+// config (for port-forward upgrades) and its API. Build one per context and
+// share it between that context's forwards: informers and tunnels are
+// shared per *Clients, and an exec credential plugin then runs once.
 type Clients struct {
 	Config *rest.Config
-	Kube   kubernetes.Interface
+	API    API
 	// ForceSPDY skips the WebSocket upgrade and dials SPDY directly (for
 	// servers or proxies where the WebSocket attempt is known to fail). The
 	// engine-wide Options.ForceSPDY forces it for every context.
@@ -28,7 +58,8 @@ type Clients struct {
 
 // NewClients copies cfg, disables client-go's client-side rate limit (the
 // default QPS 5, burst 10 made 100 starts take 38 s; the API server's own
-// priority and fairness still applies) and builds a clientset.
+// priority and fairness still applies) and builds the API on one HTTP
+// client shared by its core/v1 and apps/v1 REST clients.
 func NewClients(cfg *rest.Config) (*Clients, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("no rest config")
@@ -37,11 +68,104 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	cfg.QPS = -1 // negative: no client-side rate limiter at all
 	cfg.Burst = 0
 	cfg.RateLimiter = nil
-	kube, err := kubernetes.NewForConfig(cfg)
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building a Kubernetes client: %w", err)
 	}
-	return &Clients{Config: cfg, Kube: kube}, nil
+	core, err := restClient(cfg, hc, corev1.SchemeGroupVersion, "/api")
+	if err != nil {
+		return nil, err
+	}
+	apps, err := restClient(cfg, hc, appsv1.SchemeGroupVersion, "/apis")
+	if err != nil {
+		return nil, err
+	}
+	return &Clients{Config: cfg, API: &restAPI{core: core, apps: apps}}, nil
+}
+
+// codecs holds only the types the engine reads, built on first use.
+var codecs = sync.OnceValues(func() (serializer.CodecFactory, kruntime.ParameterCodec) {
+	s := kruntime.NewScheme()
+	for _, add := range []func(*kruntime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err) // registering static types: a programming error
+		}
+	}
+	// ListOptions and friends for the unversioned meta group, as client-go's
+	// scheme does.
+	metav1.AddToGroupVersion(s, schema.GroupVersion{Version: "v1"})
+	return serializer.NewCodecFactory(s), kruntime.NewParameterCodec(s)
+})
+
+func restClient(cfg *rest.Config, hc *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
+	c := rest.CopyConfig(cfg)
+	f, _ := codecs()
+	c.GroupVersion, c.APIPath = &gv, apiPath
+	c.NegotiatedSerializer = serializer.WithoutConversionCodecFactory{CodecFactory: f}
+	rc, err := rest.RESTClientForConfigAndClient(c, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building a Kubernetes client for %s: %w", gv, err)
+	}
+	return rc, nil
+}
+
+// restAPI is API over the REST clients of core/v1 and apps/v1.
+type restAPI struct{ core, apps *rest.RESTClient }
+
+func (a *restAPI) get(ctx context.Context, c *rest.RESTClient, resource, namespace, name string, into kruntime.Object) error {
+	return c.Get().Namespace(namespace).Resource(resource).Name(name).Do(ctx).Into(into)
+}
+
+func (a *restAPI) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	p := &corev1.Pod{}
+	return p, a.get(ctx, a.core, "pods", namespace, name, p)
+}
+
+func (a *restAPI) GetService(ctx context.Context, namespace, name string) (*corev1.Service, error) {
+	s := &corev1.Service{}
+	return s, a.get(ctx, a.core, "services", namespace, name, s)
+}
+
+func (a *restAPI) ListServices(ctx context.Context, namespace string) (*corev1.ServiceList, error) {
+	l := &corev1.ServiceList{}
+	return l, a.core.Get().Namespace(namespace).Resource("services").Do(ctx).Into(l)
+}
+
+func (a *restAPI) GetDeployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error) {
+	d := &appsv1.Deployment{}
+	return d, a.get(ctx, a.apps, "deployments", namespace, name, d)
+}
+
+func (a *restAPI) GetStatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error) {
+	s := &appsv1.StatefulSet{}
+	return s, a.get(ctx, a.apps, "statefulsets", namespace, name, s)
+}
+
+func (a *restAPI) ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error) {
+	_, pc := codecs()
+	l := &corev1.PodList{}
+	req := a.core.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, pc)
+	if opts.TimeoutSeconds != nil {
+		req = req.Timeout(time.Duration(*opts.TimeoutSeconds) * time.Second)
+	}
+	return l, req.Do(ctx).Into(l)
+}
+
+func (a *restAPI) WatchPods(ctx context.Context, namespace string, opts metav1.ListOptions) (watch.Interface, error) {
+	_, pc := codecs()
+	opts.Watch = true
+	req := a.core.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, pc)
+	if opts.TimeoutSeconds != nil {
+		req = req.Timeout(time.Duration(*opts.TimeoutSeconds) * time.Second)
+	}
+	return req.Watch(ctx)
+}
+
+func (a *restAPI) PortForwardURL(namespace, pod string) *url.URL {
+	return a.core.Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
 }
 
 // LoadClients loads a kubeconfig as kubectl does (kubeconfig is a path, or

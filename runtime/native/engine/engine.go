@@ -132,7 +132,7 @@ var ErrClosed = errors.New("engine closed")
 // retrying cannot fix (target not found, forbidden, unknown kind) wrap
 // runtime.ErrPermanent.
 func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, error) {
-	if c == nil || c.Kube == nil {
+	if c == nil || c.API == nil {
 		return nil, fmt.Errorf("forward %s: no clients: %w", cfg.Name, runtime.ErrPermanent)
 	}
 	if cfg.LocalPort < 0 || cfg.LocalPort > 65535 {

@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/streaming/pkg/httpstream"
@@ -254,7 +257,7 @@ type testEnv struct {
 func newTestEnv(t *testing.T, opts Options, objs ...kruntime.Object) *testEnv {
 	t.Helper()
 	kube := fake.NewClientset(objs...)
-	env := &testEnv{t: t, kube: kube, c: &Clients{Kube: kube}, clock: &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}}
+	env := &testEnv{t: t, kube: kube, c: &Clients{API: clientsetAPI{kube}}, clock: &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}}
 	// The fake's own watch reaction, counted: an informer's list returns
 	// before its watch is open, and the fake drops events in between, so
 	// tests that change pods right after a start wait for the watch.
@@ -349,4 +352,39 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// clientsetAPI is API over a typed clientset (client-go's fake, in tests).
+type clientsetAPI struct{ kube kubernetes.Interface }
+
+func (a clientsetAPI) GetPod(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+	return a.kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (a clientsetAPI) ListPods(ctx context.Context, ns string, opts metav1.ListOptions) (*corev1.PodList, error) {
+	return a.kube.CoreV1().Pods(ns).List(ctx, opts)
+}
+
+func (a clientsetAPI) WatchPods(ctx context.Context, ns string, opts metav1.ListOptions) (watch.Interface, error) {
+	return a.kube.CoreV1().Pods(ns).Watch(ctx, opts)
+}
+
+func (a clientsetAPI) GetService(ctx context.Context, ns, name string) (*corev1.Service, error) {
+	return a.kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (a clientsetAPI) ListServices(ctx context.Context, ns string) (*corev1.ServiceList, error) {
+	return a.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+}
+
+func (a clientsetAPI) GetDeployment(ctx context.Context, ns, name string) (*appsv1.Deployment, error) {
+	return a.kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (a clientsetAPI) GetStatefulSet(ctx context.Context, ns, name string) (*appsv1.StatefulSet, error) {
+	return a.kube.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func (a clientsetAPI) PortForwardURL(ns, pod string) *url.URL {
+	return &url.URL{Scheme: "https", Host: "fake", Path: "/api/v1/namespaces/" + ns + "/pods/" + pod + "/portforward"}
 }

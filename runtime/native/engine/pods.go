@@ -106,7 +106,7 @@ func (l lw) ListWithContext(ctx context.Context, o metav1.ListOptions) (kruntime
 	s := l.s
 	sel := s.res.listOptions()
 	o.LabelSelector, o.FieldSelector = sel.LabelSelector, sel.FieldSelector
-	list, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).List(ctx, o)
+	list, err := s.key.clients.API.ListPods(ctx, s.key.namespace, o)
 	if err != nil {
 		s.setErr(err)
 	}
@@ -117,7 +117,7 @@ func (l lw) WatchWithContext(ctx context.Context, o metav1.ListOptions) (watch.I
 	s := l.s
 	sel := s.res.listOptions()
 	o.LabelSelector, o.FieldSelector = sel.LabelSelector, sel.FieldSelector
-	w, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).Watch(ctx, o)
+	w, err := s.key.clients.API.WatchPods(ctx, s.key.namespace, o)
 	if err != nil && apierrors.IsForbidden(err) {
 		s.log.Info("watching pods is forbidden: listing them per connection instead", "namespace", s.key.namespace, "error", err)
 		s.mu.Lock()
@@ -232,7 +232,7 @@ func (s *podSource) snapshot(ctx context.Context) ([]*corev1.Pod, <-chan struct{
 	var objs []any
 	switch {
 	case listOnly && s.res.podName != "":
-		pod, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).Get(ctx, s.res.podName, metav1.GetOptions{})
+		pod, err := s.key.clients.API.GetPod(ctx, s.key.namespace, s.res.podName)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return nil, nil, classify(err, "reading pod "+s.key.namespace+"/"+s.res.podName)
 		}
@@ -241,7 +241,7 @@ func (s *podSource) snapshot(ctx context.Context) ([]*corev1.Pod, <-chan struct{
 		}
 		changed = nil
 	case listOnly:
-		list, err := s.key.clients.Kube.CoreV1().Pods(s.key.namespace).List(ctx, s.res.listOptions())
+		list, err := s.key.clients.API.ListPods(ctx, s.key.namespace, s.res.listOptions())
 		if err != nil {
 			return nil, nil, classify(err, "listing pods in "+s.key.namespace)
 		}

@@ -184,13 +184,13 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 	case KindPod:
 		// The pod need not exist yet only if it may be created later; a
 		// missing pod is what kubectl reports as NotFound, and so do we.
-		if _, err := c.Kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
+		if _, err := c.API.GetPod(ctx, ns, name); err != nil {
 			return nil, classify(err, "reading pod "+ns+"/"+name)
 		}
 		r.podName, r.selector = name, labels.Everything()
 		return r, nil
 	case KindService:
-		svc, err := c.Kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		svc, err := c.API.GetService(ctx, ns, name)
 		if err != nil {
 			return nil, classify(err, "reading service "+ns+"/"+name)
 		}
@@ -203,13 +203,13 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		}
 		return r, nil
 	case KindDeployment:
-		d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		d, err := c.API.GetDeployment(ctx, ns, name)
 		if err != nil {
 			return nil, classify(err, "reading deployment "+ns+"/"+name)
 		}
 		labelSel = d.Spec.Selector
 	case KindStatefulSet:
-		s, err := c.Kube.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		s, err := c.API.GetStatefulSet(ctx, ns, name)
 		if err != nil {
 			return nil, classify(err, "reading statefulset "+ns+"/"+name)
 		}

@@ -106,7 +106,7 @@ func TestResolveTarget(t *testing.T) {
 		{name: "remote port out of range", cfg: Config{Target: "pod/db-0", RemotePort: "70000"}, permanent: true},
 		{name: "unknown kind", cfg: Config{Target: "job/x", RemotePort: "80"}, permanent: true},
 	}
-	c := &Clients{Kube: fake.NewClientset(demoObjects()...)}
+	c := &Clients{API: clientsetAPI{fake.NewClientset(demoObjects()...)}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Namespace = "demo"
@@ -133,7 +133,7 @@ func TestResolveTargetForbiddenIsPermanent(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: a.GetResource().Resource}, "x", errors.New("RBAC says no"))
 	})
 	for _, target := range []string{"svc/web", "deploy/web", "sts/db", "pod/db-0"} {
-		_, err := resolveTarget(context.Background(), &Clients{Kube: kube}, &Config{Target: target, Namespace: "demo", RemotePort: "80"})
+		_, err := resolveTarget(context.Background(), &Clients{API: clientsetAPI{kube}}, &Config{Target: target, Namespace: "demo", RemotePort: "80"})
 		if !runtime.IsPermanent(err) || !apierrors.IsForbidden(err) {
 			t.Errorf("%s: %v, want a permanent Forbidden error", target, err)
 		}
@@ -145,7 +145,7 @@ func TestResolveTargetServerErrorIsRetryable(t *testing.T) {
 	kube.PrependReactor("get", "services", func(k8stesting.Action) (bool, kruntime.Object, error) {
 		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 	})
-	_, err := resolveTarget(context.Background(), &Clients{Kube: kube}, &Config{Target: "svc/web", Namespace: "demo", RemotePort: "80"})
+	_, err := resolveTarget(context.Background(), &Clients{API: clientsetAPI{kube}}, &Config{Target: "svc/web", Namespace: "demo", RemotePort: "80"})
 	if err == nil || runtime.IsPermanent(err) {
 		t.Fatalf("got %v, want a retryable error", err)
 	}

@@ -33,7 +33,7 @@ type KubeDialer struct{}
 // ends first, Dial returns and the connection, if it still arrives, is
 // closed.
 func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error) {
-	u := c.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
+	u := c.API.PortForwardURL(namespace, pod)
 	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
 	if err != nil {
 		return nil, fmt.Errorf("building the SPDY transport: %w", err)

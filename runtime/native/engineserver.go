@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -33,7 +34,8 @@ type clientsKey struct {
 // KUBECTL_PORT_FORWARD_WEBSOCKETS=false (in the environment of the kpf that
 // started the agent) skips the WebSocket upgrade and dials SPDY.
 func newEngineServer(log hclog.Logger) *engineServer {
-	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false"}
+	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Log: log}
+	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false", TunnelClosed: rel.tunnelClosed}
 	return &engineServer{e: engine.New(opts), clients: map[clientsKey]*engine.Clients{}}
 }
 

@@ -55,6 +55,11 @@ type Options struct {
 	// ClockJumpThreshold (default 3 s) — a laptop that slept — closes every
 	// tunnel.
 	ClockCheckInterval, ClockJumpThreshold time.Duration
+	// TunnelClosed, if set, is called after an open tunnel closed (idle,
+	// pod gone, failed check), outside the engine's locks, with the number
+	// still open. The agent uses it to hand the closed tunnels' memory back
+	// to the OS.
+	TunnelClosed func(open int)
 }
 
 func (o *Options) setDefaults() {
@@ -312,14 +317,19 @@ func (e *Engine) forgetTunnel(t *tunnel) {
 		delete(e.tunnels, t.key)
 	}
 	wasOpen := t.conn != nil
+	open := e.open
 	if wasOpen {
 		e.open--
+		open = e.open
 		if e.open == 0 && e.clockOff != nil {
 			close(e.clockOff)
 			e.clockOff = nil
 		}
 	}
 	e.mu.Unlock()
+	if wasOpen && e.opts.TunnelClosed != nil {
+		e.opts.TunnelClosed(open)
+	}
 }
 
 // tunnelOpened counts an open tunnel and starts the clock watcher with the

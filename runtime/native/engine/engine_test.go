@@ -416,7 +416,8 @@ func TestBackoffGrowsNeverStopsAndResets(t *testing.T) {
 }
 
 func TestIdleTunnelCloses(t *testing.T) {
-	env := newTestEnv(t, Options{IdleTimeout: 20 * time.Millisecond}, webPod("web-a"))
+	closed := make(chan int, 10)
+	env := newTestEnv(t, Options{IdleTimeout: 20 * time.Millisecond, TunnelClosed: func(open int) { closed <- open }}, webPod("web-a"))
 	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
 	mustBanner(t, f)
 	eventually(t, "the idle tunnel to close", func() bool { return env.dialer.openConns() == 0 })
@@ -425,6 +426,14 @@ func TestIdleTunnelCloses(t *testing.T) {
 	env.e.mu.Unlock()
 	if open != 0 {
 		t.Errorf("engine counts %d open tunnels", open)
+	}
+	select {
+	case n := <-closed:
+		if n != 0 {
+			t.Errorf("TunnelClosed said %d still open, want 0", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("TunnelClosed was not called for the idle tunnel")
 	}
 	mustBanner(t, f)
 	if s := f.Status(); s.Reconnects != 0 {
@@ -574,6 +583,37 @@ func TestHealthCheckFailureClosesTunnelAndTurnsUnhealthy(t *testing.T) {
 		t.Errorf("%d dials: a failed check must close the tunnel and the next check dial anew", n)
 	}
 	eventually(t, "the failing tunnels to close", func() bool { return env.dialer.openConns() == 0 })
+}
+
+func TestForwardsToOnePodPortShareHealthChecks(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	var streams atomic.Int64
+	banner := env.dialer.handler
+	env.dialer.handler = func(pod string, port int32, data io.ReadWriteCloser) string {
+		streams.Add(1)
+		return banner(pod, port, data)
+	}
+	const forwards, interval, window = 5, 40 * time.Millisecond, 800 * time.Millisecond
+	health := HealthConfig{Kind: HealthTCP, Interval: interval, Timeout: 10 * time.Millisecond}
+	var fs []*Forward
+	for i := range forwards {
+		f := env.start(Config{Name: fmt.Sprintf("f%d", i), Selector: webLabels, RemotePort: "http", Health: health})
+		mustBanner(t, f) // opens the shared tunnel and starts f's check loop
+		fs = append(fs, f)
+	}
+	before := streams.Load()
+	time.Sleep(window)
+	checks := streams.Load() - before
+	// Unshared, each forward checks every interval: forwards×window/interval
+	// (100). Shared: about window/interval (20) between them all.
+	if limit := int64(2*window/interval) + 5; checks > limit || checks < 3 {
+		t.Errorf("%d health-check streams in %s for %d forwards checking every %s; want 3..%d (one check per interval, shared)", checks, window, forwards, interval, limit)
+	}
+	for _, f := range fs {
+		if s := f.Status(); s.Health != HealthHealthy {
+			t.Errorf("%s: health %s (%s), want healthy from the shared checks", f.Name(), s.Health, s.HealthError)
+		}
+	}
 }
 
 func readRequestLine(r io.Reader) (string, error) {

@@ -124,7 +124,8 @@ func (f *Forward) healthLoop() {
 			}
 		}
 		t.addUser(f)
-		err := f.check(t, port)
+		ck := checkKey{port: port, kind: f.cfg.Health.Kind, path: f.cfg.Health.HTTPPath}
+		err := t.sharedCheck(f.ctx, ck, f.cfg.Health.Interval, func() error { return f.check(t, port) })
 		if err != nil && !t.isOpen() {
 			t.mu.Lock()
 			idle := t.reason == reasonIdle

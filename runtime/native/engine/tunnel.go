@@ -104,6 +104,63 @@ type tunnel struct {
 	// draining: the pod is gone; no new streams, close when the last ends
 	// (or at the drain deadline).
 	draining string
+	// checks: the latest health check per (port, kind, path), shared by
+	// the forwards that reach this pod (sharedCheck).
+	checks map[checkKey]*checkRun
+}
+
+// checkKey is what a health check through a tunnel tests: the same for
+// every forward to that pod port with the same check.
+type checkKey struct {
+	port       int32
+	kind, path string
+}
+
+// checkRun is one health check through a tunnel: in flight until done is
+// closed, then err (nil: passed) from the check that ended at at.
+type checkRun struct {
+	done chan struct{}
+	err  error
+	at   time.Time
+}
+
+// sharedCheck runs check for key, or shares a check of the same key that
+// is in flight or ended less than maxAge ago. Forwards to one pod port
+// then cost one check per interval between them, not one each: 1,000
+// forwards over 10 services made 200 stream pairs a second through 10
+// tunnels, and their pending stream creations held the tunnels' memory
+// after the tunnels closed.
+func (t *tunnel) sharedCheck(ctx context.Context, key checkKey, maxAge time.Duration, check func() error) error {
+	t.mu.Lock()
+	r := t.checks[key]
+	if r != nil {
+		select {
+		case <-r.done:
+			if time.Since(r.at) >= maxAge {
+				r = nil // stale: check anew
+			}
+		default: // in flight: wait for it
+		}
+	}
+	if r != nil {
+		t.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	r = &checkRun{done: make(chan struct{})}
+	if t.checks == nil {
+		t.checks = map[checkKey]*checkRun{}
+	}
+	t.checks[key] = r
+	t.mu.Unlock()
+	r.err = check()
+	r.at = time.Now()
+	close(r.done)
+	return r.err
 }
 
 // errTunnelClosed is returned for streams on a tunnel that closed.

@@ -39,6 +39,8 @@ func realMain() int {
 	idle := flag.Duration("idle", 3*time.Second, "the engine's tunnel IdleTimeout")
 	spdy := flag.Bool("spdy", false, "force SPDY instead of WebSocket")
 	dump := flag.String("goroutines", "", "write a goroutine profile (debug=1) here at the end")
+	heapDir := flag.String("heap-profiles", "", "write a heap profile per step into this directory (step-N.pprof; compare with go tool pprof -base)")
+	healthEvery := flag.Duration("health-interval", 0, "TCP health check interval (0: the engine's default)")
 	flag.Parse()
 	log := hclog.New(&hclog.LoggerOptions{Name: "engine-scale", Output: os.Stderr, Level: hclog.Info})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -76,6 +78,12 @@ func realMain() int {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
 		samples = append(samples, sample{step, rss(), m.HeapAlloc, runtime.NumGoroutine()})
+		if *heapDir != "" {
+			if f, err := os.Create(filepath.Join(*heapDir, fmt.Sprintf("step-%d.pprof", len(samples)-1))); err == nil {
+				_ = pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}
 	}
 	clients, _, err := engine.LoadClients(c.Kubeconfig, c.Context)
 	if err != nil {
@@ -85,8 +93,8 @@ func realMain() int {
 	clients.ForceSPDY = *spdy
 	e := engine.New(engine.Options{Log: log, IdleTimeout: *idle, Now: time.Now})
 	defer e.Close()
-	if _, err := clients.Kube.Discovery().ServerVersion(); err != nil { // warm the client like a running agent
-		log.Error("server version", "error", err)
+	if _, err := clients.API.ListServices(ctx, ns); err != nil { // warm the client like a running agent
+		log.Error("listing services", "error", err)
 		return 1
 	}
 	measure("baseline (clients, empty engine)")
@@ -104,7 +112,7 @@ func realMain() int {
 			defer wg.Done()
 			defer func() { <-sem }()
 			f, err := e.Start(ctx, clients, engine.Config{Name: strconv.Itoa(i), Target: fmt.Sprintf("service/echo-%d", i%*services),
-				Namespace: ns, Address: "127.0.0.1", RemotePort: "http"})
+				Namespace: ns, Address: "127.0.0.1", RemotePort: "http", Health: engine.HealthConfig{Interval: *healthEvery}})
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && firstErr == nil {

@@ -67,7 +67,11 @@ type options struct {
 	rollout     time.Duration
 	rolloutStep time.Duration
 	stateRoot   string // state directories under this one, not the scratch directory
+	measure     map[string]bool
 }
+
+// measures are the parts of a runtime's run, in order (--measure).
+var measures = []string{"plan", "apply", "watch", "rollout", "many"}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -94,8 +98,22 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.many, "many", 1000, "native: idle forwards in one agent for the memory figures (0 skips)")
 	fs.DurationVar(&o.rollout, "rollout", 20*time.Second, "window of new connections around a rolling restart (own cluster only)")
 	fs.DurationVar(&o.rolloutStep, "rollout-every", 20*time.Millisecond, "one new connection this often during the rollout window")
+	measureList := fs.String("measure", strings.Join(measures, ","), "comma-separated parts to run: "+strings.Join(measures, ", ")+" (watch needs apply)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	o.measure = map[string]bool{}
+	for _, m := range strings.Split(*measureList, ",") {
+		if m = strings.TrimSpace(m); m == "" {
+			continue
+		}
+		if !slices.Contains(measures, m) {
+			return o, fmt.Errorf("--measure: unknown part %q (%s)", m, strings.Join(measures, ", "))
+		}
+		o.measure[m] = true
+	}
+	if o.measure["watch"] && !o.measure["apply"] {
+		return o, errors.New("--measure: watch needs apply")
 	}
 	for _, rt := range strings.Split(runtimes, ",") {
 		switch rt = strings.TrimSpace(rt); rt {
@@ -322,21 +340,29 @@ func (r *run) measureRuntime(ctx context.Context, rt string) (err error) {
 			r.destroy()
 		}
 	}()
-	if err := r.measurePlan(ctx); err != nil {
-		return err
+	if r.opts.measure["plan"] {
+		if err := r.measurePlan(ctx); err != nil {
+			return err
+		}
 	}
-	if err := r.measureApply(ctx); err != nil {
-		return err
+	if r.opts.measure["apply"] {
+		if err := r.measureApply(ctx); err != nil {
+			return err
+		}
 	}
-	if err := r.measureWatch(ctx); err != nil {
-		return err
+	if r.opts.measure["watch"] {
+		if err := r.measureWatch(ctx); err != nil {
+			return err
+		}
 	}
 	r.destroy()
 	destroyed = true
-	if err := r.measureRollout(ctx); err != nil {
-		return err
+	if r.opts.measure["rollout"] {
+		if err := r.measureRollout(ctx); err != nil {
+			return err
+		}
 	}
-	if rt == runtimeNative && r.opts.many > 0 {
+	if rt == runtimeNative && r.opts.many > 0 && r.opts.measure["many"] {
 		if err := r.measureMany(ctx); err != nil {
 			return err
 		}

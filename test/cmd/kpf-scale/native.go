@@ -657,8 +657,29 @@ func (r *run) measureMany(ctx context.Context) error {
 		return err
 	}
 	r.add(fmt.Sprintf("%d forwards, tunnels closed idle: agent RSS", n), fmtMB(afterRSS), "near idle",
-		fmt.Sprintf("%s after the last request (IdleTimeout 30 s); idle was %s", fmtDur(engineIdleTimeout+15*time.Second), fmtMB(idleRSS)))
+		fmt.Sprintf("%s after the last request (IdleTimeout 30 s); idle was %s; the agent's last release: %s", fmtDur(engineIdleTimeout+15*time.Second), fmtMB(idleRSS), r.lastRelease()))
 	return nil
+}
+
+// lastRelease is the agent log's last "memory released" line, without its
+// time and level, or "none".
+func (r *run) lastRelease() string {
+	dir, err := r.workspaceStateDir()
+	if err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "logs", "agent.log"))
+	if err != nil {
+		return "none (" + err.Error() + ")"
+	}
+	const msg = "memory released after tunnels closed:"
+	last := "none"
+	for _, line := range strings.Split(string(b), "\n") {
+		if _, after, ok := strings.Cut(line, msg); ok {
+			last = strings.TrimSpace(after)
+		}
+	}
+	return last
 }
 
 func fmtKB(b int64) string { return fmt.Sprintf("%.1f KiB", float64(b)/1024) }

@@ -1,0 +1,63 @@
+package native
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestReleaserCoalescesAndRateLimits(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	r := &releaser{Delay: 20 * time.Millisecond, Every: 300 * time.Millisecond, Release: func() {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(at)
+	}
+	t0 := time.Now()
+	for range 50 { // a burst of closes: one release
+		r.tunnelClosed(0)
+	}
+	waitFor(t, "the first release", func() bool { return count() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != 1 {
+		t.Fatalf("%d releases for one burst, want 1", n)
+	}
+	r.tunnelClosed(3) // within Every of the first: waits for it
+	waitFor(t, "the second release", func() bool { return count() == 2 })
+	mu.Lock()
+	first, second := at[0].Sub(t0), at[1].Sub(at[0])
+	mu.Unlock()
+	if first < r.Delay {
+		t.Errorf("first release after %s, want ≥ Delay %s", first, r.Delay)
+	}
+	if second < r.Every {
+		t.Errorf("second release %s after the first, want ≥ Every %s", second, r.Every)
+	}
+}
+
+func TestReleaserDefaultsToFreeOSMemory(t *testing.T) {
+	r := &releaser{Delay: time.Millisecond, Every: time.Millisecond}
+	r.tunnelClosed(0)
+	waitFor(t, "the release to run", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return !r.last.IsZero()
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

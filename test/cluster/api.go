@@ -142,6 +142,7 @@ type objectMeta struct {
 	Namespace         string            `json:"namespace,omitempty"`
 	UID               string            `json:"uid,omitempty"`
 	Labels            map[string]string `json:"labels,omitempty"`
+	Annotations       map[string]string `json:"annotations,omitempty"`
 	DeletionTimestamp *string           `json:"deletionTimestamp,omitempty"`
 	OwnerReferences   []ownerReference  `json:"ownerReferences,omitempty"`
 	CreationTimestamp string            `json:"creationTimestamp,omitempty"`

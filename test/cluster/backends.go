@@ -242,12 +242,14 @@ func (b *backends) sync(ctx context.Context) error {
 		return fmt.Errorf("listing port forwards: %w", err)
 	}
 	live := map[string]*pod{}
+	var noPorts []*pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if p.Metadata.DeletionTimestamp != nil || p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed" {
 			continue
 		}
 		if len(p.ports()) == 0 {
+			noPorts = append(noPorts, p) // nothing to serve: Ready at once
 			continue
 		}
 		live[p.Metadata.UID] = p
@@ -278,11 +280,23 @@ func (b *backends) sync(ctx context.Context) error {
 			}
 			b.pods[uid] = bp
 		}
-		if err := b.ensurePortForward(ctx, bp, pfByName[bp.namespace+"/"+bp.name]); err != nil {
+		done, err := b.ensurePortForward(ctx, bp, pfByName[bp.namespace+"/"+bp.name])
+		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if done {
+			if err := b.markBacked(ctx, p); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	b.mu.Unlock()
+	for _, p := range noPorts {
+		if err := b.markBacked(ctx, p); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -303,21 +317,40 @@ func (b *backends) startPod(p *pod) (*backedPod, error) {
 	return bp, nil
 }
 
+// markBacked sets BackedAnnotation on p unless it has it, which lets kwok
+// make it Ready. The patch carries p's UID: a newer pod of the same name
+// is refused (and marked when a pass sees it).
+func (b *backends) markBacked(ctx context.Context, p *pod) error {
+	if p.Metadata.Annotations[BackedAnnotation] == "true" {
+		return nil
+	}
+	patch := map[string]any{"metadata": map[string]any{
+		"uid":         p.Metadata.UID,
+		"annotations": map[string]string{BackedAnnotation: "true"},
+	}}
+	err := b.api.patch(ctx, "/api/v1/namespaces/"+p.Metadata.Namespace+"/pods/"+p.Metadata.Name, patch)
+	if err != nil && !isStatus(err, http.StatusNotFound) && !isStatus(err, http.StatusConflict) && !isStatus(err, http.StatusUnprocessableEntity) {
+		return fmt.Errorf("marking pod %s/%s backed: %w", p.Metadata.Namespace, p.Metadata.Name, err)
+	}
+	return nil
+}
+
 // ensurePortForward creates the pod's PortForward, or deletes one left over
-// from an earlier pod of the same name (the next pass creates it anew).
-func (b *backends) ensurePortForward(ctx context.Context, bp *backedPod, existing *portForward) error {
+// from an earlier pod of the same name (the next pass creates it anew). It
+// reports whether the pod's PortForward exists now.
+func (b *backends) ensurePortForward(ctx context.Context, bp *backedPod, existing *portForward) (bool, error) {
 	path := portForwardsPath + "/namespaces/" + bp.namespace + "/portforwards"
 	if existing != nil {
 		if ownedBy(existing.Metadata, bp.uid) {
-			return nil
+			return true, nil
 		}
 		err := b.api.do(ctx, http.MethodDelete, path+"/"+bp.name, map[string]any{
 			"preconditions": map[string]any{"uid": existing.Metadata.UID},
 		}, nil)
 		if err != nil && !isStatus(err, http.StatusNotFound) && !isStatus(err, http.StatusConflict) {
-			return fmt.Errorf("deleting the stale port forward %s/%s: %w", bp.namespace, bp.name, err)
+			return false, fmt.Errorf("deleting the stale port forward %s/%s: %w", bp.namespace, bp.name, err)
 		}
-		return nil
+		return false, nil
 	}
 	var forwards []any
 	for port, s := range bp.servers {
@@ -339,11 +372,14 @@ func (b *backends) ensurePortForward(ctx context.Context, bp *backedPod, existin
 		},
 		"spec": map[string]any{"forwards": forwards},
 	}
-	if err := b.api.do(ctx, http.MethodPost, path, obj, nil); err != nil && !isStatus(err, http.StatusConflict) {
-		return fmt.Errorf("creating the port forward %s/%s: %w", bp.namespace, bp.name, err)
+	if err := b.api.do(ctx, http.MethodPost, path, obj, nil); err != nil {
+		if isStatus(err, http.StatusConflict) {
+			return false, nil // another pod's, of the same name: the next pass sees it
+		}
+		return false, fmt.Errorf("creating the port forward %s/%s: %w", bp.namespace, bp.name, err)
 	}
 	b.log.Debug("backends: port forward created", "pod", bp.namespace+"/"+bp.name)
-	return nil
+	return true, nil
 }
 
 func ownedBy(m objectMeta, uid string) bool {

@@ -148,6 +148,7 @@ type fakeAPI struct {
 	pfs     []portForward
 	created []map[string]any
 	deleted []string
+	patched map[string]map[string]any // pod path → merge patch
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -167,6 +168,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewDecoder(r.Body).Decode(&obj)
 		f.created = append(f.created, obj)
 		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "{}")
+	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/"):
+		if ct := r.Header.Get("Content-Type"); ct != "application/merge-patch+json" {
+			http.Error(w, "content type "+ct, http.StatusUnsupportedMediaType)
+			return
+		}
+		var patch map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&patch)
+		if f.patched == nil {
+			f.patched = map[string]map[string]any{}
+		}
+		f.patched[r.URL.Path] = patch
 		_, _ = io.WriteString(w, "{}")
 	case r.Method == http.MethodDelete:
 		f.deleted = append(f.deleted, r.URL.Path)
@@ -260,6 +273,20 @@ func TestBackendsSync(t *testing.T) {
 	if len(fake.deleted) != 1 || !strings.HasSuffix(fake.deleted[0], "/namespaces/ns/portforwards/db-0") {
 		t.Errorf("deleted %v, want the stale db-0 port forward", fake.deleted)
 	}
+	// Backed pods (and pods with nothing to serve) are marked for kwok's
+	// pod-ready stage, for their UID only; db-0 waits for its own PortForward.
+	wantPatched := map[string]string{"/api/v1/namespaces/ns/pods/web-a": "u-web", "/api/v1/namespaces/ns/pods/noports": "u-np"}
+	if len(fake.patched) != len(wantPatched) {
+		t.Errorf("patched %v, want %v", fake.patched, wantPatched)
+	}
+	for path, uid := range wantPatched {
+		meta, _ := fake.patched[path]["metadata"].(map[string]any)
+		ann, _ := meta["annotations"].(map[string]any)
+		if meta["uid"] != uid || ann[BackedAnnotation] != "true" {
+			t.Errorf("patch of %s: %v, want uid %s and %s: \"true\"", path, fake.patched[path], uid, BackedAnnotation)
+		}
+	}
+	fake.patched = nil
 	// Next pass: the stale rule is gone, db-0 gets its own; web-a's pod goes away.
 	fake.pfs = nil
 	fake.created = nil
@@ -279,6 +306,9 @@ func TestBackendsSync(t *testing.T) {
 	fake.mu.Lock()
 	if len(fake.created) != 1 || fake.created[0]["metadata"].(map[string]any)["name"] != "db-0" {
 		t.Errorf("second pass created %v, want db-0", fake.created)
+	}
+	if _, ok := fake.patched["/api/v1/namespaces/ns/pods/db-0"]; !ok || len(fake.patched) != 1 {
+		t.Errorf("second pass patched %v, want db-0 marked backed", fake.patched)
 	}
 	fake.mu.Unlock()
 	b.mu.Lock()

@@ -566,6 +566,11 @@ func writeKwokConfig(path string, stages []string) error {
 		if err != nil {
 			return fmt.Errorf("reading stage %s: %w", s, err)
 		}
+		if filepath.Base(s) == podReadyStage {
+			if data, err = gateOnBacked(data); err != nil {
+				return fmt.Errorf("stage %s: %w", s, err)
+			}
+		}
 		b.WriteString("---\n")
 		b.Write(data)
 		if !strings.HasSuffix(string(data), "\n") {
@@ -576,6 +581,26 @@ func writeKwokConfig(path string, stages []string) error {
 		return fmt.Errorf("writing the kwok config: %w", err)
 	}
 	return nil
+}
+
+// podReadyStage is kwok's stage that makes a pod Running and Ready.
+const podReadyStage = "pod-ready.yaml"
+
+// BackedAnnotation is set on a pod by the harness once a local server
+// answers for it (its kwok PortForward exists). kwok's pod-ready stage waits
+// for it, as a kubelet waits for a readiness probe: a Ready pod of this
+// cluster serves, so "served within N ms of Ready" measures the client,
+// not the harness's polling.
+const BackedAnnotation = "testcluster.kpf.dev/backed"
+
+// gateOnBacked adds BackedAnnotation to the stage's selector.
+func gateOnBacked(stage []byte) ([]byte, error) {
+	const sel = "\n  selector:\n"
+	s := string(stage)
+	if strings.Count(s, sel) != 1 || strings.Contains(s, "matchAnnotations") {
+		return nil, errors.New("kwok's pod-ready stage changed shape: expected one spec.selector and no matchAnnotations")
+	}
+	return []byte(strings.Replace(s, sel, sel+"    matchAnnotations:\n      "+BackedAnnotation+": \"true\"\n", 1)), nil
 }
 
 const kwokConfiguration = `apiVersion: config.kwok.x-k8s.io/v1alpha1

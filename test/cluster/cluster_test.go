@@ -119,6 +119,24 @@ func TestRenderKubeconfig(t *testing.T) {
 	}
 }
 
+func TestGateOnBacked(t *testing.T) {
+	t.Parallel()
+	stage := "kind: Stage\nmetadata:\n  name: pod-ready\nspec:\n  resourceRef:\n    kind: Pod\n  selector:\n    matchExpressions:\n    - key: '.status.phase'\n      operator: 'In'\n  next: {}\n"
+	got, err := gateOnBacked([]byte(stage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "  selector:\n    matchAnnotations:\n      " + BackedAnnotation + ": \"true\"\n    matchExpressions:\n"
+	if !strings.Contains(string(got), want) {
+		t.Errorf("gated stage:\n%s\nwant it to contain:\n%s", got, want)
+	}
+	for _, bad := range []string{"kind: Stage\n", stage + "  selector:\n", string(got)} {
+		if _, err := gateOnBacked([]byte(bad)); err == nil {
+			t.Errorf("gateOnBacked accepted a stage of another shape:\n%s", bad)
+		}
+	}
+}
+
 func TestWriteKwokConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

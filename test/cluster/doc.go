@@ -4,7 +4,9 @@
 // Docker. It also plays the containers: for every pod bound to the kwok node
 // it starts a small TCP/HTTP server and a kwok PortForward owned by the pod,
 // so a real `kubectl port-forward` reaches a process that answers with the
-// pod's name.
+// pod's name. As a kubelet waits for a readiness probe, a pod turns Ready
+// only once its server is up: kwok's pod-ready stage waits for the
+// BackedAnnotation the harness sets after creating the PortForward.
 //
 // It owns: building and caching the control-plane binaries (EnsureBinaries,
 // from the separate module in test/tools), the cluster's PKI and kubeconfig,

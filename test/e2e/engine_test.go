@@ -25,7 +25,7 @@ import (
 
 // newEngine returns an engine that closes with t, and Clients for
 // kubeContext of the test cluster.
-func newEngine(t *testing.T, kubeContext string, opts engine.Options) (*engine.Engine, *engine.Clients) {
+func newEngine(t testing.TB, kubeContext string, opts engine.Options) (*engine.Engine, *engine.Clients) {
 	t.Helper()
 	c, _, err := engine.LoadClients(testCluster.Kubeconfig, kubeContext)
 	if err != nil {
@@ -45,7 +45,7 @@ func newEngine(t *testing.T, kubeContext string, opts engine.Options) (*engine.E
 
 // startEngineForward starts cfg on a free loopback port (unless cfg sets
 // one) and stops it when t ends.
-func startEngineForward(t *testing.T, e *engine.Engine, c *engine.Clients, cfg engine.Config) *engine.Forward {
+func startEngineForward(t testing.TB, e *engine.Engine, c *engine.Clients, cfg engine.Config) *engine.Forward {
 	t.Helper()
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1"

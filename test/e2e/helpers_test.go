@@ -27,7 +27,7 @@ import (
 const testTimeout = 2 * time.Minute
 
 // testContext is a context that ends with the test (or after testTimeout).
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
@@ -39,7 +39,7 @@ var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 // newNamespace creates a namespace of its own for t with the demo workloads
 // (deploy+svc web ×2 on "http"; deploy+svc api 8080; sts+svc db 5432
 // "postgres"), all Ready and backed, and deletes it when t ends.
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := newEmptyNamespace(t)
 	if err := testCluster.DeployDemo(testContext(t), ns); err != nil {
@@ -49,7 +49,7 @@ func newNamespace(t *testing.T) string {
 }
 
 // newEmptyNamespace creates a namespace of its own for t, deleted when t ends.
-func newEmptyNamespace(t *testing.T) string {
+func newEmptyNamespace(t testing.TB) string {
 	t.Helper()
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])

@@ -62,3 +62,30 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkNewConnectionOverSlowLink is one new local connection through a
+// forward whose tunnel is open, when every stream creation waits rtt for
+// its reply (a cluster 20 ms away): kpf asks for a connection's two
+// streams at once, so it costs about one round trip, where creating them
+// one after the other (as kubectl does) costs two.
+func BenchmarkNewConnectionOverSlowLink(b *testing.B) {
+	const rtt = 20 * time.Millisecond
+	env := newTestEnv(&testing.T{}, Options{}, webPod("web-a"))
+	defer env.e.Close()
+	env.dialer.replyDelay = rtt
+	f, err := env.e.Start(context.Background(), env.c, Config{Name: "web", Namespace: "demo", Address: "127.0.0.1",
+		Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Stop()
+	if _, err := banner(b, f); err != nil { // dials the tunnel
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := banner(b, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rtt.Microseconds())/1000, "rtt-ms")
+}

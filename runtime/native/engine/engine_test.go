@@ -30,7 +30,7 @@ func webPod(name string) *corev1.Pod {
 
 // banner connects to f and returns the first line the pod side sent, or
 // the error (io.EOF: the forward closed the connection).
-func banner(t *testing.T, f *Forward) (string, error) {
+func banner(t testing.TB, f *Forward) (string, error) {
 	t.Helper()
 	c, err := net.Dial("tcp", f.Addr().String())
 	if err != nil {
@@ -583,6 +583,21 @@ func TestHealthCheckFailureClosesTunnelAndTurnsUnhealthy(t *testing.T) {
 		t.Errorf("%d dials: a failed check must close the tunnel and the next check dial anew", n)
 	}
 	eventually(t, "the failing tunnels to close", func() bool { return env.dialer.openConns() == 0 })
+}
+
+func TestConnectionAsksForBothStreamsAtOnce(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	env.dialer.replyDelay = 50 * time.Millisecond
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("banner %q", got)
+	}
+	// The kubelet pairs a connection's error and data streams by request
+	// id in either order: both creations wait for their replies together,
+	// one round trip to the node instead of two.
+	if n := env.dialer.maxCreating.Load(); n != 2 {
+		t.Errorf("at most %d stream creations were in progress at once, want the connection's 2", n)
+	}
 }
 
 func TestForwardsToOnePodPortShareHealthChecks(t *testing.T) {

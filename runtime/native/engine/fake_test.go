@@ -87,12 +87,19 @@ func bannerHandler(ports ...int32) podHandler {
 	}
 }
 
+// halfPair is the first stream of a pair, waiting for the other (the
+// kubelet pairs them by request id, in either order).
+type halfPair struct {
+	end  podEnd
+	kind string
+}
+
 // fakeConn is an upgraded connection to one pod.
 type fakeConn struct {
 	d       *fakeDialer
 	pod     string
 	mu      sync.Mutex
-	errs    map[string]podEnd // request id → error stream's pod end
+	pairs   map[string]*halfPair // request id → the stream that came first
 	streams []*pipeStream
 	closed  chan bool
 	once    sync.Once
@@ -100,6 +107,10 @@ type fakeConn struct {
 }
 
 func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
+	n := c.d.creating.Add(1)
+	defer c.d.creating.Add(-1)
+	for m := c.d.maxCreating.Load(); n > m && !c.d.maxCreating.CompareAndSwap(m, n); m = c.d.maxCreating.Load() {
+	}
 	if c.d.failCreate.Load() > 0 {
 		c.d.failCreate.Add(-1)
 		return nil, errors.New("stream refused")
@@ -112,6 +123,9 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 		<-c.d.unhang
 		return nil, errors.New("no reply")
 	}
+	if rtt := c.d.replyDelay; rtt > 0 {
+		time.Sleep(rtt) // the reply's round trip
+	}
 	select {
 	case <-c.closed:
 		return nil, errors.New("connection closed")
@@ -122,23 +136,26 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 	c.nextID += 2
 	s, end := newStreamPair(h, c.nextID)
 	c.streams = append(c.streams, s)
-	id := h.Get(corev1.PortForwardRequestIDHeader)
-	switch h.Get(corev1.StreamType) {
-	case corev1.StreamTypeError:
-		c.errs[id] = end
-	case corev1.StreamTypeData:
-		errEnd := c.errs[id]
-		delete(c.errs, id)
-		port, _ := strconv.Atoi(h.Get(corev1.PortHeader))
-		c.d.streams.Add(1)
-		go func() {
-			msg := c.d.handler(c.pod, int32(port), end)
-			if msg != "" {
-				_, _ = io.WriteString(errEnd, msg)
-			}
-			errEnd.Close()
-		}()
+	id, kind := h.Get(corev1.PortForwardRequestIDHeader), h.Get(corev1.StreamType)
+	first, ok := c.pairs[id]
+	if !ok {
+		c.pairs[id] = &halfPair{end: end, kind: kind}
+		return s, nil
 	}
+	delete(c.pairs, id)
+	errEnd, dataEnd := first.end, end
+	if first.kind == corev1.StreamTypeData {
+		errEnd, dataEnd = end, first.end
+	}
+	port, _ := strconv.Atoi(h.Get(corev1.PortHeader))
+	c.d.streams.Add(1)
+	go func() {
+		msg := c.d.handler(c.pod, int32(port), dataEnd)
+		if msg != "" {
+			_, _ = io.WriteString(errEnd, msg)
+		}
+		errEnd.Close()
+	}()
 	return s, nil
 }
 
@@ -175,9 +192,14 @@ type fakeDialer struct {
 	streams    atomic.Int64
 	failDial   atomic.Int64
 	failCreate atomic.Int64
-	hangCreate atomic.Int64  // stream creations that hang until unhang is closed
-	hanging    atomic.Int64  // creations hanging so far
-	unhang     chan struct{} // closed when the test ends
+	hangCreate atomic.Int64 // stream creations that hang until unhang is closed
+	hanging    atomic.Int64 // creations hanging so far
+	creating   atomic.Int64 // stream creations in progress
+	// maxCreating is the most stream creations that were in progress at
+	// once; replyDelay, when set, is how long each waits for its reply.
+	maxCreating atomic.Int64
+	replyDelay  time.Duration
+	unhang      chan struct{} // closed when the test ends
 
 	mu    sync.Mutex
 	conns []*fakeConn
@@ -189,7 +211,7 @@ func (d *fakeDialer) Dial(ctx context.Context, c *Clients, ns, pod string, force
 		d.failDial.Add(-1)
 		return nil, errors.New("dial refused")
 	}
-	conn := &fakeConn{d: d, pod: pod, errs: map[string]podEnd{}, closed: make(chan bool)}
+	conn := &fakeConn{d: d, pod: pod, pairs: map[string]*halfPair{}, closed: make(chan bool)}
 	d.mu.Lock()
 	d.conns = append(d.conns, conn)
 	d.mu.Unlock()

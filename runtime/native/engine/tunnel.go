@@ -286,25 +286,45 @@ func (t *tunnel) close(reason string) {
 }
 
 // openPair creates the error and data streams of one forwarded connection
-// to port (kubelet's protocol: same Port and requestID headers, error stream
-// first). The error stream is closed for writing at once: we never write.
+// to port (kubelet's protocol: same Port and requestID headers). Both are
+// asked for at once: the kubelet pairs them by requestID in either order,
+// so a connection waits for one round trip to the pod's node instead of
+// two, as kubectl does. The error stream is closed for writing at once: we
+// never write.
 func (t *tunnel) openPair(port int32) (errStream, data httpstream.Stream, err error) {
-	h := http.Header{}
-	h.Set(corev1.StreamType, corev1.StreamTypeError)
-	h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
-	h.Set(corev1.PortForwardRequestIDHeader, strconv.FormatUint(t.e.reqID.Add(1), 10))
-	errStream, err = t.conn.CreateStream(h)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating the error stream: %w", err)
+	id := strconv.FormatUint(t.e.reqID.Add(1), 10)
+	headers := func(kind string) http.Header {
+		h := http.Header{}
+		h.Set(corev1.StreamType, kind)
+		h.Set(corev1.PortHeader, strconv.Itoa(int(port)))
+		h.Set(corev1.PortForwardRequestIDHeader, id)
+		return h
+	}
+	type created struct {
+		s   httpstream.Stream
+		err error
+	}
+	dataDone := make(chan created, 1)
+	go func() {
+		s, err := t.conn.CreateStream(headers(corev1.StreamTypeData))
+		dataDone <- created{s, err}
+	}()
+	errStream, errErr := t.conn.CreateStream(headers(corev1.StreamTypeError))
+	d := <-dataDone
+	if errErr != nil || d.err != nil {
+		for _, s := range []httpstream.Stream{errStream, d.s} {
+			if s != nil {
+				_ = s.Reset()
+				t.conn.RemoveStreams(s)
+			}
+		}
+		if errErr != nil {
+			return nil, nil, fmt.Errorf("creating the error stream: %w", errErr)
+		}
+		return nil, nil, fmt.Errorf("creating the data stream: %w", d.err)
 	}
 	errStream.Close()
-	h.Set(corev1.StreamType, corev1.StreamTypeData)
-	data, err = t.conn.CreateStream(h)
-	if err != nil {
-		t.conn.RemoveStreams(errStream)
-		return nil, nil, fmt.Errorf("creating the data stream: %w", err)
-	}
-	return errStream, data, nil
+	return errStream, d.s, nil
 }
 
 // errStreamTimeout means the other side did not answer a stream creation

@@ -252,6 +252,59 @@ func TestEngineDeletedPodReplacementServes(t *testing.T) {
 	}
 }
 
+// A pod that runs but is not Ready yet (a rollout's replacement waiting for
+// its readiness probe) gets its tunnel while it starts, when the forward is
+// in use: its first connection after Ready does not wait for a dial.
+func TestEnginePreDialsStartingPod(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	e, c := newEngine(t, testCluster.Context, engine.Options{})
+	f := startEngineForward(t, e, c, engine.Config{Target: "service/web", Namespace: ns, RemotePort: "http",
+		Health: engine.HealthConfig{Kind: engine.HealthNone}})
+	port := forwardPort(f)
+	first := httpGetRetry(t, port, "/", 10*time.Second) // its tunnel stays open: in use
+	pods, err := testCluster.Pods(ctx, ns, "app=web")
+	if err != nil || len(pods) != 2 {
+		t.Fatalf("pods of web: %v, %v", pods, err)
+	}
+	other := pods[0]
+	if other == first {
+		other = pods[1]
+	}
+	setReady := func(pod, status string) {
+		t.Helper()
+		patch := `{"status":{"conditions":[{"type":"Ready","status":"` + status + `"}]}}`
+		if out, err := testCluster.Kubectl(ctx, "-n", ns, "patch", "pod", pod, "--subresource=status", "-p", patch); err != nil {
+			t.Fatalf("marking %s Ready=%s: %v: %s", pod, status, err, out)
+		}
+	}
+	setReady(other, "False") // Running, not Ready: starting
+	deadline := time.Now().Add(10 * time.Second)
+	for e.OpenTunnels() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tunnels open: the starting pod %s was not dialed", e.OpenTunnels(), other)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got, err := httpGetOnce(ctx, port, "/"); err != nil || got != first {
+		t.Fatalf("while %s is not Ready: %q, %v; want %s", other, got, err, first)
+	}
+	setReady(other, "True")
+	if err := testCluster.DeletePod(ctx, ns, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := httpGetRetry(t, port, "/", 10*time.Second); got != other {
+		t.Fatalf("after %s went: %s, want %s", first, got, other)
+	}
+	evs, _ := f.Events(0)
+	for _, ev := range evs {
+		if ev.Kind == engine.EventTunnelOpen && ev.Pod == other {
+			t.Errorf("the forward dialed %s itself (%+v): the tunnel dialed while it started went unused", other, ev)
+		}
+	}
+}
+
 func TestEngineWaitsForAPodThenServes(t *testing.T) {
 	t.Parallel()
 	ns := newEmptyNamespace(t)

@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 	"github.com/kpf-dev/kpf/runtime"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Options configure an Engine. Zero values take the defaults below.
@@ -208,6 +209,7 @@ func (e *Engine) acquireSource(ctx context.Context, c *Clients, res *resolved) (
 		return s, nil
 	}
 	s = newPodSource(key, res, e.log.With("namespace", res.namespace, "pods", res.key()), e.podGone)
+	s.onStarting = e.podStarting
 	s.refs = 1
 	e.sources[key] = s
 	e.mu.Unlock()
@@ -252,6 +254,34 @@ func (e *Engine) podGone(c *Clients, ns string, p podRef, why string) {
 	// deleted without grace keeps serving for a moment); let them finish
 	// for up to DrainTimeout, no new ones.
 	t.drain(why, e.opts.DrainTimeout)
+}
+
+// podStarting pre-dials a tunnel to a pod that runs but is not Ready yet,
+// when its source is in use (a Ready pod of it has an open tunnel): a
+// replacement pod in a rollout then has its tunnel by the time it turns
+// Ready, and the first connection to it does not wait for a dial (a TLS
+// handshake and an upgrade through the API server to the node: several
+// round trips to a remote cluster). Unused, the tunnel closes after
+// IdleTimeout; a failed pre-dial costs no forward a backoff.
+func (e *Engine) podStarting(s *podSource, pod *corev1.Pod) {
+	if !s.inUse(e) {
+		return
+	}
+	key := tunnelKey{clients: s.key.clients, namespace: s.key.namespace, pod: podRef{pod.Name, pod.UID}}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), e.opts.DialTimeout)
+		defer cancel()
+		if _, dialed, err := e.tunnel(ctx, key); dialed {
+			e.log.Debug("pre-dialed a tunnel to a starting pod", "namespace", key.namespace, "pod", key.pod.name, "error", err)
+		}
+	}()
+}
+
+// OpenTunnels is how many tunnels are open now.
+func (e *Engine) OpenTunnels() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.open
 }
 
 // openTunnel returns the open tunnel for key, or nil.

@@ -600,6 +600,38 @@ func TestConnectionAsksForBothStreamsAtOnce(t *testing.T) {
 	}
 }
 
+func TestStartingPodOfAForwardInUseIsPreDialed(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	mustBanner(t, f) // web-a's tunnel is open: the forward is in use
+	env.waitWatching()
+	env.createPod(notReady(webPod("web-b"))) // runs, waits for its readiness probe
+	eventually(t, "a tunnel to the starting pod", func() bool { return env.dialer.dials.Load() == 2 })
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("a pod that is not Ready got a connection (%q)", got)
+	}
+	// web-b turns Ready and web-a goes: the next connection reaches web-b
+	// through the tunnel dialed while it started.
+	env.updatePod(webPod("web-b"))
+	env.deletePod("demo", "web-a")
+	eventually(t, "connections to reach web-b", func() bool { got, _ := banner(t, f); return got == "web-b" })
+	if n := env.dialer.dials.Load(); n != 2 {
+		t.Errorf("%d dials, want 2: web-b's first connection should use the pre-dialed tunnel", n)
+	}
+}
+
+func TestStartingPodOfAnIdleForwardIsNotDialed(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	env.waitWatching()
+	env.createPod(notReady(webPod("web-b")))
+	env.updatePod(webPod("web-b"))
+	time.Sleep(100 * time.Millisecond)
+	if n := env.dialer.dials.Load(); n != 0 {
+		t.Errorf("%d dials for a forward nobody connected to, want 0", n)
+	}
+}
+
 func TestForwardsToOnePodPortShareHealthChecks(t *testing.T) {
 	env := newTestEnv(t, Options{}, webPod("web-a"))
 	var streams atomic.Int64

@@ -43,6 +43,12 @@ func keepsTunnel(pod *corev1.Pod) bool {
 	return pod.Status.Phase == corev1.PodRunning && podReady(pod)
 }
 
+// starting reports whether pod runs but is not Ready yet (a replacement
+// pod waiting for its readiness probe): a tunnel to it can be dialed.
+func starting(pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp == nil && pod.Status.Phase == corev1.PodRunning && !podReady(pod)
+}
+
 // reasonNotReady closes a tunnel at once (deleted pods drain).
 const reasonNotReady = "pod not ready"
 
@@ -67,7 +73,10 @@ type podSource struct {
 	res    *resolved // namespace and selection (port is per forward)
 	log    hclog.Logger
 	onGone func(c *Clients, ns string, p podRef, why string)
-	refs   int // guarded by Engine.mu
+	// onStarting is told once per pod incarnation that it runs but is not
+	// Ready (Engine.podStarting pre-dials it); nil: nobody is told.
+	onStarting func(s *podSource, pod *corev1.Pod)
+	refs       int // guarded by Engine.mu
 	// started is closed once run returned; startErr is its error.
 	started  chan struct{}
 	startErr error
@@ -81,6 +90,7 @@ type podSource struct {
 	synced   bool
 	err      error // first error of the informer's list, before sync
 	errCh    chan struct{}
+	told     map[types.UID]bool // pods onStarting was told of
 }
 
 func newPodSource(key sourceKey, res *resolved, log hclog.Logger, onGone func(*Clients, string, podRef, string)) *podSource {
@@ -148,7 +158,12 @@ func (s *podSource) run(ctx context.Context) error {
 		ListerWatcher: lw{s},
 		ObjectType:    &corev1.Pod{},
 		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { s.notify() },
+			AddFunc: func(obj any) {
+				if pod, ok := obj.(*corev1.Pod); ok {
+					s.maybeStarting(pod)
+				}
+				s.notify()
+			},
 			UpdateFunc: s.onUpdate,
 			DeleteFunc: s.onDelete,
 		},
@@ -209,7 +224,46 @@ func (s *podSource) onUpdate(oldObj, newObj any) {
 	if ok1 && ok2 && oldPod.UID != newPod.UID {
 		s.onGone(s.key.clients, s.key.namespace, podRef{oldPod.Name, oldPod.UID}, "pod replaced")
 	}
+	if ok2 {
+		s.maybeStarting(newPod)
+	}
 	s.notify()
+}
+
+// maybeStarting tells onStarting of pod, once, if it runs but is not
+// Ready.
+func (s *podSource) maybeStarting(pod *corev1.Pod) {
+	if s.onStarting == nil || !starting(pod) {
+		return
+	}
+	s.mu.Lock()
+	if s.told[pod.UID] {
+		s.mu.Unlock()
+		return
+	}
+	if s.told == nil {
+		s.told = map[types.UID]bool{}
+	}
+	s.told[pod.UID] = true
+	s.mu.Unlock()
+	s.onStarting(s, pod)
+}
+
+// inUse reports whether a Ready pod of s has an open tunnel through e.
+func (s *podSource) inUse(e *Engine) bool {
+	s.mu.Lock()
+	store := s.store
+	s.mu.Unlock()
+	if store == nil {
+		return false
+	}
+	for _, obj := range store.List() {
+		if pod, ok := obj.(*corev1.Pod); ok && eligible(pod) &&
+			e.openTunnel(tunnelKey{clients: s.key.clients, namespace: s.key.namespace, pod: podRef{pod.Name, pod.UID}}) != nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *podSource) onDelete(obj any) {
@@ -218,6 +272,9 @@ func (s *podSource) onDelete(obj any) {
 	}
 	if pod, ok := obj.(*corev1.Pod); ok {
 		s.onGone(s.key.clients, s.key.namespace, podRef{pod.Name, pod.UID}, "pod deleted")
+		s.mu.Lock()
+		delete(s.told, pod.UID)
+		s.mu.Unlock()
 	}
 	s.notify()
 }

@@ -27,8 +27,11 @@
 //   - Tunnels: one upgraded connection per pod and Clients, shared by every
 //     stream of every forward to it, dialed on first use (WebSocket, SPDY
 //     fallback as kubectl; Clients.ForceSPDY or Options.ForceSPDY for SPDY
-//     only), closed after Options.IdleTimeout without streams. Per local
-//     connection it drives an error and a data stream itself (not
+//     only), closed after Options.IdleTimeout without streams. A pod that
+//     runs but is not Ready yet is dialed ahead when its source is in use,
+//     so a rollout's replacement has its tunnel when it turns Ready. Per
+//     local connection it drives an error and a data stream itself,
+//     created at once (one round trip to the node, not two; not
 //     portforward.PortForwarder, which drops the whole connection on one
 //     stream's error): an error ends that connection only; a failed stream
 //     creation — refused, unanswered within DialTimeout, or cut short by
@@ -47,6 +50,8 @@
 //     through it fails, and when the wall clock jumps against the monotonic
 //     clock (the machine slept). Failed dials back off per forward
 //     (exponential, jittered, never giving up, reset on success).
+//   - Health checks through the open tunnel (TCP or HTTP), one per pod
+//     port, check and interval, shared by the forwards that reach it.
 //   - Status (atomic counters), health and a ring of recent events per
 //     forward, for `kpf status` and `kpf logs`.
 //
@@ -54,8 +59,10 @@
 // share of an informer; health checks and the clock watcher run only while
 // tunnels are open.
 //
-// engine imports runtime (for the sentinel errors) and client-go. It must
-// not import spec, state, reconcile, cmd, anything that reads HCL, nor
-// k8s.io/kubectl or k8s.io/cli-runtime (binary size), and it makes no
-// platform-specific calls.
+// engine imports runtime (for the sentinel errors) and client-go's REST,
+// informer and streaming packages. It must not import spec, state,
+// reconcile, cmd, anything that reads HCL, k8s.io/kubectl or
+// k8s.io/cli-runtime (binary size), nor client-go's typed clientset (its
+// scheme's init costs every kpf command ~5 ms; API is the seam), and it
+// makes no platform-specific calls.
 package engine

@@ -63,6 +63,7 @@ type options struct {
 	logLevel    string
 	runtimes    []string // kubectl, native: measured one after the other
 	agentKills  int      // native: kill -9 of the agent under apply --watch
+	agentGap    time.Duration
 	many        int      // native: idle forwards in one agent (0: skip)
 	rollout     time.Duration
 	rolloutStep time.Duration
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.stateRoot, "state-root", "", "put the workspaces' state directories here (e.g. a tmpfs, to see what fsync costs)")
 	fs.StringVar(&runtimes, "runtimes", "kubectl,native", "comma-separated runtimes to measure, side by side")
 	fs.IntVar(&o.agentKills, "agent-kills", 5, "native: kill -9 of the agent while apply --watch runs")
+	fs.DurationVar(&o.agentGap, "agent-kill-gap", 31*time.Second, "native: time between agent kills (above the watch's 30 s healthy reset, each kill is a first death; below it the watch's crash-loop backoff adds up)")
 	fs.IntVar(&o.many, "many", 1000, "native: idle forwards in one agent for the memory figures (0 skips)")
 	fs.DurationVar(&o.rollout, "rollout", 20*time.Second, "window of new connections around a rolling restart (own cluster only)")
 	fs.DurationVar(&o.rolloutStep, "rollout-every", 20*time.Millisecond, "one new connection this often during the rollout window")

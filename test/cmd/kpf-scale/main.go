@@ -64,7 +64,7 @@ type options struct {
 	runtimes    []string // kubectl, native: measured one after the other
 	agentKills  int      // native: kill -9 of the agent under apply --watch
 	agentGap    time.Duration
-	many        int      // native: idle forwards in one agent (0: skip)
+	many        int // native: idle forwards in one agent (0: skip)
 	rollout     time.Duration
 	rolloutStep time.Duration
 	stateRoot   string // state directories under this one, not the scratch directory

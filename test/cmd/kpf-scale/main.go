@@ -61,10 +61,10 @@ type options struct {
 	kills       int
 	out         string
 	logLevel    string
-	runtimes    []string // kubectl, native: measured one after the other
-	agentKills  int      // native: kill -9 of the agent under apply --watch
-	agentGap    time.Duration
-	many        int // native: idle forwards in one agent (0: skip)
+	runtimes    []string      // kubectl, native: measured one after the other
+	agentKills  int           // native: kill -9 of the agent under apply --watch
+	agentGap    time.Duration // native: between agent kills
+	many        int           // native: idle forwards in one agent (0: skip)
 	rollout     time.Duration
 	rolloutStep time.Duration
 	stateRoot   string // state directories under this one, not the scratch directory

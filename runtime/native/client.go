@@ -370,8 +370,11 @@ func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runti
 
 // ParallelStarts is how many starts the agent takes at once: each is a
 // request (a target read, an informer join, a bind), not a process, so a
-// re-apply after the agent died need not go ten at a time.
-const ParallelStarts = 64
+// re-apply after the agent died need not go ten at a time. 64 made 100
+// restarts two waves, the second ~60 ms behind the first; target reads of
+// starts that come together share a LIST, so more at once costs the API
+// server little.
+const ParallelStarts = 256
 
 // Parallel is ParallelStarts (runtime.Parallelism).
 func (r *Runtime) Parallel(string) int { return ParallelStarts }

@@ -38,7 +38,9 @@ type API interface {
 	GetService(ctx context.Context, namespace, name string) (*corev1.Service, error)
 	ListServices(ctx context.Context, namespace string) (*corev1.ServiceList, error)
 	GetDeployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error)
+	ListDeployments(ctx context.Context, namespace string) (*appsv1.DeploymentList, error)
 	GetStatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error)
+	ListStatefulSets(ctx context.Context, namespace string) (*appsv1.StatefulSetList, error)
 	// PortForwardURL is the pod's portforward subresource.
 	PortForwardURL(namespace, pod string) *url.URL
 }
@@ -54,6 +56,8 @@ type Clients struct {
 	// servers or proxies where the WebSocket attempt is known to fail). The
 	// engine-wide Options.ForceSPDY forces it for every context.
 	ForceSPDY bool
+
+	batch batcher // target reads of forwards that start together
 }
 
 // NewClients copies cfg, disables client-go's client-side rate limit (the
@@ -137,6 +141,16 @@ func (a *restAPI) ListServices(ctx context.Context, namespace string) (*corev1.S
 func (a *restAPI) GetDeployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error) {
 	d := &appsv1.Deployment{}
 	return d, a.get(ctx, a.apps, "deployments", namespace, name, d)
+}
+
+func (a *restAPI) ListDeployments(ctx context.Context, namespace string) (*appsv1.DeploymentList, error) {
+	l := &appsv1.DeploymentList{}
+	return l, a.apps.Get().Namespace(namespace).Resource("deployments").Do(ctx).Into(l)
+}
+
+func (a *restAPI) ListStatefulSets(ctx context.Context, namespace string) (*appsv1.StatefulSetList, error) {
+	l := &appsv1.StatefulSetList{}
+	return l, a.apps.Get().Namespace(namespace).Resource("statefulsets").Do(ctx).Into(l)
 }
 
 func (a *restAPI) GetStatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error) {

@@ -155,10 +155,12 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 	if closed {
 		return nil, ErrClosed
 	}
+	t0 := time.Now()
 	res, err := resolveTarget(ctx, c, &cfg)
 	if err != nil {
 		return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
 	}
+	t1 := time.Now()
 	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.LocalPort))
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
@@ -173,6 +175,7 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 		ln.Close()
 		return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
 	}
+	e.log.Debug("forward started", "forward", cfg.Name, "resolve", t1.Sub(t0), "listen_and_pods", time.Since(t1))
 	f := e.newForward(c, cfg, res, src, ln)
 	e.mu.Lock()
 	if e.closed {

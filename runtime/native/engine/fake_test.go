@@ -403,6 +403,14 @@ func (a clientsetAPI) GetDeployment(ctx context.Context, ns, name string) (*apps
 	return a.kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 }
 
+func (a clientsetAPI) ListDeployments(ctx context.Context, ns string) (*appsv1.DeploymentList, error) {
+	return a.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+}
+
+func (a clientsetAPI) ListStatefulSets(ctx context.Context, ns string) (*appsv1.StatefulSetList, error) {
+	return a.kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+}
+
 func (a clientsetAPI) GetStatefulSet(ctx context.Context, ns, name string) (*appsv1.StatefulSet, error) {
 	return a.kube.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kpf-dev/kpf/runtime"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -151,6 +152,30 @@ func classify(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// readAs reads one object through c's batcher (get, or a shared list).
+func readAs[T any](ctx context.Context, c *Clients, ns, kind, name string,
+	get func(context.Context) (any, error), list func(context.Context) (map[string]any, error)) (T, error) {
+	var zero T
+	obj, err := c.batch.read(ctx, ns, kind, name, get, list)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := obj.(T)
+	if !ok {
+		return zero, fmt.Errorf("reading %s %s/%s: unexpected %T", kind, ns, name, obj)
+	}
+	return t, nil
+}
+
+// byName indexes a list's items (by pointer into items) by name.
+func byName[T any](items []T, name func(*T) string) map[string]any {
+	m := make(map[string]any, len(items))
+	for i := range items {
+		m[name(&items[i])] = &items[i]
+	}
+	return m
+}
+
 // resolveTarget reads the target's object and turns cfg into a resolved
 // pod set and port.
 func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, error) {
@@ -190,7 +215,15 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		r.podName, r.selector = name, labels.Everything()
 		return r, nil
 	case KindService:
-		svc, err := c.API.GetService(ctx, ns, name)
+		svc, err := readAs[*corev1.Service](ctx, c, ns, KindService, name,
+			func(ctx context.Context) (any, error) { return c.API.GetService(ctx, ns, name) },
+			func(ctx context.Context) (map[string]any, error) {
+				l, err := c.API.ListServices(ctx, ns)
+				if err != nil {
+					return nil, err
+				}
+				return byName(l.Items, func(o *corev1.Service) string { return o.Name }), nil
+			})
 		if err != nil {
 			return nil, classify(err, "reading service "+ns+"/"+name)
 		}
@@ -203,13 +236,29 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		}
 		return r, nil
 	case KindDeployment:
-		d, err := c.API.GetDeployment(ctx, ns, name)
+		d, err := readAs[*appsv1.Deployment](ctx, c, ns, KindDeployment, name,
+			func(ctx context.Context) (any, error) { return c.API.GetDeployment(ctx, ns, name) },
+			func(ctx context.Context) (map[string]any, error) {
+				l, err := c.API.ListDeployments(ctx, ns)
+				if err != nil {
+					return nil, err
+				}
+				return byName(l.Items, func(o *appsv1.Deployment) string { return o.Name }), nil
+			})
 		if err != nil {
 			return nil, classify(err, "reading deployment "+ns+"/"+name)
 		}
 		labelSel = d.Spec.Selector
 	case KindStatefulSet:
-		s, err := c.API.GetStatefulSet(ctx, ns, name)
+		s, err := readAs[*appsv1.StatefulSet](ctx, c, ns, KindStatefulSet, name,
+			func(ctx context.Context) (any, error) { return c.API.GetStatefulSet(ctx, ns, name) },
+			func(ctx context.Context) (map[string]any, error) {
+				l, err := c.API.ListStatefulSets(ctx, ns)
+				if err != nil {
+					return nil, err
+				}
+				return byName(l.Items, func(o *appsv1.StatefulSet) string { return o.Name }), nil
+			})
 		if err != nil {
 			return nil, classify(err, "reading statefulset "+ns+"/"+name)
 		}

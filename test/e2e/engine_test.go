@@ -17,6 +17,9 @@ import (
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/test/cluster"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // These tests run kpf's native forwarding engine in-process against the
@@ -303,6 +306,83 @@ func TestEnginePreDialsStartingPod(t *testing.T) {
 			t.Errorf("the forward dialed %s itself (%+v): the tunnel dialed while it started went unused", other, ev)
 		}
 	}
+}
+
+// The engine's REST API (core/v1 and apps/v1 only, no typed clientset)
+// against the real API server: every read it makes.
+func TestEngineAPIAgainstTheServer(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	c, _, err := engine.LoadClients(testCluster.Kubeconfig, testCluster.Context)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := c.API
+	svc, err := api.GetService(ctx, ns, "web")
+	if err != nil || svc.Spec.Selector["app"] != "web" {
+		t.Fatalf("GetService web: %v, %v", svc, err)
+	}
+	svcs, err := api.ListServices(ctx, ns)
+	if err != nil || len(svcs.Items) != 3 {
+		t.Fatalf("ListServices: %d items, %v; want web, api and db", len(svcs.Items), err)
+	}
+	d, err := api.GetDeployment(ctx, ns, "api")
+	if err != nil || d.Spec.Selector == nil {
+		t.Fatalf("GetDeployment api: %v, %v", d, err)
+	}
+	ds, err := api.ListDeployments(ctx, ns)
+	if err != nil || len(ds.Items) != 2 {
+		t.Fatalf("ListDeployments: %d items, %v; want web and api", len(ds.Items), err)
+	}
+	sts, err := api.GetStatefulSet(ctx, ns, "db")
+	if err != nil || sts.Spec.Selector == nil {
+		t.Fatalf("GetStatefulSet db: %v, %v", sts, err)
+	}
+	stss, err := api.ListStatefulSets(ctx, ns)
+	if err != nil || len(stss.Items) != 1 {
+		t.Fatalf("ListStatefulSets: %d items, %v; want db", len(stss.Items), err)
+	}
+	pods, err := api.ListPods(ctx, ns, metav1.ListOptions{LabelSelector: "app=web"})
+	if err != nil || len(pods.Items) != 2 {
+		t.Fatalf("ListPods app=web: %d items, %v", len(pods.Items), err)
+	}
+	pod, err := api.GetPod(ctx, ns, pods.Items[0].Name)
+	if err != nil || pod.UID != pods.Items[0].UID {
+		t.Fatalf("GetPod: %v, %v", pod, err)
+	}
+	if _, err := api.GetService(ctx, ns, "nope"); !apierrors.IsNotFound(err) {
+		t.Errorf("GetService of a missing service: %v, want NotFound", err)
+	}
+	w, err := api.WatchPods(ctx, ns, metav1.ListOptions{LabelSelector: "app=api", ResourceVersion: pods.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	if err := testCluster.DeletePod(ctx, ns, mustOnePod(t, ns, "app=api")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if _, ok := ev.Object.(*corev1.Pod); !ok {
+			t.Errorf("watch event %s of %T, want a *v1.Pod", ev.Type, ev.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no pod event within 10 s of deleting api's pod")
+	}
+	u := api.PortForwardURL(ns, "p")
+	if want := "/api/v1/namespaces/" + ns + "/pods/p/portforward"; !strings.HasSuffix(u.Path, want) {
+		t.Errorf("PortForwardURL %s, want the path to end in %s", u, want)
+	}
+}
+
+func mustOnePod(t *testing.T, ns, selector string) string {
+	t.Helper()
+	pods, err := testCluster.Pods(testContext(t), ns, selector)
+	if err != nil || len(pods) != 1 {
+		t.Fatalf("pods %s: %v, %v", selector, pods, err)
+	}
+	return pods[0]
 }
 
 func TestEngineWaitsForAPodThenServes(t *testing.T) {

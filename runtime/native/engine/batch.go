@@ -9,12 +9,14 @@ import (
 )
 
 // batcher coalesces the target reads of forwards that start together. A
-// read of one object goes out as a GET; while one is in flight, further
-// reads of the same kind in the same namespace share one LIST instead. A
+// read of one object goes out as a GET; once listAfter GETs of one kind
+// in one namespace are in flight, further reads share one LIST instead. A
 // new agent restoring 100 forwards made 100 concurrent GETs, which took
 // 150 ms before the first answer on a fresh client here; one LIST takes
 // 2–3 ms. A name the LIST does not hold, and every read where listing is
-// forbidden, is read with a GET, so errors are the GET's.
+// forbidden, is read with a GET, so errors are the GET's. The threshold
+// keeps a few forwards starting together in a namespace of thousands of
+// services from listing them all.
 type batcher struct {
 	mu    sync.Mutex
 	kinds map[batchKey]*batchState
@@ -24,6 +26,7 @@ type batchKey struct{ namespace, kind string }
 
 type batchState struct {
 	reading int       // GETs in flight
+	waiting int       // reads waiting for a LIST
 	list    *listCall // the latest LIST, in flight or done
 	noList  bool      // listing was forbidden: GETs only
 }
@@ -39,9 +42,13 @@ type listCall struct {
 // listFresh is how long a LIST's answer serves reads that arrive after it.
 const listFresh = time.Second
 
+// listAfter is how many GETs of a kind in a namespace may be in flight
+// before further reads share a LIST.
+const listAfter = 8
+
 // read returns object name of kind in namespace: from a LIST in flight or
-// fresh, from a new LIST when a GET of that kind is in flight, else from
-// get. list returns the namespace's objects of kind by name.
+// fresh, from a new LIST when listAfter GETs of that kind are in flight,
+// else from get. list returns the namespace's objects of kind by name.
 func (b *batcher) read(ctx context.Context, namespace, kind, name string,
 	get func(context.Context) (any, error), list func(context.Context) (map[string]any, error)) (any, error) {
 	key := batchKey{namespace, kind}
@@ -58,7 +65,7 @@ func (b *batcher) read(ctx context.Context, namespace, kind, name string,
 	if !st.noList {
 		if l := st.list; l != nil && (!isDone(l.done) || time.Since(l.at) < listFresh) {
 			lc = l
-		} else if st.reading > 0 {
+		} else if st.reading >= listAfter {
 			lc = &listCall{done: make(chan struct{})}
 			st.list = lc
 			go b.runList(st, lc, list)
@@ -66,14 +73,23 @@ func (b *batcher) read(ctx context.Context, namespace, kind, name string,
 	}
 	if lc == nil {
 		st.reading++
+	} else {
+		st.waiting++
 	}
 	b.mu.Unlock()
 
 	if lc != nil {
+		var err error
 		select {
 		case <-lc.done:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			err = ctx.Err()
+		}
+		b.mu.Lock()
+		st.waiting--
+		b.mu.Unlock()
+		if err != nil {
+			return nil, err
 		}
 		if lc.err == nil {
 			if obj, ok := lc.objs[name]; ok {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,8 +21,10 @@ import (
 )
 
 // batchEnv is a fake clientset with n services svc-0..svc-n-1 in "demo"
-// that counts gets and lists of services and holds the first GET until
-// release is closed, so the reads that follow it see one in flight.
+// that counts gets and lists of services and holds every GET until
+// release is closed, so the reads that follow see them in flight. The
+// fake serves one call at a time: a held GET holds up the LIST too, which
+// then answers once release is closed.
 type batchEnv struct {
 	c            *Clients
 	gets, lists  atomic.Int64
@@ -43,10 +46,8 @@ func newBatchEnv(n int, forbidList bool) *batchEnv {
 	env := &batchEnv{c: &Clients{API: clientsetAPI{kube}}, firstGetHeld: make(chan struct{}), release: make(chan struct{}), forbidList: forbidList}
 	kube.PrependReactor("get", "services", func(k8stesting.Action) (bool, kruntime.Object, error) {
 		env.gets.Add(1)
-		env.heldOnce.Do(func() {
-			close(env.firstGetHeld)
-			<-env.release
-		})
+		env.heldOnce.Do(func() { close(env.firstGetHeld) })
+		<-env.release
 		return false, nil, nil
 	})
 	kube.PrependReactor("list", "services", func(k8stesting.Action) (bool, kruntime.Object, error) {
@@ -59,14 +60,17 @@ func newBatchEnv(n int, forbidList bool) *batchEnv {
 	return env
 }
 
-// resolveAll resolves service targets concurrently: names[0] first (its GET
-// held), then the rest, then lets the first GET go.
+// resolveAll resolves service targets concurrently: names[0] first, then
+// the rest one by one, each once the reads before it are in flight (held
+// GETs, or waiting for a LIST), then lets the GETs go.
 func (env *batchEnv) resolveAll(t *testing.T, names []string) []error {
 	t.Helper()
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
+	var finished atomic.Int64 // before the GETs go: only reads a LIST served
 	resolve := func(i int) {
 		defer wg.Done()
+		defer finished.Add(1)
 		r, err := resolveTarget(context.Background(), env.c, &Config{Target: "service/" + names[i], Namespace: "demo", RemotePort: "http"})
 		if err == nil && r.selector.String() != "app="+names[i][len("svc-"):] {
 			err = fmt.Errorf("%s resolved to selector %s", names[i], r.selector)
@@ -76,16 +80,32 @@ func (env *batchEnv) resolveAll(t *testing.T, names []string) []error {
 	wg.Add(1)
 	go resolve(0)
 	<-env.firstGetHeld
-	var rest sync.WaitGroup
 	for i := 1; i < len(names); i++ {
 		wg.Add(1)
-		rest.Add(1)
-		go func() { rest.Done(); resolve(i) }()
+		go resolve(i)
+		// Until this read is in flight (its GET held, or waiting for a
+		// LIST) or a LIST served it.
+		for deadline := time.Now().Add(5 * time.Second); env.inFlight()+finished.Load() < int64(i+1) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
 	}
-	rest.Wait()
 	close(env.release)
 	wg.Wait()
 	return errs
+}
+
+// inFlight is how many reads the batcher has out: GETs (the fake
+// clientset serves one at a time, so all but one wait for its lock) and
+// reads waiting for a LIST.
+func (env *batchEnv) inFlight() int64 {
+	b := &env.c.batch
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n int64
+	for _, st := range b.kinds {
+		n += int64(st.reading + st.waiting)
+	}
+	return n
 }
 
 func TestTargetReadsThatStartTogetherShareOneList(t *testing.T) {
@@ -104,14 +124,13 @@ func TestTargetReadsThatStartTogetherShareOneList(t *testing.T) {
 	if err := errs[30]; !apierrors.IsNotFound(err) || !runtime.IsPermanent(err) {
 		t.Errorf("missing service: %v, want a permanent NotFound from its GET", err)
 	}
-	// One GET held, the others joined one LIST (some may have started
-	// before the LIST did: each such one is a GET, never a second LIST),
-	// plus the missing one's GET.
+	// listAfter GETs in flight, the other reads joined one LIST, plus
+	// the missing one's GET.
 	if l := env.lists.Load(); l != 1 {
 		t.Errorf("%d lists, want 1", l)
 	}
-	if g := env.gets.Load(); g > 5 {
-		t.Errorf("%d gets for 31 reads, want the held one, the missing one and few others", g)
+	if g := env.gets.Load(); g != listAfter+1 {
+		t.Errorf("%d gets for 31 reads, want the first %d and the missing one's", g, listAfter)
 	}
 }
 
@@ -134,20 +153,10 @@ func TestTargetReadsWhereListingIsForbiddenGetEach(t *testing.T) {
 		t.Errorf("%d lists, want the 1 that found it forbidden", lists)
 	}
 	// Later reads do not try to list again.
-	for i := range 3 {
-		var wg sync.WaitGroup
-		for j := range 3 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := resolveTarget(context.Background(), env.c, &Config{Target: fmt.Sprintf("service/svc-%d", i*3+j), Namespace: "demo", RemotePort: "http"}); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-	}
-	if l := env.lists.Load(); l != lists {
-		t.Errorf("%d lists after listing was forbidden, want none more", l-lists)
+	b := &env.c.batch
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st := b.kinds[batchKey{"demo", KindService}]; st == nil || !st.noList {
+		t.Error("the batcher does not remember that listing services is forbidden")
 	}
 }

@@ -25,18 +25,10 @@ type batcher struct {
 type batchKey struct{ namespace, kind string }
 
 type batchState struct {
-	reading int       // GETs in flight
-	waiting int       // reads waiting for a LIST
-	list    *listCall // the latest LIST, in flight or done
-	noList  bool      // listing was forbidden: GETs only
-}
-
-// listCall is one LIST; objs and err are set before done is closed.
-type listCall struct {
-	done chan struct{}
-	objs map[string]any
-	err  error
-	at   time.Time
+	reading int                         // GETs in flight
+	waiting int                         // reads waiting for a LIST
+	list    *sharedCall[map[string]any] // the latest LIST: objects by name
+	noList  bool                        // listing was forbidden: GETs only
 }
 
 // listFresh is how long a LIST's answer serves reads that arrive after it.
@@ -61,12 +53,12 @@ func (b *batcher) read(ctx context.Context, namespace, kind, name string,
 		st = &batchState{}
 		b.kinds[key] = st
 	}
-	var lc *listCall
+	var lc *sharedCall[map[string]any]
 	if !st.noList {
-		if l := st.list; l != nil && (!isDone(l.done) || time.Since(l.at) < listFresh) {
+		if l := st.list; l != nil && l.reusable(listFresh) {
 			lc = l
 		} else if st.reading >= listAfter {
-			lc = &listCall{done: make(chan struct{})}
+			lc = newSharedCall[map[string]any]()
 			st.list = lc
 			go b.runList(st, lc, list)
 		}
@@ -79,22 +71,15 @@ func (b *batcher) read(ctx context.Context, namespace, kind, name string,
 	b.mu.Unlock()
 
 	if lc != nil {
-		var err error
-		select {
-		case <-lc.done:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+		objs, lerr := lc.wait(ctx)
 		b.mu.Lock()
 		st.waiting--
 		b.mu.Unlock()
-		if err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if lc.err == nil {
-			if obj, ok := lc.objs[name]; ok {
-				return obj, nil
-			}
+		if obj, ok := objs[name]; ok && lerr == nil {
+			return obj, nil
 		}
 		b.mu.Lock()
 		st.reading++
@@ -109,24 +94,14 @@ func (b *batcher) read(ctx context.Context, namespace, kind, name string,
 
 // runList lists on its own context: the reads waiting for it may belong
 // to several callers.
-func (b *batcher) runList(st *batchState, lc *listCall, list func(context.Context) (map[string]any, error)) {
+func (b *batcher) runList(st *batchState, lc *sharedCall[map[string]any], list func(context.Context) (map[string]any, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	objs, err := list(ctx)
-	b.mu.Lock()
-	lc.objs, lc.err, lc.at = objs, err, time.Now()
 	if apierrors.IsForbidden(err) {
+		b.mu.Lock()
 		st.noList = true
+		b.mu.Unlock()
 	}
-	close(lc.done)
-	b.mu.Unlock()
-}
-
-func isDone(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
+	lc.finish(objs, err)
 }

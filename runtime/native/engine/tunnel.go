@@ -106,7 +106,7 @@ type tunnel struct {
 	draining string
 	// checks: the latest health check per (port, kind, path), shared by
 	// the forwards that reach this pod (sharedCheck).
-	checks map[checkKey]*checkRun
+	checks map[checkKey]*sharedCall[struct{}]
 }
 
 // checkKey is what a health check through a tunnel tests: the same for
@@ -114,14 +114,6 @@ type tunnel struct {
 type checkKey struct {
 	port       int32
 	kind, path string
-}
-
-// checkRun is one health check through a tunnel: in flight until done is
-// closed, then err (nil: passed) from the check that ended at at.
-type checkRun struct {
-	done chan struct{}
-	err  error
-	at   time.Time
 }
 
 // sharedCheck runs check for key, or shares a check of the same key that
@@ -132,35 +124,20 @@ type checkRun struct {
 // after the tunnels closed.
 func (t *tunnel) sharedCheck(ctx context.Context, key checkKey, maxAge time.Duration, check func() error) error {
 	t.mu.Lock()
-	r := t.checks[key]
-	if r != nil {
-		select {
-		case <-r.done:
-			if time.Since(r.at) >= maxAge {
-				r = nil // stale: check anew
-			}
-		default: // in flight: wait for it
-		}
-	}
-	if r != nil {
+	if r := t.checks[key]; r != nil && r.reusable(maxAge) {
 		t.mu.Unlock()
-		select {
-		case <-r.done:
-			return r.err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		_, err := r.wait(ctx)
+		return err
 	}
-	r = &checkRun{done: make(chan struct{})}
+	r := newSharedCall[struct{}]()
 	if t.checks == nil {
-		t.checks = map[checkKey]*checkRun{}
+		t.checks = map[checkKey]*sharedCall[struct{}]{}
 	}
 	t.checks[key] = r
 	t.mu.Unlock()
-	r.err = check()
-	r.at = time.Now()
-	close(r.done)
-	return r.err
+	err := check()
+	r.finish(struct{}{}, err)
+	return err
 }
 
 // errTunnelClosed is returned for streams on a tunnel that closed.

@@ -123,6 +123,20 @@ func (a *restAPI) get(ctx context.Context, c *rest.RESTClient, resource, namespa
 	return c.Get().Namespace(namespace).Resource(resource).Name(name).Do(ctx).Into(into)
 }
 
+func (a *restAPI) list(ctx context.Context, c *rest.RESTClient, resource, namespace string, into kruntime.Object) error {
+	return c.Get().Namespace(namespace).Resource(resource).Do(ctx).Into(into)
+}
+
+// pods is a GET of namespace's pods with opts (a list, or a watch).
+func (a *restAPI) pods(namespace string, opts metav1.ListOptions) *rest.Request {
+	_, pc := codecs()
+	req := a.core.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, pc)
+	if opts.TimeoutSeconds != nil {
+		req = req.Timeout(time.Duration(*opts.TimeoutSeconds) * time.Second)
+	}
+	return req
+}
+
 func (a *restAPI) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
 	p := &corev1.Pod{}
 	return p, a.get(ctx, a.core, "pods", namespace, name, p)
@@ -135,7 +149,7 @@ func (a *restAPI) GetService(ctx context.Context, namespace, name string) (*core
 
 func (a *restAPI) ListServices(ctx context.Context, namespace string) (*corev1.ServiceList, error) {
 	l := &corev1.ServiceList{}
-	return l, a.core.Get().Namespace(namespace).Resource("services").Do(ctx).Into(l)
+	return l, a.list(ctx, a.core, "services", namespace, l)
 }
 
 func (a *restAPI) GetDeployment(ctx context.Context, namespace, name string) (*appsv1.Deployment, error) {
@@ -145,12 +159,12 @@ func (a *restAPI) GetDeployment(ctx context.Context, namespace, name string) (*a
 
 func (a *restAPI) ListDeployments(ctx context.Context, namespace string) (*appsv1.DeploymentList, error) {
 	l := &appsv1.DeploymentList{}
-	return l, a.apps.Get().Namespace(namespace).Resource("deployments").Do(ctx).Into(l)
+	return l, a.list(ctx, a.apps, "deployments", namespace, l)
 }
 
 func (a *restAPI) ListStatefulSets(ctx context.Context, namespace string) (*appsv1.StatefulSetList, error) {
 	l := &appsv1.StatefulSetList{}
-	return l, a.apps.Get().Namespace(namespace).Resource("statefulsets").Do(ctx).Into(l)
+	return l, a.list(ctx, a.apps, "statefulsets", namespace, l)
 }
 
 func (a *restAPI) GetStatefulSet(ctx context.Context, namespace, name string) (*appsv1.StatefulSet, error) {
@@ -159,23 +173,13 @@ func (a *restAPI) GetStatefulSet(ctx context.Context, namespace, name string) (*
 }
 
 func (a *restAPI) ListPods(ctx context.Context, namespace string, opts metav1.ListOptions) (*corev1.PodList, error) {
-	_, pc := codecs()
 	l := &corev1.PodList{}
-	req := a.core.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, pc)
-	if opts.TimeoutSeconds != nil {
-		req = req.Timeout(time.Duration(*opts.TimeoutSeconds) * time.Second)
-	}
-	return l, req.Do(ctx).Into(l)
+	return l, a.pods(namespace, opts).Do(ctx).Into(l)
 }
 
 func (a *restAPI) WatchPods(ctx context.Context, namespace string, opts metav1.ListOptions) (watch.Interface, error) {
-	_, pc := codecs()
 	opts.Watch = true
-	req := a.core.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, pc)
-	if opts.TimeoutSeconds != nil {
-		req = req.Timeout(time.Duration(*opts.TimeoutSeconds) * time.Second)
-	}
-	return req.Watch(ctx)
+	return a.pods(namespace, opts).Watch(ctx)
 }
 
 func (a *restAPI) PortForwardURL(namespace, pod string) *url.URL {

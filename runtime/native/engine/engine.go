@@ -270,7 +270,7 @@ func (e *Engine) podStarting(s *podSource, pod *corev1.Pod) {
 	if !s.inUse(e) {
 		return
 	}
-	key := tunnelKey{clients: s.key.clients, namespace: s.key.namespace, pod: podRef{pod.Name, pod.UID}}
+	key := s.tunnelKey(pod)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), e.opts.DialTimeout)
 		defer cancel()

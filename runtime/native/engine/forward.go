@@ -456,9 +456,7 @@ func (f *Forward) choose(pods []*corev1.Pod, avoid map[string]bool) *corev1.Pod 
 	return pods[0]
 }
 
-func (f *Forward) tunnelKey(p *corev1.Pod) tunnelKey {
-	return tunnelKey{clients: f.c, namespace: f.res.namespace, pod: podRef{p.Name, p.UID}}
-}
+func (f *Forward) tunnelKey(p *corev1.Pod) tunnelKey { return f.src.tunnelKey(p) }
 
 // getTunnel returns the open tunnel to pod or dials one, after this
 // forward's backoff delay if its last dial failed.

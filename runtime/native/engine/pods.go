@@ -249,6 +249,11 @@ func (s *podSource) maybeStarting(pod *corev1.Pod) {
 	s.onStarting(s, pod)
 }
 
+// tunnelKey is the key of the tunnel to pod of s.
+func (s *podSource) tunnelKey(pod *corev1.Pod) tunnelKey {
+	return tunnelKey{clients: s.key.clients, namespace: s.key.namespace, pod: podRef{pod.Name, pod.UID}}
+}
+
 // inUse reports whether a Ready pod of s has an open tunnel through e.
 func (s *podSource) inUse(e *Engine) bool {
 	s.mu.Lock()
@@ -258,8 +263,7 @@ func (s *podSource) inUse(e *Engine) bool {
 		return false
 	}
 	for _, obj := range store.List() {
-		if pod, ok := obj.(*corev1.Pod); ok && eligible(pod) &&
-			e.openTunnel(tunnelKey{clients: s.key.clients, namespace: s.key.namespace, pod: podRef{pod.Name, pod.UID}}) != nil {
+		if pod, ok := obj.(*corev1.Pod); ok && eligible(pod) && e.openTunnel(s.tunnelKey(pod)) != nil {
 			return true
 		}
 	}

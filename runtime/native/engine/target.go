@@ -168,10 +168,14 @@ func readAs[T any](ctx context.Context, c *Clients, ns, kind, name string,
 }
 
 // byName indexes a list's items (by pointer into items) by name.
-func byName[T any](items []T, name func(*T) string) map[string]any {
+func byName[T any, PT interface {
+	*T
+	metav1.Object
+}](items []T) map[string]any {
 	m := make(map[string]any, len(items))
 	for i := range items {
-		m[name(&items[i])] = &items[i]
+		p := PT(&items[i])
+		m[p.GetName()] = p
 	}
 	return m
 }
@@ -222,7 +226,7 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 				if err != nil {
 					return nil, err
 				}
-				return byName(l.Items, func(o *corev1.Service) string { return o.Name }), nil
+				return byName(l.Items), nil
 			})
 		if err != nil {
 			return nil, classify(err, "reading service "+ns+"/"+name)
@@ -243,7 +247,7 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 				if err != nil {
 					return nil, err
 				}
-				return byName(l.Items, func(o *appsv1.Deployment) string { return o.Name }), nil
+				return byName(l.Items), nil
 			})
 		if err != nil {
 			return nil, classify(err, "reading deployment "+ns+"/"+name)
@@ -257,7 +261,7 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 				if err != nil {
 					return nil, err
 				}
-				return byName(l.Items, func(o *appsv1.StatefulSet) string { return o.Name }), nil
+				return byName(l.Items), nil
 			})
 		if err != nil {
 			return nil, classify(err, "reading statefulset "+ns+"/"+name)

@@ -505,22 +505,23 @@ func (r *run) deleteSolo(ctx context.Context, port int) (latency time.Duration, 
 		return 0, "", 0, err
 	}
 	if r.rt == runtimeNative {
-		r.log.Info("after the deletion", "events", r.forwardEvents(ctx, "f001", "deletion"))
-		steps = r.stepsAfterReady(ctx, "f001", rd.name, rd.at)
+		// One `kpf logs` for both: the summary and kpf's times after Ready.
+		if _, _, out, err := r.timed(ctx, "logs", "f001"); err != nil {
+			steps = "kpf logs failed: " + err.Error()
+		} else {
+			r.log.Info("after the deletion", "events", r.summariseEvents(string(out), "deletion"))
+			steps = stepsAfterReady(string(out), rd.name, rd.at)
+		}
 	}
 	return firstNew.Sub(rd.at), steps, rd.at.Sub(del), nil
 }
 
-// stepsAfterReady reads forward name's events (`kpf logs`) and says when,
-// relative to ready, kpf first chose pod and opened its tunnel.
-func (r *run) stepsAfterReady(ctx context.Context, name, pod string, ready time.Time) string {
-	_, _, out, err := r.timed(ctx, "logs", name)
-	if err != nil {
-		return "kpf logs failed"
-	}
+// stepsAfterReady reads a forward's events (`kpf logs` output) and says
+// when, relative to ready, kpf first chose pod and opened its tunnel.
+func stepsAfterReady(out, pod string, ready time.Time) string {
 	var parts []string
 	for _, kind := range []string{"pod-switch", "tunnel-open"} {
-		for _, l := range strings.Split(string(out), "\n") {
+		for _, l := range strings.Split(out, "\n") {
 			f := strings.Fields(l)
 			if len(f) < 3 || f[1] != kind || !strings.Contains(l, "pod="+pod) {
 				continue
@@ -537,16 +538,6 @@ func (r *run) stepsAfterReady(ctx context.Context, name, pod string, ready time.
 		return "no events of " + pod
 	}
 	return strings.Join(parts, ", ")
-}
-
-// forwardEvents summarises the agent's events of forward name (`kpf logs`):
-// how many of each kind of failure, and the messages, logged in full.
-func (r *run) forwardEvents(ctx context.Context, name, what string) string {
-	_, _, out, err := r.timed(ctx, "logs", name)
-	if err != nil {
-		return "kpf logs failed: " + err.Error()
-	}
-	return r.summariseEvents(string(out), what)
 }
 
 // summariseEvents counts the failure-related lines of `kpf logs` output

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/reconcile"
 )
 
@@ -221,13 +222,7 @@ func TestLiveFeed(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, 20*time.Millisecond, what, cond)
 }
 
 func TestLiveActions(t *testing.T) {

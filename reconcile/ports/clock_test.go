@@ -1,10 +1,11 @@
 package ports
 
 import (
-	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testwait"
 )
 
 // fakeTicker is a ticker the test drives.
@@ -181,13 +182,7 @@ func TestCacheUsesCoarseClock(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
+	testwait.For(t, 10*time.Second, 0, what, cond) // 0: spins, yielding: the coarse clock ticks fast
 }
 
 // TestCacheExpiresByCoarseClock: with the coarse clock an entry lives for

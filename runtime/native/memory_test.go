@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testwait"
 )
 
 func TestReleaserCoalescesAndRateLimits(t *testing.T) {
@@ -55,11 +57,5 @@ func TestReleaserDefaultsToFreeOSMemory(t *testing.T) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 5*time.Second, 5*time.Millisecond, what, cond)
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
@@ -295,13 +296,7 @@ func (wt *watcher) stop(t *testing.T) {
 // waitUntil polls cond every 200 ms until it holds or within passes.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testwait.For(t, within, 200*time.Millisecond, what, cond)
 }
 
 // killForward SIGKILLs a forward's kubectl behind kpf's back.

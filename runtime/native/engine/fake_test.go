@@ -23,6 +23,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/kpf-dev/kpf/internal/testwait"
 )
 
 // pipeStream is one httpstream.Stream made of two in-memory pipes, with the
@@ -367,13 +369,7 @@ func (env *testEnv) deletePod(ns, name string) {
 // eventually polls cond every 5 ms for up to 5 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 5*time.Second, 5*time.Millisecond, what, cond)
 }
 
 // clientsetAPI is API over a typed clientset (client-go's fake, in tests).

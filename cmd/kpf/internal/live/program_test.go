@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kpf-dev/kpf/internal/testwait"
 )
 
 // lockedBuffer is the program's terminal output, read while it runs.
@@ -34,13 +36,7 @@ func (l *lockedBuffer) String() string {
 // eventually polls cond; the deadline only turns a hang into a failure.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never happened: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, 10*time.Second, 5*time.Millisecond, what, cond)
 }
 
 // TestProgram runs the real bubbletea program: snapshots sent from another

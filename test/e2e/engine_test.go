@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // These tests run kpf's native forwarding engine in-process against the
@@ -562,5 +564,82 @@ func TestEngineHealthChecksThroughTheTunnel(t *testing.T) {
 	// The unhealthy forward still serves: health is reported, never a reason to drop the listener.
 	if _, err := httpGetOnce(testContext(t), forwardPort(bad), "/"); err != nil {
 		t.Errorf("the unhealthy forward no longer serves: %v", err)
+	}
+}
+
+// deletingDialer deletes the pod of the first dial through the API server
+// before dialing it: the race of a pod deleted between the engine's choice
+// and its dial, made certain.
+type deletingDialer struct {
+	t       *testing.T
+	once    sync.Once
+	deleted chan string
+}
+
+func (d *deletingDialer) Dial(ctx context.Context, c *engine.Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error) {
+	d.once.Do(func() {
+		if err := testCluster.DeletePod(ctx, namespace, pod); err != nil {
+			d.t.Errorf("deleting %s before its dial: %v", pod, err)
+		}
+		d.deleted <- pod
+	})
+	return engine.KubeDialer{}.Dial(ctx, c, namespace, pod, forceSPDY)
+}
+
+// The API server refuses to dial a deleted pod; nothing reached it, so the
+// connection goes to the other Ready pod instead of failing.
+func TestEngineDialToDeletedPodMovesToAnother(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	d := &deletingDialer{t: t, deleted: make(chan string, 1)}
+	e, c := newEngine(t, testCluster.Context, engine.Options{Dialer: d})
+	f := startEngineForward(t, e, c, engine.Config{Target: "service/web", Namespace: ns, RemotePort: "http",
+		Health: engine.HealthConfig{Kind: engine.HealthNone}})
+	got, err := httpGetOnce(testContext(t), forwardPort(f), "/")
+	deleted := <-d.deleted
+	if err != nil || got == "" || got == deleted {
+		t.Fatalf("the first connection: %q, %v; want the web pod other than %s (status %+v)", got, err, deleted, f.Status())
+	}
+	evs, _ := f.Events(0)
+	if !slices.ContainsFunc(evs, func(ev engine.Event) bool {
+		return ev.Kind == engine.EventConnRetry && ev.Pod == deleted && strings.Contains(ev.Message, "not found")
+	}) {
+		t.Errorf("no conn-retry event saying %s was not found in %+v", deleted, evs)
+	}
+	if s := f.Status(); s.LastError != "" {
+		t.Errorf("a connection served in the end left last error %q", s.LastError)
+	}
+}
+
+// A user who may read pods and services but not port-forward: the API
+// server forbids the dial, which no other pod would answer otherwise, so
+// the connection fails at once instead of trying the rest or waiting for
+// the retries to end.
+func TestEngineForbiddenDialFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	role := "read-only-" + ns
+	for _, args := range [][]string{
+		{"create", "role", role, "-n", ns, "--verb=get,list", "--resource=pods,services"},
+		{"create", "rolebinding", role, "-n", ns, "--role=" + role, "--user=" + cluster.LimitedUser},
+	} {
+		if out, err := testCluster.Kubectl(ctx, args...); err != nil {
+			t.Fatalf("kubectl %v: %v\n%s", args, err, out)
+		}
+	}
+	const retries = 30 * time.Second
+	e, c := newEngine(t, testCluster.LimitedContext, engine.Options{RefusedRetry: retries})
+	f := startEngineForward(t, e, c, engine.Config{Target: "service/web", Namespace: ns, RemotePort: "http",
+		Health: engine.HealthConfig{Kind: engine.HealthNone}})
+	start := time.Now()
+	if got, err := httpGetOnce(ctx, forwardPort(f), "/"); err == nil {
+		t.Fatalf("served %q without the right to port-forward", got)
+	}
+	if took := time.Since(start); took > retries/2 {
+		t.Errorf("the connection failed after %s: it waited for the retries to end", took.Round(time.Millisecond))
+	}
+	if s := f.Status(); !strings.Contains(s.LastError, "forbidden") {
+		t.Errorf("last error %q, want forbidden", s.LastError)
 	}
 }

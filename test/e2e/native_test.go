@@ -244,11 +244,10 @@ func counters(r statusRow) string {
 // whole rollout: none fails, and the listener is never closed.
 //
 // Not parallel: it counts failed requests, and the parallel tests load
-// the machine. Known open issue: in full runs of the package, most runs
-// still see one EOF in ~900: a connection sent to an old pod tens of ms
-// before kwok deletes it (kwok deletes at once, no grace period); the
-// engine closes a deleted pod's tunnel, which resets the connection before
-// the pod answered. Alone the test passes.
+// the machine. kwok deletes an old pod at once (no grace period), so under
+// load a connection can go to a pod that is deleted before its tunnel is
+// dialed (the API server then says not found): it must go to another
+// Ready pod, not fail (CI under -race once saw exactly that).
 func TestNativeRollingRestartLosesNothing(t *testing.T) {
 	ns := newEmptyNamespace(t)
 	ctx := testContext(t)

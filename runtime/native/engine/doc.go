@@ -41,15 +41,21 @@
 //     yet, or it is just going away: the error stream says so) has not
 //     seen it: what the client sent so far (up to 64 KiB) is replayed to
 //     another Ready pod, or to the same one after a pause, for up to
-//     Options.RefusedRetry.
+//     Options.RefusedRetry. A pod that cannot be dialed (deleted between
+//     the choice and the dial: the API server says not found) has not
+//     seen it either: it goes to another Ready pod, or waits for one,
+//     within the same bound; a dial the API server forbids fails the
+//     connection at once (every pod would answer the same).
 //   - Dead paths: a tunnel closes at once when its pod turns not Ready; when
 //     the pod is deleted its in-flight connections may finish for up to
 //     Options.DrainTimeout (2 s), then end; a terminating pod that is still
 //     Ready keeps its open connections, as kube-proxy does, but gets no new
 //     ones. A tunnel also closes when client-go's keep-alive pings fail, when a health check
 //     through it fails, and when the wall clock jumps against the monotonic
-//     clock (the machine slept). Failed dials back off per forward
-//     (exponential, jittered, never giving up, reset on success).
+//     clock (the machine slept). Failed dials back off per pod, by delays
+//     that grow with the forward's failures (exponential, jittered, never
+//     giving up, reset on success): a pod that is gone does not hold up
+//     dials to the others.
 //   - Health checks through the open tunnel (TCP or HTTP), one per pod
 //     port, check and interval, shared by the forwards that reach it.
 //   - Status (atomic counters), health and a ring of recent events per

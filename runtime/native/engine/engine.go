@@ -36,7 +36,8 @@ type Options struct {
 	DrainTimeout time.Duration
 	// RefusedRetry is how long a connection that pods refuse before
 	// answering (the pod is Ready but its port does not accept yet, or it
-	// just went away) is replayed to a pod again (default 3 s).
+	// just went away), or whose pod could not be dialed (deleted between
+	// the choice and the dial), is tried on a pod again (default 3 s).
 	RefusedRetry time.Duration
 	// HalfCloseTimeout ends a connection whose local client sent EOF once
 	// the pod has sent nothing for this long (default 5 s).
@@ -320,17 +321,7 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 		if err == nil && conn == nil {
 			err = errors.New("dialer returned no connection")
 		}
-		t.conn, t.err = conn, err
-		if err != nil {
-			e.forgetTunnel(t)
-		} else {
-			e.tunnelOpened()
-			t.mu.Lock()
-			t.idle = time.AfterFunc(e.opts.IdleTimeout, t.idleClose) // until the first stream
-			t.mu.Unlock()
-			go t.watchConn()
-		}
-		close(t.ready)
+		t.finishDial(conn, err)
 	}
 	select {
 	case <-t.ready:
@@ -343,13 +334,13 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 	return t, dialed, nil
 }
 
-// forgetTunnel removes t from the pool (a later request dials anew).
-func (e *Engine) forgetTunnel(t *tunnel) {
+// forgetTunnel removes t from the pool (a later request dials anew);
+// wasOpen: t was counted open.
+func (e *Engine) forgetTunnel(t *tunnel, wasOpen bool) {
 	e.mu.Lock()
 	if e.tunnels[t.key] == t {
 		delete(e.tunnels, t.key)
 	}
-	wasOpen := t.conn != nil
 	open := e.open
 	if wasOpen {
 		e.open--
@@ -421,11 +412,7 @@ func (e *Engine) closeTunnels(reason string) {
 	}
 	e.mu.Unlock()
 	for _, t := range ts {
-		select {
-		case <-t.ready:
-			t.close(reason)
-		default: // being dialed: its dialer finishes it
-		}
+		t.close(reason) // one being dialed gets no connection
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -372,8 +373,118 @@ func TestRefusedConnectionGivesUp(t *testing.T) {
 	eventually(t, "the refusal recorded", func() bool { return strings.Contains(f.Status().LastError, "connection refused") })
 }
 
+// A pod that cannot be dialed (here: it was deleted between the choice and
+// the dial, and the API server said so first) reached nothing: the
+// connection goes to another Ready pod, and that pod is not dialed again.
+func TestUndialablePodSendsConnectionToAnother(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	env.dialer.failDialsTo("web-a", apierrors.NewNotFound(corev1.Resource("pods"), "web-a"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	for i := range 3 {
+		if got, err := banner(t, f); err != nil || got != "web-b" {
+			t.Fatalf("connection %d reached %q, %v; want web-b", i, got, err)
+		}
+	}
+	if n := env.dialer.dialsTo("web-a"); n != 1 {
+		t.Errorf("web-a dialed %d times, want once (then web-b's open tunnel is preferred)", n)
+	}
+	if s := f.Status(); s.LastError != "" {
+		t.Errorf("connections served in the end left last error %q", s.LastError)
+	}
+	evs, _ := f.Events(0)
+	if !slices.ContainsFunc(evs, func(ev Event) bool { return ev.Kind == EventConnRetry && ev.Pod == "web-a" }) {
+		t.Errorf("no conn-retry event for web-a in %+v", evs)
+	}
+}
+
+// The only pod cannot be dialed because it is gone; its replacement (same
+// name, another UID, as a statefulset's) turns Ready while the connection
+// waits: the connection is served by it.
+func TestUndialablePodWaitsForItsReplacement(t *testing.T) {
+	env := newTestEnv(t, Options{RefusedRetry: 10 * time.Second}, webPod("web-0"))
+	env.dialer.failDialsTo("web-0", apierrors.NewNotFound(corev1.Resource("pods"), "web-0"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := banner(t, f)
+		done <- result{line, err}
+	}()
+	eventually(t, "the dial to web-0 to fail", func() bool { return env.dialer.dialsTo("web-0") == 1 })
+	env.deletePod("demo", "web-0")
+	env.dialer.failDialsTo("web-0", nil)
+	next := webPod("web-0")
+	next.UID = "uid-web-0-2"
+	env.createPod(next)
+	r := <-done
+	if r.err != nil || r.line != "web-0" {
+		t.Fatalf("the waiting connection got %q, %v; want web-0's replacement", r.line, r.err)
+	}
+	if n := env.dialer.dialsTo("web-0"); n != 2 {
+		t.Errorf("web-0 dialed %d times, want 2 (the deleted pod, its replacement)", n)
+	}
+}
+
+// A pod deleted while its tunnel is being dialed: the connection that
+// arrives for it is closed at once (not left open, uncounted), and the
+// connection waiting for it goes to another Ready pod.
+func TestPodDeletedWhileBeingDialed(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	release := env.dialer.holdDialsTo("web-a")
+	defer release()
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := banner(t, f)
+		done <- result{line, err}
+	}()
+	eventually(t, "the dial to web-a to start", func() bool { return env.dialer.dialsTo("web-a") == 1 })
+	env.deletePod("demo", "web-a")
+	eventually(t, "web-a's tunnel to leave the pool", func() bool {
+		env.e.mu.Lock()
+		defer env.e.mu.Unlock()
+		return len(env.e.tunnels) == 0
+	})
+	release()
+	if r := <-done; r.err != nil || r.line != "web-b" {
+		t.Fatalf("the connection got %q, %v; want web-b", r.line, r.err)
+	}
+	eventually(t, "web-a's late connection to be closed", func() bool { return env.dialer.openConns() == 1 })
+	if n := env.e.OpenTunnels(); n != 1 {
+		t.Errorf("%d tunnels counted open, want 1 (web-b's)", n)
+	}
+}
+
+// A dial the API server forbids fails the same way on every pod: the
+// connection fails at once, without trying the others.
+func TestForbiddenDialFailsTheConnectionAtOnce(t *testing.T) {
+	env := newTestEnv(t, Options{RefusedRetry: 10 * time.Second}, webPod("web-a"), webPod("web-b"))
+	forbidden := apierrors.NewForbidden(corev1.Resource("pods/portforward"), "web-a", errors.New("RBAC"))
+	env.dialer.failDialsTo("web-a", forbidden)
+	env.dialer.failDialsTo("web-b", forbidden)
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	start := time.Now()
+	if got, err := banner(t, f); err == nil {
+		t.Fatalf("served %q through forbidden dials", got)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the connection failed after %s: it waited for the retries to end", took)
+	}
+	if n := env.dialer.dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1", n)
+	}
+	eventually(t, "the error", func() bool { return strings.Contains(f.Status().LastError, "forbidden") })
+}
+
 func TestFailedDialBacksOffAndConnectionFails(t *testing.T) {
-	env := newTestEnv(t, Options{BackoffInitial: time.Millisecond}, webPod("web-a"))
+	env := newTestEnv(t, Options{BackoffInitial: time.Millisecond, RefusedRetry: 100 * time.Millisecond}, webPod("web-a"))
 	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
 	env.dialer.failDial.Store(1)
 	if _, err := banner(t, f); err == nil {
@@ -394,7 +505,7 @@ func TestBackoffGrowsNeverStopsAndResets(t *testing.T) {
 	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
 	var prev time.Duration
 	for i := range 20 {
-		d := f.dialFailed()
+		d := f.dialFailed("uid-web-a")
 		if d <= 0 || d > 1200*time.Millisecond {
 			t.Fatalf("delay %d = %s, want within (0, max+20%%]", i, d)
 		}
@@ -402,15 +513,18 @@ func TestBackoffGrowsNeverStopsAndResets(t *testing.T) {
 			t.Errorf("delay %d = %s shrank from %s", i, d, prev)
 		}
 		prev = d
-		if got := f.nextDial.Sub(env.clock.Now()); got != d {
+		if got := f.nextDial["uid-web-a"].Sub(env.clock.Now()); got != d {
 			t.Errorf("next dial in %s, want %s", got, d)
+		}
+		if got := f.nextDial["uid-web-b"]; !got.IsZero() {
+			t.Errorf("web-b's dials wait until %s for web-a's failures", got)
 		}
 	}
 	if prev < 800*time.Millisecond {
 		t.Errorf("after 20 failures the delay is %s, want near the 1 s cap", prev)
 	}
 	f.dialSucceeded()
-	if d := f.dialFailed(); d > 120*time.Millisecond {
+	if d := f.dialFailed("uid-web-a"); d > 120*time.Millisecond {
 		t.Errorf("after a success the delay is %s, want the initial 100 ms ±20%%", d)
 	}
 }

@@ -205,10 +205,61 @@ type fakeDialer struct {
 
 	mu    sync.Mutex
 	conns []*fakeConn
+	// failPod: dials to these pods fail with their error.
+	failPod map[string]error
+	// holdPod: dials to these pods wait until the channel is closed.
+	holdPod  map[string]chan struct{}
+	podDials map[string]int
+}
+
+// holdDialsTo makes dials to pod wait until the returned function is
+// called.
+func (d *fakeDialer) holdDialsTo(pod string) (release func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.holdPod == nil {
+		d.holdPod = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	d.holdPod[pod] = ch
+	return sync.OnceFunc(func() { close(ch) })
+}
+
+// failDialsTo makes every dial to pod fail with err (nil: dials succeed again).
+func (d *fakeDialer) failDialsTo(pod string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failPod == nil {
+		d.failPod = map[string]error{}
+	}
+	d.failPod[pod] = err
+}
+
+// dialsTo counts the dials to pod so far.
+func (d *fakeDialer) dialsTo(pod string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.podDials[pod]
 }
 
 func (d *fakeDialer) Dial(ctx context.Context, c *Clients, ns, pod string, forceSPDY bool) (httpstream.Connection, error) {
 	d.dials.Add(1)
+	d.mu.Lock()
+	if d.podDials == nil {
+		d.podDials = map[string]int{}
+	}
+	d.podDials[pod]++
+	err, hold := d.failPod[pod], d.holdPod[pod]
+	d.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-d.unhang:
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
 	if d.failDial.Load() > 0 {
 		d.failDial.Add(-1)
 		return nil, errors.New("dial refused")

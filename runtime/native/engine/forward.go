@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/kpf-dev/kpf/runtime"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/streaming/pkg/httpstream"
 )
 
@@ -87,8 +90,10 @@ type Forward struct {
 	lastTunnel tunnelKey // tunnel of the last connection (health checks use it)
 	port       int32     // remote port on that pod
 	bo         *backoff.ExponentialBackOff
-	nextDial   time.Time // no dial before (backoff after a failed dial)
-	lostTunnel bool      // the next dial is a reconnect
+	// nextDial: no dial to that pod before (backoff after its failed
+	// dial); the delays grow with the forward's failures (bo).
+	nextDial   map[types.UID]time.Time
+	lostTunnel bool // the next dial is a reconnect
 	health     healthState
 }
 
@@ -224,34 +229,39 @@ func (f *Forward) serve(conn net.Conn) {
 		f.active.Add(-1)
 	}()
 	rec := &replayReader{conn: conn}
-	refusedUntil := time.Now().Add(f.e.opts.RefusedRetry) // real time: it bounds real waits
-	var refusedBy map[string]bool                         // pods that refused this connection
+	av := &avoidance{until: time.Now().Add(f.e.opts.RefusedRetry)} // real time: it bounds real waits
 	delay := 20 * time.Millisecond
 	streamRetried := false
 	var err error
 	for {
 		var o outcome
-		o, err = f.serveOnce(conn, rec, refusedBy)
-		if o.refusedBy != "" {
+		o, err = f.serveOnce(conn, rec, av)
+		retryable := o.pod != nil && f.ctx.Err() == nil && time.Now().Before(av.until)
+		switch {
+		case o.refused && retryable:
 			// The pod refused before answering: nothing reached it, so
 			// what the client sent is replayed to another Ready pod (or,
 			// after a pause, the same one) for a while.
-			if f.ctx.Err() == nil && time.Now().Before(refusedUntil) {
-				if refusedBy == nil {
-					refusedBy = map[string]bool{}
-				}
-				refusedBy[o.refusedBy] = true
-				f.event(Event{Kind: EventConnRetry, Pod: o.refusedBy, Message: err.Error()})
-				f.log.Debug("pod refused the connection: trying again", "pod", o.refusedBy, "error", err)
-				select {
-				case <-time.After(delay):
-				case <-f.ctx.Done():
-				}
-				delay = min(2*delay, 500*time.Millisecond)
-				continue
+			av.refused = addUID(av.refused, o.pod.UID)
+			f.event(Event{Kind: EventConnRetry, Pod: o.pod.Name, Message: err.Error()})
+			f.log.Debug("pod refused the connection: trying again", "pod", o.pod.Name, "error", err)
+			select {
+			case <-time.After(delay):
+			case <-f.ctx.Done():
 			}
-		}
-		if o.retry && !streamRetried {
+			delay = min(2*delay, 500*time.Millisecond)
+			continue
+		case o.undialed && retryable && !refusesForGood(err):
+			// No tunnel to the pod could be dialed (typically: it was
+			// deleted between the choice and the dial): nothing went
+			// anywhere, so the connection goes to another Ready pod, or
+			// waits for one until the retries end.
+			av.undialable = addUID(av.undialable, o.pod.UID)
+			av.lastErr = err
+			f.event(Event{Kind: EventConnRetry, Pod: o.pod.Name, Message: err.Error()})
+			f.log.Debug("dialing the pod failed: trying another", "pod", o.pod.Name, "error", err)
+			continue
+		case o.retry && !streamRetried:
 			streamRetried = true
 			f.log.Debug("stream creation failed: retrying on a fresh tunnel", "error", err)
 			continue
@@ -270,17 +280,41 @@ type outcome struct {
 	// retry: stream creation failed (the tunnel was then closed, so
 	// another attempt dials afresh).
 	retry bool
-	// refusedBy names the pod that refused the connection before sending
-	// a byte (its error stream said why); the client's bytes can be
-	// replayed.
-	refusedBy string
+	// refused: pod refused the connection before sending a byte (its
+	// error stream said why); the client's bytes can be replayed.
+	refused bool
+	// undialed: no tunnel to pod could be dialed; nothing reached it.
+	undialed bool
+	pod      *corev1.Pod
+}
+
+// avoidance is what one local connection learned on its earlier attempts.
+type avoidance struct {
+	refused    map[types.UID]bool // refused it: other pods first, these after a pause
+	undialable map[types.UID]bool // could not be dialed: not again for this connection
+	until      time.Time          // no retry after this
+	lastErr    error              // why the last pod could not be dialed
+}
+
+func addUID(m map[types.UID]bool, uid types.UID) map[types.UID]bool {
+	if m == nil {
+		m = map[types.UID]bool{}
+	}
+	m[uid] = true
+	return m
+}
+
+// refusesForGood reports whether a failed dial will fail the same way on
+// any pod: the user may not port-forward there at all.
+func refusesForGood(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)
 }
 
 // serveOnce makes one attempt.
-func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, avoid map[string]bool) (outcome, error) {
+func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, av *avoidance) (outcome, error) {
 	ctx, cancel := context.WithTimeout(f.ctx, f.e.opts.PodWaitTimeout+f.e.opts.DialTimeout)
 	defer cancel()
-	pod, err := f.pickPod(ctx, avoid)
+	pod, err := f.pickPod(ctx, av)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -290,7 +324,10 @@ func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, avoid map[string]b
 	}
 	t, err := f.getTunnel(ctx, pod)
 	if err != nil {
-		return outcome{}, err
+		if ctx.Err() != nil {
+			return outcome{}, err
+		}
+		return outcome{undialed: true, pod: pod}, err
 	}
 	if err := t.use(f); err != nil {
 		return outcome{retry: true}, err
@@ -308,7 +345,7 @@ func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, avoid map[string]b
 	}
 	f.noteConn(pod, t.key, port)
 	if refused := f.pipe(conn, rec, t, pod.Name, errStream, data); refused != nil {
-		return outcome{refusedBy: pod.Name}, refused
+		return outcome{refused: true, pod: pod}, refused
 	}
 	return outcome{}, nil
 }
@@ -401,21 +438,29 @@ func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
 	f.ensureHealthLoop()
 }
 
-// pickPod returns a pod that is Ready now, preferring one whose tunnel is
-// open, else the first by name. With none Ready it waits for the pod source
-// to change, up to PodWaitTimeout.
-func (f *Forward) pickPod(ctx context.Context, avoid map[string]bool) (*corev1.Pod, error) {
+// pickPod returns a pod that is Ready now and that av does not rule out,
+// preferring one whose tunnel is open, else the first by name. With none
+// it waits for the pod source to change, up to PodWaitTimeout (or, once a
+// pod could not be dialed, until the connection's retries end).
+func (f *Forward) pickPod(ctx context.Context, av *avoidance) (*corev1.Pod, error) {
 	var timeout <-chan time.Time
 	for {
 		pods, changed, err := f.src.snapshot(ctx)
 		if err != nil {
 			return nil, err
 		}
+		if len(av.undialable) > 0 {
+			pods = slices.DeleteFunc(pods, func(p *corev1.Pod) bool { return av.undialable[p.UID] })
+		}
 		if len(pods) > 0 {
-			return f.choose(pods, avoid), nil
+			return f.choose(pods, av.refused), nil
 		}
 		if timeout == nil {
-			tm := time.NewTimer(f.e.opts.PodWaitTimeout)
+			wait := f.e.opts.PodWaitTimeout
+			if av.lastErr != nil {
+				wait = min(wait, time.Until(av.until))
+			}
+			tm := time.NewTimer(wait)
 			defer tm.Stop()
 			timeout = tm.C
 		}
@@ -427,6 +472,9 @@ func (f *Forward) pickPod(ctx context.Context, avoid map[string]bool) (*corev1.P
 		case <-changed:
 		case <-poll:
 		case <-timeout:
+			if av.lastErr != nil {
+				return nil, av.lastErr
+			}
 			return nil, fmt.Errorf("%s: none Ready within %s: %w", f.res.describe, f.e.opts.PodWaitTimeout, runtime.ErrNoPod)
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -436,11 +484,11 @@ func (f *Forward) pickPod(ctx context.Context, avoid map[string]bool) (*corev1.P
 
 // choose picks among Ready pods (sorted by name) that are not in avoid
 // (unless all are): the first with an open tunnel, else the first.
-func (f *Forward) choose(pods []*corev1.Pod, avoid map[string]bool) *corev1.Pod {
+func (f *Forward) choose(pods []*corev1.Pod, avoid map[types.UID]bool) *corev1.Pod {
 	if len(avoid) > 0 {
 		var rest []*corev1.Pod
 		for _, p := range pods {
-			if !avoid[p.Name] {
+			if !avoid[p.UID] {
 				rest = append(rest, p)
 			}
 		}
@@ -466,7 +514,7 @@ func (f *Forward) getTunnel(ctx context.Context, pod *corev1.Pod) (*tunnel, erro
 		return t, nil
 	}
 	f.mu.Lock()
-	wait := f.nextDial.Sub(f.e.opts.Now())
+	wait := f.nextDial[pod.UID].Sub(f.e.opts.Now())
 	f.mu.Unlock()
 	if wait > 0 {
 		tm := time.NewTimer(wait)
@@ -480,7 +528,7 @@ func (f *Forward) getTunnel(ctx context.Context, pod *corev1.Pod) (*tunnel, erro
 	t, dialed, err := f.e.tunnel(ctx, key)
 	if err != nil {
 		if dialed {
-			d := f.dialFailed()
+			d := f.dialFailed(pod.UID)
 			f.event(Event{Kind: EventError, Pod: pod.Name, Message: fmt.Sprintf("%v (next dial in %s)", err, d.Round(time.Millisecond))})
 		}
 		return nil, err
@@ -493,15 +541,25 @@ func (f *Forward) getTunnel(ctx context.Context, pod *corev1.Pod) (*tunnel, erro
 }
 
 // dialFailed advances the backoff and returns the delay before the next
-// dial.
-func (f *Forward) dialFailed() time.Duration {
+// dial to the pod uid. Other pods may be dialed meanwhile: the failure may
+// be that pod's alone (it was just deleted).
+func (f *Forward) dialFailed(uid types.UID) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.bo == nil {
 		f.bo = f.e.newBackoff()
 	}
 	d := f.bo.NextBackOff() // never Stop: MaxElapsedTime is 0
-	f.nextDial = f.e.opts.Now().Add(d)
+	now := f.e.opts.Now()
+	for k, t := range f.nextDial { // pods whose delay has passed (or that are gone)
+		if !t.After(now) {
+			delete(f.nextDial, k)
+		}
+	}
+	if f.nextDial == nil {
+		f.nextDial = map[types.UID]time.Time{}
+	}
+	f.nextDial[uid] = now.Add(d)
 	return d
 }
 
@@ -512,7 +570,7 @@ func (f *Forward) dialSucceeded() {
 	if f.bo != nil {
 		f.bo.Reset()
 	}
-	f.nextDial = time.Time{}
+	f.nextDial = nil
 	if f.lostTunnel {
 		f.lostTunnel = false
 		f.reconnects.Add(1)

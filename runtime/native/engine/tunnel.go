@@ -2,14 +2,20 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/streaming/pkg/httpstream"
@@ -38,7 +44,7 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 	if err != nil {
 		return nil, fmt.Errorf("building the SPDY transport: %w", err)
 	}
-	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	dialer := spdy.NewDialerForStreaming(statusUpgrader{upgrader}, &http.Client{Transport: transport}, http.MethodPost, u)
 	if !forceSPDY {
 		// The streaming variants, as kubectl 1.36: the WebSocket dialer
 		// reports k8s.io/streaming's UpgradeFailureError, which
@@ -73,6 +79,40 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 		}()
 		return nil, ctx.Err()
 	}
+}
+
+// statusUpgrader keeps the API server's answer to a refused SPDY upgrade
+// as an API status error — its code and reason — where client-go reduces
+// it to text: the engine tells a pod that is gone (not found) from a user
+// who may not port-forward (forbidden) by it.
+type statusUpgrader struct{ spdy.Upgrader }
+
+func (u statusUpgrader) NewConnection(resp *http.Response) (apihttpstream.Connection, error) {
+	if resp.StatusCode < http.StatusBadRequest {
+		return u.Upgrader.NewConnection(resp)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, fmt.Errorf("unable to upgrade connection: %s, reading the answer: %w", resp.Status, err)
+	}
+	return nil, fmt.Errorf("unable to upgrade connection: %w", upgradeRefused(resp.StatusCode, body))
+}
+
+// upgradeRefused is the API status error of an upgrade answered with code
+// and body (a Status object, or text).
+func upgradeRefused(code int, body []byte) error {
+	var st metav1.Status
+	if err := json.Unmarshal(body, &st); err != nil || st.Kind != "Status" {
+		msg := strings.TrimSpace(string(body))
+		if msg == "" {
+			msg = http.StatusText(code)
+		}
+		st = metav1.Status{Status: metav1.StatusFailure, Message: msg}
+	}
+	if st.Code == 0 {
+		st.Code = int32(code)
+	}
+	return &apierrors.StatusError{ErrStatus: st}
 }
 
 // tunnelKey identifies one pod incarnation reached through one Clients.
@@ -234,6 +274,30 @@ func (t *tunnel) idleClose() {
 
 const reasonIdle = "idle"
 
+// finishDial publishes the result of t's dial to those waiting for it. A
+// tunnel closed while it was being dialed (its pod went away, the engine
+// closed) gets no connection: the one that arrived is closed, and the
+// waiters hear why.
+func (t *tunnel) finishDial(conn httpstream.Connection, err error) {
+	t.mu.Lock()
+	if err == nil && t.closed {
+		go conn.Close()
+		conn, err = nil, fmt.Errorf("%w while being dialed: %s", errTunnelClosed, t.reason)
+	}
+	t.conn, t.err = conn, err
+	if err == nil {
+		t.e.tunnelOpened()                                         // under t.mu: a close from now on finds it counted
+		t.idle = time.AfterFunc(t.e.opts.IdleTimeout, t.idleClose) // until the first stream
+	}
+	t.mu.Unlock()
+	if err != nil {
+		t.e.forgetTunnel(t, false)
+	} else {
+		go t.watchConn()
+	}
+	close(t.ready)
+}
+
 // close closes the upgraded connection (resetting its streams, so the local
 // connections on it end) and tells its forwards why. Safe twice.
 func (t *tunnel) close(reason string) {
@@ -250,12 +314,13 @@ func (t *tunnel) close(reason string) {
 	}
 	users := t.users
 	t.users = nil
+	conn := t.conn // nil while being dialed: finishDial closes what arrives
 	t.mu.Unlock()
-	t.e.forgetTunnel(t)
-	if t.conn != nil {
+	t.e.forgetTunnel(t, conn != nil)
+	if conn != nil {
 		// spdystream's Close waits until every stream is gone; never make
 		// the caller (an informer handler, a health check) wait for it.
-		go t.conn.Close()
+		go conn.Close()
 	}
 	for f := range users {
 		f.tunnelClosed(t, reason)

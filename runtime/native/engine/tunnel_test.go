@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
+)
+
+// upgraderFunc is a spdy.Upgrader from a function.
+type upgraderFunc func(*http.Response) (apihttpstream.Connection, error)
+
+func (f upgraderFunc) NewConnection(resp *http.Response) (apihttpstream.Connection, error) {
+	return f(resp)
+}
+
+func TestStatusUpgraderKeepsTheAPIStatus(t *testing.T) {
+	delegated := errors.New("delegated")
+	tests := []struct {
+		name      string
+		code      int
+		body      string
+		is        func(error) bool // nil: the inner upgrader answers
+		wantInMsg string
+	}{
+		{"forbidden Status", 403, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web\" is forbidden: User \"u\" cannot create resource \"pods/portforward\"","reason":"Forbidden","code":403}`,
+			apierrors.IsForbidden, `cannot create resource "pods/portforward"`},
+		{"not found Status", 404, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web\" not found","reason":"NotFound","code":404}`,
+			apierrors.IsNotFound, `pods "web" not found`},
+		{"forbidden as text", 403, "forbidden: no\n", apierrors.IsForbidden, "forbidden: no"},
+		{"unauthorized, empty", 401, "", apierrors.IsUnauthorized, "Unauthorized"},
+		{"JSON that is no Status", 404, `{"error":"gone"}`, apierrors.IsNotFound, `{"error":"gone"}`},
+		{"switching protocols", 101, "", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := statusUpgrader{upgraderFunc(func(*http.Response) (apihttpstream.Connection, error) { return nil, delegated })}
+			_, err := u.NewConnection(&http.Response{StatusCode: tt.code, Status: http.StatusText(tt.code), Body: io.NopCloser(strings.NewReader(tt.body))})
+			if tt.is == nil {
+				if !errors.Is(err, delegated) {
+					t.Fatalf("got %v, want the inner upgrader's answer", err)
+				}
+				return
+			}
+			if err == nil || !tt.is(err) {
+				t.Fatalf("got %v, want it recognised as %d", err, tt.code)
+			}
+			if !strings.Contains(err.Error(), tt.wantInMsg) || !strings.HasPrefix(err.Error(), "unable to upgrade connection: ") {
+				t.Errorf("message %q, want it to say %q", err, tt.wantInMsg)
+			}
+		})
+	}
+}

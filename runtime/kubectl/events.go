@@ -14,8 +14,15 @@ import (
 type exitBroker struct {
 	mu      sync.Mutex
 	waiters map[proc.ID][]chan struct{}
-	gone    map[proc.ID]bool
+	// gone: the latest exits (at most maxGone, oldest first in order), for
+	// a waiter that comes after the exit; a watch asks again within one
+	// pass, so a long-lived Runtime need not remember every exit.
+	gone  map[proc.ID]bool
+	order []proc.ID
 }
+
+// maxGone bounds the exits an exitBroker remembers.
+const maxGone = 1024
 
 func (b *exitBroker) exited(id proc.ID) {
 	b.mu.Lock()
@@ -23,7 +30,14 @@ func (b *exitBroker) exited(id proc.ID) {
 	if b.gone == nil {
 		b.gone = make(map[proc.ID]bool)
 	}
-	b.gone[id] = true
+	if !b.gone[id] {
+		if len(b.order) == maxGone {
+			delete(b.gone, b.order[0])
+			b.order = append(b.order[:0], b.order[1:]...)
+		}
+		b.gone[id] = true
+		b.order = append(b.order, id)
+	}
 	for _, ch := range b.waiters[id] {
 		close(ch)
 	}

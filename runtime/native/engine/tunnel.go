@@ -15,10 +15,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/streaming/pkg/httpstream"
+	streamspdy "k8s.io/streaming/pkg/httpstream/spdy"
 )
 
 // TunnelDialer opens one upgraded connection to a pod's portforward
@@ -40,11 +41,11 @@ type KubeDialer struct{}
 // closed.
 func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error) {
 	u := c.API.PortForwardURL(namespace, pod)
-	transport, upgrader, err := spdy.RoundTripperFor(c.Config)
+	transport, upgrader, err := spdyTransport(c.Config)
 	if err != nil {
 		return nil, fmt.Errorf("building the SPDY transport: %w", err)
 	}
-	dialer := spdy.NewDialerForStreaming(statusUpgrader{upgrader}, &http.Client{Transport: transport}, http.MethodPost, u)
+	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	if !forceSPDY {
 		// The streaming variants, as kubectl 1.36: the WebSocket dialer
 		// reports k8s.io/streaming's UpgradeFailureError, which
@@ -81,15 +82,42 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 	}
 }
 
+// spdyTransport is client-go's spdy.RoundTripperFor on k8s.io/streaming's
+// round tripper (apimachinery's wrapper of it is deprecated), with the
+// upgrader wrapped in statusUpgrader.
+func spdyTransport(cfg *rest.Config) (http.RoundTripper, spdy.Upgrader, error) {
+	tlsConfig, err := rest.TLSConfigFor(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	proxy := http.ProxyFromEnvironment
+	if cfg.Proxy != nil {
+		proxy = cfg.Proxy
+	}
+	rt, err := streamspdy.NewRoundTripperWithConfig(streamspdy.RoundTripperConfig{
+		TLS: tlsConfig, Proxier: proxy, PingPeriod: 5 * time.Second, // as client-go
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	transport, err := rest.HTTPWrappersForConfig(cfg, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return transport, spdy.NewUpgraderForStreaming(statusUpgrader{rt}), nil
+}
+
 // statusUpgrader keeps the API server's answer to a refused SPDY upgrade
 // as an API status error — its code and reason — where client-go reduces
 // it to text: the engine tells a pod that is gone (not found) from a user
 // who may not port-forward (forbidden) by it.
-type statusUpgrader struct{ spdy.Upgrader }
+type statusUpgrader struct {
+	httpstream.UpgradeRoundTripper
+}
 
-func (u statusUpgrader) NewConnection(resp *http.Response) (apihttpstream.Connection, error) {
+func (u statusUpgrader) NewConnection(resp *http.Response) (httpstream.Connection, error) {
 	if resp.StatusCode < http.StatusBadRequest {
-		return u.Upgrader.NewConnection(resp)
+		return u.UpgradeRoundTripper.NewConnection(resp)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {

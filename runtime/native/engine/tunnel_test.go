@@ -8,13 +8,18 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apihttpstream "k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
-// upgraderFunc is a spdy.Upgrader from a function.
-type upgraderFunc func(*http.Response) (apihttpstream.Connection, error)
+// upgraderFunc is an httpstream.UpgradeRoundTripper whose NewConnection
+// is a function.
+type upgraderFunc func(*http.Response) (httpstream.Connection, error)
 
-func (f upgraderFunc) NewConnection(resp *http.Response) (apihttpstream.Connection, error) {
+func (f upgraderFunc) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func (f upgraderFunc) NewConnection(resp *http.Response) (httpstream.Connection, error) {
 	return f(resp)
 }
 
@@ -38,7 +43,7 @@ func TestStatusUpgraderKeepsTheAPIStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u := statusUpgrader{upgraderFunc(func(*http.Response) (apihttpstream.Connection, error) { return nil, delegated })}
+			u := statusUpgrader{upgraderFunc(func(*http.Response) (httpstream.Connection, error) { return nil, delegated })}
 			_, err := u.NewConnection(&http.Response{StatusCode: tt.code, Status: http.StatusText(tt.code), Body: io.NopCloser(strings.NewReader(tt.body))})
 			if tt.is == nil {
 				if !errors.Is(err, delegated) {

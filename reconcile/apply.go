@@ -325,6 +325,9 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		LocalPort:  port,
 		WantedPort: d.LocalPort,
 	}
+	if len(d.Sensitive) > 0 {
+		entry.Sensitive = d.SensitiveFields()
+	}
 	if c.Prior != nil {
 		entry.Restarts = c.Prior.Restarts
 	}

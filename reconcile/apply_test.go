@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -129,6 +130,28 @@ func TestApplyStartRetryPermanent(t *testing.T) {
 	}
 	if len(lines) != 4 {
 		t.Errorf("%d progress lines, want one per forward:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+// The state records which fields of a forward came from sensitive
+// values, so the views can hide them after the spec changed.
+func TestApplyRecordsSensitiveFields(t *testing.T) {
+	t.Parallel()
+	a, _ := newTestApplier(newFakeRuntime(nil), 0)
+	secret := fwd("secret", 9000)
+	secret.Sensitive = map[string]bool{model.FieldContext: true, model.FieldTarget: true}
+	p := Plan{Changes: []Change{
+		{Name: "plain", Action: Start, Port: 9001, Desired: fwd("plain", 9001)},
+		{Name: "secret", Action: Start, Port: 9000, Desired: secret},
+	}}
+	if res := a.Apply(context.Background(), p); res.Failed != 0 {
+		t.Fatalf("Failed = %d: %+v", res.Failed, res.Outcomes)
+	}
+	if got, want := a.State.Forwards["secret"].Sensitive, []string{model.FieldContext, model.FieldTarget}; !slices.Equal(got, want) {
+		t.Errorf("secret's state records sensitive %v, want %v", got, want)
+	}
+	if got := a.State.Forwards["plain"].Sensitive; got != nil {
+		t.Errorf("plain's state records sensitive %v, want none", got)
 	}
 }
 

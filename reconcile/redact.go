@@ -1,6 +1,11 @@
 package reconcile
 
-import "github.com/kpf-dev/kpf/spec/model"
+import (
+	"slices"
+
+	"github.com/kpf-dev/kpf/spec/model"
+	"github.com/kpf-dev/kpf/state"
+)
 
 // Redacted stands for a value that came from a sensitive variable.
 const Redacted = "(sensitive value)"
@@ -17,27 +22,68 @@ var planFieldOf = map[string]string{
 }
 
 // redactedChange is c as the views show it: every value that came from a
-// sensitive variable (the spec marks them per field) replaced by Redacted,
-// in the desired forward and in the field changes. The resolved local port
-// stays: it is bound on this machine for anyone to see. c is not modified.
+// sensitive variable replaced by Redacted — in the desired forward and the
+// field changes (the spec marks them per field), and in what runs (the
+// state records which of its fields were sensitive when it started, so a
+// forward removed from the spec or no longer sensitive does not show its
+// old values). The resolved local port stays: it is bound on this machine
+// for anyone to see. c is not modified.
 func redactedChange(c *Change) *Change {
-	d := c.Desired
-	if d == nil || len(d.Sensitive) == 0 {
+	d, p := c.Desired, c.Prior
+	dSens := d != nil && len(d.Sensitive) > 0
+	pSens := p != nil && len(p.Sensitive) > 0
+	if !dSens && !pSens {
 		return c
 	}
 	out := *c
-	rd := redactedForward(*d)
-	out.Desired = &rd
+	if dSens {
+		rd := redactedForward(*d)
+		out.Desired = &rd
+	}
+	if pSens {
+		rp := redactedState(*p)
+		out.Prior = &rp
+	}
 	if len(c.Fields) > 0 {
 		out.Fields = make([]FieldChange, len(c.Fields))
 		for i, fc := range c.Fields {
-			if d.Sensitive[planFieldOf[fc.Field]] {
+			field := planFieldOf[fc.Field]
+			if dSens && d.Sensitive[field] {
 				fc.Before, fc.After = Redacted, Redacted
+			}
+			if pSens && slices.Contains(p.Sensitive, field) {
+				fc.Before = Redacted
 			}
 			out.Fields[i] = fc
 		}
 	}
 	return &out
+}
+
+// redactedState is s with the fields that were sensitive when it started
+// replaced by Redacted.
+func redactedState(s state.Forward) state.Forward {
+	for _, field := range s.Sensitive {
+		switch field {
+		case model.FieldTarget:
+			if s.Target != "" {
+				s.Target = Redacted
+			}
+		case model.FieldSelector:
+			if len(s.Selector) > 0 {
+				s.Selector = map[string]string{Redacted: Redacted}
+			}
+		case model.FieldContext:
+			s.Context = Redacted
+		case model.FieldNamespace:
+			s.Namespace = Redacted
+		case model.FieldAddress:
+			s.Address = Redacted
+		case model.FieldRemotePort:
+			s.RemotePort = Redacted
+		}
+	}
+	return s
 }
 
 // redactedForward is f with its sensitive fields replaced by Redacted.

@@ -48,3 +48,57 @@ func TestSensitiveRedacted(t *testing.T) {
 		t.Errorf("status row shows the sensitive value: %+v", r)
 	}
 }
+
+// TestSensitiveStaysRedactedAfterTheSpec: what runs was started from
+// sensitive values (the state records which fields): removed from the
+// spec, or its values no longer sensitive, the views still hide the old
+// values.
+func TestSensitiveStaysRedactedAfterTheSpec(t *testing.T) {
+	t.Parallel()
+	const secret = "prod-cluster-7f3a"
+	api := dfwd("api", 8080, func(f *model.Forward) {
+		f.Context, f.Target = secret, model.Target{Kind: "service", Name: secret}
+		f.Sensitive = map[string]bool{model.FieldContext: true, model.FieldTarget: true}
+	})
+	running := drunning(api, 8080, func(o *Observed) { o.State.Sensitive = api.SensitiveFields() })
+	plain := dfwd("api", 8080, func(f *model.Forward) { f.Context = "dev" })
+	tests := []struct {
+		name    string
+		spec    []model.Forward
+		action  Action
+		visible string // a value the view must still show
+	}{
+		{"removed from the spec", nil, Stop, ""},
+		{"no longer sensitive", []model.Forward{plain}, Replace, `"dev"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Diff(tt.spec, Actual{"api": running}, dbusyPorts{})
+			if len(p.Changes) != 1 || p.Changes[0].Action != tt.action {
+				t.Fatalf("plan %+v, want one %v", p.Changes, tt.action)
+			}
+			var human, js bytes.Buffer
+			if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := RenderJSON(&js, p); err != nil {
+				t.Fatal(err)
+			}
+			for view, out := range map[string]string{"human": human.String(), "json": js.String()} {
+				if strings.Contains(out, secret) {
+					t.Errorf("%s view shows the old sensitive value:\n%s", view, out)
+				}
+				if !strings.Contains(out, Redacted) {
+					t.Errorf("%s view does not say a value is hidden:\n%s", view, out)
+				}
+				if tt.visible != "" && !strings.Contains(out, tt.visible) {
+					t.Errorf("%s view hides %s, which is not sensitive:\n%s", view, tt.visible, out)
+				}
+			}
+			rows := StatusRows(tt.spec, Actual{"api": running}, time.Now())
+			if r := rows[0]; strings.Contains(r.Target+r.Context, secret) {
+				t.Errorf("status row shows the old sensitive value: %+v", r)
+			}
+		})
+	}
+}

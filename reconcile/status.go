@@ -104,6 +104,9 @@ func newStatusRow(name string) StatusRow {
 // fill sets what the observed state says.
 func (r *StatusRow) fill(obs Observed, now time.Time) {
 	st := obs.State
+	if len(st.Sensitive) > 0 {
+		st = redactedState(st)
+	}
 	r.Local = hostPort(st.Address, st.LocalPort)
 	if r.Target == "" {
 		r.Target = targetText(st.Target, st.Selector)

@@ -43,4 +43,8 @@ type Forward struct {
 	StartedAt  time.Time `json:"started_at"`
 	Restarts   int       `json:"restarts"`
 	LastError  string    `json:"last_error,omitempty"`
+	// Sensitive names the fields (spec/model's FieldTarget, FieldContext,
+	// …) whose value came from a sensitive variable when the forward was
+	// started: views redact them even once the spec no longer has it.
+	Sensitive []string `json:"sensitive,omitempty"`
 }

@@ -9,15 +9,35 @@ import (
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
+// secret is a sensitive variable's value.
+const secret = "prod-cluster-7f3a"
+
+// secretAPI is forward api whose context and target came from secret.
+func secretAPI() model.Forward {
+	return dfwd("api", 8080, func(f *model.Forward) {
+		f.Context, f.Target = secret, model.Target{Kind: "service", Name: secret}
+		f.Sensitive = map[string]bool{model.FieldContext: true, model.FieldTarget: true}
+	})
+}
+
+// planViews renders p in every view, by view name.
+func planViews(t *testing.T, p Plan) map[string]string {
+	t.Helper()
+	var human, js bytes.Buffer
+	if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderJSON(&js, p); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"human": human.String(), "json": js.String()}
+}
+
 // TestSensitiveRedacted: values from sensitive variables never reach the
 // plan (human or JSON) or the status rows; the plan still acts on them.
 func TestSensitiveRedacted(t *testing.T) {
 	t.Parallel()
-	const secret = "prod-cluster-7f3a"
-	api := dfwd("api", 8080, func(f *model.Forward) {
-		f.Context, f.Target = secret, model.Target{Kind: "service", Name: secret}
-		f.Sensitive = map[string]bool{model.FieldContext: true, model.FieldTarget: true}
-	})
+	api := secretAPI()
 	old := dfwd("api", 8080, func(f *model.Forward) { f.Context = secret + "-old" })
 	for name, actual := range map[string]Actual{
 		"start":   nil,
@@ -27,14 +47,7 @@ func TestSensitiveRedacted(t *testing.T) {
 		if p.Changes[0].Desired.Context != secret {
 			t.Fatalf("%s: Diff must plan with the real value", name)
 		}
-		var human, js bytes.Buffer
-		if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if err := RenderJSON(&js, p); err != nil {
-			t.Fatal(err)
-		}
-		for view, out := range map[string]string{"human": human.String(), "json": js.String()} {
+		for view, out := range planViews(t, p) {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s plan, %s view shows the sensitive value:\n%s", name, view, out)
 			}
@@ -55,11 +68,7 @@ func TestSensitiveRedacted(t *testing.T) {
 // values.
 func TestSensitiveStaysRedactedAfterTheSpec(t *testing.T) {
 	t.Parallel()
-	const secret = "prod-cluster-7f3a"
-	api := dfwd("api", 8080, func(f *model.Forward) {
-		f.Context, f.Target = secret, model.Target{Kind: "service", Name: secret}
-		f.Sensitive = map[string]bool{model.FieldContext: true, model.FieldTarget: true}
-	})
+	api := secretAPI()
 	running := drunning(api, 8080, func(o *Observed) { o.State.Sensitive = api.SensitiveFields() })
 	plain := dfwd("api", 8080, func(f *model.Forward) { f.Context = "dev" })
 	tests := []struct {
@@ -77,14 +86,7 @@ func TestSensitiveStaysRedactedAfterTheSpec(t *testing.T) {
 			if len(p.Changes) != 1 || p.Changes[0].Action != tt.action {
 				t.Fatalf("plan %+v, want one %v", p.Changes, tt.action)
 			}
-			var human, js bytes.Buffer
-			if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := RenderJSON(&js, p); err != nil {
-				t.Fatal(err)
-			}
-			for view, out := range map[string]string{"human": human.String(), "json": js.String()} {
+			for view, out := range planViews(t, p) {
 				if strings.Contains(out, secret) {
 					t.Errorf("%s view shows the old sensitive value:\n%s", view, out)
 				}

@@ -43,6 +43,22 @@ func banner(t testing.TB, f *Forward) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
+// bannerResult is what banner returned.
+type bannerResult struct {
+	line string
+	err  error
+}
+
+// bannerLater runs banner in the background: for a connection that waits.
+func bannerLater(t testing.TB, f *Forward) <-chan bannerResult {
+	done := make(chan bannerResult, 1)
+	go func() {
+		line, err := banner(t, f)
+		done <- bannerResult{line, err}
+	}()
+	return done
+}
+
 func mustBanner(t *testing.T, f *Forward) string {
 	t.Helper()
 	got, err := banner(t, f)
@@ -404,15 +420,7 @@ func TestUndialablePodWaitsForItsReplacement(t *testing.T) {
 	env := newTestEnv(t, Options{RefusedRetry: 10 * time.Second}, webPod("web-0"))
 	env.dialer.failDialsTo("web-0", apierrors.NewNotFound(corev1.Resource("pods"), "web-0"))
 	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
-	type result struct {
-		line string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		line, err := banner(t, f)
-		done <- result{line, err}
-	}()
+	done := bannerLater(t, f)
 	eventually(t, "the dial to web-0 to fail", func() bool { return env.dialer.dialsTo("web-0") == 1 })
 	env.deletePod("demo", "web-0")
 	env.dialer.failDialsTo("web-0", nil)
@@ -436,15 +444,7 @@ func TestPodDeletedWhileBeingDialed(t *testing.T) {
 	release := env.dialer.holdDialsTo("web-a")
 	defer release()
 	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
-	type result struct {
-		line string
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		line, err := banner(t, f)
-		done <- result{line, err}
-	}()
+	done := bannerLater(t, f)
 	eventually(t, "the dial to web-a to start", func() bool { return env.dialer.dialsTo("web-a") == 1 })
 	env.deletePod("demo", "web-a")
 	eventually(t, "web-a's tunnel to leave the pool", func() bool {

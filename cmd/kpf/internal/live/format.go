@@ -13,7 +13,9 @@ import (
 // dash is how the view shows a value it does not know.
 const dash = "-"
 
-// formatUptime is a compact duration: 45s, 12m03s, 3h12m, 2d04h.
+// formatUptime is a compact duration: 45s, 9m03s, 12m, 3h12m, 2d04h —
+// seconds only for the first ten minutes, as kubectl's ages, so an idle
+// table does not change every second.
 func formatUptime(d time.Duration) string {
 	if d <= 0 {
 		return dash
@@ -22,8 +24,10 @@ func formatUptime(d time.Duration) string {
 	switch {
 	case s < 60:
 		return fmt.Sprintf("%ds", s)
-	case s < 3600:
+	case s < 600:
 		return fmt.Sprintf("%dm%02ds", s/60, s%60)
+	case s < 3600:
+		return fmt.Sprintf("%dm", s/60)
 	case s < 86400:
 		return fmt.Sprintf("%dh%02dm", s/3600, s%3600/60)
 	default:

@@ -51,8 +51,13 @@ type Model struct {
 	visible []int             // indices into snap.Rows that pass the filter
 	widths  [numCols]int
 	rows    []table.Row // styled cells of the visible rows
-	cursor  int         // index into visible the rows were styled for
-	name    string      // the selected forward, kept across snapshots
+	// shown is what the table last rendered rows from (nil: unknown, as
+	// after a key moved the selection): a refresh that changes no cell
+	// skips the table's re-render.
+	shown   [][numCols]string
+	setRows int    // the table's row re-renders so far
+	cursor  int    // index into visible the rows were styled for
+	name    string // the selected forward, kept across snapshots
 
 	table     table.Model
 	help      help.Model
@@ -408,16 +413,24 @@ func (m *Model) resize() {
 	}
 	// The table re-renders its window (twice the visible rows) on each
 	// of these calls: make only those that change something.
+	rendered := false
 	if !slices.Equal(cols, m.table.Columns()) {
 		m.table.SetColumns(cols)
+		rendered = true
 	}
 	if m.table.Width() != m.width {
 		m.table.SetWidth(m.width)
+		rendered = true
 	}
 	if h := rest - logH; m.table.Height() != h-1 {
 		m.table.SetHeight(h)
+		rendered = true
 	}
-	m.table.SetRows(m.rows)
+	if rendered || m.shown == nil || !slices.Equal(m.shown, m.cellBuf) {
+		m.table.SetRows(m.rows)
+		m.setRows++
+		m.shown = append(m.shown[:0], m.cellBuf...)
+	}
 	if m.table.Cursor() != cursor {
 		// SetCursor would leave the table's scroll offset behind; moving
 		// there scrolls as a key press would.
@@ -451,6 +464,7 @@ func (m *Model) move(msg tea.KeyPressMsg) {
 		to = last
 	}
 	to = min(max(to, 0), last)
+	m.shown = nil // the table renders the rows restyled here
 	m.restyle(to)
 	m.table, _ = m.table.Update(msg)
 	if got := m.table.Cursor(); got != to {

@@ -319,3 +319,45 @@ func TestStaleLogMessagesDropped(t *testing.T) {
 		t.Errorf("stale reader closed %d times, want 1", fa.closed)
 	}
 }
+
+// TestIdleRefreshSkipsTableRender: a refresh that changes no cell does not
+// re-render the table's rows (the view's cost with idle forwards), and what
+// it shows stays right across key moves and real changes.
+func TestIdleRefreshSkipsTableRender(t *testing.T) {
+	m := New(context.Background(), Options{Width: 80, Height: 24})
+	at := func(i int, mod func(*Snapshot)) Snapshot {
+		s := manyRows(30, 0)
+		s.At = t0.Add(time.Duration(i) * time.Second)
+		if mod != nil {
+			mod(&s)
+		}
+		return s
+	}
+	m.Update(at(0, nil))
+	m.Update(at(1, nil)) // the traffic columns have their first rate now
+	before, frame := m.setRows, m.Render()
+	m.Update(at(2, nil))
+	if m.setRows != before {
+		t.Errorf("an unchanged refresh re-rendered the table's rows")
+	}
+	if got := m.Render(); got != frame {
+		t.Errorf("an unchanged refresh changed the frame:\n%s\nwas\n%s", ansi.Strip(got), ansi.Strip(frame))
+	}
+
+	second := m.snap.Rows[1].Name
+	m.Update(press("j"))
+	m.Update(at(3, nil))
+	wantSelected(t, m, second)
+	if line := frameLines(ansi.Strip(m.Render()))[2]; !strings.HasPrefix(line, "› "+second) {
+		t.Errorf("after j and a refresh the second row is %q, want it selected", line)
+	}
+
+	before = m.setRows
+	m.Update(at(4, func(s *Snapshot) { s.Rows[0].Restarts = 42 }))
+	if m.setRows == before {
+		t.Error("a changed cell did not re-render the table's rows")
+	}
+	if line := frameLines(ansi.Strip(m.Render()))[1]; !strings.Contains(line, " 42 ") {
+		t.Errorf("the first row after its restarts changed: %q", line)
+	}
+}

@@ -341,3 +341,27 @@ func procOf(h runtime.Handle) proc.ID {
 	id, _ := kubectl.Process(h)
 	return id
 }
+
+// kpfResult is one run of kpf.
+type kpfResult struct {
+	code        int
+	out, errOut string
+}
+
+// kpfAtOnce runs n copies of kpf with args at the same moment and returns
+// their results in start order.
+func (w *workspace) kpfAtOnce(n int, args ...string) []kpfResult {
+	w.t.Helper()
+	results := make([]kpfResult, n)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out, errOut := w.kpf(args...)
+			results[i] = kpfResult{code, out, errOut}
+		}()
+	}
+	wg.Wait()
+	return results
+}

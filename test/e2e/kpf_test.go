@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -483,21 +482,7 @@ func TestConcurrentApplies(t *testing.T) {
 	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 
-	type result struct {
-		code        int
-		out, errOut string
-	}
-	results := make([]result, 2)
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, out, errOut := w.kpf("apply")
-			results[i] = result{code, out, errOut}
-		}()
-	}
-	wg.Wait()
+	results := w.kpfAtOnce(2, "apply")
 	for i, r := range results {
 		if r.code != 0 && !strings.Contains(r.errOut, "locked by kpf (pid") {
 			t.Errorf("apply %d: exit %d without a lock message\n%s%s", i, r.code, r.out, r.errOut)

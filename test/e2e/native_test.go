@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -308,21 +307,7 @@ func TestNativeRollingRestartLosesNothing(t *testing.T) {
 		t.Logf("%d connections got the test backend's speak-first banner (the request reached the pod >200 ms after the pod accepted; both ways checked):\n%s",
 			len(r.banners), strings.Join(r.banners, "\n"))
 	}
-	if len(r.failures) > 0 {
-		t.Errorf("%d of %d connections failed during the rolling restart:\n%s", len(r.failures), r.total, strings.Join(r.failures, "\n"))
-	}
-	oldSeen, newSeen := 0, 0
-	for pod, n := range r.seen {
-		if slices.Contains(before, pod) {
-			oldSeen += n
-		}
-		if slices.Contains(after, pod) {
-			newSeen += n
-		}
-	}
-	if oldSeen == 0 || newSeen == 0 {
-		t.Errorf("answers from old pods %d, new pods %d: want both", oldSeen, newSeen)
-	}
+	r.check(t, before, after)
 	// The listener is the very socket bound before the rollout, in the same
 	// agent: never closed, never re-bound.
 	if now := w.oneAgent(); now != agent {
@@ -651,21 +636,7 @@ func TestNativeConcurrentApplies(t *testing.T) {
 	web, api, db := threePorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 
-	type result struct {
-		code        int
-		out, errOut string
-	}
-	results := make([]result, 2)
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, out, errOut := w.kpf("apply")
-			results[i] = result{code, out, errOut}
-		}()
-	}
-	wg.Wait()
+	results := w.kpfAtOnce(2, "apply")
 	started := 0
 	for i, r := range results {
 		if r.code != 0 {
@@ -785,6 +756,27 @@ type connLoopResult struct {
 	failures []string
 	banners  []string
 	seen     map[string]int // answers by pod
+}
+
+// check fails t for every failed connection, and unless both the pods
+// from before the rollout and those after it answered.
+func (r connLoopResult) check(t *testing.T, before, after []string) {
+	t.Helper()
+	if len(r.failures) > 0 {
+		t.Errorf("%d of %d connections failed during the rolling restart:\n%s", len(r.failures), r.total, strings.Join(r.failures, "\n"))
+	}
+	oldSeen, newSeen := 0, 0
+	for pod, n := range r.seen {
+		if slices.Contains(before, pod) {
+			oldSeen += n
+		}
+		if slices.Contains(after, pod) {
+			newSeen += n
+		}
+	}
+	if oldSeen == 0 || newSeen == 0 {
+		t.Errorf("answers from old pods %d, new pods %d: want both", oldSeen, newSeen)
+	}
 }
 
 // connLoop opens one new connection every 20 ms through port until stop

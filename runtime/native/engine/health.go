@@ -272,6 +272,12 @@ func (f *Forward) check(t *tunnel, port int32) error {
 			return fmt.Errorf("no answer within %s", f.cfg.Health.Timeout)
 		}
 	default:
+		// Read what a server that speaks first sends, and drop it:
+		// spdystream hands a stream's data to one of five frame workers
+		// per connection and blocks it until the stream is read, which
+		// would stall every stream of the tunnel on that worker until the
+		// check ends (the Reset below ends the read).
+		go func() { _, _ = io.Copy(io.Discard, data) }()
 		grace := time.NewTimer(min(tcpGrace, f.cfg.Health.Timeout))
 		defer grace.Stop()
 		select {

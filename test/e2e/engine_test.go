@@ -606,9 +606,9 @@ func TestEngineForbiddenDialFailsAtOnce(t *testing.T) {
 // check stalled every fifth stream of the tunnel for the rest of the
 // check. With checks every 300 ms, connections through the forward must
 // still reach the pod at once: the echo backend speaks first to a client
-// silent for 200 ms, so a stalled request shows as its banner.
+// silent for 200 ms, so a stalled request shows as its banner. Not
+// parallel: the parallel tests' load could delay a request that long too.
 func TestEngineHealthCheckDoesNotStallTheTunnel(t *testing.T) {
-	t.Parallel()
 	ns := newEmptyNamespace(t)
 	ctx := testContext(t)
 	if err := testCluster.DeployEcho(ctx, ns, "echo", 1); err != nil {

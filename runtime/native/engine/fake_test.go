@@ -194,8 +194,8 @@ func (c *fakeConn) Close() error {
 	return nil
 }
 
-func (c *fakeConn) CloseChan() <-chan bool             { return c.closed }
-func (c *fakeConn) SetIdleTimeout(time.Duration)       {}
+func (c *fakeConn) CloseChan() <-chan bool       { return c.closed }
+func (c *fakeConn) SetIdleTimeout(time.Duration) {}
 func (c *fakeConn) RemoveStreams(...httpstream.Stream) {
 	if takeOne(&c.d.panicRemove) {
 		panic("injected: removing streams panicked")

@@ -49,11 +49,11 @@ type Config struct {
 // DefaultMaxConnections is a forward's cap on concurrent connections when
 // its Config sets none. A thousand connections opened at once on one
 // forward must all be served, so the cap is well above that; it bounds
-// what one flood costs: each connection holds a goroutine per direction,
-// two 32 KiB copy buffers and up to 64 KiB kept for a replay, so about
-// 4096 × 170 KiB ≈ 0.7 GiB at worst (clients that each sent 64 KiB before
-// the pod answered), a quarter of it for clients that wait for an answer
-// first — and 4096 of the process's file descriptors.
+// what one flood costs: each connection holds four goroutines, two 32 KiB
+// copy buffers and up to 64 KiB kept for a replay, so about 4096 × 170 KiB
+// ≈ 0.7 GiB at worst (clients that each sent 64 KiB before the pod
+// answered), about 0.4 GiB for clients that wait for an answer first —
+// and 4096 of the process's file descriptors.
 const DefaultMaxConnections = 4096
 
 // Status is a forward's state at one moment.

@@ -11,9 +11,9 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -114,6 +114,11 @@ func flood(ctx context.Context, port, n int, release <-chan struct{}) *floodResu
 			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
 			c, err := d.DialContext(dctx, "tcp", addr)
+			if errors.Is(err, syscall.ECONNRESET) { // refused: reset before the connect returned
+				res.refused.Add(1)
+				wg.Done()
+				return
+			}
 			if err != nil {
 				res.failed.Add(1)
 				res.firstErr.CompareAndSwap(nil, err.Error())
@@ -126,7 +131,7 @@ func flood(ctx context.Context, port, n int, release <-chan struct{}) *floodResu
 			switch {
 			case k > 0:
 				res.served.Add(1)
-			case errors.Is(err, io.EOF) || err != nil && strings.Contains(err.Error(), "connection reset"):
+			case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET):
 				res.refused.Add(1)
 			default:
 				res.failed.Add(1)

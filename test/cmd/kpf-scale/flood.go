@@ -75,13 +75,13 @@ func (r *run) measureFlood(ctx context.Context) error {
 	close(release)
 	close(stop)
 	wg.Wait()
-	refusedSeen := r.refusedInStatus(ctx, "f000")
+	refusedSeen, lastErr := r.refusedInStatus(ctx, "f000")
 
 	r.add(fmt.Sprintf("flood of %d connections at once on one forward (max_connections default)", r.opts.flood),
 		fmt.Sprintf("%d served, %d refused, %d failed", res.served.Load(), res.refused.Load(), res.failed.Load()),
 		"the excess refused at once",
-		fmt.Sprintf("all answered or closed within %s; kpf status counted %s refused; agent RSS %s before, %s with the served ones open%s",
-			fmtDur(res.opened), refusedSeen, fmtMB(rssBefore), fmtMB(rssPeak), firstErrNote(&res.firstErr)))
+		fmt.Sprintf("all answered or closed within %s; kpf status counted %s refused (the rest of the closed ones were accepted, then failed: last error %q); agent RSS %s before, %s with the served ones open%s",
+			fmtDur(res.opened), refusedSeen, lastErr, fmtMB(rssBefore), fmtMB(rssPeak), firstErrNote(&res.firstErr)))
 	r.add("another forward of the agent during the flood: failed fetches", fmt.Sprintf("%d of %d", fetchFails.Load(), fetches.Load()), "0",
 		"one GET every 20 ms"+firstErrNote(&fetchErr))
 	slices.Sort(statusTook)
@@ -188,26 +188,27 @@ func (r *run) statusLoop(ctx context.Context, stop <-chan struct{}) (took []time
 	}
 }
 
-// refusedInStatus is the refused_connections `kpf status --json` shows for
-// name ("?" when it cannot tell).
-func (r *run) refusedInStatus(ctx context.Context, name string) string {
+// refusedInStatus is the refused_connections and last_error `kpf status
+// --json` shows for name ("?" when it cannot tell).
+func (r *run) refusedInStatus(ctx context.Context, name string) (refused, lastErr string) {
 	out, err := r.kpfCmd(ctx, "status", "--json").Output()
 	if err != nil {
-		return "?"
+		return "?", "?"
 	}
 	var st struct {
 		Forwards []struct {
-			Name    string `json:"name"`
-			Refused *int64 `json:"refused_connections"`
+			Name      string `json:"name"`
+			Refused   *int64 `json:"refused_connections"`
+			LastError string `json:"last_error"`
 		} `json:"forwards"`
 	}
 	if json.Unmarshal(out, &st) != nil {
-		return "?"
+		return "?", "?"
 	}
 	for _, f := range st.Forwards {
 		if f.Name == name && f.Refused != nil {
-			return strconv.FormatInt(*f.Refused, 10)
+			return strconv.FormatInt(*f.Refused, 10), f.LastError
 		}
 	}
-	return "?"
+	return "?", "?"
 }

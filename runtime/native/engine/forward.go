@@ -52,8 +52,9 @@ type Config struct {
 // what one flood costs: each connection holds four goroutines, two 32 KiB
 // copy buffers and up to 64 KiB kept for a replay, so about 4096 × 170 KiB
 // ≈ 0.7 GiB at worst (clients that each sent 64 KiB before the pod
-// answered), about 0.4 GiB for clients that wait for an answer first —
-// and 4096 of the process's file descriptors.
+// answered), and 4096 of the process's file descriptors. Measured, an open
+// connection that waits costs the agent about 40 KiB of RSS (kpf-scale
+// --flood 1000: 24 MB before, 64 MB with the thousand open).
 const DefaultMaxConnections = 4096
 
 // Status is a forward's state at one moment.

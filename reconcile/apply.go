@@ -301,6 +301,8 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 			Kubeconfig: a.Kubeconfig,
 			Runtime:    d.Runtime,
 			Health:     runtimeHealth(d.Health),
+
+			MaxConnections: d.MaxConnections,
 		})
 		if err == nil || runtime.IsPermanent(err) || !errors.Is(err, runtime.ErrPortInUse) {
 			return err
@@ -324,6 +326,8 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		RemotePort: d.RemotePort,
 		LocalPort:  port,
 		WantedPort: d.LocalPort,
+
+		MaxConnections: d.MaxConnections,
 	}
 	if len(d.Sensitive) > 0 {
 		entry.Sensitive = d.SensitiveFields()

@@ -498,3 +498,34 @@ func expectPeak(t *testing.T, rt *fakeRuntime, done <-chan Result, want int) {
 		t.Fatalf("peak %d starts in flight, want exactly %d", rt.maxInflight, want)
 	}
 }
+
+// TestApplyPassesMaxConnections: the spec's max_connections reaches the
+// runtime and the state (which the next plan compares it with).
+func TestApplyPassesMaxConnections(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	var mu sync.Mutex
+	var got []int
+	rt.onStart = func(s runtime.Spec) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, s.MaxConnections)
+	}
+	a, _ := newTestApplier(rt, 0)
+	capped := fwd("api", 8080)
+	capped.MaxConnections = 7
+	res := a.Apply(context.Background(), Plan{Changes: []Change{
+		{Name: "api", Action: Start, Port: 8080, Desired: capped},
+		{Name: "web", Action: Start, Port: 8081, Desired: fwd("web", 8081)},
+	}})
+	if res.Failed != 0 {
+		t.Fatalf("apply: %+v", res)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []int{0, 7}) {
+		t.Errorf("runtime got max connections %v, want [0 7]", got)
+	}
+	if n := a.State.Forwards["api"].MaxConnections; n != 7 {
+		t.Errorf("state of api: max connections %d, want 7", n)
+	}
+}

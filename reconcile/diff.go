@@ -35,9 +35,12 @@ func ResolveContexts(fs []model.Forward, current string) []model.Forward {
 }
 
 // SpecHash identifies the fields that shape a forward's process: target,
-// selector, context, namespace, address, remote port and the local port the
-// spec asks for (not the one resolved). Health, open and enabled are not
-// part of it: changing them never restarts a forward.
+// selector, context, namespace, address, remote port, the local port the
+// spec asks for (not the one resolved) and max_connections when set (unset,
+// it leaves the hash as it was before the attribute existed). Health, open
+// and enabled are not part of it: changing them never restarts a forward.
+// No runtime can change a running forward's cap, so a new max_connections
+// replaces it.
 func SpecHash(f model.Forward) string {
 	sum := specSum(&f)
 	return hex.EncodeToString(sum[:])
@@ -81,6 +84,10 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 	field(f.RemotePort)
 	b = append(b, 0)
 	b = strconv.AppendInt(b, int64(f.LocalPort), 10)
+	if f.MaxConnections != 0 {
+		field("max_connections=")
+		b = strconv.AppendInt(b, int64(f.MaxConnections), 10)
+	}
 	sum := sha256.Sum256(b)
 	return [sha256.Size / 2]byte(sum[:sha256.Size/2])
 }
@@ -344,6 +351,7 @@ func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 	add("address", prior.Address, f.Address)
 	add("local_port", formatWantedPort(prior.WantedPort), formatWantedPort(f.LocalPort))
 	add("remote_port", prior.RemotePort, f.RemotePort)
+	add("max_connections", formatMaxConnections(prior.MaxConnections), formatMaxConnections(f.MaxConnections))
 	if prior.Handle.Runtime != "" && f.Runtime != "" {
 		add("runtime", prior.Handle.Runtime, f.Runtime)
 	}
@@ -384,6 +392,13 @@ func FormatSelector(sel map[string]string) string {
 		b.WriteString(sel[k])
 	}
 	return b.String()
+}
+
+func formatMaxConnections(n int) string {
+	if n == 0 {
+		return "default"
+	}
+	return strconv.Itoa(n)
 }
 
 func formatWantedPort(p int) string {

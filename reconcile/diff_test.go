@@ -55,6 +55,8 @@ func drunning(f model.Forward, port int, mods ...func(*Observed)) Observed {
 			LocalPort:  port,
 			WantedPort: f.LocalPort,
 			StartedAt:  time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+
+			MaxConnections: f.MaxConnections,
 		},
 		Runtime: runtime.Unknown(),
 		Alive:   true,
@@ -165,6 +167,23 @@ func TestDiff(t *testing.T) {
 			busy:    dbusyPorts{"127.0.0.1:8080": true},
 			want: []dwantChange{{Name: "api", Action: Replace, Reason: "spec changed: local_port", Port: 9090,
 				Fields: []string{"local_port: 8080 -> 9090"}}}},
+		{name: "a new max_connections replaces",
+			desired: []model.Forward{dfwd("api", 8080, capped(100))},
+			actual:  Actual{"api": drunning(api, 8080)},
+			busy:    dbusyPorts{"127.0.0.1:8080": true},
+			want: []dwantChange{{Name: "api", Action: Replace, Reason: "spec changed: max_connections", Port: 8080,
+				Fields: []string{"max_connections: default -> 100"}}}},
+		{name: "max_connections back to the default replaces",
+			desired: []model.Forward{api},
+			actual:  Actual{"api": drunning(dfwd("api", 8080, capped(100)), 8080)},
+			busy:    dbusyPorts{"127.0.0.1:8080": true},
+			want: []dwantChange{{Name: "api", Action: Replace, Reason: "spec changed: max_connections", Port: 8080,
+				Fields: []string{"max_connections: 100 -> default"}}}},
+		{name: "the same max_connections is a no-op",
+			desired: []model.Forward{dfwd("api", 8080, capped(100))},
+			actual:  Actual{"api": drunning(dfwd("api", 8080, capped(100)), 8080)},
+			busy:    dbusyPorts{"127.0.0.1:8080": true},
+			want:    []dwantChange{{Name: "api", Action: NoOp, Port: 8080}}},
 		{name: "selector replaces target",
 			desired: []model.Forward{dfwd("db", 5432, func(f *model.Forward) {
 				f.Target = model.Target{}
@@ -307,6 +326,7 @@ func TestSpecHash(t *testing.T) {
 		"remote_port": func(f *model.Forward) { f.RemotePort = "8080" },
 		"local_port":  func(f *model.Forward) { f.LocalPort = 0 },
 		"field shift": func(f *model.Forward) { f.Context, f.Namespace = "kind-devshop", "" },
+		"max_conns":   capped(100),
 	}
 	h := SpecHash(base)
 	if len(h) != 32 {
@@ -325,6 +345,20 @@ func TestSpecHash(t *testing.T) {
 		if got := SpecHash(f); got == h {
 			t.Errorf("%s: hash did not change", name)
 		}
+	}
+}
+
+func capped(n int) func(*model.Forward) {
+	return func(f *model.Forward) { f.MaxConnections = n }
+}
+
+// TestSpecHashWithoutMaxConnectionsIsUnchanged: forwards that set no
+// max_connections keep the hash they had before the attribute existed, so
+// upgrading kpf replaces none of them.
+func TestSpecHashWithoutMaxConnectionsIsUnchanged(t *testing.T) {
+	t.Parallel()
+	if got, want := SpecHash(dfwd("api", 8080)), "67212142811dd6b6310261907393bb3d"; got != want {
+		t.Errorf("SpecHash = %s, want %s (the hash before max_connections)", got, want)
 	}
 }
 

@@ -19,6 +19,8 @@ var planFieldOf = map[string]string{
 	"address":     model.FieldAddress,
 	"local_port":  model.FieldLocalPort,
 	"remote_port": model.FieldRemotePort,
+
+	"max_connections": model.FieldMaxConnections,
 }
 
 // redactedChange is c as the views show it: every value that came from a

@@ -50,6 +50,9 @@ type StatusRow struct {
 	// Active and Total connections, BytesIn and BytesOut, Reconnects: as
 	// the runtime reports them; -1 = the runtime does not tell.
 	Active, Total, BytesIn, BytesOut, Reconnects int64
+	// Refused counts connections refused at max_connections; -1 = the
+	// runtime does not tell.
+	Refused int64
 }
 
 // StatusRows lists every forward of the spec and every forward kpf runs that
@@ -98,7 +101,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 
 // newStatusRow is the row of a forward nothing is known of yet.
 func newStatusRow(name string) StatusRow {
-	return StatusRow{Name: name, Health: "-", Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1}
+	return StatusRow{Name: name, Health: "-", Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1}
 }
 
 // fill sets what the observed state says.
@@ -130,6 +133,7 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 		r.Runtime, r.ID = st.Handle.Runtime, st.Handle.ID
 		rs := obs.Runtime
 		r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Reconnects = rs.Pod, rs.Active, rs.Total, rs.BytesIn, rs.BytesOut, rs.Reconnects
+		r.Refused = rs.Refused
 		r.Health = string(obs.Health)
 		if r.Health == "" {
 			r.Health = string(HealthUnknown)
@@ -231,12 +235,17 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 	return nil
 }
 
-// conns is "active/total" connections, "-" where the runtime does not count.
+// conns is "active/total" connections, and how many were refused at
+// max_connections if any; "-" where the runtime does not count.
 func conns(r StatusRow) string {
 	if r.Active < 0 || r.Total < 0 {
 		return "-"
 	}
-	return strconv.FormatInt(r.Active, 10) + "/" + strconv.FormatInt(r.Total, 10)
+	s := strconv.FormatInt(r.Active, 10) + "/" + strconv.FormatInt(r.Total, 10)
+	if r.Refused > 0 {
+		s += " (" + strconv.FormatInt(r.Refused, 10) + " refused)"
+	}
+	return s
 }
 
 func dash(s string) string {
@@ -277,6 +286,7 @@ type jsonStatusLine struct {
 	BytesIn       *int64  `json:"bytes_in,omitempty"`
 	BytesOut      *int64  `json:"bytes_out,omitempty"`
 	Reconnects    *int64  `json:"reconnects,omitempty"`
+	Refused       *int64  `json:"refused_connections,omitempty"`
 }
 
 // known is nil for a counter the runtime does not report (-1).
@@ -303,7 +313,7 @@ func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
 			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,
 			Active: known(r.Active), Total: known(r.Total), BytesIn: known(r.BytesIn),
-			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects),
+			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects), Refused: known(r.Refused),
 		})
 	}
 	enc := json.NewEncoder(w)

@@ -24,7 +24,7 @@ func statusScenario() ([]model.Forward, Actual, time.Time) {
 		"api": drunning(api, 8081, func(o *Observed) {
 			o.State.Restarts = 2
 			// A runtime that counts (native).
-			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120}
+			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120, Refused: 3}
 		}),
 		"db": drunning(db, 5432, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "dial tcp: connection refused" }),
 		"metrics": drunning(dfwd("metrics", 9090), 9090, ddead("error: lost connection to pod"),

@@ -33,6 +33,10 @@ type Spec struct {
 	Health Health
 	// ReadyTimeout bounds how long Start waits for readiness (default 30s).
 	ReadyTimeout time.Duration
+	// MaxConnections caps the connections served at once (0 = the
+	// runtime's default); the excess is refused. Runtimes that cannot cap
+	// ignore it.
+	MaxConnections int `json:",omitempty"`
 }
 
 // Health is a forward's health check, in plain values.
@@ -130,6 +134,8 @@ type Status struct {
 	BytesIn, BytesOut int64
 	// Reconnects counts tunnels re-opened after the first.
 	Reconnects int64
+	// Refused counts connections refused because MaxConnections were open.
+	Refused int64
 	// Health is the runtime's own verdict ("healthy", "unhealthy",
 	// "unknown", "none"; "" = the runtime does not check).
 	Health      string
@@ -143,7 +149,7 @@ type Status struct {
 // Unknown is a Status whose counters are unknown: runtimes that report no
 // counters start from it.
 func Unknown() Status {
-	return Status{Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1}
+	return Status{Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1}
 }
 
 // Runtime runs forwards. Implementations must be safe for concurrent use.

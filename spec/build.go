@@ -346,6 +346,7 @@ func (e *evaluator) decodeHealth(rb *rawBlock) healthVal {
 type defaultsVal struct {
 	context, namespace, address string
 	health                      healthVal
+	maxConns                    int             // 0: unset
 	sensitive                   map[string]bool // Forward field names
 	addressRedacted             bool            // address is not to be shown
 }
@@ -373,6 +374,10 @@ func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
 		d.address = v
 		e.record(&d.sensitive, FieldAddress, rb.attrs["address"])
 		d.addressRedacted = e.redacted(rb.attrs["address"])
+	}
+	if n, a, ok := e.maxConnections(rb.attrs); ok {
+		d.maxConns = n
+		e.record(&d.sensitive, FieldMaxConnections, a)
 	}
 	d.health = d.health.overlay(e.decodeHealth(rb.health))
 	if e.anySensitive(rb.health) {
@@ -434,7 +439,9 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 		Namespace: defs.namespace,
 		Address:   defs.address,
 		Enabled:   true,
-		Decl:      Pos{File: rf.decl.Filename, Line: rf.decl.Start.Line, Column: rf.decl.Start.Column},
+		// MaxConnections: the defaults', else 0 (the runtime's default).
+		MaxConnections: defs.maxConns,
+		Decl:           Pos{File: rf.decl.Filename, Line: rf.decl.Start.Line, Column: rf.decl.Start.Column},
 	}
 	for k := range defs.sensitive {
 		f.Sensitive = setField(f.Sensitive, k)
@@ -494,6 +501,10 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	if v, ok := e.runtimeName(attrs); ok {
 		f.Runtime = v
 	}
+	if n, a, ok := e.maxConnections(attrs); ok {
+		f.MaxConnections = n
+		e.record(&f.Sensitive, FieldMaxConnections, a)
+	}
 	if v, a, ok := e.str(attrs, "open"); ok {
 		if !strings.HasPrefix(v, "/") {
 			e.errorAt(a.Expr.Range(), "Invalid open path", "open is the URL path to open, starting with \"/\" (e.g. \"/swagger/\"), not %s.", e.show(a, v))
@@ -512,6 +523,11 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 		redacted = redacted || defs.addressRedacted
 	}
 	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted}
+}
+
+// maxConnections evaluates max_connections: a whole number from 1.
+func (e *evaluator) maxConnections(attrs hcl.Attributes) (int, *hcl.Attribute, bool) {
+	return e.integer(attrs, "max_connections", 1, model.MaxMaxConnections, "Invalid max_connections")
 }
 
 // runtimeName evaluates a runtime attribute: "native" or "kubectl".

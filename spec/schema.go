@@ -41,6 +41,7 @@ var (
 			{Name: "context"},
 			{Name: "namespace"},
 			{Name: "address"},
+			{Name: "max_connections"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 	}
@@ -56,6 +57,7 @@ var (
 			{Name: "enabled"},
 			{Name: "open"},
 			{Name: "runtime"},
+			{Name: "max_connections"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 	}
@@ -93,6 +95,8 @@ func hintFor(schema *hcl.BodySchema, name string) string {
 			"disabled": "enabled", "enable": "enabled", "bind": "address",
 			"bind_address": "address", "host": "address", "healthcheck": "health",
 			"health_check": "health", "url": "open", "path": "open",
+			"max_conns": "max_connections", "max_connection": "max_connections",
+			"connections": "max_connections", "connection_limit": "max_connections",
 		}
 	case healthSchema:
 		m = map[string]string{

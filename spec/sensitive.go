@@ -49,6 +49,8 @@ const (
 	FieldEnabled    = model.FieldEnabled
 	FieldOpen       = model.FieldOpen
 	FieldHealth     = model.FieldHealth
+
+	FieldMaxConnections = model.FieldMaxConnections
 )
 
 // record notes in sens whether field was set from a sensitive attribute;

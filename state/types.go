@@ -39,10 +39,13 @@ type Forward struct {
 	// LocalPort is the port actually used; it stays chosen while free (sticky).
 	LocalPort int `json:"local_port"`
 	// WantedPort is the port the spec asked for (0 = auto).
-	WantedPort int       `json:"wanted_port"`
-	StartedAt  time.Time `json:"started_at"`
-	Restarts   int       `json:"restarts"`
-	LastError  string    `json:"last_error,omitempty"`
+	WantedPort int `json:"wanted_port"`
+	// MaxConnections is the spec's max_connections it was started with
+	// (0 = the runtime's default).
+	MaxConnections int       `json:"max_connections,omitempty"`
+	StartedAt      time.Time `json:"started_at"`
+	Restarts       int       `json:"restarts"`
+	LastError      string    `json:"last_error,omitempty"`
 	// Sensitive names the fields (spec/model's FieldTarget, FieldContext,
 	// …) whose value came from a sensitive variable when the forward was
 	// started: views redact them even once the spec no longer has it.

@@ -76,6 +76,7 @@ func (s *engineServer) Start(ctx context.Context, src kubeconfig.Source, sp runt
 	f, err := s.e.Start(ctx, c, engine.Config{
 		Name: sp.Name, Target: sp.Target, Selector: sp.Selector, Namespace: sp.Namespace,
 		Address: sp.Address, LocalPort: sp.LocalPort, RemotePort: sp.RemotePort,
+		MaxConnections: sp.MaxConnections,
 		Health: engine.HealthConfig{
 			Kind: sp.Health.Kind, HTTPPath: sp.Health.HTTPPath, Interval: sp.Health.Interval,
 			Timeout: sp.Health.Timeout, FailureThreshold: sp.Health.FailureThreshold,

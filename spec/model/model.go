@@ -36,6 +36,8 @@ const (
 	DefaultCheckInterval = 2 * time.Second
 	DefaultMaxParallel   = 10
 	DefaultAddress       = "127.0.0.1"
+	// MaxMaxConnections is the largest max_connections a spec may set.
+	MaxMaxConnections = 1 << 20
 )
 
 // Forward is one desired port-forward after defaults and overrides.
@@ -60,6 +62,10 @@ type Forward struct {
 	// RuntimeKubectl): its own, else the kpf block's; "" means the default.
 	Runtime string
 	Health  Health
+	// MaxConnections caps the connections the forward serves at once
+	// (max_connections, its own or the defaults'); 0 = the runtime's
+	// default. Runtimes that cannot cap ignore it.
+	MaxConnections int `json:",omitempty"`
 	// Decl is where the forward block was declared.
 	Decl Pos
 	// Sensitive names the fields (FieldTarget, FieldContext, …) whose value
@@ -80,6 +86,8 @@ const (
 	FieldEnabled    = "Enabled"
 	FieldOpen       = "Open"
 	FieldHealth     = "Health"
+	// FieldMaxConnections is max_connections.
+	FieldMaxConnections = "MaxConnections"
 )
 
 // SensitiveFields returns the names of f's fields that came from a

@@ -202,6 +202,7 @@ type statusRow struct {
 	Total     *int64 `json:"total_connections"`
 	BytesIn   *int64 `json:"bytes_in"`
 	BytesOut  *int64 `json:"bytes_out"`
+	Refused   *int64 `json:"refused_connections"`
 }
 
 func (w *workspace) status() map[string]statusRow {

@@ -19,8 +19,14 @@
 //     pods are Running, Ready and not terminating. Where watching pods is
 //     forbidden but listing is allowed, each new connection lists instead;
 //     for pod/NAME where listing is forbidden too, it reads the pod.
-//   - Listeners: bound once at Start (a taken port wraps
-//     runtime.ErrPortInUse) and kept until Stop, whatever the pods do.
+//   - Listeners: bound once at Start on an IP literal only (a host name or
+//     "" wraps runtime.ErrPermanent; a taken port wraps
+//     runtime.ErrPortInUse) and kept until Stop, whatever the pods do. A
+//     failed Accept (out of file descriptors) is retried after a pause
+//     doubling from 5 ms to 1 s; only a closed listener ends the loop.
+//     Config.MaxConnections (default DefaultMaxConnections, 4096) caps the
+//     connections served at once: one more is accepted and reset at once,
+//     never queued, and counted (Status.Refused).
 //     Each new local connection goes to a pod Ready at that moment (one
 //     whose tunnel is open first, else the first by name); with none Ready
 //     it waits up to Options.PodWaitTimeout, woken by the informer.
@@ -60,6 +66,11 @@
 //     port, check and interval, shared by the forwards that reach it.
 //   - Status (atomic counters), health and a ring of recent events per
 //     forward, for `kpf status` and `kpf logs`.
+//   - Panics: every goroutine that serves a connection, a dial, a stream
+//     creation or a forward's accept loop recovers a panic, logs it with
+//     its stack and fails only that connection (or that forward: it stops
+//     listening, the panic its last error); the process and the other
+//     forwards go on.
 //
 // Cost: an idle forward is its listener, its accept goroutine and its
 // share of an informer; health checks and the clock watcher run only while

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/kpf-dev/kpf/runtime"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Options configure an Engine. Zero values take the defaults below.
@@ -142,8 +144,11 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 	if c == nil || c.API == nil {
 		return nil, fmt.Errorf("forward %s: no clients: %w", cfg.Name, runtime.ErrPermanent)
 	}
-	if cfg.LocalPort < 0 || cfg.LocalPort > 65535 {
-		return nil, fmt.Errorf("forward %s: local port %d out of range: %w", cfg.Name, cfg.LocalPort, runtime.ErrPermanent)
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("forward %s: %w: %w", cfg.Name, err, runtime.ErrPermanent)
+	}
+	if cfg.MaxConnections == 0 {
+		cfg.MaxConnections = DefaultMaxConnections
 	}
 	health, err := cfg.Health.withDefaults()
 	if err != nil {
@@ -189,6 +194,22 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 	f.event(Event{Kind: EventListening, Message: ln.Addr().String() + " → " + res.describe + ":" + res.port.String()})
 	go f.acceptLoop()
 	return f, nil
+}
+
+// check reports what in c no retry can fix: an address that is not an IP
+// literal ("" or a host name would bind every interface, or whatever the
+// name resolves to), a port out of range, a negative cap.
+func (c *Config) check() error {
+	if _, err := netip.ParseAddr(c.Address); err != nil {
+		return fmt.Errorf("address %q is not an IP literal such as 127.0.0.1 or ::1", c.Address)
+	}
+	if c.LocalPort < 0 || c.LocalPort > 65535 {
+		return fmt.Errorf("local port %d out of range", c.LocalPort)
+	}
+	if c.MaxConnections < 0 {
+		return fmt.Errorf("max connections %d is negative", c.MaxConnections)
+	}
+	return nil
 }
 
 // acquireSource returns the running pod source for (c, res), starting it if
@@ -316,7 +337,7 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 	e.mu.Unlock()
 	if dialed {
 		dctx, cancel := context.WithTimeout(context.Background(), e.opts.DialTimeout)
-		conn, err := e.opts.Dialer.Dial(dctx, key.clients, key.namespace, key.pod.name, e.opts.ForceSPDY || key.clients.ForceSPDY)
+		conn, err := e.dial(dctx, key)
 		cancel()
 		if err == nil && conn == nil {
 			err = errors.New("dialer returned no connection")
@@ -332,6 +353,21 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 		return nil, dialed, fmt.Errorf("dialing pod %s/%s: %w", key.namespace, key.pod.name, t.err)
 	}
 	return t, dialed, nil
+}
+
+// dial dials a tunnel for key; a panic in the dialer is its error (the
+// tunnel must still be finished, or every connection to the pod would wait
+// for it).
+func (e *Engine) dial(ctx context.Context, key tunnelKey) (conn httpstream.Connection, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			conn, err = nil, recovered("dialing pod "+key.pod.name, r)
+		}
+		if pe := (*panicError)(nil); errors.As(err, &pe) {
+			logPanic(e.log, pe)
+		}
+	}()
+	return e.opts.Dialer.Dial(ctx, key.clients, key.namespace, key.pod.name, e.opts.ForceSPDY || key.clients.ForceSPDY)
 }
 
 // forgetTunnel removes t from the pool (a later request dials anew);

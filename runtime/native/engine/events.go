@@ -14,6 +14,7 @@ const (
 	EventConnOpened  EventKind = "conn-opened"  // a local connection reached a pod
 	EventConnClosed  EventKind = "conn-closed"  // a local connection ended (bytes counted)
 	EventConnFailed  EventKind = "conn-failed"  // a local connection could not be served
+	EventConnRefused EventKind = "conn-refused" // local connections were refused: MaxConnections were open (at most one per 5 s)
 	EventConnRetry   EventKind = "conn-retry"   // a pod refused a connection before answering, or could not be dialed: it goes to a pod again
 	EventPodSwitch   EventKind = "pod-switch"   // new connections go to another pod
 	EventTunnelOpen  EventKind = "tunnel-open"  // an upgraded connection to a pod was dialed

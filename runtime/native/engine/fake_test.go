@@ -34,9 +34,26 @@ type pipeStream struct {
 	id      uint32
 	r       *io.PipeReader // what the pod side wrote
 	w       *io.PipeWriter // to the pod side
+	// panics: while above 0, a Read takes one and panics (nil: never).
+	panics *atomic.Int64
 }
 
-func (s *pipeStream) Read(p []byte) (int, error)  { return s.r.Read(p) }
+func (s *pipeStream) Read(p []byte) (int, error) {
+	if s.panics != nil && takeOne(s.panics) {
+		panic("injected: a stream read panicked")
+	}
+	return s.r.Read(p)
+}
+
+// takeOne takes one from n if it is above 0.
+func takeOne(n *atomic.Int64) bool {
+	for v := n.Load(); v > 0; v = n.Load() {
+		if n.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+	return false
+}
 func (s *pipeStream) Write(p []byte) (int, error) { return s.w.Write(p) }
 func (s *pipeStream) Close() error                { return s.w.Close() }
 func (s *pipeStream) Reset() error {
@@ -137,6 +154,9 @@ func (c *fakeConn) CreateStream(h http.Header) (httpstream.Stream, error) {
 	defer c.mu.Unlock()
 	c.nextID += 2
 	s, end := newStreamPair(h, c.nextID)
+	if h.Get(corev1.StreamType) == corev1.StreamTypeData {
+		s.panics = &c.d.panicRead
+	}
 	c.streams = append(c.streams, s)
 	id, kind := h.Get(corev1.PortForwardRequestIDHeader), h.Get(corev1.StreamType)
 	first, ok := c.pairs[id]
@@ -174,9 +194,13 @@ func (c *fakeConn) Close() error {
 	return nil
 }
 
-func (c *fakeConn) CloseChan() <-chan bool             { return c.closed }
-func (c *fakeConn) SetIdleTimeout(time.Duration)       {}
-func (c *fakeConn) RemoveStreams(...httpstream.Stream) {}
+func (c *fakeConn) CloseChan() <-chan bool       { return c.closed }
+func (c *fakeConn) SetIdleTimeout(time.Duration) {}
+func (c *fakeConn) RemoveStreams(...httpstream.Stream) {
+	if takeOne(&c.d.panicRemove) {
+		panic("injected: removing streams panicked")
+	}
+}
 func (c *fakeConn) isClosed() bool {
 	select {
 	case <-c.closed:
@@ -202,6 +226,9 @@ type fakeDialer struct {
 	maxCreating atomic.Int64
 	replyDelay  time.Duration
 	unhang      chan struct{} // closed when the test ends
+	// panicDial, panicRead and panicRemove: that many dials, data stream
+	// reads and RemoveStreams calls panic.
+	panicDial, panicRead, panicRemove atomic.Int64
 
 	mu    sync.Mutex
 	conns []*fakeConn
@@ -244,6 +271,9 @@ func (d *fakeDialer) dialsTo(pod string) int {
 
 func (d *fakeDialer) Dial(ctx context.Context, c *Clients, ns, pod string, forceSPDY bool) (httpstream.Connection, error) {
 	d.dials.Add(1)
+	if takeOne(&d.panicDial) {
+		panic("injected: a dial panicked")
+	}
 	d.mu.Lock()
 	if d.podDials == nil {
 		d.podDials = map[string]int{}
@@ -304,9 +334,14 @@ func notReady(p *corev1.Pod) *corev1.Pod {
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
+	// panics: while above 0, Now takes one and panics.
+	panics atomic.Int64
 }
 
 func (c *fakeClock) Now() time.Time {
+	if takeOne(&c.panics) {
+		panic("injected: the clock panicked")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now

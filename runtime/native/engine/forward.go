@@ -40,7 +40,22 @@ type Config struct {
 	// of one of its containerPorts.
 	RemotePort string
 	Health     HealthConfig
+	// MaxConnections caps the local connections served at once (0:
+	// DefaultMaxConnections). One more is accepted and closed at once,
+	// never queued, and counted in Status.Refused.
+	MaxConnections int
 }
+
+// DefaultMaxConnections is a forward's cap on concurrent connections when
+// its Config sets none. A thousand connections opened at once on one
+// forward must all be served, so the cap is well above that; it bounds
+// what one flood costs: each connection holds four goroutines, two 32 KiB
+// copy buffers and up to 64 KiB kept for a replay, so about 4096 × 170 KiB
+// ≈ 0.7 GiB at worst (clients that each sent 64 KiB before the pod
+// answered), and 4096 of the process's file descriptors. Measured, an open
+// connection that waits costs the agent about 40 KiB of RSS (kpf-scale
+// --flood 1000: 24 MB before, 64 MB with the thousand open).
+const DefaultMaxConnections = 4096
 
 // Status is a forward's state at one moment.
 type Status struct {
@@ -48,13 +63,16 @@ type Status struct {
 	Addr      string `json:"addr"`          // the bound local address
 	Pod       string `json:"pod,omitempty"` // the pod the last connection went to
 	Active    int64  `json:"active"`        // local connections open now
-	Total     int64  `json:"total"`         // local connections accepted
+	Total     int64  `json:"total"`         // local connections served (not those refused)
 	BytesIn   int64  `json:"bytes_in"`      // from pods to local clients
 	BytesOut  int64  `json:"bytes_out"`     // from local clients to pods
 	// Reconnects counts tunnels dialed after a tunnel of this forward was
 	// lost for another reason than being idle (pod gone, failed check,
 	// broken connection, clock jump).
-	Reconnects  int64     `json:"reconnects"`
+	Reconnects int64 `json:"reconnects"`
+	// Refused counts local connections closed at once because
+	// MaxConnections were open.
+	Refused     int64     `json:"refused,omitempty"`
 	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown or HealthNone
 	HealthError string    `json:"health_error,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
@@ -82,6 +100,7 @@ type Forward struct {
 	listening                     atomic.Bool
 	active, total                 atomic.Int64
 	bytesIn, bytesOut, reconnects atomic.Int64
+	refused                       atomic.Int64
 
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
@@ -178,20 +197,26 @@ func (f *Forward) Status() Status {
 	f.mu.Unlock()
 	s.Active, s.Total = f.active.Load(), f.total.Load()
 	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
+	s.Refused = f.refused.Load()
 	s.Health, s.HealthError = f.healthStatus()
 	return s
 }
 
+// acceptLoop accepts until the listener closes. A failed Accept (out of
+// file descriptors, say) is tried again after a pause that doubles from
+// 5 ms to 1 s: it never spins and never ends while the listener is open. A
+// connection beyond MaxConnections is refused at once.
 func (f *Forward) acceptLoop() {
 	defer close(f.acceptDone)
+	defer f.catchAccept()
 	var delay time.Duration
+	var warned time.Time // the last refusal logged
 	for {
 		conn, err := f.ln.Accept()
 		if err != nil {
 			if f.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Out of file descriptors and the like: wait, never spin.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 			f.log.Warn("accept failed", "error", err, "retry_in", delay)
 			select {
@@ -202,20 +227,52 @@ func (f *Forward) acceptLoop() {
 			continue
 		}
 		delay = 0
-		f.mu.Lock()
-		if f.conns == nil && f.ctx.Err() != nil {
-			f.mu.Unlock()
+		if f.active.Load() >= int64(f.cfg.MaxConnections) {
+			// Only this loop adds to active: the cap holds.
+			f.refuse(conn, &warned)
+			continue
+		}
+		if !f.track(conn) {
 			conn.Close()
 			return
 		}
-		if f.conns == nil {
-			f.conns = map[net.Conn]struct{}{}
-		}
-		f.conns[conn] = struct{}{}
-		f.mu.Unlock()
 		f.total.Add(1)
 		f.active.Add(1)
 		go f.serve(conn)
+	}
+}
+
+// track adds conn to the connections Stop closes; false once stopping.
+func (f *Forward) track(conn net.Conn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conns == nil && f.ctx.Err() != nil {
+		return false
+	}
+	if f.conns == nil {
+		f.conns = map[net.Conn]struct{}{}
+	}
+	f.conns[conn] = struct{}{}
+	return true
+}
+
+// refuseLogEvery spaces the logs and events of refused connections: a
+// flood must not flush the event ring.
+const refuseLogEvery = 5 * time.Second
+
+// refuse closes a connection beyond MaxConnections at once, with a reset
+// (the client sees it refused, and no TIME_WAIT stays here), and counts it.
+func (f *Forward) refuse(conn net.Conn, warned *time.Time) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	conn.Close()
+	n := f.refused.Add(1)
+	if now := time.Now(); now.Sub(*warned) >= refuseLogEvery {
+		*warned = now
+		msg := fmt.Sprintf("%d connections open, the forward's max_connections: refusing new ones (%d refused so far)", f.cfg.MaxConnections, n)
+		f.log.Warn("refusing connections", "max_connections", f.cfg.MaxConnections, "refused", n)
+		f.event(Event{Kind: EventConnRefused, Message: msg})
 	}
 }
 
@@ -228,6 +285,7 @@ func (f *Forward) serve(conn net.Conn) {
 		f.mu.Unlock()
 		f.active.Add(-1)
 	}()
+	defer f.catch("serving a connection")
 	rec := &replayReader{conn: conn}
 	av := &avoidance{until: time.Now().Add(f.e.opts.RefusedRetry)} // real time: it bounds real waits
 	delay := 20 * time.Millisecond
@@ -621,8 +679,10 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 	f.event(Event{Kind: EventConnOpened, Pod: pod, Message: conn.RemoteAddr().String()})
 	errMsg := make(chan string, 1)
 	go func() {
-		msg, _ := io.ReadAll(errStream) // a read error means the stream was reset: nothing to say
-		errMsg <- string(msg)
+		var msg []byte
+		defer func() { errMsg <- string(msg) }()
+		defer f.catch("reading the error stream")
+		msg, _ = io.ReadAll(errStream) // a read error means the stream was reset: nothing to say
 	}()
 	prefix, _ := rec.kept() // sent to a pod that refused it: sent again
 	var in, out atomic.Int64
@@ -630,19 +690,26 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 	localFailed := make(chan struct{})
 	go func() {
 		defer close(remoteDone)
+		defer f.catch("copying from the pod")
 		_, _ = io.Copy(&answerWriter{w: countWriter{conn, &f.bytesIn, &in}, rec: rec}, data)
 	}()
 	go func() {
 		defer close(localDone)
+		eof := false
+		defer func() {
+			if !eof {
+				close(localFailed)
+			}
+		}()
+		defer f.catch("copying to the pod")
 		src := io.Reader(rec)
 		if len(prefix) > 0 {
 			src = io.MultiReader(bytes.NewReader(prefix), rec)
 		}
-		_, err := io.Copy(countWriter{data, &f.bytesOut, &out}, src)
-		if err != nil {
-			close(localFailed)
+		if _, err := io.Copy(countWriter{data, &f.bytesOut, &out}, src); err != nil {
 			return
 		}
+		eof = true
 		data.Close() // the client half-closed: tell the pod, keep reading its answer
 	}()
 	// After the client's EOF (half-close, or a full close we cannot tell

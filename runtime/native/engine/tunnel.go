@@ -66,8 +66,14 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 	}
 	done := make(chan result, 1)
 	go func() {
-		conn, _, err := dialer.Dial(portforward.PortForwardProtocolV1Name)
-		done <- result{conn, err}
+		var r result
+		defer func() {
+			if p := recover(); p != nil {
+				r.err = recovered("dialing pod "+pod, p)
+			}
+			done <- r
+		}()
+		r.conn, _, r.err = dialer.Dial(portforward.PortForwardProtocolV1Name)
 	}()
 	select {
 	case r := <-done:
@@ -75,7 +81,7 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 	case <-ctx.Done():
 		go func() {
 			if r := <-done; r.conn != nil {
-				r.conn.Close()
+				_ = r.conn.Close()
 			}
 		}()
 		return nil, ctx.Err()
@@ -309,7 +315,7 @@ const reasonIdle = "idle"
 func (t *tunnel) finishDial(conn httpstream.Connection, err error) {
 	t.mu.Lock()
 	if err == nil && t.closed {
-		go conn.Close()
+		go closeQuietly(t.e.log, conn)
 		conn, err = nil, fmt.Errorf("%w while being dialed: %s", errTunnelClosed, t.reason)
 	}
 	t.conn, t.err = conn, err
@@ -348,7 +354,7 @@ func (t *tunnel) close(reason string) {
 	if conn != nil {
 		// spdystream's Close waits until every stream is gone; never make
 		// the caller (an informer handler, a health check) wait for it.
-		go conn.Close()
+		go closeQuietly(t.e.log, conn)
 	}
 	for f := range users {
 		f.tunnelClosed(t, reason)
@@ -376,8 +382,14 @@ func (t *tunnel) openPair(port int32) (errStream, data httpstream.Stream, err er
 	}
 	dataDone := make(chan created, 1)
 	go func() {
-		s, err := t.conn.CreateStream(headers(corev1.StreamTypeData))
-		dataDone <- created{s, err}
+		var c created
+		defer func() {
+			if r := recover(); r != nil {
+				c = created{err: panicked(t.e.log, "creating a data stream", r)}
+			}
+			dataDone <- c
+		}()
+		c.s, c.err = t.conn.CreateStream(headers(corev1.StreamTypeData))
 	}()
 	errStream, errErr := t.conn.CreateStream(headers(corev1.StreamTypeError))
 	d := <-dataDone
@@ -415,8 +427,14 @@ func (t *tunnel) openPairWait(ctx context.Context, port int32, timeout time.Dura
 	}
 	done := make(chan pair, 1)
 	go func() {
-		e, d, err := t.openPair(port)
-		done <- pair{e, d, err}
+		var p pair
+		defer func() {
+			if r := recover(); r != nil {
+				p = pair{err: panicked(t.e.log, "opening streams", r)}
+			}
+			done <- p
+		}()
+		p.errStream, p.data, p.err = t.openPair(port)
 	}()
 	tm := time.NewTimer(timeout)
 	defer tm.Stop()

@@ -23,6 +23,11 @@
 //     replacement after it was seen Ready);
 //   - native: 1,000 forwards in one agent: its RSS idle, after one request
 //     through each, and after the tunnels closed idle;
+//   - native: a flood of --flood connections (10,000) at once on one
+//     forward, beyond its max_connections, while another forward of the
+//     agent is fetched from every 20 ms and `kpf status` runs in a loop:
+//     connections served, refused and failed, failed fetches, status
+//     latency, the agent's RSS;
 //   - the kpf binary's size, stripped and not, the modules that dominate
 //     it, and that k8s.io/kubectl and k8s.io/cli-runtime are not linked.
 //

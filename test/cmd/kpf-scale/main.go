@@ -65,6 +65,7 @@ type options struct {
 	agentKills  int           // native: kill -9 of the agent under apply --watch
 	agentGap    time.Duration // native: between agent kills
 	many        int           // native: idle forwards in one agent (0: skip)
+	flood       int           // native: connections opened at once on one forward
 	rollout     time.Duration
 	rolloutStep time.Duration
 	stateRoot   string // state directories under this one, not the scratch directory
@@ -72,7 +73,7 @@ type options struct {
 }
 
 // measures are the parts of a runtime's run, in order (--measure).
-var measures = []string{"plan", "apply", "watch", "rollout", "many"}
+var measures = []string{"plan", "apply", "watch", "rollout", "many", "flood"}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -98,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.agentKills, "agent-kills", 5, "native: kill -9 of the agent while apply --watch runs")
 	fs.DurationVar(&o.agentGap, "agent-kill-gap", 31*time.Second, "native: time between agent kills (above the watch's 30 s healthy reset, each kill is a first death; below it the watch's crash-loop backoff adds up)")
 	fs.IntVar(&o.many, "many", 1000, "native: idle forwards in one agent for the memory figures (0 skips)")
+	fs.IntVar(&o.flood, "flood", 10000, "native: connections opened at once on one forward while another is fetched from (0 skips)")
 	fs.DurationVar(&o.rollout, "rollout", 20*time.Second, "window of new connections around a rolling restart (own cluster only)")
 	fs.DurationVar(&o.rolloutStep, "rollout-every", 20*time.Millisecond, "one new connection this often during the rollout window")
 	measureList := fs.String("measure", strings.Join(measures, ","), "comma-separated parts to run: "+strings.Join(measures, ", ")+" (watch needs apply)")
@@ -135,8 +137,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.kubeconfig != "" && len(o.targets) == 0 {
 		return o, errors.New("--kubeconfig needs --targets")
 	}
-	if o.forwards < 1 || o.kills < 0 || o.planRuns < 1 || o.agentKills < 0 || o.many < 0 {
-		return o, errors.New("--forwards and --plan-runs must be positive, --kills, --agent-kills and --many not negative")
+	if o.forwards < 1 || o.kills < 0 || o.planRuns < 1 || o.agentKills < 0 || o.many < 0 || o.flood < 0 {
+		return o, errors.New("--forwards and --plan-runs must be positive, --kills, --agent-kills, --many and --flood not negative")
 	}
 	return o, nil
 }
@@ -366,6 +368,11 @@ func (r *run) measureRuntime(ctx context.Context, rt string) (err error) {
 	}
 	if rt == runtimeNative && r.opts.many > 0 && r.opts.measure["many"] {
 		if err := r.measureMany(ctx); err != nil {
+			return err
+		}
+	}
+	if rt == runtimeNative && r.opts.flood > 0 && r.opts.measure["flood"] {
+		if err := r.measureFlood(ctx); err != nil {
 			return err
 		}
 	}

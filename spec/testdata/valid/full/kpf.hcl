@@ -34,9 +34,10 @@ locals {
 }
 
 defaults {
-  context   = format("kind-%s", var.team)
-  namespace = local.ns
-  address   = "::1"
+  context         = format("kind-%s", var.team)
+  namespace       = local.ns
+  address         = "::1"
+  max_connections = 512
   health {
     http              = "/healthz"
     failure_threshold = 5
@@ -44,10 +45,11 @@ defaults {
 }
 
 forward "api" {
-  target      = "svc/api"
-  local_port  = lookup(var.ports, "api", 0)
-  remote_port = "http"
-  open        = "/docs/${upper(local.user)}"
+  target          = "svc/api"
+  local_port      = lookup(var.ports, "api", 0)
+  remote_port     = "http"
+  open            = "/docs/${upper(local.user)}"
+  max_connections = 2 * 1000
 }
 
 forward "web" {

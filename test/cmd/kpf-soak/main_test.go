@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/test/cluster"
 )
 
@@ -362,5 +363,25 @@ func TestProcReaders(t *testing.T) {
 	}
 	if st := procState(-1); st != "" {
 		t.Errorf("procState of no process = %q", st)
+	}
+}
+
+// TestWriteWorkspace loads the soak's kpf.hcl with kpf's own loader.
+func TestWriteWorkspace(t *testing.T) {
+	t.Parallel()
+	s := &soak{opts: options{forwards: 25, deployments: 10, basePort: 24000}, wsDir: t.TempDir()}
+	if err := s.writeWorkspace(); err != nil {
+		t.Fatal(err)
+	}
+	ws, diags := spec.Load(spec.LoadOptions{Dir: s.wsDir})
+	if diags.HasErrors() {
+		t.Fatalf("the soak's workspace does not load: %s", diags.Error())
+	}
+	if len(ws.Forwards) != 25 {
+		t.Fatalf("%d forwards, want 25", len(ws.Forwards))
+	}
+	f := ws.Forwards[12]
+	if f.Name != "f012" || f.Target.Name != "echo-2" || f.LocalPort != 24012 || ws.Settings.Runtime != "native" {
+		t.Errorf("forward 12: %+v, runtime %q", f, ws.Settings.Runtime)
 	}
 }

@@ -41,6 +41,7 @@ type options struct {
 	rssSlackMB    int     // …plus this many MiB
 	fdSlack       int     // its open fds at the end may exceed the baseline by this many
 	logLevel      string
+	keepLogs      string // copy the agent's and the watch's logs here at the end
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.rssSlackMB, "rss-slack-mb", 16, "see --rss-slack")
 	fs.IntVar(&o.fdSlack, "fd-slack", 32, "goal: the agent's open fds at the end are at most the baseline's plus this")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-soak itself (stderr)")
+	fs.StringVar(&o.keepLogs, "keep-logs", "", "copy the agent's logs (and the watch's stderr) into this directory at the end")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -328,7 +328,7 @@ func TestRenderTable(t *testing.T) {
 	for _, want := range []string{
 		"100 native forwards under `kpf apply` over 10 deployments",
 		"| 0 | baseline | ",
-		"| 1 | agent-kill | agent pid 7 | 20 ms | 1.5 s | 2 of 200 | 0 of 0 | 0 | 0 | 42.0 MB (+2.0), pid 9 | 118 (-2) | injected |",
+		"| 1 | agent-kill | agent pid 7 | 20 ms | 1.5 s | 2 of 200 | 0 | 0 of 0 | 0 | 0 | 42.0 MB (+2.0), pid 9 | 118 (-2) | injected |",
 		"| 2 | kubelet-freeze | kwok stopped 5 s | 0 ms | not within 60.0 s",
 		"not / every forward served |",
 		"idle check: 99 of 100 connections echoed",
@@ -384,4 +384,54 @@ func TestWriteWorkspace(t *testing.T) {
 	if f.Name != "f012" || f.Target.Name != "echo-2" || f.LocalPort != 24012 || ws.Settings.Runtime != "native" {
 		t.Errorf("forward 12: %+v, runtime %q", f, ws.Settings.Runtime)
 	}
+}
+
+// TestLateRequestIsNotAFailure: a request that reaches the backend over
+// 200 ms after its connection gets the greeting; it is booked late, not
+// failed.
+func TestLateRequestIsNotAFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv := newBackend(t, "echo-0-late")
+	port := newDelayProxy(t, srv.Port(), 400*time.Millisecond)
+	_, err := fetch(ctx, port, 10*time.Second)
+	var g *greetedError
+	if !errors.As(err, &g) || g.line != "echo-0-late" {
+		t.Fatalf("fetch through a slow path: %v, want a greeting", err)
+	}
+	row := &result{fault: "baseline"}
+	tr := newTraffic([]int{port}, options{httpWorkers: 1, deployments: 1}, hclog.NewNullLogger(), row)
+	stop := tr.start(ctx)
+	waitFor(t, func() bool { return row.late.Load() >= 2 })
+	stop()
+	if row.failed.Load() != 0 {
+		t.Errorf("%d failed: %s", row.failed.Load(), firstErr(row))
+	}
+}
+
+// newDelayProxy forwards 127.0.0.1:port, holding the client's bytes back
+// for delay after each connection; it returns its own port.
+func newDelayProxy(t *testing.T, port int, delay time.Duration) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { time.Sleep(delay); _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
 }

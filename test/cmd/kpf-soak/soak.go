@@ -37,6 +37,7 @@ type soak struct {
 	ports    []int // local port of forward i, as kpf chose it
 	traffic  *traffic
 	rows     []*result
+	watchLog syncBuffer // stderr of `kpf apply --watch`
 }
 
 // main sets the world up, soaks it and tears it down whatever happened.
@@ -45,6 +46,9 @@ func (s *soak) main(ctx context.Context) (err error) {
 		return fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(s.scratch)
+	if s.opts.keepLogs != "" {
+		defer s.keepLogs()
+	}
 	s.wsDir, s.stateDir = filepath.Join(s.scratch, "ws"), filepath.Join(s.scratch, "state")
 	for _, d := range []string{s.wsDir, s.stateDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -297,8 +301,8 @@ func (s *soak) serve(ctx context.Context) (stop func(), err error) {
 	cmd := s.kpfCmd(wctx, "--log-level", "info", "apply", "--watch")
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
-	var logs syncBuffer
-	cmd.Stderr = &logs
+	logs := &s.watchLog
+	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
@@ -334,6 +338,25 @@ func (s *soak) serve(ctx context.Context) (stop func(), err error) {
 	}
 	stop()
 	return nil, err
+}
+
+// keepLogs copies the agent's logs and the watch's stderr to --keep-logs.
+func (s *soak) keepLogs() {
+	dir, err := s.workspaceStateDir()
+	if err == nil {
+		err = os.MkdirAll(s.opts.keepLogs, 0o700)
+	}
+	if err == nil {
+		err = os.CopyFS(s.opts.keepLogs, os.DirFS(filepath.Join(dir, "logs")))
+	}
+	if err == nil && s.opts.watch {
+		err = os.WriteFile(filepath.Join(s.opts.keepLogs, "watch.log"), []byte(s.watchLog.String()), 0o600)
+	}
+	if err != nil {
+		s.log.Warn("keeping the logs", "error", err)
+		return
+	}
+	s.log.Info("logs kept", "dir", s.opts.keepLogs)
 }
 
 // destroy stops every forward (and so the agent) with `kpf destroy`.

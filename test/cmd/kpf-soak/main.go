@@ -32,6 +32,7 @@ type options struct {
 	watch         bool
 	basePort      int
 	gap           time.Duration // calm traffic before the first fault and after each recovery
+	settle        time.Duration // calm traffic after the last fault, before the final measurement
 	recoverWithin time.Duration // the goal: every forward serves again within this after a fault
 	floodConns    int
 	httpWorkers   int
@@ -56,6 +57,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.watch, "watch", false, "serve the forwards under `kpf apply --watch` instead of one `kpf apply`")
 	fs.IntVar(&o.basePort, "base-port", 24000, "local port of the first forward (kpf moves a forward whose port is busy)")
 	fs.DurationVar(&o.gap, "gap", 10*time.Second, "calm traffic before the first fault and after each recovery")
+	fs.DurationVar(&o.settle, "settle", 30*time.Second, "calm traffic after the last fault before the agent's final RSS and fds (time to give memory back)")
 	fs.DurationVar(&o.recoverWithin, "recover-within", 60*time.Second, "goal: every forward serves again within this after a fault ends")
 	fs.IntVar(&o.floodConns, "flood-conns", 2000, "connections the flood holds open on one forward")
 	fs.IntVar(&o.httpWorkers, "http-workers", 4, "goroutines sending HTTP requests, one after the other, round the forwards")
@@ -86,8 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("--forwards and --deployments must be positive")
 	case o.httpWorkers < 1 || o.streamWorkers < 0 || o.streamBytes < 1 || o.floodConns < 1:
 		return o, errors.New("--http-workers, --stream-bytes and --flood-conns must be positive, --stream-workers not negative")
-	case o.duration <= 0 || o.recoverWithin <= 0 || o.gap < 0:
-		return o, errors.New("--duration and --recover-within must be positive, --gap not negative")
+	case o.duration <= 0 || o.recoverWithin <= 0 || o.gap < 0 || o.settle < 0:
+		return o, errors.New("--duration and --recover-within must be positive, --gap and --settle not negative")
 	}
 	return o, nil
 }

@@ -87,7 +87,7 @@ func renderTable(rows []*result, o options) string {
 			i, r.fault, cell(target), took, rec, r.failed.Load(), r.requests.Load(), r.late.Load(), r.cut.Load(), r.streams.Load(),
 			r.corrupt.Load(), r.idleCut.Load(), withDelta(r, base, true), withDelta(r, base, false), cell(firstErr(r)))
 	}
-	b.WriteString("\nA row books what happened from its fault until the next one; \"recovered after\" runs from the fault's end (pod replaced, API server ready, kwok thawed, connections released) until an HTTP request through every forward was answered. A late request was answered with the backend's greeting: its bytes reached the pod over 200 ms after the connection (slow, not lost; not a failure). RSS is the agent's VmRSS (/proc/PID/status), fds its /proc/PID/fd entries, after a calm gap of " + fmtDur(o.gap) + ".\n")
+	b.WriteString("\nA row books what happened from its fault until the next one; \"recovered after\" runs from the fault's end (pod replaced, API server ready, kwok thawed, connections released) until an HTTP request through every forward was answered. A late request was answered with the backend's greeting: its bytes reached the pod over 200 ms after the connection (slow, not lost; not a failure). RSS is the agent's VmRSS (/proc/PID/status), fds its /proc/PID/fd entries, after a calm gap of " + fmtDur(o.gap) + " (" + fmtDur(o.settle) + " at the end).\n")
 	return b.String()
 }
 

@@ -46,9 +46,6 @@ func (s *soak) main(ctx context.Context) (err error) {
 		return fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(s.scratch)
-	if s.opts.keepLogs != "" {
-		defer s.keepLogs()
-	}
 	s.wsDir, s.stateDir = filepath.Join(s.scratch, "ws"), filepath.Join(s.scratch, "state")
 	for _, d := range []string{s.wsDir, s.stateDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -84,6 +81,9 @@ func (s *soak) main(ctx context.Context) (err error) {
 		return err
 	}
 	defer stopServing()
+	if s.opts.keepLogs != "" {
+		defer s.keepLogs()
+	}
 	if err := s.readPorts(); err != nil {
 		return err
 	}
@@ -168,17 +168,22 @@ func (s *soak) runFault(ctx context.Context, f fault, round int) (bool, error) {
 	if err := sleep(ctx, s.opts.gap); err != nil {
 		return false, err
 	}
+	// Connections of a deleted pod may drain for a while: reopen the ones
+	// cut since.
+	if err := s.traffic.reopenIdle(ctx); err != nil {
+		return false, err
+	}
 	s.measure(ctx, row)
 	return true, nil
 }
 
-// finish is the last row: the agent after a calm gap, then every idle
+// finish is the last row: the agent after --settle of calm traffic, then every idle
 // connection checked, then the traffic stopped.
 func (s *soak) finish(ctx context.Context) error {
 	end := &result{fault: "end", start: time.Now()}
 	s.rows = append(s.rows, end)
 	s.traffic.setPhase(end)
-	if err := sleep(ctx, s.opts.gap); err != nil {
+	if err := sleep(ctx, s.opts.settle); err != nil {
 		return err
 	}
 	s.measure(ctx, end)
@@ -352,11 +357,36 @@ func (s *soak) keepLogs() {
 	if err == nil && s.opts.watch {
 		err = os.WriteFile(filepath.Join(s.opts.keepLogs, "watch.log"), []byte(s.watchLog.String()), 0o600)
 	}
+	if err == nil {
+		err = s.keepEvents()
+	}
 	if err != nil {
 		s.log.Warn("keeping the logs", "error", err)
 		return
 	}
 	s.log.Info("logs kept", "dir", s.opts.keepLogs)
+}
+
+// keepEvents writes every forward's recent events (`kpf logs NAME`) to
+// events/NAME.log under --keep-logs.
+func (s *soak) keepEvents() error {
+	dir := filepath.Join(s.opts.keepLogs, "events")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for i := range s.opts.forwards {
+		name := fmt.Sprintf("f%03d", i)
+		out, err := s.kpfCmd(ctx, "logs", name).CombinedOutput()
+		if err != nil {
+			out = fmt.Appendf(out, "\nkpf logs %s: %v\n", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".log"), out, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // destroy stops every forward (and so the agent) with `kpf destroy`.

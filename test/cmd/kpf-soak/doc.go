@@ -10,7 +10,9 @@
 // traffic going (traffic.go):
 //
 //   - HTTP requests, one after the other round the forwards, each answer
-//     checked to come from a pod of the forward's deployment;
+//     checked to come from a pod of the forward's deployment (an answer
+//     that is the backend's greeting, because the request reached the pod
+//     over 200 ms after its connection, counts as late, not failed);
 //   - echoed bulk streams of pseudo-random bytes (different per stream),
 //     verified by SHA-256 against what was sent (bytes counted on a
 //     mismatch);
@@ -25,7 +27,8 @@
 // pid whose executable is the soak's kpf binary). After each fault it waits
 // until every forward answers again, reopens the cut idle connections, lets
 // the traffic run calm for --gap and reads the agent's VmRSS and open fds
-// from /proc.
+// from /proc (at the end after --settle). --keep-logs keeps the agent's
+// logs and every forward's events (`kpf logs`) for a post-mortem.
 //
 // It prints a Markdown table, a row per fault (report.go), then the goals;
 // it exits 1 when one is missed: zero corrupted bytes; zero failed requests

@@ -168,13 +168,16 @@ func checkGoals(rows []*result, o options) []goal {
 	}
 	goals := []goal{
 		{"zero corrupted bytes", corrupt == 0, fmt.Sprintf("%d bytes came back wrong", corrupt)},
-		{"zero failed requests in the baseline and through " + strings.Join(faultsWith(func(f fault) bool { return f.noFailures }), ", "),
+		{"zero failed requests in the baseline" + prefixed(" and through ", chosenWith(o.faults, func(f fault) bool { return f.noFailures })),
 			len(failures) == 0, strings.Join(failures, "; ")},
-		{"no idle connection cut by " + strings.Join(faultsWith(func(f fault) bool { return f.noIdleCuts }), ", "),
-			len(cuts) == 0, strings.Join(cuts, "; ")},
+	}
+	if cutters := chosenWith(o.faults, func(f fault) bool { return f.noIdleCuts }); cutters != "" {
+		goals = append(goals, goal{"no idle connection cut by " + cutters, len(cuts) == 0, strings.Join(cuts, "; ")})
+	}
+	goals = append(goals, []goal{
 		{"every fault recovered within " + fmtDur(o.recoverWithin), len(slow) == 0, "not recovered: " + strings.Join(slow, ", ")},
 		{"every chosen fault ran", len(notRun) == 0, "never ran: " + strings.Join(notRun, ", ")},
-	}
+	}...)
 	return append(goals, endGoals(base, end, o)...)
 }
 
@@ -195,14 +198,23 @@ func endGoals(base, end *result, o options) []goal {
 	}
 }
 
-func faultsWith(pred func(fault) bool) []string {
+// chosenWith names the chosen faults that pred holds for ("a, b").
+func chosenWith(chosen []string, pred func(fault) bool) string {
 	var names []string
 	for _, f := range faults {
-		if pred(f) {
+		if pred(f) && slices.Contains(chosen, f.name) {
 			names = append(names, f.name)
 		}
 	}
-	return names
+	return strings.Join(names, ", ")
+}
+
+// prefixed is prefix+s, or "" when s is.
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
 }
 
 // renderGoals lists the goals, met or missed.

@@ -123,13 +123,8 @@ func killAgent(ctx context.Context, s *soak, _ int) (string, error) {
 		return "agent", errors.New("no agent answers")
 	}
 	target := fmt.Sprintf("agent pid %d", pid)
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	if err != nil {
-		return target, fmt.Errorf("reading the agent's executable: %w", err)
-	}
-	want, err := filepath.EvalSymlinks(s.kpf)
-	if err != nil || exe != want {
-		return target, fmt.Errorf("pid %d runs %s, not kpf (%s): not killing it", pid, exe, want)
+	if err := runsBinary(pid, s.kpf); err != nil {
+		return target, fmt.Errorf("not killing pid %d: %w", pid, err)
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		return target, fmt.Errorf("killing the agent: %w", err)
@@ -216,6 +211,22 @@ func slowReader(ctx context.Context, s *soak, round int) (string, error) {
 		how = fmt.Sprintf("then writes blocked %s", slowStall)
 	}
 	return fmt.Sprintf("%s: %s sent, never read, %s", target, fmtMB(int64(sent)), how), sleep(ctx, slowHold)
+}
+
+// runsBinary checks that pid's executable is bin.
+func runsBinary(pid int, bin string) error {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return fmt.Errorf("reading its executable: %w", err)
+	}
+	want, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", bin, err)
+	}
+	if exe != want {
+		return fmt.Errorf("it runs %s, not %s", exe, want)
+	}
+	return nil
 }
 
 // cmpOr is a if not nil, else b.

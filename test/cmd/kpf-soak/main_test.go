@@ -366,6 +366,31 @@ func TestProcReaders(t *testing.T) {
 	}
 }
 
+// TestRunsBinary: the agent kill only signals a pid that runs kpf.
+func TestRunsBinary(t *testing.T) {
+	t.Parallel()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		pid  int
+		bin  string
+		ok   bool
+	}{
+		{"its own binary", os.Getpid(), self, true},
+		{"another binary", os.Getpid(), "/bin/sh", false},
+		{"no such process", -1, self, false},
+		{"no such binary", os.Getpid(), "/nonexistent/kpf", false},
+	}
+	for _, tt := range tests {
+		if err := runsBinary(tt.pid, tt.bin); (err == nil) != tt.ok {
+			t.Errorf("%s: runsBinary = %v, want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
+
 // TestWriteWorkspace loads the soak's kpf.hcl with kpf's own loader.
 func TestWriteWorkspace(t *testing.T) {
 	t.Parallel()

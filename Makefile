@@ -8,7 +8,7 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-race test-unit lint cross bench scale demo clean
+.PHONY: all build test test-race test-unit lint cross bench scale soak soak-short demo clean
 
 all: build
 
@@ -64,6 +64,19 @@ bench: ## micro-benchmarks: medians of BENCH_RUNS runs and kpf/reference ratios 
 
 scale: build ## both runtimes side by side on the local control plane (SCALE_FLAGS=--runtimes=native to pick; see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)
+
+# make soak: 100 native forwards under continuous mixed traffic while faults
+# rotate for SOAK_DURATION; a table per fault and the goals (exit 1 when one
+# is missed). soak-short is the short form CI runs (each fault once, 3–4
+# minutes). SOAK_FLAGS adds flags, e.g. SOAK_FLAGS="--watch --faults pod-delete,rollout,kubelet-freeze".
+SOAK_DURATION ?= 30m
+SOAK_FLAGS    ?=
+
+soak: build ## faults rotating under traffic through 100 native forwards (SOAK_DURATION, SOAK_FLAGS)
+	$(GO) run ./test/cmd/kpf-soak --kpf $(KPF) --duration $(SOAK_DURATION) $(SOAK_FLAGS)
+
+soak-short: build ## the short soak CI runs: each fault once (SOAK_FLAGS)
+	$(GO) run ./test/cmd/kpf-soak --kpf $(KPF) --duration 2m --gap 5s $(SOAK_FLAGS)
 
 include test/cluster.mk
 

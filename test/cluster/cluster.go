@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"text/template"
 	"time"
 
@@ -411,6 +412,14 @@ func (c *Cluster) StartKwok(ctx context.Context) error {
 
 // StopKwok stops kwok, the stand-in kubelet: forwards lose their backend.
 func (c *Cluster) StopKwok(ctx context.Context) error { return c.kwok.stop(ctx) }
+
+// FreezeKwok stops kwok, the stand-in kubelet, with SIGSTOP: like a hung
+// kubelet it neither carries port-forward streams nor reports on pods (and
+// holds its connections open) until ThawKwok.
+func (c *Cluster) FreezeKwok() error { return c.kwok.signal(syscall.SIGSTOP) }
+
+// ThawKwok continues a kwok frozen by FreezeKwok (SIGCONT).
+func (c *Cluster) ThawKwok() error { return c.kwok.signal(syscall.SIGCONT) }
 
 // PIDs returns the process id of every running component by name.
 func (c *Cluster) PIDs() map[string]int {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -241,6 +242,67 @@ func TestComponentStop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// procState is the state letter of pid in /proc (R, S, T, Z…), "" if gone.
+func procState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return f[0]
+}
+
+// TestComponentFreeze stops and continues a component's process group, and
+// stops a frozen one with SIGTERM (not only by SIGKILL after the grace).
+func TestComponentFreeze(t *testing.T) {
+	t.Parallel()
+	c := &component{name: "test", bin: "/bin/sh", args: []string{"-c", "sleep 60 & wait"},
+		logPath: filepath.Join(t.TempDir(), "test.log"), grace: time.Hour}
+	if err := c.signal(syscall.SIGSTOP); err == nil {
+		t.Error("signalling a component never started succeeded")
+	}
+	if err := c.start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.pid()
+	if err := c.signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, pid, "T")
+	if err := c.signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, pid, "S")
+	if err := c.signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, pid, "T")
+	// The grace is an hour: only a SIGTERM that takes effect ends it in time.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.exited(); err == nil || !strings.Contains(err.Error(), "terminated") {
+		t.Errorf("a frozen component stopped with %v, want by SIGTERM", err)
+	}
+	if err := c.signal(syscall.SIGCONT); err == nil {
+		t.Error("signalling a stopped component succeeded")
+	}
+}
+
+func waitState(t *testing.T, pid int, want string) {
+	t.Helper()
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got = procState(t, pid); got == want {
+			return
+		}
+	}
+	t.Fatalf("process %d in state %q, want %q", pid, got, want)
 }
 
 func TestEnsureBinariesFromEnv(t *testing.T) {

@@ -128,6 +128,8 @@ func (c *component) stop(ctx context.Context) error {
 	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signalling %s: %w", c.name, err)
 	}
+	// A frozen (SIGSTOPped) component only acts on SIGTERM once continued.
+	_ = syscall.Kill(-pgid, syscall.SIGCONT)
 	grace := c.grace
 	if grace == 0 {
 		grace = stopGrace
@@ -144,5 +146,25 @@ func (c *component) stop(ctx context.Context) error {
 		return fmt.Errorf("killing %s: %w", c.name, err)
 	}
 	<-done
+	return nil
+}
+
+// signal sends sig to the running component's process group; an error if
+// it does not run.
+func (c *component) signal(sig syscall.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil {
+		return fmt.Errorf("%s was never started", c.name)
+	}
+	select {
+	case <-c.done:
+		return fmt.Errorf("%s is not running", c.name)
+	default:
+	}
+	// Setpgid: the group id is the pid we started.
+	if err := syscall.Kill(-c.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("sending %s to %s: %w", sig, c.name, err)
+	}
 	return nil
 }

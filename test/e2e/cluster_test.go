@@ -3,8 +3,13 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +234,71 @@ func TestHarnessFaultInjection(t *testing.T) {
 	if got := httpGetRetry(t, f.LocalPort, "/", 20*time.Second); !slices.Contains(pods, got) {
 		t.Errorf("after the restarts reached %q, want one of %v", got, pods)
 	}
+}
+
+// TestHarnessFreezeKwok freezes kwok (SIGSTOP): a request through a forward
+// gets no answer while it is frozen, and its answer once kwok is thawed.
+// Not parallel: it freezes the shared kwok.
+func TestHarnessFreezeKwok(t *testing.T) {
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	f := startKubectlForward(t, testCluster.Context, ns, "svc/web", "http")
+	httpGetRetry(t, f.LocalPort, "/", 10*time.Second)
+	pods, err := testCluster.Pods(ctx, ns, "app=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testCluster.FreezeKwok(); err != nil {
+		t.Fatal(err)
+	}
+	thawed := false
+	defer func() {
+		if !thawed {
+			_ = testCluster.ThawKwok()
+		}
+	}()
+	answer := make(chan string, 1)
+	go func() {
+		body, err := slowGet(f.LocalPort, time.Minute)
+		if err != nil {
+			body = "error: " + err.Error()
+		}
+		answer <- body
+	}()
+	select {
+	case got := <-answer:
+		t.Fatalf("answered while kwok was frozen: %q", got)
+	case <-time.After(2 * time.Second):
+	}
+	if err := testCluster.ThawKwok(); err != nil {
+		t.Fatal(err)
+	}
+	thawed = true
+	if got := <-answer; !slices.Contains(pods, got) {
+		t.Errorf("after the thaw the request got %q, want one of %v", got, pods)
+	}
+	if got := httpGetRetry(t, f.LocalPort, "/", 10*time.Second); !slices.Contains(pods, got) {
+		t.Errorf("a new request after the thaw reached %q, want one of %v", got, pods)
+	}
+}
+
+// slowGet is one GET / through port that waits up to timeout for the
+// answer, and returns its body without the newline.
+func slowGet(port int, timeout time.Duration) (string, error) {
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\nHost: kpf\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b)), err
 }

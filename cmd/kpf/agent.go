@@ -6,9 +6,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/go-logr/logr"
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime/native"
 )
 
@@ -50,14 +53,26 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 		return err
 	}
 	defer w.Close()
+	// Every line of the log goes through the scrubber the agent adds its
+	// forwards' sensitive values to, client-go's (klog) included: left to
+	// itself klog writes to stderr, agent.out.
+	scrub := redact.New()
+	sw := scrub.Writer(w)
+	defer sw.Flush()
+	klog.SetLoggerWithOptions(logr.Discard(), klog.WriteKlogBuffer(func(b []byte) {
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n')
+		}
+		_, _ = sw.Write(b)
+	}))
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:   "kpf-agent",
 		Level:  hclog.LevelFromString(a.opts.LogLevel),
-		Output: w,
+		Output: sw,
 		Color:  hclog.ColorOff,
 	})
 	if lvl := hclog.LevelFromString(a.opts.LogLevel); lvl == hclog.NoLevel || lvl > hclog.Info {
 		log.SetLevel(hclog.Info) // the agent's log is where users look: keep its lifecycle
 	}
-	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log})
+	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log, Scrubber: scrub})
 }

@@ -167,3 +167,26 @@ func (s *Scrubber) Scrub(text string) string {
 	}
 	return r.Replace(text)
 }
+
+// Error returns err with its message scrubbed; errors.Is and errors.As
+// still find what err wraps (whose own texts are not scrubbed: callers
+// that show them scrub them). nil stays nil; an error with nothing to
+// scrub is returned as is.
+func (s *Scrubber) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := s.Scrub(err.Error())
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbedError{msg: msg, err: err}
+}
+
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }

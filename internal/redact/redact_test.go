@@ -2,6 +2,8 @@ package redact
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -119,5 +121,33 @@ func TestWriterLongLine(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "secret") {
 		t.Error("leaked")
+	}
+}
+
+func TestScrubError(t *testing.T) {
+	sentinel := errors.New("sentinel")
+	s := New("secret")
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"nil", nil, ""},
+		{"nothing to scrub", fmt.Errorf("plain: %w", sentinel), "plain: sentinel"},
+		{"scrubbed, sentinel kept", fmt.Errorf("secret not found: %w", sentinel), "(sensitive value) not found: sentinel"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := s.Error(tt.err)
+			if tt.err == nil {
+				if got != nil {
+					t.Fatalf("Error(nil) = %v", got)
+				}
+				return
+			}
+			if got.Error() != tt.want || !errors.Is(got, sentinel) {
+				t.Errorf("Error = %q (Is sentinel: %v), want %q", got, errors.Is(got, sentinel), tt.want)
+			}
+		})
 	}
 }

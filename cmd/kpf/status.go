@@ -211,7 +211,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 		ws, _, diags, err := a.loadSpecQuietly()
 		switch {
 		case err != nil:
-			feed.broken(err.Error())
+			feed.broken(a.scrub.Scrub(err.Error()))
 		case diags.HasErrors():
 			feed.mu.Lock()
 			feed.noSpec = !feed.hasSpec()
@@ -220,7 +220,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 		default:
 			fs, err := contexts.resolve(ctx, ws.Forwards)
 			if err != nil {
-				feed.broken(err.Error())
+				feed.broken(a.scrub.Scrub(err.Error()))
 				return
 			}
 			feed.loaded(ws.Name, fs, time.Now())

@@ -90,6 +90,13 @@ func TestSensitiveValuesStaySecret(t *testing.T) {
 	if err := testCluster.CreateNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if out, err := testCluster.Kubectl(ctx, "delete", "namespace", ns, "--wait=false"); err != nil {
+			t.Logf("deleting namespace %s: %v: %s", ns, err, out)
+		}
+	})
 	if err := testCluster.DeployEcho(ctx, ns, "web", 1); err != nil {
 		t.Fatal(err)
 	}

@@ -70,8 +70,9 @@ var planFieldOf = map[string]string{
 // field changes (the spec marks them per field), and in what runs (the
 // state records which of its fields were sensitive when it started, so a
 // forward removed from the spec or no longer sensitive does not show its
-// old values). The resolved local port stays: it is bound on this machine
-// for anyone to see. c is not modified.
+// old values), and in the reason (which may quote the runtime). The
+// resolved local port stays: it is bound on this machine for anyone to
+// see. c is not modified.
 func redactedChange(c *Change) *Change {
 	d, p := c.Desired, c.Prior
 	dSens := d != nil && len(d.Sensitive) > 0
@@ -80,14 +81,18 @@ func redactedChange(c *Change) *Change {
 		return c
 	}
 	out := *c
+	var values []string
 	if dSens {
 		rd := redactedForward(*d)
 		out.Desired = &rd
+		values = ForwardValues(*d)
 	}
 	if pSens {
 		rp := redactedState(*p)
 		out.Prior = &rp
+		values = append(values, StateValues(*p)...)
 	}
+	out.Reason = redact.New(values...).Scrub(c.Reason)
 	if len(c.Fields) > 0 {
 		out.Fields = make([]FieldChange, len(c.Fields))
 		for i, fc := range c.Fields {

@@ -202,3 +202,27 @@ func TestApplyProgressRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestSensitiveInPlanReason: a plan's reason quoting the runtime (the last
+// error of a start that failed) shows no sensitive value.
+func TestSensitiveInPlanReason(t *testing.T) {
+	t.Parallel()
+	api := secretAPI()
+	failed := drunning(api, 8080, func(o *Observed) {
+		o.Alive, o.State.Handle = false, runtime.Handle{}
+		o.State.Sensitive = api.SensitiveFields()
+		o.State.LastError = `services "` + secret + `" not found`
+	})
+	p := Diff([]model.Forward{api}, Actual{"api": failed}, dbusyPorts{})
+	if len(p.Changes) != 1 || !strings.Contains(p.Changes[0].Reason, secret) {
+		t.Fatalf("want one change whose reason quotes the error: %+v", p.Changes)
+	}
+	for view, out := range planViews(t, p) {
+		if strings.Contains(out, secret) {
+			t.Errorf("%s view shows the sensitive value:\n%s", view, out)
+		}
+		if !strings.Contains(out, "previous start failed: services") {
+			t.Errorf("%s view lost the reason:\n%s", view, out)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -53,19 +54,25 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 		return err
 	}
 	defer w.Close()
-	// Every line of the log goes through the scrubber the agent adds its
-	// forwards' sensitive values to, client-go's (klog) included: left to
-	// itself klog writes to stderr, agent.out.
-	scrub := redact.New()
+	log, scrub, flush := a.agentLog(w)
+	defer flush()
+	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log, Scrubber: scrub})
+}
+
+// agentLog is the agent's logger, writing to w. Every line goes through
+// the scrubber the agent adds its forwards' sensitive values to,
+// client-go's (klog) included: left to itself klog writes to stderr
+// (agent.out). flush writes a last partial line.
+func (a *app) agentLog(w io.Writer) (log hclog.Logger, scrub *redact.Scrubber, flush func()) {
+	scrub = redact.New()
 	sw := scrub.Writer(w)
-	defer sw.Flush()
 	klog.SetLoggerWithOptions(logr.Discard(), klog.WriteKlogBuffer(func(b []byte) {
 		if len(b) > 0 && b[len(b)-1] != '\n' {
 			b = append(b, '\n')
 		}
 		_, _ = sw.Write(b)
 	}))
-	log := hclog.New(&hclog.LoggerOptions{
+	log = hclog.New(&hclog.LoggerOptions{
 		Name:   "kpf-agent",
 		Level:  hclog.LevelFromString(a.opts.LogLevel),
 		Output: sw,
@@ -74,5 +81,5 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 	if lvl := hclog.LevelFromString(a.opts.LogLevel); lvl == hclog.NoLevel || lvl > hclog.Info {
 		log.SetLevel(hclog.Info) // the agent's log is where users look: keep its lifecycle
 	}
-	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log, Scrubber: scrub})
+	return log, scrub, func() { _ = sw.Flush() }
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
@@ -58,6 +59,8 @@ type Applier struct {
 	PortFree func(address string, port int) bool
 	// FreePort asks the kernel for any free port; nil means ports.FreePort.
 	FreePort func(address string) (int, error)
+
+	scrub redact.Scrubber // the sensitive values of every forward acted on, kept out of Progress
 
 	mu       sync.Mutex // guards State, Store, Progress, reserved and the save clock
 	reserved map[portKey]bool
@@ -123,6 +126,7 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 			continue
 		}
 		todo = append(todo, c)
+		a.scrubValuesOf(c)
 		if c.Desired != nil && c.Port > 0 {
 			a.reserved[portKey{c.Desired.Address, c.Port}] = true
 		}
@@ -303,6 +307,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 			Health:     runtimeHealth(d.Health),
 
 			MaxConnections: d.MaxConnections,
+			Sensitive:      sensitiveFields(d),
 		})
 		if err == nil || runtime.IsPermanent(err) || !errors.Is(err, runtime.ErrPortInUse) {
 			return err
@@ -329,9 +334,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 
 		MaxConnections: d.MaxConnections,
 	}
-	if len(d.Sensitive) > 0 {
-		entry.Sensitive = d.SensitiveFields()
-	}
+	entry.Sensitive = sensitiveFields(d)
 	if c.Prior != nil {
 		entry.Restarts = c.Prior.Restarts
 	}
@@ -466,6 +469,15 @@ func changeRuntime(c *Change) string {
 	return ""
 }
 
+// sensitiveFields names d's fields that came from sensitive values (nil
+// when none did).
+func sensitiveFields(d *model.Forward) []string {
+	if len(d.Sensitive) == 0 {
+		return nil
+	}
+	return d.SensitiveFields()
+}
+
 // runtimeHealth is a forward's health check in the runtime's plain terms.
 func runtimeHealth(h model.Health) runtime.Health {
 	return runtime.Health{
@@ -516,7 +528,18 @@ func (a *Applier) progressf(format string, args ...any) {
 	defer a.mu.Unlock()
 	// One line, whatever the names and error texts hold: escaped for the
 	// terminal (the format strings themselves are plain).
-	fmt.Fprintln(a.Progress, termtext.Escape(fmt.Sprintf(format, args...)))
+	fmt.Fprintln(a.Progress, a.scrub.Scrub(termtext.Escape(fmt.Sprintf(format, args...))))
+}
+
+// scrubValuesOf makes progress lines redact the sensitive values of c's
+// forward, as the spec and as the state has it.
+func (a *Applier) scrubValuesOf(c *Change) {
+	if c.Desired != nil {
+		a.scrub.Add(ForwardValues(*c.Desired)...)
+	}
+	if c.Prior != nil {
+		a.scrub.Add(StateValues(*c.Prior)...)
+	}
 }
 
 func (a *Applier) logger() hclog.Logger {

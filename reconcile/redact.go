@@ -3,12 +3,54 @@ package reconcile
 import (
 	"slices"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
-// Redacted stands for a value that came from a sensitive variable.
-const Redacted = "(sensitive value)"
+// Redacted stands for a value that came from a sensitive variable (the
+// placeholder every runtime and view uses).
+const Redacted = redact.Placeholder
+
+// ForwardValues are the values of f that came from sensitive variables,
+// as a redact.Scrubber takes them: what must not show in any text about f
+// (errors, logs, pod names derived from a target).
+func ForwardValues(f model.Forward) []string {
+	if len(f.Sensitive) == 0 {
+		return nil
+	}
+	return redact.Values(redact.Fields{
+		Target: f.Target.String(), Selector: f.Selector, Context: f.Context,
+		Namespace: f.Namespace, Address: f.Address, RemotePort: f.RemotePort,
+		Open: f.Open, HealthPath: f.Health.HTTPPath, Sensitive: f.SensitiveFields(),
+	})
+}
+
+// StateValues are ForwardValues of a forward as the state records it.
+func StateValues(f state.Forward) []string {
+	if len(f.Sensitive) == 0 {
+		return nil
+	}
+	return redact.Values(redact.Fields{
+		Target: f.Target, Selector: f.Selector, Context: f.Context, Namespace: f.Namespace,
+		Address: f.Address, RemotePort: f.RemotePort, Sensitive: f.Sensitive,
+	})
+}
+
+// SensitiveValues are the values of every forward of forwards and of st
+// (nil: none) that came from sensitive variables.
+func SensitiveValues(forwards []model.Forward, st *state.File) []string {
+	var out []string
+	for i := range forwards {
+		out = append(out, ForwardValues(forwards[i])...)
+	}
+	if st != nil {
+		for _, f := range st.Forwards {
+			out = append(out, StateValues(f)...)
+		}
+	}
+	return out
+}
 
 // planFieldOf maps a FieldChange's field to the spec field it shows.
 var planFieldOf = map[string]string{
@@ -28,8 +70,9 @@ var planFieldOf = map[string]string{
 // field changes (the spec marks them per field), and in what runs (the
 // state records which of its fields were sensitive when it started, so a
 // forward removed from the spec or no longer sensitive does not show its
-// old values). The resolved local port stays: it is bound on this machine
-// for anyone to see. c is not modified.
+// old values), and in the reason (which may quote the runtime). The
+// resolved local port stays: it is bound on this machine for anyone to
+// see. c is not modified.
 func redactedChange(c *Change) *Change {
 	d, p := c.Desired, c.Prior
 	dSens := d != nil && len(d.Sensitive) > 0
@@ -38,14 +81,18 @@ func redactedChange(c *Change) *Change {
 		return c
 	}
 	out := *c
+	var values []string
 	if dSens {
 		rd := redactedForward(*d)
 		out.Desired = &rd
+		values = ForwardValues(*d)
 	}
 	if pSens {
 		rp := redactedState(*p)
 		out.Prior = &rp
+		values = append(values, StateValues(*p)...)
 	}
+	out.Reason = redact.New(values...).Scrub(c.Reason)
 	if len(c.Fields) > 0 {
 		out.Fields = make([]FieldChange, len(c.Fields))
 		for i, fc := range c.Fields {

@@ -2,10 +2,16 @@ package reconcile
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/redact"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
@@ -102,5 +108,121 @@ func TestSensitiveStaysRedactedAfterTheSpec(t *testing.T) {
 				t.Errorf("status row shows the old sensitive value: %+v", r)
 			}
 		})
+	}
+}
+
+// TestSensitiveFieldNames: the field names the spec records are those
+// redact.Values (and so every runtime) knows.
+func TestSensitiveFieldNames(t *testing.T) {
+	t.Parallel()
+	for model, redacted := range map[string]string{
+		model.FieldTarget: redact.FieldTarget, model.FieldSelector: redact.FieldSelector,
+		model.FieldContext: redact.FieldContext, model.FieldNamespace: redact.FieldNamespace,
+		model.FieldAddress: redact.FieldAddress, model.FieldRemotePort: redact.FieldRemotePort,
+		model.FieldOpen: redact.FieldOpen, model.FieldHealth: redact.FieldHealth,
+	} {
+		if model != redacted {
+			t.Errorf("spec/model names a field %q, internal/redact %q", model, redacted)
+		}
+	}
+}
+
+// TestSensitiveInRuntimeText: what the runtime says of a forward (its last
+// error, health error, pod) shows no sensitive value in the status rows,
+// whether the spec or only the state knows the forward.
+func TestSensitiveInRuntimeText(t *testing.T) {
+	t.Parallel()
+	api := secretAPI()
+	said := func(o *Observed) {
+		o.State.Sensitive = api.SensitiveFields()
+		o.Runtime.Pod = secret + "-5d8f9-x2x"
+		o.LastError = `services "` + secret + `" not found`
+		o.HealthError = "dial " + secret
+	}
+	tests := []struct {
+		name string
+		spec []model.Forward
+	}{
+		{"in the spec", []model.Forward{api}},
+		{"only in the state", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, health := range []string{"", "dial " + secret} {
+				obs := drunning(api, 8080, said)
+				obs.LastError, obs.HealthError = "", health
+				if health == "" {
+					obs.LastError = `services "` + secret + `" not found`
+				}
+				r := StatusRows(tt.spec, Actual{"api": obs}, time.Now())[0]
+				if strings.Contains(r.LastError+r.Pod, secret) {
+					t.Errorf("row shows the sensitive value: last error %q, pod %q", r.LastError, r.Pod)
+				}
+				if !strings.Contains(r.LastError, Redacted) || !strings.Contains(r.Pod, Redacted) {
+					t.Errorf("row lost what it says: last error %q, pod %q", r.LastError, r.Pod)
+				}
+			}
+		})
+	}
+}
+
+// TestApplyProgressRedacted: a start that fails with an error naming the
+// sensitive values, and a start on a sensitive address, print no value.
+func TestApplyProgressRedacted(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	rt.setScript("api", func(s *fakeScript) {
+		s.failAll, s.permanent = true, true
+		s.err = errors.New(`services "` + secret + `" not found in context ` + secret)
+	})
+	var mu sync.Mutex
+	var given []runtime.Spec
+	rt.onStart = func(s runtime.Spec) { mu.Lock(); given = append(given, s); mu.Unlock() }
+	a, out := newTestApplier(rt, 0)
+	api := secretAPI()
+	db := dfwd("db", 5432, func(f *model.Forward) {
+		f.Address = "127.83.41.67"
+		f.Sensitive = map[string]bool{model.FieldAddress: true}
+	})
+	p := Plan{Changes: []Change{
+		{Name: "api", Action: Start, Port: 8080, Desired: &api},
+		{Name: "db", Action: Start, Port: 5432, Desired: &db},
+	}}
+	a.Apply(context.Background(), p)
+	text := strings.Join(out.lines(), "\n")
+	if strings.Contains(text, secret) || strings.Contains(text, "127.83.41.67") {
+		t.Errorf("progress shows a sensitive value:\n%s", text)
+	}
+	if strings.Count(text, Redacted) < 2 {
+		t.Errorf("progress does not say values are hidden:\n%s", text)
+	}
+	for _, s := range given {
+		if s.Name == "api" && (s.Context != secret || !slices.Equal(s.Sensitive, api.SensitiveFields())) {
+			t.Errorf("the runtime was not given the real values and their sensitive fields: %+v", s)
+		}
+	}
+}
+
+// TestSensitiveInPlanReason: a plan's reason quoting the runtime (the last
+// error of a start that failed) shows no sensitive value.
+func TestSensitiveInPlanReason(t *testing.T) {
+	t.Parallel()
+	api := secretAPI()
+	failed := drunning(api, 8080, func(o *Observed) {
+		o.Alive, o.State.Handle = false, runtime.Handle{}
+		o.State.Sensitive = api.SensitiveFields()
+		o.State.LastError = `services "` + secret + `" not found`
+	})
+	p := Diff([]model.Forward{api}, Actual{"api": failed}, dbusyPorts{})
+	if len(p.Changes) != 1 || !strings.Contains(p.Changes[0].Reason, secret) {
+		t.Fatalf("want one change whose reason quotes the error: %+v", p.Changes)
+	}
+	for view, out := range planViews(t, p) {
+		if strings.Contains(out, secret) {
+			t.Errorf("%s view shows the sensitive value:\n%s", view, out)
+		}
+		if !strings.Contains(out, "previous start failed: services") {
+			t.Errorf("%s view lost the reason:\n%s", view, out)
+		}
 	}
 }

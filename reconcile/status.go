@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/spec/model"
 )
@@ -83,6 +84,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		if !ok {
 			row.Local = hostPort(f.Address, f.LocalPort)
 		}
+		row.scrub(ForwardValues(forwards[i]), StateValues(obs.State))
 		rows = append(rows, row)
 	}
 	for _, name := range slices.Sorted(maps.Keys(actual)) {
@@ -93,10 +95,25 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		row := newStatusRow(name)
 		row.fill(obs, now)
 		row.State = StatusOrphaned
+		row.scrub(StateValues(obs.State))
 		rows = append(rows, row)
 	}
 	slices.SortStableFunc(rows, func(a, b StatusRow) int { return strings.Compare(a.Name, b.Name) })
 	return rows
+}
+
+// scrub replaces the sensitive values in what the runtime said of the
+// forward (its last error, its pod: a pod's name shows its deployment's).
+func (r *StatusRow) scrub(values ...[]string) {
+	var all []string
+	for _, v := range values {
+		all = append(all, v...)
+	}
+	if len(all) == 0 {
+		return
+	}
+	s := redact.New(all...)
+	r.LastError, r.Pod = s.Scrub(r.LastError), s.Scrub(r.Pod)
 }
 
 // newStatusRow is the row of a forward nothing is known of yet.

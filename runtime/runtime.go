@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/redact"
 )
 
 // Spec is everything a runtime needs to run one forward. It carries no HCL
@@ -37,6 +39,24 @@ type Spec struct {
 	// runtime's default); the excess is refused. Runtimes that cannot cap
 	// ignore it.
 	MaxConnections int `json:",omitempty"`
+	// Sensitive names the fields whose value came from a sensitive
+	// variable, as spec/model names them ("Target", "Context", "Health",
+	// …; see internal/redact). A runtime keeps their values out of its
+	// events, errors, statuses and logs (SensitiveValues).
+	Sensitive []string `json:",omitempty"`
+}
+
+// SensitiveValues are the values a runtime must scrub for s (see
+// redact.Values); nil when no field is sensitive.
+func (s Spec) SensitiveValues() []string {
+	if len(s.Sensitive) == 0 {
+		return nil
+	}
+	return redact.Values(redact.Fields{
+		Target: s.Target, Selector: s.Selector, Context: s.Context, Namespace: s.Namespace,
+		Address: s.Address, RemotePort: s.RemotePort, HealthPath: s.Health.HTTPPath,
+		Sensitive: s.Sensitive,
+	})
 }
 
 // Health is a forward's health check, in plain values.

@@ -2,13 +2,17 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
+	"github.com/go-logr/logr"
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime/native"
 )
 
@@ -50,14 +54,32 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 		return err
 	}
 	defer w.Close()
-	log := hclog.New(&hclog.LoggerOptions{
+	log, scrub, flush := a.agentLog(w)
+	defer flush()
+	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log, Scrubber: scrub})
+}
+
+// agentLog is the agent's logger, writing to w. Every line goes through
+// the scrubber the agent adds its forwards' sensitive values to,
+// client-go's (klog) included: left to itself klog writes to stderr
+// (agent.out). flush writes a last partial line.
+func (a *app) agentLog(w io.Writer) (log hclog.Logger, scrub *redact.Scrubber, flush func()) {
+	scrub = redact.New()
+	sw := scrub.Writer(w)
+	klog.SetLoggerWithOptions(logr.Discard(), klog.WriteKlogBuffer(func(b []byte) {
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n')
+		}
+		_, _ = sw.Write(b)
+	}))
+	log = hclog.New(&hclog.LoggerOptions{
 		Name:   "kpf-agent",
 		Level:  hclog.LevelFromString(a.opts.LogLevel),
-		Output: w,
+		Output: sw,
 		Color:  hclog.ColorOff,
 	})
 	if lvl := hclog.LevelFromString(a.opts.LogLevel); lvl == hclog.NoLevel || lvl > hclog.Info {
 		log.SetLevel(hclog.Info) // the agent's log is where users look: keep its lifecycle
 	}
-	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log})
+	return log, scrub, func() { _ = sw.Flush() }
 }

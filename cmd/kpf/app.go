@@ -17,6 +17,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/reconcile/ports"
@@ -69,6 +70,9 @@ type app struct {
 	// logOut is where log lines go: stderr, or a file while the live view
 	// owns the terminal.
 	logOut *swapWriter
+	// scrub holds the values from sensitive variables of every spec and
+	// state this run read (hide); the log, errors and logs go through it.
+	scrub *redact.Scrubber
 	// exit is the code the command asks for when it did not fail outright.
 	exit int
 
@@ -85,7 +89,7 @@ func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.c
 var errReported = errors.New("reported")
 
 func run(ctx context.Context, args []string, io streams, getenv func(string) string) int {
-	a := &app{io: io, getenv: getenv}
+	a := &app{io: io, getenv: getenv, scrub: redact.New()}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(io.In)
@@ -108,7 +112,7 @@ func run(ctx context.Context, args []string, io streams, getenv func(string) str
 	case errors.Is(err, errReported):
 		return exitError
 	default:
-		fmt.Fprintf(io.Err, "Error: %s\n", termtext.EscapeText(err.Error()))
+		fmt.Fprintf(io.Err, "Error: %s\n", termtext.EscapeText(a.scrub.Scrub(err.Error())))
 		return exitError
 	}
 }
@@ -205,7 +209,7 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 	a.log = hclog.New(&hclog.LoggerOptions{
 		Name:   "kpf",
 		Level:  level,
-		Output: a.logOut,
+		Output: a.scrub.Writer(a.logOut),
 		Color:  hclog.ColorOff,
 	})
 	return a.startProfiles()
@@ -258,7 +262,19 @@ func (a *app) loadSpecQuietly() (*spec.Workspace, *spec.Loader, hcl.Diagnostics,
 		Vars:     a.opts.Vars,
 	})
 	a.log.Debug("spec loaded", "dir", dir, "duration", time.Since(start), "diagnostics", len(diags))
+	if ws != nil {
+		a.hide(ws.Forwards, nil)
+	}
 	return ws, loader, diags, nil
+}
+
+// hide makes the run's log, errors and logs scrub the values from
+// sensitive variables of forwards and st (either may be nil).
+func (a *app) hide(forwards []spec.Forward, st *state.File) {
+	if a.scrub == nil {
+		a.scrub = redact.New()
+	}
+	a.scrub.Add(reconcile.SensitiveValues(forwards, st)...)
 }
 
 // runtimeFor is the one place that chooses how forwards run: it returns
@@ -356,6 +372,7 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace) (*session, err
 	if s.state, err = s.store.Load(); err != nil {
 		return nil, err
 	}
+	a.hide(nil, s.state)
 	if s.state.Workspace == "" {
 		s.state.Workspace = ws.Dir
 	}

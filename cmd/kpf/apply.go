@@ -149,7 +149,7 @@ func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
 		w.Load = func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
 			fs, st, err := load(ctx)
 			if err != nil && !errors.Is(err, errSpecErrors) {
-				feed.broken(err.Error()) // e.g. an unknown context after an edit
+				feed.broken(a.scrub.Scrub(err.Error())) // e.g. an unknown context after an edit
 			}
 			return fs, st, err
 		}

@@ -4,6 +4,12 @@
 //
 // Results go to stdout; logs (hclog, key/value) go to stderr.
 //
+// Values from sensitive variables: the views redact them (reconcile's
+// StatusRows and plan views, `status --all` included); the run's log, its
+// final error, the live view's error line and `kpf logs` go through the
+// app's scrubber, which holds the sensitive values of every spec and state
+// the run read (app.hide).
+//
 // The live view (package internal/live) is wired in live.go: `apply
 // --watch` and `status --watch` on a terminal feed it snapshots built from
 // the state file and the runtime (reconcile.StatusRows; no kubectl calls,

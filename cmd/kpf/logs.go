@@ -64,6 +64,12 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 	if err != nil {
 		return err
 	}
+	// kubectl writes its log itself, values from sensitive variables
+	// included; the agent's events have none, but the state may know more.
+	a.hide(nil, st)
+	sw := a.scrub.Writer(out)
+	defer sw.Flush()
+	out = sw
 	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
 		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
 			return lr.Logs(ctx, fw.Handle, following, out)

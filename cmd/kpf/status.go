@@ -6,11 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"net"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -20,7 +16,6 @@ import (
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
-	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -145,6 +140,7 @@ func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOption
 	if len(st.Forwards) == 0 {
 		return errReported
 	}
+	a.hide(nil, st)
 	obs := &reconcile.Observer{Runtime: a.runtimeFor(store)}
 	actual := obs.Observe(ctx, st, nil)
 	rows := reconcile.StatusRows(nil, actual, time.Now())
@@ -215,7 +211,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 		ws, _, diags, err := a.loadSpecQuietly()
 		switch {
 		case err != nil:
-			feed.broken(err.Error())
+			feed.broken(a.scrub.Scrub(err.Error()))
 		case diags.HasErrors():
 			feed.mu.Lock()
 			feed.noSpec = !feed.hasSpec()
@@ -224,7 +220,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 		default:
 			fs, err := contexts.resolve(ctx, ws.Forwards)
 			if err != nil {
-				feed.broken(err.Error())
+				feed.broken(a.scrub.Scrub(err.Error()))
 				return
 			}
 			feed.loaded(ws.Name, fs, time.Now())
@@ -254,7 +250,9 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 const specRefresh = 5 * time.Second
 
 // statusAll lists every workspace kpf has state for, from the state alone
-// plus process checks: other workspaces' specs are not loaded.
+// plus process checks: other workspaces' specs are not loaded. Each
+// workspace's rows are kpf status's (reconcile.StatusRows), so values from
+// sensitive variables are redacted as there.
 func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) error {
 	root, err := state.Root(a.getenv)
 	if err != nil {
@@ -264,49 +262,16 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 	if err != nil {
 		return err
 	}
-	type row struct {
-		Workspace string `json:"workspace"`
-		Path      string `json:"path"`
-		Name      string `json:"name"`
-		Local     string `json:"local"`
-		Target    string `json:"target"`
-		Context   string `json:"context"`
-		Namespace string `json:"namespace"`
-		State     string `json:"state"`
-		Uptime    string `json:"uptime,omitempty"`
-		Restarts  int    `json:"restarts"`
-		LastError string `json:"last_error,omitempty"`
-	}
-	var rows []row
+	var rows []allRow
 	for _, f := range files {
-		for _, name := range slices.Sorted(maps.Keys(f.Forwards)) {
-			fw := f.Forwards[name]
-			r := row{
-				Workspace: f.Name, Path: f.Workspace, Name: name,
-				Local:  net.JoinHostPort(fw.Address, strconv.Itoa(fw.LocalPort)),
-				Target: targetOf(fw), Context: fw.Context, Namespace: fw.Namespace,
-				State: reconcile.StatusFailed, Restarts: fw.Restarts, LastError: fw.LastError,
-			}
-			if !fw.Handle.IsZero() {
-				st, err := a.inspectIn(ctx, f, fw.Handle)
-				if err == nil && st.Alive {
-					r.State = reconcile.StatusRunning
-					r.Uptime = reconcile.FormatUptime(time.Since(fw.StartedAt))
-				} else {
-					r.State = reconcile.StatusExited
-					if st.LastError != "" {
-						r.LastError = st.LastError
-					}
-				}
-			}
-			rows = append(rows, r)
-		}
+		a.hide(nil, f)
+		rows = append(rows, a.allRows(ctx, f)...)
 	}
 	if o.JSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		if rows == nil {
-			rows = []row{}
+			rows = []allRow{}
 		}
 		return enc.Encode(rows)
 	}
@@ -324,11 +289,51 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 	return tw.Flush()
 }
 
-func targetOf(fw state.Forward) string {
-	if fw.Target != "" {
-		return fw.Target
+// allRow is one line of `kpf status --all`.
+type allRow struct {
+	Workspace string `json:"workspace"`
+	Path      string `json:"path"`
+	Name      string `json:"name"`
+	Local     string `json:"local"`
+	Target    string `json:"target"`
+	Context   string `json:"context"`
+	Namespace string `json:"namespace"`
+	State     string `json:"state"`
+	Uptime    string `json:"uptime,omitempty"`
+	Restarts  int    `json:"restarts"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// allRows are the rows of the workspace whose state is f, observed without
+// probes (no spec says how) with that workspace's runtime.
+func (a *app) allRows(ctx context.Context, f *state.File) []allRow {
+	var actual reconcile.Actual
+	if store, err := a.storeOf(f); err == nil {
+		actual = (&reconcile.Observer{Runtime: a.runtimeFor(store)}).Observe(ctx, f, nil)
+	} else {
+		a.log.Warn("opening a workspace's state", "workspace", f.Workspace, "error", err)
+		actual = make(reconcile.Actual, len(f.Forwards))
+		for name, fw := range f.Forwards {
+			actual[name] = reconcile.Observed{State: fw}
+		}
 	}
-	return "selector " + reconcile.FormatSelector(fw.Selector)
+	rows := reconcile.StatusRows(nil, actual, time.Now())
+	stateOnly(rows, actual)
+	out := make([]allRow, 0, len(rows))
+	for _, r := range rows {
+		ar := allRow{
+			Workspace: f.Name, Path: f.Workspace, Name: r.Name, Local: r.Local, Target: r.Target,
+			Context: r.Context, Namespace: r.Namespace, State: r.State, Restarts: r.Restarts, LastError: r.LastError,
+		}
+		if actual[r.Name].State.Target == "" {
+			ar.Target = "selector " + r.Target
+		}
+		if r.State == reconcile.StatusRunning {
+			ar.Uptime = reconcile.FormatUptime(r.Uptime)
+		}
+		out = append(out, ar)
+	}
+	return out
 }
 
 func dash(s string) string {
@@ -338,16 +343,11 @@ func dash(s string) string {
 	return s
 }
 
-// inspectIn inspects a forward of the workspace f with that workspace's
-// runtime (its state directory names its logs).
-func (a *app) inspectIn(ctx context.Context, f *state.File, h runtime.Handle) (runtime.Status, error) {
+// storeOf opens the state folder of the workspace whose state is f.
+func (a *app) storeOf(f *state.File) (*state.Store, error) {
 	dir, err := state.Dir(a.getenv, f.Workspace)
 	if err != nil {
-		return runtime.Unknown(), err
+		return nil, err
 	}
-	store, err := state.Open(dir)
-	if err != nil {
-		return runtime.Unknown(), err
-	}
-	return a.runtimeFor(store).Inspect(ctx, h)
+	return state.Open(dir)
 }

@@ -10,6 +10,12 @@
 // process) before any signal. It also classifies kubectl's error messages
 // (permanent, port in use, retryable).
 //
-// kubectl imports runtime, runtime/proc and internal/safefs only. It must
+// Values of a forward's sensitive fields (runtime.Spec.Sensitive) are
+// scrubbed from Start's errors and from the line kpf writes to the log;
+// kubectl's own output reaches the log as kubectl writes it (callers that
+// show the log or Inspect's LastError scrub them).
+//
+// kubectl imports runtime, runtime/proc, internal/safefs and
+// internal/redact only. It must
 // not import spec, state, reconcile or hcl.
 package kubectl

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime"
 )
 
@@ -95,4 +96,20 @@ func failureLine(out string) string {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// scrubError is err with the values scrub holds replaced: in an *Error its
+// message and kubectl's line, in any other error its message (errors.Is
+// still finds its sentinels).
+func scrubError(scrub *redact.Scrubber, err error) error {
+	if err == nil || scrub.Len() == 0 {
+		return err
+	}
+	var ke *Error
+	if errors.As(err, &ke) && ke == err {
+		c := *ke
+		c.Msg, c.Line = scrub.Scrub(c.Msg), scrub.Scrub(c.Line)
+		return &c
+	}
+	return scrub.Error(err)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/proc"
@@ -286,7 +287,17 @@ func validate(s runtime.Spec) error {
 // (kubectl's message included) or ErrTimeout (the process is then stopped).
 // Cancelling ctx before readiness stops the process; after Start returned,
 // the process no longer depends on ctx or on kpf.
+//
+// Values of s's sensitive fields are scrubbed from the errors and from the
+// line kpf writes to the log; kubectl's own output goes to the log as it
+// is (kubectl writes it there itself).
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, error) {
+	scrub := redact.New(s.SensitiveValues()...)
+	h, err := r.start(ctx, s, scrub)
+	return h, scrubError(scrub, err)
+}
+
+func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrubber) (runtime.Handle, error) {
 	if err := validate(s); err != nil {
 		return runtime.Handle{}, err
 	}
@@ -313,7 +324,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 	if err != nil {
 		return runtime.Handle{}, err
 	}
-	_, err = fmt.Fprintf(logf, "%s%s: kubectl %s\n", StartMarker, time.Now().UTC().Format(time.RFC3339), strings.Join(argv, " "))
+	_, err = fmt.Fprintf(logf, "%s%s: kubectl %s\n", StartMarker, time.Now().UTC().Format(time.RFC3339), scrub.Scrub(strings.Join(argv, " ")))
 	var offset int64
 	if err == nil {
 		offset, err = logf.Seek(0, io.SeekEnd)

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"golang.org/x/sys/unix"
@@ -648,5 +649,38 @@ func TestLogRotation(t *testing.T) {
 	}
 	if fi, err := os.Stat(testLogPath(s.Name) + ".1"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("rotated log mode: %v, %v", fi, err)
+	}
+}
+
+// TestStartScrubsSensitiveValues: kubectl's error naming a sensitive
+// target and namespace reaches kpf without them (message and line), with
+// its sentinels; the line kpf writes to the log shows neither.
+func TestStartScrubsSensitiveValues(t *testing.T) {
+	t.Parallel()
+	const secret = "zq7x3kv-kubectl"
+	msg := `Error from server (NotFound): services "svc-` + secret + `" not found in namespace ns-` + secret
+	r := newRuntime("FAKE_KUBECTL_MODE=fail", "FAKE_KUBECTL_MSG="+msg)
+	s := testSpec(t)
+	s.Target, s.Namespace = "service/svc-"+secret, "ns-"+secret
+	s.Sensitive = []string{"Target", "Namespace"}
+	h, err := r.Start(context.Background(), s)
+	if err == nil {
+		stopAtEnd(t, r, h)
+		t.Fatal("started")
+	}
+	var ke *Error
+	if !errors.As(err, &ke) || strings.Contains(err.Error()+ke.Line, secret) || !strings.Contains(ke.Line, redact.Placeholder) {
+		t.Errorf("error shows the value or lost its line: %q (line %q)", err, ke.Line)
+	}
+	if !errors.Is(err, ErrExited) || !runtime.IsPermanent(err) {
+		t.Errorf("error lost its sentinels: %v", err)
+	}
+	log, rerr := os.ReadFile(r.LogPath(s.Name))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	start, _, _ := strings.Cut(string(log), "\n")
+	if !strings.HasPrefix(start, StartMarker) || strings.Contains(start, secret) {
+		t.Errorf("kpf's line in the log: %q", start)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -38,6 +39,10 @@ type AgentOptions struct {
 	// Serve starts forwards; nil means the engine (client-go). Tests pass
 	// a stand-in.
 	Serve Server
+	// Scrubber receives the sensitive values of every forward started
+	// (see scrub.go); build Log over its Writer so that no log line shows
+	// one. nil: the agent keeps its own (its log is then not scrubbed).
+	Scrubber *redact.Scrubber
 }
 
 // Server starts forwards inside the agent.
@@ -84,6 +89,9 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	}
 	if opts.IdleExit <= 0 {
 		opts.IdleExit = DefaultIdleExit
+	}
+	if opts.Scrubber == nil {
+		opts.Scrubber = redact.New()
 	}
 	socket, err := SocketPath(opts.StateDir)
 	if err != nil {
@@ -270,11 +278,16 @@ func (a *agent) start(ctx context.Context, req request) response {
 		src = *req.Kubeconfig
 	}
 	s := *req.Forward
+	scrub := a.opts.Scrubber
+	scrub.Add(s.SensitiveValues()...)
 	fwd, err := a.server.Start(ctx, src, s)
 	if err != nil {
 		a.log.Warn("forward failed to start", "forward", s.Name, "error", err)
-		return errorResponse(err)
+		r := errorResponse(err)
+		r.Error = scrub.Scrub(r.Error)
+		return r
 	}
+	fwd = scrubbedForward{Forward: fwd, s: scrub}
 	id := s.Name + "-" + randomID()[:8]
 	a.mu.Lock()
 	a.forwards[id] = &served{id: id, name: s.Name, fwd: fwd, stopped: make(chan struct{})}

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -34,10 +35,11 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "agent" && os.Args[2] == "--state-dir" {
 		idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
+		scrub := redact.New()
 		err := Serve(context.Background(), AgentOptions{
 			StateDir: os.Args[3], Version: os.Getenv("KPF_TEST_AGENT_VERSION"), IdleExit: idle,
-			Log:   hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Debug}),
-			Serve: echoServer{},
+			Log:   hclog.New(&hclog.LoggerOptions{Output: scrub.Writer(os.Stderr), Level: hclog.Debug}),
+			Serve: echoServer{}, Scrubber: scrub,
 		})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -63,16 +65,17 @@ func (echoServer) Start(_ context.Context, _ kubeconfig.Source, s runtime.Spec) 
 	if err != nil {
 		return nil, err
 	}
-	f := &echoForward{name: s.Name, ln: ln, more: make(chan struct{})}
-	f.add(engine.Event{Kind: engine.EventListening, Message: ln.Addr().String()})
+	f := &echoForward{name: s.Name, target: s.Target, ln: ln, more: make(chan struct{})}
+	f.add(engine.Event{Kind: engine.EventListening, Message: ln.Addr().String() + " -> " + s.Target})
 	go f.accept()
 	return f, nil
 }
 
 type echoForward struct {
-	name  string
-	ln    net.Listener
-	total atomic.Int64
+	name   string
+	target string
+	ln     net.Listener
+	total  atomic.Int64
 
 	mu     sync.Mutex
 	events []engine.Event
@@ -107,7 +110,10 @@ func (f *echoForward) accept() {
 func (f *echoForward) Stop() error { return f.ln.Close() }
 
 func (f *echoForward) Status() engine.Status {
-	return engine.Status{Listening: true, Addr: f.ln.Addr().String(), Pod: f.name + "-pod", Total: f.total.Load(), Health: "healthy"}
+	return engine.Status{
+		Listening: true, Addr: f.ln.Addr().String(), Pod: f.name + "-pod", Total: f.total.Load(), Health: "healthy",
+		LastError: "last dial to " + f.target,
+	}
 }
 
 func (f *echoForward) Events(since int) ([]engine.Event, <-chan struct{}) {

@@ -11,6 +11,10 @@
 // an agent that dies leaves nothing running: its forwards are simply gone,
 // and every handle naming them reads as not alive.
 //
+// Values from sensitive variables (runtime.Spec.Sensitive) never leave the
+// agent: its start errors, its forwards' statuses and events and its log
+// are scrubbed of them (scrub.go).
+//
 // Runtime (the client side) implements runtime.Runtime, runtime.Events,
 // runtime.Sweeper and runtime.Logs; Serve runs the agent.
 //

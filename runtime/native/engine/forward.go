@@ -55,8 +55,9 @@ type Status struct {
 	// lost for another reason than being idle (pod gone, failed check,
 	// broken connection, clock jump).
 	Reconnects  int64     `json:"reconnects"`
-	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown or HealthNone
+	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown, HealthIdle or HealthNone
 	HealthError string    `json:"health_error,omitempty"`
+	LastCheck   time.Time `json:"last_check,omitzero"` // when the last health check ended
 	LastError   string    `json:"last_error,omitempty"`
 	Since       time.Time `json:"since"` // when the forward started
 }
@@ -178,7 +179,7 @@ func (f *Forward) Status() Status {
 	f.mu.Unlock()
 	s.Active, s.Total = f.active.Load(), f.total.Load()
 	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
-	s.Health, s.HealthError = f.healthStatus()
+	s.Health, s.HealthError, s.LastCheck = f.healthStatus()
 	return s
 }
 

@@ -128,6 +128,7 @@ func (c *component) stop(ctx context.Context) error {
 	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signalling %s: %w", c.name, err)
 	}
+	_ = syscall.Kill(-pgid, syscall.SIGCONT) // a frozen one handles SIGTERM once thawed
 	grace := c.grace
 	if grace == 0 {
 		grace = stopGrace
@@ -144,5 +145,18 @@ func (c *component) stop(ctx context.Context) error {
 		return fmt.Errorf("killing %s: %w", c.name, err)
 	}
 	<-done
+	return nil
+}
+
+// signal sends sig to the component's process group (it runs in its own);
+// an error when it is not running.
+func (c *component) signal(sig syscall.Signal) error {
+	pid := c.pid()
+	if pid == 0 {
+		return fmt.Errorf("%s is not running", c.name)
+	}
+	if err := syscall.Kill(-pid, sig); err != nil {
+		return fmt.Errorf("signalling %s (%s): %w", c.name, sig, err)
+	}
 	return nil
 }

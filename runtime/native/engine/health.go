@@ -151,7 +151,7 @@ func (f *Forward) checkOnce() {
 	t, port, err := f.healthTunnel(ctx)
 	if err != nil {
 		if f.ctx.Err() == nil {
-			f.checked(err, 0)
+			f.checked(f.timedOut(err), 0)
 		}
 		return
 	}
@@ -168,18 +168,27 @@ func (f *Forward) checkOnce() {
 	}
 	ck := checkKey{port: port, kind: f.cfg.Health.Kind, path: f.cfg.Health.HTTPPath}
 	age, err := t.sharedCheck(ctx, ck, f.cfg.Health.Interval, func() error { return f.check(ctx, t, port) })
-	if f.ctx.Err() != nil {
-		return
+	if f.ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return // stopped: this forward, or the one whose check was shared
 	}
 	if err != nil && t.closedIdle() {
 		return // it closed idle under the check: no verdict
 	}
+	err = f.timedOut(err)
 	if err != nil && !errors.As(err, new(answered)) {
 		// No answer through the tunnel: the path is dead (a node or
 		// API server gone silent); the next connection dials afresh.
 		t.close("health check failed: " + err.Error())
 	}
 	f.checked(err, age)
+}
+
+// timedOut says a check's deadline in words.
+func (f *Forward) timedOut(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within %s: %w", f.cfg.Health.Timeout, err)
+	}
+	return err
 }
 
 // healthTunnel returns the open tunnel of the forward's last connection or

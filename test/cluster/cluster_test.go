@@ -14,8 +14,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testwait"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -277,5 +280,49 @@ func TestToolsDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tools.go")); err != nil {
 		t.Errorf("ToolsDir = %s without tools.go: %v", dir, err)
+	}
+}
+
+// procState is the state letter of /proc/PID/stat (T: stopped).
+func procState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return rest[:1]
+}
+
+// A frozen component is stopped (SIGSTOP) until thawed, and a frozen one
+// still stops (SIGTERM handled once it is thawed).
+func TestComponentFreezeThaw(t *testing.T) {
+	t.Parallel()
+	c := &component{name: "test", bin: "/bin/sh", args: []string{"-c", "sleep 60"},
+		logPath: filepath.Join(t.TempDir(), "test.log"), grace: 30 * time.Second}
+	if err := c.signal(syscall.SIGSTOP); err == nil {
+		t.Error("froze a component never started")
+	}
+	if err := c.start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := c.pid()
+	states := map[syscall.Signal]string{syscall.SIGSTOP: "T", syscall.SIGCONT: "S", 0: ""}
+	for _, sig := range []syscall.Signal{syscall.SIGSTOP, syscall.SIGCONT, syscall.SIGSTOP} {
+		if err := c.signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		testwait.For(t, 5*time.Second, 10*time.Millisecond, "state "+states[sig]+" after "+sig.String(), func() bool {
+			return procState(t, pid) == states[sig]
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := c.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took >= c.grace {
+		t.Errorf("a frozen component took %s to stop: SIGTERM waited for SIGKILL", took)
 	}
 }

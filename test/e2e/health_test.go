@@ -131,12 +131,13 @@ forward "web" {
 
 // TestNativeIdleForwardSaysIdle: a forward without a health block that
 // nobody uses is not checked, and says so: idle, never healthy; a request
-// through it gets it checked.
+// through it gets it checked. A forward with a health block is checked
+// though nobody uses it.
 func TestNativeIdleForwardSaysIdle(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port, checked := freeLocalPort(t), freeLocalPort(t)
 	w.writeSpec("kpf.hcl", fmt.Sprintf(`
 forward "api" {
   namespace   = "%%NS%%"
@@ -144,8 +145,22 @@ forward "api" {
   local_port  = %d
   remote_port = 8080
 }
-`, port))
+
+forward "web" {
+  namespace   = "%%NS%%"
+  target      = "service/web"
+  local_port  = %d
+  remote_port = "http"
+  health {
+    http = "/healthz"
+  }
+}
+`, port, checked))
 	w.mustKpf("apply")
+	waitUntil(t, 30*time.Second, "web, unused, checked and healthy", func() bool {
+		r := w.healthOf("web")
+		return r.Health == "healthy" && r.CheckAge != nil
+	})
 	for range 3 {
 		if r := w.healthOf("api"); r.Health != "idle" || r.CheckAge != nil {
 			t.Fatalf("unused forward without a health block: health %q, check age %v; want idle, none", r.Health, r.CheckAge)

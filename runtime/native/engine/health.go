@@ -115,11 +115,12 @@ func (f *Forward) healthLoop() {
 		case <-tick.C:
 		case <-f.healthWake:
 			// A tunnel closed: end now if idle, else check at the tick.
-			if f.keepChecking() {
-				select {
-				case <-f.ctx.Done():
-				case <-tick.C:
-				}
+			if !f.keepChecking() {
+				return // marked ended: a new connection starts another loop
+			}
+			select {
+			case <-f.ctx.Done():
+			case <-tick.C:
 			}
 		}
 	}

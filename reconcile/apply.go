@@ -482,7 +482,7 @@ func sensitiveFields(d *model.Forward) []string {
 func runtimeHealth(h model.Health) runtime.Health {
 	return runtime.Health{
 		Kind: string(h.Kind), HTTPPath: h.HTTPPath, Interval: h.Interval,
-		Timeout: h.Timeout, FailureThreshold: h.FailureThreshold,
+		Timeout: h.Timeout, FailureThreshold: h.FailureThreshold, WhileIdle: h.Declared,
 	}
 }
 

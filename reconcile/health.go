@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
@@ -24,7 +25,7 @@ type HealthProber interface {
 // and counts any status below 500 as healthy; kind none is always healthy.
 type NetProber struct {
 	// Timeout bounds one probe when the forward's health block sets none
-	// (default model.DefaultHealthTimeout).
+	// (default runtime.DefaultHealthTimeout).
 	Timeout time.Duration
 }
 
@@ -35,7 +36,7 @@ func (p NetProber) Probe(ctx context.Context, f model.Forward, port int) error {
 		timeout = p.Timeout
 	}
 	if timeout <= 0 {
-		timeout = model.DefaultHealthTimeout
+		timeout = runtime.DefaultHealthTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

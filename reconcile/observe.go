@@ -134,7 +134,7 @@ func (o *Observer) observe(ctx context.Context, st *state.File, forwards []model
 			}
 			interval := forwards[i].Health.Interval
 			if interval <= 0 {
-				interval = model.DefaultHealthInterval
+				interval = runtime.DefaultHealthInterval
 			}
 			if rec.last.IsZero() || t.Sub(rec.last) >= interval {
 				jobs = append(jobs, probeJob{name: name, f: forwards[i], port: sf.LocalPort})
@@ -154,7 +154,7 @@ func (o *Observer) observe(ctx context.Context, st *state.File, forwards []model
 		rec.last = t
 		threshold := j.f.Health.FailureThreshold
 		if threshold <= 0 {
-			threshold = model.DefaultHealthThreshold
+			threshold = runtime.DefaultHealthThreshold
 		}
 		if j.err == nil {
 			rec.failures, rec.verdict, rec.err = 0, HealthHealthy, ""

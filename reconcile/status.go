@@ -39,6 +39,9 @@ type StatusRow struct {
 	Namespace string
 	State     string // one of the Status* constants
 	Health    string // a HealthState, or "-" when not running
+	// CheckAge is how long ago the runtime's last health check ended; -1:
+	// none yet, or the runtime does not say.
+	CheckAge time.Duration
 	// Uptime is since the process started; 0 when not running.
 	Uptime    time.Duration
 	Restarts  int
@@ -118,7 +121,7 @@ func (r *StatusRow) scrub(values ...[]string) {
 
 // newStatusRow is the row of a forward nothing is known of yet.
 func newStatusRow(name string) StatusRow {
-	return StatusRow{Name: name, Health: "-", Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1}
+	return StatusRow{Name: name, Health: "-", CheckAge: -1, Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1}
 }
 
 // fill sets what the observed state says.
@@ -162,6 +165,9 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 		}
 		if obs.HealthError != "" && r.LastError == "" {
 			r.LastError = obs.HealthError
+		}
+		if last := rs.LastCheck; !last.IsZero() {
+			r.CheckAge = max(now.Sub(last), 0)
 		}
 		if !st.StartedAt.IsZero() && now.After(st.StartedAt) {
 			r.Uptime = now.Sub(st.StartedAt)
@@ -210,6 +216,15 @@ func stateColor(state string) string {
 	return ansiPlain
 }
 
+// HealthText is the health a view shows: an idle forward's with the age
+// of its last check ("idle 4m"; plain "idle" when it never had one).
+func (r StatusRow) HealthText() string {
+	if r.Health == string(HealthIdle) && r.CheckAge >= 0 {
+		return r.Health + " " + FormatUptime(max(r.CheckAge, time.Second))
+	}
+	return r.Health
+}
+
 func healthColor(h string) string {
 	switch HealthState(h) {
 	case HealthHealthy:
@@ -218,6 +233,8 @@ func healthColor(h string) string {
 		return ansiRed
 	case HealthFailing:
 		return ansiYellow
+	case HealthIdle:
+		return ansiGrey
 	}
 	return ansiPlain
 }
@@ -243,7 +260,7 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 		e := termtext.Escape
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
 			e(r.Name), e(r.Local), e(dash(r.Target)), e(dash(r.Context)), e(dash(r.Namespace)),
-			cell(stateColor(r.State), e(r.State)), cell(healthColor(r.Health), e(r.Health)),
+			cell(stateColor(r.State), e(r.State)), cell(healthColor(r.Health), e(r.HealthText())),
 			e(dash(r.Pod)), conns(r), FormatUptime(r.Uptime), r.Restarts, e(oneLine(lastErr)))
 	}
 	if err := tw.Flush(); err != nil {
@@ -284,26 +301,29 @@ type jsonStatus struct {
 }
 
 type jsonStatusLine struct {
-	Name          string  `json:"name"`
-	Local         string  `json:"local"`
-	Target        string  `json:"target"`
-	Context       string  `json:"context"`
-	Namespace     string  `json:"namespace"`
-	State         string  `json:"state"`
-	Health        string  `json:"health"`
-	UptimeSeconds float64 `json:"uptime_seconds"`
-	Restarts      int     `json:"restarts"`
-	LastError     string  `json:"last_error"`
-	Enabled       bool    `json:"enabled"`
-	Runtime       string  `json:"runtime,omitempty"`
-	ID            string  `json:"id,omitempty"`
-	Pod           string  `json:"pod,omitempty"`
-	Active        *int64  `json:"active_connections,omitempty"`
-	Total         *int64  `json:"total_connections,omitempty"`
-	BytesIn       *int64  `json:"bytes_in,omitempty"`
-	BytesOut      *int64  `json:"bytes_out,omitempty"`
-	Reconnects    *int64  `json:"reconnects,omitempty"`
-	Refused       *int64  `json:"refused_connections,omitempty"`
+	Name      string `json:"name"`
+	Local     string `json:"local"`
+	Target    string `json:"target"`
+	Context   string `json:"context"`
+	Namespace string `json:"namespace"`
+	State     string `json:"state"`
+	Health    string `json:"health"`
+	// CheckAge: seconds since the last health check ended (absent: none,
+	// or the runtime does not say).
+	CheckAge      *float64 `json:"health_check_age_seconds,omitempty"`
+	UptimeSeconds float64  `json:"uptime_seconds"`
+	Restarts      int      `json:"restarts"`
+	LastError     string   `json:"last_error"`
+	Enabled       bool     `json:"enabled"`
+	Runtime       string   `json:"runtime,omitempty"`
+	ID            string   `json:"id,omitempty"`
+	Pod           string   `json:"pod,omitempty"`
+	Active        *int64   `json:"active_connections,omitempty"`
+	Total         *int64   `json:"total_connections,omitempty"`
+	BytesIn       *int64   `json:"bytes_in,omitempty"`
+	BytesOut      *int64   `json:"bytes_out,omitempty"`
+	Reconnects    *int64   `json:"reconnects,omitempty"`
+	Refused       *int64   `json:"refused_connections,omitempty"`
 }
 
 // known is nil for a counter the runtime does not report (-1).
@@ -312,6 +332,15 @@ func known(n int64) *int64 {
 		return nil
 	}
 	return &n
+}
+
+// ageSeconds is d in whole seconds, nil when unknown (negative).
+func ageSeconds(d time.Duration) *float64 {
+	if d < 0 {
+		return nil
+	}
+	s := d.Truncate(time.Second).Seconds()
+	return &s
 }
 
 // RenderStatusJSON writes rows as JSON (schema in JSON.md).
@@ -326,7 +355,7 @@ func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
 	for _, r := range rows {
 		out.Forwards = append(out.Forwards, jsonStatusLine{
 			Name: r.Name, Local: r.Local, Target: r.Target, Context: r.Context,
-			Namespace: r.Namespace, State: r.State, Health: r.Health,
+			Namespace: r.Namespace, State: r.State, Health: r.Health, CheckAge: ageSeconds(r.CheckAge),
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
 			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,
 			Active: known(r.Active), Total: known(r.Total), BytesIn: known(r.BytesIn),

@@ -13,18 +13,25 @@ func statusScenario() ([]model.Forward, Actual, time.Time) {
 	now := time.Date(2025, 1, 2, 6, 7, 8, 0, time.UTC) // 3h3m3s after drunning's StartedAt
 	api := dfwd("api", 8080)
 	web := dfwd("web", 3000)
+	cache := dfwd("cache", 6379)
 	db := dfwd("db", 5432, func(f *model.Forward) {
 		f.Target = model.Target{}
 		f.Selector = map[string]string{"app": "postgres"}
 	})
 	forwards := []model.Forward{
-		api, db, dfwd("grafana", 0), dfwd("legacy", 7000, ddisabled), dfwd("metrics", 9090), web, dfwd("auth", 4000),
+		api, cache, db, dfwd("grafana", 0), dfwd("legacy", 7000, ddisabled), dfwd("metrics", 9090), web, dfwd("auth", 4000),
 	}
 	actual := Actual{
 		"api": drunning(api, 8081, func(o *Observed) {
 			o.State.Restarts = 2
 			// A runtime that counts (native).
-			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120, Refused: 3}
+			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120, Refused: 3,
+				LastCheck: now.Add(-3 * time.Second)}
+		}),
+		// Unused and without a health block: the runtime leaves it unchecked.
+		"cache": drunning(cache, 6379, func(o *Observed) {
+			o.Health = HealthIdle
+			o.Runtime = runtime.Status{Alive: true, Health: "idle", LastCheck: now.Add(-4*time.Minute - 10*time.Second)}
 		}),
 		"db": drunning(db, 5432, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "dial tcp: connection refused" }),
 		"metrics": drunning(dfwd("metrics", 9090), 9090, ddead("error: lost connection to pod"),
@@ -53,6 +60,7 @@ func TestStatusRows(t *testing.T) {
 		lastErr              string
 	}{
 		"api":     {StatusRunning, "healthy", "127.0.0.1:8081", 3*time.Hour + 3*time.Minute + 3*time.Second, 2, ""},
+		"cache":   {StatusRunning, "idle", "127.0.0.1:6379", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, ""},
 		"auth":    {StatusFailed, "-", "127.0.0.1:4000", 0, 0, "context \"prod\" does not exist"},
 		"db":      {StatusRunning, "unhealthy", "127.0.0.1:5432", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, "dial tcp: connection refused"},
 		"grafana": {StatusStopped, "-", "127.0.0.1:?", 0, 0, ""},
@@ -110,6 +118,26 @@ func TestRenderStatusGolden(t *testing.T) {
 	for _, l := range lines[1 : len(lines)-1] {
 		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
 			t.Errorf("UPTIME column misaligned in coloured table at %d: %q", col, l)
+		}
+	}
+}
+
+func TestHealthText(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		health string
+		age    time.Duration
+		want   string
+	}{
+		{"idle", 4*time.Minute + 10*time.Second, "idle 4m10s"},
+		{"idle", 200 * time.Millisecond, "idle 1s"},
+		{"idle", -1, "idle"}, // never checked
+		{"healthy", 3 * time.Second, "healthy"},
+		{"-", -1, "-"},
+	} {
+		r := StatusRow{Health: tt.health, CheckAge: tt.age}
+		if got := r.HealthText(); got != tt.want {
+			t.Errorf("HealthText(%s, %v) = %q, want %q", tt.health, tt.age, got, tt.want)
 		}
 	}
 }

@@ -30,6 +30,9 @@ const (
 	HealthHealthy   HealthState = "healthy"
 	HealthUnhealthy HealthState = "unhealthy"
 	HealthNone      HealthState = "none" // checks disabled
+	// HealthIdle: the runtime leaves the forward unchecked while nobody
+	// uses it (its spec has no health block), so no check vouches for it.
+	HealthIdle HealthState = "idle"
 )
 
 // Observed is the actual state of one forward kpf started: what the state

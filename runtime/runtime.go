@@ -59,14 +59,39 @@ func (s Spec) SensitiveValues() []string {
 	})
 }
 
-// Health is a forward's health check, in plain values.
+// Health is a forward's health check, in plain values. Zero durations and
+// threshold take the defaults below.
 type Health struct {
 	Kind             string // "tcp", "http" or "none"
 	HTTPPath         string
 	Interval         time.Duration
 	Timeout          time.Duration
 	FailureThreshold int
+	// WhileIdle: the spec asked for this check (a health block), so it runs
+	// every Interval whether or not the forward is in use. Without it a
+	// runtime may leave an idle forward unchecked (and says so: HealthIdle).
+	WhileIdle bool
 }
+
+// The health-check defaults, for the spec and every runtime: one check every
+// DefaultHealthInterval, each given DefaultHealthTimeout, and
+// DefaultHealthThreshold failures in a row make a forward unhealthy.
+const (
+	DefaultHealthInterval  = 5 * time.Second
+	DefaultHealthTimeout   = 2 * time.Second
+	DefaultHealthThreshold = 3
+)
+
+// Health verdicts a runtime reports in Status.Health.
+const (
+	HealthHealthy   = "healthy"   // a check passed within its last interval + timeout
+	HealthUnhealthy = "unhealthy" // FailureThreshold checks failed in a row, or nothing listens
+	HealthUnknown   = "unknown"   // no verdict yet (HealthError says why, if anything failed)
+	HealthNone      = "none"      // checks are off
+	// HealthIdle: the forward is not in use and its spec asks for no
+	// checks while idle, so none ran lately (Status.LastCheck says when).
+	HealthIdle = "idle"
+)
 
 // Handle identifies a forward a runtime started. It is opaque above the
 // runtime: Runtime says which runtime made it (and so which one stops it),
@@ -156,10 +181,13 @@ type Status struct {
 	Reconnects int64
 	// Refused counts connections refused because MaxConnections were open.
 	Refused int64
-	// Health is the runtime's own verdict ("healthy", "unhealthy",
-	// "unknown", "none"; "" = the runtime does not check).
+	// Health is the runtime's own verdict (one of the Health* verdicts;
+	// "" = the runtime does not check).
 	Health      string
 	HealthError string
+	// LastCheck is when the runtime's last health check ended, passed or
+	// failed (zero: none yet, or the runtime does not say).
+	LastCheck time.Time
 	// Heals is true when the runtime repairs the forward itself (the
 	// native agent): an unhealthy forward is then reported, not restarted —
 	// a restart would only close its listener.

@@ -266,13 +266,15 @@ func (e *evaluator) decodeSettings(rb *rawBlock, dirName string) (string, Settin
 	return name, s
 }
 
-// healthVal is a decoded health block; zero fields are unset.
+// healthVal is a decoded health block; zero fields are unset (and stay
+// zero: the runtimes' defaults apply).
 type healthVal struct {
 	kind      HealthKind
 	path      string
 	interval  time.Duration
 	timeout   time.Duration
 	threshold int
+	declared  bool // a health block was written
 }
 
 // overlay returns h with every field set in o replaced.
@@ -289,6 +291,7 @@ func (h healthVal) overlay(o healthVal) healthVal {
 	if o.threshold != 0 {
 		h.threshold = o.threshold
 	}
+	h.declared = h.declared || o.declared
 	return h
 }
 
@@ -297,6 +300,7 @@ func (e *evaluator) decodeHealth(rb *rawBlock) healthVal {
 	if rb == nil {
 		return h
 	}
+	h.declared = true
 	// The kind attributes, in source order, so a conflict points at the later one.
 	var chosen *hcl.Attribute
 	for _, a := range sortedAttrs(rb.attrs) {
@@ -354,10 +358,7 @@ type defaultsVal struct {
 func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
 	d := defaultsVal{
 		address: DefaultAddress,
-		health: healthVal{
-			kind: HealthTCP, interval: DefaultHealthInterval,
-			timeout: DefaultHealthTimeout, threshold: DefaultHealthThreshold,
-		},
+		health:  healthVal{kind: HealthTCP},
 	}
 	if rb == nil {
 		return d
@@ -517,7 +518,7 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	if e.anySensitive(rf.health) {
 		f.Sensitive = setField(f.Sensitive, FieldHealth)
 	}
-	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold}
+	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold, Declared: h.declared}
 	redacted := e.redacted(attrs["local_port"]) || e.redacted(attrs["address"])
 	if _, own := attrs["address"]; !own {
 		redacted = redacted || defs.addressRedacted

@@ -97,12 +97,12 @@ defaults {
 }
 `, func(t *testing.T, ws *Workspace) {
 			h := ws.Forwards[0].Health
-			want := Health{Kind: HealthTCP, Interval: 7e9, Timeout: 1e9, FailureThreshold: 9}
+			want := Health{Kind: HealthTCP, Interval: 7e9, Timeout: 1e9, FailureThreshold: 9, Declared: true}
 			if h != want {
 				t.Errorf("api health = %+v, want %+v", h, want)
 			}
 			h = ws.Forwards[1].Health
-			want = Health{Kind: HealthHTTP, HTTPPath: "/healthz", Interval: 7e9, Timeout: 3e9, FailureThreshold: 3}
+			want = Health{Kind: HealthHTTP, HTTPPath: "/healthz", Interval: 7e9, Timeout: 3e9, Declared: true}
 			if h != want {
 				t.Errorf("db health = %+v, want %+v", h, want)
 			}

@@ -25,8 +25,4 @@ const (
 	HealthTCP  = model.HealthTCP
 	HealthHTTP = model.HealthHTTP
 	HealthNone = model.HealthNone
-
-	DefaultHealthInterval  = model.DefaultHealthInterval
-	DefaultHealthTimeout   = model.DefaultHealthTimeout
-	DefaultHealthThreshold = model.DefaultHealthThreshold
 )

@@ -362,6 +362,9 @@ func TestLiveRow(t *testing.T) {
 		}, reconcile.NoOp, func(r *live.Row) {
 			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Restarts = "api-0", 1, 5, 100, 20, 5
 		}},
+		{"idle: the age of its last check", func(r *reconcile.StatusRow) {
+			r.Health, r.CheckAge = "idle", 4*time.Minute+10*time.Second
+		}, reconcile.NoOp, func(r *live.Row) { r.Health = "idle 4m10s" }},
 		{"restarting", nil, reconcile.Restart, func(r *live.Row) { r.State, r.Health, r.Uptime = live.StateRestarting, "-", 0 }},
 		{"replacing", nil, reconcile.Replace, func(r *live.Row) { r.State, r.Health, r.Uptime = live.StateRestarting, "-", 0 }},
 		{"starting", nil, reconcile.Start, func(r *live.Row) { r.State, r.Health = live.StateStarting, "-" }},

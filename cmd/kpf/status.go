@@ -34,7 +34,10 @@ func (a *app) statusCommand() *cobra.Command {
 		Short: "Show the forwards: address, target, state, health, uptime, restarts, last error",
 		Long: `status observes every forward of the workspace now: whether its process is
 alive and still the one kpf started, and what a health probe sees. It changes
-nothing and takes no lock.
+nothing and takes no lock. A forward is healthy only while a check through it
+passed within its last interval + timeout; a native forward without a health
+block that nobody uses is not checked, and shows "idle" with the age of its
+last check ("idle 4m").
 
 When the spec is missing or does not load, status still shows the forwards
 kpf runs, from its state alone, and says so.

@@ -385,7 +385,8 @@ func toStatus(es engine.Status) runtime.Status {
 		Alive: es.Listening, LastError: es.LastError, Pod: es.Pod,
 		Active: es.Active, Total: es.Total, BytesIn: es.BytesIn, BytesOut: es.BytesOut,
 		Reconnects: es.Reconnects, Refused: es.Refused,
-		Health: es.Health, HealthError: es.HealthError, Heals: true,
+		Health: es.Health, HealthError: es.HealthError,
+		LastCheck: es.LastCheck, Heals: true,
 	}
 }
 

@@ -80,6 +80,7 @@ func (s *engineServer) Start(ctx context.Context, src kubeconfig.Source, sp runt
 		Health: engine.HealthConfig{
 			Kind: sp.Health.Kind, HTTPPath: sp.Health.HTTPPath, Interval: sp.Health.Interval,
 			Timeout: sp.Health.Timeout, FailureThreshold: sp.Health.FailureThreshold,
+			WhileIdle: sp.Health.WhileIdle,
 		},
 	})
 	if err != nil {

@@ -134,21 +134,21 @@ const (
 	HealthNone HealthKind = "none"
 )
 
-// Health is a forward's health check.
+// Health is a forward's health check. Zero durations and threshold mean
+// the runtimes' defaults (runtime.DefaultHealthInterval 5 s,
+// DefaultHealthTimeout 2 s, DefaultHealthThreshold 3: one set for
+// everything that checks).
 type Health struct {
 	Kind             HealthKind
 	HTTPPath         string        // for HealthHTTP
-	Interval         time.Duration // default 5s
-	Timeout          time.Duration // default 2s
-	FailureThreshold int           // consecutive failures before unhealthy; default 3
+	Interval         time.Duration // 0: the default
+	Timeout          time.Duration // 0: the default
+	FailureThreshold int           // consecutive failures before unhealthy; 0: the default
+	// Declared: a health block applies to the forward (its own or the
+	// defaults block's), so it is checked while idle too; without one it
+	// may stay unchecked while nobody uses it.
+	Declared bool
 }
-
-// Health defaults.
-const (
-	DefaultHealthInterval  = 5 * time.Second
-	DefaultHealthTimeout   = 2 * time.Second
-	DefaultHealthThreshold = 3
-)
 
 // Pos is a source position, kept as plain data so that packages that must
 // not import hcl can still point at the spec.

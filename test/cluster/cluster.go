@@ -413,13 +413,20 @@ func (c *Cluster) StartKwok(ctx context.Context) error {
 // StopKwok stops kwok, the stand-in kubelet: forwards lose their backend.
 func (c *Cluster) StopKwok(ctx context.Context) error { return c.kwok.stop(ctx) }
 
-// FreezeKwok stops kwok, the stand-in kubelet, with SIGSTOP: like a hung
-// kubelet it neither carries port-forward streams nor reports on pods (and
-// holds its connections open) until ThawKwok.
+// FreezeKwok stops kwok with SIGSTOP: its sockets stay open and nothing
+// answers on them, no reset, no close — a node behind a dropped VPN or a
+// laptop that slept. ThawKwok (SIGCONT) lets it go on.
 func (c *Cluster) FreezeKwok() error { return c.kwok.signal(syscall.SIGSTOP) }
 
-// ThawKwok continues a kwok frozen by FreezeKwok (SIGCONT).
+// ThawKwok resumes a frozen kwok.
 func (c *Cluster) ThawKwok() error { return c.kwok.signal(syscall.SIGCONT) }
+
+// FreezeAPIServer stops kube-apiserver with SIGSTOP: connections to it,
+// and the tunnels it proxies, go silent. ThawAPIServer resumes it.
+func (c *Cluster) FreezeAPIServer() error { return c.apiserver.signal(syscall.SIGSTOP) }
+
+// ThawAPIServer resumes a frozen kube-apiserver.
+func (c *Cluster) ThawAPIServer() error { return c.apiserver.signal(syscall.SIGCONT) }
 
 // PIDs returns the process id of every running component by name.
 func (c *Cluster) PIDs() map[string]int {

@@ -128,8 +128,7 @@ func (c *component) stop(ctx context.Context) error {
 	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("signalling %s: %w", c.name, err)
 	}
-	// A frozen (SIGSTOPped) component only acts on SIGTERM once continued.
-	_ = syscall.Kill(-pgid, syscall.SIGCONT)
+	_ = syscall.Kill(-pgid, syscall.SIGCONT) // a frozen one handles SIGTERM once thawed
 	grace := c.grace
 	if grace == 0 {
 		grace = stopGrace
@@ -149,22 +148,15 @@ func (c *component) stop(ctx context.Context) error {
 	return nil
 }
 
-// signal sends sig to the running component's process group; an error if
-// it does not run.
+// signal sends sig to the component's process group (it runs in its own);
+// an error when it is not running.
 func (c *component) signal(sig syscall.Signal) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cmd == nil {
-		return fmt.Errorf("%s was never started", c.name)
-	}
-	select {
-	case <-c.done:
+	pid := c.pid()
+	if pid == 0 {
 		return fmt.Errorf("%s is not running", c.name)
-	default:
 	}
-	// Setpgid: the group id is the pid we started.
-	if err := syscall.Kill(-c.cmd.Process.Pid, sig); err != nil {
-		return fmt.Errorf("sending %s to %s: %w", sig, c.name, err)
+	if err := syscall.Kill(-pid, sig); err != nil {
+		return fmt.Errorf("signalling %s (%s): %w", c.name, sig, err)
 	}
 	return nil
 }

@@ -481,8 +481,8 @@ func TestEngineSurvivesAPIServerRestart(t *testing.T) {
 }
 
 // Health checks run through the open tunnel: an HTTP check of a path the
-// backend answers 503 makes the forward unhealthy (closing the tunnel on
-// each failure); a good path keeps it healthy.
+// backend answers 503 makes the forward unhealthy (the pod answered: the
+// tunnel stays for its connections); a good path keeps it healthy.
 func TestEngineHealthChecksThroughTheTunnel(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)

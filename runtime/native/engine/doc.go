@@ -58,12 +58,25 @@
 //     Ready keeps its open connections, as kube-proxy does, but gets no new
 //     ones. A tunnel also closes when client-go's keep-alive pings fail, when a health check
 //     through it fails, and when the wall clock jumps against the monotonic
-//     clock (the machine slept). Failed dials back off per pod, by delays
+//     clock (the machine slept); its connection is let go even when the
+//     other side answers nothing any more. Failed dials back off per pod, by delays
 //     that grow with the forward's failures (exponential, jittered, never
 //     giving up, reset on success): a pod that is gone does not hold up
 //     dials to the others.
-//   - Health checks through the open tunnel (TCP or HTTP), one per pod
-//     port, check and interval, shared by the forwards that reach it.
+//   - Health checks (TCP or HTTP) through a tunnel to the pod port, one
+//     per pod port, check and interval, shared by the forwards that reach
+//     it. A forward is healthy only while a check passed within its last
+//     interval + timeout. Defaults, the spec's for every runtime
+//     (runtime.DefaultHealth*): every 5 s, 2 s for one check from its dial
+//     to the answer, unhealthy after 3 failures in a row — so a path that
+//     goes silent is unhealthy within interval × threshold + timeout
+//     (17 s). A check that got no answer closes its tunnel (its events say
+//     why; the next connection dials afresh); one the pod answered (port
+//     refused, HTTP error) keeps it. HealthConfig.WhileIdle (the spec has
+//     a health block) checks from Start on, in use or not, and keeps the
+//     tunnel the checks need open; without it checks run while the
+//     forward's tunnel is open, and an idle forward reports HealthIdle
+//     with the time of its last check.
 //   - Status (atomic counters), health and a ring of recent events per
 //     forward, for `kpf status` and `kpf logs`.
 //   - Panics: every goroutine that serves a connection, a dial, a stream
@@ -73,8 +86,10 @@
 //     forwards go on.
 //
 // Cost: an idle forward is its listener, its accept goroutine and its
-// share of an informer; health checks and the clock watcher run only while
-// tunnels are open.
+// share of an informer; without WhileIdle, health checks and the clock
+// watcher run only while tunnels are open. A WhileIdle forward adds a
+// check goroutine and keeps an open tunnel (shared per pod) with its
+// keep-alive pings.
 //
 // engine imports runtime (for the sentinel errors) and client-go's REST,
 // informer and streaming packages. It must not import spec, state,

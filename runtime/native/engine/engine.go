@@ -193,6 +193,9 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 	e.mu.Unlock()
 	f.event(Event{Kind: EventListening, Message: ln.Addr().String() + " → " + res.describe + ":" + res.port.String()})
 	go f.acceptLoop()
+	if cfg.Health.WhileIdle {
+		f.ensureHealthLoop()
+	}
 	return f, nil
 }
 
@@ -336,7 +339,14 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 	}
 	e.mu.Unlock()
 	if dialed {
-		dctx, cancel := context.WithTimeout(context.Background(), e.opts.DialTimeout)
+		// The dial is shared with whoever asks for key meanwhile: ctx's
+		// end does not cancel it, but its deadline bounds it (a health
+		// check's Timeout) as DialTimeout does.
+		timeout := e.opts.DialTimeout
+		if d, ok := ctx.Deadline(); ok {
+			timeout = min(timeout, time.Until(d))
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), timeout)
 		conn, err := e.dial(dctx, key)
 		cancel()
 		if err == nil && conn == nil {

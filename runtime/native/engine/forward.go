@@ -73,8 +73,9 @@ type Status struct {
 	// Refused counts local connections closed at once because
 	// MaxConnections were open.
 	Refused     int64     `json:"refused,omitempty"`
-	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown or HealthNone
+	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown, HealthIdle or HealthNone
 	HealthError string    `json:"health_error,omitempty"`
+	LastCheck   time.Time `json:"last_check,omitzero"` // when the last health check ended
 	LastError   string    `json:"last_error,omitempty"`
 	Since       time.Time `json:"since"` // when the forward started
 }
@@ -198,7 +199,7 @@ func (f *Forward) Status() Status {
 	s.Active, s.Total = f.active.Load(), f.total.Load()
 	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
 	s.Refused = f.refused.Load()
-	s.Health, s.HealthError = f.healthStatus()
+	s.Health, s.HealthError, s.LastCheck = f.healthStatus()
 	return s
 }
 

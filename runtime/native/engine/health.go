@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,28 +13,40 @@ import (
 	"github.com/kpf-dev/kpf/runtime"
 )
 
-// Health kinds and states.
+// Health kinds and states (the states are runtime's verdicts).
 const (
 	HealthTCP  = "tcp"
 	HealthHTTP = "http"
 	HealthNone = "none"
 
-	HealthHealthy   = "healthy"
-	HealthUnhealthy = "unhealthy"
-	HealthUnknown   = "unknown"
+	HealthHealthy   = runtime.HealthHealthy
+	HealthUnhealthy = runtime.HealthUnhealthy
+	HealthUnknown   = runtime.HealthUnknown
+	HealthIdle      = runtime.HealthIdle
 )
 
-// HealthConfig says how a forward checks its path to the pod. Checks run
-// through an open tunnel only, so an idle forward costs nothing: without a
-// tunnel a forward is healthy when its listener is bound and a pod is Ready.
+// HealthConfig says how a forward checks its path to the pod: a check
+// opens a stream through a tunnel to the pod port (dialing one when none is
+// open) and, for HTTP, asks for a path. A forward is healthy only while a
+// check passed within its last Interval + Timeout.
 type HealthConfig struct {
 	Kind     string // HealthTCP (default), HealthHTTP or HealthNone
 	HTTPPath string // HealthHTTP: the path to GET; 2xx and 3xx are healthy
-	// Interval between checks (default 10 s), Timeout of one (default 2 s).
+	// Interval between checks, Timeout of one — its dial, its streams and
+	// the answer together (defaults runtime.DefaultHealthInterval, 5 s,
+	// and runtime.DefaultHealthTimeout, 2 s).
 	Interval, Timeout time.Duration
 	// FailureThreshold consecutive failures make the forward unhealthy
-	// (default 3). Every failure closes the tunnel it went through.
+	// (default runtime.DefaultHealthThreshold, 3). A check that got no
+	// answer (no stream, nothing within Timeout) closes the tunnel it went
+	// through; one the pod answered (refused, an HTTP error) keeps it.
 	FailureThreshold int
+	// WhileIdle checks from Start on, every Interval, in use or not, and
+	// keeps the tunnel the checks need open. Without it checks run only
+	// after a connection, while a tunnel of the forward is open (or until a
+	// failing check passes or fails for good), and an idle forward reports
+	// HealthIdle.
+	WhileIdle bool
 }
 
 func (h HealthConfig) withDefaults() (HealthConfig, error) {
@@ -52,23 +65,25 @@ func (h HealthConfig) withDefaults() (HealthConfig, error) {
 		return h, fmt.Errorf("unknown health check kind %q: %w", h.Kind, runtime.ErrPermanent)
 	}
 	if h.Interval <= 0 {
-		h.Interval = 10 * time.Second
+		h.Interval = runtime.DefaultHealthInterval
 	}
 	if h.Timeout <= 0 {
-		h.Timeout = 2 * time.Second
+		h.Timeout = runtime.DefaultHealthTimeout
 	}
 	if h.FailureThreshold <= 0 {
-		h.FailureThreshold = 3
+		h.FailureThreshold = runtime.DefaultHealthThreshold
 	}
 	return h, nil
 }
 
-// healthState is guarded by Forward.mu.
+// healthState is guarded by Forward.mu. Times are Options.Now's.
 type healthState struct {
-	running  bool // a check loop runs
-	failures int  // consecutive failed checks
-	lastErr  string
-	reported string // last state logged as an event
+	running   bool // a check loop runs
+	failures  int  // consecutive failed checks
+	lastErr   string
+	lastCheck time.Time // when the last check ended; zero: none yet
+	lastOK    time.Time // when the last passing check was made
+	reported  string    // last state logged as an event
 }
 
 // ensureHealthLoop starts the check loop if checks are on and none runs.
@@ -85,65 +100,109 @@ func (f *Forward) ensureHealthLoop() {
 	go f.healthLoop()
 }
 
-// healthLoop checks at Health.Interval while the forward's tunnel is open.
-// After a failure it dials a fresh tunnel for the next check until the
-// forward is healthy again or FailureThreshold is reached; then (or when
-// the tunnel closed idle) it ends, and the next connection restarts it.
+// healthLoop checks at once, then every Health.Interval, while
+// keepChecking says so.
 func (f *Forward) healthLoop() {
 	tick := time.NewTicker(f.cfg.Health.Interval)
 	defer tick.Stop()
 	for {
-		woken := false
+		if !f.keepChecking() {
+			return
+		}
+		f.checkOnce()
 		select {
 		case <-f.ctx.Done():
-			f.mu.Lock()
-			f.health.running = false
-			f.mu.Unlock()
-			return
 		case <-tick.C:
 		case <-f.healthWake:
-			woken = true
-		}
-		f.mu.Lock()
-		key, port, failures := f.lastTunnel, f.port, f.health.failures
-		t := f.e.openTunnel(key)
-		if t == nil && (failures == 0 || failures >= f.cfg.Health.FailureThreshold) {
-			f.health.running = false
-			f.mu.Unlock()
-			return
-		}
-		f.mu.Unlock()
-		if woken {
-			continue // only a tunnel closed: check at the next tick
-		}
-		if t == nil {
-			var err error
-			if t, port, err = f.freshTunnel(); err != nil {
-				f.checked(err)
-				continue
+			// A tunnel closed: end now if idle, else check at the tick.
+			if !f.keepChecking() {
+				return // marked ended: a new connection starts another loop
+			}
+			select {
+			case <-f.ctx.Done():
+			case <-tick.C:
 			}
 		}
-		t.addUser(f)
-		ck := checkKey{port: port, kind: f.cfg.Health.Kind, path: f.cfg.Health.HTTPPath}
-		err := t.sharedCheck(f.ctx, ck, f.cfg.Health.Interval, func() error { return f.check(t, port) })
-		if err != nil && !t.isOpen() {
-			t.mu.Lock()
-			idle := t.reason == reasonIdle
-			t.mu.Unlock()
-			if idle {
-				continue // it closed idle under the check: no verdict
-			}
-		}
-		if err != nil {
-			t.close("health check failed: " + err.Error())
-		}
-		f.checked(err)
 	}
 }
 
-// freshTunnel picks a Ready pod now (no waiting) and dials it.
-func (f *Forward) freshTunnel() (*tunnel, int32, error) {
-	pods, _, err := f.src.snapshot(f.ctx)
+// keepChecking reports whether the loop goes on: until Stop with
+// WhileIdle; else while the forward's tunnel is open, or a failing check
+// has neither passed again nor reached FailureThreshold. When it says no,
+// the loop is marked ended under the same lock, so a connection that
+// comes next starts a new one.
+func (f *Forward) keepChecking() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	h := &f.health
+	goOn := f.ctx.Err() == nil && (f.cfg.Health.WhileIdle ||
+		f.e.openTunnel(f.lastTunnel) != nil ||
+		(h.failures > 0 && h.failures < f.cfg.Health.FailureThreshold))
+	if !goOn {
+		h.running = false
+	}
+	return goOn
+}
+
+// checkOnce makes one check, bounded by Health.Timeout from the dial to
+// the answer, and records its verdict.
+func (f *Forward) checkOnce() {
+	ctx, cancel := context.WithTimeout(f.ctx, f.cfg.Health.Timeout)
+	defer cancel()
+	t, port, err := f.healthTunnel(ctx)
+	if err != nil {
+		if f.ctx.Err() == nil {
+			f.checked(f.timedOut(err), 0)
+		}
+		return
+	}
+	if f.cfg.Health.WhileIdle {
+		// The check holds the tunnel like a connection, so that checks
+		// every Interval keep it open (it closes IdleTimeout after the
+		// last).
+		if t.use(f) != nil {
+			return // its pod is going away: the next check picks again
+		}
+		defer t.release()
+	} else {
+		t.addUser(f) // it hears when the tunnel closes; it is not kept open
+	}
+	ck := checkKey{port: port, kind: f.cfg.Health.Kind, path: f.cfg.Health.HTTPPath}
+	age, err := t.sharedCheck(ctx, ck, f.cfg.Health.Interval, func() error { return f.check(ctx, t, port) })
+	if f.ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return // stopped: this forward, or the one whose check was shared
+	}
+	if err != nil && t.closedIdle() {
+		return // it closed idle under the check: no verdict
+	}
+	err = f.timedOut(err)
+	if err != nil && !errors.As(err, new(answered)) {
+		// No answer through the tunnel: the path is dead (a node or
+		// API server gone silent); the next connection dials afresh.
+		t.close("health check failed: " + err.Error())
+	}
+	f.checked(err, age)
+}
+
+// timedOut says a check's deadline in words.
+func (f *Forward) timedOut(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within %s: %w", f.cfg.Health.Timeout, err)
+	}
+	return err
+}
+
+// healthTunnel returns the open tunnel of the forward's last connection or
+// check, else dials a Ready pod within ctx (checks come every Interval:
+// they skip the connections' backoff).
+func (f *Forward) healthTunnel(ctx context.Context) (*tunnel, int32, error) {
+	f.mu.Lock()
+	key, port := f.lastTunnel, f.port
+	f.mu.Unlock()
+	if t := f.e.openTunnel(key); t != nil {
+		return t, port, nil
+	}
+	pods, _, err := f.src.snapshot(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -151,13 +210,16 @@ func (f *Forward) freshTunnel() (*tunnel, int32, error) {
 		return nil, 0, fmt.Errorf("%s: %w", f.res.describe, runtime.ErrNoPod)
 	}
 	pod := f.choose(pods, nil)
-	port, err := f.res.port.resolve(pod)
+	if port, err = f.res.port.resolve(pod); err != nil {
+		return nil, 0, err
+	}
+	t, dialed, err := f.e.tunnel(ctx, f.tunnelKey(pod))
 	if err != nil {
 		return nil, 0, err
 	}
-	t, err := f.getTunnel(f.ctx, pod)
-	if err != nil {
-		return nil, 0, err
+	if dialed {
+		f.dialSucceeded()
+		f.event(Event{Kind: EventTunnelOpen, Pod: pod.Name, Message: "for a health check"})
 	}
 	f.mu.Lock()
 	f.lastTunnel, f.port = t.key, port
@@ -165,11 +227,15 @@ func (f *Forward) freshTunnel() (*tunnel, int32, error) {
 	return t, port, nil
 }
 
-// checked records a check's result and logs a change of state.
-func (f *Forward) checked(err error) {
+// checked records a check's result — made age ago, when it was shared —
+// and logs a change of state.
+func (f *Forward) checked(err error, age time.Duration) {
+	now := f.e.opts.Now()
 	f.mu.Lock()
+	f.health.lastCheck = now
 	if err == nil {
 		f.health.failures, f.health.lastErr = 0, ""
+		f.health.lastOK = now.Add(-age)
 	} else {
 		f.health.failures++
 		f.health.lastErr = err.Error()
@@ -193,40 +259,54 @@ func (f *Forward) checked(err error) {
 	}
 }
 
-// healthStatus is the forward's health now, without a network call.
-func (f *Forward) healthStatus() (string, string) {
+// healthStatus is the forward's health now, without a network call: its
+// state, what failed, and when the last check ended.
+func (f *Forward) healthStatus() (string, string, time.Time) {
 	if f.cfg.Health.Kind == HealthNone {
-		return HealthNone, ""
+		return HealthNone, "", time.Time{}
 	}
 	f.mu.Lock()
-	failures, lastErr := f.health.failures, f.health.lastErr
+	h := f.health
 	f.mu.Unlock()
-	if !f.listening.Load() {
-		return HealthUnhealthy, "not listening"
+	switch {
+	case !f.listening.Load():
+		return HealthUnhealthy, "not listening", h.lastCheck
+	case h.failures >= f.cfg.Health.FailureThreshold:
+		return HealthUnhealthy, h.lastErr, h.lastCheck
+	case h.failures > 0:
+		return HealthUnknown, h.lastErr, h.lastCheck // failing, not yet unhealthy
+	case !h.lastOK.IsZero() && f.e.opts.Now().Sub(h.lastOK) <= f.cfg.Health.Interval+f.cfg.Health.Timeout:
+		return HealthHealthy, "", h.lastCheck
+	case h.running && h.lastCheck.IsZero():
+		return HealthUnknown, "", h.lastCheck // the first check is under way
+	case h.running:
+		return HealthUnknown, fmt.Sprintf("no check passed in %s", f.e.opts.Now().Sub(h.lastOK).Round(time.Second)), h.lastCheck
 	}
-	if failures >= f.cfg.Health.FailureThreshold {
-		return HealthUnhealthy, lastErr
-	}
+	// Unchecked while idle: say what is known without a network call.
 	f.src.mu.Lock()
 	listOnly, store := f.src.listOnly, f.src.store
 	f.src.mu.Unlock()
-	if listOnly || store == nil {
-		return HealthUnknown, lastErr
+	if !listOnly && store != nil {
+		if pods, _, _ := f.src.snapshot(f.ctx); len(pods) == 0 {
+			return HealthUnhealthy, "no Ready pod", h.lastCheck
+		}
 	}
-	pods, _, _ := f.src.snapshot(f.ctx)
-	if len(pods) == 0 {
-		return HealthUnhealthy, "no Ready pod"
-	}
-	return HealthHealthy, lastErr
+	return HealthIdle, "", h.lastCheck
 }
 
 // tcpGrace is how long a TCP check waits for the error stream to report a
 // failed connection to the pod's port; silence means it connected.
 const tcpGrace = 500 * time.Millisecond
 
-// check runs one health check through t.
-func (f *Forward) check(t *tunnel, port int32) error {
-	errStream, data, err := t.openPairWait(f.ctx, port, f.cfg.Health.Timeout)
+// answered is a failed check that the pod's side answered (its port
+// refused, its HTTP status was an error): the tunnel works, so it stays.
+type answered struct{ error }
+
+func (a answered) Unwrap() error { return a.error }
+
+// check runs one health check through t, within ctx.
+func (f *Forward) check(ctx context.Context, t *tunnel, port int32) error {
+	errStream, data, err := t.openPairWait(ctx, port, f.cfg.Health.Timeout)
 	if err != nil {
 		return err
 	}
@@ -242,50 +322,73 @@ func (f *Forward) check(t *tunnel, port int32) error {
 		msg, err := io.ReadAll(errStream)
 		switch {
 		case len(msg) > 0:
-			errMsg <- errors.New(strings.TrimSpace(string(msg)))
+			errMsg <- answered{errors.New(strings.TrimSpace(string(msg)))}
 		case err != nil:
 			errMsg <- fmt.Errorf("reading the error stream: %w", err)
 		default:
 			errMsg <- nil
 		}
 	}()
-	timeout := time.NewTimer(f.cfg.Health.Timeout)
-	defer timeout.Stop()
-	switch f.cfg.Health.Kind {
-	case HealthHTTP:
-		result := make(chan error, 1)
-		go func() { result <- httpCheck(data, f.cfg.Health.HTTPPath) }()
-		select {
+	noAnswer := func() error {
+		if f.ctx.Err() != nil {
+			return f.ctx.Err()
+		}
+		return fmt.Errorf("no answer within %s", f.cfg.Health.Timeout)
+	}
+	if f.cfg.Health.Kind != HealthHTTP {
+		grace := tcpGrace
+		if d, ok := ctx.Deadline(); ok {
+			grace = min(grace, time.Until(d))
+		}
+		return tcpCheck(f.ctx.Done(), data, errMsg, grace)
+	}
+	result := make(chan error, 1)
+	go func() { result <- httpCheck(data, f.cfg.Health.HTTPPath) }()
+	select {
+	case err := <-result:
+		if err != nil && !errors.As(err, new(answered)) {
+			select { // the data stream ended: the error stream may say why
+			case e := <-errMsg:
+				if e != nil {
+					return e
+				}
+			case <-ctx.Done():
+			}
+		}
+		return err
+	case err := <-errMsg:
+		if err != nil {
+			return err
+		}
+		select { // the error stream ended cleanly: the answer decides
 		case err := <-result:
 			return err
-		case err := <-errMsg:
-			if err != nil {
-				return err
-			}
-			select { // the error stream ended cleanly: the answer decides
-			case err := <-result:
-				return err
-			case <-timeout.C:
-				return fmt.Errorf("no answer within %s", f.cfg.Health.Timeout)
-			}
-		case <-timeout.C:
-			return fmt.Errorf("no answer within %s", f.cfg.Health.Timeout)
+		case <-ctx.Done():
+			return noAnswer()
 		}
-	default:
-		// Read what a server that speaks first sends, and drop it:
-		// spdystream hands a stream's data to one of five frame workers
-		// per connection and blocks it until the stream is read, which
-		// would stall every stream of the tunnel on that worker until the
-		// check ends (the Reset below ends the read).
-		go func() { _, _ = io.Copy(io.Discard, data) }()
-		grace := time.NewTimer(min(tcpGrace, f.cfg.Health.Timeout))
-		defer grace.Stop()
-		select {
-		case err := <-errMsg:
-			return err
-		case <-grace.C:
-			return nil
-		}
+	case <-ctx.Done():
+		return noAnswer()
+	}
+}
+
+// tcpCheck passes when the error stream stays silent for grace (the
+// kubelet connected to the port) and fails when it speaks or stop closes.
+func tcpCheck(stop <-chan struct{}, data io.Reader, errMsg <-chan error, grace time.Duration) error {
+	// Read what a server that speaks first sends, and drop it: spdystream
+	// hands a stream's data to one of five frame workers per connection
+	// and blocks it until the stream is read, which would stall every
+	// stream of the tunnel on that worker until the check ends (the
+	// caller's Reset ends the read).
+	go func() { _, _ = io.Copy(io.Discard, data) }()
+	tm := time.NewTimer(grace)
+	defer tm.Stop()
+	select {
+	case err := <-errMsg:
+		return err
+	case <-tm.C:
+		return nil
+	case <-stop:
+		return context.Canceled
 	}
 }
 
@@ -301,7 +404,7 @@ func httpCheck(rw io.ReadWriter, path string) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 399 {
-		return fmt.Errorf("GET %s: %s", path, resp.Status)
+		return answered{fmt.Errorf("GET %s: %s", path, resp.Status)}
 	}
 	return nil
 }

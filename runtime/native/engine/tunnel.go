@@ -191,17 +191,20 @@ type checkKey struct {
 }
 
 // sharedCheck runs check for key, or shares a check of the same key that
-// is in flight or ended less than maxAge ago. Forwards to one pod port
-// then cost one check per interval between them, not one each: 1,000
-// forwards over 10 services made 200 stream pairs a second through 10
-// tunnels, and their pending stream creations held the tunnels' memory
-// after the tunnels closed.
-func (t *tunnel) sharedCheck(ctx context.Context, key checkKey, maxAge time.Duration, check func() error) error {
+// is in flight or ended less than maxAge ago, and says how long ago the
+// check it returns ended. Forwards to one pod port then cost one check per
+// interval between them, not one each: 1,000 forwards over 10 services
+// made 200 stream pairs a second through 10 tunnels, and their pending
+// stream creations held the tunnels' memory after the tunnels closed.
+func (t *tunnel) sharedCheck(ctx context.Context, key checkKey, maxAge time.Duration, check func() error) (time.Duration, error) {
 	t.mu.Lock()
 	if r := t.checks[key]; r != nil && r.reusable(maxAge) {
 		t.mu.Unlock()
 		_, err := r.wait(ctx)
-		return err
+		if err == nil {
+			return time.Since(r.at), nil
+		}
+		return 0, err
 	}
 	r := newSharedCall[struct{}]()
 	if t.checks == nil {
@@ -211,7 +214,14 @@ func (t *tunnel) sharedCheck(ctx context.Context, key checkKey, maxAge time.Dura
 	t.mu.Unlock()
 	err := check()
 	r.finish(struct{}{}, err)
-	return err
+	return 0, err
+}
+
+// closedIdle reports whether t was closed for being idle.
+func (t *tunnel) closedIdle() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed && t.reason == reasonIdle
 }
 
 // errTunnelClosed is returned for streams on a tunnel that closed.
@@ -308,6 +318,10 @@ func (t *tunnel) idleClose() {
 
 const reasonIdle = "idle"
 
+// closeGrace is how long a closed tunnel's connection may go without a
+// frame before its streams are reset and it is closed regardless.
+const closeGrace = 2 * time.Second
+
 // finishDial publishes the result of t's dial to those waiting for it. A
 // tunnel closed while it was being dialed (its pod went away, the engine
 // closed) gets no connection: the one that arrived is closed, and the
@@ -354,7 +368,16 @@ func (t *tunnel) close(reason string) {
 	if conn != nil {
 		// spdystream's Close waits until every stream is gone; never make
 		// the caller (an informer handler, a health check) wait for it.
-		go closeQuietly(t.e.log, conn)
+		go func() {
+			// A stream whose creation the other side never answered (a
+			// frozen node or API server: no reset, nothing) stays in
+			// spdystream's table for ever, and its Close with it, holding
+			// the connection open. An idle timeout makes spdystream reset
+			// every stream it still has and close, once nothing has come
+			// or gone for closeGrace.
+			conn.SetIdleTimeout(closeGrace)
+			closeQuietly(t.e.log, conn)
+		}()
 	}
 	for f := range users {
 		f.tunnelClosed(t, reason)

@@ -12,7 +12,9 @@
 //     bytes, and the memory of what serves them (the kubectl processes'
 //     RSS and PSS, or the agent's);
 //   - `kpf apply --watch` idle for 60 s: CPU seconds used by kpf and by
-//     what serves the forwards (native: after the tunnels closed idle), and
+//     what serves the forwards (native: after the tunnels closed idle; with
+//     the spec's health blocks the agent checks every forward while idle,
+//     --health-blocks=false writes none), and
 //     the processes the watch spawns (counted by a kubectl shim, and by
 //     polling the children of kpf);
 //   - recovery under the watch: kill -9 one forward's kubectl (20 times),

@@ -70,6 +70,9 @@ type options struct {
 	rolloutStep time.Duration
 	stateRoot   string // state directories under this one, not the scratch directory
 	measure     map[string]bool
+	// healthBlocks: the spec has health blocks (every forward is then
+	// checked, in use or not); false: none (idle forwards are unchecked).
+	healthBlocks bool
 }
 
 // measures are the parts of a runtime's run, in order (--measure).
@@ -102,6 +105,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.flood, "flood", 10000, "native: connections opened at once on one forward while another is fetched from (0 skips)")
 	fs.DurationVar(&o.rollout, "rollout", 20*time.Second, "window of new connections around a rolling restart (own cluster only)")
 	fs.DurationVar(&o.rolloutStep, "rollout-every", 20*time.Millisecond, "one new connection this often during the rollout window")
+	fs.BoolVar(&o.healthBlocks, "health-blocks", true, "write health blocks (defaults: tcp every 5 s; every third forward http): the native agent checks every forward while idle; false: none, idle forwards go unchecked")
 	measureList := fs.String("measure", strings.Join(measures, ","), "comma-separated parts to run: "+strings.Join(measures, ", ")+" (watch needs apply)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -444,12 +448,8 @@ defaults {
   context   = var.context
   namespace = local.ns
   address   = "127.0.0.1"
-  health {
-    tcp      = true
-    interval = "5s"
-  }
-}
-`, r.opts.context, basePort, r.opts.namespace)
+%s}
+`, r.opts.context, basePort, r.opts.namespace, r.defaultsHealth())
 	for i := range forwards {
 		t := targets[i%len(targets)]
 		target, port, ok := strings.Cut(t, ":")
@@ -457,12 +457,20 @@ defaults {
 			return fmt.Errorf("target %q is not KIND/NAME:PORT", t)
 		}
 		fmt.Fprintf(&b, "\nforward \"f%03d\" {\n  target      = %q\n  local_port  = var.base_port + %d\n  remote_port = %s\n", i, target, i, port)
-		if i%3 == 0 {
+		if i%3 == 0 && r.opts.healthBlocks {
 			b.WriteString("  health {\n    http = \"/healthz\"\n  }\n")
 		}
 		b.WriteString("}\n")
 	}
 	return os.WriteFile(filepath.Join(r.wsDir, "kpf.hcl"), []byte(b.String()), 0o600)
+}
+
+// defaultsHealth is the defaults block's health block, if any.
+func (r *run) defaultsHealth() string {
+	if !r.opts.healthBlocks {
+		return ""
+	}
+	return "  health {\n    tcp      = true\n    interval = \"5s\"\n  }\n"
 }
 
 // env is the environment of every kpf run; extra entries win.

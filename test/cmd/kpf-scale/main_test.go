@@ -59,7 +59,7 @@ func TestProcReaders(t *testing.T) {
 
 func TestWriteWorkspace(t *testing.T) {
 	t.Parallel()
-	r := &run{opts: options{context: "ctx", namespace: "ns"}, rt: runtimeNative, wsDir: t.TempDir()}
+	r := &run{opts: options{context: "ctx", namespace: "ns", healthBlocks: true}, rt: runtimeNative, wsDir: t.TempDir()}
 	if err := r.writeWorkspace([]string{"service/a:80", "deploy/b:8080"}, 5, 41000); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +75,13 @@ func TestWriteWorkspace(t *testing.T) {
 	}
 	if strings.Count(src, "forward \"") != 5 {
 		t.Errorf("want 5 forwards:\n%s", src)
+	}
+	r.opts.healthBlocks = false // --health-blocks=false: idle forwards go unchecked
+	if err := r.writeWorkspace([]string{"service/a:80"}, 3, 41000); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = os.ReadFile(r.wsDir + "/kpf.hcl"); err != nil || strings.Contains(string(b), "health") {
+		t.Errorf("--health-blocks=false wrote a health block (%v):\n%s", err, b)
 	}
 	if err := r.writeWorkspace([]string{"service/a"}, 1, 41000); err == nil {
 		t.Error("a target without a port was accepted")

@@ -857,8 +857,11 @@ func (r *run) measureAgentAlone(ctx context.Context, pid int) error {
 	}
 	secs := float64(ticksOf(pid)-c0) / clockTicks
 	took := time.Since(t0)
+	what := "no health block: no tunnel open (closed idle), no `kpf` asking: informers and listeners only"
+	if r.opts.healthBlocks {
+		what = fmt.Sprintf("health blocks: every forward checked every 5 s while idle (one check per pod port, shared: %d tunnels kept open), no `kpf` asking", len(r.targets))
+	}
 	r.add(fmt.Sprintf("idle %s without a watch: CPU of the agent", fmtDur(window)),
-		fmt.Sprintf("%.2f s (%.2f%% of one core)", secs, 100*secs/took.Seconds()), "≤ 0.5% of one core",
-		"no tunnel open (closed idle), no `kpf` asking: informers and listeners only")
+		fmt.Sprintf("%.2f s (%.2f%% of one core)", secs, 100*secs/took.Seconds()), "≤ 0.5% of one core", what)
 	return nil
 }

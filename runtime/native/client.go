@@ -353,6 +353,11 @@ func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runti
 		return sts, errs
 	}
 	resp, err := call(ctx, socket, request{Op: opStatus, IDs: ids})
+	if errors.Is(err, errNoAgent) && ctx.Err() == nil {
+		// Once more: a serving agent that died with the request is being
+		// started again by its supervisor, and answers from the backlog.
+		resp, err = call(ctx, socket, request{Op: opStatus, IDs: ids})
+	}
 	for i, h := range hs {
 		switch es, ok := resp.Statuses[h.ID]; {
 		case errs[i] != nil:

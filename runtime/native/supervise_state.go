@@ -205,6 +205,7 @@ func (r *restored) run(ctx context.Context) {
 		r.mu.Unlock()
 		firstDone()
 		if err == nil {
+			r.a.log.Info("forward served again", "forward", r.p.Name, "id", r.p.ID, "addr", fwd.Status().Addr)
 			return
 		}
 		r.a.log.Warn("forward failed to start again", "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)

@@ -620,8 +620,8 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 	if !portFree(api) {
 		t.Errorf("the destroyed forward's port %d is bound again", api)
 	}
-	if _, ok := w.status()["api"]; ok {
-		t.Errorf("status shows the destroyed forward: %+v", w.status()["api"])
+	if row := w.status()["api"]; row.State == "running" {
+		t.Errorf("status of the destroyed forward: %+v, want it not running", row)
 	}
 
 	w.mustKpf("destroy")

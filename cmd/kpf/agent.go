@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -18,11 +17,20 @@ import (
 
 type agentOptions struct {
 	StateDir string
+	// Serve, and the flags below, are set by the agent's supervisor on
+	// the serving agent it starts (native.Supervise).
+	Serve        bool
+	Instance     string
+	Supervisor   int
+	Restarts     int
+	RestartCause string
 }
 
 // agentCommand runs the workspace's agent: the background kpf process that
 // serves the workspace's native forwards. `kpf apply` starts it; users
-// never need to.
+// never need to. Where the OS allows, it is the supervisor of a serving
+// agent (`kpf agent --serve`, on the socket it inherits) that it starts
+// again when it dies.
 func (a *app) agentCommand() *cobra.Command {
 	var o agentOptions
 	cmd := &cobra.Command{
@@ -37,7 +45,13 @@ func (a *app) agentCommand() *cobra.Command {
 			return a.agent(cmd, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "the workspace's state `directory`")
+	f := cmd.Flags()
+	f.StringVar(&o.StateDir, "state-dir", "", "the workspace's state `directory`")
+	f.BoolVar(&o.Serve, "serve", false, "serve on the socket inherited from the supervisor (descriptor 3)")
+	f.StringVar(&o.Instance, "instance", "", "the agent instance (set by the supervisor)")
+	f.IntVar(&o.Supervisor, "supervisor", 0, "the supervisor's pid")
+	f.IntVar(&o.Restarts, "restarts", 0, "how many serving agents the supervisor started before this one")
+	f.StringVar(&o.RestartCause, "restart-cause", "", "why the last serving agent ended")
 	return cmd
 }
 
@@ -45,25 +59,51 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 	if a.getenv("GOGC") == "" {
 		debug.SetGCPercent(100) // main raised it for short-lived commands
 	}
-	logs := filepath.Join(o.StateDir, "logs")
-	if err := os.MkdirAll(logs, 0o700); err != nil {
-		return fmt.Errorf("creating the agent's log directory: %w", err)
+	supervise := !o.Serve && native.CanSupervise
+	name := "agent"
+	if supervise {
+		name = "supervisor"
 	}
-	w, err := native.OpenRotating(filepath.Join(logs, "agent.log"), native.MaxAgentLog)
+	log, scrub, closeLog, err := a.agentLog(o.StateDir, name)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	log, scrub, flush := a.agentLog(w)
-	defer flush()
-	return native.Serve(cmd.Context(), native.AgentOptions{StateDir: o.StateDir, Version: versionString(), Log: log, Scrubber: scrub})
+	defer closeLog()
+	if supervise {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding kpf's executable for the serving agent: %w", err)
+		}
+		return native.Supervise(cmd.Context(), native.SuperviseOptions{
+			StateDir: o.StateDir, Log: log, Executable: exe, Args: os.Args[1:],
+		})
+	}
+	opts := native.AgentOptions{
+		StateDir: o.StateDir, Version: versionString(), Log: log, Scrubber: scrub,
+		Instance: o.Instance, Supervisor: o.Supervisor, Restarts: o.Restarts, RestartCause: o.RestartCause,
+	}
+	if o.Serve {
+		if opts.Listener, err = native.InheritedListener(); err != nil {
+			return err
+		}
+	}
+	return native.Serve(cmd.Context(), opts)
 }
 
-// agentLog is the agent's logger, writing to w. Every line goes through
-// the scrubber the agent adds its forwards' sensitive values to,
-// client-go's (klog) included: left to itself klog writes to stderr
-// (agent.out). flush writes a last partial line.
-func (a *app) agentLog(w io.Writer) (log hclog.Logger, scrub *redact.Scrubber, flush func()) {
+// agentLog opens logs/NAME.log in the state directory, at Info or finer:
+// the agent's log is where users look, so it keeps its lifecycle. Every
+// line goes through the scrubber the agent adds its forwards' sensitive
+// values to, client-go's (klog) included: left to itself klog writes to
+// stderr (agent.out). closeLog writes a last partial line and closes.
+func (a *app) agentLog(stateDir, name string) (log hclog.Logger, scrub *redact.Scrubber, closeLog func(), err error) {
+	logs := filepath.Join(stateDir, "logs")
+	if err := os.MkdirAll(logs, 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("creating the agent's log directory: %w", err)
+	}
+	w, err := native.OpenRotating(filepath.Join(logs, name+".log"), native.MaxAgentLog)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	scrub = redact.New()
 	sw := scrub.Writer(w)
 	klog.SetLoggerWithOptions(logr.Discard(), klog.WriteKlogBuffer(func(b []byte) {
@@ -73,13 +113,13 @@ func (a *app) agentLog(w io.Writer) (log hclog.Logger, scrub *redact.Scrubber, f
 		_, _ = sw.Write(b)
 	}))
 	log = hclog.New(&hclog.LoggerOptions{
-		Name:   "kpf-agent",
+		Name:   "kpf-" + name,
 		Level:  hclog.LevelFromString(a.opts.LogLevel),
 		Output: sw,
 		Color:  hclog.ColorOff,
 	})
 	if lvl := hclog.LevelFromString(a.opts.LogLevel); lvl == hclog.NoLevel || lvl > hclog.Info {
-		log.SetLevel(hclog.Info) // the agent's log is where users look: keep its lifecycle
+		log.SetLevel(hclog.Info)
 	}
-	return log, scrub, func() { _ = sw.Flush() }
+	return log, scrub, func() { _ = sw.Flush(); _ = w.Close() }, nil
 }

@@ -1,7 +1,8 @@
 package main
 
 import (
-	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,15 +14,22 @@ import (
 func TestAgentLogScrubbed(t *testing.T) {
 	const secret = "zq7x3kvw-agentlog"
 	a := &app{opts: globalOptions{LogLevel: "info"}}
-	var buf bytes.Buffer
-	log, scrub, flush := a.agentLog(&buf)
+	dir := t.TempDir()
+	log, scrub, closeLog, err := a.agentLog(dir, "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(klog.ClearLogger)
 	scrub.Add(secret)
 	log.Info("forward started", "target", "service/"+secret)
 	klog.Errorf("an error from client-go naming %s", secret)
 	klog.Flush()
-	flush()
-	out := buf.String()
+	closeLog()
+	b, err := os.ReadFile(filepath.Join(dir, "logs", "agent.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
 	for _, want := range []string{"forward started", "an error from client-go naming"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the log lacks %q:\n%s", want, out)

@@ -43,6 +43,21 @@ type AgentOptions struct {
 	// (see scrub.go); build Log over its Writer so that no log line shows
 	// one. nil: the agent keeps its own (its log is then not scrubbed).
 	Scrubber *redact.Scrubber
+
+	// Listener, when set, is the agent socket's listener, bound by the
+	// supervisor (Supervise) and inherited; nil means Serve binds it.
+	Listener net.Listener
+	// Instance names this agent in handles; "" means a new random one. A
+	// supervisor gives every serving agent it starts the same instance,
+	// and Serve then first serves again the persisted forwards of that
+	// instance (ForwardsFile).
+	Instance string
+	// Supervisor is the supervisor's pid (0: none); Restarts how many
+	// serving agents it started before this one, and RestartCause why
+	// the last one ended.
+	Supervisor   int
+	Restarts     int
+	RestartCause string
 }
 
 // Server starts forwards inside the agent.
@@ -71,12 +86,18 @@ type agent struct {
 	forwards map[string]*served // by id
 	changed  chan struct{}      // closed and replaced whenever forwards change
 	emptyAt  time.Time          // when the last forward went (or the agent started)
+	gen      uint64             // counts changes of forwards, for persist
+
+	pmu     sync.Mutex // serialises writes of the forward set
+	written uint64     // the gen the forward set on disk reflects
 }
 
 type served struct {
 	id, name string
 	fwd      Forward
 	stopped  chan struct{} // closed once stopped
+	spec     runtime.Spec  // as started, with the port bound
+	src      kubeconfig.Source
 }
 
 // Serve runs the agent of the workspace in opts.StateDir until ctx ends,
@@ -97,29 +118,21 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listen(ctx, socket)
-	if err != nil {
-		return err
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = listen(ctx, socket); err != nil {
+			return err
+		}
 	}
 	if opts.Serve == nil {
 		opts.Serve = newEngineServer(opts.Log)
 	}
-	a := &agent{
-		opts:     opts,
-		log:      opts.Log,
-		server:   opts.Serve,
-		done:     make(chan struct{}),
-		forwards: map[string]*served{},
-		changed:  make(chan struct{}),
-		emptyAt:  time.Now(),
-		hello: hello{
-			Version: opts.Version, Protocol: Protocol, PID: os.Getpid(),
-			Instance: randomID(), Started: time.Now().UTC(),
-		},
-	}
-	a.log.Info("agent serving", "socket", socket, "pid", a.hello.PID, "version", opts.Version)
+	a := newAgent(opts)
+	a.log.Info("agent serving", "socket", socket, "pid", a.hello.PID, "version", opts.Version,
+		"supervisor", opts.Supervisor, "restarts", opts.Restarts, "last_restart_cause", opts.RestartCause)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.restore(ctx) // before accepting: the CLI finds the forwards it knows
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -145,18 +158,47 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	// The socket goes first, so that a CLI waiting for this agent to be gone
 	// (shutdown) finds no socket once it no longer answers.
 	_ = os.Remove(socket)
-	// Stop everything: the listeners go with the agent.
-	a.mu.Lock()
-	for _, s := range a.forwards {
-		_ = s.fwd.Stop()
-		close(s.stopped)
-	}
-	a.forwards = map[string]*served{}
-	a.mu.Unlock()
+	a.stopAll()
 	a.server.Close()
 	wg.Wait()
 	a.log.Info("agent exited")
 	return nil
+}
+
+func newAgent(opts AgentOptions) *agent {
+	if opts.Instance == "" {
+		opts.Instance = randomID()
+	}
+	return &agent{
+		opts:     opts,
+		log:      opts.Log,
+		server:   opts.Serve,
+		done:     make(chan struct{}),
+		forwards: map[string]*served{},
+		changed:  make(chan struct{}),
+		emptyAt:  time.Now(),
+		hello: hello{
+			Version: opts.Version, Protocol: Protocol, PID: os.Getpid(),
+			Instance: opts.Instance, Started: time.Now().UTC(),
+			Supervisor: opts.Supervisor, Restarts: opts.Restarts, RestartCause: opts.RestartCause,
+		},
+	}
+}
+
+// stopAll stops every forward as the agent exits.
+func (a *agent) stopAll() {
+	// Stop everything: the listeners go with the agent, and no supervisor
+	// is to serve them again.
+	a.mu.Lock()
+	all := a.forwards
+	a.forwards = map[string]*served{}
+	a.gen++
+	a.mu.Unlock()
+	a.persist()
+	for _, s := range all {
+		_ = s.fwd.Stop()
+		close(s.stopped)
+	}
 }
 
 // ErrAgentRunning is returned by Serve when another agent serves the
@@ -221,6 +263,7 @@ func (a *agent) idleExit(ctx context.Context) {
 
 // notify marks a change of the forward set. Callers hold a.mu.
 func (a *agent) notify() {
+	a.gen++
 	close(a.changed)
 	a.changed = make(chan struct{})
 	if len(a.forwards) == 0 {
@@ -290,9 +333,10 @@ func (a *agent) start(ctx context.Context, req request) response {
 	fwd = scrubbedForward{Forward: fwd, s: scrub}
 	id := s.Name + "-" + randomID()[:8]
 	a.mu.Lock()
-	a.forwards[id] = &served{id: id, name: s.Name, fwd: fwd, stopped: make(chan struct{})}
+	a.forwards[id] = &served{id: id, name: s.Name, fwd: fwd, stopped: make(chan struct{}), spec: boundSpec(s, fwd), src: src}
 	a.notify()
 	a.mu.Unlock()
+	a.persist() // before the answer: a handle names only what a restart serves again
 	a.log.Info("forward started", "forward", s.Name, "id", id, "addr", fwd.Status().Addr)
 	h := a.hello
 	return response{ID: id, Hello: &h} // which agent serves it: the handle names it
@@ -309,6 +353,7 @@ func (a *agent) stop(id string) bool {
 	if !ok {
 		return false
 	}
+	a.persist() // first: a restart must not bring it back
 	if err := s.fwd.Stop(); err != nil {
 		a.log.Warn("stopping forward", "forward", s.name, "id", id, "error", err)
 	}

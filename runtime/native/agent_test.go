@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -29,25 +30,51 @@ import (
 )
 
 // The test binary doubles as the agent: Runtime.spawn runs it with
-// "agent --state-dir DIR", and TestMain then serves with echoServer, a
-// stand-in for the engine that listens for real and answers each
-// connection with the forward's name, then echoes.
+// "agent --state-dir DIR", and TestMain then supervises itself run with
+// "--serve" (as kpf does), which serves with echoServer, a stand-in for
+// the engine that listens for real and answers each connection with the
+// forward's name, then echoes.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "agent" && os.Args[2] == "--state-dir" {
-		idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
-		scrub := redact.New()
-		err := Serve(context.Background(), AgentOptions{
-			StateDir: os.Args[3], Version: os.Getenv("KPF_TEST_AGENT_VERSION"), IdleExit: idle,
-			Log:   hclog.New(&hclog.LoggerOptions{Output: scrub.Writer(os.Stderr), Level: hclog.Debug}),
-			Serve: echoServer{}, Scrubber: scrub,
-		})
-		if err != nil {
+		if err := testAgent(os.Args[3], os.Args[4:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// testAgent is `kpf agent` of the test binary: the flags are kpf's.
+// KPF_TEST_SERVE_EXIT makes a serving agent exit with that code at once.
+func testAgent(stateDir string, args []string) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	serve := fs.Bool("serve", false, "")
+	instance := fs.String("instance", "", "")
+	supervisor := fs.Int("supervisor", 0, "")
+	restarts := fs.Int("restarts", 0, "")
+	cause := fs.String("restart-cause", "", "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	scrub := redact.New()
+	log := hclog.New(&hclog.LoggerOptions{Output: scrub.Writer(os.Stderr), Level: hclog.Debug})
+	if !*serve {
+		return Supervise(context.Background(), SuperviseOptions{StateDir: stateDir, Log: log, Executable: os.Args[0], Args: os.Args[1:]})
+	}
+	if code, err := strconv.Atoi(os.Getenv("KPF_TEST_SERVE_EXIT")); err == nil {
+		os.Exit(code)
+	}
+	ln, err := InheritedListener()
+	if err != nil {
+		return err
+	}
+	idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
+	return Serve(context.Background(), AgentOptions{
+		StateDir: stateDir, Version: os.Getenv("KPF_TEST_AGENT_VERSION"), IdleExit: idle,
+		Log: log, Serve: echoServer{}, Listener: ln, Scrubber: scrub,
+		Instance: *instance, Supervisor: *supervisor, Restarts: *restarts, RestartCause: *cause,
+	})
 }
 
 type echoServer struct{}
@@ -138,8 +165,12 @@ func newRuntime(t *testing.T, version string) *Runtime {
 	}
 	r := &Runtime{StateDir: dir, Executable: os.Args[0], Version: version}
 	t.Cleanup(func() {
-		if pid := r.AgentPID(context.Background()); pid > 0 {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+		ctx := context.Background()
+		sup, pid := r.SupervisorPID(ctx), r.AgentPID(ctx) // the supervisor first: it would restart the other
+		for _, p := range []int{sup, pid} {
+			if p > 0 {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
 		}
 		os.RemoveAll(dir)
 	})
@@ -197,8 +228,12 @@ func TestAgentLifecycle(t *testing.T) {
 	if pid <= 0 || pid == os.Getpid() {
 		t.Fatalf("agent pid %d", pid)
 	}
-	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
-		t.Errorf("agent session %d (%v), want its own", sid, err)
+	sup := r.SupervisorPID(ctx)
+	if sid, err := unix.Getsid(sup); err != nil || sid != sup || sup == pid {
+		t.Errorf("supervisor %d: session %d (%v), want its own", sup, sid, err)
+	}
+	if sid, err := unix.Getsid(pid); err != nil || sid != sup {
+		t.Errorf("serving agent session %d (%v), want its supervisor's (%d)", sid, err, sup)
 	}
 	for port, want := range map[int]string{pa: "api", pb: "web"} {
 		if got, err := greet(t, port); err != nil || got != want {
@@ -261,10 +296,10 @@ func TestStartErrors(t *testing.T) {
 	}
 }
 
-// TestAgentKilled: when the agent dies (kill -9) its forwards are gone —
-// nothing keeps listening — every handle reads not alive, Watch reports
-// each exit at once, and the next Start replaces the stale socket with a
-// new agent.
+// TestAgentKilled: when the agent dies with its supervisor (kill -9 of
+// both) its forwards are gone — nothing keeps listening — every handle
+// reads not alive, Watch reports each exit at once, and the next Start
+// replaces the stale socket with a new agent.
 func TestAgentKilled(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
@@ -276,7 +311,10 @@ func TestAgentKilled(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events := r.Watch(wctx, []runtime.Handle{h})
-	pid := r.AgentPID(ctx)
+	sup, pid := r.SupervisorPID(ctx), r.AgentPID(ctx)
+	if err := syscall.Kill(sup, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

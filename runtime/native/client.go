@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,6 +353,11 @@ func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runti
 		return sts, errs
 	}
 	resp, err := call(ctx, socket, request{Op: opStatus, IDs: ids})
+	if errors.Is(err, errNoAgent) && ctx.Err() == nil {
+		// Once more: a serving agent that died with the request is being
+		// started again by its supervisor, and answers from the backlog.
+		resp, err = call(ctx, socket, request{Op: opStatus, IDs: ids})
+	}
 	for i, h := range hs {
 		switch es, ok := resp.Statuses[h.ID]; {
 		case errs[i] != nil:
@@ -391,7 +397,10 @@ func toStatus(es engine.Status) runtime.Status {
 }
 
 // Watch reports each forward of hs that the agent stops serving, and all
-// of them at once when the agent is not running or dies.
+// of them at once when the agent is not running or dies for good. A
+// serving agent that dies and is started again by its supervisor serves
+// the same forwards: the watch goes on with it, reporting only those it
+// no longer serves.
 func (r *Runtime) Watch(ctx context.Context, hs []runtime.Handle) <-chan runtime.Event {
 	out := make(chan runtime.Event)
 	byID := make(map[string]runtime.Handle, len(hs))
@@ -416,8 +425,9 @@ func (r *Runtime) Watch(ctx context.Context, hs []runtime.Handle) <-chan runtime
 				return false
 			}
 		}
+		pending := slices.Clone(ids)
 		allGone := func(why string) {
-			for _, id := range ids {
+			for _, id := range pending {
 				if !send(id, why) {
 					return
 				}
@@ -429,32 +439,65 @@ func (r *Runtime) Watch(ctx context.Context, hs []runtime.Handle) <-chan runtime
 			<-ctx.Done()
 			return
 		}
-		c, err := dial(ctx, socket)
-		if err != nil {
-			allGone("the agent is not running")
-			return
-		}
-		defer c.close()
-		stop := context.AfterFunc(ctx, func() { _ = c.close() })
-		defer stop()
-		if err := c.send(request{Op: opWatch, IDs: ids}); err != nil {
-			allGone("the agent is not running")
-			return
-		}
-		for {
-			resp, err := c.recv()
-			if err != nil {
-				if ctx.Err() == nil {
-					allGone("the agent exited")
-				}
+		// A stream that breaks is dialled again: the socket of a supervised
+		// agent stays bound while its serving agent restarts. A few quick
+		// breaks in a row mean the agent is gone.
+		for quick, first := 0, true; quick < watchRedials; first = false {
+			began := time.Now()
+			err := r.watchStream(ctx, socket, &pending, send)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.Is(err, errNoAgent) && first:
+				allGone("the agent is not running")
+				return
+			case errors.Is(err, errNoAgent):
+				allGone("the agent exited")
 				return
 			}
-			if resp.Exited != "" && !send(resp.Exited, "the agent stopped it") {
-				return
+			if time.Since(began) > time.Second {
+				quick = 0
+			} else {
+				quick++
 			}
+			r.log().Debug("the agent's watch stream broke; watching again", "error", err)
 		}
+		allGone("the agent exited")
 	}()
 	return out
+}
+
+// watchRedials is how many quick breaks of the watch stream in a row make
+// Watch give up on the agent.
+const watchRedials = 5
+
+// watchStream watches *pending on one connection until it breaks
+// (errNoAgent: no agent takes connections), sending and dropping from
+// *pending each forward the agent reports stopped.
+func (r *Runtime) watchStream(ctx context.Context, socket string, pending *[]string, send func(id, why string) bool) error {
+	c, err := dial(ctx, socket)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { _ = c.close() })
+	defer stop()
+	if err := c.send(request{Op: opWatch, IDs: *pending}); err != nil {
+		return fmt.Errorf("asking the agent to watch: %w", err)
+	}
+	for {
+		resp, err := c.recv()
+		if err != nil {
+			return err
+		}
+		if resp.Exited == "" {
+			continue
+		}
+		*pending = slices.DeleteFunc(*pending, func(id string) bool { return id == resp.Exited })
+		if !send(resp.Exited, "the agent stopped it") {
+			return nil
+		}
+	}
 }
 
 // Sweep stops every forward the agent serves that keep does not name: those
@@ -550,12 +593,22 @@ func (r *Runtime) StopIdleAgent(ctx context.Context) error {
 	return r.shutdown(ctx, h)
 }
 
-// AgentPID is the pid of the workspace's running agent, 0 when none runs
-// (for status and tests).
+// AgentPID is the pid of the workspace's running (serving) agent, 0 when
+// none runs (for status and tests).
 func (r *Runtime) AgentPID(ctx context.Context) int {
 	h, err := r.hello(ctx)
 	if err != nil {
 		return 0
 	}
 	return h.PID
+}
+
+// SupervisorPID is the pid of the running agent's supervisor, 0 when none
+// runs (for status and tests).
+func (r *Runtime) SupervisorPID(ctx context.Context) int {
+	h, err := r.hello(ctx)
+	if err != nil {
+		return 0
+	}
+	return h.Supervisor
 }

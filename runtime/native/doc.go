@@ -7,16 +7,27 @@
 // directory; no TCP port) with a versioned protocol of JSON lines.
 //
 // The agent exits once its workspace has no forwards; a kpf of another
-// version replaces it. Because the agent holds its forwards' listeners,
-// an agent that dies leaves nothing running: its forwards are simply gone,
-// and every handle naming them reads as not alive.
+// version replaces it. On unix the agent is two processes: a small
+// supervisor (Supervise) binds the socket and passes it to the serving
+// agent (Serve, `kpf agent --serve`), which holds the forwards' listeners
+// and persists its forward set (ForwardsFile: ids, specs with the bound
+// ports, kubeconfig sources) on every start and stop — a stopped forward
+// leaves the file before it stops. When the serving agent dies (kill -9,
+// OOM, a panic), the supervisor starts another at once, on the same
+// socket and as the same agent instance, which serves every persisted
+// forward again under its id: the CLI's handles still name them. Only a
+// crash loop is slowed down (backoff), and given up only while nothing is
+// persisted. When both die, or on Windows (a single process) when the
+// agent dies, its forwards are gone and every handle naming them reads as
+// not alive.
 //
 // Values from sensitive variables (runtime.Spec.Sensitive) never leave the
 // agent: its start errors, its forwards' statuses and events and its log
 // are scrubbed of them (scrub.go).
 //
 // Runtime (the client side) implements runtime.Runtime, runtime.Events,
-// runtime.Sweeper and runtime.Logs; Serve runs the agent.
+// runtime.Sweeper and runtime.Logs; Supervise and Serve run the agent.
 //
-// native must not import spec, reconcile, state or cmd.
+// native must not import spec, reconcile, state or cmd (internal/safefs is
+// how it opens the forward set).
 package native

@@ -87,6 +87,12 @@ type hello struct {
 	Instance string    `json:"instance"` // unique per agent process
 	Started  time.Time `json:"started"`
 	Forwards int       `json:"forwards"`
+
+	// Supervisor is the pid of the process that restarts this one when it
+	// dies (0: none); Restarts how often it did, RestartCause why last.
+	Supervisor   int    `json:"supervisor,omitempty"`
+	Restarts     int    `json:"restarts,omitempty"`
+	RestartCause string `json:"restart_cause,omitempty"`
 }
 
 // errorResponse encodes err with the sentinels a caller branches on.

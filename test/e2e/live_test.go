@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -209,7 +210,8 @@ func TestLiveViewIdleCost(t *testing.T) {
 		return len(argv) > 3 && argv[0] == bin && argv[2] == w.dir && argv[3] == "apply"
 	})
 	agent := findProcess(t, func(argv []string) bool {
-		return len(argv) > 3 && argv[0] == bin && argv[1] == "agent" && strings.HasPrefix(argv[3], w.stateDir)
+		return len(argv) > 3 && argv[0] == bin && argv[1] == "agent" && strings.HasPrefix(argv[3], w.stateDir) &&
+			slices.Contains(argv, "--serve") // the serving agent, not its supervisor
 	})
 	const window = 30 * time.Second
 	v0, a0, t0 := cpuTime(t, view), cpuTime(t, agent), time.Now()

@@ -48,9 +48,15 @@ func (w *workspace) wsStateDir() string {
 	return dir
 }
 
-// agentPIDs lists the processes running `kpf agent --state-dir DIR` for
-// this workspace's state directory (from /proc).
-func (w *workspace) agentPIDs() []int {
+// agentPIDs lists the serving agents of this workspace: the processes
+// running `kpf agent --state-dir DIR ... --serve` (from /proc).
+func (w *workspace) agentPIDs() []int { return w.agentProcs(true) }
+
+// supervisorPIDs lists the agent supervisors of this workspace: the
+// processes running `kpf agent --state-dir DIR` without --serve.
+func (w *workspace) supervisorPIDs() []int { return w.agentProcs(false) }
+
+func (w *workspace) agentProcs(serving bool) []int {
 	w.t.Helper()
 	dir := w.wsStateDir()
 	entries, err := os.ReadDir("/proc")
@@ -69,6 +75,9 @@ func (w *workspace) agentPIDs() []int {
 		}
 		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 		if len(argv) < 2 || filepath.Base(argv[0]) != "kpf" || argv[1] != "agent" {
+			continue
+		}
+		if slices.Contains(argv, "--serve") != serving {
 			continue
 		}
 		if i := slices.Index(argv, "--state-dir"); i > 0 && i+1 < len(argv) && argv[i+1] == dir {
@@ -218,7 +227,7 @@ forward "websel" {
 	// Destroy ends the idle agent (not its 10 s idle exit): a moment for
 	// the process to go.
 	waitUntil(t, 5*time.Second, "the agent to exit after destroy", func() bool {
-		return len(w.agentPIDs()) == 0 && !proc.Alive(proc.ID{PID: agent})
+		return len(w.agentPIDs()) == 0 && len(w.supervisorPIDs()) == 0 && !proc.Alive(proc.ID{PID: agent})
 	})
 	if _, err := os.Stat(socket); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the agent's socket after destroy: %v, want gone", err)
@@ -529,9 +538,10 @@ forward "api" {
 	}
 }
 
-// TestNativeWatchRestoresKilledAgent: the agent is killed with kill -9
-// while `apply --watch` runs; watch starts a new one and every forward
-// serves again on its port.
+// TestNativeWatchRestoresKilledAgent: the serving agent is killed with
+// kill -9 while `apply --watch` runs; every forward serves again on its
+// port (its supervisor serves them again under the same handles, and the
+// watch starts no duplicate).
 func TestNativeWatchRestoresKilledAgent(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -553,17 +563,90 @@ func TestNativeWatchRestoresKilledAgent(t *testing.T) {
 	})
 	serveAgain(t, web, api, db, 30*time.Second)
 	t.Logf("serving again %s after the kill", time.Since(killed).Round(time.Millisecond))
-	waitUntil(t, 10*time.Second, "the restarts recorded in state", func() bool {
-		for name, f := range w.state().Forwards {
-			if f.Handle == before[name].Handle || f.LocalPort != before[name].LocalPort {
-				return false
-			}
+	for name, f := range w.state().Forwards {
+		if f.Handle != before[name].Handle || f.LocalPort != before[name].LocalPort {
+			t.Errorf("forward %s: handle %v port %d, want %v %d: served again by the restarted agent, not started anew", name, f.Handle, f.LocalPort, before[name].Handle, before[name].LocalPort)
 		}
-		return true
-	})
+	}
 	wt.stop(t)
 	serveAgain(t, web, api, db, 5*time.Second) // the forwards outlive the watch
 	w.expectNoChanges("after the agent was restored")
+}
+
+// TestNativeKilledAgentComesBack: with no --watch, kill -9 of the serving
+// agent — its supervisor starts it again, and every forward serves again
+// on its port under the same handle (kpf status: running); a forward
+// destroyed before the next kill does not come back; destroying the rest
+// ends the supervisor and the serving agent.
+func TestNativeKilledAgentComesBack(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	w := nativeWorkspace(t, ns)
+	web, api, db := threePorts(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	w.mustKpf("apply")
+	serveAgain(t, web, api, db, 10*time.Second)
+	before := w.state().Forwards
+	sups := w.supervisorPIDs()
+	if len(sups) != 1 {
+		t.Fatalf("supervisors: %v, want one", sups)
+	}
+
+	killed := w.killServingAgent()
+	serveAgain(t, web, api, db, 30*time.Second)
+	t.Logf("serving again %s after the kill", time.Since(killed).Round(time.Millisecond))
+	for name, row := range w.status() {
+		if row.State != "running" {
+			t.Errorf("status of %s after the restart: %+v, want running", name, row)
+		}
+	}
+	for name, f := range w.state().Forwards {
+		if f.Handle != before[name].Handle {
+			t.Errorf("forward %s: handle %v, want %v (no kpf command ran)", name, f.Handle, before[name].Handle)
+		}
+	}
+	if now := w.supervisorPIDs(); !slices.Equal(now, sups) {
+		t.Errorf("supervisors %v after the kill, want %v", now, sups)
+	}
+
+	w.mustKpf("destroy", "api")
+	w.killServingAgent()
+	ctx := testContext(t)
+	waitUntil(t, 30*time.Second, "web and db serving again", func() bool {
+		_, err := httpGetOnce(ctx, web, "/")
+		b, berr := readBanner(ctx, db)
+		return err == nil && berr == nil && b == "db-0"
+	})
+	if !portFree(api) {
+		t.Errorf("the destroyed forward's port %d is bound again", api)
+	}
+	if row := w.status()["api"]; row.State == "running" {
+		t.Errorf("status of the destroyed forward: %+v, want it not running", row)
+	}
+
+	w.mustKpf("destroy")
+	waitUntil(t, 10*time.Second, "the supervisor and the serving agent to exit", func() bool {
+		return len(w.agentPIDs()) == 0 && len(w.supervisorPIDs()) == 0
+	})
+	if _, err := os.Stat(filepath.Join(w.wsStateDir(), native.SocketName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the agent's socket after destroy: %v, want gone", err)
+	}
+}
+
+// killServingAgent kills the serving agent with kill -9 and waits until
+// its supervisor has started another; it returns when it killed.
+func (w *workspace) killServingAgent() time.Time {
+	w.t.Helper()
+	agent := w.oneAgent()
+	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
+		w.t.Fatalf("kill -9 %d: %v", agent, err)
+	}
+	killed := time.Now()
+	waitUntil(w.t, 30*time.Second, "the serving agent started again", func() bool {
+		pids := w.agentPIDs()
+		return len(pids) == 1 && pids[0] != agent
+	})
+	return killed
 }
 
 // TestNativeSweepsUnnamedForwards: an apply killed between starting a

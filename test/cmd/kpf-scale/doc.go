@@ -17,6 +17,9 @@
 //     --health-blocks=false writes none), and
 //     the processes the watch spawns (counted by a kubectl shim, and by
 //     polling the children of kpf);
+//   - native, with no watch: kill -9 of the serving agent (5 times; its
+//     supervisor starts it again; until all 100 serve again), p50 and p95,
+//     and the supervisor's RSS (--measure comeback);
 //   - recovery under the watch: kill -9 one forward's kubectl (20 times),
 //     or the agent (5 times; until all 100 serve again), p50 and p95;
 //   - with its own cluster: a rolling restart of a 2-replica deployment

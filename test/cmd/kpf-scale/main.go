@@ -64,6 +64,8 @@ type options struct {
 	runtimes    []string      // kubectl, native: measured one after the other
 	agentKills  int           // native: kill -9 of the agent under apply --watch
 	agentGap    time.Duration // native: between agent kills
+	comebacks   int           // native: kill -9 of the serving agent without --watch
+	comebackGap time.Duration // native: between those kills
 	many        int           // native: idle forwards in one agent (0: skip)
 	flood       int           // native: connections opened at once on one forward
 	rollout     time.Duration
@@ -76,7 +78,7 @@ type options struct {
 }
 
 // measures are the parts of a runtime's run, in order (--measure).
-var measures = []string{"plan", "apply", "watch", "rollout", "many", "flood"}
+var measures = []string{"plan", "apply", "comeback", "watch", "rollout", "many", "flood"}
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -101,12 +103,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&runtimes, "runtimes", "kubectl,native", "comma-separated runtimes to measure, side by side")
 	fs.IntVar(&o.agentKills, "agent-kills", 5, "native: kill -9 of the agent while apply --watch runs")
 	fs.DurationVar(&o.agentGap, "agent-kill-gap", 31*time.Second, "native: time between agent kills (above the watch's 30 s healthy reset, each kill is a first death; below it the watch's crash-loop backoff adds up)")
+	fs.IntVar(&o.comebacks, "comeback-kills", 5, "native: kill -9 of the serving agent with no watch (its supervisor restarts it)")
+	fs.DurationVar(&o.comebackGap, "comeback-gap", 6*time.Second, "native: time between those kills (above 5 s, three never fall within the supervisor's 10 s crash-loop window)")
 	fs.IntVar(&o.many, "many", 1000, "native: idle forwards in one agent for the memory figures (0 skips)")
 	fs.IntVar(&o.flood, "flood", 10000, "native: connections opened at once on one forward while another is fetched from (0 skips)")
 	fs.DurationVar(&o.rollout, "rollout", 20*time.Second, "window of new connections around a rolling restart (own cluster only)")
 	fs.DurationVar(&o.rolloutStep, "rollout-every", 20*time.Millisecond, "one new connection this often during the rollout window")
 	fs.BoolVar(&o.healthBlocks, "health-blocks", true, "write health blocks (defaults: tcp every 5 s; every third forward http): the native agent checks every forward while idle; false: none, idle forwards go unchecked")
-	measureList := fs.String("measure", strings.Join(measures, ","), "comma-separated parts to run: "+strings.Join(measures, ", ")+" (watch needs apply)")
+	measureList := fs.String("measure", strings.Join(measures, ","), "comma-separated parts to run: "+strings.Join(measures, ", ")+" (watch and comeback need apply)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -120,8 +124,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.measure[m] = true
 	}
-	if o.measure["watch"] && !o.measure["apply"] {
-		return o, errors.New("--measure: watch needs apply")
+	if (o.measure["watch"] || o.measure["comeback"]) && !o.measure["apply"] {
+		return o, errors.New("--measure: watch and comeback need apply")
 	}
 	for _, rt := range strings.Split(runtimes, ",") {
 		switch rt = strings.TrimSpace(rt); rt {
@@ -141,8 +145,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.kubeconfig != "" && len(o.targets) == 0 {
 		return o, errors.New("--kubeconfig needs --targets")
 	}
-	if o.forwards < 1 || o.kills < 0 || o.planRuns < 1 || o.agentKills < 0 || o.many < 0 || o.flood < 0 {
-		return o, errors.New("--forwards and --plan-runs must be positive, --kills, --agent-kills, --many and --flood not negative")
+	if o.forwards < 1 || o.kills < 0 || o.planRuns < 1 || o.agentKills < 0 || o.many < 0 || o.flood < 0 || o.comebacks < 0 {
+		return o, errors.New("--forwards and --plan-runs must be positive, --kills, --agent-kills, --comeback-kills, --many and --flood not negative")
 	}
 	return o, nil
 }
@@ -355,6 +359,11 @@ func (r *run) measureRuntime(ctx context.Context, rt string) (err error) {
 	}
 	if r.opts.measure["apply"] {
 		if err := r.measureApply(ctx); err != nil {
+			return err
+		}
+	}
+	if rt == runtimeNative && r.opts.measure["comeback"] && r.opts.comebacks > 0 {
+		if err := r.measureComeback(ctx); err != nil {
 			return err
 		}
 	}

@@ -102,6 +102,64 @@ func waitPortsServe(ctx context.Context, ports []int, timeout time.Duration) err
 	return errors.Join(errs...)
 }
 
+// measureComeback kills the serving agent with SIGKILL with no kpf
+// command running (after `kpf apply`), and times until every forward
+// serves bytes again: its supervisor starts it again, which serves the
+// persisted forwards. It also reports the supervisor's RSS.
+func (r *run) measureComeback(ctx context.Context) error {
+	var times []time.Duration
+	for range r.opts.comebacks {
+		if err := r.waitAllServe(ctx, 30*time.Second); err != nil {
+			return fmt.Errorf("before the kill: %w", err)
+		}
+		pid := r.agentPID(ctx)
+		if pid == 0 {
+			return errors.New("no agent runs")
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("killing the serving agent (pid %d): %w", pid, err)
+		}
+		t0 := time.Now()
+		for vmHWM(pid) >= 0 { // until it is gone or a zombie: its listeners are closed
+			if err := sleep(ctx, time.Millisecond); err != nil {
+				return err
+			}
+		}
+		if err := r.waitAllServe(ctx, 60*time.Second); err != nil {
+			return fmt.Errorf("after killing the serving agent: %w", err)
+		}
+		d := time.Since(t0)
+		times = append(times, d)
+		r.log.Info("all forwards serve again, no watch", "after", d, "old_agent", pid, "new_agent", r.agentPID(ctx))
+		if len(times) < r.opts.comebacks {
+			if err := sleep(ctx, r.opts.comebackGap); err != nil {
+				return err
+			}
+		}
+	}
+	slices.Sort(times)
+	r.add("recovery after kill -9 of the agent, no watch",
+		fmt.Sprintf("p50 %s, p95 %s", fmtDur(percentile(times, 50)), fmtDur(percentile(times, 95))), "p50 ≤ 0.3 s native (all forwards)",
+		fmt.Sprintf("the serving agent killed (%d kills, %s apart), its supervisor starts it again; until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.comebackGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))
+	if sup := r.supervisorPID(ctx); sup > 0 {
+		if rss, _, err := procMemory(sup); err == nil {
+			r.add("the agent's supervisor: RSS", fmtMB(rss), "—", "the process that restarts the serving agent")
+		}
+	}
+	return nil
+}
+
+// supervisorPID is the pid of the current workspace's agent supervisor, 0
+// when none runs.
+func (r *run) supervisorPID(ctx context.Context) int {
+	dir, err := r.workspaceStateDir()
+	if err != nil {
+		return 0
+	}
+	rt := &native.Runtime{StateDir: dir}
+	return rt.SupervisorPID(ctx)
+}
+
 // measureAgentKills kills the agent with SIGKILL while `apply --watch`
 // runs, and times until every forward serves bytes again.
 func (r *run) measureAgentKills(ctx context.Context) error {

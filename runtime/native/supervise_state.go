@@ -1,0 +1,255 @@
+package native
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kpf-dev/kpf/internal/safefs"
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
+	"github.com/kpf-dev/kpf/runtime/native/engine"
+)
+
+// ForwardsFile is the serving agent's persisted forward set in the state
+// directory: what a serving agent restarted by its supervisor serves again.
+const ForwardsFile = "agent-forwards.json"
+
+// forwardSet is the content of ForwardsFile.
+type forwardSet struct {
+	// Instance is the agent instance the forwards belong to: a serving
+	// agent restores only the set of its own instance.
+	Instance string             `json:"instance"`
+	Forwards []persistedForward `json:"forwards"`
+}
+
+type persistedForward struct {
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Spec       runtime.Spec      `json:"spec"` // LocalPort is the port actually bound
+	Kubeconfig kubeconfig.Source `json:"kubeconfig"`
+}
+
+// readForwardSet reads the persisted set; a missing file is an empty set.
+func readForwardSet(dir string) (forwardSet, error) {
+	var set forwardSet
+	b, err := safefs.ReadFile(filepath.Join(dir, ForwardsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return set, nil
+	}
+	if err != nil {
+		return set, fmt.Errorf("reading the agent's forward set: %w", err)
+	}
+	if err := json.Unmarshal(b, &set); err != nil {
+		return set, fmt.Errorf("reading the agent's forward set: %w", err)
+	}
+	return set, nil
+}
+
+// writeForwardSet replaces the persisted set atomically (a 0600 temporary
+// file renamed over it).
+func writeForwardSet(dir string, set forwardSet) error {
+	b, err := json.Marshal(set)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, ForwardsFile)
+	tmp := path + ".tmp-" + randomID()[:8]
+	f, err := safefs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing the agent's forward set: %w", err)
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing the agent's forward set: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing the agent's forward set: %w", err)
+	}
+	return nil
+}
+
+// persist writes the forward set as it is now, unless a write that began
+// after the caller's change already did (concurrent starts share a write).
+func (a *agent) persist() {
+	a.mu.Lock()
+	want := a.gen
+	a.mu.Unlock()
+	a.pmu.Lock()
+	defer a.pmu.Unlock()
+	if a.written >= want {
+		return
+	}
+	a.mu.Lock()
+	gen := a.gen
+	set := forwardSet{Instance: a.hello.Instance, Forwards: make([]persistedForward, 0, len(a.forwards))}
+	for _, s := range a.forwards {
+		set.Forwards = append(set.Forwards, persistedForward{ID: s.id, Name: s.name, Spec: s.spec, Kubeconfig: s.src})
+	}
+	a.mu.Unlock()
+	if err := writeForwardSet(a.opts.StateDir, set); err != nil {
+		a.log.Warn("persisting the forward set", "error", err)
+		return
+	}
+	a.written = gen
+}
+
+// boundSpec is s with the local port actually bound by fwd.
+func boundSpec(s runtime.Spec, fwd Forward) runtime.Spec {
+	if s.LocalPort != 0 {
+		return s
+	}
+	if _, p, err := net.SplitHostPort(fwd.Status().Addr); err == nil {
+		s.LocalPort, _ = strconv.Atoi(p)
+	}
+	return s
+}
+
+// restoreWait bounds how long a restarted agent waits for its forwards'
+// first starts before it answers the CLI; later ones go on in the
+// background.
+const restoreWait = 10 * time.Second
+
+// restore serves again, under the same ids, the persisted forwards of this
+// agent instance (a serving agent its supervisor restarted). A set of
+// another instance is left from an agent that is gone for good: it is
+// replaced by an empty one.
+func (a *agent) restore(ctx context.Context) {
+	set, err := readForwardSet(a.opts.StateDir)
+	if err != nil {
+		a.log.Warn("the forward set cannot be restored", "error", err)
+	}
+	if set.Instance != a.hello.Instance {
+		a.mu.Lock()
+		a.gen++
+		a.mu.Unlock()
+		a.persist()
+		return
+	}
+	var firsts []<-chan struct{}
+	a.mu.Lock()
+	for _, p := range set.Forwards {
+		a.opts.Scrubber.Add(p.Spec.SensitiveValues()...) // before anything can log or report it
+		r := newRestored(a, p)
+		fwd := scrubbedForward{Forward: r, s: a.opts.Scrubber}
+		a.forwards[p.ID] = &served{id: p.ID, name: p.Name, fwd: fwd, stopped: make(chan struct{}), spec: p.Spec, src: p.Kubeconfig}
+		firsts = append(firsts, r.first)
+		go r.run(ctx)
+	}
+	a.notify()
+	a.mu.Unlock()
+	timeout := time.NewTimer(restoreWait)
+	defer timeout.Stop()
+	for _, first := range firsts {
+		select {
+		case <-first:
+		case <-timeout.C:
+			a.log.Warn("some forwards are still starting again; serving meanwhile")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+	a.log.Info("forwards served again after a restart", "forwards", len(firsts))
+}
+
+// restored is a forward a restarted agent serves again: it retries the
+// start (with backoff) until it succeeds or the forward is stopped.
+type restored struct {
+	a     *agent
+	p     persistedForward
+	first chan struct{} // closed after the first attempt
+
+	mu      sync.Mutex
+	fwd     Forward // nil until started
+	lastErr error
+	stopped bool
+	cancel  context.CancelFunc
+	more    chan struct{} // closed once fwd is set
+}
+
+func newRestored(a *agent, p persistedForward) *restored {
+	return &restored{a: a, p: p, first: make(chan struct{}), more: make(chan struct{}), cancel: func() {}}
+}
+
+func (r *restored) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	r.mu.Lock()
+	r.cancel = cancel
+	stopped := r.stopped
+	r.mu.Unlock()
+	defer cancel()
+	firstDone := sync.OnceFunc(func() { close(r.first) })
+	defer firstDone()
+	for delay := time.Second; !stopped && ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
+		fwd, err := r.a.server.Start(ctx, r.p.Kubeconfig, r.p.Spec)
+		r.mu.Lock()
+		stopped = r.stopped
+		switch {
+		case err == nil && stopped:
+			_ = fwd.Stop()
+		case err == nil:
+			r.fwd = fwd
+			close(r.more)
+		default:
+			r.lastErr = err
+		}
+		r.mu.Unlock()
+		firstDone()
+		if err == nil {
+			r.a.log.Info("forward served again", "forward", r.p.Name, "id", r.p.ID, "addr", fwd.Status().Addr)
+			return
+		}
+		r.a.log.Warn("forward failed to start again", "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (r *restored) Stop() error {
+	r.mu.Lock()
+	r.stopped = true
+	fwd, cancel := r.fwd, r.cancel
+	r.mu.Unlock()
+	cancel()
+	if fwd != nil {
+		return fwd.Stop()
+	}
+	return nil
+}
+
+func (r *restored) Status() engine.Status {
+	r.mu.Lock()
+	fwd, lastErr := r.fwd, r.lastErr
+	r.mu.Unlock()
+	if fwd != nil {
+		return fwd.Status()
+	}
+	st := engine.Status{LastError: "starting again after the agent restarted"}
+	if lastErr != nil {
+		st.LastError = "starting again after the agent restarted: " + lastErr.Error()
+	}
+	return st
+}
+
+func (r *restored) Events(since int) ([]engine.Event, <-chan struct{}) {
+	r.mu.Lock()
+	fwd, more := r.fwd, r.more
+	r.mu.Unlock()
+	if fwd != nil {
+		return fwd.Events(since)
+	}
+	return nil, more
+}

@@ -1,0 +1,274 @@
+//go:build linux || darwin
+
+package native
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kpf-dev/kpf/internal/testwait"
+	"github.com/kpf-dev/kpf/runtime"
+)
+
+// gone reports whether pid no longer runs (reaped, or never ours).
+func gone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) }
+
+// TestKilledAgentServesAgain: kill -9 of the serving agent — the
+// supervisor starts a new one at once, which serves every forward again on
+// its port under the same handle (Inspect: alive; Watch: no exit), and
+// says why it was restarted; a stopped forward does not come back, neither
+// after the first kill nor after a second.
+func TestKilledAgentServesAgain(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	ports := map[string]int{"api": freePort(t), "web": freePort(t), "db": freePort(t)}
+	hs := map[string]runtime.Handle{}
+	for name, port := range ports {
+		h, err := r.Start(ctx, spec(name, port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs[name] = h
+	}
+	if err := r.Stop(ctx, hs["db"]); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events := r.Watch(wctx, []runtime.Handle{hs["api"], hs["web"]})
+	before, _ := r.hello(ctx)
+
+	for i, tc := range []struct {
+		stop  string   // stopped before this kill ("": none)
+		serve []string // serving again after it
+		not   []string // not serving after it
+	}{
+		{"", []string{"api", "web"}, []string{"db"}},
+		{"api", []string{"web"}, []string{"api", "db"}},
+	} {
+		if tc.stop != "" {
+			if err := r.Stop(ctx, hs[tc.stop]); err != nil {
+				t.Fatal(err)
+			}
+			select { // its exit
+			case <-events:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no exit event for the stopped forward %s", tc.stop)
+			}
+		}
+		pid := r.AgentPID(ctx)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range tc.serve {
+			testwait.For(t, 10*time.Second, 10*time.Millisecond, name+" serving again", func() bool {
+				got, err := greet(t, ports[name])
+				return err == nil && got == name
+			})
+			if st, err := r.Inspect(ctx, hs[name]); err != nil || !st.Alive {
+				t.Errorf("kill %d: %s after the restart: %+v, %v; want alive under the same handle", i, name, st, err)
+			}
+		}
+		for _, name := range tc.not {
+			if got, err := greet(t, ports[name]); err == nil {
+				t.Errorf("kill %d: stopped forward %s serves again (%q)", i, name, got)
+			}
+			if st, _ := r.Inspect(ctx, hs[name]); st.Alive {
+				t.Errorf("kill %d: stopped forward %s alive again", i, name)
+			}
+		}
+		h, err := r.hello(ctx)
+		if err != nil || h.PID == pid || h.Supervisor != before.Supervisor || h.Instance != before.Instance ||
+			h.Restarts != i+1 || !strings.Contains(h.RestartCause, "killed") {
+			t.Errorf("kill %d: hello %+v, %v; want a new pid, the same supervisor %d and instance, restart %d by a kill", i, h, err, before.Supervisor, i+1)
+		}
+	}
+	select {
+	case ev := <-events:
+		t.Errorf("watch reported %+v of a forward that serves again", ev)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestSupervisorExitsWithAgent: once every forward is stopped and the idle
+// agent told to exit, the supervisor exits too and the socket is gone.
+func TestSupervisorExitsWithAgent(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	h, err := r.Start(ctx, spec("api", freePort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, pid := r.SupervisorPID(ctx), r.AgentPID(ctx)
+	if sup <= 0 || sup == pid {
+		t.Fatalf("supervisor %d, serving agent %d", sup, pid)
+	}
+	if err := r.Stop(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StopIdleAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, "supervisor and serving agent gone", func() bool {
+		return gone(sup) && gone(pid)
+	})
+	if _, err := os.Lstat(filepath.Join(r.StateDir, SocketName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after both exited: %v", err)
+	}
+}
+
+// TestCrashLoopWithoutForwardsGivesUp: a serving agent that dies at every
+// start while no forward is persisted makes the supervisor give up (after
+// a few tries), and Start says the agent exited.
+func TestCrashLoopWithoutForwardsGivesUp(t *testing.T) {
+	r := newRuntime(t, "v1")
+	t.Setenv("KPF_TEST_SERVE_EXIT", "3")
+	_, err := r.Start(context.Background(), spec("api", freePort(t)))
+	if err == nil || !strings.Contains(err.Error(), "exited at start") {
+		t.Fatalf("Start: %v; want the agent exited at start", err)
+	}
+	if _, err := os.Lstat(filepath.Join(r.StateDir, SocketName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after the supervisor gave up: %v", err)
+	}
+}
+
+// inProcessRuntime is a Runtime on a new state directory, for an agent
+// startInProcess serves.
+func inProcessRuntime(t *testing.T) *Runtime {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "kpfr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return &Runtime{StateDir: dir, Version: "v1"}
+}
+
+// startInProcess runs Serve in this process as a serving agent of
+// instance inst (its listener bound here, as a supervisor would), until
+// the test ends.
+func startInProcess(t *testing.T, r *Runtime, inst string) {
+	t.Helper()
+	ln, err := net.Listen("unix", filepath.Join(r.StateDir, SocketName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, AgentOptions{StateDir: r.StateDir, Version: "v1", Listener: ln, Instance: inst, Serve: echoServer{}, IdleExit: time.Minute})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+}
+
+func handleOf(t *testing.T, inst, id, name string) runtime.Handle {
+	t.Helper()
+	data, err := runtime.NewData(handleData{Agent: inst, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runtime.Handle{Runtime: Name, ID: id, Data: data}
+}
+
+// TestRestore: a serving agent serves again the persisted forwards of its
+// own instance under their ids — one whose port is taken reads not alive
+// with the reason and is retried until it serves — and ignores (and
+// replaces) a set of another instance.
+func TestRestore(t *testing.T) {
+	for _, tc := range []struct {
+		name, setOf string
+		restored    bool
+	}{
+		{"own instance", "inst-1", true},
+		{"another instance", "inst-0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := inProcessRuntime(t)
+			free := freePort(t)
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			busy := taken.Addr().(*net.TCPAddr).Port
+			set := forwardSet{Instance: tc.setOf, Forwards: []persistedForward{
+				{ID: "api-1", Name: "api", Spec: spec("api", free)},
+				{ID: "web-1", Name: "web", Spec: spec("web", busy)},
+			}}
+			if err := writeForwardSet(r.StateDir, set); err != nil {
+				t.Fatal(err)
+			}
+			startInProcess(t, r, "inst-1")
+			ctx := context.Background()
+			hs := []runtime.Handle{handleOf(t, "inst-1", "api-1", "api"), handleOf(t, "inst-1", "web-1", "web")}
+			sts, errs := r.InspectMany(ctx, hs)
+			if errors.Join(errs...) != nil {
+				t.Fatal(errs)
+			}
+			if !tc.restored {
+				if sts[0].Alive || sts[1].Alive {
+					t.Errorf("forwards of another instance restored: %+v", sts)
+				}
+				got, err := readForwardSet(r.StateDir)
+				if err != nil || got.Instance != "inst-1" || len(got.Forwards) != 0 {
+					t.Errorf("forward set after start: %+v, %v; want this instance's, empty", got, err)
+				}
+				return
+			}
+			if got, err := greet(t, free); err != nil || got != "api" || !sts[0].Alive {
+				t.Errorf("api: %+v, greet %q, %v", sts[0], got, err)
+			}
+			if sts[1].Alive || !strings.Contains(sts[1].LastError, "starting again") {
+				t.Errorf("web on a taken port: %+v; want not alive, starting again", sts[1])
+			}
+			taken.Close()
+			testwait.For(t, 15*time.Second, 50*time.Millisecond, "web served once its port is free", func() bool {
+				got, err := greet(t, busy)
+				return err == nil && got == "web"
+			})
+		})
+	}
+}
+
+// TestForwardSetFile: the set is written 0600 and read back whole; a
+// missing file is an empty set; a symbolic link in its place is refused.
+func TestForwardSetFile(t *testing.T) {
+	dir := t.TempDir()
+	if set, err := readForwardSet(dir); err != nil || set.Instance != "" || len(set.Forwards) != 0 {
+		t.Fatalf("missing file: %+v, %v", set, err)
+	}
+	want := forwardSet{Instance: "i", Forwards: []persistedForward{{ID: "api-1", Name: "api", Spec: spec("api", 8080)}}}
+	if err := writeForwardSet(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, ForwardsFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	got, err := readForwardSet(dir)
+	if err != nil || got.Instance != "i" || len(got.Forwards) != 1 || got.Forwards[0].Spec.LocalPort != 8080 {
+		t.Errorf("read back %+v, %v", got, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("files left: %v", entries)
+	}
+	link := t.TempDir()
+	if err := os.Symlink(filepath.Join(dir, ForwardsFile), filepath.Join(link, ForwardsFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readForwardSet(link); err == nil {
+		t.Error("a symbolic link was read")
+	}
+}

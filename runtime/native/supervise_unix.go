@@ -1,0 +1,169 @@
+//go:build unix
+
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// CanSupervise reports whether Supervise works on this OS (it passes the
+// socket's listener to the serving agent as an inherited descriptor).
+const CanSupervise = true
+
+// SuperviseOptions configure Supervise.
+type SuperviseOptions struct {
+	// StateDir is the workspace's state directory: the socket lives there.
+	StateDir string
+	Log      hclog.Logger
+	// Executable and Args run a serving agent. Supervise appends
+	// --serve (the listener is the serving agent's descriptor 3),
+	// --instance ID, --supervisor PID, --restarts N and, after a death,
+	// --restart-cause TEXT.
+	Executable string
+	Args       []string
+}
+
+// Crash-loop backoff: a serving agent that died crashLoop times within
+// crashWindow is started again only after a delay, doubling from
+// crashBase up to crashMax.
+const (
+	crashWindow = 10 * time.Second
+	crashLoop   = 3
+	crashBase   = 250 * time.Millisecond
+	crashMax    = 5 * time.Second
+)
+
+// Supervise is the agent's supervisor: it binds the workspace's socket and
+// runs a serving agent on it (Serve, in a child process), and starts a new
+// one at once when that one dies other than by exiting cleanly — the new
+// one serves the persisted forwards again, under the same agent instance
+// and ids. The socket stays bound all along: CLI connections wait in its
+// backlog while a serving agent restarts. When the serving agent exits
+// cleanly (idle, or told to shut down) Supervise returns; when ctx ends it
+// asks the serving agent to exit and returns once it did. Another agent
+// already serving the workspace makes Supervise return ErrAgentRunning.
+func Supervise(ctx context.Context, o SuperviseOptions) error {
+	if o.Log == nil {
+		o.Log = hclog.NewNullLogger()
+	}
+	socket, err := SocketPath(o.StateDir)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(ctx, socket)
+	if err != nil {
+		return err
+	}
+	bound, _ := os.Stat(socket)
+	defer func() {
+		_ = ln.Close()
+		// Only the socket bound here: a new agent may have bound the path
+		// once the serving agent removed it.
+		if now, err := os.Stat(socket); err == nil && bound != nil && os.SameFile(now, bound) {
+			_ = os.Remove(socket)
+		}
+	}()
+	ul, ok := ln.(*net.UnixListener)
+	if !ok {
+		return fmt.Errorf("the agent socket is not a unix socket")
+	}
+	f, err := ul.File()
+	if err != nil {
+		return fmt.Errorf("passing on the agent socket: %w", err)
+	}
+	defer f.Close()
+	s := &supervisor{o: o, socket: f, instance: randomID()}
+	o.Log.Info("supervisor started", "pid", os.Getpid(), "socket", socket, "instance", s.instance)
+	return s.loop(ctx)
+}
+
+type supervisor struct {
+	o        SuperviseOptions
+	socket   *os.File
+	instance string
+}
+
+// loop runs serving agents until one exits cleanly or ctx ends.
+func (s *supervisor) loop(ctx context.Context) error {
+	var deaths []time.Time
+	cause := ""
+	for restarts := 0; ; restarts++ {
+		err := s.runChild(ctx, restarts, cause)
+		if err == nil || ctx.Err() != nil {
+			s.o.Log.Info("the serving agent exited; supervisor exiting", "restarts", restarts)
+			return nil
+		}
+		cause = err.Error()
+		now := time.Now()
+		deaths = append(slices.DeleteFunc(deaths, func(t time.Time) bool { return now.Sub(t) > crashWindow }), now)
+		delay := time.Duration(0)
+		if n := len(deaths); n >= crashLoop {
+			delay = min(crashBase<<min(n-crashLoop, 8), crashMax)
+			if !s.persisted() {
+				s.o.Log.Error("the serving agent keeps dying and serves no forward; supervisor exiting", "cause", cause, "deaths", n)
+				return fmt.Errorf("the serving agent died %d times within %s: %s", n, crashWindow, cause)
+			}
+		}
+		s.o.Log.Warn("the serving agent died; starting it again", "cause", cause, "restarts", restarts+1, "delay", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+	}
+}
+
+// persisted reports whether forwards of this instance are persisted.
+func (s *supervisor) persisted() bool {
+	set, err := readForwardSet(s.o.StateDir)
+	return err == nil && set.Instance == s.instance && len(set.Forwards) > 0
+}
+
+// runChild runs one serving agent until it exits: nil if it exited
+// cleanly. When ctx ends it is asked to exit (SIGTERM).
+func (s *supervisor) runChild(ctx context.Context, restarts int, cause string) error {
+	args := append(slices.Clone(s.o.Args), "--serve", "--instance", s.instance,
+		"--supervisor", strconv.Itoa(os.Getpid()), "--restarts", strconv.Itoa(restarts))
+	if cause != "" {
+		args = append(args, "--restart-cause", cause)
+	}
+	cmd := exec.Command(s.o.Executable, args...) // not CommandContext: ctx asks it to exit, never kills it
+	cmd.ExtraFiles = []*os.File{s.socket}
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the serving agent: %w", err)
+	}
+	s.o.Log.Info("serving agent started", "pid", cmd.Process.Pid, "restarts", restarts)
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
+	defer stop()
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("serving agent (pid %d): %w", cmd.Process.Pid, err)
+	}
+	return nil
+}
+
+// InheritedListener is the agent socket's listener a supervisor passed to
+// this serving agent (descriptor 3).
+func InheritedListener() (net.Listener, error) {
+	f := os.NewFile(3, "agent.sock")
+	if f == nil {
+		return nil, errors.New("no inherited agent socket (descriptor 3)")
+	}
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("the inherited agent socket: %w", err)
+	}
+	return ln, nil
+}

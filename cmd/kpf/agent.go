@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime/native"
 )
 
@@ -42,7 +42,7 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 		debug.SetGCPercent(100) // main raised it for short-lived commands
 	}
 	logs := filepath.Join(o.StateDir, "logs")
-	if err := os.MkdirAll(logs, 0o700); err != nil {
+	if err := safefs.MkdirAll(logs, 0o700); err != nil {
 		return fmt.Errorf("creating the agent's log directory: %w", err)
 	}
 	w, err := native.OpenRotating(filepath.Join(logs, "agent.log"), native.MaxAgentLog)

@@ -34,6 +34,13 @@ import (
 func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == "agent" && os.Args[2] == "--state-dir" {
 		idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
+		if n, _ := strconv.ParseUint(os.Getenv("KPF_TEST_NOFILE"), 10, 64); n > 0 {
+			lim := syscall.Rlimit{Cur: n, Max: n} // soft and hard: Serve raises soft to hard
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
 		err := Serve(context.Background(), AgentOptions{
 			StateDir: os.Args[3], Version: os.Getenv("KPF_TEST_AGENT_VERSION"), IdleExit: idle,
 			Log:   hclog.New(&hclog.LoggerOptions{Output: os.Stderr, Level: hclog.Debug}),
@@ -44,6 +51,9 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		os.Exit(0)
+	}
+	if len(os.Args) > 2 && os.Args[1] == "dial-peer" {
+		os.Exit(dialPeer(os.Args[2]))
 	}
 	os.Exit(m.Run())
 }
@@ -91,8 +101,12 @@ func (f *echoForward) add(ev engine.Event) {
 func (f *echoForward) accept() {
 	for {
 		c, err := f.ln.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil { // out of descriptors: as the engine does, wait
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		f.total.Add(1)
 		f.add(engine.Event{Kind: engine.EventConnOpened, Pod: f.name + "-pod"})

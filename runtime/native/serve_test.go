@@ -121,6 +121,9 @@ func serveInProcess(t *testing.T, opts AgentOptions) *inProcessAgent {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	a := &inProcessAgent{dir: dir, socket: dir + "/" + SocketName, done: make(chan error, 1), log: &lockedBuffer{}}
 	opts.StateDir, opts.Version = dir, "v1"
+	if opts.IdleExit == 0 {
+		opts.IdleExit = time.Hour // tests with no forward must not see it exit
+	}
 	opts.Log = hclog.New(&hclog.LoggerOptions{Output: a.log, Level: hclog.Debug})
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -44,8 +44,12 @@ const (
 	maxAcceptDelay = time.Second
 )
 
+// errBadRequest is wrapped by readRequest's error for a request it read
+// but refuses (answered, unlike a connection that sent none).
+var errBadRequest = errors.New("bad request")
+
 // errRequestTooLarge is the answer to a request line past MaxRequest.
-var errRequestTooLarge = fmt.Errorf("request larger than %d bytes", MaxRequest)
+var errRequestTooLarge = fmt.Errorf("%w: larger than %d bytes", errBadRequest, MaxRequest)
 
 // connSet is the open control connections, closed all at once at shutdown.
 type connSet struct {
@@ -140,7 +144,7 @@ func (a *agent) serveConn(ctx context.Context, c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(a.requestTimeout()))
 	req, err := readRequest(br)
 	switch {
-	case errors.Is(err, errRequestTooLarge), errors.As(err, new(*json.SyntaxError)), errors.As(err, new(*json.UnmarshalTypeError)):
+	case errors.Is(err, errBadRequest):
 		a.log.Warn("refused a control request", "error", err)
 		out.send(response{Error: err.Error()})
 		return
@@ -179,7 +183,7 @@ func readRequest(br *bufio.Reader) (request, error) {
 	}
 	var req request
 	if err := json.Unmarshal(line, &req); err != nil {
-		return request{}, fmt.Errorf("decoding the request: %w", err)
+		return request{}, fmt.Errorf("%w: %w", errBadRequest, err)
 	}
 	return req, nil
 }
@@ -217,6 +221,7 @@ func (a *agent) dispatch(ctx context.Context, req request, out *sender, br *bufi
 		a.events(ctx, out, hangUp(br), req)
 	case opShutdown:
 		out.send(response{})
+		out.finish() // answered before the agent closes every connection
 		a.log.Info("told to shut down")
 		a.shutdown()
 	default:
@@ -337,6 +342,7 @@ type sender struct {
 	log   hclog.Logger
 	queue chan []response
 	done  chan struct{} // closed when the writer returns
+	once  sync.Once     // closes queue
 
 	dropped  chan struct{} // closed when the client is dropped
 	dropOnce sync.Once
@@ -349,10 +355,12 @@ func newSender(c net.Conn, log hclog.Logger) *sender {
 }
 
 // send queues rs, one batch; false when the client is dropped (now or
-// before).
+// before) or finish was called.
 func (s *sender) send(rs ...response) bool {
 	select {
 	case <-s.dropped:
+		return false
+	case <-s.done:
 		return false
 	default:
 	}
@@ -368,7 +376,7 @@ func (s *sender) send(rs ...response) bool {
 // finish lets the writer send what is queued, then waits for it (each
 // write bounded by writeTimeout).
 func (s *sender) finish() {
-	close(s.queue)
+	s.once.Do(func() { close(s.queue) })
 	<-s.done
 }
 

@@ -241,8 +241,8 @@ func TestRequestLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name, send, want string
 	}{
-		{"too large", big, "request larger than"},
-		{"not JSON", "hello?\n", "decoding the request"},
+		{"too large", big, "bad request: larger than"},
+		{"not JSON", "hello?\n", "bad request"},
 		{"silent", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,6 +88,11 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	if opts.IdleExit <= 0 {
 		opts.IdleExit = DefaultIdleExit
 	}
+	raiseOpenFileLimit(opts.Log)
+	stateDir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return fmt.Errorf("the agent's state directory: %w", err)
+	}
 	socket, err := SocketPath(opts.StateDir)
 	if err != nil {
 		return err
@@ -98,11 +103,6 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	}
 	if opts.Serve == nil {
 		opts.Serve = newEngineServer(opts.Log)
-	}
-	raiseOpenFileLimit(opts.Log)
-	stateDir, err := filepath.Abs(opts.StateDir)
-	if err != nil {
-		return fmt.Errorf("the agent's state directory: %w", err)
 	}
 	a := &agent{
 		opts:     opts,

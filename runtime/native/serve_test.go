@@ -236,16 +236,22 @@ func TestStuckEventsClientDropped(t *testing.T) {
 // and its connection closed; so is one that is not JSON; a client that
 // says nothing is closed after RequestTimeout.
 func TestRequestLimits(t *testing.T) {
-	a := serveInProcess(t, AgentOptions{Serve: &stubServer{}, RequestTimeout: 300 * time.Millisecond})
 	big := `{"protocol":1,"op":"hello","id":"` + strings.Repeat("x", 2*MaxRequest) + "\"}\n"
 	for _, tc := range []struct {
 		name, send, want string
+		timeout          time.Duration // the agent's RequestTimeout
 	}{
-		{"too large", big, "bad request: larger than"},
-		{"not JSON", "hello?\n", "bad request"},
-		{"silent", "", ""},
+		{"too large", big, "bad request: larger than", time.Minute},
+		{"not JSON", "hello?\n", "bad request", time.Minute},
+		{"silent", "", "", 300 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			a := serveInProcess(t, AgentOptions{Serve: &stubServer{}, RequestTimeout: tc.timeout})
+			defer func() {
+				if _, err := a.call(request{Op: opHello}); err != nil {
+					t.Errorf("hello afterwards: %v", err)
+				}
+			}()
 			c, err := net.Dial("unix", a.socket)
 			if err != nil {
 				t.Fatal(err)
@@ -261,9 +267,6 @@ func TestRequestLimits(t *testing.T) {
 				t.Fatalf("answer %q, want %q", b, tc.want)
 			}
 		})
-	}
-	if _, err := a.call(request{Op: opHello}); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -8,7 +8,7 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-race test-unit lint cross bench scale soak soak-short demo clean
+.PHONY: all build test test-race test-unit lint cross fuzz bench scale soak soak-short demo clean
 
 all: build
 
@@ -41,6 +41,13 @@ cross: ## the platforms users run: build, vet and compile the tests for macOS an
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	d=$$(mktemp -d) && GOOS=darwin GOARCH=arm64 $(GO) test -c -o $$d $$($(GO) list ./... | grep -v /test/) && rm -rf $$d
 	d=$$(mktemp -d) && GOOS=windows GOARCH=amd64 $(GO) test -c -o $$d $$($(GO) list ./... | grep -v /test/) && rm -rf $$d
+
+# make fuzz: the agent's request decoder (runtime/native FuzzRequest) for
+# FUZZTIME; new crashers land in runtime/native/testdata/fuzz/FuzzRequest.
+FUZZTIME ?= 20s
+
+fuzz: ## fuzz the agent's request decoder for FUZZTIME (20s)
+	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./runtime/native
 
 # make bench: BENCH_RUNS runs of every micro-benchmark, one after the other
 # (so the X/kpf and X/reference pairs of reconcile/ports run side by side in

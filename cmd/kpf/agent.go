@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kpf-dev/kpf/internal/redact"
+	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime/native"
 )
 
@@ -97,7 +98,7 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 // stderr (agent.out). closeLog writes a last partial line and closes.
 func (a *app) agentLog(stateDir, name string) (log hclog.Logger, scrub *redact.Scrubber, closeLog func(), err error) {
 	logs := filepath.Join(stateDir, "logs")
-	if err := os.MkdirAll(logs, 0o700); err != nil {
+	if err := safefs.MkdirAll(logs, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("creating the agent's log directory: %w", err)
 	}
 	w, err := native.OpenRotating(filepath.Join(logs, name+".log"), native.MaxAgentLog)

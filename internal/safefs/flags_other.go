@@ -8,4 +8,4 @@ const (
 	nonBlock = 0
 )
 
-func isLoop(error) bool { return false }
+func isRefused(error) bool { return false }

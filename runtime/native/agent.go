@@ -1,15 +1,14 @@
 package native
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -58,6 +57,9 @@ type AgentOptions struct {
 	Supervisor   int
 	Restarts     int
 	RestartCause string
+	// RequestTimeout overrides DefaultRequestTimeout: how long a client
+	// has to send its request once connected.
+	RequestTimeout time.Duration
 }
 
 // Server starts forwards inside the agent.
@@ -81,6 +83,7 @@ type agent struct {
 	server   Server
 	done     chan struct{} // closed by shutdown
 	doneOnce sync.Once
+	conns    connSet // the open control connections
 
 	mu       sync.Mutex
 	forwards map[string]*served // by id
@@ -114,6 +117,11 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	if opts.Scrubber == nil {
 		opts.Scrubber = redact.New()
 	}
+	raiseOpenFileLimit(opts.Log)
+	stateDir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return fmt.Errorf("the agent's state directory: %w", err)
+	}
 	socket, err := SocketPath(opts.StateDir)
 	if err != nil {
 		return err
@@ -127,7 +135,7 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	if opts.Serve == nil {
 		opts.Serve = newEngineServer(opts.Log)
 	}
-	a := newAgent(opts)
+	a := newAgent(opts, stateDir)
 	a.log.Info("agent serving", "socket", socket, "pid", a.hello.PID, "version", opts.Version,
 		"supervisor", opts.Supervisor, "restarts", opts.Restarts, "last_restart_cause", opts.RestartCause)
 	ctx, cancel := context.WithCancel(ctx)
@@ -143,29 +151,18 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 	}()
 	go a.idleExit(ctx)
 
-	var wg sync.WaitGroup
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a.handle(ctx, c)
-		}()
-	}
+	a.acceptLoop(ctx, ln)
 	// The socket goes first, so that a CLI waiting for this agent to be gone
 	// (shutdown) finds no socket once it no longer answers.
 	_ = os.Remove(socket)
 	a.stopAll()
 	a.server.Close()
-	wg.Wait()
+	a.conns.closeAll() // idle and streaming clients must not keep the agent
 	a.log.Info("agent exited")
 	return nil
 }
 
-func newAgent(opts AgentOptions) *agent {
+func newAgent(opts AgentOptions, stateDir string) *agent {
 	if opts.Instance == "" {
 		opts.Instance = randomID()
 	}
@@ -179,7 +176,7 @@ func newAgent(opts AgentOptions) *agent {
 		emptyAt:  time.Now(),
 		hello: hello{
 			Version: opts.Version, Protocol: Protocol, PID: os.Getpid(),
-			Instance: opts.Instance, Started: time.Now().UTC(),
+			Instance: opts.Instance, Started: time.Now().UTC(), StateDir: stateDir,
 			Supervisor: opts.Supervisor, Restarts: opts.Restarts, RestartCause: opts.RestartCause,
 		},
 	}
@@ -268,47 +265,6 @@ func (a *agent) notify() {
 	a.changed = make(chan struct{})
 	if len(a.forwards) == 0 {
 		a.emptyAt = time.Now()
-	}
-}
-
-func (a *agent) handle(ctx context.Context, c net.Conn) {
-	defer c.Close()
-	dec := json.NewDecoder(bufio.NewReader(c))
-	enc := json.NewEncoder(c)
-	var req request
-	if err := dec.Decode(&req); err != nil {
-		return
-	}
-	if req.Protocol != Protocol {
-		_ = enc.Encode(response{Error: fmt.Sprintf("protocol %d not supported (this agent speaks %d)", req.Protocol, Protocol), Hello: &a.hello})
-		return
-	}
-	switch req.Op {
-	case opHello:
-		h := a.hello
-		a.mu.Lock()
-		h.Forwards = len(a.forwards)
-		a.mu.Unlock()
-		_ = enc.Encode(response{Hello: &h})
-	case opStart:
-		_ = enc.Encode(a.start(ctx, req))
-	case opStop:
-		a.stop(req.ID)
-		_ = enc.Encode(response{})
-	case opStatus:
-		_ = enc.Encode(a.status(req.IDs))
-	case opSweep:
-		_ = enc.Encode(response{Stopped: a.sweep(req.Keep)})
-	case opWatch:
-		a.watch(ctx, c, dec, enc, req.IDs)
-	case opEvents:
-		a.events(ctx, c, dec, enc, req)
-	case opShutdown:
-		_ = enc.Encode(response{})
-		a.log.Info("told to shut down")
-		a.shutdown()
-	default:
-		_ = enc.Encode(response{Error: fmt.Sprintf("unknown op %q", req.Op)})
 	}
 }
 
@@ -401,93 +357,6 @@ func (a *agent) sweep(keep []string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// watch streams one Exited line per watched forward that stops (at once
-// for those already gone), until the client hangs up or the agent exits.
-func (a *agent) watch(ctx context.Context, c net.Conn, dec *json.Decoder, enc *json.Encoder, ids []string) {
-	hungUp := make(chan struct{})
-	go func() { // the client sends nothing more; EOF means it left
-		var discard json.RawMessage
-		_ = dec.Decode(&discard)
-		close(hungUp)
-	}()
-	pending := slices.Clone(ids)
-	for len(pending) > 0 {
-		a.mu.Lock()
-		changed := a.changed
-		var still []string
-		for _, id := range pending {
-			if _, ok := a.forwards[id]; ok {
-				still = append(still, id)
-				continue
-			}
-			if err := enc.Encode(response{Exited: id}); err != nil {
-				a.mu.Unlock()
-				return
-			}
-		}
-		a.mu.Unlock()
-		pending = still
-		if len(pending) == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-hungUp:
-			return
-		case <-changed:
-		}
-	}
-	select { // every watched forward is gone: keep the line until the client leaves
-	case <-ctx.Done():
-	case <-hungUp:
-	}
-}
-
-// events streams a forward's events after req.Since; with Follow, new ones
-// as they come, until the client hangs up or the forward stops.
-func (a *agent) events(ctx context.Context, c net.Conn, dec *json.Decoder, enc *json.Encoder, req request) {
-	a.mu.Lock()
-	s, ok := a.forwards[req.ID]
-	a.mu.Unlock()
-	if !ok {
-		_ = enc.Encode(response{Error: fmt.Sprintf("the agent serves no forward %s", req.ID)})
-		return
-	}
-	hungUp := make(chan struct{})
-	go func() {
-		var discard json.RawMessage
-		_ = dec.Decode(&discard)
-		close(hungUp)
-	}()
-	since := req.Since
-	for {
-		evs, more := s.fwd.Events(since)
-		for i := range evs {
-			if err := enc.Encode(response{Event: &evs[i]}); err != nil {
-				return
-			}
-			since = evs[i].Seq
-		}
-		if !req.Follow {
-			return
-		}
-		select {
-		case <-more:
-		case <-s.stopped:
-			evs, _ := s.fwd.Events(since)
-			for i := range evs {
-				_ = enc.Encode(response{Event: &evs[i]})
-			}
-			return
-		case <-hungUp:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 func randomID() string {

@@ -42,6 +42,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) > 2 && os.Args[1] == "dial-peer" {
+		os.Exit(dialPeer(os.Args[2]))
+	}
 	os.Exit(m.Run())
 }
 
@@ -56,6 +59,12 @@ func testAgent(stateDir string, args []string) error {
 	cause := fs.String("restart-cause", "", "")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if n, _ := strconv.ParseUint(os.Getenv("KPF_TEST_NOFILE"), 10, 64); n > 0 {
+		lim := syscall.Rlimit{Cur: n, Max: n} // soft and hard: Serve raises soft to hard
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return err
+		}
 	}
 	scrub := redact.New()
 	log := hclog.New(&hclog.LoggerOptions{Output: scrub.Writer(os.Stderr), Level: hclog.Debug})
@@ -121,8 +130,12 @@ func (f *echoForward) add(ev engine.Event) {
 func (f *echoForward) accept() {
 	for {
 		c, err := f.ln.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
+		}
+		if err != nil { // out of descriptors: as the engine does, wait
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
 		f.total.Add(1)
 		f.add(engine.Event{Kind: engine.EventConnOpened, Pod: f.name + "-pod"})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -101,7 +102,37 @@ func (r *Runtime) hello(ctx context.Context) (*hello, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.checkStateDir(socket, resp.Hello); err != nil {
+		return nil, err
+	}
 	return resp.Hello, nil
+}
+
+// absStateDir is the state directory as requests name it: an agent
+// refuses a request naming another workspace's.
+func (r *Runtime) absStateDir() string {
+	if dir, err := filepath.Abs(r.StateDir); err == nil {
+		return dir
+	}
+	return r.StateDir
+}
+
+// checkStateDir refuses an agent that serves another state directory than
+// r's: its socket was reached through a link (a hard link, a bind mount).
+// An agent too old to say (no StateDir) is of another version, replaced.
+func (r *Runtime) checkStateDir(socket string, h *hello) error {
+	if h == nil || h.StateDir == "" {
+		return nil
+	}
+	own, err := filepath.Abs(r.StateDir)
+	if err != nil {
+		return fmt.Errorf("the state directory: %w", err)
+	}
+	if filepath.Clean(h.StateDir) != own {
+		return fmt.Errorf("refusing the agent at %s: it serves the workspace whose state is in %s, not this one's (%s): %w",
+			socket, h.StateDir, own, runtime.ErrPermanent)
+	}
+	return nil
 }
 
 // ensure returns the agent to use, starting one (or replacing one of
@@ -136,7 +167,7 @@ func (r *Runtime) shutdown(ctx context.Context, h *hello) error {
 	if err != nil {
 		return err
 	}
-	_, _ = call(ctx, socket, request{Op: opShutdown})
+	_, _ = call(ctx, socket, request{StateDir: r.absStateDir(), Op: opShutdown})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if _, err := call(ctx, socket, request{Op: opHello}); errors.Is(err, errNoAgent) {
@@ -164,10 +195,12 @@ func (r *Runtime) spawn(ctx context.Context) (*hello, error) {
 		}
 	}
 	logDir := filepath.Join(r.StateDir, "logs")
-	if err := os.MkdirAll(logDir, 0o700); err != nil {
+	if err := safefs.MkdirAll(logDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the agent's log directory: %w", err)
 	}
-	out, err := os.OpenFile(filepath.Join(logDir, "agent.out"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Never through a link (its target would be emptied) nor into a FIFO
+	// (opening it would block this kpf, which holds the workspace lock).
+	out, err := safefs.Create(filepath.Join(logDir, "agent.out"), 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening the agent's output file: %w", err)
 	}
@@ -216,7 +249,7 @@ func (r *Runtime) spawn(ctx context.Context) (*hello, error) {
 
 // agentOutput is the end of what the agent printed, for errors.
 func (r *Runtime) agentOutput() string {
-	b, err := os.ReadFile(filepath.Join(r.StateDir, "logs", "agent.out"))
+	b, err := safefs.ReadFile(filepath.Join(r.StateDir, "logs", "agent.out"))
 	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
 		return "no output"
 	}
@@ -244,7 +277,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 				return runtime.Handle{}, err
 			}
 		}
-		resp, err := call(ctx, socket, request{Op: opStart, Forward: &s, Kubeconfig: &src})
+		resp, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStart, Forward: &s, Kubeconfig: &src})
 		switch {
 		case errors.Is(err, errNoAgent) && attempt == 0:
 			r.setEnsured(false) // it died since: start one
@@ -310,7 +343,7 @@ func (r *Runtime) Stop(ctx context.Context, h runtime.Handle) error {
 	if err != nil {
 		return err
 	}
-	_, err = call(ctx, socket, request{Op: opStop, ID: h.ID})
+	_, err = call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStop, ID: h.ID})
 	if errors.Is(err, errNoAgent) {
 		return nil
 	}
@@ -352,11 +385,11 @@ func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runti
 		}
 		return sts, errs
 	}
-	resp, err := call(ctx, socket, request{Op: opStatus, IDs: ids})
+	resp, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStatus, IDs: ids})
 	if errors.Is(err, errNoAgent) && ctx.Err() == nil {
 		// Once more: a serving agent that died with the request is being
 		// started again by its supervisor, and answers from the backlog.
-		resp, err = call(ctx, socket, request{Op: opStatus, IDs: ids})
+		resp, err = call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStatus, IDs: ids})
 	}
 	for i, h := range hs {
 		switch es, ok := resp.Statuses[h.ID]; {
@@ -482,7 +515,7 @@ func (r *Runtime) watchStream(ctx context.Context, socket string, pending *[]str
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { _ = c.close() })
 	defer stop()
-	if err := c.send(request{Op: opWatch, IDs: *pending}); err != nil {
+	if err := c.send(request{StateDir: r.absStateDir(), Op: opWatch, IDs: *pending}); err != nil {
 		return fmt.Errorf("asking the agent to watch: %w", err)
 	}
 	for {
@@ -511,7 +544,7 @@ func (r *Runtime) Sweep(ctx context.Context, keep []runtime.Handle) ([]string, e
 	for _, h := range keep {
 		ids = append(ids, h.ID)
 	}
-	resp, err := call(ctx, socket, request{Op: opSweep, Keep: ids})
+	resp, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opSweep, Keep: ids})
 	if errors.Is(err, errNoAgent) {
 		return nil, nil
 	}
@@ -536,7 +569,7 @@ func (r *Runtime) Logs(ctx context.Context, h runtime.Handle, follow bool, w io.
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { _ = c.close() })
 	defer stop()
-	if err := c.send(request{Op: opEvents, ID: h.ID, Follow: follow}); err != nil {
+	if err := c.send(request{StateDir: r.absStateDir(), Op: opEvents, ID: h.ID, Follow: follow}); err != nil {
 		return err
 	}
 	for {

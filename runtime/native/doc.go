@@ -6,6 +6,16 @@
 // unix socket in the workspace's state directory (0600 in a 0700
 // directory; no TCP port) with a versioned protocol of JSON lines.
 //
+// The CLI dials the socket only when it is a socket of its own user (not a
+// link to another workspace's) and uses an agent only when the state
+// directory its hello names is its own. The agent (serve.go) refuses peers
+// of another uid, reads one request of at most MaxRequest bytes within a
+// deadline, answers through a bounded per-client queue (a client that does
+// not read is dropped, never waited for), recovers a panic as that
+// request's error, keeps accepting through EMFILE and the like, and closes
+// every connection when it exits. Its files in the state directory
+// (logs/agent.out, logs/agent.log) are opened through internal/safefs.
+//
 // The agent exits once its workspace has no forwards; a kpf of another
 // version replaces it. On unix the agent is two processes: a small
 // supervisor (Supervise) binds the socket and passes it to the serving

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/kpf-dev/kpf/internal/safefs"
 )
 
 // MaxAgentLog is the size past which the agent's log moves to
@@ -22,7 +24,8 @@ type Rotating struct {
 	size int64
 }
 
-// OpenRotating opens (creating 0600) the log at path.
+// OpenRotating opens (creating 0600) the log at path. A link or anything
+// but a regular file there is refused (safefs.ErrNotRegular).
 func OpenRotating(path string, max int64) (*Rotating, error) {
 	r := &Rotating{path: path, max: max}
 	if err := r.open(); err != nil {
@@ -32,7 +35,7 @@ func OpenRotating(path string, max int64) (*Rotating, error) {
 }
 
 func (r *Rotating) open() error {
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := safefs.Append(r.path, 0o600) // never through a link, never into a FIFO
 	if err != nil {
 		return fmt.Errorf("opening the agent log: %w", err)
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -61,6 +63,10 @@ type request struct {
 	Keep       []string           `json:"keep,omitempty"`
 	Since      int                `json:"since,omitempty"`
 	Follow     bool               `json:"follow,omitempty"`
+	// StateDir is the absolute state directory of the CLI's workspace;
+	// an agent serving another refuses the request (hello excepted: the
+	// CLI checks the one hello names).
+	StateDir string `json:"state_dir,omitempty"`
 }
 
 // response is one line from the agent. A stream sends several, each with
@@ -93,6 +99,10 @@ type hello struct {
 	Supervisor   int    `json:"supervisor,omitempty"`
 	Restarts     int    `json:"restarts,omitempty"`
 	RestartCause string `json:"restart_cause,omitempty"`
+	// StateDir is the absolute state directory the agent serves: a CLI
+	// refuses an agent of another workspace's (reached through a link).
+	// Agents before it was added leave it empty.
+	StateDir string `json:"state_dir,omitempty"`
 }
 
 // errorResponse encodes err with the sentinels a caller branches on.
@@ -140,7 +150,16 @@ type conn struct {
 // errNoAgent means no agent answers on the socket.
 var errNoAgent = errors.New("no agent is running")
 
+// dial connects to the agent's socket, refusing a socket file that is a
+// link (to another workspace's agent) or another user's.
 func dial(ctx context.Context, socket string) (*conn, error) {
+	fi, err := os.Lstat(socket)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%v)", errNoAgent, err)
+	}
+	if err := checkSocketFile(fi); err != nil {
+		return nil, fmt.Errorf("refusing the agent socket %s: %w: %w", socket, err, runtime.ErrPermanent)
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)
 	if err != nil {
@@ -205,4 +224,22 @@ func call(ctx context.Context, socket string, req request) (response, error) {
 func hungUp(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// fileKind names what a file of mode m is, for errors.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m.IsRegular():
+		return "a regular file"
+	default:
+		return "a " + m.Type().String() + " file"
+	}
 }

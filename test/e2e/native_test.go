@@ -1005,3 +1005,38 @@ func fourPorts(t *testing.T) (int, int, int, int) {
 	p := freeLocalPorts(t, 4)
 	return p[0], p[1], p[2], p[3]
 }
+
+// TestNativeDestroyRefusesLinkedSocket: a workspace whose agent.sock is a
+// symbolic link to another workspace's agent socket does not reach that
+// agent: its destroy (which sweeps every forward its state does not name)
+// refuses the socket, and the other workspace's forwards keep serving. On
+// main it stopped them.
+func TestNativeDestroyRefusesLinkedSocket(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	victim := nativeWorkspace(t, ns)
+	web, api, db := threePorts(t)
+	victim.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	victim.mustKpf("apply")
+	serveAgain(t, web, api, db, 10*time.Second)
+
+	w := nativeWorkspace(t, ns)
+	w.writeSpec("kpf.hcl", "")
+	if err := os.MkdirAll(w.wsStateDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(w.wsStateDir(), native.SocketName)
+	if err := os.Symlink(filepath.Join(victim.wsStateDir(), native.SocketName), link); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(link)
+	// destroy warns (its sweep is best effort) and touches nothing.
+	code, out, errOut := w.kpf("destroy")
+	if !strings.Contains(out+errOut, "refusing the agent socket") || !strings.Contains(out+errOut, "not a socket but a symbolic link") {
+		t.Errorf("destroy through a linked socket: exit %d\n%s%s", code, out, errOut)
+	}
+	serveAgain(t, web, api, db, 10*time.Second)
+	if n := len(victim.state().Forwards); n != 3 {
+		t.Errorf("the other workspace's state holds %d forwards, want 3", n)
+	}
+}

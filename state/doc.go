@@ -8,7 +8,9 @@
 // root must be the user's and writable by no one else, the workspace and
 // logs directories must be real directories of the user (never links), and
 // state.json and the lock are opened without following links or blocking
-// on FIFOs (internal/safefs).
+// on FIFOs (internal/safefs); a state.json over MaxFileSize (8 MiB, about
+// 13 times what 1,000 forwards take) is refused before it is read, and
+// never written.
 //
 // The state file records what kpf started, never what is running: callers
 // observe that again every time. state imports runtime for runtime.Handle

@@ -242,3 +242,88 @@ func TestSaveSetsVersion(t *testing.T) {
 		t.Fatalf("saved version %v, %v", got, err)
 	}
 }
+
+// TestSizeCap: a state file over MaxFileSize is refused before it is read
+// (the error names the file, its size and the cap, and the file is left as
+// is); one at the cap loads; and 1,000 forwards stay far below it.
+func TestSizeCap(t *testing.T) {
+	t.Parallel()
+	valid := `{"version": 2, "forwards": {}}`
+	tests := []struct {
+		name   string
+		size   int64
+		sparse bool // a hole, not bytes: the content is never read
+		ok     bool
+	}{
+		{"at the cap", MaxFileSize, false, true},
+		{"one byte over", MaxFileSize + 1, false, false},
+		{"64 MiB", 64 << 20, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t)
+			if tc.sparse {
+				if err := os.WriteFile(s.Path(), []byte(valid), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(s.Path(), tc.size); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.WriteFile(s.Path(), []byte(valid+strings.Repeat(" ", int(tc.size)-len(valid))), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Load()
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			for _, want := range []string{s.Path(), strconv.FormatInt(tc.size, 10), strconv.Itoa(MaxFileSize), "move it away"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("Load err = %v, want it to say %q", err, want)
+				}
+			}
+			if err := s.Save(sample(1)); err == nil {
+				t.Fatal("Save overwrote a file it refused to read")
+			}
+			if fi, err := os.Stat(s.Path()); err != nil || fi.Size() != tc.size {
+				t.Fatalf("file changed: %v, %v", fi, err)
+			}
+		})
+	}
+	t.Run("1000 forwards", func(t *testing.T) {
+		t.Parallel()
+		s := openStore(t)
+		if err := s.Save(sample(1000)); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > MaxFileSize/8 {
+			t.Errorf("1,000 forwards take %d bytes, more than an eighth of MaxFileSize", fi.Size())
+		}
+		if _, err := s.Load(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestSaveRefusesOverCap: a state that would not load again is not written.
+func TestSaveRefusesOverCap(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	f := sample(1)
+	fw := f.Forwards["fwd0"]
+	fw.LastError = strings.Repeat("x", MaxFileSize)
+	f.Forwards["fwd0"] = fw
+	if err := s.Save(f); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("Save = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(s.Path()); !os.IsNotExist(err) {
+		t.Fatalf("state file written: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
@@ -192,5 +193,38 @@ forward "api" {
 	}
 	if a, b := cliStore(t, c, ws).Dir(), cliStore(t, c, link).Dir(); a != b {
 		t.Fatalf("two state directories: %s and %s", a, b)
+	}
+}
+
+// TestDestroyDamagedHandle: a state record whose handle data does not
+// decode (for either runtime) fails destroy at once — no retries — with
+// the --forget hint; the record is kept until --forget drops it.
+func TestDestroyDamagedHandle(t *testing.T) {
+	for _, rt := range []string{"native", "kubectl"} {
+		t.Run(rt, func(t *testing.T) {
+			dir := t.TempDir()
+			c := newCLI(t)
+			store := cliStore(t, c, dir)
+			h := runtime.Handle{Runtime: rt, ID: "api-0123abcd", Data: `[1,2]`}
+			f := &state.File{Workspace: dir, Name: "ws", Forwards: map[string]state.Forward{
+				"api": {Name: "api", Handle: h, Context: "kind-dev", Namespace: "shop", Address: "127.0.0.1", RemotePort: "80", LocalPort: 1},
+			}}
+			if err := store.Save(f); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := c.run("-C", dir, "destroy")
+			if code != exitError || !strings.Contains(out+errOut, "kpf destroy --forget") {
+				t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
+			}
+			if strings.Contains(errOut, "retrying") {
+				t.Errorf("a damaged handle was retried:\n%s", errOut)
+			}
+			if got := stateHandles(t, c, dir); got["api"] != h {
+				t.Fatalf("destroy dropped the record it could not stop: %v", got)
+			}
+			if code, out, errOut := c.run("-C", dir, "destroy", "--forget", "api"); code != exitOK {
+				t.Fatalf("destroy --forget: exit %d\n%s%s", code, out, errOut)
+			}
+		})
 	}
 }

@@ -228,3 +228,62 @@ func TestDestroyDamagedHandle(t *testing.T) {
 		})
 	}
 }
+
+// TestInitNeverWritesThroughALink: a kpf.hcl that is a symbolic link —
+// dangling (init would create the file it names, outside the workspace) or
+// to an existing file — is refused with or without --force, and nothing is
+// written where it points.
+func TestInitNeverWritesThroughALink(t *testing.T) {
+	tests := []struct {
+		name     string
+		dangling bool
+		force    bool
+	}{
+		{"dangling", true, false},
+		{"dangling force", true, true},
+		{"to a file", false, false},
+		{"to a file force", false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, outside := t.TempDir(), t.TempDir()
+			target := filepath.Join(outside, "victim")
+			if !tc.dangling {
+				if err := os.WriteFile(target, []byte("precious\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(target, filepath.Join(dir, "kpf.hcl")); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-C", dir, "init"}
+			if tc.force {
+				args = append(args, "--force")
+			}
+			code, out, errOut := newCLI(t).run(args...)
+			if code != exitError || !strings.Contains(errOut, "symbolic link") {
+				t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
+			}
+			b, err := os.ReadFile(target)
+			switch {
+			case tc.dangling && !os.IsNotExist(err):
+				t.Errorf("init created the link's target: %q, %v", b, err)
+			case !tc.dangling && string(b) != "precious\n":
+				t.Errorf("the link's target changed to %q", b)
+			}
+		})
+	}
+}
+
+// TestInitForceOverwrites: --force replaces a regular kpf.hcl.
+func TestInitForceOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", "# old\n")
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", dir, "init", "--force"); code != exitOK {
+		t.Fatalf("init --force: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "kpf.hcl")); strings.Contains(string(b), "# old") || !strings.Contains(string(b), "forward") {
+		t.Fatalf("kpf.hcl after --force:\n%s", b)
+	}
+}

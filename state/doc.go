@@ -1,6 +1,7 @@
 // Package state owns kpf's on-disk state: where it lives (Root, Dir; a
 // workspace is named by its path with links resolved), the per-workspace
-// Store with its state.json (atomic saves, refusing to overwrite a file it
+// Store with its state.json (OpenReadOnly for commands that change
+// nothing: it creates, tightens and locks nothing) (atomic saves, refusing to overwrite a file it
 // cannot read), the forwards' log paths and the workspace lock that
 // serialises commands that change state.
 //

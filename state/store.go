@@ -33,8 +33,13 @@ const MaxFileSize = 8 << 20
 // within a process; across processes, hold Lock while changing state.
 type Store struct {
 	dir string
-	mu  sync.Mutex // serialises Save
+	// readOnly: opened by OpenReadOnly; Save and Lock refuse.
+	readOnly bool
+	mu       sync.Mutex // serialises Save
 }
+
+// errReadOnly is the error of Save and Lock on a read-only Store.
+var errReadOnly = errors.New("the state was opened read-only")
 
 // Open opens (creating 0700 if needed) the state directory dir and its logs
 // directory. The directory above dir (the state root) must be this user's
@@ -56,11 +61,33 @@ func Open(dir string) (*Store, error) {
 		dir = filepath.Join(real, filepath.Base(dir))
 	}
 	for _, d := range []string{dir, filepath.Join(dir, LogsDir)} {
-		if err := ownDir(d); err != nil {
+		if err := ownDir(d, true); err != nil {
 			return nil, err
 		}
 	}
 	return &Store{dir: dir}, nil
+}
+
+// OpenReadOnly opens the state directory dir for commands that change
+// nothing (status, plan, logs, open, completion): it creates, tightens and
+// locks nothing. A missing root or directory is a workspace without state
+// (Load returns an empty File); an existing one is checked as Open checks
+// it. Save and Lock of the Store it returns fail.
+func OpenReadOnly(dir string) (*Store, error) {
+	root := filepath.Dir(dir)
+	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+		return &Store{dir: dir, readOnly: true}, nil
+	}
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		dir = filepath.Join(real, filepath.Base(dir))
+	}
+	if err := ownDir(dir, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return &Store{dir: dir, readOnly: true}, nil
 }
 
 // Dir is the store's directory.
@@ -88,7 +115,7 @@ func (s *Store) Load() (*File, error) {
 func readFile(path string) (*File, error) {
 	b, err := readLimited(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &File{Version: Version, Forwards: map[string]Forward{}}, nil
+		return &File{Version: Version, Forwards: map[string]Forward{}, Dir: filepath.Dir(path)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -111,6 +138,7 @@ func readFile(path string) (*File, error) {
 	if f.Forwards == nil {
 		f.Forwards = map[string]Forward{}
 	}
+	f.Dir = filepath.Dir(path)
 	return &f, nil
 }
 
@@ -150,6 +178,9 @@ func tooLarge(path string, size int64) error {
 // written and fsynced, renamed over state.json, then the directory fsynced.
 // It refuses to overwrite a state file it cannot load.
 func (s *Store) Save(f *File) error {
+	if s.readOnly {
+		return fmt.Errorf("saving state in %s: %w", s.dir, errReadOnly)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := readFile(s.Path()); err != nil {

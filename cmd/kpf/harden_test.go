@@ -287,3 +287,86 @@ func TestInitForceOverwrites(t *testing.T) {
 		t.Fatalf("kpf.hcl after --force:\n%s", b)
 	}
 }
+
+// TestReadOnlyCommandsWriteNothing: the commands that change nothing —
+// status (also --all and --json), plan, validate, logs, open, completion —
+// create no state folder, lock file or anything else: in an empty
+// directory, in a workspace never applied, and for --all beside a state
+// file that names another workspace (whose state folder --all must not
+// make).
+func TestReadOnlyCommandsWriteNothing(t *testing.T) {
+	const specSrc = `forward "api" {
+  target      = "service/api"
+  context     = "kind-dev"
+  namespace   = "shop"
+  remote_port = 80
+}
+`
+	commands := [][]string{
+		{"status"}, {"status", "--json"}, {"status", "--all"}, {"status", "--all", "--json"},
+		{"plan"}, {"plan", "--json"}, {"validate"}, {"logs", "api"}, {"open", "api", "--print"},
+		{"__complete", "logs", ""},
+	}
+	tests := []struct {
+		name  string
+		spec  string
+		other bool // a state file of another workspace exists
+	}{
+		{"empty directory", "", false},
+		{"never applied", specSrc, false},
+		{"another workspace", specSrc, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.spec != "" {
+				writeSpec(t, dir, "kpf.hcl", tc.spec)
+			}
+			c := newCLI(t)
+			root := filepath.Join(t.TempDir(), "kpf") // not made until a command changes state
+			c.env["KPF_STATE_DIR"] = root
+			if tc.other {
+				elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+				store, err := state.Open(filepath.Join(root, "planted-0123abcd"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := runtime.Handle{Runtime: "native", ID: "db-0123abcd", Data: `{"agent":"gone","name":"db"}`}
+				f := &state.File{Workspace: elsewhere, Name: "other", Forwards: map[string]state.Forward{
+					"db": {Name: "db", Handle: h, Target: "service/db", Context: "kind-dev", Namespace: "x", Address: "127.0.0.1", RemotePort: "5432", LocalPort: 15432},
+				}}
+				if err := store.Save(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, beforeWS := fileTree(t, filepath.Dir(root)), fileTree(t, dir)
+			for _, args := range commands {
+				code, out, errOut := c.run(append([]string{"-C", dir}, args...)...)
+				t.Logf("%v: exit %d\n%s%s", args, code, out, errOut)
+				if after := fileTree(t, filepath.Dir(root)); after != before {
+					t.Fatalf("kpf %s changed the state root:\n%s\nwas:\n%s", strings.Join(args, " "), after, before)
+				}
+				if after := fileTree(t, dir); after != beforeWS {
+					t.Fatalf("kpf %s changed the workspace:\n%s\nwas:\n%s", strings.Join(args, " "), after, beforeWS)
+				}
+			}
+		})
+	}
+}
+
+// fileTree lists every path under dir with its mode and size.
+func fileTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v %d\n", p, fi.Mode(), fi.Size())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

@@ -146,7 +146,7 @@ func TestLiveFeed(t *testing.T) {
 	dir, c, api, web := appliedWorkspace(t)
 	a := testApp(t, c, dir)
 	ctx := context.Background()
-	s, err := a.openSession(ctx)
+	s, err := a.openSession(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestLiveActions(t *testing.T) {
 	c.env["BROWSER"] = browser
 	a := testApp(t, c, dir)
 	ctx := context.Background()
-	s, err := a.openSession(ctx)
+	s, err := a.openSession(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}

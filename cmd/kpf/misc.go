@@ -299,7 +299,7 @@ func (a *app) open(cmd *cobra.Command, name string, o openOptions) error {
 	if fwd == nil {
 		return fmt.Errorf("no forward named %q in the spec", name)
 	}
-	store, err := a.store(ws.Dir)
+	store, err := a.view(ws.Dir)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 	if diags.HasErrors() {
 		return a.statusFromState(ctx, out, o, diags)
 	}
-	s, err := a.sessionFor(ctx, ws)
+	s, err := a.sessionFor(ctx, ws, true)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 // how), with a note on stderr. With no forwards in the state the spec's
 // diagnostics (already shown) are the answer.
 func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOptions, diags hcl.Diagnostics) error {
-	store, err := a.workspaceStore()
+	store, err := a.workspaceView()
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 	if !a.useLiveView(out, false) {
 		return errors.New("--watch needs a terminal; without one, run 'kpf status' (or --json) when you need it")
 	}
-	store, err := a.workspaceStore()
+	store, err := a.workspaceView()
 	if err != nil {
 		return err
 	}
@@ -339,13 +339,11 @@ func dash(s string) string {
 }
 
 // inspectIn inspects a forward of the workspace f with that workspace's
-// runtime (its state directory names its logs).
+// runtime, in the state directory f was read from (it holds the agent's
+// socket and the logs), opened read-only: --all changes nothing, and never
+// touches a directory a state file merely names.
 func (a *app) inspectIn(ctx context.Context, f *state.File, h runtime.Handle) (runtime.Status, error) {
-	dir, err := state.Dir(a.getenv, f.Workspace)
-	if err != nil {
-		return runtime.Unknown(), err
-	}
-	store, err := state.Open(dir)
+	store, err := state.OpenReadOnly(f.Dir)
 	if err != nil {
 		return runtime.Unknown(), err
 	}

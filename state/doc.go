@@ -1,9 +1,9 @@
 // Package state owns kpf's on-disk state: where it lives (Root, Dir; a
 // workspace is named by its path with links resolved), the per-workspace
-// Store with its state.json (OpenReadOnly for commands that change
-// nothing: it creates, tightens and locks nothing) (atomic saves, refusing to overwrite a file it
+// Store with its state.json (atomic saves, refusing to overwrite a file it
 // cannot read), the forwards' log paths and the workspace lock that
-// serialises commands that change state.
+// serialises commands that change state. Commands that change nothing open
+// the Store with OpenReadOnly, which creates, tightens and locks nothing.
 //
 // Nothing in the state directory is trusted to be what it should be: the
 // root must be the user's and writable by no one else, the workspace and

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -41,8 +43,9 @@ func (a *app) statusCommand() *cobra.Command {
 alive and still the one kpf started, and what a health probe sees. It changes
 nothing and takes no lock.
 
-When the spec is missing or does not load, status still shows the forwards
-kpf runs, from its state alone, and says so.
+When the spec is missing or does not load, or the kubeconfig is missing or
+unreadable, status still shows the forwards kpf runs, from its state alone,
+and says so.
 
 With --watch (on a terminal) it shows the live table of 'kpf apply --watch',
 read-only, refreshed every second from the state and the runtime: for a
@@ -92,10 +95,15 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 		a.writeDiagnostics(loader, diags)
 	}
 	if diags.HasErrors() {
-		return a.statusFromState(ctx, out, o, diags)
+		return a.statusFromState(ctx, out, o, specProblem(diags), errReported)
 	}
 	s, err := a.sessionFor(ctx, ws, true)
 	if err != nil {
+		// What runs is in the state: a kubeconfig that is gone says
+		// nothing about it (destroy works without one too).
+		if why := a.kubeconfigProblem(); why != "" {
+			return a.statusFromState(ctx, out, o, why, nil)
+		}
 		return err
 	}
 	loaded := time.Now()
@@ -129,11 +137,13 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 	return nil
 }
 
-// statusFromState is status when the spec does not load (moved away,
-// broken): the forwards of the state, observed without probes (no spec says
-// how), with a note on stderr. With no forwards in the state the spec's
-// diagnostics (already shown) are the answer.
-func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOptions, diags hcl.Diagnostics) error {
+// statusFromState is status when the spec cannot be used (moved away,
+// broken, or no kubeconfig to resolve its contexts): the forwards of the
+// state, observed without probes (no spec says how), with a one-line note
+// on stderr saying why. With no forwards in the state, status returns
+// noneErr if it is not nil (the spec's diagnostics, already shown, are the
+// answer).
+func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOptions, why string, noneErr error) error {
 	store, err := a.workspaceView()
 	if err != nil {
 		return err
@@ -142,18 +152,37 @@ func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOption
 	if err != nil {
 		return err
 	}
-	if len(st.Forwards) == 0 {
-		return errReported
+	if len(st.Forwards) == 0 && noneErr != nil {
+		return noneErr
 	}
 	obs := &reconcile.Observer{Runtime: a.runtimeFor(store)}
 	actual := obs.Observe(ctx, st, nil)
 	rows := reconcile.StatusRows(nil, actual, time.Now())
 	stateOnly(rows, actual)
-	fmt.Fprintf(a.io.Err, "Note: %s; showing the forwards kpf runs, from its state alone.\n", specProblem(diags))
-	if o.JSON {
+	fmt.Fprintf(a.io.Err, "Note: %s; showing the forwards kpf runs, from its state alone.\n", why)
+	switch {
+	case o.JSON:
 		return reconcile.RenderStatusJSON(out, rows)
+	case len(rows) == 0:
+		fmt.Fprintln(out, "No forwards in the state.")
+		return nil
 	}
 	return reconcile.RenderStatusTable(out, rows, a.color(out))
+}
+
+// kubeconfigProblem says in a few words (one line) why the kubeconfig
+// cannot resolve any context — it is missing, unreadable or has none — or
+// "" when it can.
+func (a *app) kubeconfigProblem() string {
+	src := a.kubeconfigSource()
+	c, err := kubeconfig.Load(src)
+	switch {
+	case err != nil:
+		return "the kubeconfig cannot be read (" + termtext.Escape(err.Error()) + ")"
+	case len(c.Contexts()) == 0:
+		return "the kubeconfig is missing or has no contexts (read: " + termtext.Escape(strings.Join(src.Files(), ", ")) + ")"
+	}
+	return ""
 }
 
 // specProblem says in a few words why the spec did not load.

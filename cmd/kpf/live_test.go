@@ -396,7 +396,9 @@ func TestStatusWithoutKubeconfig(t *testing.T) {
 	}{
 		{"missing", func(t *testing.T, p string) { must(t, os.Remove(p)) }, "the kubeconfig is missing or has no contexts"},
 		{"not yaml", func(t *testing.T, p string) { must(t, os.WriteFile(p, []byte("{{{ not yaml"), 0o600)) }, "the kubeconfig cannot be read"},
-		{"no contexts", func(t *testing.T, p string) { must(t, os.WriteFile(p, []byte("apiVersion: v1\nkind: Config\n"), 0o600)) }, "the kubeconfig is missing or has no contexts"},
+		{"no contexts", func(t *testing.T, p string) {
+			must(t, os.WriteFile(p, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
+		}, "the kubeconfig is missing or has no contexts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

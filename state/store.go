@@ -170,7 +170,7 @@ func readLimited(path string) ([]byte, error) {
 
 // tooLarge is the error of a state file over MaxFileSize.
 func tooLarge(path string, size int64) error {
-	return fmt.Errorf("state file %s has %d bytes, more than the %d (%d MiB) kpf reads; kpf did not write it (1,000 forwards take under 1 MiB): left untouched, move it away to start afresh",
+	return fmt.Errorf("state file %s has %d bytes, more than the %d (%d MiB) kpf reads: kpf writes under 1 MiB for 1,000 forwards, so this is not its file; left untouched, move it away to start afresh",
 		path, size, MaxFileSize, MaxFileSize>>20)
 }
 

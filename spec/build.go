@@ -180,7 +180,8 @@ func (e *evaluator) checkInt(a *hcl.Attribute, f *big.Float, lo, hi int64, summa
 	return int(i), a, true
 }
 
-// duration evaluates a Go duration string ("5s") that must be > 0.
+// duration evaluates a Go duration string ("5s") that must be at least
+// the minimum for name (minDuration).
 func (e *evaluator) duration(attrs hcl.Attributes, name string) (time.Duration, *hcl.Attribute, bool) {
 	s, a, ok := e.str(attrs, name)
 	if !ok {
@@ -189,6 +190,10 @@ func (e *evaluator) duration(attrs hcl.Attributes, name string) (time.Duration, 
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		e.errorAt(a.Expr.Range(), "Invalid duration", "%s must be a positive duration such as \"500ms\", \"5s\" or \"1m\", not %s.", name, e.show(a, s))
+		return 0, a, false
+	}
+	if m := minDuration(name); d < m.min {
+		e.errorAt(a.Expr.Range(), "Duration too short", "%s must be at least %s (%s), not %s.", name, m.min, m.why, e.show(a, s))
 		return 0, a, false
 	}
 	return d, a, true

@@ -13,7 +13,9 @@
 // from inside the workspace, only if regular and at most MaxFileSize bytes;
 // their nesting is checked on the bytes (MaxNestingDepth) before HCL parses
 // them recursively; evaluation is bounded per value (MaxValueSize) and per
-// load (MaxEvalWork). See limits.go and budget.go. Values of variables
+// load (MaxEvalWork); every duration has a minimum (MinCheckInterval, …)
+// so that a typo cannot make a watch or the agent spin. See limits.go and
+// budget.go. Values of variables
 // declared sensitive = true, and values from --var and KPF_VAR_name, are
 // never shown in diagnostics; Forward.Sensitive names the fields that came
 // from sensitive values, for views to redact (sensitive.go).

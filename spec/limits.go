@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -55,6 +56,51 @@ const (
 	// measuring eight elements of a value.
 	IterationCost = 8
 )
+
+// Minimum durations. Every duration in the spec has one, so that a typo
+// such as "1ns" or "5ms" is a diagnostic rather than a watch or an agent
+// spinning a core: each value below is short enough for any use a person
+// would have for it and long enough that the work it paces stays a small
+// fraction of a core.
+const (
+	// MinProbeCacheTTL: a watch pass probes each forward's port (two
+	// dials, 127.0.0.1 and ::1); a cache that lives less than a pass
+	// takes saves nothing.
+	MinProbeCacheTTL = 100 * time.Millisecond
+	// MinCheckInterval: the timer is only a safety net (runtimes report
+	// exits at once), and each pass observes every forward.
+	MinCheckInterval = 500 * time.Millisecond
+	// MinHealthInterval is Kubernetes' own floor for a probe's
+	// periodSeconds; each check opens a stream through the tunnel.
+	MinHealthInterval = time.Second
+	// MinHealthTimeout: below it a check through a busy tunnel fails for
+	// no fault of the pod, and the forward flaps.
+	MinHealthTimeout = 100 * time.Millisecond
+)
+
+// durationMin is the minimum of one duration attribute and why it is there.
+type durationMin struct {
+	min time.Duration
+	why string
+}
+
+// minDurations holds the minimum of every duration attribute, by name
+// (interval and timeout are the health block's).
+var minDurations = map[string]durationMin{
+	"probe_cache_ttl": {MinProbeCacheTTL, "a shorter cache saves no probe"},
+	"check_interval":  {MinCheckInterval, "forward exits are reported at once; the timer is a safety net"},
+	"interval":        {MinHealthInterval, "Kubernetes' own minimum for a probe"},
+	"timeout":         {MinHealthTimeout, "a shorter check fails on a busy tunnel"},
+}
+
+// minDuration is the minimum of the duration attribute name; a name with
+// none needs only to be positive.
+func minDuration(name string) durationMin {
+	if m, ok := minDurations[name]; ok {
+		return m
+	}
+	return durationMin{min: 1, why: "it must be positive"}
+}
 
 // fileRange is the first position of a file, for diagnostics about the file
 // as a whole.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRenderDiagnostics(t *testing.T) {
@@ -179,5 +180,37 @@ func TestForwardNamesIgnoreCase(t *testing.T) {
 	want := `kpf.hcl:2:1: error: Forward names differ only in case: Forward "api" has the name of forward "Api", declared at b.kpf.hcl:2:1, but for case.`
 	if got := FormatDiagnosticsPlain(diags); !strings.Contains(got, want) {
 		t.Errorf("got %s\nwant %s", got, want)
+	}
+}
+
+// TestDurationMinimums: every duration is accepted at its minimum and
+// refused, with the minimum in the message, just below it.
+func TestDurationMinimums(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		attr string
+		min  time.Duration
+		src  func(v string) string
+	}{
+		{"probe_cache_ttl", MinProbeCacheTTL, func(v string) string { return "kpf {\n  probe_cache_ttl = \"" + v + "\"\n}\n" }},
+		{"check_interval", MinCheckInterval, func(v string) string { return "kpf {\n  check_interval = \"" + v + "\"\n}\n" }},
+		{"interval", MinHealthInterval, func(v string) string { return "defaults {\n  health {\n    interval = \"" + v + "\"\n  }\n}\n" }},
+		{"timeout", MinHealthTimeout, func(v string) string { return "defaults {\n  health {\n    timeout = \"" + v + "\"\n  }\n}\n" }},
+	}
+	const fwd = "forward \"a\" {\n  target      = \"svc/a\"\n  remote_port = 80\n}\n"
+	for _, tc := range tests {
+		t.Run(tc.attr, func(t *testing.T) {
+			t.Parallel()
+			if m := minDuration(tc.attr); m.min != tc.min {
+				t.Fatalf("minDuration(%s) = %s, want %s", tc.attr, m.min, tc.min)
+			}
+			mustLoad(t, LoadOptions{Dir: writeFiles(t, map[string]string{"kpf.hcl": tc.src(tc.min.String()) + fwd})})
+			below := (tc.min - time.Nanosecond).String()
+			_, diags := Load(LoadOptions{Dir: writeFiles(t, map[string]string{"kpf.hcl": tc.src(below) + fwd})})
+			got := FormatDiagnosticsPlain(diags)
+			if !strings.Contains(got, "kpf.hcl:") || !strings.Contains(got, "Duration too short") || !strings.Contains(got, "at least "+tc.min.String()) {
+				t.Errorf("%s = %s: got\n%s", tc.attr, below, got)
+			}
+		})
 	}
 }

@@ -20,10 +20,13 @@ func checkRoot(root string) error {
 	return nil
 }
 
-// ownDir creates dir if missing and refuses a link or a non-directory.
-func ownDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("creating state directory: %w", err)
+// ownDir refuses a link or a non-directory; with create it makes dir if
+// missing, without a missing dir is an error wrapping fs.ErrNotExist.
+func ownDir(dir string, create bool) error {
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil {

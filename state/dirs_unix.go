@@ -32,15 +32,21 @@ func checkRoot(root string) error {
 	return nil
 }
 
-// ownDir creates dir (0700) if missing and checks it is a real directory
-// (never a symbolic link, never followed) of this user; one that others can
-// read or write is tightened to 0700 through a descriptor of the directory
-// itself.
-func ownDir(dir string) error {
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("creating state directory: %w", err)
+// ownDir checks dir is a real directory (never a symbolic link, never
+// followed) of this user. With create, it makes dir (0700) if missing, and
+// one that others can read or write is tightened to 0700 through a
+// descriptor of the directory itself; without, a missing dir is an error
+// wrapping fs.ErrNotExist and nothing is changed.
+func ownDir(dir string, create bool) error {
+	if create {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("creating state directory: %w", err)
+		}
 	}
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("state directory %s: %w", dir, fs.ErrNotExist)
+	}
 	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
 		return fmt.Errorf("state directory %s is a symbolic link or not a directory; refusing to use it", dir)
 	}
@@ -55,7 +61,7 @@ func ownDir(dir string) error {
 	if int(st.Uid) != os.Getuid() {
 		return fmt.Errorf("state directory %s belongs to user %d, not to you (%d); refusing to use it", dir, st.Uid, os.Getuid())
 	}
-	if st.Mode&0o077 != 0 {
+	if st.Mode&0o077 != 0 && create {
 		if err := unix.Fchmod(fd, 0o700); err != nil {
 			return fmt.Errorf("state directory %s is accessible to others (%#o) and cannot be tightened: %w", dir, st.Mode&0o777, err)
 		}

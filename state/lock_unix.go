@@ -24,6 +24,9 @@ import (
 // *LockedError (errors.Is ErrLocked) naming the holder's pid. unlock
 // releases it; the lock also ends when the process exits.
 func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func() error, err error) {
+	if s.readOnly {
+		return nil, fmt.Errorf("locking %s: %w", s.dir, errReadOnly)
+	}
 	path := filepath.Join(s.dir, LockFile)
 	f, err := safefs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // a link is refused, not truncated
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,12 +22,24 @@ const (
 	LogsDir   = "logs"
 )
 
+// MaxFileSize is the largest state.json kpf reads or writes, in bytes.
+// 1,000 forwards take about 0.6 MiB (1.9 MiB with every name at its
+// longest, selectors and a long last error each); a larger file is not one
+// kpf wrote, and reading it whole would cost several times its size in
+// memory.
+const MaxFileSize = 8 << 20
+
 // Store is one workspace's state directory. It is safe for concurrent use
 // within a process; across processes, hold Lock while changing state.
 type Store struct {
 	dir string
-	mu  sync.Mutex // serialises Save
+	// readOnly: opened by OpenReadOnly; Save and Lock refuse.
+	readOnly bool
+	mu       sync.Mutex // serialises Save
 }
+
+// errReadOnly is the error of Save and Lock on a read-only Store.
+var errReadOnly = errors.New("the state was opened read-only")
 
 // Open opens (creating 0700 if needed) the state directory dir and its logs
 // directory. The directory above dir (the state root) must be this user's
@@ -48,11 +61,33 @@ func Open(dir string) (*Store, error) {
 		dir = filepath.Join(real, filepath.Base(dir))
 	}
 	for _, d := range []string{dir, filepath.Join(dir, LogsDir)} {
-		if err := ownDir(d); err != nil {
+		if err := ownDir(d, true); err != nil {
 			return nil, err
 		}
 	}
 	return &Store{dir: dir}, nil
+}
+
+// OpenReadOnly opens the state directory dir for commands that change
+// nothing (status, plan, logs, open, completion): it creates, tightens and
+// locks nothing. A missing root or directory is a workspace without state
+// (Load returns an empty File); an existing one is checked as Open checks
+// it. Save and Lock of the Store it returns fail.
+func OpenReadOnly(dir string) (*Store, error) {
+	root := filepath.Dir(dir)
+	if _, err := os.Stat(root); errors.Is(err, fs.ErrNotExist) {
+		return &Store{dir: dir, readOnly: true}, nil
+	}
+	if err := checkRoot(root); err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		dir = filepath.Join(real, filepath.Base(dir))
+	}
+	if err := ownDir(dir, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return &Store{dir: dir, readOnly: true}, nil
 }
 
 // Dir is the store's directory.
@@ -78,12 +113,12 @@ func (s *Store) Load() (*File, error) {
 }
 
 func readFile(path string) (*File, error) {
-	b, err := safefs.ReadFile(path) // never a link, never blocks on a FIFO
+	b, err := readLimited(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &File{Version: Version, Forwards: map[string]Forward{}}, nil
+		return &File{Version: Version, Forwards: map[string]Forward{}, Dir: filepath.Dir(path)}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading state: %w", err)
+		return nil, err
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
@@ -103,13 +138,49 @@ func readFile(path string) (*File, error) {
 	if f.Forwards == nil {
 		f.Forwards = map[string]Forward{}
 	}
+	f.Dir = filepath.Dir(path)
 	return &f, nil
+}
+
+// readLimited reads the state file at path, never through a link, never
+// blocking on a FIFO, and never more than MaxFileSize bytes.
+func readLimited(path string) ([]byte, error) {
+	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, tooLarge(path, fi.Size())
+	}
+	// It may grow between Stat and read: read one byte past the cap.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading state: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, tooLarge(path, int64(len(b)))
+	}
+	return b, nil
+}
+
+// tooLarge is the error of a state file over MaxFileSize.
+func tooLarge(path string, size int64) error {
+	return fmt.Errorf("state file %s has %d bytes, more than the %d (%d MiB) kpf reads: kpf writes under 1 MiB for 1,000 forwards, so this is not its file; left untouched, move it away to start afresh",
+		path, size, MaxFileSize, MaxFileSize>>20)
 }
 
 // Save writes f atomically: a temp file (0600) in the same directory,
 // written and fsynced, renamed over state.json, then the directory fsynced.
 // It refuses to overwrite a state file it cannot load.
 func (s *Store) Save(f *File) error {
+	if s.readOnly {
+		return fmt.Errorf("saving state in %s: %w", s.dir, errReadOnly)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := readFile(s.Path()); err != nil {
@@ -122,6 +193,9 @@ func (s *Store) Save(f *File) error {
 		return fmt.Errorf("encoding state: %w", err)
 	}
 	b = append(b, '\n')
+	if len(b) > MaxFileSize {
+		return fmt.Errorf("refusing to save state: %d forwards take %d bytes, more than the %d a state file may have; split the workspace", len(out.Forwards), len(b), MaxFileSize)
+	}
 	if err := writeAtomic(s.Path(), b); err != nil {
 		return fmt.Errorf("saving state: %w", err)
 	}

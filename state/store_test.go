@@ -242,3 +242,183 @@ func TestSaveSetsVersion(t *testing.T) {
 		t.Fatalf("saved version %v, %v", got, err)
 	}
 }
+
+// TestSizeCap: a state file over MaxFileSize is refused before it is read
+// (the error names the file, its size and the cap, and the file is left as
+// is); one at the cap loads; and 1,000 forwards stay far below it.
+func TestSizeCap(t *testing.T) {
+	t.Parallel()
+	valid := `{"version": 2, "forwards": {}}`
+	tests := []struct {
+		name   string
+		size   int64
+		sparse bool // a hole, not bytes: the content is never read
+		ok     bool
+	}{
+		{"at the cap", MaxFileSize, false, true},
+		{"one byte over", MaxFileSize + 1, false, false},
+		{"64 MiB", 64 << 20, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t)
+			if tc.sparse {
+				if err := os.WriteFile(s.Path(), []byte(valid), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(s.Path(), tc.size); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.WriteFile(s.Path(), []byte(valid+strings.Repeat(" ", int(tc.size)-len(valid))), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Load()
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				return
+			}
+			for _, want := range []string{s.Path(), strconv.FormatInt(tc.size, 10), strconv.Itoa(MaxFileSize), "move it away"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("Load err = %v, want it to say %q", err, want)
+				}
+			}
+			if err := s.Save(sample(1)); err == nil {
+				t.Fatal("Save overwrote a file it refused to read")
+			}
+			if fi, err := os.Stat(s.Path()); err != nil || fi.Size() != tc.size {
+				t.Fatalf("file changed: %v, %v", fi, err)
+			}
+		})
+	}
+	t.Run("1000 forwards", func(t *testing.T) {
+		t.Parallel()
+		s := openStore(t)
+		if err := s.Save(sample(1000)); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(s.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > MaxFileSize/8 {
+			t.Errorf("1,000 forwards take %d bytes, more than an eighth of MaxFileSize", fi.Size())
+		}
+		if _, err := s.Load(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestSaveRefusesOverCap: a state that would not load again is not written.
+func TestSaveRefusesOverCap(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	f := sample(1)
+	fw := f.Forwards["fwd0"]
+	fw.LastError = strings.Repeat("x", MaxFileSize)
+	f.Forwards["fwd0"] = fw
+	if err := s.Save(f); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("Save = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(s.Path()); !os.IsNotExist(err) {
+		t.Fatalf("state file written: %v", err)
+	}
+}
+
+// TestOpenReadOnly: a read-only store creates, tightens and locks nothing:
+// a missing root or workspace directory reads as no state; an existing one
+// is read; Save and Lock fail; a link is refused as Open refuses it.
+func TestOpenReadOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, root string) // root's parent exists
+		wantErr string
+		wantN   int
+	}{
+		{"no root", func(*testing.T, string) {}, "", 0},
+		{"no workspace", func(t *testing.T, root string) { mkdir(t, root, 0o700) }, "", 0},
+		{"state", func(t *testing.T, root string) {
+			mkdir(t, root, 0o700)
+			s, err := Open(filepath.Join(root, "ws"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Save(sample(2)); err != nil {
+				t.Fatal(err)
+			}
+		}, "", 2},
+		{"loose mode kept", func(t *testing.T, root string) {
+			mkdir(t, root, 0o700)
+			mkdir(t, filepath.Join(root, "ws"), 0o755)
+		}, "", 0},
+		{"link", func(t *testing.T, root string) {
+			mkdir(t, root, 0o700)
+			if err := os.Symlink(t.TempDir(), filepath.Join(root, "ws")); err != nil {
+				t.Fatal(err)
+			}
+		}, "symbolic link", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := filepath.Join(t.TempDir(), "kpf")
+			tc.prepare(t, root)
+			before := tree(t, filepath.Dir(root))
+			s, err := OpenReadOnly(filepath.Join(root, "ws"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("OpenReadOnly err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := s.Load()
+			if err != nil || len(f.Forwards) != tc.wantN {
+				t.Fatalf("Load = %v, %v; want %d forwards", f, err, tc.wantN)
+			}
+			if err := s.Save(f); err == nil {
+				t.Error("Save on a read-only store succeeded")
+			}
+			if unlock, err := s.Lock(t.Context(), 0); err == nil {
+				unlock()
+				t.Error("Lock on a read-only store succeeded")
+			}
+			if after := tree(t, filepath.Dir(root)); after != before {
+				t.Errorf("the state tree changed:\n%s\nwas:\n%s", after, before)
+			}
+		})
+	}
+}
+
+func mkdir(t *testing.T, dir string, perm os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, perm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tree lists every path under dir with its mode and size.
+func tree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v %d\n", p, fi.Mode(), fi.Size())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

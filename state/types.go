@@ -20,6 +20,10 @@ type File struct {
 	// Name is the workspace's display name.
 	Name     string             `json:"name"`
 	Forwards map[string]Forward `json:"forwards"`
+
+	// Dir is the state directory the file was read from (Load, List);
+	// it is not stored.
+	Dir string `json:"-"`
 }
 
 // Forward is what kpf remembers of one forward it started.

@@ -3,7 +3,7 @@
 # Docker). Included from the top-level Makefile.
 #   make cluster-bin    build or find the binaries (cold: ~8 min on 2 cores, then cached)
 #   make cluster-up     start it detached, deploy namespace "demo", print KUBECONFIG
-#   make cluster-down   stop it
+#   make cluster-down   stop the demo's forwards (kpf destroy), then the cluster
 # CLUSTER_STATE picks the state directory (default ${TMPDIR:-/tmp}/kpf-testcluster).
 
 TESTCLUSTER   := $(BIN)/testcluster
@@ -23,5 +23,12 @@ cluster-up: $(TESTCLUSTER) ## start the local cluster with the demo namespace
 cluster-status: $(TESTCLUSTER) ## is the local cluster running
 	$(TESTCLUSTER) status --state $(CLUSTER_STATE)
 
-cluster-down: $(TESTCLUSTER) ## stop the local cluster
+# The demo's forwards go first: its agent would otherwise keep 18080,
+# 18081 and 15432 bound to a cluster that no longer exists. Quiet when
+# nothing runs; a failure is shown and the cluster stops all the same.
+cluster-down: $(TESTCLUSTER) ## stop the demo's forwards and the local cluster
+	@if [ -x $(KPF) ]; then \
+		out=$$($(KPF) -C examples/demo destroy 2>&1); \
+		[ "$$out" = "No forwards to stop." ] || printf '%s\n' "$$out"; \
+	fi
 	$(TESTCLUSTER) down --state $(CLUSTER_STATE)

@@ -329,6 +329,25 @@ func (a *app) store(dir string) (*state.Store, error) {
 	return state.Open(sdir)
 }
 
+// workspaceView is workspaceStore for commands that change nothing.
+func (a *app) workspaceView() (*state.Store, error) {
+	dir, err := a.workspaceDir()
+	if err != nil {
+		return nil, err
+	}
+	return a.view(dir)
+}
+
+// view opens this workspace's state folder read-only: nothing is created
+// (a workspace never applied reads as no state), nothing is locked.
+func (a *app) view(dir string) (*state.Store, error) {
+	sdir, err := state.Dir(a.getenv, dir)
+	if err != nil {
+		return nil, err
+	}
+	return state.OpenReadOnly(sdir)
+}
+
 // session is what plan, apply and watch share: the spec with contexts
 // resolved, the state, and the observed world.
 type session struct {
@@ -343,24 +362,29 @@ type session struct {
 }
 
 // openSession loads the spec, resolves contexts and loads state. It does not
-// lock; callers that change state lock first.
-func (a *app) openSession(ctx context.Context) (*session, error) {
+// lock; callers that change state lock first. readOnly opens the state
+// with view: a session that can change nothing.
+func (a *app) openSession(ctx context.Context, readOnly bool) (*session, error) {
 	ws, err := a.loadSpec()
 	if err != nil {
 		return nil, err
 	}
-	return a.sessionFor(ctx, ws)
+	return a.sessionFor(ctx, ws, readOnly)
 }
 
 // sessionFor is openSession for a spec already loaded.
-func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace) (*session, error) {
+func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool) (*session, error) {
 	var err error
 	s := &session{ws: ws}
 	s.contexts = a.newContextResolver()
 	if s.forwards, err = s.contexts.resolve(ctx, ws.Forwards); err != nil {
 		return nil, err
 	}
-	if s.store, err = a.store(ws.Dir); err != nil {
+	open := a.store
+	if readOnly {
+		open = a.view
+	}
+	if s.store, err = open(ws.Dir); err != nil {
 		return nil, err
 	}
 	s.rt = a.runtimeFor(s.store)

@@ -61,7 +61,7 @@ workspace's state folder.`,
 }
 
 func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
-	s, err := a.openSession(ctx)
+	s, err := a.openSession(ctx, false)
 	if err != nil {
 		return err
 	}

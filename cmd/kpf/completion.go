@@ -85,7 +85,7 @@ func (a *app) completeForwards(maxArgs int) cobra.CompletionFunc {
 				}
 			}
 		}
-		if store, err := a.workspaceStore(); err == nil {
+		if store, err := a.workspaceView(); err == nil {
 			if st, err := store.Load(); err == nil {
 				for name := range st.Forwards {
 					if _, ok := described[name]; !ok {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
@@ -193,4 +194,179 @@ forward "api" {
 	if a, b := cliStore(t, c, ws).Dir(), cliStore(t, c, link).Dir(); a != b {
 		t.Fatalf("two state directories: %s and %s", a, b)
 	}
+}
+
+// TestDestroyDamagedHandle: a state record whose handle data does not
+// decode (for either runtime) fails destroy at once — no retries — with
+// the --forget hint; the record is kept until --forget drops it.
+func TestDestroyDamagedHandle(t *testing.T) {
+	for _, rt := range []string{"native", "kubectl"} {
+		t.Run(rt, func(t *testing.T) {
+			dir := t.TempDir()
+			c := newCLI(t)
+			store := cliStore(t, c, dir)
+			h := runtime.Handle{Runtime: rt, ID: "api-0123abcd", Data: `[1,2]`}
+			f := &state.File{Workspace: dir, Name: "ws", Forwards: map[string]state.Forward{
+				"api": {Name: "api", Handle: h, Context: "kind-dev", Namespace: "shop", Address: "127.0.0.1", RemotePort: "80", LocalPort: 1},
+			}}
+			if err := store.Save(f); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := c.run("-C", dir, "destroy")
+			if code != exitError || !strings.Contains(out+errOut, "kpf destroy --forget") {
+				t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
+			}
+			if strings.Contains(errOut, "retrying") {
+				t.Errorf("a damaged handle was retried:\n%s", errOut)
+			}
+			if got := stateHandles(t, c, dir); got["api"] != h {
+				t.Fatalf("destroy dropped the record it could not stop: %v", got)
+			}
+			if code, out, errOut := c.run("-C", dir, "destroy", "--forget", "api"); code != exitOK {
+				t.Fatalf("destroy --forget: exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+}
+
+// TestInitNeverWritesThroughALink: a kpf.hcl that is a symbolic link —
+// dangling (init would create the file it names, outside the workspace) or
+// to an existing file — is refused with or without --force, and nothing is
+// written where it points.
+func TestInitNeverWritesThroughALink(t *testing.T) {
+	tests := []struct {
+		name     string
+		dangling bool
+		force    bool
+	}{
+		{"dangling", true, false},
+		{"dangling force", true, true},
+		{"to a file", false, false},
+		{"to a file force", false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, outside := t.TempDir(), t.TempDir()
+			target := filepath.Join(outside, "victim")
+			if !tc.dangling {
+				if err := os.WriteFile(target, []byte("precious\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Symlink(target, filepath.Join(dir, "kpf.hcl")); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"-C", dir, "init"}
+			if tc.force {
+				args = append(args, "--force")
+			}
+			code, out, errOut := newCLI(t).run(args...)
+			if code != exitError || !strings.Contains(errOut, "symbolic link") {
+				t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
+			}
+			b, err := os.ReadFile(target)
+			switch {
+			case tc.dangling && !os.IsNotExist(err):
+				t.Errorf("init created the link's target: %q, %v", b, err)
+			case !tc.dangling && string(b) != "precious\n":
+				t.Errorf("the link's target changed to %q", b)
+			}
+		})
+	}
+}
+
+// TestInitForceOverwrites: --force replaces a regular kpf.hcl.
+func TestInitForceOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", "# old\n")
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", dir, "init", "--force"); code != exitOK {
+		t.Fatalf("init --force: exit %d\n%s%s", code, out, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "kpf.hcl")); strings.Contains(string(b), "# old") || !strings.Contains(string(b), "forward") {
+		t.Fatalf("kpf.hcl after --force:\n%s", b)
+	}
+}
+
+// TestReadOnlyCommandsWriteNothing: the commands that change nothing —
+// status (also --all and --json), plan, validate, logs, open, completion —
+// create no state folder, lock file or anything else: in an empty
+// directory, in a workspace never applied, and for --all beside a state
+// file that names another workspace (whose state folder --all must not
+// make).
+func TestReadOnlyCommandsWriteNothing(t *testing.T) {
+	const specSrc = `forward "api" {
+  target      = "service/api"
+  context     = "kind-dev"
+  namespace   = "shop"
+  remote_port = 80
+}
+`
+	commands := [][]string{
+		{"status"}, {"status", "--json"}, {"status", "--all"}, {"status", "--all", "--json"},
+		{"plan"}, {"plan", "--json"}, {"validate"}, {"logs", "api"}, {"open", "api", "--print"},
+		{"__complete", "logs", ""},
+	}
+	tests := []struct {
+		name  string
+		spec  string
+		other bool // a state file of another workspace exists
+	}{
+		{"empty directory", "", false},
+		{"never applied", specSrc, false},
+		{"another workspace", specSrc, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.spec != "" {
+				writeSpec(t, dir, "kpf.hcl", tc.spec)
+			}
+			c := newCLI(t)
+			root := filepath.Join(t.TempDir(), "kpf") // not made until a command changes state
+			c.env["KPF_STATE_DIR"] = root
+			if tc.other {
+				elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+				store, err := state.Open(filepath.Join(root, "planted-0123abcd"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := runtime.Handle{Runtime: "native", ID: "db-0123abcd", Data: `{"agent":"gone","name":"db"}`}
+				f := &state.File{Workspace: elsewhere, Name: "other", Forwards: map[string]state.Forward{
+					"db": {Name: "db", Handle: h, Target: "service/db", Context: "kind-dev", Namespace: "x", Address: "127.0.0.1", RemotePort: "5432", LocalPort: 15432},
+				}}
+				if err := store.Save(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, beforeWS := fileTree(t, filepath.Dir(root)), fileTree(t, dir)
+			for _, args := range commands {
+				code, out, errOut := c.run(append([]string{"-C", dir}, args...)...)
+				t.Logf("%v: exit %d\n%s%s", args, code, out, errOut)
+				if after := fileTree(t, filepath.Dir(root)); after != before {
+					t.Fatalf("kpf %s changed the state root:\n%s\nwas:\n%s", strings.Join(args, " "), after, before)
+				}
+				if after := fileTree(t, dir); after != beforeWS {
+					t.Fatalf("kpf %s changed the workspace:\n%s\nwas:\n%s", strings.Join(args, " "), after, beforeWS)
+				}
+			}
+		})
+	}
+}
+
+// fileTree lists every path under dir with its mode and size.
+func fileTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v %d\n", p, fi.Mode(), fi.Size())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

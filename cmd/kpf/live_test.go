@@ -146,7 +146,7 @@ func TestLiveFeed(t *testing.T) {
 	dir, c, api, web := appliedWorkspace(t)
 	a := testApp(t, c, dir)
 	ctx := context.Background()
-	s, err := a.openSession(ctx)
+	s, err := a.openSession(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestLiveActions(t *testing.T) {
 	c.env["BROWSER"] = browser
 	a := testApp(t, c, dir)
 	ctx := context.Background()
-	s, err := a.openSession(ctx)
+	s, err := a.openSession(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,5 +384,55 @@ func TestLiveRow(t *testing.T) {
 				t.Errorf("\n got %+v\nwant %+v", got, want)
 			}
 		})
+	}
+}
+
+// TestStatusWithoutKubeconfig: with the kubeconfig gone, unreadable or
+// empty, status shows what runs from the state (the forwards are alive:
+// they do not need it), with one line on stderr saying why; then destroy
+// works as well, and status of nothing says so.
+func TestStatusWithoutKubeconfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		damage  func(t *testing.T, path string)
+		wantWhy string
+	}{
+		{"missing", func(t *testing.T, p string) { must(t, os.Remove(p)) }, "the kubeconfig is missing or has no contexts"},
+		{"not yaml", func(t *testing.T, p string) { must(t, os.WriteFile(p, []byte("{{{ not yaml"), 0o600)) }, "the kubeconfig cannot be read"},
+		{"no contexts", func(t *testing.T, p string) {
+			must(t, os.WriteFile(p, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
+		}, "the kubeconfig is missing or has no contexts"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, c, api, _ := appliedWorkspace(t)
+			tc.damage(t, filepath.Join(c.env["HOME"], ".kube", "config"))
+			for _, args := range [][]string{{"status"}, {"status", "--json"}} {
+				code, out, errOut := c.run(append([]string{"-C", dir}, args...)...)
+				if code != exitOK {
+					t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
+				}
+				if note := strings.TrimSpace(errOut); strings.Count(note, "\n") != 0 || !strings.Contains(note, tc.wantWhy) || !strings.Contains(note, "from its state alone") {
+					t.Errorf("%v: want one line on stderr saying %q, got:\n%s", args, tc.wantWhy, errOut)
+				}
+				if !strings.Contains(out, fmt.Sprintf("127.0.0.1:%d", api)) || strings.Count(out, "running") != 2 {
+					t.Errorf("%v: want both forwards running:\n%s", args, out)
+				}
+			}
+			if code, out, errOut := c.run("-C", dir, "destroy"); code != exitOK {
+				t.Fatalf("destroy: exit %d\n%s%s", code, out, errOut)
+			}
+			code, out, errOut := c.run("-C", dir, "status")
+			if code != exitOK || !strings.Contains(out, "No forwards in the state.") {
+				t.Errorf("status after destroy: exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

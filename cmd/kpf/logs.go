@@ -43,7 +43,7 @@ copied byte for byte. -f follows the log across rotations.`,
 }
 
 func (a *app) logs(ctx context.Context, out io.Writer, name string, o logsOptions) error {
-	store, err := a.workspaceStore()
+	store, err := a.workspaceView()
 	if err != nil {
 		return err
 	}

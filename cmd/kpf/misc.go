@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/spec"
@@ -114,10 +115,8 @@ func (a *app) init(cmd *cobra.Command, o initOptions) error {
 		return err
 	}
 	path := filepath.Join(dir, "kpf.hcl")
-	if _, err := os.Stat(path); err == nil && !o.Force {
-		return fmt.Errorf("%s already exists (use --force to overwrite it)", path)
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("checking %s: %w", path, err)
+	if err := checkInitTarget(path, o.Force); err != nil {
+		return err
 	}
 	// The kubeconfig's current context becomes the spec's default, written
 	// down so the spec never follows it implicitly afterwards.
@@ -141,14 +140,57 @@ func (a *app) init(cmd *cobra.Command, o initOptions) error {
 	} else {
 		src = spec.StarterSpec(filepath.Base(dir), o.Context)
 	}
-	if err := os.WriteFile(path, src, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err := writeNew(path, src, o.Force); err != nil {
+		return err
 	}
 	switch {
 	case o.Context != "":
 		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s with context %q. Next: 'kpf plan', then 'kpf apply'.\n", path, o.Context)
 	default:
 		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %s. The kubeconfig has no current context: set variable \"context\" in it. Next: 'kpf plan', then 'kpf apply'.\n", path)
+	}
+	return nil
+}
+
+// checkInitTarget refuses to write the starter spec at path when something
+// is there: a symbolic link always (even a dangling one: init would create
+// a file wherever it points), anything else unless force.
+func checkInitTarget(path string, force bool) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("checking %s: %w", path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s is a symbolic link; kpf init never writes through a link (remove it, or edit the file it points to)", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s exists and is not a regular file; kpf init does not replace it", path)
+	case !force:
+		return fmt.Errorf("%s already exists (use --force to overwrite it)", path)
+	}
+	return nil
+}
+
+// writeNew writes src to path without following a symbolic link there:
+// the file is created (O_EXCL: a link, even a dangling one, is an error),
+// or with force an existing regular file is truncated (never a link, a
+// FIFO or a device; internal/safefs).
+func writeNew(path string, src []byte, force bool) error {
+	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := safefs.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := f.Write(src); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
@@ -257,7 +299,7 @@ func (a *app) open(cmd *cobra.Command, name string, o openOptions) error {
 	if fwd == nil {
 		return fmt.Errorf("no forward named %q in the spec", name)
 	}
-	store, err := a.store(ws.Dir)
+	store, err := a.view(ws.Dir)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ because theirs is taken. It changes nothing.`,
   kpf plan --detailed-exitcode   # exit 0: no changes, 2: changes, 1: error`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.openSession(cmd.Context())
+			s, err := a.openSession(cmd.Context(), true)
 			if err != nil {
 				return err
 			}

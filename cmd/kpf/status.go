@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -39,8 +41,9 @@ passed within its last interval + timeout; a native forward without a health
 block that nobody uses is not checked, and shows "idle" with the age of its
 last check ("idle 4m").
 
-When the spec is missing or does not load, status still shows the forwards
-kpf runs, from its state alone, and says so.
+When the spec is missing or does not load, or the kubeconfig is missing or
+unreadable, status still shows the forwards kpf runs, from its state alone,
+and says so.
 
 With --watch (on a terminal) it shows the live table of 'kpf apply --watch',
 read-only, refreshed every second from the state and the runtime: for a
@@ -90,10 +93,15 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 		a.writeDiagnostics(loader, diags)
 	}
 	if diags.HasErrors() {
-		return a.statusFromState(ctx, out, o, diags)
+		return a.statusFromState(ctx, out, o, specProblem(diags), errReported)
 	}
-	s, err := a.sessionFor(ctx, ws)
+	s, err := a.sessionFor(ctx, ws, true)
 	if err != nil {
+		// What runs is in the state: a kubeconfig that is gone says
+		// nothing about it (destroy works without one too).
+		if why := a.kubeconfigProblem(); why != "" {
+			return a.statusFromState(ctx, out, o, why, nil)
+		}
 		return err
 	}
 	loaded := time.Now()
@@ -127,12 +135,14 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 	return nil
 }
 
-// statusFromState is status when the spec does not load (moved away,
-// broken): the forwards of the state, observed without probes (no spec says
-// how), with a note on stderr. With no forwards in the state the spec's
-// diagnostics (already shown) are the answer.
-func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOptions, diags hcl.Diagnostics) error {
-	store, err := a.workspaceStore()
+// statusFromState is status when the spec cannot be used (moved away,
+// broken, or no kubeconfig to resolve its contexts): the forwards of the
+// state, observed without probes (no spec says how), with a one-line note
+// on stderr saying why. With no forwards in the state, status returns
+// noneErr if it is not nil (the spec's diagnostics, already shown, are the
+// answer).
+func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOptions, why string, noneErr error) error {
+	store, err := a.workspaceView()
 	if err != nil {
 		return err
 	}
@@ -140,19 +150,38 @@ func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOption
 	if err != nil {
 		return err
 	}
-	if len(st.Forwards) == 0 {
-		return errReported
+	if len(st.Forwards) == 0 && noneErr != nil {
+		return noneErr
 	}
 	a.hide(nil, st)
 	obs := &reconcile.Observer{Runtime: a.runtimeFor(store)}
 	actual := obs.Observe(ctx, st, nil)
 	rows := reconcile.StatusRows(nil, actual, time.Now())
 	stateOnly(rows, actual)
-	fmt.Fprintf(a.io.Err, "Note: %s; showing the forwards kpf runs, from its state alone.\n", specProblem(diags))
-	if o.JSON {
+	fmt.Fprintf(a.io.Err, "Note: %s; showing the forwards kpf runs, from its state alone.\n", why)
+	switch {
+	case o.JSON:
 		return reconcile.RenderStatusJSON(out, rows)
+	case len(rows) == 0:
+		fmt.Fprintln(out, "No forwards in the state.")
+		return nil
 	}
 	return reconcile.RenderStatusTable(out, rows, a.color(out))
+}
+
+// kubeconfigProblem says in a few words (one line) why the kubeconfig
+// cannot resolve any context — it is missing, unreadable or has none — or
+// "" when it can.
+func (a *app) kubeconfigProblem() string {
+	src := a.kubeconfigSource()
+	c, err := kubeconfig.Load(src)
+	switch {
+	case err != nil:
+		return "the kubeconfig cannot be read (" + termtext.Escape(err.Error()) + ")"
+	case len(c.Contexts()) == 0:
+		return "the kubeconfig is missing or has no contexts (read: " + termtext.Escape(strings.Join(src.Files(), ", ")) + ")"
+	}
+	return ""
 }
 
 // specProblem says in a few words why the spec did not load.
@@ -196,7 +225,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 	if !a.useLiveView(out, false) {
 		return errors.New("--watch needs a terminal; without one, run 'kpf status' (or --json) when you need it")
 	}
-	store, err := a.workspaceStore()
+	store, err := a.workspaceView()
 	if err != nil {
 		return err
 	}
@@ -346,11 +375,9 @@ func dash(s string) string {
 	return s
 }
 
-// storeOf opens the state folder of the workspace whose state is f.
+// storeOf opens, read-only, the state folder f was read from (it holds
+// the agent's socket and the logs): --all changes nothing, and never
+// touches a directory a state file merely names.
 func (a *app) storeOf(f *state.File) (*state.Store, error) {
-	dir, err := state.Dir(a.getenv, f.Workspace)
-	if err != nil {
-		return nil, err
-	}
-	return state.Open(dir)
+	return state.OpenReadOnly(f.Dir)
 }

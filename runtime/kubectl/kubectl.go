@@ -181,7 +181,8 @@ func decodeHandle(h runtime.Handle) (handleData, error) {
 		return d, fmt.Errorf("handle %s is not a kubectl forward: %w", h, runtime.ErrPermanent)
 	}
 	if err := h.Data.Decode(&d); err != nil {
-		return d, fmt.Errorf("handle %s: %w", h, err)
+		// Its record in the state file is damaged: no retry repairs it.
+		return d, fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record: %w", h, err, runtime.ErrPermanent)
 	}
 	return d, nil
 }

@@ -684,3 +684,24 @@ func TestStartScrubsSensitiveValues(t *testing.T) {
 		t.Errorf("kpf's line in the log: %q", start)
 	}
 }
+
+// TestUndecodableHandleIsPermanent: a handle whose data does not decode
+// (a damaged state file) is a permanent error of Stop and Inspect, with
+// the hint that drops the record; no retry would repair it.
+func TestUndecodableHandleIsPermanent(t *testing.T) {
+	t.Parallel()
+	r := newRuntime()
+	ctx := t.Context()
+	for _, data := range []runtime.Data{"", "{", `"pid"`, `[1,2]`, `{"pid": "one"}`} {
+		h := runtime.Handle{Runtime: Name, ID: "4242", Data: data}
+		for op, call := range map[string]func() error{
+			"stop":    func() error { return r.Stop(ctx, h) },
+			"inspect": func() error { _, err := r.Inspect(ctx, h); return err },
+		} {
+			err := call()
+			if !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "kpf destroy --forget") {
+				t.Errorf("%s with data %q: err = %v, want permanent with the --forget hint", op, data, err)
+			}
+		}
+	}
+}

@@ -479,3 +479,25 @@ func TestStopIdleAgent(t *testing.T) {
 		t.Errorf("socket after the agent stopped: %v", err)
 	}
 }
+
+// TestUndecodableHandleIsPermanent: a handle whose data does not decode
+// (a damaged state file) is a permanent error of Stop, Inspect and Logs,
+// with the hint that drops the record; no retry would repair it.
+func TestUndecodableHandleIsPermanent(t *testing.T) {
+	t.Parallel()
+	r := &Runtime{StateDir: t.TempDir()}
+	ctx := t.Context()
+	for _, data := range []runtime.Data{"", "{", `"agent"`, `[1,2]`, `{"agent": 7}`} {
+		h := runtime.Handle{Runtime: Name, ID: "api-0123abcd", Data: data}
+		for op, call := range map[string]func() error{
+			"stop":    func() error { return r.Stop(ctx, h) },
+			"inspect": func() error { _, err := r.Inspect(ctx, h); return err },
+			"logs":    func() error { return r.Logs(ctx, h, false, io.Discard) },
+		} {
+			err := call()
+			if !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "kpf destroy --forget") {
+				t.Errorf("%s with data %q: err = %v, want permanent with the --forget hint", op, data, err)
+			}
+		}
+	}
+}

@@ -41,6 +41,7 @@ type options struct {
 	rssSlack      float64 // the agent's RSS at the end may exceed the baseline by this fraction…
 	rssSlackMB    int     // …plus this many MiB
 	fdSlack       int     // its open fds at the end may exceed the baseline by this many
+	isolationGoal bool    // idle connections cut by slow-reader or flood count as a missed goal
 	logLevel      string
 	keepLogs      string // copy the agent's and the watch's logs here at the end
 }
@@ -65,6 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.streamBytes, "stream-bytes", 256<<10, "bytes of one echoed stream")
 	fs.Float64Var(&o.rssSlack, "rss-slack", 0.5, "goal: the agent's RSS at the end is at most baseline × (1 + this) + --rss-slack-mb")
 	fs.IntVar(&o.rssSlackMB, "rss-slack-mb", 16, "see --rss-slack")
+	fs.BoolVar(&o.isolationGoal, "isolation-goal", false, "count idle connections cut by slow-reader or flood (other connections through the same tunnel) as a missed goal, not only report them")
 	fs.IntVar(&o.fdSlack, "fd-slack", 32, "goal: the agent's open fds at the end are at most the baseline's plus this")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-soak itself (stderr)")
 	fs.StringVar(&o.keepLogs, "keep-logs", "", "copy the agent's logs (and the watch's stderr) into this directory at the end")

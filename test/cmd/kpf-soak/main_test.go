@@ -313,6 +313,32 @@ func TestCheckGoals(t *testing.T) {
 	}
 }
 
+// Idle connections cut by a slow reader are reported, and count as a
+// missed goal only with --isolation-goal.
+func TestIsolationGoalReportedUnlessAsked(t *testing.T) {
+	t.Parallel()
+	rows := []*result{
+		{fault: "baseline", pid: 42, rss: 40 << 20, fds: 100},
+		{fault: "slow-reader", ok: true, pid: 42, rss: 40 << 20, fds: 100},
+		{fault: "end", pid: 42, rss: 40 << 20, fds: 100},
+	}
+	rows[1].idleCut.Add(10)
+	for _, strict := range []bool{false, true} {
+		o := options{faults: []string{"slow-reader"}, recoverWithin: time.Minute, rssSlack: 0.5, rssSlackMB: 16, fdSlack: 32, isolationGoal: strict}
+		goals := checkGoals(rows, o)
+		want := 0
+		if strict {
+			want = 1
+		}
+		if got := missed(goals); got != want {
+			t.Errorf("isolation goal %v: %d missed, want %d:%s", strict, got, want, renderGoals(goals))
+		}
+		if out := renderGoals(goals); !strings.Contains(out, "slow-reader: 10") {
+			t.Errorf("isolation goal %v: the cut connections are not shown:%s", strict, out)
+		}
+	}
+}
+
 func TestRenderTable(t *testing.T) {
 	t.Parallel()
 	o := options{forwards: 100, deployments: 10, httpWorkers: 4, streamWorkers: 2, streamBytes: 256 << 10, recoverWithin: time.Minute, gap: 10 * time.Second}

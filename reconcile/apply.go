@@ -331,6 +331,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		RemotePort: d.RemotePort,
 		LocalPort:  port,
 		WantedPort: d.LocalPort,
+		Health:     FormatHealth(d.Health),
 
 		MaxConnections: d.MaxConnections,
 	}

@@ -379,12 +379,15 @@ func capped(n int) func(*model.Forward) {
 }
 
 // TestSpecHashWithoutMaxConnectionsIsUnchanged: forwards that set no
-// max_connections keep the hash they had before the attribute existed, so
+// max_connections and have no health block keep the hash they had before the attribute existed, so
 // upgrading kpf replaces none of them.
 func TestSpecHashWithoutMaxConnectionsIsUnchanged(t *testing.T) {
 	t.Parallel()
-	if got, want := SpecHash(dfwd("api", 8080)), "67212142811dd6b6310261907393bb3d"; got != want {
-		t.Errorf("SpecHash = %s, want %s (the hash before max_connections)", got, want)
+	for _, h := range []model.Health{{Kind: model.HealthTCP}, {}} {
+		f := dfwd("api", 8080, func(f *model.Forward) { f.Health = h })
+		if got, want := SpecHash(f), "67212142811dd6b6310261907393bb3d"; got != want {
+			t.Errorf("health %+v: SpecHash = %s, want %s (the hash before max_connections and health)", h, got, want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // idle; adding `health { http = "/healthz" }` shows in `kpf plan` (human
 // and JSON) as a replacement for its health, and once applied the forward
 // is checked though nobody uses it; `none = true` turns the checks off and
-// the block back on turns them on again, each change planned, each applied.
+// the block back on turns them on again, each change planned, each applied;
+// `kpf apply --watch` takes such a change too.
 func TestNativeHealthBlockChangeReplaces(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -54,6 +56,14 @@ forward "web" {
 			return w.healthOf("web").Health == s.health
 		})
 	}
+
+	// `kpf apply --watch` takes a health change as it takes the others.
+	wt := w.watch()
+	spec("  health {\n    none = true\n  }\n")
+	w.waitOutput(wt, "replaced on 127.0.0.1:"+strconv.Itoa(port)+" (1 attempt; spec changed: health)", time.Minute)
+	waitUntil(t, 30*time.Second, "web, health none under the watch", func() bool {
+		return w.healthOf("web").Health == "none"
+	})
 }
 
 // expectHealthReplace fails the test unless `kpf plan` (human and JSON)

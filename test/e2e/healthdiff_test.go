@@ -20,8 +20,20 @@ import (
 // `kpf apply --watch` takes such a change too.
 func TestNativeHealthBlockChangeReplaces(t *testing.T) {
 	t.Parallel()
-	ns := newNamespace(t)
-	w := nativeWorkspace(t, ns)
+	healthBlockChanges(t, nativeWorkspace(t, newNamespace(t)), "idle")
+}
+
+// TestKubectlHealthBlockChangeReplaces: the same for a forward of the
+// kubectl runtime, which kpf probes itself (without a block it is checked
+// by a TCP connect, so healthy).
+func TestKubectlHealthBlockChangeReplaces(t *testing.T) {
+	t.Parallel()
+	healthBlockChanges(t, newWorkspace(t, newNamespace(t)), "healthy")
+}
+
+// healthBlockChanges walks a forward of w through health blocks added,
+// turned off and on again; unchecked is its health without a block.
+func healthBlockChanges(t *testing.T, w *workspace, unchecked string) {
 	port := freeLocalPort(t)
 	spec := func(health string) {
 		w.writeSpec("kpf.hcl", fmt.Sprintf(`
@@ -36,8 +48,8 @@ forward "web" {
 	const httpBlock = "  health {\n    http = \"/healthz\"\n  }\n"
 	spec("")
 	w.mustKpf("apply")
-	waitUntil(t, 30*time.Second, "web, unused and without a health block, idle", func() bool {
-		return w.healthOf("web").Health == "idle"
+	waitUntil(t, 30*time.Second, "web, unused and without a health block, "+unchecked, func() bool {
+		return w.healthOf("web").Health == unchecked
 	})
 
 	steps := []struct {

@@ -331,6 +331,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		RemotePort: d.RemotePort,
 		LocalPort:  port,
 		WantedPort: d.LocalPort,
+		Health:     FormatHealth(d.Health),
 
 		MaxConnections: d.MaxConnections,
 	}
@@ -376,7 +377,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	if port != first {
 		note = fmt.Sprintf("; port %d was in use", first)
 	}
-	if c.Action == Restart && c.Reason != "" {
+	if (c.Action == Restart || c.Action == Replace) && c.Reason != "" {
 		note += "; " + c.Reason
 	}
 	a.progressf("forward.%s: %s on %s (%s%s)", c.Name, verb,

@@ -179,7 +179,7 @@ func TestApplyStopRestartReplace(t *testing.T) {
 	}
 	p := Plan{Changes: []Change{
 		{Name: "ghost", Action: Stop, Prior: stranger},
-		{Name: "moved", Action: Replace, Port: 9100, Desired: fwd("moved", 9100), Prior: prior("moved")},
+		{Name: "moved", Action: Replace, Reason: "spec changed: local_port", Port: 9100, Desired: fwd("moved", 9100), Prior: prior("moved")},
 		{Name: "old", Action: Stop, Prior: prior("old")},
 		{Name: "sick", Action: Restart, Port: 9000, Desired: fwd("sick", 9000), Prior: prior("sick")},
 	}}
@@ -218,7 +218,7 @@ func TestApplyStopRestartReplace(t *testing.T) {
 		"forward.old: stopped",
 		"forward.ghost: stopped",
 		"forward.sick: restarted on 127.0.0.1:9000 (1 attempt)",
-		"forward.moved: replaced on 127.0.0.1:9100 (1 attempt)",
+		"forward.moved: replaced on 127.0.0.1:9100 (1 attempt; spec changed: local_port)",
 	} {
 		if !hasLine(lines, l) {
 			t.Errorf("progress lacks %q:\n%s", l, strings.Join(lines, "\n"))

@@ -36,11 +36,13 @@ func ResolveContexts(fs []model.Forward, current string) []model.Forward {
 
 // SpecHash identifies the fields that shape a forward's process: target,
 // selector, context, namespace, address, remote port, the local port the
-// spec asks for (not the one resolved) and max_connections when set (unset,
-// it leaves the hash as it was before the attribute existed). Health, open
-// and enabled are not part of it: changing them never restarts a forward.
-// No runtime can change a running forward's cap, so a new max_connections
-// replaces it.
+// spec asks for (not the one resolved), max_connections when set and the
+// health check when a health block sets one (unset, each leaves the hash as
+// it was before it entered: upgrading kpf replaces no forward without
+// them). Open and enabled are not part of it. No runtime can change a
+// running forward's cap or health check (the agent checks its forwards with
+// the health it started them with), so a new max_connections or health
+// block replaces the forward.
 func SpecHash(f model.Forward) string {
 	sum := specSum(&f)
 	return hex.EncodeToString(sum[:])
@@ -87,6 +89,16 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 	if f.MaxConnections != 0 {
 		field("max_connections=")
 		b = strconv.AppendInt(b, int64(f.MaxConnections), 10)
+	}
+	if h := &f.Health; !isDefaultHealth(h) {
+		field("health=")
+		field(string(h.Kind))
+		field(h.HTTPPath)
+		for _, n := range [...]int64{int64(h.Interval), int64(h.Timeout), int64(h.FailureThreshold)} {
+			b = append(b, 0)
+			b = strconv.AppendInt(b, n, 10)
+		}
+		b = strconv.AppendBool(append(b, 0), h.Declared)
 	}
 	sum := sha256.Sum256(b)
 	return [sha256.Size / 2]byte(sum[:sha256.Size/2])
@@ -352,6 +364,7 @@ func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 	add("local_port", formatWantedPort(prior.WantedPort), formatWantedPort(f.LocalPort))
 	add("remote_port", prior.RemotePort, f.RemotePort)
 	add("max_connections", formatMaxConnections(prior.MaxConnections), formatMaxConnections(f.MaxConnections))
+	add("health", prior.Health, FormatHealth(f.Health))
 	if prior.Handle.Runtime != "" && f.Runtime != "" {
 		add("runtime", prior.Handle.Runtime, f.Runtime)
 	}
@@ -392,6 +405,43 @@ func FormatSelector(sel map[string]string) string {
 		b.WriteString(sel[k])
 	}
 	return b.String()
+}
+
+// isDefaultHealth reports whether h is what a forward without a health
+// block gets: no check declared, the default kind (tcp, or unset).
+func isDefaultHealth(h *model.Health) bool {
+	return *h == model.Health{} || *h == model.Health{Kind: model.HealthTCP}
+}
+
+// FormatHealth renders a forward's health check as its spec block would
+// read: { http = "/healthz", interval = "5s" }; "" for no health block.
+func FormatHealth(h model.Health) string {
+	if isDefaultHealth(&h) {
+		return ""
+	}
+	kind := h.Kind
+	if kind == "" {
+		kind = model.HealthTCP
+	}
+	parts := make([]string, 0, 5)
+	if kind == model.HealthHTTP {
+		parts = append(parts, "http = "+strconv.Quote(h.HTTPPath))
+	} else {
+		parts = append(parts, string(kind)+" = true")
+	}
+	if h.Interval != 0 {
+		parts = append(parts, "interval = "+strconv.Quote(h.Interval.String()))
+	}
+	if h.Timeout != 0 {
+		parts = append(parts, "timeout = "+strconv.Quote(h.Timeout.String()))
+	}
+	if h.FailureThreshold != 0 {
+		parts = append(parts, "failure_threshold = "+strconv.Itoa(h.FailureThreshold))
+	}
+	if !h.Declared {
+		parts = append(parts, "declared = false")
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
 }
 
 func formatMaxConnections(n int) string {

@@ -20,7 +20,8 @@ func TestSpecHashIs(t *testing.T) {
 		same bool
 	}{
 		{"unchanged", func(*model.Forward) {}, true},
-		{"health is not part of it", func(f *model.Forward) { f.Health.Kind = model.HealthNone }, true},
+		{"no health block either way", func(f *model.Forward) { f.Health = model.Health{} }, true},
+		{"health", func(f *model.Forward) { f.Health = model.Health{Kind: model.HealthNone, Declared: true} }, false},
 		{"namespace", func(f *model.Forward) { f.Namespace = "other" }, false},
 		{"selector value", func(f *model.Forward) { f.Selector = map[string]string{"app": "api", "tier": "db"} }, false},
 		{"local port", func(f *model.Forward) { f.LocalPort = 8081 }, false},

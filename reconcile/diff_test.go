@@ -54,6 +54,7 @@ func drunning(f model.Forward, port int, mods ...func(*Observed)) Observed {
 			RemotePort: f.RemotePort,
 			LocalPort:  port,
 			WantedPort: f.LocalPort,
+			Health:     FormatHealth(f.Health),
 			StartedAt:  time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
 
 			MaxConnections: f.MaxConnections,
@@ -192,13 +193,31 @@ func TestDiff(t *testing.T) {
 			actual: Actual{"db": drunning(db, 5432)},
 			want: []dwantChange{{Name: "db", Action: Replace, Reason: "spec changed: target, selector", Port: 5432,
 				Fields: []string{"target: service/db -> ", "selector:  -> app=postgres,tier=data"}}}},
-		{name: "health and open changes do nothing",
-			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) {
-				f.Health = model.Health{Kind: model.HealthHTTP, HTTPPath: "/healthz"}
-				f.Open = "/swagger/"
-			})},
-			actual: Actual{"api": drunning(api, 8080)},
-			want:   []dwantChange{{Name: "api", Action: NoOp, Port: 8080}}},
+		{name: "an open change does nothing",
+			desired: []model.Forward{dfwd("api", 8080, func(f *model.Forward) { f.Open = "/swagger/" })},
+			actual:  Actual{"api": drunning(api, 8080)},
+			want:    []dwantChange{{Name: "api", Action: NoOp, Port: 8080}}},
+		{name: "an added health block replaces",
+			desired: []model.Forward{dfwd("api", 8080, checked(model.HealthHTTP, "/healthz"))},
+			actual:  Actual{"api": drunning(api, 8080)},
+			want: []dwantChange{{Name: "api", Action: Replace, Port: 8080, Reason: "spec changed: health",
+				Fields: []string{`health:  -> { http = "/healthz" }`}}}},
+		{name: "a health check turned off replaces",
+			desired: []model.Forward{dfwd("api", 8080, checked(model.HealthNone, ""))},
+			actual:  Actual{"api": drunning(dfwd("api", 8080, checked(model.HealthHTTP, "/")), 8080)},
+			want: []dwantChange{{Name: "api", Action: Replace, Port: 8080, Reason: "spec changed: health",
+				Fields: []string{`health: { http = "/" } -> { none = true }`}}}},
+		{name: "a removed health block replaces",
+			desired: []model.Forward{api},
+			actual: Actual{"api": drunning(dfwd("api", 8080, checked(model.HealthTCP, ""), func(f *model.Forward) {
+				f.Health.Interval = 7 * time.Second
+			}), 8080)},
+			want: []dwantChange{{Name: "api", Action: Replace, Port: 8080, Reason: "spec changed: health",
+				Fields: []string{`health: { tcp = true, interval = "7s" } -> `}}}},
+		{name: "the same health block does nothing",
+			desired: []model.Forward{dfwd("api", 8080, checked(model.HealthHTTP, "/healthz"))},
+			actual:  Actual{"api": drunning(dfwd("api", 8080, checked(model.HealthHTTP, "/healthz")), 8080)},
+			want:    []dwantChange{{Name: "api", Action: NoOp, Port: 8080}}},
 		{name: "dead process restarts with the log's last error",
 			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8080, ddead("lost connection to pod"))},
@@ -311,7 +330,7 @@ func TestSpecHash(t *testing.T) {
 	same := []func(*model.Forward){
 		func(f *model.Forward) { f.Enabled = false },
 		func(f *model.Forward) { f.Open = "/x" },
-		func(f *model.Forward) { f.Health = model.Health{Kind: model.HealthNone} },
+		func(f *model.Forward) { f.Health = model.Health{} },
 		func(f *model.Forward) { f.Decl = model.Pos{File: "kpf.hcl", Line: 3} },
 		func(f *model.Forward) { f.Selector = map[string]string{"b": "2", "a": "1"} },
 	}
@@ -327,6 +346,8 @@ func TestSpecHash(t *testing.T) {
 		"local_port":  func(f *model.Forward) { f.LocalPort = 0 },
 		"field shift": func(f *model.Forward) { f.Context, f.Namespace = "kind-devshop", "" },
 		"max_conns":   capped(100),
+		"health":      checked(model.HealthTCP, ""),
+		"health none": checked(model.HealthNone, ""),
 	}
 	h := SpecHash(base)
 	if len(h) != 32 {
@@ -348,17 +369,25 @@ func TestSpecHash(t *testing.T) {
 	}
 }
 
+// checked gives the forward a health block of kind (with path for http).
+func checked(kind model.HealthKind, path string) func(*model.Forward) {
+	return func(f *model.Forward) { f.Health = model.Health{Kind: kind, HTTPPath: path, Declared: true} }
+}
+
 func capped(n int) func(*model.Forward) {
 	return func(f *model.Forward) { f.MaxConnections = n }
 }
 
 // TestSpecHashWithoutMaxConnectionsIsUnchanged: forwards that set no
-// max_connections keep the hash they had before the attribute existed, so
+// max_connections and have no health block keep the hash they had before the attribute existed, so
 // upgrading kpf replaces none of them.
 func TestSpecHashWithoutMaxConnectionsIsUnchanged(t *testing.T) {
 	t.Parallel()
-	if got, want := SpecHash(dfwd("api", 8080)), "67212142811dd6b6310261907393bb3d"; got != want {
-		t.Errorf("SpecHash = %s, want %s (the hash before max_connections)", got, want)
+	for _, h := range []model.Health{{Kind: model.HealthTCP}, {}} {
+		f := dfwd("api", 8080, func(f *model.Forward) { f.Health = h })
+		if got, want := SpecHash(f), "67212142811dd6b6310261907393bb3d"; got != want {
+			t.Errorf("health %+v: SpecHash = %s, want %s (the hash before max_connections and health)", h, got, want)
+		}
 	}
 }
 

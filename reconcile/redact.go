@@ -63,6 +63,7 @@ var planFieldOf = map[string]string{
 	"remote_port": model.FieldRemotePort,
 
 	"max_connections": model.FieldMaxConnections,
+	"health":          model.FieldHealth,
 }
 
 // redactedChange is c as the views show it: every value that came from a
@@ -130,6 +131,10 @@ func redactedState(s state.Forward) state.Forward {
 			s.Address = Redacted
 		case model.FieldRemotePort:
 			s.RemotePort = Redacted
+		case model.FieldHealth:
+			if s.Health != "" {
+				s.Health = Redacted
+			}
 		}
 	}
 	return s
@@ -158,6 +163,9 @@ func redactedForward(f model.Forward) model.Forward {
 	}
 	if s[model.FieldOpen] {
 		f.Open = Redacted
+	}
+	if s[model.FieldHealth] && f.Health.HTTPPath != "" {
+		f.Health.HTTPPath = Redacted
 	}
 	return f
 }

@@ -68,6 +68,33 @@ func TestSensitiveRedacted(t *testing.T) {
 	}
 }
 
+// TestSensitiveHealthPathRedacted: a health path from a sensitive variable
+// does not show in a plan that replaces the forward for its health block,
+// neither as it is now nor as it was started.
+func TestSensitiveHealthPathRedacted(t *testing.T) {
+	t.Parallel()
+	withPath := func(path string) model.Forward {
+		return dfwd("api", 8080, checked(model.HealthHTTP, path), func(f *model.Forward) {
+			f.Sensitive = map[string]bool{model.FieldHealth: true}
+		})
+	}
+	running := drunning(withPath("/"+secret+"-old"), 8080, func(o *Observed) {
+		o.State.Sensitive = []string{model.FieldHealth}
+	})
+	p := Diff([]model.Forward{withPath("/" + secret)}, Actual{"api": running}, dbusyPorts{})
+	if len(p.Changes) != 1 || p.Changes[0].Action != Replace {
+		t.Fatalf("plan %+v, want one replace", p.Changes)
+	}
+	for view, out := range planViews(t, p) {
+		if strings.Contains(out, secret) {
+			t.Errorf("%s view shows the sensitive health path:\n%s", view, out)
+		}
+		if !strings.Contains(out, Redacted) || !strings.Contains(out, "health") {
+			t.Errorf("%s view does not say the health block changed, hidden:\n%s", view, out)
+		}
+	}
+}
+
 // TestSensitiveStaysRedactedAfterTheSpec: what runs was started from
 // sensitive values (the state records which fields): removed from the
 // spec, or its values no longer sensitive, the views still hide the old

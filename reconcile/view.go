@@ -233,8 +233,10 @@ func blockLines(c *Change, mark byte) []line {
 	attr("address", d.Address, true)
 	attr("local_port", formatWantedPort(d.LocalPort), false)
 	attr("remote_port", d.RemotePort, true)
-	if _, ok := changed["runtime"]; ok { // a move between runtimes (kubectl -> native)
-		attr("runtime", "", true)
+	for _, key := range [...]string{"max_connections", "health", "runtime"} { // shown when changed
+		if _, ok := changed[key]; ok {
+			attr(key, "", false)
+		}
 	}
 	return append(ls, line{' ', "local", strconv.Quote(hostPort(d.Address, c.Port)), ""})
 }
@@ -254,7 +256,7 @@ func fieldValue(field, s string) string {
 	switch {
 	case s == "":
 		return "null"
-	case field == "local_port":
+	case field == "local_port" || field == "max_connections" || field == "health":
 		return s
 	case field == "selector":
 		sel := map[string]string{}

@@ -85,6 +85,18 @@ func viewScenarios() map[string]Plan {
 		Actual{"api": drunning(api, 8080, func(o *Observed) { o.State.Handle.Runtime = "kubectl" })}, dbusyPorts{"127.0.0.1:8080": true})
 	migration.Workspace = "shop"
 
+	// Health blocks added, changed and removed, and a new cap.
+	health := Diff([]model.Forward{
+		dfwd("api", 8080, checked(model.HealthHTTP, "/healthz")),
+		dfwd("db", 5432, checked(model.HealthNone, ""), capped(100)),
+		web,
+	}, Actual{
+		"api": drunning(api, 8080),
+		"db":  drunning(dfwd("db", 5432, checked(model.HealthHTTP, "/")), 5432),
+		"web": drunning(dfwd("web", 3000, checked(model.HealthTCP, "")), 3000),
+	}, dbusyPorts{"127.0.0.1:8080": true, "127.0.0.1:5432": true, "127.0.0.1:3000": true})
+	health.Workspace = "shop"
+
 	none := Diff([]model.Forward{api, dfwd("off", 1, ddisabled)}, Actual{"api": drunning(api, 8080)}, dbusyPorts{})
 	none.Workspace = "shop"
 
@@ -93,6 +105,7 @@ func viewScenarios() map[string]Plan {
 		"unhealthy": unhealthy,
 		"selector":  selector,
 		"migration": migration,
+		"health":    health,
 		"nochanges": none,
 		"empty":     {Workspace: "empty", Changes: []Change{}},
 	}

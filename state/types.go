@@ -46,10 +46,14 @@ type Forward struct {
 	WantedPort int `json:"wanted_port"`
 	// MaxConnections is the spec's max_connections it was started with
 	// (0 = the runtime's default).
-	MaxConnections int       `json:"max_connections,omitempty"`
-	StartedAt      time.Time `json:"started_at"`
-	Restarts       int       `json:"restarts"`
-	LastError      string    `json:"last_error,omitempty"`
+	MaxConnections int `json:"max_connections,omitempty"`
+	// Health is the spec's health block it was started with, as
+	// reconcile.FormatHealth renders it ("" = none, or started by a kpf
+	// that did not record it).
+	Health    string    `json:"health,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	Restarts  int       `json:"restarts"`
+	LastError string    `json:"last_error,omitempty"`
 	// Sensitive names the fields (spec/model's FieldTarget, FieldContext,
 	// …) whose value came from a sensitive variable when the forward was
 	// started: views redact them even once the spec no longer has it.

@@ -30,9 +30,10 @@ func (a *app) applyCommand() *cobra.Command {
 		Use:   "apply",
 		Short: "Start, stop and restart forwards until they match the spec",
 		Long: `apply computes the same plan as 'kpf plan' and carries it out: forwards are
-started as detached kubectl processes that keep running after kpf exits, each
-action retried with exponential backoff. One forward failing does not stop the
-others; the exit code is 1 if any failed.
+served by kpf's agent, one background process per workspace that keeps running
+after kpf exits (forwards of runtime = "kubectl" run as detached kubectl
+processes instead), each action retried with exponential backoff. One forward
+failing does not stop the others; the exit code is 1 if any failed.
 
 With --watch, kpf then keeps the forwards matching the spec: it restarts what
 dies or fails its health check, and follows edits of the spec files. On a

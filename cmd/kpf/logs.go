@@ -26,11 +26,13 @@ func (a *app) logsCommand() *cobra.Command {
 	var o logsOptions
 	cmd := &cobra.Command{
 		Use:   "logs NAME",
-		Short: "Print a forward's log (kubectl's output); -f to follow",
-		Long: `logs prints a forward's log: kubectl's output, with a line from kpf at each
-start. On a terminal, control characters are shown escaped (\x1b) so that
-nothing in the log acts on the terminal; piped or redirected, the log is
-copied byte for byte. -f follows the log across rotations.`,
+		Short: "Print a forward's log (its events, or kubectl's output); -f to follow",
+		Long: `logs prints a forward's log: the agent's events about it (connections, pod
+switches, errors); for a forward of the kubectl runtime, kubectl's output, with
+a line from kpf at each start. On a terminal, control characters are shown
+escaped (\x1b) so that nothing in the log acts on the terminal; piped or
+redirected, the log is copied byte for byte. -f follows the log as it grows
+(a kubectl log across rotations).`,
 		Example: `  kpf logs api
   kpf logs -f db`,
 		Args: cobra.ExactArgs(1),

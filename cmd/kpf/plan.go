@@ -16,10 +16,11 @@ func (a *app) planCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show how the spec differs from the forwards that are running",
-		Long: `plan loads the spec, observes what is actually running (process checks and
-cached port probes) and shows what apply would do: which forwards it would
-start, stop, replace or restart, and which would move to another local port
-because theirs is taken. It changes nothing.`,
+		Long: `plan loads the spec, observes what is actually running (the agent's report on
+its forwards, process checks for those of the kubectl runtime, and cached port
+probes) and shows what apply would do: which forwards it would start, stop,
+replace (and for which changed attributes) or restart, and which would move to
+another local port because theirs is taken. It changes nothing.`,
 		Example: `  kpf plan
   kpf plan --json | jq '.changes[] | select(.action != "no-op")'
   kpf plan --detailed-exitcode   # exit 0: no changes, 2: changes, 1: error`,

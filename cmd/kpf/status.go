@@ -34,12 +34,13 @@ func (a *app) statusCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the forwards: address, target, state, health, uptime, restarts, last error",
-		Long: `status observes every forward of the workspace now: whether its process is
-alive and still the one kpf started, and what a health probe sees. It changes
-nothing and takes no lock. A forward is healthy only while a check through it
-passed within its last interval + timeout; a native forward without a health
-block that nobody uses is not checked, and shows "idle" with the age of its
-last check ("idle 4m").
+		Long: `status observes every forward of the workspace now: whether it is served
+(by the agent; for the kubectl runtime, by a live process that is still the one
+kpf started), and what its health check sees. It changes nothing and takes no
+lock. A forward is healthy only while a check through it passed within its
+last interval + timeout; a native forward without a health block that nobody
+uses is not checked, and shows "idle" with the age of its last check ("idle
+4m"); adding a health block replaces it ('kpf plan' says so), checked since.
 
 When the spec is missing or does not load, or the kubeconfig is missing or
 unreadable, status still shows the forwards kpf runs, from its state alone,
@@ -282,7 +283,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 const specRefresh = 5 * time.Second
 
 // statusAll lists every workspace kpf has state for, from the state alone
-// plus process checks: other workspaces' specs are not loaded. Each
+// plus the runtimes' checks: other workspaces' specs are not loaded. Each
 // workspace's rows are kpf status's (reconcile.StatusRows), so values from
 // sensitive variables are redacted as there.
 func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) error {

@@ -268,7 +268,8 @@ func TestStreamCreationFailureRetriesOnFreshTunnel(t *testing.T) {
 // not stuck: it is served by another Ready pod at once.
 func TestStreamCreationCutShortByPodGoneMovesOn(t *testing.T) {
 	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
-	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	// No health checks: one could take the one stream creation that hangs.
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
 	if got := mustBanner(t, f); got != "web-a" {
 		t.Fatalf("first connection reached %s", got)
 	}

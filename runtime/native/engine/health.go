@@ -168,7 +168,7 @@ func (f *Forward) checkOnce() {
 		t.addUser(f) // it hears when the tunnel closes; it is not kept open
 	}
 	ck := checkKey{port: port, kind: f.cfg.Health.Kind, path: f.cfg.Health.HTTPPath}
-	age, err := t.sharedCheck(ctx, ck, f.cfg.Health.Interval, func() error { return f.check(ctx, t, port) })
+	age, err := t.sharedCheck(ctx, ck, sharedCheckAge(f.cfg.Health.Interval), func() error { return f.check(ctx, t, port) })
 	if f.ctx.Err() != nil || errors.Is(err, context.Canceled) {
 		return // stopped: this forward, or the one whose check was shared
 	}
@@ -183,6 +183,14 @@ func (f *Forward) checkOnce() {
 	}
 	f.checked(err, age)
 }
+
+// sharedCheckAge is how recently another forward's check through the same
+// tunnel to the same pod port must have begun for this forward to take its
+// verdict instead of checking: three quarters of an interval, so that the
+// forward's own next tick (an interval after its last check began) always
+// checks anew — a silent path is then found within interval × threshold +
+// timeout — while forwards that share a pod port still share most checks.
+func sharedCheckAge(interval time.Duration) time.Duration { return interval * 3 / 4 }
 
 // timedOut says a check's deadline in words.
 func (f *Forward) timedOut(err error) error {

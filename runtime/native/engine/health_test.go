@@ -165,3 +165,25 @@ func TestSilentTunnelIsReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A forward alone on its pod port checks every interval: its own last
+// check is never taken as the next one (a check's age counts from when it
+// began, and a forward shares only one that began within 3/4 of its
+// interval), so a silent path is found within interval × threshold +
+// timeout, not an interval later.
+func TestLoneForwardChecksEveryInterval(t *testing.T) {
+	env := newTestEnv(t, Options{Now: time.Now}, webPod("web-a"))
+	// Longer than a TCP check (tcpGrace): each tick begins a new one.
+	const interval = 600 * time.Millisecond
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{
+		Interval: interval, Timeout: time.Second, WhileIdle: true,
+	}})
+	eventually(t, "healthy", func() bool { return f.Status().Health == HealthHealthy })
+	before := env.dialer.streams.Load()
+	time.Sleep(6 * interval)
+	// One stream pair per check: about 6; reusing every other check's
+	// verdict would make about 3.
+	if n := env.dialer.streams.Load() - before; n < 5 {
+		t.Errorf("%d checks in 6 intervals: the forward did not check every interval", n)
+	}
+}

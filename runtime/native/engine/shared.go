@@ -10,13 +10,16 @@ import (
 // The health checks of a tunnel and the target lists of a batcher are
 // such calls.
 type sharedCall[T any] struct {
-	done chan struct{}
-	val  T
-	err  error
-	at   time.Time
+	done  chan struct{}
+	began time.Time // when the call was made
+	val   T
+	err   error
+	at    time.Time // when it ended
 }
 
-func newSharedCall[T any]() *sharedCall[T] { return &sharedCall[T]{done: make(chan struct{})} }
+func newSharedCall[T any]() *sharedCall[T] {
+	return &sharedCall[T]{done: make(chan struct{}), began: time.Now()}
+}
 
 // finish records the call's result and releases its waiters.
 func (c *sharedCall[T]) finish(val T, err error) {
@@ -29,6 +32,17 @@ func (c *sharedCall[T]) reusable(maxAge time.Duration) bool {
 	select {
 	case <-c.done:
 		return time.Since(c.at) < maxAge
+	default:
+		return true
+	}
+}
+
+// begunWithin reports whether c is in flight or began less than maxAge
+// ago: what it saw is at most that old.
+func (c *sharedCall[T]) begunWithin(maxAge time.Duration) bool {
+	select {
+	case <-c.done:
+		return time.Since(c.began) < maxAge
 	default:
 		return true
 	}

@@ -298,24 +298,37 @@ func (a *agent) start(ctx context.Context, req request) response {
 	return response{ID: id, Hello: &h} // which agent serves it: the handle names it
 }
 
-func (a *agent) stop(id string) bool {
+func (a *agent) stop(id string) bool { return len(a.remove([]string{id})) > 0 }
+
+// remove takes the forwards ids names out of the agent and stops them,
+// returning those it served. The forward set is persisted once, before
+// any stops: a restart must not bring them back, and a sweep of a
+// thousand forwards writes the set once, not a thousand times.
+func (a *agent) remove(ids []string) []*served {
 	a.mu.Lock()
-	s, ok := a.forwards[id]
-	if ok {
-		delete(a.forwards, id)
+	var gone []*served
+	for _, id := range ids {
+		if s, ok := a.forwards[id]; ok {
+			delete(a.forwards, id)
+			gone = append(gone, s)
+		}
+	}
+	if len(gone) > 0 {
 		a.notify()
 	}
 	a.mu.Unlock()
-	if !ok {
-		return false
+	if len(gone) == 0 {
+		return nil
 	}
-	a.persist() // first: a restart must not bring it back
-	if err := s.fwd.Stop(); err != nil {
-		a.log.Warn("stopping forward", "forward", s.name, "id", id, "error", err)
+	a.persist()
+	for _, s := range gone {
+		if err := s.fwd.Stop(); err != nil {
+			a.log.Warn("stopping forward", "forward", s.name, "id", s.id, "error", err)
+		}
+		close(s.stopped)
+		a.log.Info("forward stopped", "forward", s.name, "id", s.id)
 	}
-	close(s.stopped)
-	a.log.Info("forward stopped", "forward", s.name, "id", id)
-	return true
+	return gone
 }
 
 func (a *agent) status(ids []string) response {
@@ -342,18 +355,16 @@ func (a *agent) status(ids []string) response {
 // sweep stops every forward whose id keep does not name.
 func (a *agent) sweep(keep []string) []string {
 	a.mu.Lock()
-	var drop []*served
-	for id, s := range a.forwards {
+	var drop []string
+	for id := range a.forwards {
 		if !slices.Contains(keep, id) {
-			drop = append(drop, s)
+			drop = append(drop, id)
 		}
 	}
 	a.mu.Unlock()
 	var out []string
-	for _, s := range drop {
-		if a.stop(s.id) {
-			out = append(out, fmt.Sprintf("forward %s (native, agent id %s)", s.name, s.id))
-		}
+	for _, s := range a.remove(drop) {
+		out = append(out, fmt.Sprintf("forward %s (native, agent id %s)", s.name, s.id))
 	}
 	slices.Sort(out)
 	return out

@@ -109,7 +109,7 @@ func (f *Forward) healthLoop() {
 		if !f.keepChecking() {
 			return
 		}
-		f.checkOnce()
+		f.checkSafely()
 		select {
 		case <-f.ctx.Done():
 		case <-tick.C:
@@ -142,6 +142,18 @@ func (f *Forward) keepChecking() bool {
 		h.running = false
 	}
 	return goOn
+}
+
+// checkSafely is checkOnce with a panic (in kpf, client-go or the streams'
+// libraries) recovered: logged with its stack and recorded as a failed
+// check, and the loop goes on.
+func (f *Forward) checkSafely() {
+	defer func() {
+		if r := recover(); r != nil {
+			f.checked(panicked(f.log, "checking health", r), 0)
+		}
+	}()
+	f.checkOnce()
 }
 
 // checkOnce makes one check, bounded by Health.Timeout from the dial to
@@ -327,6 +339,7 @@ func (f *Forward) check(ctx context.Context, t *tunnel, port int32) error {
 	}()
 	errMsg := make(chan error, 1)
 	go func() {
+		defer f.recoverInto(errMsg, "reading a health check's error stream")
 		msg, err := io.ReadAll(errStream)
 		switch {
 		case len(msg) > 0:
@@ -348,10 +361,22 @@ func (f *Forward) check(ctx context.Context, t *tunnel, port int32) error {
 		if d, ok := ctx.Deadline(); ok {
 			grace = min(grace, time.Until(d))
 		}
-		return tcpCheck(f.ctx.Done(), data, errMsg, grace)
+		// Read what a server that speaks first sends, and drop it:
+		// spdystream hands a stream's data to one of five frame workers
+		// per connection and blocks it until the stream is read, which
+		// would stall every stream of the tunnel on that worker until
+		// the check ends (the deferred Reset ends the read).
+		go func() {
+			defer f.recoverInto(nil, "draining a health check's stream")
+			_, _ = io.Copy(io.Discard, data)
+		}()
+		return tcpCheck(f.ctx.Done(), errMsg, grace)
 	}
 	result := make(chan error, 1)
-	go func() { result <- httpCheck(data, f.cfg.Health.HTTPPath) }()
+	go func() {
+		defer f.recoverInto(result, "reading a health check's answer")
+		result <- httpCheck(data, f.cfg.Health.HTTPPath)
+	}()
 	select {
 	case err := <-result:
 		if err != nil && !errors.As(err, new(answered)) {
@@ -381,13 +406,7 @@ func (f *Forward) check(ctx context.Context, t *tunnel, port int32) error {
 
 // tcpCheck passes when the error stream stays silent for grace (the
 // kubelet connected to the port) and fails when it speaks or stop closes.
-func tcpCheck(stop <-chan struct{}, data io.Reader, errMsg <-chan error, grace time.Duration) error {
-	// Read what a server that speaks first sends, and drop it: spdystream
-	// hands a stream's data to one of five frame workers per connection
-	// and blocks it until the stream is read, which would stall every
-	// stream of the tunnel on that worker until the check ends (the
-	// caller's Reset ends the read).
-	go func() { _, _ = io.Copy(io.Discard, data) }()
+func tcpCheck(stop <-chan struct{}, errMsg <-chan error, grace time.Duration) error {
 	tm := time.NewTimer(grace)
 	defer tm.Stop()
 	select {

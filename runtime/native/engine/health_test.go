@@ -187,3 +187,36 @@ func TestLoneForwardChecksEveryInterval(t *testing.T) {
 		t.Errorf("%d checks in 6 intervals: the forward did not check every interval", n)
 	}
 }
+
+// A panic in a health check (reading its streams, or the check loop's own
+// goroutine) fails that check only: the agent and the forward go on, and a
+// later check passes.
+func TestPanicInHealthCheckFailsOnlyThatCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		kind   string
+		inject func(d *fakeDialer) *atomic.Int64
+	}{
+		{"tcp: draining the data stream", HealthTCP, func(d *fakeDialer) *atomic.Int64 { d.panicRead.Store(1); return &d.panicRead }},
+		{"http: reading the answer", HealthHTTP, func(d *fakeDialer) *atomic.Int64 { d.panicRead.Store(1); return &d.panicRead }},
+		{"the check loop", HealthTCP, func(d *fakeDialer) *atomic.Int64 { d.panicRemove.Store(1); return &d.panicRemove }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newTestEnv(t, Options{Now: time.Now}, webPod("web-a"))
+			env.dialer.handler = func(_ string, _ int32, data io.ReadWriteCloser) string {
+				defer data.Close()
+				if _, err := readRequestLine(data); err == nil {
+					_, _ = io.WriteString(data, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+				}
+				return ""
+			}
+			left := tt.inject(env.dialer)
+			f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{
+				Kind: tt.kind, HTTPPath: "/healthz", Interval: 100 * time.Millisecond, Timeout: time.Second, WhileIdle: true,
+			}})
+			eventually(t, "the panic", func() bool { return left.Load() == 0 })
+			eventually(t, "a later check to pass", func() bool { return f.Status().Health == HealthHealthy })
+		})
+	}
+}

@@ -72,6 +72,24 @@ func (f *Forward) catchAccept() {
 	f.event(Event{Kind: EventError, Message: err.Error()})
 }
 
+// recoverInto, deferred in a goroutine of a health check, turns a panic
+// into the check's failure: logged with its stack and sent on result (a
+// buffered channel the check reads at most once; nil: nobody waits).
+func (f *Forward) recoverInto(result chan<- error, what string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	err := panicked(f.log, what, r)
+	if result == nil {
+		return
+	}
+	select {
+	case result <- err:
+	default: // the goroutine had sent already
+	}
+}
+
 // closeQuietly closes c in the background goroutine that calls it, where
 // a panicking Close must not end the process.
 func closeQuietly(log hclog.Logger, c interface{ Close() error }) {

@@ -2,24 +2,16 @@ package native
 
 import (
 	"fmt"
-	"net"
-	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// checkPeer refuses a connection from a process of another user
-// (SO_PEERCRED): the socket's 0600 mode is the first guard, this the
-// second (root, or a socket file made reachable by mistake).
-func checkPeer(c net.Conn) error {
-	return withFD(c, func(fd int) error {
-		cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err != nil {
-			return fmt.Errorf("reading the peer's credentials: %w", err)
-		}
-		if int(cred.Uid) != os.Geteuid() {
-			return fmt.Errorf("the peer (pid %d) runs as uid %d, not %d", cred.Pid, cred.Uid, os.Geteuid())
-		}
-		return nil
-	})
+// peerUID is the uid of the process at the other end of the unix socket
+// fd (SO_PEERCRED), and how to name that process in an error.
+func peerUID(fd int) (uid int, who string, err error) {
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		return 0, "", err
+	}
+	return int(cred.Uid), fmt.Sprintf("the peer (pid %d)", cred.Pid), nil
 }

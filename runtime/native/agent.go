@@ -91,6 +91,8 @@ type agent struct {
 	emptyAt  time.Time          // when the last forward went (or the agent started)
 	gen      uint64             // counts changes of forwards, for persist
 
+	tunnelsDue bool // a write of the open tunnels is scheduled
+
 	pmu     sync.Mutex // serialises writes of the forward set
 	written uint64     // the gen the forward set on disk reflects
 }
@@ -136,6 +138,9 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 		opts.Serve = newEngineServer(opts.Log)
 	}
 	a := newAgent(opts, stateDir)
+	if w, ok := a.server.(tunnelWarmer); ok {
+		w.OnTunnelsChanged(a.tunnelsChanged)
+	}
 	a.log.Info("agent serving", "socket", socket, "pid", a.hello.PID, "version", opts.Version,
 		"supervisor", opts.Supervisor, "restarts", opts.Restarts, "last_restart_cause", opts.RestartCause)
 	ctx, cancel := context.WithCancel(ctx)

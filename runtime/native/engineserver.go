@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
@@ -23,6 +24,7 @@ type engineServer struct {
 
 	mu      sync.Mutex
 	clients map[clientsKey]*engine.Clients
+	changed func() // OnTunnelsChanged
 }
 
 type clientsKey struct {
@@ -35,8 +37,55 @@ type clientsKey struct {
 // started the agent) skips the WebSocket upgrade and dials SPDY.
 func newEngineServer(log hclog.Logger) *engineServer {
 	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Log: log}
-	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false", TunnelClosed: rel.tunnelClosed}
-	return &engineServer{e: engine.New(opts), clients: map[clientsKey]*engine.Clients{}}
+	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
+	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false",
+		TunnelClosed: rel.tunnelClosed, TunnelsChanged: s.tunnelsChanged}
+	s.e = engine.New(opts)
+	return s
+}
+
+// OnTunnelsChanged sets what is called after a tunnel opened or closed.
+func (s *engineServer) OnTunnelsChanged(fn func()) {
+	s.mu.Lock()
+	s.changed = fn
+	s.mu.Unlock()
+}
+
+func (s *engineServer) tunnelsChanged() {
+	s.mu.Lock()
+	fn := s.changed
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
+
+// Tunnels lists the pods of the open tunnels, by kubeconfig source and
+// context.
+func (s *engineServer) Tunnels() []warmTunnel {
+	open := s.e.Tunnels()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make(map[*engine.Clients]clientsKey, len(s.clients))
+	for k, c := range s.clients {
+		keys[c] = k
+	}
+	out := make([]warmTunnel, 0, len(open))
+	for _, t := range open {
+		if k, ok := keys[t.Clients]; ok {
+			out = append(out, warmTunnel{Kubeconfig: k.src, Context: k.context, Namespace: t.Namespace, Pod: t.Pod, UID: string(t.UID)})
+		}
+	}
+	return out
+}
+
+// PreDial dials a tunnel to w's pod (engine.Engine.PreDial).
+func (s *engineServer) PreDial(ctx context.Context, w warmTunnel) error {
+	c, err := s.clientsFor(w.Kubeconfig, w.Context)
+	if err != nil {
+		return err
+	}
+	return s.e.PreDial(ctx, engine.TunnelTarget{Clients: c, Namespace: w.Namespace, Pod: w.Pod, UID: types.UID(w.UID)})
 }
 
 func (s *engineServer) clientsFor(src kubeconfig.Source, kubeContext string) (*engine.Clients, error) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kpf-dev/kpf/internal/safefs"
@@ -28,6 +29,55 @@ type forwardSet struct {
 	// agent restores only the set of its own instance.
 	Instance string             `json:"instance"`
 	Forwards []persistedForward `json:"forwards"`
+	// Tunnels are the pods the agent had tunnels open to: a restarted
+	// agent dials them again at once, while its forwards start, so that
+	// their first connections find the tunnels open.
+	Tunnels []warmTunnel `json:"tunnels,omitempty"`
+}
+
+// warmTunnel is the pod of an open tunnel, by kubeconfig and context.
+type warmTunnel struct {
+	Kubeconfig kubeconfig.Source `json:"kubeconfig"`
+	Context    string            `json:"context,omitempty"`
+	Namespace  string            `json:"namespace"`
+	Pod        string            `json:"pod"`
+	UID        string            `json:"uid"`
+}
+
+// tunnelWarmer is a Server whose tunnels a restarted agent dials again
+// (the engine's; test servers have none).
+type tunnelWarmer interface {
+	Tunnels() []warmTunnel
+	PreDial(ctx context.Context, w warmTunnel) error
+	OnTunnelsChanged(fn func())
+}
+
+// tunnelsPersistDelay gathers the tunnel changes of this long into one
+// write of the forward set.
+const tunnelsPersistDelay = time.Second
+
+// tunnelsChanged persists the open tunnels tunnelsPersistDelay after the
+// first change since the last write.
+func (a *agent) tunnelsChanged() {
+	a.mu.Lock()
+	due := a.tunnelsDue
+	a.tunnelsDue = true
+	a.mu.Unlock()
+	if due {
+		return
+	}
+	time.AfterFunc(tunnelsPersistDelay, func() {
+		a.mu.Lock()
+		a.tunnelsDue = false
+		a.gen++
+		a.mu.Unlock()
+		select {
+		case <-a.done:
+			return // the agent exits: stopAll wrote the last set
+		default:
+		}
+		a.persist()
+	})
 }
 
 type persistedForward struct {
@@ -97,6 +147,9 @@ func (a *agent) persist() {
 		set.Forwards = append(set.Forwards, persistedForward{ID: s.id, Name: s.name, Spec: s.spec, Kubeconfig: s.src})
 	}
 	a.mu.Unlock()
+	if w, ok := a.server.(tunnelWarmer); ok && len(set.Forwards) > 0 {
+		set.Tunnels = w.Tunnels()
+	}
 	if err := writeForwardSet(a.opts.StateDir, set); err != nil {
 		a.log.Warn("persisting the forward set", "error", err)
 		return
@@ -136,10 +189,13 @@ func (a *agent) restore(ctx context.Context) {
 		a.persist()
 		return
 	}
+	for _, p := range set.Forwards {
+		a.opts.Scrubber.Add(p.Spec.SensitiveValues()...) // before anything can log or report it
+	}
+	a.preDial(ctx, set.Tunnels)
 	var firsts []<-chan struct{}
 	a.mu.Lock()
 	for _, p := range set.Forwards {
-		a.opts.Scrubber.Add(p.Spec.SensitiveValues()...) // before anything can log or report it
 		r := newRestored(a, p)
 		fwd := scrubbedForward{Forward: r, s: a.opts.Scrubber}
 		a.forwards[p.ID] = &served{id: p.ID, name: p.Name, fwd: fwd, stopped: make(chan struct{}), spec: p.Spec, src: p.Kubeconfig}
@@ -161,6 +217,33 @@ func (a *agent) restore(ctx context.Context) {
 		}
 	}
 	a.log.Info("forwards served again after a restart", "forwards", len(firsts))
+}
+
+// preDial dials again, in the background, the tunnels the agent had open
+// before it restarted: the dials (a TLS handshake and an upgrade through
+// the API server each) then overlap the forwards' starts instead of
+// following them.
+func (a *agent) preDial(ctx context.Context, tunnels []warmTunnel) {
+	w, ok := a.server.(tunnelWarmer)
+	if !ok || len(tunnels) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for _, t := range tunnels {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.PreDial(ctx, t); err != nil {
+				failed.Add(1)
+				a.log.Debug("pre-dialing a tunnel after the restart", "namespace", t.Namespace, "pod", t.Pod, "error", err)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		a.log.Info("tunnels dialed again after the restart", "tunnels", len(tunnels), "failed", failed.Load())
+	}()
 }
 
 // restored is a forward a restarted agent serves again: it retries the

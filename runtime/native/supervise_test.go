@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -156,6 +158,11 @@ func inProcessRuntime(t *testing.T) *Runtime {
 // the test ends.
 func startInProcess(t *testing.T, r *Runtime, inst string) {
 	t.Helper()
+	startInProcessWith(t, r, inst, echoServer{})
+}
+
+func startInProcessWith(t *testing.T, r *Runtime, inst string, srv Server) {
+	t.Helper()
 	ln, err := net.Listen("unix", filepath.Join(r.StateDir, SocketName))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +170,7 @@ func startInProcess(t *testing.T, r *Runtime, inst string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(ctx, AgentOptions{StateDir: r.StateDir, Version: "v1", Listener: ln, Instance: inst, Serve: echoServer{}, IdleExit: time.Minute})
+		done <- Serve(ctx, AgentOptions{StateDir: r.StateDir, Version: "v1", Listener: ln, Instance: inst, Serve: srv, IdleExit: time.Minute})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -270,5 +277,99 @@ func TestForwardSetFile(t *testing.T) {
 	}
 	if _, err := readForwardSet(link); err == nil {
 		t.Error("a symbolic link was read")
+	}
+}
+
+// warmServer is echoServer with tunnels: it records pre-dials and lists
+// the tunnels it is told are open.
+type warmServer struct {
+	echoServer
+	mu       sync.Mutex
+	open     []warmTunnel
+	preDials []warmTunnel
+	changed  func()
+}
+
+func (w *warmServer) Tunnels() []warmTunnel {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.open)
+}
+
+func (w *warmServer) PreDial(_ context.Context, t warmTunnel) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.preDials = append(w.preDials, t)
+	return nil
+}
+
+func (w *warmServer) OnTunnelsChanged(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.changed = fn
+}
+
+// opened says a tunnel to t's pod opened, as the engine does.
+func (w *warmServer) opened(t warmTunnel) {
+	w.mu.Lock()
+	w.open = append(w.open, t)
+	fn := w.changed
+	w.mu.Unlock()
+	fn()
+}
+
+func (w *warmServer) dialed() []warmTunnel {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.preDials)
+}
+
+// TestTunnelsPersistedAndPreDialed: the pods of open tunnels are written
+// to the forward set shortly after a tunnel opens, and a serving agent
+// that restores the set of its own instance dials them again at once;
+// one restoring no set (another instance's) dials nothing.
+func TestTunnelsPersistedAndPreDialed(t *testing.T) {
+	pod := warmTunnel{Context: "kpf-local", Namespace: "demo", Pod: "web-0", UID: "u-1"}
+	t.Run("persisted", func(t *testing.T) {
+		r := inProcessRuntime(t)
+		w := &warmServer{}
+		startInProcessWith(t, r, "inst-1", w)
+		ctx := context.Background()
+		if _, err := r.Start(ctx, spec("web", freePort(t))); err != nil {
+			t.Fatal(err)
+		}
+		w.opened(pod)
+		testwait.For(t, 10*time.Second, 20*time.Millisecond, "the tunnel in the forward set", func() bool {
+			set, err := readForwardSet(r.StateDir)
+			return err == nil && len(set.Tunnels) == 1 && set.Tunnels[0] == pod
+		})
+	})
+	for _, tc := range []struct {
+		name, setOf string
+		want        int
+	}{
+		{"own instance", "inst-1", 1},
+		{"another instance", "inst-0", 0},
+	} {
+		t.Run("restored from "+tc.name, func(t *testing.T) {
+			r := inProcessRuntime(t)
+			set := forwardSet{Instance: tc.setOf, Forwards: []persistedForward{{ID: "web-1", Name: "web", Spec: spec("web", freePort(t))}}, Tunnels: []warmTunnel{pod}}
+			if err := writeForwardSet(r.StateDir, set); err != nil {
+				t.Fatal(err)
+			}
+			w := &warmServer{}
+			startInProcessWith(t, r, "inst-1", w)
+			if _, err := r.hello(context.Background()); err != nil { // the agent answers once it restored
+				t.Fatal(err)
+			}
+			if tc.want == 0 {
+				time.Sleep(100 * time.Millisecond)
+			} else {
+				testwait.For(t, 5*time.Second, 5*time.Millisecond, "the pre-dial", func() bool { return len(w.dialed()) > 0 })
+			}
+			if got := w.dialed(); len(got) != tc.want || (tc.want == 1 && got[0] != pod) {
+				t.Errorf("pre-dials %+v, want %d of %+v", got, tc.want, pod)
+			}
+		})
 	}
 }

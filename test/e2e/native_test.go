@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -592,9 +593,19 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 		t.Fatalf("supervisors: %v, want one", sups)
 	}
 
+	// The tunnels the requests opened are persisted (within a second);
+	// the restarted agent dials them again before any connection asks.
+	waitUntil(t, 10*time.Second, "the open tunnels persisted", func() bool {
+		b, err := os.ReadFile(filepath.Join(w.wsStateDir(), native.ForwardsFile))
+		return err == nil && strings.Contains(string(b), `"tunnels":[{`)
+	})
 	killed := w.killServingAgent()
 	serveAgain(t, web, api, db, 30*time.Second)
 	t.Logf("serving again %s after the kill", time.Since(killed).Round(time.Millisecond))
+	waitUntil(t, 10*time.Second, "the restarted agent to dial its tunnels again", func() bool {
+		b, _ := os.ReadFile(filepath.Join(w.wsStateDir(), "logs", "agent.log"))
+		return regexp.MustCompile(`tunnels dialed again after the restart: tunnels=[1-9]\d* failed=0`).Match(b)
+	})
 	for name, row := range w.status() {
 		if row.State != "running" {
 			t.Errorf("status of %s after the restart: %+v, want running", name, row)

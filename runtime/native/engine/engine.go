@@ -64,6 +64,11 @@ type Options struct {
 	// still open. The agent uses it to hand the closed tunnels' memory back
 	// to the OS.
 	TunnelClosed func(open int)
+	// TunnelsChanged, if set, is called after a tunnel opened or an open
+	// one closed, outside the engine's locks. The agent persists the open
+	// tunnels' pods with it, so that a restarted agent dials them again
+	// before its first connection asks (PreDial).
+	TunnelsChanged func()
 }
 
 func (o *Options) setDefaults() {
@@ -347,8 +352,13 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 			timeout = min(timeout, time.Until(d))
 		}
 		dctx, cancel := context.WithTimeout(context.Background(), timeout)
+		t0 := time.Now()
 		conn, err := e.dial(dctx, key)
 		cancel()
+		e.log.Debug("tunnel dialed", "namespace", key.namespace, "pod", key.pod.name, "took", time.Since(t0), "error", err)
+		if err == nil && e.opts.TunnelsChanged != nil {
+			defer e.opts.TunnelsChanged() // after finishDial counted it open
+		}
 		if err == nil && conn == nil {
 			err = errors.New("dialer returned no connection")
 		}
@@ -399,6 +409,9 @@ func (e *Engine) forgetTunnel(t *tunnel, wasOpen bool) {
 	e.mu.Unlock()
 	if wasOpen && e.opts.TunnelClosed != nil {
 		e.opts.TunnelClosed(open)
+	}
+	if wasOpen && e.opts.TunnelsChanged != nil {
+		e.opts.TunnelsChanged()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,7 +70,11 @@ func testAgent(stateDir string, args []string) error {
 	scrub := redact.New()
 	log := hclog.New(&hclog.LoggerOptions{Output: scrub.Writer(os.Stderr), Level: hclog.Debug})
 	if !*serve {
-		return Supervise(context.Background(), SuperviseOptions{StateDir: stateDir, Log: log, Executable: os.Args[0], Args: os.Args[1:]})
+		// KPF_TEST_LIVENESS: the grace, interval and timeout of the
+		// supervisor's liveness checks.
+		every, _ := time.ParseDuration(os.Getenv("KPF_TEST_LIVENESS"))
+		live := Liveness{Grace: every, Interval: every, Timeout: every}
+		return Supervise(context.Background(), SuperviseOptions{StateDir: stateDir, Log: log, Executable: os.Args[0], Args: os.Args[1:], Liveness: live})
 	}
 	if code, err := strconv.Atoi(os.Getenv("KPF_TEST_SERVE_EXIT")); err == nil {
 		os.Exit(code)
@@ -77,6 +82,16 @@ func testAgent(stateDir string, args []string) error {
 	ln, err := InheritedListener()
 	if err != nil {
 		return err
+	}
+	if words := os.Getenv("KPF_TEST_LAST_WORDS"); words != "" {
+		// On SIGUSR1: die as a panic that escaped would, printing words.
+		usr := make(chan os.Signal, 1)
+		signal.Notify(usr, syscall.SIGUSR1)
+		go func() {
+			<-usr
+			fmt.Fprintf(os.Stderr, "%s\n\ngoroutine 7 [running]:\n", words)
+			os.Exit(2)
+		}()
 	}
 	idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
 	return Serve(context.Background(), AgentOptions{

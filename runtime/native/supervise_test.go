@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/runtime"
 )
@@ -96,6 +97,72 @@ func TestKilledAgentServesAgain(t *testing.T) {
 	case ev := <-events:
 		t.Errorf("watch reported %+v of a forward that serves again", ev)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestHungAgentIsReplaced: a serving agent that answers nothing (stopped
+// with SIGSTOP: alive, silent) is killed by its supervisor after its
+// liveness checks fail, and a new one serves the forwards again, saying
+// why it was restarted.
+func TestHungAgentIsReplaced(t *testing.T) {
+	t.Setenv("KPF_TEST_LIVENESS", "200ms")
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	port := freePort(t)
+	if _, err := r.Start(ctx, spec("api", port)); err != nil {
+		t.Fatal(err)
+	}
+	pid := r.AgentPID(ctx)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) }) // before newRuntime's, which asks the agents for their pids
+	testwait.For(t, 15*time.Second, 20*time.Millisecond, "a new serving agent", func() bool {
+		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond) // the stopped one answers nothing
+		defer cancel()
+		h, err := r.hello(cctx)
+		return err == nil && h.PID != pid
+	})
+	if !gone(pid) {
+		t.Errorf("the hung agent %d still runs", pid)
+	}
+	if got, err := greet(t, port); err != nil || got != "api" {
+		t.Errorf("api after the restart: %q, %v", got, err)
+	}
+	if h, err := r.hello(ctx); err != nil || h.Restarts != 1 || !strings.Contains(h.RestartCause, "hung") {
+		t.Errorf("hello %+v, %v; want restart 1, cause: hung", h, err)
+	}
+}
+
+// TestLastWordsScrubbed: what a serving agent prints as it dies (a panic's
+// trace, outside its scrubbed log) reaches agent.out through its
+// supervisor with the persisted forwards' sensitive values scrubbed, and
+// the agent serves again.
+func TestLastWordsScrubbed(t *testing.T) {
+	const secret = "s3cr3t-namespace"
+	t.Setenv("KPF_TEST_LAST_WORDS", "panic: listing pods in "+secret+": boom")
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	port := freePort(t)
+	sp := spec("api", port)
+	sp.Namespace, sp.Sensitive = secret, []string{redact.FieldNamespace}
+	if _, err := r.Start(ctx, sp); err != nil {
+		t.Fatal(err)
+	}
+	pid := r.AgentPID(ctx)
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, 10*time.Second, 10*time.Millisecond, "api served by a new agent", func() bool {
+		got, err := greet(t, port)
+		return err == nil && got == "api" && r.AgentPID(ctx) != pid
+	})
+	out, err := os.ReadFile(filepath.Join(r.StateDir, "logs", "agent.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "panic: listing pods in "+redact.Placeholder+": boom") || strings.Contains(string(out), secret) {
+		t.Errorf("agent.out:\n%s\nwant the panic line, scrubbed", out)
 	}
 }
 

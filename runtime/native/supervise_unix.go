@@ -32,6 +32,43 @@ type SuperviseOptions struct {
 	// --restart-cause TEXT.
 	Executable string
 	Args       []string
+	// Liveness: how the supervisor tells a hung serving agent from a busy
+	// one (zero values: the defaults below).
+	Liveness Liveness
+}
+
+// Liveness is how a supervisor checks that its serving agent still answers:
+// after Grace, a hello every Interval, each bounded by Timeout; Failures
+// unanswered in a row mean it is hung (a deadlock, a stopped process), and
+// it is killed and started again.
+type Liveness struct {
+	Grace, Interval, Timeout time.Duration
+	Failures                 int
+}
+
+// Liveness defaults: a hung serving agent is replaced within about
+// 3 × (2 s + 3 s) = 15 s; the grace covers its restore (restoreWait), during
+// which it does not accept yet.
+const (
+	livenessInterval = 2 * time.Second
+	livenessTimeout  = 3 * time.Second
+	livenessFailures = 3
+	livenessGrace    = restoreWait + livenessInterval
+)
+
+func (l Liveness) withDefaults() Liveness {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.Grace, livenessGrace)
+	def(&l.Interval, livenessInterval)
+	def(&l.Timeout, livenessTimeout)
+	if l.Failures <= 0 {
+		l.Failures = livenessFailures
+	}
+	return l
 }
 
 // Crash-loop backoff: a serving agent that died crashLoop times within
@@ -83,7 +120,7 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 		return fmt.Errorf("passing on the agent socket: %w", err)
 	}
 	defer f.Close()
-	s := &supervisor{o: o, socket: f, instance: randomID()}
+	s := &supervisor{o: o, socket: f, instance: randomID(), out: newScrubbedOutput(o.StateDir, os.Stderr)}
 	o.Log.Info("supervisor started", "pid", os.Getpid(), "socket", socket, "instance", s.instance)
 	return s.loop(ctx)
 }
@@ -92,6 +129,7 @@ type supervisor struct {
 	o        SuperviseOptions
 	socket   *os.File
 	instance string
+	out      *scrubbedOutput
 }
 
 // loop runs serving agents until one exits cleanly or ctx ends.
@@ -140,17 +178,94 @@ func (s *supervisor) runChild(ctx context.Context, restarts int, cause string) e
 	}
 	cmd := exec.Command(s.o.Executable, args...) // not CommandContext: ctx asks it to exit, never kills it
 	cmd.ExtraFiles = []*os.File{s.socket}
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Start(); err != nil {
+	// What the serving agent prints outside its log (a panic's trace, the
+	// Go runtime's fatal errors) passes through the supervisor, scrubbed
+	// of the persisted forwards' sensitive values, to agent.out.
+	pr, pw, err := os.Pipe()
+	if err != nil {
 		return fmt.Errorf("starting the serving agent: %w", err)
 	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	_ = pw.Close()
+	if err != nil {
+		_ = pr.Close()
+		return fmt.Errorf("starting the serving agent: %w", err)
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		defer pr.Close()
+		s.out.copy(pr)
+	}()
+	defer func() {
+		// Its last words are written before the restart says why; not
+		// longer than a second: a process it started (an exec credential
+		// plugin) may still hold the pipe.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+	}()
 	s.o.Log.Info("serving agent started", "pid", cmd.Process.Pid, "restarts", restarts)
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Signal(syscall.SIGTERM) })
 	defer stop()
-	if err := cmd.Wait(); err != nil {
+	lctx, lcancel := context.WithCancel(ctx)
+	defer lcancel()
+	hung := make(chan string, 1)
+	go s.watchLiveness(lctx, cmd.Process, hung)
+	err = cmd.Wait()
+	lcancel()
+	if err != nil {
+		select {
+		case why := <-hung:
+			return fmt.Errorf("serving agent (pid %d) %s: killed", cmd.Process.Pid, why)
+		default:
+		}
 		return fmt.Errorf("serving agent (pid %d): %w", cmd.Process.Pid, err)
 	}
 	return nil
+}
+
+// watchLiveness asks the serving agent p for a hello as Liveness says, and
+// kills it (its own child: it started it) once it answered none Failures
+// times in a row, saying why on hung. It returns when ctx ends.
+func (s *supervisor) watchLiveness(ctx context.Context, p *os.Process, hung chan<- string) {
+	l := s.o.Liveness.withDefaults()
+	socket, err := SocketPath(s.o.StateDir)
+	if err != nil {
+		return
+	}
+	timer := time.NewTimer(l.Grace)
+	defer timer.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, l.Timeout)
+		resp, err := call(cctx, socket, request{Op: opHello})
+		cancel()
+		if ctx.Err() != nil {
+			return // it exited meanwhile
+		}
+		if err == nil || resp.Hello != nil {
+			failures = 0
+		} else {
+			failures++
+			s.o.Log.Warn("the serving agent did not answer", "pid", p.Pid, "error", err, "in_a_row", failures)
+		}
+		if failures >= l.Failures {
+			why := fmt.Sprintf("answered no hello within %s %d times in a row (hung)", l.Timeout, failures)
+			s.o.Log.Error("the serving agent is hung: killing it", "pid", p.Pid, "why", why)
+			hung <- why
+			_ = p.Kill()
+			return
+		}
+		timer.Reset(l.Interval)
+	}
 }
 
 // InheritedListener is the agent socket's listener a supervisor passed to

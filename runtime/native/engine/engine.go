@@ -338,7 +338,7 @@ func (e *Engine) tunnel(ctx context.Context, key tunnelKey) (t *tunnel, dialed b
 	}
 	t = e.tunnels[key]
 	if t == nil {
-		t = &tunnel{e: e, key: key, ready: make(chan struct{}), gone: make(chan struct{})}
+		t = &tunnel{e: e, key: key, ready: make(chan struct{}), gone: make(chan struct{}), creating: make(chan struct{}, maxCreating)}
 		e.tunnels[key] = t
 		dialed = true
 	}

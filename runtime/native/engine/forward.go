@@ -391,7 +391,7 @@ func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, av *avoidance) (ou
 	if err := t.use(f); err != nil {
 		return outcome{retry: true}, err
 	}
-	errStream, data, err := t.openPairWait(ctx, port, f.e.opts.DialTimeout)
+	errStream, data, err := t.openPairQueued(ctx, port, f.e.opts.DialTimeout)
 	if err != nil {
 		t.release()
 		if ctx.Err() != nil {

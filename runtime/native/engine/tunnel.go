@@ -165,6 +165,9 @@ type tunnel struct {
 	e     *Engine
 	key   tunnelKey
 	ready chan struct{} // closed once the dial ended (conn or err set)
+	// creating holds a token per stream creation of a local connection in
+	// flight (openPairQueued).
+	creating chan struct{}
 	conn  httpstream.Connection
 	err   error
 	gone  chan struct{} // closed by close
@@ -430,6 +433,29 @@ func (t *tunnel) openPair(port int32) (errStream, data httpstream.Stream, err er
 	}
 	errStream.Close()
 	return errStream, d.s, nil
+}
+
+// maxCreating bounds the stream creations of local connections in flight
+// on one tunnel. A burst of connections (thousands opened at once on one
+// forward) otherwise asks the node for thousands of streams at once: their
+// replies came too late, their timeouts closed the tunnel, and every other
+// connection on it ended. Queued, they wait for a turn (bounded by the
+// connection's own deadline), and a creation's timeout measures the path,
+// not the queue. Health checks do not queue: they measure the path.
+const maxCreating = 64
+
+// openPairQueued is openPairWait once fewer than maxCreating creations of
+// local connections are in flight on t.
+func (t *tunnel) openPairQueued(ctx context.Context, port int32, timeout time.Duration) (errStream, data httpstream.Stream, err error) {
+	select {
+	case t.creating <- struct{}{}:
+	case <-t.gone:
+		return nil, nil, errTunnelClosed
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	defer func() { <-t.creating }()
+	return t.openPairWait(ctx, port, timeout)
 }
 
 // errStreamTimeout means the other side did not answer a stream creation

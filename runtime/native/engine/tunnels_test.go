@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bufio"
 	"context"
+	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,5 +61,46 @@ func TestPreDial(t *testing.T) {
 				t.Errorf("%d dials after pre-dialing an open tunnel, want %d", n, tt.wantDials)
 			}
 		})
+	}
+}
+
+// TestStreamCreationsOnATunnelAreQueued: a burst of connections on one
+// forward asks the node for at most maxCreating stream pairs at a time;
+// every connection is served, through the one tunnel (none timed out and
+// closed it).
+func TestStreamCreationsOnATunnelAreQueued(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"))
+	env.dialer.replyDelay = 20 * time.Millisecond
+	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
+	const conns = 3 * maxCreating
+	got := make(chan string, conns)
+	for range conns {
+		go func() {
+			c, err := net.DialTimeout("tcp", f.Addr().String(), 5*time.Second)
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- strings.TrimSpace(line)
+		}()
+	}
+	for range conns {
+		if b := <-got; b != "web-a" {
+			t.Fatalf("a connection of the burst: %q, want web-a's banner", b)
+		}
+	}
+	// Each connection asks for its two streams at once.
+	if n := env.dialer.maxCreating.Load(); n > 2*maxCreating {
+		t.Errorf("%d stream creations in flight at once, want at most %d", n, 2*maxCreating)
+	}
+	if n := env.dialer.dials.Load(); n != 1 {
+		t.Errorf("%d dials, want 1: the burst must not close the tunnel", n)
 	}
 }

@@ -143,6 +143,9 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 		r.Namespace = st.Namespace
 	}
 	r.Restarts = st.Restarts
+	if obs.Alive && obs.Runtime.Restarts > 0 {
+		r.Restarts += obs.Runtime.Restarts // the runtime started it again by itself
+	}
 	r.LastError = obs.LastError
 	if r.LastError == "" {
 		r.LastError = st.LastError
@@ -169,8 +172,12 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 		if last := rs.LastCheck; !last.IsZero() {
 			r.CheckAge = max(now.Sub(last), 0)
 		}
-		if !st.StartedAt.IsZero() && now.After(st.StartedAt) {
-			r.Uptime = now.Sub(st.StartedAt)
+		started := st.StartedAt
+		if since := rs.Since; since.After(started) {
+			started = since // started again by the runtime itself
+		}
+		if !started.IsZero() && now.After(started) {
+			r.Uptime = now.Sub(started)
 		}
 	case st.Handle.IsZero():
 		r.State = StatusFailed

@@ -28,10 +28,13 @@ func statusScenario() ([]model.Forward, Actual, time.Time) {
 			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120, Refused: 3,
 				LastCheck: now.Add(-3 * time.Second)}
 		}),
-		// Unused and without a health block: the runtime leaves it unchecked.
+		// Unused and without a health block: the runtime leaves it
+		// unchecked. The runtime served it again by itself 90 s ago (the
+		// native agent restarted by its supervisor).
 		"cache": drunning(cache, 6379, func(o *Observed) {
 			o.Health = HealthIdle
-			o.Runtime = runtime.Status{Alive: true, Health: "idle", LastCheck: now.Add(-4*time.Minute - 10*time.Second)}
+			o.Runtime = runtime.Status{Alive: true, Health: "idle", LastCheck: now.Add(-4*time.Minute - 10*time.Second),
+				Since: now.Add(-90 * time.Second), Restarts: 1}
 		}),
 		"db": drunning(db, 5432, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "dial tcp: connection refused" }),
 		"metrics": drunning(dfwd("metrics", 9090), 9090, ddead("error: lost connection to pod"),
@@ -60,7 +63,7 @@ func TestStatusRows(t *testing.T) {
 		lastErr              string
 	}{
 		"api":     {StatusRunning, "healthy", "127.0.0.1:8081", 3*time.Hour + 3*time.Minute + 3*time.Second, 2, ""},
-		"cache":   {StatusRunning, "idle", "127.0.0.1:6379", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, ""},
+		"cache":   {StatusRunning, "idle", "127.0.0.1:6379", 90 * time.Second, 1, ""},
 		"auth":    {StatusFailed, "-", "127.0.0.1:4000", 0, 0, "context \"prod\" does not exist"},
 		"db":      {StatusRunning, "unhealthy", "127.0.0.1:5432", 3*time.Hour + 3*time.Minute + 3*time.Second, 0, "dial tcp: connection refused"},
 		"grafana": {StatusStopped, "-", "127.0.0.1:?", 0, 0, ""},

@@ -188,6 +188,13 @@ type Status struct {
 	// LastCheck is when the runtime's last health check ended, passed or
 	// failed (zero: none yet, or the runtime does not say).
 	LastCheck time.Time
+	// Since is when the runtime last started serving the forward, if it
+	// says (zero: it does not): later than kpf's start when the runtime
+	// started it again by itself. Restarts counts those restarts (the
+	// native agent's supervisor starting a killed agent again); kpf's own
+	// are in its state.
+	Since    time.Time
+	Restarts int
 	// Heals is true when the runtime repairs the forward itself (the
 	// native agent): an unhealthy forward is then reported, not restarted —
 	// a restart would only close its listener.

@@ -103,6 +103,7 @@ type served struct {
 	stopped  chan struct{} // closed once stopped
 	spec     runtime.Spec  // as started, with the port bound
 	src      kubeconfig.Source
+	restarts int // times a restarted agent served it again
 }
 
 // Serve runs the agent of the workspace in opts.StateDir until ctx ends,
@@ -352,7 +353,9 @@ func (a *agent) status(ids []string) response {
 	a.mu.Unlock()
 	out := make(map[string]engine.Status, len(list))
 	for _, s := range list {
-		out[s.id] = s.fwd.Status()
+		st := s.fwd.Status()
+		st.Restarts = s.restarts
+		out[s.id] = st
 	}
 	return response{Statuses: out}
 }

@@ -116,7 +116,7 @@ func (echoServer) Start(_ context.Context, _ kubeconfig.Source, s runtime.Spec) 
 	if err != nil {
 		return nil, err
 	}
-	f := &echoForward{name: s.Name, target: s.Target, ln: ln, more: make(chan struct{})}
+	f := &echoForward{name: s.Name, target: s.Target, ln: ln, since: time.Now(), more: make(chan struct{})}
 	f.add(engine.Event{Kind: engine.EventListening, Message: ln.Addr().String() + " -> " + s.Target})
 	go f.accept()
 	return f, nil
@@ -126,6 +126,7 @@ type echoForward struct {
 	name   string
 	target string
 	ln     net.Listener
+	since  time.Time
 	total  atomic.Int64
 
 	mu     sync.Mutex
@@ -167,7 +168,7 @@ func (f *echoForward) Stop() error { return f.ln.Close() }
 func (f *echoForward) Status() engine.Status {
 	return engine.Status{
 		Listening: true, Addr: f.ln.Addr().String(), Pod: f.name + "-pod", Total: f.total.Load(), Health: "healthy",
-		LastError: "last dial to " + f.target,
+		LastError: "last dial to " + f.target, Since: f.since,
 	}
 }
 

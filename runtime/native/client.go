@@ -426,7 +426,7 @@ func toStatus(es engine.Status) runtime.Status {
 		Active: es.Active, Total: es.Total, BytesIn: es.BytesIn, BytesOut: es.BytesOut,
 		Reconnects: es.Reconnects, Refused: es.Refused,
 		Health: es.Health, HealthError: es.HealthError,
-		LastCheck: es.LastCheck, Heals: true,
+		LastCheck: es.LastCheck, Heals: true, Since: es.Since, Restarts: es.Restarts,
 	}
 }
 

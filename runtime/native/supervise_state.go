@@ -85,6 +85,7 @@ type persistedForward struct {
 	Name       string            `json:"name"`
 	Spec       runtime.Spec      `json:"spec"` // LocalPort is the port actually bound
 	Kubeconfig kubeconfig.Source `json:"kubeconfig"`
+	Restarts   int               `json:"restarts,omitempty"` // times a restarted agent served it again
 }
 
 // readForwardSet reads the persisted set; a missing file is an empty set.
@@ -144,7 +145,7 @@ func (a *agent) persist() {
 	gen := a.gen
 	set := forwardSet{Instance: a.hello.Instance, Forwards: make([]persistedForward, 0, len(a.forwards))}
 	for _, s := range a.forwards {
-		set.Forwards = append(set.Forwards, persistedForward{ID: s.id, Name: s.name, Spec: s.spec, Kubeconfig: s.src})
+		set.Forwards = append(set.Forwards, persistedForward{ID: s.id, Name: s.name, Spec: s.spec, Kubeconfig: s.src, Restarts: s.restarts})
 	}
 	a.mu.Unlock()
 	if w, ok := a.server.(tunnelWarmer); ok && len(set.Forwards) > 0 {
@@ -198,7 +199,7 @@ func (a *agent) restore(ctx context.Context) {
 	for _, p := range set.Forwards {
 		r := newRestored(a, p)
 		fwd := scrubbedForward{Forward: r, s: a.opts.Scrubber}
-		a.forwards[p.ID] = &served{id: p.ID, name: p.Name, fwd: fwd, stopped: make(chan struct{}), spec: p.Spec, src: p.Kubeconfig}
+		a.forwards[p.ID] = &served{id: p.ID, name: p.Name, fwd: fwd, stopped: make(chan struct{}), spec: p.Spec, src: p.Kubeconfig, restarts: p.Restarts + 1}
 		firsts = append(firsts, r.first)
 		go r.run(ctx)
 	}

@@ -67,6 +67,7 @@ func TestKilledAgentServesAgain(t *testing.T) {
 			}
 		}
 		pid := r.AgentPID(ctx)
+		killedAt := time.Now()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +76,8 @@ func TestKilledAgentServesAgain(t *testing.T) {
 				got, err := greet(t, ports[name])
 				return err == nil && got == name
 			})
-			if st, err := r.Inspect(ctx, hs[name]); err != nil || !st.Alive {
-				t.Errorf("kill %d: %s after the restart: %+v, %v; want alive under the same handle", i, name, st, err)
+			if st, err := r.Inspect(ctx, hs[name]); err != nil || !st.Alive || st.Restarts != i+1 || !st.Since.After(killedAt) {
+				t.Errorf("kill %d: %s after the restart: %+v, %v; want alive under the same handle, restarted %d times, since the kill", i, name, st, err, i+1)
 			}
 		}
 		for _, name := range tc.not {

@@ -772,10 +772,11 @@ func TestForwardsToOnePodPortShareHealthChecks(t *testing.T) {
 	if limit := int64(2*window/interval) + 5; checks > limit || checks < 3 {
 		t.Errorf("%d health-check streams in %s for %d forwards checking every %s; want 3..%d (one check per interval, shared)", checks, window, forwards, interval, limit)
 	}
+	// Healthy from the shared checks (polled: on a loaded machine a check
+	// may come later than its interval plus timeout, and the verdict then
+	// lapses for a moment).
 	for _, f := range fs {
-		if s := f.Status(); s.Health != HealthHealthy {
-			t.Errorf("%s: health %s (%s), want healthy from the shared checks", f.Name(), s.Health, s.HealthError)
-		}
+		eventually(t, f.Name()+" healthy from the shared checks", func() bool { return f.Status().Health == HealthHealthy })
 	}
 }
 

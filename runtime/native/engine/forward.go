@@ -78,6 +78,9 @@ type Status struct {
 	LastCheck   time.Time `json:"last_check,omitzero"` // when the last health check ended
 	LastError   string    `json:"last_error,omitempty"`
 	Since       time.Time `json:"since"` // when the forward started
+	// Restarts is set by the agent, never by the engine: how many times
+	// an agent restarted by its supervisor served the forward again.
+	Restarts int `json:"restarts,omitempty"`
 }
 
 // Forward is one listener and the connections it serves.

@@ -607,8 +607,8 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 		return regexp.MustCompile(`tunnels dialed again after the restart: tunnels=[1-9]\d* failed=0`).Match(b)
 	})
 	for name, row := range w.status() {
-		if row.State != "running" {
-			t.Errorf("status of %s after the restart: %+v, want running", name, row)
+		if row.State != "running" || row.Restarts != 1 {
+			t.Errorf("status of %s after the restart: %+v, want running, restarted once", name, row)
 		}
 	}
 	for name, f := range w.state().Forwards {

@@ -168,9 +168,9 @@ type tunnel struct {
 	// creating holds a token per stream creation of a local connection in
 	// flight (openPairQueued).
 	creating chan struct{}
-	conn  httpstream.Connection
-	err   error
-	gone  chan struct{} // closed by close
+	conn     httpstream.Connection
+	err      error
+	gone     chan struct{} // closed by close
 
 	mu      sync.Mutex
 	streams int // open stream pairs of local connections

@@ -24,7 +24,10 @@ require (
 	k8s.io/streaming v0.36.3
 )
 
-require github.com/agext/levenshtein v1.2.1
+require (
+	github.com/agext/levenshtein v1.2.1
+	golang.org/x/mod v0.31.0
+)
 
 require (
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect
@@ -67,7 +70,6 @@ require (
 	github.com/xo/terminfo v1.0.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.3 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
-	golang.org/x/mod v0.31.0 // indirect
 	golang.org/x/net v0.49.0 // indirect
 	golang.org/x/oauth2 v0.34.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect

@@ -31,7 +31,9 @@ test-unit: ## fast tests only: everything but the end-to-end suite
 lint: ## gofmt, go vet, staticcheck, go mod tidy -diff
 	@out=$$(gofmt -l . test/tools); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags releasedocs ./cmd/kpf
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags releasedocs ./cmd/kpf
 	$(GO) mod tidy -diff
 
 cross: ## the platforms users run: build, vet and compile the tests for macOS and Windows

@@ -203,12 +203,20 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.completionCommand(),
 		a.agentCommand(),
 	)
+	for _, c := range buildTagCommands {
+		root.AddCommand(c(a))
+	}
 	a.registerCompletions(root)
 	if a.plugin {
 		asPlugin(root)
 	}
 	return root
 }
+
+// buildTagCommands are commands that only some builds have: the release
+// documentation generator (gendocs.go, -tags releasedocs) stays out of the
+// binary users install.
+var buildTagCommands []func(*app) *cobra.Command
 
 // setup runs before every command: logging and profiling.
 func (a *app) setup(cmd *cobra.Command, _ []string) error {

@@ -81,6 +81,16 @@ for f in dist/kpf_"${version}"_windows_*.zip; do
 done
 echo "ok"
 
+if command -v rpm >/dev/null; then
+	step "the .rpm (rpm -qlp)"
+	list=$(rpm -qlp dist/kpf-*.x86_64.rpm)
+	for want in /usr/bin/kpf /usr/share/bash-completion/completions/kpf /usr/share/zsh/site-functions/_kpf \
+		/usr/share/fish/vendor_completions.d/kpf.fish /usr/share/man/man1/kpf.1.gz /usr/share/licenses/kpf/LICENSE; do
+		grep -qx "$want" <<<"$list" || fail "the rpm lacks $want"
+	done
+	echo ok
+fi
+
 tmp=$(mktemp -d)
 cleanup() {
 	if [ -n "${installed:-}" ]; then dpkg -r kpf >/dev/null || true; fi

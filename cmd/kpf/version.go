@@ -158,12 +158,22 @@ as recorded in the binary's Go build information.`,
 }
 
 // versionString identifies this build for the agent hand-over: an agent
-// of another build is replaced. A build without a version or commit (go
-// run, tests), or one from a tree with uncommitted changes (two such
-// builds share a commit), is also told apart by its executable's size and
-// time.
+// of another build is replaced (buildInfo.agentVersion).
 func versionString() string {
-	b := currentBuild()
+	exe := ""
+	if path, err := os.Executable(); err == nil {
+		if fi, err := os.Stat(path); err == nil {
+			exe = fmt.Sprintf("dev (%d bytes, %s)", fi.Size(), fi.ModTime().UTC().Format("20060102T150405.000000000"))
+		}
+	}
+	return currentBuild().agentVersion(exe)
+}
+
+// agentVersion is the build's version and commit. A build without either
+// (go run, tests), or one from a tree with uncommitted changes (two such
+// builds share a commit), is also told apart by exe, its executable's size
+// and time.
+func (b buildInfo) agentVersion(exe string) string {
 	id := ""
 	if b.Version != "dev" || b.Commit != "" {
 		id = strings.TrimSpace(b.Version + " " + b.Commit)
@@ -171,13 +181,8 @@ func versionString() string {
 			return id
 		}
 	}
-	if exe, err := os.Executable(); err == nil {
-		if fi, err := os.Stat(exe); err == nil {
-			return strings.TrimSpace(fmt.Sprintf("%s dev (%d bytes, %s)", id, fi.Size(), fi.ModTime().UTC().Format("20060102T150405.000000000")))
-		}
-	}
-	if id != "" {
-		return id
+	if v := strings.TrimSpace(id + " " + exe); v != "" {
+		return v
 	}
 	return b.Version
 }

@@ -114,3 +114,24 @@ func TestVersionJSON(t *testing.T) {
 		t.Errorf("version --json: %s", out)
 	}
 }
+
+func TestAgentVersion(t *testing.T) {
+	const exe = "dev (100 bytes, 20261205T072028.000000000)"
+	tests := []struct {
+		name string
+		b    buildInfo
+		exe  string
+		want string
+	}{
+		{"release", buildInfo{Version: "v1.2.3", Commit: "abc"}, exe, "v1.2.3 abc"},
+		{"go install @v1.2.3", buildInfo{Version: "v1.2.3"}, exe, "v1.2.3"},
+		{"go build -buildvcs=false, tests", buildInfo{Version: "dev"}, exe, exe},
+		{"a dirty tree: the commit is not enough", buildInfo{Version: "abc-dirty", Commit: "abc", Modified: true}, exe, "abc-dirty abc " + exe},
+		{"no executable to look at", buildInfo{Version: "dev"}, "", "dev"},
+	}
+	for _, tt := range tests {
+		if got := tt.b.agentVersion(tt.exe); got != tt.want {
+			t.Errorf("%s: agentVersion = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

@@ -75,6 +75,8 @@ type app struct {
 	scrub *redact.Scrubber
 	// exit is the code the command asks for when it did not fail outright.
 	exit int
+	// plugin: run as kubectl-kpf, so usage and examples say `kubectl kpf`.
+	plugin bool
 
 	cpuFile  *os.File
 	pprofSrv *http.Server
@@ -89,7 +91,13 @@ func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.c
 var errReported = errors.New("reported")
 
 func run(ctx context.Context, args []string, io streams, getenv func(string) string) int {
-	a := &app{io: io, getenv: getenv, scrub: redact.New()}
+	return runAs(ctx, "kpf", args, io, getenv)
+}
+
+// runAs runs kpf invoked under the program name argv0 (os.Args[0]): as
+// kubectl-kpf, a kubectl plugin (`kubectl kpf ...`; krew installs it so).
+func runAs(ctx context.Context, argv0 string, args []string, io streams, getenv func(string) string) int {
+	a := &app{io: io, getenv: getenv, scrub: redact.New(), plugin: isPluginName(argv0)}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(io.In)
@@ -195,9 +203,20 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.completionCommand(),
 		a.agentCommand(),
 	)
+	for _, c := range buildTagCommands {
+		root.AddCommand(c(a))
+	}
 	a.registerCompletions(root)
+	if a.plugin {
+		asPlugin(root)
+	}
 	return root
 }
+
+// buildTagCommands are commands that only some builds have: the release
+// documentation generator (gendocs.go, -tags releasedocs) stays out of the
+// binary users install.
+var buildTagCommands []func(*app) *cobra.Command
 
 // setup runs before every command: logging and profiling.
 func (a *app) setup(cmd *cobra.Command, _ []string) error {

@@ -19,5 +19,16 @@
 // lines become the view's events, spec diagnostics its footer, and logs go
 // to watch.log in the workspace's state folder (discarded under status).
 //
+// Installed as kubectl-kpf (krew links it so) kpf is a kubectl plugin:
+// plugin.go keys on os.Args[0] and renames the root command with cobra's
+// display-name annotation, so usage lines and examples say `kubectl kpf`.
+//
+// `kpf version` reports what the release build stamped with ldflags
+// (version, commit, commit date), else what the Go build information holds
+// (`go install ...@VERSION`, `go build` in a checkout): version.go. The
+// release's completions and man pages come from a build with -tags
+// releasedocs (gendocs.go, the hidden __release-docs command), which the
+// installed binary does not carry; .goreleaser.yaml runs it.
+//
 // It may import every kpf package; no kpf package imports it.
 package main

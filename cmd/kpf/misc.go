@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,12 +21,6 @@ import (
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
-)
-
-// Set with -ldflags "-X main.version=... -X main.commit=...".
-var (
-	version = "dev"
-	commit  = ""
 )
 
 func (a *app) validateCommand() *cobra.Command {
@@ -378,54 +370,4 @@ func browserCommand(browser, url string) []string {
 	default:
 		return []string{"xdg-open", url}
 	}
-}
-
-func (a *app) versionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print kpf's version, commit and Go version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			printVersion(cmd.OutOrStdout())
-			return nil
-		},
-	}
-}
-
-func printVersion(w io.Writer) {
-	rev := commit
-	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				rev = s.Value
-			}
-		}
-	}
-	if rev == "" {
-		rev = "unknown"
-	}
-	fmt.Fprintf(w, "kpf %s\ncommit %s\n%s %s/%s\n", version, rev, goruntime.Version(), goruntime.GOOS, goruntime.GOARCH)
-}
-
-// versionString identifies this build for the agent hand-over: an agent
-// of another build is replaced. A build without a version or commit (go
-// run, tests) is told apart by its executable's size and time.
-func versionString() string {
-	rev := commit
-	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				rev = s.Value
-			}
-		}
-	}
-	if version != "dev" || rev != "" {
-		return strings.TrimSpace(version + " " + rev)
-	}
-	if exe, err := os.Executable(); err == nil {
-		if fi, err := os.Stat(exe); err == nil {
-			return fmt.Sprintf("dev (%d bytes, %s)", fi.Size(), fi.ModTime().UTC().Format("20060102T150405.000000000"))
-		}
-	}
-	return version
 }

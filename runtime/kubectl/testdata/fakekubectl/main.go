@@ -91,7 +91,12 @@ func portForward(args []string) {
 	case "fail":
 		fail(os.Getenv("FAKE_KUBECTL_MSG"))
 	case "hang":
-		select {}
+		// Asleep on a timer, not select{}: without cgo (CGO_ENABLED=0, or
+		// no C compiler) the runtime ends a program whose goroutines all
+		// block forever ("all goroutines are asleep - deadlock!").
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "ready", "ready-then-error":
 	default:
 		fail("error: FAKE_KUBECTL_MODE not set")

@@ -114,10 +114,13 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 // or gone from the spec → Stop; process-shaping fields changed (SpecHash) →
 // Replace; process dead → Restart; alive but unhealthy → Restart; else NoOp.
 // A forward whose last start failed (no process) is started again. Ports are
-// resolved for Start, Replace and Restart (see ports.Resolver): the port
-// chosen earlier if still usable, else the wanted one, else the next free one
-// above it; no two forwards of a plan get the same port, and a running NoOp
-// forward keeps its port. Changes are sorted by name.
+// resolved for Start, Replace and Restart (see ports.Resolver): the wanted
+// port if usable, else the one chosen earlier if still usable, else the next
+// free one above the wanted one; a port a forward asks for by number goes to
+// it before any other forward's fallback, and no two forwards of a plan get
+// the same port. A running forward that is left alone keeps its port, unless
+// it runs off the port it asked for and that port is free again: then it is
+// restarted there. Changes are sorted by name.
 func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	fs := slices.Clone(desired)
 	if !slices.IsSortedFunc(fs, byForwardName) {
@@ -180,6 +183,11 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 		default:
 			c.Port = c.Prior.LocalPort
 			req = ports.Request{Address: c.Prior.Address, Keep: c.Prior.LocalPort}
+			if f.LocalPort > 0 && c.Prior.LocalPort != f.LocalPort {
+				// Off the port it asked for (it was taken): back to it
+				// once it is free, else where it is.
+				req.Wanted = f.LocalPort
+			}
 		}
 		switch {
 		case c.Prior == nil && c.Action == Start:
@@ -212,7 +220,11 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	for ri, ci := range reqIdx {
 		c := &changes[ci]
 		c.Port = got[ri]
-		if reqs[ri].Keep > 0 {
+		if keep := reqs[ri].Keep; keep > 0 {
+			if c.Port != keep { // a running forward moves back to its port
+				c.Action = Restart
+				c.Reason = fmt.Sprintf("port %d is free again: moving back from %d", c.Port, keep)
+			}
 			continue
 		}
 		wanted := reqs[ri].Wanted

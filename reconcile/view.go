@@ -15,7 +15,7 @@ import (
 
 // JSONFormatVersion is the version of the plan and status JSON schemas (see
 // JSON.md). A change that can break a consumer bumps the major number.
-const JSONFormatVersion = "1.0"
+const JSONFormatVersion = "1.1"
 
 // HumanOptions tune RenderHuman.
 type HumanOptions struct {

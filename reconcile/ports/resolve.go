@@ -2,6 +2,7 @@ package ports
 
 import (
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -27,6 +28,10 @@ type Request struct {
 	Own int
 	// Keep reserves this exact port without checking (a running forward that
 	// is left alone). Keep requests are reserved before any other is resolved.
+	// With Wanted set as well (a running forward off the port it asked for),
+	// the request gets Wanted when that is usable in the explicit round, and
+	// Keep otherwise; Keep stays reserved for the whole batch either way (the
+	// running process holds it until it moves).
 	Keep int
 }
 
@@ -66,12 +71,16 @@ func ResolvePorts(reqs []Request, free Checker) []int {
 var resolvers = sync.Pool{New: func() any { return new(Resolver) }}
 
 // Resolve appends one port per request to dst, in request order, and returns
-// it. Keep ports are taken as they are. Otherwise the port is the first
-// usable of: Sticky, Wanted, then Wanted+1, Wanted+2, ... (or AutoBase,
-// AutoBase+1, ... when Wanted is 0). A port is usable when no earlier request
-// of the batch got it (on the same address, or either is a wildcard) and it is
-// either the request's Own port or free by the checker. 0 means no port was
-// found. The order of reqs decides who wins a contested port.
+// it. Keep ports are taken as they are. The others are resolved in three
+// rounds, each over the requests in order: first every request that asks for
+// a port (Wanted) gets it if usable, so a port a forward asks for by number
+// wins over another forward's fallback; then every request still without a
+// port keeps its Sticky one if usable; then the rest take the first usable of
+// Wanted+1, Wanted+2, ... (or AutoBase, AutoBase+1, ... when Wanted is 0). A
+// port is usable when no request of the batch got it before (on the same
+// address, or either is a wildcard) and it is either the request's Own port
+// or free by the checker. 0 means no port was found. Within a round, the
+// order of reqs decides who wins a contested port.
 func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	start := len(dst)
 	b := batch{free: free}
@@ -83,21 +92,37 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 			r.set(q.Address).mark(q.Keep)
 		}
 	}
-	for i := range reqs {
-		q := &reqs[i]
-		if q.Keep > 0 {
-			dst = append(dst, q.Keep)
-			continue
+	dst = slices.Grow(dst, len(reqs))[:start+len(reqs)]
+	out := dst[start:]
+	clear(out)
+	for round := range rounds {
+		for i := range reqs {
+			q := &reqs[i]
+			if out[i] != 0 {
+				continue
+			}
+			if q.Keep > 0 {
+				if round == roundWanted && q.Wanted > 0 && q.Wanted != q.Keep {
+					out[i] = r.pick(q, &b, round)
+				}
+				if out[i] == 0 {
+					out[i] = q.Keep
+				}
+				continue
+			}
+			out[i] = r.pick(q, &b, round)
 		}
-		dst = append(dst, r.pick(q, &b))
 	}
-	// Every bit set in this batch is a port in dst: clear them so the
-	// next batch starts empty.
+	// Every bit set in this batch is a port in dst or a Keep port: clear
+	// them so the next batch starts empty.
 	for i := range r.sets {
 		w := r.sets[i].bits
-		for _, p := range dst[start:] {
+		for j, p := range out {
 			if p > 0 && p <= MaxPort {
 				w[p>>6] &^= 1 << (p & 63)
+			}
+			if k := reqs[j].Keep; k > 0 && k <= MaxPort {
+				w[k>>6] &^= 1 << (k & 63)
 			}
 		}
 	}
@@ -107,6 +132,14 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	r.viewOwn = nil // the cache of conflicts holds for one batch
 	return dst
 }
+
+// The rounds of Resolve.
+const (
+	roundWanted = iota // the port asked for, exactly
+	roundSticky        // the port chosen at an earlier apply
+	roundSearch        // the first usable one above
+	rounds
+)
 
 // batch is how one Resolve call checks ports: a *Cache is read at one
 // instant for the whole batch, with its hits counted here and added to the
@@ -119,8 +152,13 @@ type batch struct {
 	hits  uint64
 }
 
-// pick returns the port for q, 0 if none, and marks it taken.
-func (r *Resolver) pick(q *Request, b *batch) int {
+// pick returns the port for q in round, 0 if none, and marks it taken.
+func (r *Resolver) pick(q *Request, b *batch, round int) int {
+	switch {
+	case round == roundWanted && q.Wanted == 0,
+		round == roundSticky && (q.Sticky == 0 || q.Sticky == q.Wanted):
+		return 0 // nothing to try in this round
+	}
 	// A request on the address of the one before (the common case) keeps
 	// its view of the batch's sets and its cache table.
 	own := r.viewOwn
@@ -130,22 +168,30 @@ func (r *Resolver) pick(q *Request, b *batch) int {
 			b.tab = b.cache.tableOf(q.Address)
 		}
 	}
-	p := r.search(q, b)
+	var p int
+	switch round {
+	case roundWanted:
+		if r.usable(q, q.Wanted, b) {
+			p = q.Wanted
+		}
+	case roundSticky:
+		if r.usable(q, q.Sticky, b) {
+			p = q.Sticky
+		}
+	default:
+		p = r.search(q, b)
+	}
 	if p > 0 {
 		own.mark(p)
 	}
 	return p
 }
 
+// search returns the first usable port above Wanted (from AutoBase when
+// Wanted is 0), 0 if none.
 func (r *Resolver) search(q *Request, b *batch) int {
-	if q.Sticky > 0 && r.usable(q, q.Sticky, b) {
-		return q.Sticky
-	}
 	p := AutoBase
 	if q.Wanted > 0 {
-		if r.usable(q, q.Wanted, b) {
-			return q.Wanted
-		}
 		p = q.Wanted + 1
 	}
 	for ; p <= MaxPort; p++ {

@@ -258,6 +258,24 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	return Plan{Changes: changes}
 }
 
+// Fail marks forwards that cannot be planned: each change of one of them
+// is dropped (whatever runs of it is left as it is: not started, stopped or
+// replaced) and the error is listed in p.Errors instead. Diff is given the
+// other forwards only, so a running forward that failed shows up as a Stop
+// here, and is dropped like the rest.
+func (p *Plan) Fail(errs []ForwardError) {
+	if len(errs) == 0 {
+		return
+	}
+	bad := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		bad[e.Name] = true
+	}
+	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return bad[c.Name] })
+	p.Errors = append(p.Errors, errs...)
+	slices.SortStableFunc(p.Errors, func(a, b ForwardError) int { return strings.Compare(a.Name, b.Name) })
+}
+
 // HasChanges reports whether applying the plan would do anything.
 func (p Plan) HasChanges() bool {
 	for i := range p.Changes {

@@ -83,6 +83,15 @@ func viewScenarios() map[string]Plan {
 	}, dbusyPorts{"127.0.0.1:38081": true, "127.0.0.1:38082": true})
 	portback.Workspace = "shop"
 
+	// prod's context is not in the kubeconfig: it runs (from an earlier
+	// apply) and is left alone; web is planned as ever.
+	unplannable := Diff([]model.Forward{web}, Actual{"prod": drunning(dfwd("prod", 5433), 5433)}, dbusyPorts{})
+	unplannable.Fail([]ForwardError{{Name: "prod", Error: `kpf.hcl:9,3-20: forward "prod": context "prod" is not in the kubeconfig (did you mean "kind-dev"? contexts: kind-dev)`}})
+	unplannable.Workspace = "shop"
+	onlyErrors := Diff(nil, Actual{}, dbusyPorts{})
+	onlyErrors.Fail([]ForwardError{{Name: "b", Error: "context \"x\" is not in the kubeconfig"}, {Name: "a", Error: "context \"x\" is not in the kubeconfig"}})
+	onlyErrors.Workspace = "shop"
+
 	selector := Diff([]model.Forward{dfwd("db", 5432, func(f *model.Forward) {
 		f.Target = model.Target{}
 		f.Selector = map[string]string{"app": "postgres"}
@@ -110,14 +119,16 @@ func viewScenarios() map[string]Plan {
 	none.Workspace = "shop"
 
 	return map[string]Plan{
-		"mixed":     mixed,
-		"unhealthy": unhealthy,
-		"portback":  portback,
-		"selector":  selector,
-		"migration": migration,
-		"health":    health,
-		"nochanges": none,
-		"empty":     {Workspace: "empty", Changes: []Change{}},
+		"mixed":       mixed,
+		"unhealthy":   unhealthy,
+		"portback":    portback,
+		"unplannable": unplannable,
+		"onlyerrors":  onlyErrors,
+		"selector":    selector,
+		"migration":   migration,
+		"health":      health,
+		"nochanges":   none,
+		"empty":       {Workspace: "empty", Changes: []Change{}},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -352,13 +353,18 @@ func (a *app) view(dir string) (*state.Store, error) {
 // resolved, the state, and the observed world.
 type session struct {
 	ws       *spec.Workspace
-	forwards []spec.Forward // contexts resolved
-	store    *state.Store
-	state    *state.File
-	rt       runtime.Runtime
-	ports    *ports.Cache
-	observer *reconcile.Observer
-	contexts *contextResolver
+	forwards []spec.Forward // contexts resolved; without the unplannable ones
+	// all is every forward of the spec, resolved where its context is known.
+	all []spec.Forward
+	// unplannable are the enabled forwards whose context the kubeconfig
+	// does not have (errors scrubbed): plans leave them as they are.
+	unplannable []reconcile.ForwardError
+	store       *state.Store
+	state       *state.File
+	rt          runtime.Runtime
+	ports       *ports.Cache
+	observer    *reconcile.Observer
+	contexts    *contextResolver
 }
 
 // openSession loads the spec, resolves contexts and loads state. It does not
@@ -377,7 +383,7 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool)
 	var err error
 	s := &session{ws: ws}
 	s.contexts = a.newContextResolver()
-	if s.forwards, err = s.contexts.resolve(ctx, ws.Forwards); err != nil {
+	if s.all, s.forwards, s.unplannable, err = a.resolveEach(ctx, s.contexts, ws.Forwards); err != nil {
 		return nil, err
 	}
 	open := a.store
@@ -388,9 +394,11 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool)
 		return nil, err
 	}
 	s.rt = a.runtimeFor(s.store)
-	for i := range s.forwards {
-		if s.forwards[i].Runtime == "" {
-			s.forwards[i].Runtime = defaultRuntime
+	for _, fs := range [][]spec.Forward{s.all, s.forwards} {
+		for i := range fs {
+			if fs[i].Runtime == "" {
+				fs[i].Runtime = defaultRuntime
+			}
 		}
 	}
 	if s.state, err = s.store.Load(); err != nil {
@@ -414,11 +422,37 @@ func (s *session) observe(ctx context.Context) reconcile.Actual {
 	return s.observer.Observe(ctx, s.state, s.forwards)
 }
 
-// plan observes and diffs.
+// plan observes and diffs; the forwards that cannot be planned are listed
+// as the plan's errors and left as they are.
 func (s *session) plan(ctx context.Context) reconcile.Plan {
 	p := reconcile.Diff(s.forwards, s.observe(ctx), s.ports)
+	p.Fail(s.unplannable)
 	p.Workspace = s.ws.Name
 	return p
+}
+
+// resolveEach resolves the contexts of fs with r: all of them (resolved
+// where the context is known), the plannable ones, and the errors of the
+// others, scrubbed of sensitive values.
+func (a *app) resolveEach(ctx context.Context, r *contextResolver, fs []spec.Forward) (all, ok []spec.Forward, bad []reconcile.ForwardError, err error) {
+	all, bad, err = r.resolveEach(ctx, fs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(bad) == 0 {
+		return all, all, nil, nil
+	}
+	skip := make(map[string]bool, len(bad))
+	for i := range bad {
+		skip[bad[i].Name] = true
+		bad[i].Error = a.scrub.Scrub(bad[i].Error)
+	}
+	for _, f := range all {
+		if !skip[f.Name] {
+			ok = append(ok, f)
+		}
+	}
+	return slices.Clip(all), ok, bad, nil
 }
 
 // lock takes the workspace lock or fails naming the holder.

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/internal/safefs"
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/spec"
@@ -38,7 +39,12 @@ func (a *app) validateCommand() *cobra.Command {
 		Long: `validate loads every spec file of the workspace, evaluates variables, locals
 and functions, and makes every check that needs no cluster: unique names,
 unique local ports per address, port ranges, target syntax, IP literals,
-durations. Errors carry file:line:col.`,
+durations. Errors carry file:line:col.
+
+When a kubeconfig is at hand (--kubeconfig, $KUBECONFIG or ~/.kube/config),
+validate also checks that every enabled forward's context is in it (reading
+the file only: no cluster is contacted); without one it says that contexts
+were not checked.`,
 		Example: `  kpf validate
   kpf -C examples/basic validate --var context=kind-dev`,
 		Args: cobra.NoArgs,
@@ -47,8 +53,23 @@ durations. Errors carry file:line:col.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s.\n",
-				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "))
+			contexts := "contexts checked against the kubeconfig"
+			if why := a.kubeconfigProblem(); why != "" {
+				contexts = "contexts not checked: " + why
+			} else {
+				_, bad, err := a.newContextResolver().resolveEach(cmd.Context(), ws.Forwards)
+				if err != nil {
+					return err
+				}
+				for _, e := range bad {
+					fmt.Fprintf(a.io.Err, "Error: %s\n", termtext.Escape(a.scrub.Scrub(e.Error)))
+				}
+				if len(bad) > 0 {
+					return errReported
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s; %s.\n",
+				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "), contexts)
 			return nil
 		},
 	}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +62,14 @@ type Applier struct {
 	PortFree func(address string, port int) bool
 	// FreePort asks the kernel for any free port; nil means ports.FreePort.
 	FreePort func(address string) (int, error)
+	// Reach, when set, checks before any start that the cluster of a kube
+	// context answers at all, once per context of the changes that start
+	// something, and returns within a bounded time: an error that says
+	// which cluster is unreachable and why. The changes of an unreachable
+	// context fail at once without retries (one progress line per
+	// context) and touch nothing: a forward to be replaced or restarted
+	// keeps running as it was.
+	Reach func(ctx context.Context, kubeContext string) error
 
 	scrub redact.Scrubber // the sensitive values of every forward acted on, kept out of Progress
 
@@ -96,6 +107,9 @@ type Outcome struct {
 	Permanent bool
 	// Attempts counts calls to the runtime for the decisive step.
 	Attempts int
+	// NeverRan is set on a Stop of a forward that was not running (its
+	// start had failed): its record was removed, nothing was stopped.
+	NeverRan bool
 }
 
 // Apply executes every change of p that is not a no-op, at most
@@ -133,6 +147,8 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 	}
 	a.mu.Unlock()
 
+	unreachable := a.reachAll(ctx, todo)
+
 	limit := opts.maxParallel
 	if limit <= 0 {
 		limit = a.MaxParallel
@@ -168,6 +184,12 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			if c.Desired != nil && c.Action != Stop {
+				if err := unreachable[c.Desired.Context]; err != nil {
+					outcomes[i] = a.notReached(c, err)
+					return
+				}
+			}
 			outcomes[i] = a.applyOne(ctx, c, opts.newBackOff)
 		}()
 	}
@@ -186,6 +208,67 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		}
 	}
 	return res
+}
+
+// reachAll runs Reach once for each context the changes start forwards
+// in, all at once, and returns the errors by context; it prints one
+// progress line per unreachable context, naming its forwards.
+func (a *Applier) reachAll(ctx context.Context, todo []*Change) map[string]error {
+	if a.Reach == nil {
+		return nil
+	}
+	byContext := map[string][]string{}
+	for _, c := range todo {
+		if c.Desired != nil && c.Action != Stop {
+			byContext[c.Desired.Context] = append(byContext[c.Desired.Context], "forward."+c.Name)
+		}
+	}
+	errs := make(map[string]error, len(byContext))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for kc := range byContext {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Reach(ctx, kc); err != nil {
+				mu.Lock()
+				errs[kc] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, kc := range slices.Sorted(maps.Keys(errs)) {
+		names := byContext[kc]
+		a.logger().Debug("cluster unreachable: its changes are not applied", "context", kc, "forwards", len(names), "error", errs[kc])
+		a.progressf("%s: not applied: %v", strings.Join(names, ", "), errs[kc])
+	}
+	return errs
+}
+
+// notReached is the outcome of a change whose cluster is unreachable: a
+// start is recorded as failed (status shows why); a forward that runs is
+// left as it is.
+func (a *Applier) notReached(c *Change, err error) Outcome {
+	out := Outcome{Name: c.Name, Action: c.Action, Port: c.Port, Err: err, Permanent: true}
+	if c.Action != Start || c.Prior != nil && !c.Prior.Handle.IsZero() {
+		return out
+	}
+	entry := a.entryFor(c, c.Port)
+	entry.LastError = err.Error()
+	a.mu.Lock()
+	if a.State != nil {
+		if a.State.Forwards == nil {
+			a.State.Forwards = make(map[string]state.Forward)
+		}
+		a.State.Forwards[c.Name] = entry
+	}
+	serr := a.saveLocked()
+	a.mu.Unlock()
+	if serr != nil {
+		a.logger().Error("saving state", "error", serr)
+	}
+	return out
 }
 
 func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.BackOff) Outcome {
@@ -238,6 +321,7 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 	out := Outcome{Name: c.Name, Action: Stop}
 	if c.Prior != nil {
 		out.Port = c.Prior.LocalPort
+		out.NeverRan = c.Prior.Handle.IsZero()
 	}
 	if h, ok := a.ownedHandle(c); ok {
 		attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
@@ -268,7 +352,11 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 		a.failed(c.Name, out)
 		return out
 	}
-	a.progressf("forward.%s: stopped", c.Name)
+	if out.NeverRan {
+		a.progressf("forward.%s: removed (it never started)", c.Name)
+	} else {
+		a.progressf("forward.%s: stopped", c.Name)
+	}
 	return out
 }
 
@@ -320,25 +408,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	}, log)
 	out.Attempts, out.Port = attempts, port
 
-	entry := state.Forward{
-		Name:       d.Name,
-		SpecHash:   SpecHash(*d),
-		Target:     d.Target.String(),
-		Selector:   d.Selector,
-		Context:    d.Context,
-		Namespace:  d.Namespace,
-		Address:    d.Address,
-		RemotePort: d.RemotePort,
-		LocalPort:  port,
-		WantedPort: d.LocalPort,
-		Health:     FormatHealth(d.Health),
-
-		MaxConnections: d.MaxConnections,
-	}
-	entry.Sensitive = sensitiveFields(d)
-	if c.Prior != nil {
-		entry.Restarts = c.Prior.Restarts
-	}
+	entry := a.entryFor(c, port)
 	if err != nil {
 		out.Err, out.Permanent = err, runtime.IsPermanent(err)
 		entry.LastError = err.Error()
@@ -386,6 +456,32 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	return out
 }
 
+// entryFor is the state record of c's forward started on port (no handle
+// yet).
+func (a *Applier) entryFor(c *Change, port int) state.Forward {
+	d := c.Desired
+	entry := state.Forward{
+		Name:       d.Name,
+		SpecHash:   SpecHash(*d),
+		Target:     d.Target.String(),
+		Selector:   d.Selector,
+		Context:    d.Context,
+		Namespace:  d.Namespace,
+		Address:    d.Address,
+		RemotePort: d.RemotePort,
+		LocalPort:  port,
+		WantedPort: d.LocalPort,
+		Health:     FormatHealth(d.Health),
+
+		MaxConnections: d.MaxConnections,
+	}
+	entry.Sensitive = sensitiveFields(d)
+	if c.Prior != nil {
+		entry.Restarts = c.Prior.Restarts
+	}
+	return entry
+}
+
 // retry runs op under the Applier's backoff policy, bounded by ctx. A
 // permanent error (runtime.IsPermanent) is returned at once. It returns
 // the number of calls to op.
@@ -401,7 +497,9 @@ func (a *Applier) retry(ctx context.Context, nb func() backoff.BackOff, op func(
 		}
 		return err
 	}, backoff.WithContext(nb(), ctx), func(err error, d time.Duration) {
-		log.Warn("attempt failed, retrying", "attempt", attempts, "error", err, "retry_in", d)
+		// Debug: the outcome says what failed in the end; each attempt
+		// is noise unless asked for (--log-level debug).
+		log.Debug("attempt failed, retrying", "attempt", attempts, "error", err, "retry_in", d)
 	})
 	if err != nil && ctx.Err() != nil && last != nil && !errors.Is(err, last) {
 		err = fmt.Errorf("%w (last error: %v)", err, last)

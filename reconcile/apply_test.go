@@ -529,3 +529,79 @@ func TestApplyPassesMaxConnections(t *testing.T) {
 		t.Errorf("state of api: max connections %d, want 7", n)
 	}
 }
+
+// TestApplyUnreachableContext: Reach is asked once per context that has
+// something to start; the changes of an unreachable one fail at once
+// (permanent, no runtime call, one progress line naming its forwards): a
+// new forward is recorded as failed with the reason, a running one to be
+// restarted is left running. Other contexts are applied, and a stop of a
+// forward that never started is told apart from a stop.
+func TestApplyUnreachableContext(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	a, out := newTestApplier(rt, 5)
+	var mu sync.Mutex
+	asked := map[string]int{}
+	a.Reach = func(_ context.Context, kc string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[kc]++
+		if kc == "gone" {
+			return errors.New("cluster gone at https://127.0.0.1:1 is unreachable: connection refused")
+		}
+		return nil
+	}
+	inGone := func(name string, port int) *model.Forward { f := fwd(name, port); f.Context = "gone"; return f }
+	running := startFake(t, rt, "sick", 9001)
+	running.Context = "gone"
+	a.State.Forwards["sick"] = running
+	neverRan := state.Forward{Name: "failed", LastError: "earlier"}
+	a.State.Forwards["failed"] = neverRan
+	p := Plan{Changes: []Change{
+		{Name: "a", Action: Start, Port: 9002, Desired: inGone("a", 9002)},
+		{Name: "b", Action: Start, Port: 9003, Desired: inGone("b", 9003)},
+		{Name: "failed", Action: Stop, Prior: &neverRan},
+		{Name: "ok", Action: Start, Port: 9004, Desired: fwd("ok", 9004)},
+		{Name: "sick", Action: Restart, Port: 9001, Desired: inGone("sick", 9001), Prior: &running},
+	}}
+	before := len(rt.startCalls()) // sick's start
+	res := a.Apply(context.Background(), p)
+
+	if asked["gone"] != 1 || asked["kind-dev"] != 1 || len(asked) != 2 {
+		t.Errorf("Reach asked %v, want once per context with starts", asked)
+	}
+	if res.Failed != 3 {
+		t.Errorf("Failed = %d, want 3 (a, b, sick): %+v", res.Failed, res.Outcomes)
+	}
+	for _, o := range res.Outcomes {
+		switch o.Name {
+		case "a", "b", "sick":
+			if !o.Permanent || o.Attempts != 0 || o.Err == nil || !strings.Contains(o.Err.Error(), "is unreachable") {
+				t.Errorf("%s: %+v, want a permanent unreachable error and no attempt", o.Name, o)
+			}
+		case "failed":
+			if o.Err != nil || !o.NeverRan {
+				t.Errorf("failed: %+v, want removed as never started", o)
+			}
+		}
+	}
+	if calls := rt.startCalls()[before:]; len(calls) != 1 || calls[0].Name != "ok" {
+		t.Errorf("runtime starts %+v, want only ok", calls)
+	}
+	if stops := rt.stopCalls(); len(stops) != 0 {
+		t.Errorf("Stop called %v: sick must keep running while its cluster is unreachable", stops)
+	}
+	if got := a.State.Forwards["sick"].Handle; got != running.Handle {
+		t.Errorf("sick's record changed: %v", got)
+	}
+	for _, name := range []string{"a", "b"} {
+		if f := a.State.Forwards[name]; !f.Handle.IsZero() || !strings.Contains(f.LastError, "is unreachable") {
+			t.Errorf("%s recorded as %+v, want failed with the reason", name, f)
+		}
+	}
+	lines := out.lines()
+	want := "forward.a, forward.b, forward.sick: not applied: cluster gone at https://127.0.0.1:1 is unreachable: connection refused"
+	if !hasLine(lines, want) || !hasLine(lines, "forward.failed: removed (it never started)") || strings.Count(strings.Join(lines, "\n"), "unreachable") != 1 {
+		t.Errorf("progress:\n%s\nwant one line %q and the removal", strings.Join(lines, "\n"), want)
+	}
+}

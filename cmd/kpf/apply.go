@@ -231,6 +231,7 @@ func (a *app) applier(s *session, out io.Writer) *reconcile.Applier {
 		Progress:    out,
 		MaxParallel: s.ws.Settings.MaxParallel,
 		Kubeconfig:  a.opts.Kubeconfig,
+		Reach:       a.reach,
 	}
 }
 
@@ -275,7 +276,7 @@ func onlyChanges(p reconcile.Plan, names []string) (reconcile.Plan, error) {
 func applySummary(res reconcile.Result, unplannable int) string {
 	counts := map[reconcile.Action]int{}
 	for _, o := range res.Outcomes {
-		if o.Err == nil {
+		if o.Err == nil && !o.NeverRan {
 			counts[o.Action]++
 		}
 	}

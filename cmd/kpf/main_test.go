@@ -54,9 +54,25 @@ func newCLI(t *testing.T) *cli {
 	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	const kubeconfig = `apiVersion: v1
+	// The "API server" accepts connections (apply checks that the cluster
+	// answers before it starts forwards) and says nothing.
+	apiServer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { apiServer.Close() })
+	go func() {
+		for {
+			c, err := apiServer.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	kubeconfig := `apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+clusters: [{name: c, cluster: {server: "https://` + apiServer.Addr().String() + `"}}]
 users: [{name: u, user: {token: not-a-secret}}]
 contexts:
 - {name: kind-dev, context: {cluster: c, user: u}}

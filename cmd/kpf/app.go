@@ -457,7 +457,20 @@ func (a *app) resolveEach(ctx context.Context, r *contextResolver, fs []spec.For
 
 // lock takes the workspace lock or fails naming the holder.
 func (a *app) lock(ctx context.Context, st *state.Store) (func(), error) {
-	unlock, err := st.Lock(ctx, lockWait)
+	return a.lockAs(ctx, st, "")
+}
+
+// lockAs is lock that says what holds it (state.HolderWatch for a watch,
+// which keeps it until it is quit). Held by this workspace's watch, the
+// lock is not waited for, and the error says how to proceed.
+func (a *app) lockAs(ctx context.Context, st *state.Store, holder string) (func(), error) {
+	unlock, err := st.LockAs(ctx, lockWait, holder)
+	var le *state.LockedError
+	if errors.As(err, &le) && le.Holder == state.HolderWatch {
+		return nil, fmt.Errorf("%w\nThis workspace's own `kpf apply --watch` (pid %d) holds the lock for as long as it runs. "+
+			"Quit it (q, or Ctrl-C where it runs; its forwards keep running) and run this again, "+
+			"or let the watch do it: it applies every spec edit (enabled = false stops a forward, r in its view restarts one)", err, le.PID)
+	}
 	if err != nil {
 		return nil, err
 	}

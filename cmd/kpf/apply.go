@@ -15,6 +15,7 @@ import (
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 type applyOptions struct {
@@ -66,7 +67,11 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := a.lock(ctx, s.store)
+	holder := ""
+	if o.Watch {
+		holder = state.HolderWatch
+	}
+	unlock, err := a.lockAs(ctx, s.store, holder)
 	if err != nil {
 		return err
 	}

@@ -73,8 +73,12 @@ type Applier struct {
 
 	scrub redact.Scrubber // the sensitive values of every forward acted on, kept out of Progress
 
-	mu       sync.Mutex // guards State, Store, Progress, reserved and the save clock
+	mu       sync.Mutex // guards State, Store, Progress, reserved, released and the save clock
 	reserved map[portKey]bool
+	// released has a channel for each change of the current apply that
+	// frees a port another change starts on; it is closed once the old
+	// process is stopped (or the change ends).
+	released map[*Change]chan struct{}
 	lastSave time.Time // when State was last written
 	dirty    bool      // State changed since
 }
@@ -148,6 +152,7 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 	a.mu.Unlock()
 
 	unreachable := a.reachAll(ctx, todo)
+	waits, order := a.handoffs(todo)
 
 	limit := opts.maxParallel
 	if limit <= 0 {
@@ -173,7 +178,8 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		return sems[name]
 	}
 	var wg sync.WaitGroup
-	for i, c := range todo {
+	for _, i := range order {
+		c := todo[i]
 		sem := semFor(changeRuntime(c))
 		select {
 		case sem <- struct{}{}:
@@ -184,6 +190,13 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			defer a.release(c)
+			for _, ch := range waits[c] { // the forward on our port stops first
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+			}
 			if c.Desired != nil && c.Action != Stop {
 				if err := unreachable[c.Desired.Context]; err != nil {
 					outcomes[i] = a.notReached(c, err)
@@ -208,6 +221,66 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		}
 	}
 	return res
+}
+
+// handoffs finds the changes that start a forward on a port another change
+// of todo frees (a running forward moving off a port that a forward asks
+// for by number, or stopping): each waits for the channel of the change
+// that frees it. order is todo's indexes with the changes that free a port
+// first: they never wait, so launching them first (each holding one of the
+// bounded slots) leaves no waiter without the change it waits for.
+func (a *Applier) handoffs(todo []*Change) (waits map[*Change][]chan struct{}, order []int) {
+	waits = make(map[*Change][]chan struct{})
+	freeing := map[int][]*Change{} // by the port it frees
+	for _, d := range todo {
+		if p := d.Prior; p != nil && !p.Handle.IsZero() && p.LocalPort > 0 &&
+			(d.Action == Stop || (d.Action == Replace || d.Action == Restart) && d.Port != p.LocalPort) {
+			freeing[p.LocalPort] = append(freeing[p.LocalPort], d)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.released = make(map[*Change]chan struct{})
+	for _, c := range todo {
+		if c.Desired == nil || c.Action == Stop || c.Port == 0 {
+			continue
+		}
+		for _, d := range freeing[c.Port] {
+			if d == c || !addressesConflict(d.Prior.Address, c.Desired.Address) {
+				continue
+			}
+			ch, ok := a.released[d]
+			if !ok {
+				ch = make(chan struct{})
+				a.released[d] = ch
+			}
+			waits[c] = append(waits[c], ch)
+		}
+	}
+	order = make([]int, 0, len(todo))
+	for i, c := range todo {
+		if _, frees := a.released[c]; frees {
+			order = append(order, i)
+			delete(waits, c) // one that frees a port never waits
+		}
+	}
+	for i, c := range todo {
+		if _, frees := a.released[c]; !frees {
+			order = append(order, i)
+		}
+	}
+	return waits, order
+}
+
+// release tells the changes waiting for c's port that it is free; safe
+// to call more than once.
+func (a *Applier) release(c *Change) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ch, ok := a.released[c]; ok {
+		close(ch)
+		delete(a.released, c)
+	}
 }
 
 // reachAll runs Reach once for each context the changes start forwards
@@ -293,6 +366,7 @@ func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.Bac
 				return out
 			}
 			log.Debug("stopped the old forward", "handle", h.String())
+			a.release(c)
 		}
 	}
 	return a.start(ctx, c, nb, log)
@@ -341,6 +415,7 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 			return out
 		}
 	}
+	a.release(c)
 	a.mu.Lock()
 	if a.State != nil {
 		delete(a.State.Forwards, c.Name)

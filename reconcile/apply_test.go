@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -603,5 +604,44 @@ func TestApplyUnreachableContext(t *testing.T) {
 	want := "forward.a, forward.b, forward.sick: not applied: cluster gone at https://127.0.0.1:1 is unreachable: connection refused"
 	if !hasLine(lines, want) || !hasLine(lines, "forward.failed: removed (it never started)") || strings.Count(strings.Join(lines, "\n"), "unreachable") != 1 {
 		t.Errorf("progress:\n%s\nwant one line %q and the removal", strings.Join(lines, "\n"), want)
+	}
+}
+
+// TestApplyHandsOffAPort: a forward that starts on the port another
+// change frees (a running forward moving off a port the first asks for by
+// number) starts only once the old process is stopped, whatever the order
+// of the plan and even one action at a time.
+func TestApplyHandsOffAPort(t *testing.T) {
+	t.Parallel()
+	for _, parallel := range []int{1, 10} {
+		t.Run(fmt.Sprintf("max_parallel %d", parallel), func(t *testing.T) {
+			t.Parallel()
+			rt := newFakeRuntime(nil)
+			a, _ := newTestApplier(rt, 0)
+			a.MaxParallel = parallel
+			zzz := startFake(t, rt, "zzz", 9001)
+			zzz.WantedPort = 9000
+			a.State.Forwards["zzz"] = zzz
+			rt.onStart = func(s runtime.Spec) {
+				if st, _ := rt.Inspect(context.Background(), zzz.Handle); s.Name == "aaa" && st.Alive {
+					t.Errorf("aaa started on %d while zzz's old process still held it", s.LocalPort)
+				}
+			}
+			inFake := func(f *model.Forward) *model.Forward { f.Runtime = "fake"; return f } // one bound for both
+			p := Plan{Changes: []Change{
+				{Name: "aaa", Action: Start, Port: 9001, Desired: inFake(fwd("aaa", 9001))},
+				{Name: "zzz", Action: Restart, Reason: "port 9001 is asked for by forward.aaa", Port: 9002, Desired: inFake(fwd("zzz", 9000)), Prior: &zzz},
+			}}
+			res := a.Apply(context.Background(), p)
+			if res.Failed != 0 {
+				t.Fatalf("Failed = %d: %+v", res.Failed, res.Outcomes)
+			}
+			if res.Outcomes[0].Name != "aaa" || res.Outcomes[1].Name != "zzz" {
+				t.Errorf("outcomes not in plan order: %+v", res.Outcomes)
+			}
+			if got := a.State.Forwards["aaa"].LocalPort; got != 9001 {
+				t.Errorf("aaa on %d, want 9001", got)
+			}
+		})
 	}
 }

@@ -119,8 +119,11 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 // free one above the wanted one; a port a forward asks for by number goes to
 // it before any other forward's fallback, and no two forwards of a plan get
 // the same port. A running forward that is left alone keeps its port, unless
-// it runs off the port it asked for and that port is free again: then it is
-// restarted there. Changes are sorted by name.
+// it runs off the port it asked for and that port is free again (then it is
+// restarted there), or another forward asks for the port it runs on by
+// number (then it is restarted on the next free one above its wanted port;
+// Apply stops it before it starts the other there). Changes are sorted by
+// name.
 func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	fs := slices.Clone(desired)
 	if !slices.IsSortedFunc(fs, byForwardName) {
@@ -220,14 +223,21 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	for ri, ci := range reqIdx {
 		c := &changes[ci]
 		c.Port = got[ri]
+		wanted := reqs[ri].Wanted
 		if keep := reqs[ri].Keep; keep > 0 {
-			if c.Port != keep { // a running forward moves back to its port
+			switch {
+			case c.Port == keep:
+				continue
+			case c.Port == wanted: // a running forward moves back to its port
 				c.Action = Restart
 				c.Reason = fmt.Sprintf("port %d is free again: moving back from %d", c.Port, keep)
+				continue
 			}
-			continue
+			// Off its wanted port, it yields the one it has to a forward
+			// that asks for it by number.
+			c.Action = Restart
+			c.Reason = fmt.Sprintf("port %d is asked for by forward.%s", keep, claimer(keep, reqs[ri].Address, ri, reqs, reqIdx, got, changes))
 		}
-		wanted := reqs[ri].Wanted
 		switch {
 		case c.Port == 0:
 			from := wanted
@@ -274,6 +284,17 @@ func (p *Plan) Fail(errs []ForwardError) {
 	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return bad[c.Name] })
 	p.Errors = append(p.Errors, errs...)
 	slices.SortStableFunc(p.Errors, func(a, b ForwardError) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// claimer names the forward of the plan that got port on an address
+// conflicting with address, other than request self.
+func claimer(port int, address string, self int, reqs []ports.Request, reqIdx, got []int, changes []Change) string {
+	for j, p := range got {
+		if j != self && p == port && addressesConflict(reqs[j].Address, address) {
+			return changes[reqIdx[j]].Name
+		}
+	}
+	return "?"
 }
 
 // HasChanges reports whether applying the plan would do anything.

@@ -262,6 +262,21 @@ func TestDiff(t *testing.T) {
 				{Name: "api", Action: Restart, Port: 38080, Reason: "port 38080 is free again: moving back from 38081"},
 				// 38081 is api's until it has moved: web2 follows in the next plan.
 				{Name: "web2", Action: NoOp, Port: 38082}}},
+		{name: "a port asked for wins over a running forward's fallback",
+			desired: []model.Forward{dfwd("api", 38080), dfwd("web2", 38081)},
+			actual:  Actual{"api": drunning(dfwd("api", 38080), 38081)},
+			busy:    dbusyPorts{"127.0.0.1:38080": true, "127.0.0.1:38081": true},
+			want: []dwantChange{
+				{Name: "api", Action: Restart, Port: 38082, Reason: "port 38081 is asked for by forward.web2",
+					Move: &PortMove{Wanted: 38080, Got: 38082, Reason: "port 38080 is in use by another program"}},
+				{Name: "web2", Action: Start, Port: 38081}}},
+		{name: "a forward moving back hands the port it leaves to one that asks for it",
+			desired: []model.Forward{dfwd("api", 38080), dfwd("web2", 38081)},
+			actual:  Actual{"api": drunning(dfwd("api", 38080), 38081)},
+			busy:    dbusyPorts{"127.0.0.1:38081": true},
+			want: []dwantChange{
+				{Name: "api", Action: Restart, Port: 38080, Reason: "port 38080 is free again: moving back from 38081"},
+				{Name: "web2", Action: Start, Port: 38081}}},
 		{name: "a running forward off its port stays while it is busy",
 			desired: []model.Forward{api},
 			actual:  Actual{"api": drunning(api, 8081)},

@@ -28,18 +28,27 @@ type Request struct {
 	Own int
 	// Keep reserves this exact port without checking (a running forward that
 	// is left alone). Keep requests are reserved before any other is resolved.
-	// With Wanted set as well (a running forward off the port it asked for),
-	// the request gets Wanted when that is usable in the explicit round, and
-	// Keep otherwise; Keep stays reserved for the whole batch either way (the
-	// running process holds it until it moves).
+	// With Wanted set as well (a running forward off the port it asked for:
+	// Keep is a fallback), the request gets Wanted when that is usable in the
+	// explicit round; else it keeps Keep, unless a request without Keep
+	// asked for Keep by number in that round: that request gets it (the
+	// caller stops the running forward before starting the other there) and
+	// this one takes the first usable port above Wanted.
 	Keep int
 }
+
+// yields reports whether q is a Keep request that may give its port to a
+// request that asks for it by number.
+func (q *Request) yields() bool { return q.Keep > 0 && q.Wanted > 0 && q.Wanted != q.Keep }
 
 // Resolver gives each request of a batch a distinct, bindable port. The zero
 // value is ready to use; reusing one across batches allocates nothing. A
 // Resolver is not safe for concurrent use.
 type Resolver struct {
 	sets []portSet
+	// yielding are the batch's Keep requests that may give their port away
+	// (Request.yields), while the explicit round runs.
+	yielding []yielder
 
 	// The sets the current request conflicts with, and for which address
 	// and number of sets they were found.
@@ -47,6 +56,14 @@ type Resolver struct {
 	viewAddr string
 	viewOwn  *portWords
 	viewSets int
+}
+
+// yielder is a yielding Keep request of the batch.
+type yielder struct {
+	idx     int
+	address string
+	port    int
+	lost    bool // a request asked for its port by number and got it
 }
 
 // portSet is the ports given out in the current batch on one address.
@@ -87,32 +104,36 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	if c, ok := free.(*Cache); ok {
 		b.cache, b.now = c, c.nanos()
 	}
-	for _, q := range reqs {
-		if q.Keep > 0 && q.Keep <= MaxPort {
-			r.set(q.Address).mark(q.Keep)
-		}
-	}
 	dst = slices.Grow(dst, len(reqs))[:start+len(reqs)]
 	out := dst[start:]
 	clear(out)
+	r.yielding = r.yielding[:0]
+	for i := range reqs {
+		q := &reqs[i]
+		switch {
+		case q.Keep <= 0:
+		case q.yields() && q.Keep <= MaxPort:
+			r.yielding = append(r.yielding, yielder{idx: i, address: q.Address, port: q.Keep})
+		default:
+			if q.Keep <= MaxPort {
+				r.set(q.Address).mark(q.Keep)
+			}
+			out[i] = q.Keep
+		}
+	}
 	for round := range rounds {
 		for i := range reqs {
 			q := &reqs[i]
-			if out[i] != 0 {
-				continue
-			}
-			if q.Keep > 0 {
-				if round == roundWanted && q.Wanted > 0 && q.Wanted != q.Keep {
-					out[i] = r.pick(q, &b, round)
-				}
-				if out[i] == 0 {
-					out[i] = q.Keep
-				}
+			if out[i] != 0 || round != roundWanted && q.Keep > 0 && !r.lost(i) {
 				continue
 			}
 			out[i] = r.pick(q, &b, round)
 		}
+		if round == roundWanted {
+			r.settleYields(out, reqs)
+		}
 	}
+	r.yielding = r.yielding[:0]
 	// Every bit set in this batch is a port in dst or a Keep port: clear
 	// them so the next batch starts empty.
 	for i := range r.sets {
@@ -171,7 +192,7 @@ func (r *Resolver) pick(q *Request, b *batch, round int) int {
 	var p int
 	switch round {
 	case roundWanted:
-		if r.usable(q, q.Wanted, b) {
+		if r.usable(q, q.Wanted, b) || q.Keep == 0 && inRange(q.Wanted) && !r.taken(q.Wanted) && r.claim(q.Address, q.Wanted) {
 			p = q.Wanted
 		}
 	case roundSticky:
@@ -204,6 +225,50 @@ func (r *Resolver) search(q *Request, b *batch) int {
 	}
 	return 0
 }
+
+// claim gives port on address to the caller if a yielding request of the
+// batch that has not kept it yet holds it there (it then has to move).
+func (r *Resolver) claim(address string, port int) bool {
+	for i := range r.yielding {
+		y := &r.yielding[i]
+		if !y.lost && y.port == port && (y.address == address || IsWildcard(y.address) || IsWildcard(address)) {
+			y.lost = true
+			return true
+		}
+	}
+	return false
+}
+
+// lost reports whether request i yielded its port.
+func (r *Resolver) lost(i int) bool {
+	for _, y := range r.yielding {
+		if y.idx == i {
+			return y.lost
+		}
+	}
+	return false
+}
+
+// settleYields ends the explicit round: each yielding request that did not
+// get its wanted port keeps its own, unless a request asked for that one.
+func (r *Resolver) settleYields(out []int, reqs []Request) {
+	for i := range r.yielding {
+		y := &r.yielding[i]
+		if y.lost || out[y.idx] != 0 {
+			continue
+		}
+		own := r.conflicts(y.address)
+		if r.taken(y.port) { // given out through a checker that says it is free
+			y.lost = true
+			continue
+		}
+		own.mark(y.port)
+		out[y.idx] = reqs[y.idx].Keep
+	}
+	r.viewOwn = nil // conflicts moved the view
+}
+
+func inRange(p int) bool { return p >= 1 && p <= MaxPort }
 
 // usable reports whether q may have port p: in range, not taken in the
 // batch, and its own or free.

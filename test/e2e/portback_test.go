@@ -108,3 +108,46 @@ func consecutiveFreePorts(t *testing.T, n int) int {
 	t.Fatalf("no %d consecutive free ports found", n)
 	return 0
 }
+
+// TestPortAskedForTakesARunningFallback: api runs on P+1 because another
+// program holds P. A new forward web2 that asks for P+1 by number gets it:
+// the plan restarts api on the next free port, saying why, and apply hands
+// P+1 over (api's old listener is closed before web2's opens). Each port
+// then reaches its own forward's pods.
+func TestPortAskedForTakesARunningFallback(t *testing.T) {
+	t.Parallel()
+	w := nativeWorkspace(t, newNamespace(t))
+	p := consecutiveFreePorts(t, 3)
+	other, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	api := oneForward("api", fmt.Sprintf("  target = \"deployment/api\"\n  local_port = %d\n  remote_port = 8080\n", p))
+	w.writeSpec("kpf.hcl", api)
+	w.mustKpf("apply")
+	if got := w.forward("api").LocalPort; got != p+1 {
+		t.Fatalf("api on %d with %d held, want %d", got, p, p+1)
+	}
+
+	w.writeSpec("kpf.hcl", api+oneForward("web2", fmt.Sprintf("  target = \"service/web\"\n  local_port = %d\n  remote_port = \"http\"\n", p+1)))
+	code, out, errOut := w.kpf("plan", "--detailed-exitcode")
+	for _, want := range []string{"forward.api will be restarted", fmt.Sprintf("(port %d is asked for by forward.web2)", p+1),
+		fmt.Sprintf("local port %d instead of %d: port %d is in use by another program", p+2, p, p), "forward.web2 will be started",
+		"Plan: 1 to start, 0 to replace, 1 to restart, 0 to stop."} {
+		if code != 2 || !strings.Contains(out, want) {
+			t.Fatalf("kpf plan: exit %d, want 2 and %q:\n%s%s", code, want, out, errOut)
+		}
+	}
+	out = w.mustKpf("apply")
+	if a, b := w.forward("api").LocalPort, w.forward("web2").LocalPort; a != p+2 || b != p+1 {
+		t.Fatalf("after apply: api on %d, web2 on %d; want %d and %d\n%s", a, b, p+2, p+1, out)
+	}
+	if pod := httpGetRetry(t, p+1, "/", 30*time.Second); !strings.HasPrefix(pod, "web-") {
+		t.Errorf("port %d (web2's) reached %q, want a web pod", p+1, pod)
+	}
+	if pod := httpGetRetry(t, p+2, "/", 30*time.Second); !strings.HasPrefix(pod, "api-") {
+		t.Errorf("port %d (api's) reached %q, want an api pod", p+2, pod)
+	}
+	w.expectNoChanges(fmt.Sprintf("while %d is held", p))
+}

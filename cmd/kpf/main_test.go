@@ -194,24 +194,27 @@ func TestValidateChecksContexts(t *testing.T) {
 	}
 	tests := []struct {
 		name, spec string
+		flags      []string
 		wantCode   int
 		wantOut    string
 		wantErr    []string
 	}{
-		{"known contexts", fwd("api", "kind-dev", true) + fwd("web", "other", true), exitOK,
+		{"known contexts", fwd("api", "kind-dev", true) + fwd("web", "other", true), nil, exitOK,
 			"The spec is valid: 2 forwards (2 enabled) in kpf.hcl; contexts checked against the kubeconfig.", nil},
-		{"an unknown context", fwd("api", "prod", true) + fwd("web", "kind-dev", true), exitError, "",
+		{"--skip-contexts", fwd("api", "prod", true), []string{"--skip-contexts"}, exitOK,
+			"The spec is valid: 1 forwards (1 enabled) in kpf.hcl; contexts not checked: --skip-contexts.", nil},
+		{"an unknown context", fwd("api", "prod", true) + fwd("web", "kind-dev", true), nil, exitError, "",
 			[]string{`Error: kpf.hcl:1:1: forward "api": context "prod" is not in the kubeconfig (contexts: kind-dev, other)`}},
-		{"a typo", fwd("api", "kind-dve", true), exitError, "",
+		{"a typo", fwd("api", "kind-dve", true), nil, exitError, "",
 			[]string{`Error: kpf.hcl:1:1: forward "api": context "kind-dve" is not in the kubeconfig (did you mean "kind-dev"?`}},
-		{"a disabled forward's context is not checked", fwd("api", "prod", false), exitOK,
+		{"a disabled forward's context is not checked", fwd("api", "prod", false), nil, exitOK,
 			"The spec is valid: 1 forwards (0 enabled) in kpf.hcl; contexts checked against the kubeconfig.", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeSpec(t, dir, "kpf.hcl", tt.spec)
-			code, out, errOut := newCLI(t).run("-C", dir, "validate")
+			code, out, errOut := newCLI(t).run(append([]string{"-C", dir, "validate"}, tt.flags...)...)
 			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
 				t.Fatalf("exit %d, want %d and %q\nstdout: %s\nstderr: %s", code, tt.wantCode, tt.wantOut, out, errOut)
 			}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +78,26 @@ func TestUnknownContextStopsOnlyItsForward(t *testing.T) {
 	rows := w.status()
 	if rows["api"].State != "running" || rows["web"].State != "running" || !strings.Contains(rows["web"].LastError, unknown) {
 		t.Errorf("kpf status --json: api %+v, web %+v; want both running, web with the context error", rows["api"], rows["web"])
+	}
+
+	// `apply --watch` runs too, and follows an edit that adds a forward,
+	// still leaving web as it runs.
+	wt := w.watch()
+	dbPort := freeLocalPort(t)
+	w.writeSpec("kpf.hcl", web("prod")+oneForward("api", fmt.Sprintf("  target = \"deployment/api\"\n  local_port = %d\n  remote_port = 8080\n", apiPort))+
+		oneForward("db", fmt.Sprintf("  target = \"statefulset/db\"\n  local_port = %d\n  remote_port = 5432\n", dbPort)))
+	w.waitOutput(wt, fmt.Sprintf("forward.db: started on 127.0.0.1:%d", dbPort), time.Minute)
+	// Ctrl-C; like apply, the watch exits 1: a forward could not be planned.
+	_ = wt.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-wt.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("kpf apply --watch did not stop within 20 s of SIGINT")
+	}
+	if h := w.forward("web").Handle; h != webHandle {
+		t.Errorf("web's handle changed under the watch from %v to %v", webHandle, h)
+	}
+	if strings.Contains(wt.out.String(), "forward.web: stopped") {
+		t.Errorf("the watch stopped web:\n%s", wt.out.String())
 	}
 }

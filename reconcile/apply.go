@@ -314,9 +314,18 @@ func (a *Applier) reachAll(ctx context.Context, todo []*Change) map[string]error
 	for _, kc := range slices.Sorted(maps.Keys(errs)) {
 		names := byContext[kc]
 		a.logger().Debug("cluster unreachable: its changes are not applied", "context", kc, "forwards", len(names), "error", errs[kc])
-		a.progressf("%s: not applied: %v", strings.Join(names, ", "), errs[kc])
+		a.progressf("%s: not applied: %v", forwardList(names), errs[kc])
 	}
 	return errs
+}
+
+// forwardList joins names for one line: the first few, then how many more.
+func forwardList(names []string) string {
+	const shown = 5
+	if len(names) <= shown+1 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }
 
 // notReached is the outcome of a change whose cluster is unreachable: a

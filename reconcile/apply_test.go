@@ -645,3 +645,27 @@ func TestApplyHandsOffAPort(t *testing.T) {
 		})
 	}
 }
+
+func TestForwardList(t *testing.T) {
+	t.Parallel()
+	names := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("forward.f%d", i))
+		}
+		return out
+	}
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{1, "forward.f0"},
+		{6, "forward.f0, forward.f1, forward.f2, forward.f3, forward.f4, forward.f5"},
+		{100, "forward.f0, forward.f1, forward.f2, forward.f3, forward.f4 and 95 more"},
+	}
+	for _, tt := range tests {
+		if got := forwardList(names(tt.n)); got != tt.want {
+			t.Errorf("forwardList(%d names) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,11 +62,23 @@ type Applier struct {
 	PortFree func(address string, port int) bool
 	// FreePort asks the kernel for any free port; nil means ports.FreePort.
 	FreePort func(address string) (int, error)
+	// Reach, when set, checks before any start that the cluster of a kube
+	// context answers at all, once per context of the changes that start
+	// something, and returns within a bounded time: an error that says
+	// which cluster is unreachable and why. The changes of an unreachable
+	// context fail at once without retries (one progress line per
+	// context) and touch nothing: a forward to be replaced or restarted
+	// keeps running as it was.
+	Reach func(ctx context.Context, kubeContext string) error
 
 	scrub redact.Scrubber // the sensitive values of every forward acted on, kept out of Progress
 
-	mu       sync.Mutex // guards State, Store, Progress, reserved and the save clock
+	mu       sync.Mutex // guards State, Store, Progress, reserved, released and the save clock
 	reserved map[portKey]bool
+	// released has a channel for each change of the current apply that
+	// frees a port another change starts on; it is closed once the old
+	// process is stopped (or the change ends).
+	released map[*Change]chan struct{}
 	lastSave time.Time // when State was last written
 	dirty    bool      // State changed since
 }
@@ -96,6 +111,9 @@ type Outcome struct {
 	Permanent bool
 	// Attempts counts calls to the runtime for the decisive step.
 	Attempts int
+	// NeverRan is set on a Stop of a forward that was not running (its
+	// start had failed): its record was removed, nothing was stopped.
+	NeverRan bool
 }
 
 // Apply executes every change of p that is not a no-op, at most
@@ -133,6 +151,9 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 	}
 	a.mu.Unlock()
 
+	unreachable := a.reachAll(ctx, todo)
+	waits, order := a.handoffs(todo)
+
 	limit := opts.maxParallel
 	if limit <= 0 {
 		limit = a.MaxParallel
@@ -157,7 +178,8 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		return sems[name]
 	}
 	var wg sync.WaitGroup
-	for i, c := range todo {
+	for _, i := range order {
+		c := todo[i]
 		sem := semFor(changeRuntime(c))
 		select {
 		case sem <- struct{}{}:
@@ -168,6 +190,19 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			defer a.release(c)
+			for _, ch := range waits[c] { // the forward on our port stops first
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+			}
+			if c.Desired != nil && c.Action != Stop {
+				if err := unreachable[c.Desired.Context]; err != nil {
+					outcomes[i] = a.notReached(c, err)
+					return
+				}
+			}
 			outcomes[i] = a.applyOne(ctx, c, opts.newBackOff)
 		}()
 	}
@@ -186,6 +221,136 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		}
 	}
 	return res
+}
+
+// handoffs finds the changes that start a forward on a port another change
+// of todo frees (a running forward moving off a port that a forward asks
+// for by number, or stopping): each waits for the channel of the change
+// that frees it. order is todo's indexes with the changes that free a port
+// first: they never wait, so launching them first (each holding one of the
+// bounded slots) leaves no waiter without the change it waits for.
+func (a *Applier) handoffs(todo []*Change) (waits map[*Change][]chan struct{}, order []int) {
+	waits = make(map[*Change][]chan struct{})
+	freeing := map[int][]*Change{} // by the port it frees
+	for _, d := range todo {
+		if p := d.Prior; p != nil && !p.Handle.IsZero() && p.LocalPort > 0 &&
+			(d.Action == Stop || (d.Action == Replace || d.Action == Restart) && d.Port != p.LocalPort) {
+			freeing[p.LocalPort] = append(freeing[p.LocalPort], d)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.released = make(map[*Change]chan struct{})
+	for _, c := range todo {
+		if c.Desired == nil || c.Action == Stop || c.Port == 0 {
+			continue
+		}
+		for _, d := range freeing[c.Port] {
+			if d == c || !addressesConflict(d.Prior.Address, c.Desired.Address) {
+				continue
+			}
+			ch, ok := a.released[d]
+			if !ok {
+				ch = make(chan struct{})
+				a.released[d] = ch
+			}
+			waits[c] = append(waits[c], ch)
+		}
+	}
+	order = make([]int, 0, len(todo))
+	for i, c := range todo {
+		if _, frees := a.released[c]; frees {
+			order = append(order, i)
+			delete(waits, c) // one that frees a port never waits
+		}
+	}
+	for i, c := range todo {
+		if _, frees := a.released[c]; !frees {
+			order = append(order, i)
+		}
+	}
+	return waits, order
+}
+
+// release tells the changes waiting for c's port that it is free; safe
+// to call more than once.
+func (a *Applier) release(c *Change) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ch, ok := a.released[c]; ok {
+		close(ch)
+		delete(a.released, c)
+	}
+}
+
+// reachAll runs Reach once for each context the changes start forwards
+// in, all at once, and returns the errors by context; it prints one
+// progress line per unreachable context, naming its forwards.
+func (a *Applier) reachAll(ctx context.Context, todo []*Change) map[string]error {
+	if a.Reach == nil {
+		return nil
+	}
+	byContext := map[string][]string{}
+	for _, c := range todo {
+		if c.Desired != nil && c.Action != Stop {
+			byContext[c.Desired.Context] = append(byContext[c.Desired.Context], "forward."+c.Name)
+		}
+	}
+	errs := make(map[string]error, len(byContext))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for kc := range byContext {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Reach(ctx, kc); err != nil {
+				mu.Lock()
+				errs[kc] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, kc := range slices.Sorted(maps.Keys(errs)) {
+		names := byContext[kc]
+		a.logger().Debug("cluster unreachable: its changes are not applied", "context", kc, "forwards", len(names), "error", errs[kc])
+		a.progressf("%s: not applied: %v", forwardList(names), errs[kc])
+	}
+	return errs
+}
+
+// forwardList joins names for one line: the first few, then how many more.
+func forwardList(names []string) string {
+	const shown = 5
+	if len(names) <= shown+1 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+}
+
+// notReached is the outcome of a change whose cluster is unreachable: a
+// start is recorded as failed (status shows why); a forward that runs is
+// left as it is.
+func (a *Applier) notReached(c *Change, err error) Outcome {
+	out := Outcome{Name: c.Name, Action: c.Action, Port: c.Port, Err: err, Permanent: true}
+	if c.Action != Start || c.Prior != nil && !c.Prior.Handle.IsZero() {
+		return out
+	}
+	entry := a.entryFor(c, c.Port)
+	entry.LastError = err.Error()
+	a.mu.Lock()
+	if a.State != nil {
+		if a.State.Forwards == nil {
+			a.State.Forwards = make(map[string]state.Forward)
+		}
+		a.State.Forwards[c.Name] = entry
+	}
+	serr := a.saveLocked()
+	a.mu.Unlock()
+	if serr != nil {
+		a.logger().Error("saving state", "error", serr)
+	}
+	return out
 }
 
 func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.BackOff) Outcome {
@@ -210,6 +375,7 @@ func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.Bac
 				return out
 			}
 			log.Debug("stopped the old forward", "handle", h.String())
+			a.release(c)
 		}
 	}
 	return a.start(ctx, c, nb, log)
@@ -238,6 +404,7 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 	out := Outcome{Name: c.Name, Action: Stop}
 	if c.Prior != nil {
 		out.Port = c.Prior.LocalPort
+		out.NeverRan = c.Prior.Handle.IsZero()
 	}
 	if h, ok := a.ownedHandle(c); ok {
 		attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
@@ -257,6 +424,7 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 			return out
 		}
 	}
+	a.release(c)
 	a.mu.Lock()
 	if a.State != nil {
 		delete(a.State.Forwards, c.Name)
@@ -268,7 +436,11 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 		a.failed(c.Name, out)
 		return out
 	}
-	a.progressf("forward.%s: stopped", c.Name)
+	if out.NeverRan {
+		a.progressf("forward.%s: removed (it never started)", c.Name)
+	} else {
+		a.progressf("forward.%s: stopped", c.Name)
+	}
 	return out
 }
 
@@ -320,25 +492,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	}, log)
 	out.Attempts, out.Port = attempts, port
 
-	entry := state.Forward{
-		Name:       d.Name,
-		SpecHash:   SpecHash(*d),
-		Target:     d.Target.String(),
-		Selector:   d.Selector,
-		Context:    d.Context,
-		Namespace:  d.Namespace,
-		Address:    d.Address,
-		RemotePort: d.RemotePort,
-		LocalPort:  port,
-		WantedPort: d.LocalPort,
-		Health:     FormatHealth(d.Health),
-
-		MaxConnections: d.MaxConnections,
-	}
-	entry.Sensitive = sensitiveFields(d)
-	if c.Prior != nil {
-		entry.Restarts = c.Prior.Restarts
-	}
+	entry := a.entryFor(c, port)
 	if err != nil {
 		out.Err, out.Permanent = err, runtime.IsPermanent(err)
 		entry.LastError = err.Error()
@@ -386,6 +540,32 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	return out
 }
 
+// entryFor is the state record of c's forward started on port (no handle
+// yet).
+func (a *Applier) entryFor(c *Change, port int) state.Forward {
+	d := c.Desired
+	entry := state.Forward{
+		Name:       d.Name,
+		SpecHash:   SpecHash(*d),
+		Target:     d.Target.String(),
+		Selector:   d.Selector,
+		Context:    d.Context,
+		Namespace:  d.Namespace,
+		Address:    d.Address,
+		RemotePort: d.RemotePort,
+		LocalPort:  port,
+		WantedPort: d.LocalPort,
+		Health:     FormatHealth(d.Health),
+
+		MaxConnections: d.MaxConnections,
+	}
+	entry.Sensitive = sensitiveFields(d)
+	if c.Prior != nil {
+		entry.Restarts = c.Prior.Restarts
+	}
+	return entry
+}
+
 // retry runs op under the Applier's backoff policy, bounded by ctx. A
 // permanent error (runtime.IsPermanent) is returned at once. It returns
 // the number of calls to op.
@@ -401,7 +581,9 @@ func (a *Applier) retry(ctx context.Context, nb func() backoff.BackOff, op func(
 		}
 		return err
 	}, backoff.WithContext(nb(), ctx), func(err error, d time.Duration) {
-		log.Warn("attempt failed, retrying", "attempt", attempts, "error", err, "retry_in", d)
+		// Debug: the outcome says what failed in the end; each attempt
+		// is noise unless asked for (--log-level debug).
+		log.Debug("attempt failed, retrying", "attempt", attempts, "error", err, "retry_in", d)
 	})
 	if err != nil && ctx.Err() != nil && last != nil && !errors.Is(err, last) {
 		err = fmt.Errorf("%w (last error: %v)", err, last)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -527,5 +528,144 @@ func TestApplyPassesMaxConnections(t *testing.T) {
 	}
 	if n := a.State.Forwards["api"].MaxConnections; n != 7 {
 		t.Errorf("state of api: max connections %d, want 7", n)
+	}
+}
+
+// TestApplyUnreachableContext: Reach is asked once per context that has
+// something to start; the changes of an unreachable one fail at once
+// (permanent, no runtime call, one progress line naming its forwards): a
+// new forward is recorded as failed with the reason, a running one to be
+// restarted is left running. Other contexts are applied, and a stop of a
+// forward that never started is told apart from a stop.
+func TestApplyUnreachableContext(t *testing.T) {
+	t.Parallel()
+	rt := newFakeRuntime(nil)
+	a, out := newTestApplier(rt, 5)
+	var mu sync.Mutex
+	asked := map[string]int{}
+	a.Reach = func(_ context.Context, kc string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		asked[kc]++
+		if kc == "gone" {
+			return errors.New("cluster gone at https://127.0.0.1:1 is unreachable: connection refused")
+		}
+		return nil
+	}
+	inGone := func(name string, port int) *model.Forward { f := fwd(name, port); f.Context = "gone"; return f }
+	running := startFake(t, rt, "sick", 9001)
+	running.Context = "gone"
+	a.State.Forwards["sick"] = running
+	neverRan := state.Forward{Name: "failed", LastError: "earlier"}
+	a.State.Forwards["failed"] = neverRan
+	p := Plan{Changes: []Change{
+		{Name: "a", Action: Start, Port: 9002, Desired: inGone("a", 9002)},
+		{Name: "b", Action: Start, Port: 9003, Desired: inGone("b", 9003)},
+		{Name: "failed", Action: Stop, Prior: &neverRan},
+		{Name: "ok", Action: Start, Port: 9004, Desired: fwd("ok", 9004)},
+		{Name: "sick", Action: Restart, Port: 9001, Desired: inGone("sick", 9001), Prior: &running},
+	}}
+	before := len(rt.startCalls()) // sick's start
+	res := a.Apply(context.Background(), p)
+
+	if asked["gone"] != 1 || asked["kind-dev"] != 1 || len(asked) != 2 {
+		t.Errorf("Reach asked %v, want once per context with starts", asked)
+	}
+	if res.Failed != 3 {
+		t.Errorf("Failed = %d, want 3 (a, b, sick): %+v", res.Failed, res.Outcomes)
+	}
+	for _, o := range res.Outcomes {
+		switch o.Name {
+		case "a", "b", "sick":
+			if !o.Permanent || o.Attempts != 0 || o.Err == nil || !strings.Contains(o.Err.Error(), "is unreachable") {
+				t.Errorf("%s: %+v, want a permanent unreachable error and no attempt", o.Name, o)
+			}
+		case "failed":
+			if o.Err != nil || !o.NeverRan {
+				t.Errorf("failed: %+v, want removed as never started", o)
+			}
+		}
+	}
+	if calls := rt.startCalls()[before:]; len(calls) != 1 || calls[0].Name != "ok" {
+		t.Errorf("runtime starts %+v, want only ok", calls)
+	}
+	if stops := rt.stopCalls(); len(stops) != 0 {
+		t.Errorf("Stop called %v: sick must keep running while its cluster is unreachable", stops)
+	}
+	if got := a.State.Forwards["sick"].Handle; got != running.Handle {
+		t.Errorf("sick's record changed: %v", got)
+	}
+	for _, name := range []string{"a", "b"} {
+		if f := a.State.Forwards[name]; !f.Handle.IsZero() || !strings.Contains(f.LastError, "is unreachable") {
+			t.Errorf("%s recorded as %+v, want failed with the reason", name, f)
+		}
+	}
+	lines := out.lines()
+	want := "forward.a, forward.b, forward.sick: not applied: cluster gone at https://127.0.0.1:1 is unreachable: connection refused"
+	if !hasLine(lines, want) || !hasLine(lines, "forward.failed: removed (it never started)") || strings.Count(strings.Join(lines, "\n"), "unreachable") != 1 {
+		t.Errorf("progress:\n%s\nwant one line %q and the removal", strings.Join(lines, "\n"), want)
+	}
+}
+
+// TestApplyHandsOffAPort: a forward that starts on the port another
+// change frees (a running forward moving off a port the first asks for by
+// number) starts only once the old process is stopped, whatever the order
+// of the plan and even one action at a time.
+func TestApplyHandsOffAPort(t *testing.T) {
+	t.Parallel()
+	for _, parallel := range []int{1, 10} {
+		t.Run(fmt.Sprintf("max_parallel %d", parallel), func(t *testing.T) {
+			t.Parallel()
+			rt := newFakeRuntime(nil)
+			a, _ := newTestApplier(rt, 0)
+			a.MaxParallel = parallel
+			zzz := startFake(t, rt, "zzz", 9001)
+			zzz.WantedPort = 9000
+			a.State.Forwards["zzz"] = zzz
+			rt.onStart = func(s runtime.Spec) {
+				if st, _ := rt.Inspect(context.Background(), zzz.Handle); s.Name == "aaa" && st.Alive {
+					t.Errorf("aaa started on %d while zzz's old process still held it", s.LocalPort)
+				}
+			}
+			inFake := func(f *model.Forward) *model.Forward { f.Runtime = "fake"; return f } // one bound for both
+			p := Plan{Changes: []Change{
+				{Name: "aaa", Action: Start, Port: 9001, Desired: inFake(fwd("aaa", 9001))},
+				{Name: "zzz", Action: Restart, Reason: "port 9001 is asked for by forward.aaa", Port: 9002, Desired: inFake(fwd("zzz", 9000)), Prior: &zzz},
+			}}
+			res := a.Apply(context.Background(), p)
+			if res.Failed != 0 {
+				t.Fatalf("Failed = %d: %+v", res.Failed, res.Outcomes)
+			}
+			if res.Outcomes[0].Name != "aaa" || res.Outcomes[1].Name != "zzz" {
+				t.Errorf("outcomes not in plan order: %+v", res.Outcomes)
+			}
+			if got := a.State.Forwards["aaa"].LocalPort; got != 9001 {
+				t.Errorf("aaa on %d, want 9001", got)
+			}
+		})
+	}
+}
+
+func TestForwardList(t *testing.T) {
+	t.Parallel()
+	names := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("forward.f%d", i))
+		}
+		return out
+	}
+	tests := []struct {
+		n    int
+		want string
+	}{
+		{1, "forward.f0"},
+		{6, "forward.f0, forward.f1, forward.f2, forward.f3, forward.f4, forward.f5"},
+		{100, "forward.f0, forward.f1, forward.f2, forward.f3, forward.f4 and 95 more"},
+	}
+	for _, tt := range tests {
+		if got := forwardList(names(tt.n)); got != tt.want {
+			t.Errorf("forwardList(%d names) = %q, want %q", tt.n, got, tt.want)
+		}
 	}
 }

@@ -114,10 +114,16 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 // or gone from the spec → Stop; process-shaping fields changed (SpecHash) →
 // Replace; process dead → Restart; alive but unhealthy → Restart; else NoOp.
 // A forward whose last start failed (no process) is started again. Ports are
-// resolved for Start, Replace and Restart (see ports.Resolver): the port
-// chosen earlier if still usable, else the wanted one, else the next free one
-// above it; no two forwards of a plan get the same port, and a running NoOp
-// forward keeps its port. Changes are sorted by name.
+// resolved for Start, Replace and Restart (see ports.Resolver): the wanted
+// port if usable, else the one chosen earlier if still usable, else the next
+// free one above the wanted one; a port a forward asks for by number goes to
+// it before any other forward's fallback, and no two forwards of a plan get
+// the same port. A running forward that is left alone keeps its port, unless
+// it runs off the port it asked for and that port is free again (then it is
+// restarted there), or another forward asks for the port it runs on by
+// number (then it is restarted on the next free one above its wanted port;
+// Apply stops it before it starts the other there). Changes are sorted by
+// name.
 func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	fs := slices.Clone(desired)
 	if !slices.IsSortedFunc(fs, byForwardName) {
@@ -180,6 +186,11 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 		default:
 			c.Port = c.Prior.LocalPort
 			req = ports.Request{Address: c.Prior.Address, Keep: c.Prior.LocalPort}
+			if f.LocalPort > 0 && c.Prior.LocalPort != f.LocalPort {
+				// Off the port it asked for (it was taken): back to it
+				// once it is free, else where it is.
+				req.Wanted = f.LocalPort
+			}
 		}
 		switch {
 		case c.Prior == nil && c.Action == Start:
@@ -212,10 +223,21 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	for ri, ci := range reqIdx {
 		c := &changes[ci]
 		c.Port = got[ri]
-		if reqs[ri].Keep > 0 {
-			continue
-		}
 		wanted := reqs[ri].Wanted
+		if keep := reqs[ri].Keep; keep > 0 {
+			switch {
+			case c.Port == keep:
+				continue
+			case c.Port == wanted: // a running forward moves back to its port
+				c.Action = Restart
+				c.Reason = fmt.Sprintf("port %d is free again: moving back from %d", c.Port, keep)
+				continue
+			}
+			// Off its wanted port, it yields the one it has to a forward
+			// that asks for it by number.
+			c.Action = Restart
+			c.Reason = fmt.Sprintf("port %d is asked for by forward.%s", keep, claimer(keep, reqs[ri].Address, ri, reqs, reqIdx, got, changes))
+		}
 		switch {
 		case c.Port == 0:
 			from := wanted
@@ -244,6 +266,35 @@ func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	}
 	slices.SortStableFunc(changes, func(a, b Change) int { return strings.Compare(a.Name, b.Name) })
 	return Plan{Changes: changes}
+}
+
+// Fail marks forwards that cannot be planned: each change of one of them
+// is dropped (whatever runs of it is left as it is: not started, stopped or
+// replaced) and the error is listed in p.Errors instead. Diff is given the
+// other forwards only, so a running forward that failed shows up as a Stop
+// here, and is dropped like the rest.
+func (p *Plan) Fail(errs []ForwardError) {
+	if len(errs) == 0 {
+		return
+	}
+	bad := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		bad[e.Name] = true
+	}
+	p.Changes = slices.DeleteFunc(p.Changes, func(c Change) bool { return bad[c.Name] })
+	p.Errors = append(p.Errors, errs...)
+	slices.SortStableFunc(p.Errors, func(a, b ForwardError) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// claimer names the forward of the plan that got port on an address
+// conflicting with address, other than request self.
+func claimer(port int, address string, self int, reqs []ports.Request, reqIdx, got []int, changes []Change) string {
+	for j, p := range got {
+		if j != self && p == port && addressesConflict(reqs[j].Address, address) {
+			return changes[reqIdx[j]].Name
+		}
+	}
+	return "?"
 }
 
 // HasChanges reports whether applying the plan would do anything.

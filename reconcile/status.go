@@ -32,13 +32,17 @@ const HealthFailing = "failing"
 
 // StatusRow is one line of `kpf status`.
 type StatusRow struct {
-	Name      string
-	Local     string // address:port
-	Target    string // TYPE/NAME, or the selector as a=1,b=2
-	Context   string
-	Namespace string
-	State     string // one of the Status* constants
-	Health    string // a HealthState, or "-" when not running
+	Name  string
+	Local string // address:port
+	// Port is the local port in Local (0: still to be picked); WantedPort
+	// the one the spec asks for (0: any). They differ when the wanted port
+	// was taken.
+	Port, WantedPort int
+	Target           string // TYPE/NAME, or the selector as a=1,b=2
+	Context          string
+	Namespace        string
+	State            string // one of the Status* constants
+	Health           string // a HealthState, or "-" when not running
 	// CheckAge is how long ago the runtime's last health check ended; -1:
 	// none yet, or the runtime does not say.
 	CheckAge time.Duration
@@ -75,6 +79,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		row := newStatusRow(f.Name)
 		row.Target = targetText(f.Target.String(), f.Selector)
 		row.Context, row.Namespace, row.Enabled = f.Context, f.Namespace, f.Enabled
+		row.WantedPort = f.LocalPort
 		obs, ok := actual[f.Name]
 		switch {
 		case ok:
@@ -85,7 +90,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 			row.State = StatusDisabled
 		}
 		if !ok {
-			row.Local = hostPort(f.Address, f.LocalPort)
+			row.Local, row.Port = hostPort(f.Address, f.LocalPort), f.LocalPort
 		}
 		row.scrub(ForwardValues(forwards[i]), StateValues(obs.State))
 		rows = append(rows, row)
@@ -98,6 +103,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		row := newStatusRow(name)
 		row.fill(obs, now)
 		row.State = StatusOrphaned
+		row.WantedPort = obs.State.WantedPort
 		row.scrub(StateValues(obs.State))
 		rows = append(rows, row)
 	}
@@ -130,7 +136,7 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	if len(st.Sensitive) > 0 {
 		st = redactedState(st)
 	}
-	r.Local = hostPort(st.Address, st.LocalPort)
+	r.Local, r.Port = hostPort(st.Address, st.LocalPort), st.LocalPort
 	if r.Target == "" {
 		r.Target = targetText(st.Target, st.Selector)
 	}
@@ -223,6 +229,16 @@ func stateColor(state string) string {
 	return ansiPlain
 }
 
+// LocalText is the local address a view shows: Local, and the port the
+// spec asks for when the forward is on another one ("127.0.0.1:8081 (wants
+// 8080)").
+func (r StatusRow) LocalText() string {
+	if r.WantedPort > 0 && r.Port > 0 && r.Port != r.WantedPort {
+		return r.Local + " (wants " + strconv.Itoa(r.WantedPort) + ")"
+	}
+	return r.Local
+}
+
 // HealthText is the health a view shows: an idle forward's with the age
 // of its last check ("idle 4m"; plain "idle" when it never had one).
 func (r StatusRow) HealthText() string {
@@ -266,7 +282,7 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 		}
 		e := termtext.Escape
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
-			e(r.Name), e(r.Local), e(dash(r.Target)), e(dash(r.Context)), e(dash(r.Namespace)),
+			e(r.Name), e(r.LocalText()), e(dash(r.Target)), e(dash(r.Context)), e(dash(r.Namespace)),
 			cell(stateColor(r.State), e(r.State)), cell(healthColor(r.Health), e(r.HealthText())),
 			e(dash(r.Pod)), conns(r), FormatUptime(r.Uptime), r.Restarts, e(oneLine(lastErr)))
 	}
@@ -310,6 +326,7 @@ type jsonStatus struct {
 type jsonStatusLine struct {
 	Name      string `json:"name"`
 	Local     string `json:"local"`
+	Wanted    int    `json:"wanted_port"`
 	Target    string `json:"target"`
 	Context   string `json:"context"`
 	Namespace string `json:"namespace"`
@@ -361,7 +378,7 @@ func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
 	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: make([]jsonStatusLine, 0, len(rows)), Stats: stats}
 	for _, r := range rows {
 		out.Forwards = append(out.Forwards, jsonStatusLine{
-			Name: r.Name, Local: r.Local, Target: r.Target, Context: r.Context,
+			Name: r.Name, Local: r.Local, Wanted: r.WantedPort, Target: r.Target, Context: r.Context,
 			Namespace: r.Namespace, State: r.State, Health: r.Health, CheckAge: ageSeconds(r.CheckAge),
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
 			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,

@@ -100,6 +100,16 @@ type Change struct {
 type Plan struct {
 	Workspace string   `json:"workspace"`
 	Changes   []Change `json:"changes"`
+	// Errors are the forwards that could not be planned (see Fail), sorted
+	// by name.
+	Errors []ForwardError `json:"errors"`
 	// Created is when the plan was computed.
 	Created time.Time `json:"-"`
+}
+
+// ForwardError is a forward of the spec that cannot be planned, and why
+// (its context is not in the kubeconfig): the plan leaves it as it is.
+type ForwardError struct {
+	Name  string `json:"name"`
+	Error string `json:"error"`
 }

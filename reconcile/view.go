@@ -15,7 +15,7 @@ import (
 
 // JSONFormatVersion is the version of the plan and status JSON schemas (see
 // JSON.md). A change that can break a consumer bumps the major number.
-const JSONFormatVersion = "1.0"
+const JSONFormatVersion = "1.1"
 
 // HumanOptions tune RenderHuman.
 type HumanOptions struct {
@@ -37,24 +37,45 @@ const (
 
 // RenderHuman writes the plan in Terraform's shape: one block per change that
 // does something, then a summary line. No-op changes are not shown.
+//
+// Forwards that cannot be planned (p.Errors) are shown after the changes,
+// each with its error, and counted after the summary.
 func RenderHuman(w io.Writer, p Plan, opts HumanOptions) error {
 	v := humanView{color: opts.Color, b: make([]byte, 0, 64+400*len(p.Changes))}
-	if !p.HasChanges() {
+	if !p.HasChanges() && len(p.Errors) == 0 {
 		v.paint(ansiBold+ansiGreen, "No changes.")
 		v.b = append(v.b, " Your forwards match the spec.\n"...)
 		return v.flush(w)
 	}
-	v.b = append(v.b, "kpf will perform the following actions:\n"...)
+	if p.HasChanges() {
+		v.b = append(v.b, "kpf will perform the following actions:\n"...)
+	}
 	for i := range p.Changes {
 		if p.Changes[i].Action != NoOp {
 			v.change(redactedChange(&p.Changes[i]))
 		}
 	}
+	for _, e := range p.Errors {
+		v.b = append(v.b, "\n  "...)
+		v.paint(ansiBold+ansiRed, "# forward."+termtext.Escape(e.Name)+" cannot be planned")
+		v.b = append(v.b, "\n  # ("...)
+		v.b = append(v.b, termtext.Escape(oneLine(e.Error))...)
+		v.b = append(v.b, ")\n"...)
+	}
 	s := p.Summary()
 	v.b = append(v.b, '\n')
-	v.paint(ansiBold, "Plan:")
-	v.b = fmt.Appendf(v.b, " %d to start, %d to replace, %d to restart, %d to stop.\n",
-		s.Start, s.Replace, s.Restart, s.Stop)
+	if p.HasChanges() {
+		v.paint(ansiBold, "Plan:")
+		v.b = fmt.Appendf(v.b, " %d to start, %d to replace, %d to restart, %d to stop.",
+			s.Start, s.Replace, s.Restart, s.Stop)
+	} else {
+		v.b = append(v.b, "No changes to the other forwards."...)
+	}
+	if n := len(p.Errors); n > 0 {
+		v.b = append(v.b, ' ')
+		v.paint(ansiBold+ansiRed, plural(n, "forward")+" cannot be planned.")
+	}
+	v.b = append(v.b, '\n')
 	return v.flush(w)
 }
 
@@ -315,7 +336,9 @@ type jsonPlan struct {
 	FormatVersion string       `json:"format_version"`
 	Workspace     string       `json:"workspace"`
 	Changes       []jsonChange `json:"changes"`
-	Summary       Summary      `json:"summary"`
+	// Errors (1.1): forwards that cannot be planned; [] when none.
+	Errors  []ForwardError `json:"errors"`
+	Summary Summary        `json:"summary"`
 }
 
 type jsonChange struct {
@@ -340,6 +363,7 @@ func RenderJSON(w io.Writer, p Plan) error {
 		FormatVersion: JSONFormatVersion,
 		Workspace:     p.Workspace,
 		Changes:       make([]jsonChange, 0, len(p.Changes)),
+		Errors:        append([]ForwardError{}, p.Errors...),
 		Summary:       p.Summary(),
 	}
 	for i := range p.Changes {

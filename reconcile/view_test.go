@@ -71,8 +71,26 @@ func viewScenarios() map[string]Plan {
 	unhealthy := Diff([]model.Forward{api, web}, Actual{
 		"api": drunning(api, 8080, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "GET /healthz: 503" }),
 		"web": drunning(web, 3001),
-	}, dbusyPorts{"127.0.0.1:8080": true, "127.0.0.1:3001": true})
+	}, dbusyPorts{"127.0.0.1:8080": true, "127.0.0.1:3000": true, "127.0.0.1:3001": true})
 	unhealthy.Workspace = "shop"
+
+	// api ran on 38081 while another program held 38080, which is free
+	// again; web2, which asks for 38081, ran on 38082 (as an older kpf
+	// placed them) and moves back once api has left 38081.
+	portback := Diff([]model.Forward{dfwd("api", 38080), dfwd("web2", 38081)}, Actual{
+		"api":  drunning(dfwd("api", 38080), 38081),
+		"web2": drunning(dfwd("web2", 38081), 38082),
+	}, dbusyPorts{"127.0.0.1:38081": true, "127.0.0.1:38082": true})
+	portback.Workspace = "shop"
+
+	// prod's context is not in the kubeconfig: it runs (from an earlier
+	// apply) and is left alone; web is planned as ever.
+	unplannable := Diff([]model.Forward{web}, Actual{"prod": drunning(dfwd("prod", 5433), 5433)}, dbusyPorts{})
+	unplannable.Fail([]ForwardError{{Name: "prod", Error: `kpf.hcl:9,3-20: forward "prod": context "prod" is not in the kubeconfig (did you mean "kind-dev"? contexts: kind-dev)`}})
+	unplannable.Workspace = "shop"
+	onlyErrors := Diff(nil, Actual{}, dbusyPorts{})
+	onlyErrors.Fail([]ForwardError{{Name: "b", Error: "context \"x\" is not in the kubeconfig"}, {Name: "a", Error: "context \"x\" is not in the kubeconfig"}})
+	onlyErrors.Workspace = "shop"
 
 	selector := Diff([]model.Forward{dfwd("db", 5432, func(f *model.Forward) {
 		f.Target = model.Target{}
@@ -101,13 +119,16 @@ func viewScenarios() map[string]Plan {
 	none.Workspace = "shop"
 
 	return map[string]Plan{
-		"mixed":     mixed,
-		"unhealthy": unhealthy,
-		"selector":  selector,
-		"migration": migration,
-		"health":    health,
-		"nochanges": none,
-		"empty":     {Workspace: "empty", Changes: []Change{}},
+		"mixed":       mixed,
+		"unhealthy":   unhealthy,
+		"portback":    portback,
+		"unplannable": unplannable,
+		"onlyerrors":  onlyErrors,
+		"selector":    selector,
+		"migration":   migration,
+		"health":      health,
+		"nochanges":   none,
+		"empty":       {Workspace: "empty", Changes: []Change{}},
 	}
 }
 

@@ -57,7 +57,9 @@ const (
 type Watcher struct {
 	// Load loads the spec: every forward (disabled ones included) with its
 	// context resolved. An error (e.g. hcl.Diagnostics) changes nothing:
-	// the last spec that loaded stays in force.
+	// the last spec that loaded stays in force, except an *UnplannableError:
+	// the forwards returned (those it does not name) are kept as the spec
+	// says and the ones it names are left as they are.
 	Load func(ctx context.Context) ([]model.Forward, model.Settings, error)
 	// WatchPaths returns the directories to watch for spec file changes;
 	// nil means the spec is only reloaded on the timer.
@@ -131,6 +133,7 @@ func (w *Watcher) countPass(d time.Duration, loaded bool) {
 // watchState is what one Run remembers between passes.
 type watchState struct {
 	forwards    []model.Forward // the last spec that loaded
+	unplannable []ForwardError  // its forwards that cannot be planned
 	settings    model.Settings
 	loaded      bool
 	lastLoadErr string
@@ -286,9 +289,18 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	clock := w.clock()
 
 	forwards, settings, err := ws.forwards, ws.settings, error(nil)
+	unplannable := ws.unplannable
 	if ws.reload || !ws.loaded {
 		forwards, settings, err = w.Load(ctx)
 		ws.reload, ws.lastLoad = false, clock.Now()
+		unplannable = nil
+		if ue := (*UnplannableError)(nil); errors.As(err, &ue) {
+			if msg := err.Error(); msg != ws.lastLoadErr {
+				log.Error("forwards left as they are until the spec or the kubeconfig is fixed", "error", msg)
+			}
+			unplannable, err = ue.Errors, nil
+			ws.lastLoadErr = ue.Error()
+		}
 	}
 	switch {
 	case err != nil:
@@ -301,11 +313,12 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 		}
 		forwards, settings = ws.forwards, ws.settings
 	default:
-		if ws.lastLoadErr != "" {
+		if ws.lastLoadErr != "" && len(unplannable) == 0 {
 			log.Info("spec loads again")
 			ws.lastLoadErr = ""
 		}
 		ws.forwards, ws.settings, ws.loaded = forwards, settings, true
+		ws.unplannable = unplannable
 	}
 	if w.Ports == nil {
 		ttl := settings.ProbeCacheTTL
@@ -324,6 +337,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	w.trackHealth(ws, actual, now)
 
 	plan := Diff(forwards, actual, w.Ports)
+	plan.Fail(ws.unplannable)
 	var retryAt time.Time
 	later := func(t time.Time) {
 		if retryAt.IsZero() || t.Before(retryAt) {
@@ -566,4 +580,19 @@ func (e *eventWatch) stop() {
 		e.cancel()
 		e.cancel = nil
 	}
+}
+
+// UnplannableError is the error of a Watcher's Load that loaded the spec
+// but cannot plan some of its forwards (their context is not in the
+// kubeconfig): it names them, and Load returns the others.
+type UnplannableError struct {
+	Errors []ForwardError
+}
+
+func (e *UnplannableError) Error() string {
+	msgs := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		msgs[i] = fe.Error
+	}
+	return strings.Join(msgs, "; ")
 }

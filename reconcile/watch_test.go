@@ -65,10 +65,11 @@ func newHarness(t *testing.T, forwards ...model.Forward) *harness {
 func (h *harness) load(context.Context) ([]model.Forward, model.Settings, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.loadErr != nil {
+	var ue *UnplannableError
+	if h.loadErr != nil && !errors.As(h.loadErr, &ue) {
 		return nil, model.Settings{}, h.loadErr
 	}
-	return append([]model.Forward(nil), h.forwards...), model.Settings{CheckInterval: 2 * time.Second}, nil
+	return append([]model.Forward(nil), h.forwards...), model.Settings{CheckInterval: 2 * time.Second}, h.loadErr
 }
 
 func (h *harness) setSpec(err error, forwards ...model.Forward) {
@@ -349,6 +350,29 @@ func TestWatchBrokenSpecChangesNothing(t *testing.T) {
 	moved.LocalPort = closedPort(t)
 	h.setSpec(nil, moved, db)
 	h.stepFor(3, "api replaced", func() bool { return h.w.Applier.State.Forwards["api"].LocalPort == moved.LocalPort })
+}
+
+// TestWatchLeavesUnplannableForwards: a spec that loads but names a
+// context the kubeconfig does not have (Load's *UnplannableError) keeps
+// the other forwards as the spec says — a new one is started — and leaves
+// the one that cannot be planned as it runs: not stopped, not replaced.
+func TestWatchLeavesUnplannableForwards(t *testing.T) {
+	t.Parallel()
+	api, db, web := watchFwd(t, "api"), watchFwd(t, "db"), watchFwd(t, "web")
+	h := newHarness(t, api, db)
+	h.run()
+	before := h.w.Applier.State.Forwards["db"].Handle
+	h.setSpec(&UnplannableError{Errors: []ForwardError{{Name: "db", Error: `kpf.hcl:9:1: forward "db": context "prod" is not in the kubeconfig`}}}, api, web)
+	h.stepFor(5, "web started", func() bool { return !h.w.Applier.State.Forwards["web"].Handle.IsZero() })
+	for range 3 {
+		h.step()
+	}
+	if s := h.rt.stopCalls(); len(s) != 0 {
+		t.Fatalf("Stop called %v: the forward that cannot be planned was stopped", s)
+	}
+	if h.w.Applier.State.Forwards["db"].Handle != before {
+		t.Fatal("db's process changed while it could not be planned")
+	}
 }
 
 func TestWatchAppliesSpecFileEdit(t *testing.T) {

@@ -2,7 +2,9 @@
 // workspace is named by its path with links resolved), the per-workspace
 // Store with its state.json (atomic saves, refusing to overwrite a file it
 // cannot read), the forwards' log paths and the workspace lock that
-// serialises commands that change state. Commands that change nothing open
+// serialises commands that change state (its file names the holder's pid
+// and, on a second line, what it is: HolderWatch for `apply --watch`, whose
+// lock is not waited for). Commands that change nothing open
 // the Store with OpenReadOnly, which creates, tightens and locks nothing.
 //
 // Nothing in the state directory is trusted to be what it should be: the

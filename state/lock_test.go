@@ -140,3 +140,49 @@ func TestLockBetweenProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLockHolder: a holder that says what it is is named in the error of
+// the Lock that finds it; a watch's lock is not waited for (a Lock with a
+// long wait returns before it, while the watch still holds the lock); a
+// lock file of an older kpf (the pid alone) still names the pid.
+func TestLockHolder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, holder, want string
+	}{
+		{"a watch", HolderWatch, fmt.Sprintf("workspace is locked by kpf apply --watch (pid %d)", os.Getpid())},
+		{"another holder", "destroy", fmt.Sprintf("workspace is locked by kpf destroy (pid %d)", os.Getpid())},
+		{"none said", "", fmt.Sprintf("workspace is locked by kpf (pid %d)", os.Getpid())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t)
+			unlock, err := s.LockAs(t.Context(), 0, tt.holder)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unlock()
+			wait := 50 * time.Millisecond
+			if tt.holder == HolderWatch {
+				wait = time.Hour // returns at once, or the test times out
+			}
+			_, err = s.Lock(t.Context(), wait)
+			var le *LockedError
+			if !errors.As(err, &le) || le.Holder != tt.holder || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Lock beside %q: %v, want a LockedError saying %q", tt.holder, err, tt.want)
+			}
+		})
+	}
+	t.Run("an older kpf's lock file", func(t *testing.T) {
+		t.Parallel()
+		s := openStore(t)
+		path := filepath.Join(s.Dir(), LockFile)
+		if err := os.WriteFile(path, []byte("4242\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if pid, holder := readHolder(path); pid != 4242 || holder != "" {
+			t.Errorf("readHolder = %d, %q; want 4242, \"\"", pid, holder)
+		}
+	})
+}

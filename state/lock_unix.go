@@ -24,6 +24,14 @@ import (
 // *LockedError (errors.Is ErrLocked) naming the holder's pid. unlock
 // releases it; the lock also ends when the process exits.
 func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func() error, err error) {
+	return s.LockAs(ctx, wait, "")
+}
+
+// LockAs is Lock that also writes what holds the lock (holder, one line:
+// HolderWatch for a watch). A Lock that finds the lock held by a
+// HolderWatch fails at once rather than wait: a watch keeps it until it is
+// quit.
+func (s *Store) LockAs(ctx context.Context, wait time.Duration, holder string) (unlock func() error, err error) {
 	if s.readOnly {
 		return nil, fmt.Errorf("locking %s: %w", s.dir, errReadOnly)
 	}
@@ -43,10 +51,9 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func() err
 			_ = f.Close()
 			return nil, fmt.Errorf("locking %s: %w", path, err)
 		}
-		if !time.Now().Before(deadline) || ctx.Err() != nil {
-			pid := holderPID(path)
+		if pid, by := readHolder(path); !time.Now().Before(deadline) || ctx.Err() != nil || by == HolderWatch {
 			_ = f.Close()
-			return nil, &LockedError{Dir: s.dir, PID: pid, Waited: time.Since(start).Round(time.Millisecond)}
+			return nil, &LockedError{Dir: s.dir, PID: pid, Holder: by, Waited: time.Since(start).Round(time.Millisecond)}
 		}
 		t := time.NewTimer(min(lockPoll, time.Until(deadline)))
 		select {
@@ -55,7 +62,7 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func() err
 		}
 		t.Stop()
 	}
-	if err := writePID(f); err != nil {
+	if err := writeHolder(f, holder); err != nil {
 		_ = f.Close() // closing releases the flock
 		return nil, fmt.Errorf("writing lock holder: %w", err)
 	}
@@ -67,24 +74,34 @@ func (s *Store) Lock(ctx context.Context, wait time.Duration) (unlock func() err
 	}), nil
 }
 
-func writePID(f *os.File) error {
+// writeHolder writes this process's pid into the lock file, and on a
+// second line what holds the lock (when holder is not "").
+func writeHolder(f *os.File, holder string) error {
 	if err := f.Truncate(0); err != nil {
 		return err
 	}
-	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+	line := strconv.Itoa(os.Getpid()) + "\n"
+	if holder = strings.TrimSpace(strings.ReplaceAll(holder, "\n", " ")); holder != "" {
+		line += holder + "\n"
+	}
+	if _, err := f.WriteAt([]byte(line), 0); err != nil {
 		return err
 	}
 	return f.Sync()
 }
 
-func holderPID(path string) int {
+// readHolder reads the holder's pid (0 if unreadable) and what it is (""
+// if it did not say: an older kpf writes the pid alone).
+func readHolder(path string) (pid int, holder string) {
 	b, err := safefs.ReadFile(path)
-	if err != nil {
-		return 0
+	if err != nil || len(b) > 4096 {
+		return 0, ""
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	first, rest, _ := strings.Cut(string(b), "\n")
+	pid, err = strconv.Atoi(strings.TrimSpace(first))
 	if err != nil {
-		return 0
+		return 0, ""
 	}
-	return pid
+	holder, _, _ = strings.Cut(rest, "\n")
+	return pid, strings.TrimSpace(holder)
 }

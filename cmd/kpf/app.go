@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -371,13 +372,18 @@ func (a *app) view(dir string) (*state.Store, error) {
 // resolved, the state, and the observed world.
 type session struct {
 	ws       *spec.Workspace
-	forwards []spec.Forward // contexts resolved
-	store    *state.Store
-	state    *state.File
-	rt       runtime.Runtime
-	ports    *ports.Cache
-	observer *reconcile.Observer
-	contexts *contextResolver
+	forwards []spec.Forward // contexts resolved; without the unplannable ones
+	// all is every forward of the spec, resolved where its context is known.
+	all []spec.Forward
+	// unplannable are the enabled forwards whose context the kubeconfig
+	// does not have (errors scrubbed): plans leave them as they are.
+	unplannable []reconcile.ForwardError
+	store       *state.Store
+	state       *state.File
+	rt          runtime.Runtime
+	ports       *ports.Cache
+	observer    *reconcile.Observer
+	contexts    *contextResolver
 }
 
 // openSession loads the spec, resolves contexts and loads state. It does not
@@ -396,7 +402,7 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool)
 	var err error
 	s := &session{ws: ws}
 	s.contexts = a.newContextResolver()
-	if s.forwards, err = s.contexts.resolve(ctx, ws.Forwards); err != nil {
+	if s.all, s.forwards, s.unplannable, err = a.resolveEach(ctx, s.contexts, ws.Forwards); err != nil {
 		return nil, err
 	}
 	open := a.store
@@ -407,9 +413,11 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool)
 		return nil, err
 	}
 	s.rt = a.runtimeFor(s.store)
-	for i := range s.forwards {
-		if s.forwards[i].Runtime == "" {
-			s.forwards[i].Runtime = defaultRuntime
+	for _, fs := range [][]spec.Forward{s.all, s.forwards} {
+		for i := range fs {
+			if fs[i].Runtime == "" {
+				fs[i].Runtime = defaultRuntime
+			}
 		}
 	}
 	if s.state, err = s.store.Load(); err != nil {
@@ -433,16 +441,55 @@ func (s *session) observe(ctx context.Context) reconcile.Actual {
 	return s.observer.Observe(ctx, s.state, s.forwards)
 }
 
-// plan observes and diffs.
+// plan observes and diffs; the forwards that cannot be planned are listed
+// as the plan's errors and left as they are.
 func (s *session) plan(ctx context.Context) reconcile.Plan {
 	p := reconcile.Diff(s.forwards, s.observe(ctx), s.ports)
+	p.Fail(s.unplannable)
 	p.Workspace = s.ws.Name
 	return p
 }
 
+// resolveEach resolves the contexts of fs with r: all of them (resolved
+// where the context is known), the plannable ones, and the errors of the
+// others, scrubbed of sensitive values.
+func (a *app) resolveEach(ctx context.Context, r *contextResolver, fs []spec.Forward) (all, ok []spec.Forward, bad []reconcile.ForwardError, err error) {
+	all, bad, err = r.resolveEach(ctx, fs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(bad) == 0 {
+		return all, all, nil, nil
+	}
+	skip := make(map[string]bool, len(bad))
+	for i := range bad {
+		skip[bad[i].Name] = true
+		bad[i].Error = a.scrub.Scrub(bad[i].Error)
+	}
+	for _, f := range all {
+		if !skip[f.Name] {
+			ok = append(ok, f)
+		}
+	}
+	return slices.Clip(all), ok, bad, nil
+}
+
 // lock takes the workspace lock or fails naming the holder.
 func (a *app) lock(ctx context.Context, st *state.Store) (func(), error) {
-	unlock, err := st.Lock(ctx, lockWait)
+	return a.lockAs(ctx, st, "")
+}
+
+// lockAs is lock that says what holds it (state.HolderWatch for a watch,
+// which keeps it until it is quit). Held by this workspace's watch, the
+// lock is not waited for, and the error says how to proceed.
+func (a *app) lockAs(ctx context.Context, st *state.Store, holder string) (func(), error) {
+	unlock, err := st.LockAs(ctx, lockWait, holder)
+	var le *state.LockedError
+	if errors.As(err, &le) && le.Holder == state.HolderWatch {
+		return nil, fmt.Errorf("%w\nThis workspace's own `kpf apply --watch` (pid %d) holds the lock for as long as it runs. "+
+			"Quit it (q, or Ctrl-C where it runs; its forwards keep running) and run this again, "+
+			"or let the watch do it: it applies every spec edit (enabled = false stops a forward, r in its view restarts one)", err, le.PID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 type applyOptions struct {
@@ -66,7 +67,11 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := a.lock(ctx, s.store)
+	holder := ""
+	if o.Watch {
+		holder = state.HolderWatch
+	}
+	unlock, err := a.lockAs(ctx, s.store, holder)
 	if err != nil {
 		return err
 	}
@@ -88,21 +93,31 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		}
 	}
 	applier := a.applier(s, out)
-	if p.HasChanges() {
+	switch {
+	case p.HasChanges():
 		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
 			return err
 		}
 		fmt.Fprintln(out)
 		res := applier.Apply(ctx, p)
-		fmt.Fprintln(out, applySummary(res))
+		fmt.Fprintln(out, applySummary(res, len(p.Errors)))
 		if res.SaveErr != nil {
 			return res.SaveErr
 		}
 		if res.Failed > 0 {
 			a.exit = exitError
 		}
-	} else {
+	case len(p.Errors) > 0:
+		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, applySummary(reconcile.Result{}, len(p.Errors)))
+	default:
 		fmt.Fprintln(out, "No changes. Your forwards match the spec.")
+	}
+	if len(p.Errors) > 0 { // the others were applied
+		a.exit = exitError
 	}
 	if !o.Watch {
 		return nil
@@ -190,12 +205,16 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 			if ds.HasErrors() {
 				return nil, spec.Settings{}, errSpecErrors
 			}
-			fs, err := s.contexts.resolve(ctx, ws.Forwards)
+			all, fs, bad, err := a.resolveEach(ctx, s.contexts, ws.Forwards)
 			if err != nil {
 				return nil, spec.Settings{}, err
 			}
 			if loaded != nil {
-				loaded(ws, fs)
+				loaded(ws, all)
+			}
+			if len(bad) > 0 {
+				// The others are kept as the spec says.
+				return fs, ws.Settings, &reconcile.UnplannableError{Errors: bad}
 			}
 			return fs, ws.Settings, nil
 		},
@@ -217,23 +236,34 @@ func (a *app) applier(s *session, out io.Writer) *reconcile.Applier {
 		Progress:    out,
 		MaxParallel: s.ws.Settings.MaxParallel,
 		Kubeconfig:  a.opts.Kubeconfig,
+		Reach:       a.reach,
 	}
 }
 
-// onlyChanges keeps the changes of the named forwards; an unknown name is an
-// error rather than a silent no-op.
+// onlyChanges keeps the changes (and the errors) of the named forwards; an
+// unknown name is an error rather than a silent no-op.
 func onlyChanges(p reconcile.Plan, names []string) (reconcile.Plan, error) {
 	want := make(map[string]bool, len(names))
 	for _, n := range names {
 		want[n] = true
 	}
-	kept := p.Changes[:0:0]
+	keptChanges := p.Changes[:0:0]
+	found := make(map[string]bool, len(names))
 	for _, c := range p.Changes {
 		if want[c.Name] {
-			kept = append(kept, c)
+			keptChanges = append(keptChanges, c)
 			delete(want, c.Name)
+			found[c.Name] = true
 		}
 	}
+	kept := p.Errors[:0:0]
+	for _, e := range p.Errors {
+		if want[e.Name] || found[e.Name] {
+			kept = append(kept, e)
+			delete(want, e.Name)
+		}
+	}
+	p.Errors = kept
 	if len(want) > 0 {
 		var unknown []string
 		for n := range want {
@@ -242,15 +272,16 @@ func onlyChanges(p reconcile.Plan, names []string) (reconcile.Plan, error) {
 		sort.Strings(unknown)
 		return p, fmt.Errorf("--only: no forward named %s in the spec or the state", strings.Join(unknown, ", "))
 	}
-	p.Changes = kept
+	p.Changes = keptChanges
 	return p, nil
 }
 
-// applySummary is the closing line of an apply.
-func applySummary(res reconcile.Result) string {
+// applySummary is the closing line of an apply; unplannable counts the
+// forwards the plan could not include.
+func applySummary(res reconcile.Result, unplannable int) string {
 	counts := map[reconcile.Action]int{}
 	for _, o := range res.Outcomes {
-		if o.Err == nil {
+		if o.Err == nil && !o.NeverRan {
 			counts[o.Action]++
 		}
 	}
@@ -260,8 +291,12 @@ func applySummary(res reconcile.Result) string {
 		fmt.Sprintf("%d restarted", counts[reconcile.Restart]),
 		fmt.Sprintf("%d stopped", counts[reconcile.Stop]),
 	}
-	if res.Failed > 0 {
-		return fmt.Sprintf("Apply finished with errors: %s, %d failed.", strings.Join(parts, ", "), res.Failed)
+	if res.Failed > 0 || unplannable > 0 {
+		failed := fmt.Sprintf("%d failed", res.Failed)
+		if unplannable > 0 {
+			failed += fmt.Sprintf(", %d not planned", unplannable)
+		}
+		return fmt.Sprintf("Apply finished with errors: %s, %s.", strings.Join(parts, ", "), failed)
 	}
 	return fmt.Sprintf("Apply complete: %s.", strings.Join(parts, ", "))
 }

@@ -44,47 +44,24 @@ func (a *app) kubeconfigSource() kubeconfig.Source {
 
 // resolve returns copies of fs with contexts and namespaces set, or an error
 // naming every enabled forward whose context the kubeconfig does not have.
-func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.Forward, error) {
-	if err := r.load(); err != nil {
-		return nil, err
+func (r *contextResolver) resolve(ctx context.Context, fs []spec.Forward) ([]spec.Forward, error) {
+	out, unknown, err := r.resolveAll(ctx, fs)
+	if err != nil || len(unknown) == 0 {
+		return out, err
 	}
-	if r.current == "" && needsCurrentContext(fs) {
-		current := r.config.CurrentContext()
-		if current == "" {
-			return nil, errors.New("some forwards set no context and the kubeconfig has no current context: set `context` in the spec (or `defaults`)")
-		}
-		r.current = current
-		r.log.Info("forwards without a context are pinned to the current context", "context", current)
-	}
-	namespaces := r.config.Namespaces()
-	out := reconcile.ResolveContexts(fs, r.current)
-	unknown := map[string][]*spec.Forward{} // by context, in spec order
+	// One error per unknown context, in spec order.
 	var order []string
-	for i := range out {
+	byContext := map[string][]*spec.Forward{}
+	for _, i := range unknown {
 		f := &out[i]
-		ns, known := namespaces[f.Context]
-		if f.Enabled && !known {
-			if _, seen := unknown[f.Context]; !seen {
-				order = append(order, f.Context)
-			}
-			unknown[f.Context] = append(unknown[f.Context], f)
+		if _, seen := byContext[f.Context]; !seen {
+			order = append(order, f.Context)
 		}
-		if f.Namespace == "" {
-			f.Namespace = ns
-			if f.Namespace == "" {
-				f.Namespace = "default"
-			}
-		}
-	}
-	if len(order) == 0 {
-		return out, nil
-	}
-	if len(namespaces) == 0 {
-		return nil, fmt.Errorf("the kubeconfig has no contexts (read: %s); point --kubeconfig or KUBECONFIG at one", strings.Join(r.source.Files(), ", "))
+		byContext[f.Context] = append(byContext[f.Context], f)
 	}
 	errs := make([]error, 0, len(order))
 	for _, c := range order {
-		list := unknown[c]
+		list := byContext[c]
 		f := list[0]
 		who := fmt.Sprintf("forward %q", f.Name)
 		if len(list) > 1 {
@@ -93,6 +70,61 @@ func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.
 		errs = append(errs, fmt.Errorf("%s: %s: context %q is not in the kubeconfig%s", f.Decl, who, c, contextHint(c, r.config.Contexts())))
 	}
 	return nil, errors.Join(errs...)
+}
+
+// resolveEach is resolve that fails forward by forward: it returns every
+// forward of fs resolved (those whose context the kubeconfig does not have
+// keep it as written) and, for each enabled forward whose context is
+// unknown, its error, in spec order. err is for what fails them all: an
+// unreadable kubeconfig, one without contexts, or no current context where
+// one is needed.
+func (r *contextResolver) resolveEach(ctx context.Context, fs []spec.Forward) (out []spec.Forward, bad []reconcile.ForwardError, err error) {
+	out, unknown, err := r.resolveAll(ctx, fs)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, i := range unknown {
+		f := &out[i]
+		bad = append(bad, reconcile.ForwardError{Name: f.Name, Error: fmt.Sprintf("%s: forward %q: context %q is not in the kubeconfig%s",
+			f.Decl, f.Name, f.Context, contextHint(f.Context, r.config.Contexts()))})
+	}
+	return out, bad, nil
+}
+
+// resolveAll resolves fs and returns the indexes of the enabled forwards
+// whose context the kubeconfig does not have.
+func (r *contextResolver) resolveAll(_ context.Context, fs []spec.Forward) ([]spec.Forward, []int, error) {
+	if err := r.load(); err != nil {
+		return nil, nil, err
+	}
+	if r.current == "" && needsCurrentContext(fs) {
+		current := r.config.CurrentContext()
+		if current == "" {
+			return nil, nil, errors.New("some forwards set no context and the kubeconfig has no current context: set `context` in the spec (or `defaults`)")
+		}
+		r.current = current
+		r.log.Info("forwards without a context are pinned to the current context", "context", current)
+	}
+	namespaces := r.config.Namespaces()
+	out := reconcile.ResolveContexts(fs, r.current)
+	var unknown []int
+	for i := range out {
+		f := &out[i]
+		ns, known := namespaces[f.Context]
+		if f.Enabled && !known {
+			unknown = append(unknown, i)
+		}
+		if f.Namespace == "" {
+			f.Namespace = ns
+			if f.Namespace == "" {
+				f.Namespace = "default"
+			}
+		}
+	}
+	if len(unknown) > 0 && len(namespaces) == 0 {
+		return nil, nil, fmt.Errorf("the kubeconfig has no contexts (read: %s); point --kubeconfig or KUBECONFIG at one", strings.Join(r.source.Files(), ", "))
+	}
+	return out, unknown, nil
 }
 
 // load reads the kubeconfig unless its files are unchanged since the last

@@ -118,12 +118,26 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 		MaxParallel: spec.DefaultMaxParallel,
 	}
 	res := applier.Apply(ctx, p)
+	stopped, neverRan := 0, 0
+	for _, o := range res.Outcomes {
+		switch {
+		case o.Err != nil:
+		case o.NeverRan:
+			neverRan++
+		default:
+			stopped++
+		}
+	}
+	summary := fmt.Sprintf("%d stopped", stopped)
+	if neverRan > 0 {
+		summary += fmt.Sprintf(", %d removed that never started", neverRan)
+	}
 	if res.Failed > 0 {
-		fmt.Fprintf(out, "Destroy finished with errors: %d stopped, %d failed.\n", len(selected)-res.Failed, res.Failed)
+		fmt.Fprintf(out, "Destroy finished with errors: %s, %d failed.\n", summary, res.Failed)
 		a.exit = exitError
 		return nil
 	}
-	fmt.Fprintf(out, "Destroy complete: %d stopped.\n", len(selected))
+	fmt.Fprintf(out, "Destroy complete: %s.\n", summary)
 	return nil
 }
 

@@ -54,9 +54,25 @@ func newCLI(t *testing.T) *cli {
 	if err := os.MkdirAll(filepath.Join(home, ".kube"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	const kubeconfig = `apiVersion: v1
+	// The "API server" accepts connections (apply checks that the cluster
+	// answers before it starts forwards) and says nothing.
+	apiServer, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { apiServer.Close() })
+	go func() {
+		for {
+			c, err := apiServer.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	kubeconfig := `apiVersion: v1
 kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+clusters: [{name: c, cluster: {server: "https://` + apiServer.Addr().String() + `"}}]
 users: [{name: u, user: {token: not-a-secret}}]
 contexts:
 - {name: kind-dev, context: {cluster: c, user: u}}
@@ -158,9 +174,54 @@ func TestValidateExamples(t *testing.T) {
 			continue
 		}
 		t.Run(e.Name(), func(t *testing.T) {
-			code, out, errOut := newCLI(t).run("-C", filepath.Join("../../examples", e.Name()), "validate")
-			if code != exitOK {
+			c := newCLI(t)
+			c.env["KUBECONFIG"] = filepath.Join(t.TempDir(), "none") // their contexts are not this machine's
+			code, out, errOut := c.run("-C", filepath.Join("../../examples", e.Name()), "validate")
+			if code != exitOK || !strings.Contains(out, "contexts not checked: the kubeconfig is missing") {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+			}
+		})
+	}
+}
+
+// TestValidateChecksContexts: with a kubeconfig at hand, validate checks
+// every enabled forward's context against it (no cluster needed) and
+// names each unknown one with its position; a disabled forward's context
+// is not checked.
+func TestValidateChecksContexts(t *testing.T) {
+	fwd := func(name, ctx string, enabled bool) string {
+		return fmt.Sprintf("forward %q {\n  context = %q\n  target = \"svc/%s\"\n  remote_port = 80\n  enabled = %v\n}\n", name, ctx, name, enabled)
+	}
+	tests := []struct {
+		name, spec string
+		flags      []string
+		wantCode   int
+		wantOut    string
+		wantErr    []string
+	}{
+		{"known contexts", fwd("api", "kind-dev", true) + fwd("web", "other", true), nil, exitOK,
+			"The spec is valid: 2 forwards (2 enabled) in kpf.hcl; contexts checked against the kubeconfig.", nil},
+		{"--skip-contexts", fwd("api", "prod", true), []string{"--skip-contexts"}, exitOK,
+			"The spec is valid: 1 forwards (1 enabled) in kpf.hcl; contexts not checked: --skip-contexts.", nil},
+		{"an unknown context", fwd("api", "prod", true) + fwd("web", "kind-dev", true), nil, exitError, "",
+			[]string{`Error: kpf.hcl:1:1: forward "api": context "prod" is not in the kubeconfig (contexts: kind-dev, other)`}},
+		{"a typo", fwd("api", "kind-dve", true), nil, exitError, "",
+			[]string{`Error: kpf.hcl:1:1: forward "api": context "kind-dve" is not in the kubeconfig (did you mean "kind-dev"?`}},
+		{"a disabled forward's context is not checked", fwd("api", "prod", false), nil, exitOK,
+			"The spec is valid: 1 forwards (0 enabled) in kpf.hcl; contexts checked against the kubeconfig.", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeSpec(t, dir, "kpf.hcl", tt.spec)
+			code, out, errOut := newCLI(t).run(append([]string{"-C", dir, "validate"}, tt.flags...)...)
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
+				t.Fatalf("exit %d, want %d and %q\nstdout: %s\nstderr: %s", code, tt.wantCode, tt.wantOut, out, errOut)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr does not contain %q:\n%s", want, errOut)
+				}
 			}
 		})
 	}
@@ -329,10 +390,14 @@ forward "api" {
 
 func TestUnknownContextIsReportedBeforeStarting(t *testing.T) {
 	dir := t.TempDir()
-	writeSpec(t, dir, "kpf.hcl", "forward \"api\" {\n  context = \"nope\"\n  target = \"svc/api\"\n  local_port = 18099\n  remote_port = 80\n}\n")
+	writeSpec(t, dir, "kpf.hcl", "forward \"api\" {\n  context = \"nope\"\n  target = \"svc/api\"\n  local_port = 18099\n  remote_port = 80\n}\n"+
+		"forward \"web\" {\n  context = \"kind-dev\"\n  target = \"svc/web\"\n  local_port = 18097\n  remote_port = 80\n}\n")
 	code, out, errOut := newCLI(t).run("-C", dir, "plan")
-	if code != exitError || !strings.Contains(errOut, `context "nope" is not in the kubeconfig`) || !strings.Contains(errOut, "kpf.hcl:1:") {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	for _, want := range []string{"# forward.api cannot be planned", `(kpf.hcl:1:1: forward "api": context "nope" is not in the kubeconfig`,
+		"# forward.web will be started", "Plan: 1 to start, 0 to replace, 0 to restart, 0 to stop. 1 forward cannot be planned."} {
+		if code != exitError || !strings.Contains(out, want) {
+			t.Fatalf("want exit 1 and %q\nexit %d\nstdout: %s\nstderr: %s", want, code, out, errOut)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/internal/safefs"
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/spec"
@@ -24,26 +25,54 @@ import (
 )
 
 func (a *app) validateCommand() *cobra.Command {
-	return &cobra.Command{
+	var skipContexts bool
+	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the spec without touching a cluster",
 		Long: `validate loads every spec file of the workspace, evaluates variables, locals
 and functions, and makes every check that needs no cluster: unique names,
 unique local ports per address, port ranges, target syntax, IP literals,
-durations. Errors carry file:line:col.`,
+durations. Errors carry file:line:col.
+
+When a kubeconfig is at hand (--kubeconfig, $KUBECONFIG or ~/.kube/config),
+validate also checks that every enabled forward's context is in it (reading
+the file only: no cluster is contacted); without one, or with
+--skip-contexts (a CI machine whose kubeconfig is not the developers'), it
+says that contexts were not checked.`,
 		Example: `  kpf validate
-  kpf -C examples/basic validate --var context=kind-dev`,
+  kpf -C examples/basic validate --var context=kind-dev
+  kpf validate --skip-contexts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ws, err := a.loadSpec()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s.\n",
-				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "))
+			contexts := "contexts checked against the kubeconfig"
+			if why := a.kubeconfigProblem(); skipContexts || why != "" {
+				if skipContexts {
+					why = "--skip-contexts"
+				}
+				contexts = "contexts not checked: " + why
+			} else {
+				_, bad, err := a.newContextResolver().resolveEach(cmd.Context(), ws.Forwards)
+				if err != nil {
+					return err
+				}
+				for _, e := range bad {
+					fmt.Fprintf(a.io.Err, "Error: %s\n", termtext.Escape(a.scrub.Scrub(e.Error)))
+				}
+				if len(bad) > 0 {
+					return errReported
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s; %s.\n",
+				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "), contexts)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&skipContexts, "skip-contexts", false, "do not check the forwards' contexts against the kubeconfig")
+	return cmd
 }
 
 func (a *app) fmtCommand() *cobra.Command {

@@ -20,7 +20,10 @@ func (a *app) planCommand() *cobra.Command {
 its forwards, process checks for those of the kubectl runtime, and cached port
 probes) and shows what apply would do: which forwards it would start, stop,
 replace (and for which changed attributes) or restart, and which would move to
-another local port because theirs is taken. It changes nothing.`,
+another local port because theirs is taken. It changes nothing.
+
+A forward that cannot be planned (its context is not in the kubeconfig) is
+shown with its error, and the others are planned; plan then exits 1.`,
 		Example: `  kpf plan
   kpf plan --json | jq '.changes[] | select(.action != "no-op")'
   kpf plan --detailed-exitcode   # exit 0: no changes, 2: changes, 1: error`,
@@ -42,6 +45,9 @@ another local port because theirs is taken. It changes nothing.`,
 			}
 			if o.DetailedExitCode && p.HasChanges() {
 				a.exit = exitChanges
+			}
+			if len(p.Errors) > 0 { // planned the rest, but not every forward
+				a.exit = exitError
 			}
 			return nil
 		},

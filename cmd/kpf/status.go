@@ -108,7 +108,11 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 	loaded := time.Now()
 	actual := s.observe(ctx)
 	observed := time.Now()
-	rows := reconcile.StatusRows(s.forwards, actual, time.Now())
+	rows := reconcile.StatusRows(s.all, actual, time.Now())
+	unplannable(rows, s.unplannable)
+	for _, e := range s.unplannable {
+		fmt.Fprintf(a.io.Err, "Note: forward.%s cannot be planned: %s\n", termtext.Escape(e.Name), termtext.Escape(e.Error))
+	}
 	st := s.ports.Stats()
 	stats := statusStats{
 		SpecLoad:     loaded.Sub(t0).Round(time.Microsecond).String(),
@@ -185,6 +189,18 @@ func (a *app) kubeconfigProblem() string {
 	return ""
 }
 
+// unplannable puts the error of each forward that cannot be planned into
+// its row's last error.
+func unplannable(rows []reconcile.StatusRow, errs []reconcile.ForwardError) {
+	for _, e := range errs {
+		for i := range rows {
+			if rows[i].Name == e.Name {
+				rows[i].LastError = e.Error
+			}
+		}
+	}
+}
+
 // specProblem says in a few words why the spec did not load.
 func specProblem(diags hcl.Diagnostics) string {
 	for _, d := range diags {
@@ -251,12 +267,15 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 			feed.mu.Unlock()
 			feed.broken(firstDiagnostic(spec.FormatDiagnosticsPlain(diags)))
 		default:
-			fs, err := contexts.resolve(ctx, ws.Forwards)
+			fs, _, bad, err := a.resolveEach(ctx, contexts, ws.Forwards)
 			if err != nil {
 				feed.broken(a.scrub.Scrub(err.Error()))
 				return
 			}
 			feed.loaded(ws.Name, fs, time.Now())
+			if len(bad) > 0 {
+				feed.broken((&reconcile.UnplannableError{Errors: bad}).Error())
+			}
 		}
 	}
 	reload(ctx)

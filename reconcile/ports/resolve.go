@@ -2,6 +2,7 @@ package ports
 
 import (
 	"math/bits"
+	"slices"
 	"sync"
 )
 
@@ -27,14 +28,27 @@ type Request struct {
 	Own int
 	// Keep reserves this exact port without checking (a running forward that
 	// is left alone). Keep requests are reserved before any other is resolved.
+	// With Wanted set as well (a running forward off the port it asked for:
+	// Keep is a fallback), the request gets Wanted when that is usable in the
+	// explicit round; else it keeps Keep, unless a request without Keep
+	// asked for Keep by number in that round: that request gets it (the
+	// caller stops the running forward before starting the other there) and
+	// this one takes the first usable port above Wanted.
 	Keep int
 }
+
+// yields reports whether q is a Keep request that may give its port to a
+// request that asks for it by number.
+func (q *Request) yields() bool { return q.Keep > 0 && q.Wanted > 0 && q.Wanted != q.Keep }
 
 // Resolver gives each request of a batch a distinct, bindable port. The zero
 // value is ready to use; reusing one across batches allocates nothing. A
 // Resolver is not safe for concurrent use.
 type Resolver struct {
 	sets []portSet
+	// yielding are the batch's Keep requests that may give their port away
+	// (Request.yields), while the explicit round runs.
+	yielding []yielder
 
 	// The sets the current request conflicts with, and for which address
 	// and number of sets they were found.
@@ -42,6 +56,14 @@ type Resolver struct {
 	viewAddr string
 	viewOwn  *portWords
 	viewSets int
+}
+
+// yielder is a yielding Keep request of the batch.
+type yielder struct {
+	idx     int
+	address string
+	port    int
+	lost    bool // a request asked for its port by number and got it
 }
 
 // portSet is the ports given out in the current batch on one address.
@@ -66,38 +88,62 @@ func ResolvePorts(reqs []Request, free Checker) []int {
 var resolvers = sync.Pool{New: func() any { return new(Resolver) }}
 
 // Resolve appends one port per request to dst, in request order, and returns
-// it. Keep ports are taken as they are. Otherwise the port is the first
-// usable of: Sticky, Wanted, then Wanted+1, Wanted+2, ... (or AutoBase,
-// AutoBase+1, ... when Wanted is 0). A port is usable when no earlier request
-// of the batch got it (on the same address, or either is a wildcard) and it is
-// either the request's Own port or free by the checker. 0 means no port was
-// found. The order of reqs decides who wins a contested port.
+// it. Keep ports are taken as they are. The others are resolved in three
+// rounds, each over the requests in order: first every request that asks for
+// a port (Wanted) gets it if usable, so a port a forward asks for by number
+// wins over another forward's fallback; then every request still without a
+// port keeps its Sticky one if usable; then the rest take the first usable of
+// Wanted+1, Wanted+2, ... (or AutoBase, AutoBase+1, ... when Wanted is 0). A
+// port is usable when no request of the batch got it before (on the same
+// address, or either is a wildcard) and it is either the request's Own port
+// or free by the checker. 0 means no port was found. Within a round, the
+// order of reqs decides who wins a contested port.
 func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	start := len(dst)
 	b := batch{free: free}
 	if c, ok := free.(*Cache); ok {
 		b.cache, b.now = c, c.nanos()
 	}
-	for _, q := range reqs {
-		if q.Keep > 0 && q.Keep <= MaxPort {
-			r.set(q.Address).mark(q.Keep)
-		}
-	}
+	dst = slices.Grow(dst, len(reqs))[:start+len(reqs)]
+	out := dst[start:]
+	clear(out)
+	r.yielding = r.yielding[:0]
 	for i := range reqs {
 		q := &reqs[i]
-		if q.Keep > 0 {
-			dst = append(dst, q.Keep)
-			continue
+		switch {
+		case q.Keep <= 0:
+		case q.yields() && q.Keep <= MaxPort:
+			r.yielding = append(r.yielding, yielder{idx: i, address: q.Address, port: q.Keep})
+		default:
+			if q.Keep <= MaxPort {
+				r.set(q.Address).mark(q.Keep)
+			}
+			out[i] = q.Keep
 		}
-		dst = append(dst, r.pick(q, &b))
 	}
-	// Every bit set in this batch is a port in dst: clear them so the
-	// next batch starts empty.
+	for round := range rounds {
+		for i := range reqs {
+			q := &reqs[i]
+			if out[i] != 0 || round != roundWanted && q.Keep > 0 && !r.lost(i) {
+				continue
+			}
+			out[i] = r.pick(q, &b, round)
+		}
+		if round == roundWanted {
+			r.settleYields(out, reqs)
+		}
+	}
+	r.yielding = r.yielding[:0]
+	// Every bit set in this batch is a port in dst or a Keep port: clear
+	// them so the next batch starts empty.
 	for i := range r.sets {
 		w := r.sets[i].bits
-		for _, p := range dst[start:] {
+		for j, p := range out {
 			if p > 0 && p <= MaxPort {
 				w[p>>6] &^= 1 << (p & 63)
+			}
+			if k := reqs[j].Keep; k > 0 && k <= MaxPort {
+				w[k>>6] &^= 1 << (k & 63)
 			}
 		}
 	}
@@ -107,6 +153,14 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 	r.viewOwn = nil // the cache of conflicts holds for one batch
 	return dst
 }
+
+// The rounds of Resolve.
+const (
+	roundWanted = iota // the port asked for, exactly
+	roundSticky        // the port chosen at an earlier apply
+	roundSearch        // the first usable one above
+	rounds
+)
 
 // batch is how one Resolve call checks ports: a *Cache is read at one
 // instant for the whole batch, with its hits counted here and added to the
@@ -119,8 +173,13 @@ type batch struct {
 	hits  uint64
 }
 
-// pick returns the port for q, 0 if none, and marks it taken.
-func (r *Resolver) pick(q *Request, b *batch) int {
+// pick returns the port for q in round, 0 if none, and marks it taken.
+func (r *Resolver) pick(q *Request, b *batch, round int) int {
+	switch {
+	case round == roundWanted && q.Wanted == 0,
+		round == roundSticky && (q.Sticky == 0 || q.Sticky == q.Wanted):
+		return 0 // nothing to try in this round
+	}
 	// A request on the address of the one before (the common case) keeps
 	// its view of the batch's sets and its cache table.
 	own := r.viewOwn
@@ -130,22 +189,30 @@ func (r *Resolver) pick(q *Request, b *batch) int {
 			b.tab = b.cache.tableOf(q.Address)
 		}
 	}
-	p := r.search(q, b)
+	var p int
+	switch round {
+	case roundWanted:
+		if r.usable(q, q.Wanted, b) || q.Keep == 0 && inRange(q.Wanted) && !r.taken(q.Wanted) && r.claim(q.Address, q.Wanted) {
+			p = q.Wanted
+		}
+	case roundSticky:
+		if r.usable(q, q.Sticky, b) {
+			p = q.Sticky
+		}
+	default:
+		p = r.search(q, b)
+	}
 	if p > 0 {
 		own.mark(p)
 	}
 	return p
 }
 
+// search returns the first usable port above Wanted (from AutoBase when
+// Wanted is 0), 0 if none.
 func (r *Resolver) search(q *Request, b *batch) int {
-	if q.Sticky > 0 && r.usable(q, q.Sticky, b) {
-		return q.Sticky
-	}
 	p := AutoBase
 	if q.Wanted > 0 {
-		if r.usable(q, q.Wanted, b) {
-			return q.Wanted
-		}
 		p = q.Wanted + 1
 	}
 	for ; p <= MaxPort; p++ {
@@ -158,6 +225,50 @@ func (r *Resolver) search(q *Request, b *batch) int {
 	}
 	return 0
 }
+
+// claim gives port on address to the caller if a yielding request of the
+// batch that has not kept it yet holds it there (it then has to move).
+func (r *Resolver) claim(address string, port int) bool {
+	for i := range r.yielding {
+		y := &r.yielding[i]
+		if !y.lost && y.port == port && (y.address == address || IsWildcard(y.address) || IsWildcard(address)) {
+			y.lost = true
+			return true
+		}
+	}
+	return false
+}
+
+// lost reports whether request i yielded its port.
+func (r *Resolver) lost(i int) bool {
+	for _, y := range r.yielding {
+		if y.idx == i {
+			return y.lost
+		}
+	}
+	return false
+}
+
+// settleYields ends the explicit round: each yielding request that did not
+// get its wanted port keeps its own, unless a request asked for that one.
+func (r *Resolver) settleYields(out []int, reqs []Request) {
+	for i := range r.yielding {
+		y := &r.yielding[i]
+		if y.lost || out[y.idx] != 0 {
+			continue
+		}
+		own := r.conflicts(y.address)
+		if r.taken(y.port) { // given out through a checker that says it is free
+			y.lost = true
+			continue
+		}
+		own.mark(y.port)
+		out[y.idx] = reqs[y.idx].Keep
+	}
+	r.viewOwn = nil // conflicts moved the view
+}
+
+func inRange(p int) bool { return p >= 1 && p <= MaxPort }
 
 // usable reports whether q may have port p: in range, not taken in the
 // batch, and its own or free.

@@ -100,6 +100,9 @@ type Change struct {
 type Plan struct {
 	Workspace string   `json:"workspace"`
 	Changes   []Change `json:"changes"`
+	// Outputs are the changes of output values the forwards' changes
+	// make, computed by the caller (DiffOutputs); nil when none.
+	Outputs []OutputChange `json:"-"`
 	// Created is when the plan was computed.
 	Created time.Time `json:"-"`
 }

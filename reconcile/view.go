@@ -15,7 +15,7 @@ import (
 
 // JSONFormatVersion is the version of the plan and status JSON schemas (see
 // JSON.md). A change that can break a consumer bumps the major number.
-const JSONFormatVersion = "1.0"
+const JSONFormatVersion = "1.1"
 
 // HumanOptions tune RenderHuman.
 type HumanOptions struct {
@@ -55,6 +55,7 @@ func RenderHuman(w io.Writer, p Plan, opts HumanOptions) error {
 	v.paint(ansiBold, "Plan:")
 	v.b = fmt.Appendf(v.b, " %d to start, %d to replace, %d to restart, %d to stop.\n",
 		s.Start, s.Replace, s.Restart, s.Stop)
+	v.outputs(p.Outputs)
 	return v.flush(w)
 }
 
@@ -312,10 +313,11 @@ func actionWord(a Action) string {
 }
 
 type jsonPlan struct {
-	FormatVersion string       `json:"format_version"`
-	Workspace     string       `json:"workspace"`
-	Changes       []jsonChange `json:"changes"`
-	Summary       Summary      `json:"summary"`
+	FormatVersion string             `json:"format_version"`
+	Workspace     string             `json:"workspace"`
+	Changes       []jsonChange       `json:"changes"`
+	OutputChanges []jsonOutputChange `json:"output_changes"`
+	Summary       Summary            `json:"summary"`
 }
 
 type jsonChange struct {
@@ -340,6 +342,7 @@ func RenderJSON(w io.Writer, p Plan) error {
 		FormatVersion: JSONFormatVersion,
 		Workspace:     p.Workspace,
 		Changes:       make([]jsonChange, 0, len(p.Changes)),
+		OutputChanges: jsonOutputChanges(p.Outputs),
 		Summary:       p.Summary(),
 	}
 	for i := range p.Changes {

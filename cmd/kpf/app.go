@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -75,6 +76,11 @@ type app struct {
 	scrub *redact.Scrubber
 	// exit is the code the command asks for when it did not fail outright.
 	exit int
+	// outputs are the output blocks of the last spec that loaded.
+	outputs *spec.Outputs
+	// passSignals: kpf run's child runs; SIGINT and SIGTERM go to it, not
+	// to kpf's own interrupt handling.
+	passSignals atomic.Bool
 
 	cpuFile  *os.File
 	pprofSrv *http.Server
@@ -96,7 +102,7 @@ func run(ctx context.Context, args []string, io streams, getenv func(string) str
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
 
-	ctx, stop := interruptContext(ctx, io.Err)
+	ctx, stop := interruptContext(ctx, io.Err, &a.passSignals)
 	defer stop()
 
 	err := root.ExecuteContext(ctx)
@@ -119,23 +125,33 @@ func run(ctx context.Context, args []string, io streams, getenv func(string) str
 
 // interruptContext cancels on the first SIGINT/SIGTERM so commands drain;
 // a second one exits at once.
-func interruptContext(parent context.Context, errw io.Writer) (context.Context, func()) {
+// While pass is set (kpf run's child runs), signals are left to whoever
+// else listens for them.
+func interruptContext(parent context.Context, errw io.Writer, pass *atomic.Bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
+	next := func() bool {
+		for {
+			select {
+			case <-ch:
+				if pass == nil || !pass.Load() {
+					return true
+				}
+			case <-done:
+				return false
+			}
+		}
+	}
 	go func() {
-		select {
-		case <-ch:
-			cancel()
-		case <-done:
+		if !next() {
 			return
 		}
-		select {
-		case <-ch:
+		cancel()
+		if next() {
 			fmt.Fprintln(errw, "\nInterrupted twice: exiting now.")
 			os.Exit(130)
-		case <-done:
 		}
 	}()
 	return ctx, func() {
@@ -191,6 +207,8 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.fmtCommand(),
 		a.initCommand(),
 		a.openCommand(),
+		a.outputCommand(),
+		a.envCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 		a.agentCommand(),
@@ -264,6 +282,7 @@ func (a *app) loadSpecQuietly() (*spec.Workspace, *spec.Loader, hcl.Diagnostics,
 	a.log.Debug("spec loaded", "dir", dir, "duration", time.Since(start), "diagnostics", len(diags))
 	if ws != nil {
 		a.hide(ws.Forwards, nil)
+		a.outputs = loader.Outputs()
 	}
 	return ws, loader, diags, nil
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/state"
 )
 
 type applyOptions struct {
@@ -88,6 +90,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		}
 	}
 	applier := a.applier(s, out)
+	a.planOutputs(&p, s.ws, s.state)
 	if p.HasChanges() {
 		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
 			return err
@@ -103,6 +106,9 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		}
 	} else {
 		fmt.Fprintln(out, "No changes. Your forwards match the spec.")
+	}
+	if err := a.keepEnvFile(s); err != nil {
+		fmt.Fprintf(a.io.Err, "Warning: %s\n", termtext.EscapeText(a.scrub.Scrub(err.Error())))
 	}
 	if !o.Watch {
 		return nil
@@ -163,6 +169,19 @@ func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
 	return err
 }
 
+// keepEnvFile writes the env file after an apply and records it in the
+// state (the caller holds the lock).
+func (a *app) keepEnvFile(s *session) error {
+	before := s.state.EnvFile
+	if err := a.writeEnvFile(s.ws, s.state); err != nil {
+		return err
+	}
+	if s.state.EnvFile != before {
+		return s.store.Save(s.state)
+	}
+	return nil
+}
+
 // errSpecErrors is the watch's load error when the spec has errors (they
 // were reported through the diagnostics callback).
 var errSpecErrors = errors.New("the spec has errors; running forwards are left as they are")
@@ -174,7 +193,13 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 	diags func(loader *spec.Loader, diags hcl.Diagnostics, wasBroken bool),
 	loaded func(ws *spec.Workspace, fs []spec.Forward)) *reconcile.Watcher {
 	shownDiags := "" // the initial load's warnings were shown by openSession
+	current := s.ws
 	return &reconcile.Watcher{
+		Applied: func(st *state.File) {
+			if err := a.writeEnvFile(current, st); err != nil {
+				a.log.Warn("keeping the env file current", "error", err)
+			}
+		},
 		Load: func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
 			ws, loader, ds, err := a.loadSpecQuietly()
 			if err != nil {
@@ -194,6 +219,7 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 			if err != nil {
 				return nil, spec.Settings{}, err
 			}
+			current = ws
 			if loaded != nil {
 				loaded(ws, fs)
 			}

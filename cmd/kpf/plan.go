@@ -31,6 +31,7 @@ another local port because theirs is taken. It changes nothing.`,
 				return err
 			}
 			p := s.plan(cmd.Context())
+			a.planOutputs(&p, s.ws, s.state)
 			out := cmd.OutOrStdout()
 			if o.JSON {
 				err = reconcile.RenderJSON(out, p)

@@ -209,6 +209,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.openCommand(),
 		a.outputCommand(),
 		a.envCommand(),
+		a.runCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 		a.agentCommand(),

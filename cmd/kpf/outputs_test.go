@@ -326,3 +326,62 @@ forward "a_b" {
 		t.Errorf("env: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestRunStopsOnlyWhatItStarted: kpf run brings up what is missing, runs
+// the command with kpf env's variables, exits with its status and stops
+// only the forward it started.
+func TestRunStopsOnlyWhatItStarted(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+kpf {
+  runtime = "kubectl"
+}
+defaults {
+  context = "kind-dev"
+  health {
+    none = true
+  }
+}
+forward "pre" {
+  target      = "service/a"
+  local_port  = %d
+  remote_port = 80
+}
+forward "mine" {
+  target      = "service/b"
+  local_port  = %d
+  remote_port = 80
+}
+output "MINE_URL" {
+  value = "${forward.mine.url}x"
+}
+`, freePort(t), freePort(t)))
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", dir, "apply", "--only", "pre"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", dir, "destroy") })
+	before := stateHandles(t, c, dir)
+
+	code, out, errOut := c.run("-C", dir, "run", "--", "sh", "-c", `echo "$KPF_MINE_PORT $KPF_PRE_PORT $MINE_URL"; exit 3`)
+	if code != 3 {
+		t.Fatalf("run: exit %d, want the command's 3\n%s%s", code, out, errOut)
+	}
+	fields := strings.Fields(out)
+	if len(fields) != 3 || fields[0] == "" || !strings.HasSuffix(fields[2], "/x") {
+		t.Errorf("the command saw %q", out)
+	}
+	after := stateHandles(t, c, dir)
+	if _, ok := after["mine"]; ok {
+		t.Errorf("forward mine, started by run, still runs: %v", after)
+	}
+	if after["pre"] != before["pre"] {
+		t.Errorf("forward pre, running before, changed: %v -> %v", before["pre"], after["pre"])
+	}
+	if code, out, errOut = c.run("-C", dir, "run", "--keep", "--", "true"); code != exitOK {
+		t.Fatalf("run --keep: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, ok := stateHandles(t, c, dir)["mine"]; !ok {
+		t.Error("run --keep stopped the forward it started")
+	}
+}

@@ -235,6 +235,17 @@ func (a *app) endRun(ctx context.Context, s *session, lease *runLease, keep bool
 		return
 	}
 	defer unlock()
+	// Another run that ended may have handed its forwards over to this one.
+	if b, err := os.ReadFile(lease.path); err == nil {
+		var mine runLease
+		if json.Unmarshal(b, &mine) == nil {
+			for _, n := range mine.Started {
+				if !slices.Contains(lease.Started, n) {
+					lease.Started = append(lease.Started, n)
+				}
+			}
+		}
+	}
 	others := readLeases(s.store, lease)
 	if err := os.Remove(lease.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		a.log.Warn("removing the run's lease", "error", err)

@@ -4,14 +4,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -174,14 +172,15 @@ func (w *workspace) startRun(stdout *bytes.Buffer, args ...string) *exec.Cmd {
 	cmd.Env = w.env()
 	var errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = stdout, &errb
+	// Its own process group, so that a failed test takes the command
+	// down with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if w.t.Failed() {
 			w.t.Logf("kpf run %v stderr:\n%s", args, errb.String())
 		}
@@ -195,6 +194,22 @@ func waitFile(t *testing.T, path string) {
 		_, err := os.Stat(path)
 		return err == nil
 	})
+}
+
+// waitRun waits for a kpf run started by startRun, killing it (and
+// failing the test) if it has not ended within a minute.
+func waitRun(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("kpf run %v has not ended within a minute", cmd.Args)
+		return nil
+	}
 }
 
 func exitCode(err error) int {
@@ -229,7 +244,7 @@ func TestRunSIGINTReachesTheCommand(t *testing.T) {
 	if err := run.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err := run.Wait()
+	err := waitRun(t, run)
 	if code := exitCode(err); code != 42 {
 		t.Errorf("kpf run: exit %d (%v), want the command's 42", code, err)
 	}
@@ -265,7 +280,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(marks, "a.go"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Wait(); err != nil {
+	if err := waitRun(t, a); err != nil {
 		t.Fatalf("first kpf run: %v", err)
 	}
 	if f, ok := w.state().Forwards["api"]; !ok || f.Handle != api.Handle {
@@ -274,7 +289,7 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(marks, "b.go"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Wait(); err != nil {
+	if err := waitRun(t, b); err != nil {
 		t.Fatalf("second kpf run: %v", err)
 	}
 	for _, r := range []string{"a", "b"} {
@@ -311,6 +326,3 @@ func TestApplyWaitNotReady(t *testing.T) {
 		t.Errorf("apply --wait=3s with db not Ready: exit %d\n%s%s", code, out, errOut)
 	}
 }
-
-var _ = context.Background
-var _ = strconv.Itoa

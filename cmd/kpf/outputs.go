@@ -206,10 +206,10 @@ func (a *app) output(out io.Writer, name string, o outputOptions) error {
 	for _, op := range outs {
 		fmt.Fprintf(&b, "%-*s = ", width, op.Name)
 		switch {
-		case op.Sensitive:
-			b.WriteString("<sensitive>")
 		case !op.Known:
 			b.WriteString("(not available: " + missingText(op) + ")")
+		case op.Sensitive:
+			b.WriteString("<sensitive>")
 		default:
 			b.WriteString(termtext.EscapeText(hclText(op)))
 		}

@@ -321,7 +321,7 @@ func TestApplyWaitNotReady(t *testing.T) {
 	}
 	start := time.Now()
 	code, out, errOut := w.kpf("apply", "--wait=3s")
-	t.Logf("apply --wait=3s returned after %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("apply --wait=3s returned after %s:\n%s", time.Since(start).Round(time.Millisecond), errOut)
 	if code == 0 || !strings.Contains(errOut, "1 forward does not serve within 3s") || !strings.Contains(errOut, "forward.db: ") || strings.Contains(errOut, "forward.api:") {
 		t.Errorf("apply --wait=3s with db not Ready: exit %d\n%s%s", code, out, errOut)
 	}

@@ -18,8 +18,13 @@ import (
 // wait for the forwards to serve.
 const defaultWait = 2 * time.Minute
 
-// waitPoll is how often a wait observes the forwards again.
-const waitPoll = 200 * time.Millisecond
+// A wait observes the forwards again after waitPollFirst, then twice as
+// long each time up to waitPollMax: a forward that serves at once is seen
+// at once, one that takes long costs few observations.
+const (
+	waitPollFirst = 20 * time.Millisecond
+	waitPollMax   = 250 * time.Millisecond
+)
 
 // waitServing returns once every forward named serves, or an error naming
 // those that do not, and why, once timeout has passed. A forward serves
@@ -48,8 +53,9 @@ func (a *app) waitServing(ctx context.Context, s *session, names []string, timeo
 	}()
 	why := map[string]string{}
 	pending := append([]string(nil), names...)
-	tick := time.NewTicker(waitPoll)
-	defer tick.Stop()
+	poll := waitPollFirst
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
 	for {
 		actual := s.observe(ctx)
 		next := pending[:0]
@@ -70,7 +76,9 @@ func (a *app) waitServing(ctx context.Context, s *session, names []string, timeo
 		select {
 		case <-ctx.Done():
 			return waitError(ctx, pending, why, timeout)
-		case <-tick.C:
+		case <-timer.C:
+			poll = min(2*poll, waitPollMax)
+			timer.Reset(poll)
 		}
 	}
 }

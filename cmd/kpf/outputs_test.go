@@ -236,6 +236,12 @@ output "api-ports" {
 	}
 	t.Cleanup(func() { c.run("-C", dir, "destroy") })
 
+	// From here on there is no kubeconfig: output and env read files only.
+	c.env["KUBECONFIG"] = filepath.Join(t.TempDir(), "no-such-kubeconfig")
+	c.env["HOME"] = t.TempDir()
+	if code, _, _ := c.run("-C", dir, "plan"); code == exitOK {
+		t.Fatal("plan works without a kubeconfig: the check below proves nothing")
+	}
 	addr := fmt.Sprintf("127.0.0.1:%d", p1)
 	tests := []struct {
 		args []string

@@ -326,3 +326,29 @@ func TestApplyWaitNotReady(t *testing.T) {
 		t.Errorf("apply --wait=3s with db not Ready: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestWatchKeepsTheEnvFileCurrent: while apply --watch runs, a forward
+// moved to another port (by a spec edit) shows in the env file at once.
+func TestWatchKeepsTheEnvFileCurrent(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	w := nativeWorkspace(t, ns)
+	ports := freeLocalPorts(t, 2)
+	spec := func(port int) string {
+		return "kpf {\n  env_file = \"app.env\"\n}\n" + oneForward("api", fmt.Sprintf("  target = \"deployment/api\"\n  remote_port = 8080\n  local_port = %d\n", port)) +
+			"output \"API\" {\n  value = forward.api.address\n}\n"
+	}
+	w.writeSpec("kpf.hcl", spec(ports[0]))
+	w.watch()
+	envFile := filepath.Join(w.dir, "app.env")
+	has := func(port int) func() bool {
+		return func() bool {
+			b, err := os.ReadFile(envFile)
+			return err == nil && strings.Contains(string(b), fmt.Sprintf("API='127.0.0.1:%d'\n", port)) &&
+				strings.Contains(string(b), fmt.Sprintf("KPF_API_PORT='%d'\n", port))
+		}
+	}
+	waitUntil(t, 30*time.Second, "the env file to name the first port", has(ports[0]))
+	w.writeSpec("kpf.hcl", spec(ports[1]))
+	waitUntil(t, 60*time.Second, "the env file to follow the forward to its new port", has(ports[1]))
+}

@@ -116,7 +116,7 @@ func (o *Outputs) Eval(endpoints map[string]model.Endpoint) []model.Output {
 	missing := make(map[string][]string, len(o.list))
 	out := make([]model.Output, 0, len(o.list))
 	for _, d := range o.list {
-		vars["output"] = cty.ObjectVal(vals)
+		setOutputRefs(vars, d, vals)
 		val, diags := checkedValue(d.expr, ctx)
 		if diags.HasErrors() {
 			val = cty.DynamicVal
@@ -156,6 +156,25 @@ func (o *Outputs) Eval(endpoints map[string]model.Endpoint) []model.Output {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// setOutputRefs sets output in vars to the outputs d refers to (only
+// those: an object of every output so far, built per output, made the
+// evaluation of n outputs quadratic).
+func setOutputRefs(vars map[string]cty.Value, d *outputDecl, vals map[string]cty.Value) {
+	if len(d.outputs) == 0 {
+		delete(vars, "output")
+		return
+	}
+	refs := make(map[string]cty.Value, len(d.outputs))
+	for _, n := range d.outputs {
+		if v, ok := vals[n]; ok {
+			refs[n] = v
+		} else {
+			refs[n] = cty.DynamicVal
+		}
+	}
+	vars["output"] = cty.ObjectVal(refs)
 }
 
 func unknownForward() cty.Value {
@@ -333,7 +352,7 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 	o.ctx = &hcl.EvalContext{Variables: vars, Functions: e.ctx.Functions}
 	vals := map[string]cty.Value{}
 	for _, d := range o.list {
-		vars["output"] = cty.ObjectVal(vals)
+		setOutputRefs(vars, d, vals)
 		val, diags := checkedValue(d.expr, o.ctx)
 		e.diags = append(e.diags, diags...)
 		if diags.HasErrors() {

@@ -57,9 +57,12 @@ func (a *app) planOutputs(p *reconcile.Plan, ws *spec.Workspace, st *state.File)
 		return
 	}
 	before := a.evalOutputs(endpoints(ws, st))
-	eps := map[string]model.Endpoint{}
+	// After: what runs now, changed by the plan (which may cover only
+	// some forwards: apply --only).
+	eps := endpoints(ws, st)
 	for _, c := range p.Changes {
 		if c.Action == reconcile.Stop || c.Desired == nil || !c.Desired.Enabled {
+			delete(eps, c.Name)
 			continue
 		}
 		ep := model.NewEndpoint(c.Desired.Address, c.Port, c.Desired.Open)

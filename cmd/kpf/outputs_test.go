@@ -391,3 +391,46 @@ output "MINE_URL" {
 		t.Error("run --keep stopped the forward it started")
 	}
 }
+
+// TestApplyOnlyShowsItsOutputChanges: apply --only plans some forwards;
+// the outputs over the others keep their values (no change shown).
+func TestApplyOnlyShowsItsOutputChanges(t *testing.T) {
+	dir := t.TempDir()
+	pa, pb := freePort(t), freePort(t)
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+kpf {
+  runtime = "kubectl"
+}
+defaults {
+  context = "kind-dev"
+  health {
+    none = true
+  }
+}
+forward "a" {
+  target      = "service/a"
+  local_port  = %d
+  remote_port = 80
+}
+forward "b" {
+  target      = "service/b"
+  local_port  = %d
+  remote_port = 80
+}
+output "A" {
+  value = forward.a.port
+}
+output "B" {
+  value = forward.b.port
+}
+`, pa, pb))
+	c := newCLI(t)
+	if code, out, errOut := c.run("-C", dir, "apply", "--only", "a"); code != exitOK || !strings.Contains(out, fmt.Sprintf("+ A = %d\n", pa)) || strings.Contains(out, "B =") {
+		t.Fatalf("apply --only a: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", dir, "destroy") })
+	code, out, errOut := c.run("-C", dir, "apply", "--only", "b")
+	if code != exitOK || !strings.Contains(out, fmt.Sprintf("+ B = %d\n", pb)) || strings.Contains(out, "A =") {
+		t.Errorf("apply --only b: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -57,6 +57,7 @@ type outputDecl struct {
 	decl        hcl.Range
 	forwards    []string // forward.NAME references, sorted, unique
 	outputs     []string // output.NAME references
+	badRefs     bool     // a reference was reported: not evaluated at load
 }
 
 // Names returns the output names, sorted.
@@ -265,6 +266,7 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 			d.sensitive = v
 		}
 		seen := map[string]bool{}
+		reported := len(e.diags)
 		for _, tr := range a.Expr.Variables() {
 			switch tr.RootName() {
 			case "forward":
@@ -292,6 +294,7 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 			}
 		}
 		sort.Strings(d.forwards)
+		d.badRefs = len(e.diags) > reported
 		decls[name] = d
 	}
 
@@ -352,6 +355,10 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 	o.ctx = &hcl.EvalContext{Variables: vars, Functions: e.ctx.Functions}
 	vals := map[string]cty.Value{}
 	for _, d := range o.list {
+		if d.badRefs {
+			vals[d.name] = cty.DynamicVal // reported once, not again by HCL
+			continue
+		}
 		setOutputRefs(vars, d, vals)
 		val, diags := checkedValue(d.expr, o.ctx)
 		e.diags = append(e.diags, diags...)

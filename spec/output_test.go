@@ -149,6 +149,9 @@ func TestOutputErrors(t *testing.T) {
 			if !strings.Contains(got, tt.want) {
 				t.Errorf("diagnostics:\n%s\nwant %q", got, tt.want)
 			}
+			if n := strings.Count(got, "error: "); n != 1 {
+				t.Errorf("%d errors, want one:\n%s", n, got)
+			}
 		})
 	}
 }

@@ -38,7 +38,8 @@ func (a *app) validateCommand() *cobra.Command {
 		Long: `validate loads every spec file of the workspace, evaluates variables, locals
 and functions, and makes every check that needs no cluster: unique names,
 unique local ports per address, port ranges, target syntax, IP literals,
-durations. Errors carry file:line:col.`,
+durations, and output blocks (references to undeclared forwards, attributes
+or outputs, cycles, type errors). Errors carry file:line:col.`,
 		Example: `  kpf validate
   kpf -C examples/basic validate --var context=kind-dev`,
 		Args: cobra.NoArgs,
@@ -47,8 +48,12 @@ durations. Errors carry file:line:col.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s.\n",
-				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "))
+			outputs := ""
+			if n := a.outputs.Len(); n > 0 {
+				outputs = fmt.Sprintf(" and %d outputs", n)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled)%s in %s.\n",
+				len(ws.Forwards), countEnabled(ws.Forwards), outputs, strings.Join(ws.Files, ", "))
 			return nil
 		},
 	}

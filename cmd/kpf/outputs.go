@@ -325,7 +325,13 @@ func envVars(ws *spec.Workspace, eps map[string]model.Endpoint, outs []model.Out
 		return nil
 	}
 	for _, o := range outs {
-		if !selected(o.Name) || !envNameRE.MatchString(o.Name) {
+		if !selected(o.Name) {
+			continue
+		}
+		if !envNameRE.MatchString(o.Name) {
+			if len(names) > 0 {
+				warn(fmt.Sprintf("output %q is left out: its name is not an environment variable name (letters, digits and _)", o.Name))
+			}
 			continue
 		}
 		if !o.Known {

@@ -446,10 +446,13 @@ func psQuote(s string) string {
 
 // dotenvQuote quotes s for docker compose's env_file and direnv's dotenv:
 // single quotes (taken literally: no escapes, no ${} interpolation) unless s
-// holds a single quote or a line break; then double quotes with \\, \", \$
-// and \n escaped.
+// holds a single quote or a line break, or ends with a backslash (which a
+// parser would take as escaping the closing quote); then double quotes
+// with \\, \", \$, \n and \r escaped (godotenv's and direnv's escapes;
+// docker compose, which writes a literal $ in double quotes as $$, is the
+// one reader that may differ, for such values only).
 func dotenvQuote(s string) string {
-	if !strings.ContainsAny(s, "'\n\r") {
+	if !strings.ContainsAny(s, "'\n\r") && !strings.HasSuffix(s, `\`) {
 		return "'" + s + "'"
 	}
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "\n", `\n`, "\r", `\r`)

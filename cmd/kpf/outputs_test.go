@@ -24,6 +24,7 @@ var quotingValues = []string{
 	"pwsh ’typographic‘ quotes ‚‛",
 	"glob * ? [a] ~ # ; & | < > ( ) { } !",
 	"unicode é ✓",
+	`ends with a backslash\`,
 }
 
 // TestEnvQuotingInRealShells evaluates kpf env's output in each installed
@@ -112,8 +113,8 @@ func TestDotenvQuoting(t *testing.T) {
 		switch raw[0] {
 		case '\'':
 			got = strings.TrimSuffix(raw[1:], "'")
-			if strings.Contains(got, "'") {
-				t.Errorf("%q: single quote inside single quotes: %q", v, raw)
+			if strings.Contains(got, "'") || strings.HasSuffix(got, `\`) {
+				t.Errorf("%q: a single quote, or a backslash before the closing one, inside single quotes: %q", v, raw)
 			}
 		case '"':
 			body := strings.TrimSuffix(raw[1:], `"`)

@@ -325,6 +325,23 @@ func TestApplyWaitNotReady(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "1 forward does not serve within 3s") || !strings.Contains(errOut, "forward.db: ") || strings.Contains(errOut, "forward.api:") {
 		t.Errorf("apply --wait=3s with db not Ready: exit %d\n%s%s", code, out, errOut)
 	}
+	// kpf run gives up the same way, does not run its command and stops
+	// what it started.
+	w.mustKpf("destroy", "db")
+	marker := filepath.Join(t.TempDir(), "ran")
+	code, out, errOut = w.kpf("run", "--only", "db", "--wait=2s", "--", "touch", marker)
+	if code == 0 || !strings.Contains(errOut, "forward.db: ") {
+		t.Errorf("run --wait=2s with db not Ready: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("kpf run ran its command although db does not serve")
+	}
+	if _, ok := w.state().Forwards["db"]; ok {
+		t.Error("kpf run left db, which it started, running after giving up")
+	}
+	if _, ok := w.state().Forwards["api"]; !ok {
+		t.Error("kpf run stopped api, which ran before")
+	}
 }
 
 // TestWatchKeepsTheEnvFileCurrent: while apply --watch runs, a forward

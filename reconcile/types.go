@@ -103,6 +103,9 @@ type Plan struct {
 	// Errors are the forwards that could not be planned (see Fail), sorted
 	// by name.
 	Errors []ForwardError `json:"errors"`
+	// Outputs are the changes of output values the forwards' changes
+	// make, computed by the caller (DiffOutputs); nil when none.
+	Outputs []OutputChange `json:"-"`
 	// Created is when the plan was computed.
 	Created time.Time `json:"-"`
 }

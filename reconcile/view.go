@@ -76,6 +76,7 @@ func RenderHuman(w io.Writer, p Plan, opts HumanOptions) error {
 		v.paint(ansiBold+ansiRed, plural(n, "forward")+" cannot be planned.")
 	}
 	v.b = append(v.b, '\n')
+	v.outputs(p.Outputs)
 	return v.flush(w)
 }
 
@@ -337,8 +338,10 @@ type jsonPlan struct {
 	Workspace     string       `json:"workspace"`
 	Changes       []jsonChange `json:"changes"`
 	// Errors (1.1): forwards that cannot be planned; [] when none.
-	Errors  []ForwardError `json:"errors"`
-	Summary Summary        `json:"summary"`
+	Errors []ForwardError `json:"errors"`
+	// OutputChanges (1.1): changes of output values; [] when none.
+	OutputChanges []jsonOutputChange `json:"output_changes"`
+	Summary       Summary            `json:"summary"`
 }
 
 type jsonChange struct {
@@ -364,6 +367,7 @@ func RenderJSON(w io.Writer, p Plan) error {
 		Workspace:     p.Workspace,
 		Changes:       make([]jsonChange, 0, len(p.Changes)),
 		Errors:        append([]ForwardError{}, p.Errors...),
+		OutputChanges: jsonOutputChanges(p.Outputs),
 		Summary:       p.Summary(),
 	}
 	for i := range p.Changes {

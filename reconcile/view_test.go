@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -67,6 +68,21 @@ func viewScenarios() map[string]Plan {
 		dbusyPorts{"127.0.0.1:8080": true, "127.0.0.1:3000": true, "127.0.0.1:9999": true, "127.0.0.1:7000": true},
 	)
 	mixed.Workspace = "shop"
+	val := func(s string) OutputValue {
+		return OutputValue{Present: true, Known: true, Text: s, JSON: json.RawMessage(strconv.Quote(s))}
+	}
+	mixed.Outputs = DiffOutputs(
+		[]string{"API_URL", "DB", "GONE", "NEW", "SAME", "TOKEN"},
+		map[string]OutputValue{
+			"API_URL": val("http://127.0.0.1:8080/"), "GONE": val("127.0.0.1:9999"), "SAME": val("x"),
+			"TOKEN": val("secret-8080"),
+		},
+		map[string]OutputValue{
+			"API_URL": val("http://127.0.0.1:8081/"), "DB": {Present: true}, "NEW": val("127.0.0.1:5432"), "SAME": val("x"),
+			"TOKEN": val("secret-8081"),
+		},
+		map[string]bool{"TOKEN": true},
+	)
 
 	unhealthy := Diff([]model.Forward{api, web}, Actual{
 		"api": drunning(api, 8080, func(o *Observed) { o.Health, o.HealthError = HealthUnhealthy, "GET /healthz: 503" }),

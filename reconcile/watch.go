@@ -93,8 +93,12 @@ type Watcher struct {
 	// a pass is about to apply, and with nil once they are done, so that a
 	// view can show what is under way. It must not block.
 	Applying func(changes []Change)
-	statsMu  sync.Mutex
-	stats    WatchStats
+	// Applied, when set, is called from Run's goroutine after each pass
+	// that acted, with the state it left (do not keep or change it):
+	// kpf keeps the env file current from it.
+	Applied func(st *state.File)
+	statsMu sync.Mutex
+	stats   WatchStats
 
 	// onIdle, when set (by tests), is called each time the loop is about
 	// to wait, with the time it will wake up at the latest.
@@ -394,6 +398,9 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
 	if w.Applying != nil {
 		w.Applying(nil)
+	}
+	if w.Applied != nil {
+		w.Applied(w.Applier.State)
 	}
 	now = clock.Now()
 	for i, o := range res.Outcomes {

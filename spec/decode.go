@@ -32,6 +32,7 @@ type rawModule struct {
 	locals    map[string]*hcl.Attribute
 	forwards  map[string]*rawNamed
 	folded    map[string]*rawNamed // forwards by lower-case name
+	outputs   map[string]*rawNamed
 }
 
 func newRawModule() *rawModule {
@@ -40,6 +41,7 @@ func newRawModule() *rawModule {
 		locals:    map[string]*hcl.Attribute{},
 		forwards:  map[string]*rawNamed{},
 		folded:    map[string]*rawNamed{},
+		outputs:   map[string]*rawNamed{},
 	}
 }
 
@@ -50,6 +52,7 @@ type fileBlocks struct {
 	variables []*rawNamed
 	locals    []*hcl.Attribute
 	forwards  []*rawNamed
+	outputs   []*rawNamed
 }
 
 // decodeFile decodes the top level of one file. It keeps going after an
@@ -77,6 +80,12 @@ func decodeFile(body hcl.Body) (*fileBlocks, hcl.Diagnostics) {
 			attrs, d := b.Body.JustAttributes()
 			diags = append(diags, d...)
 			fb.locals = append(fb.locals, sortedAttrs(attrs)...)
+		case "output":
+			ro, d := decodeOutputBlock(b)
+			diags = append(diags, d...)
+			if ro != nil {
+				fb.outputs = append(fb.outputs, ro)
+			}
 		case "forward":
 			rf, d := decodeForwardBlock(b)
 			diags = append(diags, d...)
@@ -121,6 +130,25 @@ func decodeVariableBlock(b *hcl.Block) (*rawNamed, hcl.Diagnostics) {
 		})
 	}
 	rb, d := decodeSimpleBlock(b, variableSchema)
+	diags = append(diags, d...)
+	if !hclsyntax.ValidIdentifier(name) {
+		return nil, diags
+	}
+	return &rawNamed{name: name, rawBlock: *rb}, diags
+}
+
+func decodeOutputBlock(b *hcl.Block) (*rawNamed, hcl.Diagnostics) {
+	name := b.Labels[0]
+	var diags hcl.Diagnostics
+	if !hclsyntax.ValidIdentifier(name) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid output name",
+			Detail:   "An output name must start with a letter or underscore and may contain only letters, digits, underscores and dashes.",
+			Subject:  b.LabelRanges[0].Ptr(),
+		})
+	}
+	rb, d := decodeSimpleBlock(b, outputSchema)
 	diags = append(diags, d...)
 	if !hclsyntax.ValidIdentifier(name) {
 		return nil, diags
@@ -243,6 +271,13 @@ func (m *rawModule) addPrimary(fb *fileBlocks) hcl.Diagnostics {
 		m.forwards[f.name] = f
 		m.folded[folded] = f
 	}
+	for _, o := range fb.outputs {
+		if prev, ok := m.outputs[o.name]; ok {
+			diags = append(diags, duplicate("output", o.name, prev.decl, o.decl))
+			continue
+		}
+		m.outputs[o.name] = o
+	}
 	return diags
 }
 
@@ -292,6 +327,14 @@ func (m *rawModule) addOverride(fb *fileBlocks) hcl.Diagnostics {
 			continue
 		}
 		mergeBlock(&prev.rawBlock, &f.rawBlock)
+	}
+	for _, o := range fb.outputs {
+		prev, ok := m.outputs[o.name]
+		if !ok {
+			diags = append(diags, overridesNothing("output", o.name, o.decl))
+			continue
+		}
+		mergeBlock(&prev.rawBlock, &o.rawBlock)
 	}
 	return diags
 }

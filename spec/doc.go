@@ -9,6 +9,13 @@
 // rendered with the source snippet. It also formats spec files (kpf fmt) and
 // writes the starter spec (kpf init).
 //
+// Output blocks are the exception to "everything is evaluated at load":
+// their values depend on the ports forwards actually got, so Loader.Outputs
+// keeps their expressions (checked at load with every forward attribute
+// unknown: undeclared forwards, attributes and outputs, cycles and type
+// errors are diagnostics) for the caller to evaluate against what runs
+// (Outputs.Eval with plain model.Endpoint values; output.go).
+//
 // Hostile specs are diagnostics, never crashes: spec files are read only
 // from inside the workspace, only if regular and at most MaxFileSize bytes;
 // their nesting is checked on the bytes (MaxNestingDepth) before HCL parses

@@ -31,8 +31,14 @@ type LoadOptions struct {
 // KPF_VAR_name values) so diagnostics can be rendered with source snippets.
 // A Loader is not safe for concurrent use; each Load starts afresh.
 type Loader struct {
-	files map[string]*hcl.File
+	files   map[string]*hcl.File
+	outputs *Outputs
 }
+
+// Outputs returns the output blocks of the last Load that succeeded (nil
+// when it failed or the workspace has none), to be evaluated against what
+// runs.
+func (l *Loader) Outputs() *Outputs { return l.outputs }
 
 // NewLoader returns a Loader.
 func NewLoader() *Loader {
@@ -57,6 +63,7 @@ func (l *Loader) addSynthetic(name string, src []byte) {
 // Diagnostics are sorted by file and position.
 func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	l.files = map[string]*hcl.File{}
+	l.outputs = nil
 	dir := opts.Dir
 	if dir == "" {
 		dir = "."
@@ -117,11 +124,16 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	// Conflicts point at the later declaration.
 	sort.Slice(infos, func(i, j int) bool { return declLess(infos[i].f.Decl, infos[j].f.Decl, primary, override) })
 	e.checkPorts(infos)
+	outputs := e.decodeOutputs(m, infos)
+	settings.EnvFile = e.envFile(m.kpf, abs)
 	diags = append(diags, e.diags...)
 
 	sortDiagnostics(diags)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if outputs.Len() > 0 {
+		l.outputs = outputs
 	}
 	ws := &Workspace{
 		Dir:      abs,

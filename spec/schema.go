@@ -17,6 +17,7 @@ var (
 			{Type: "locals"},
 			{Type: "defaults"},
 			{Type: "forward", LabelNames: []string{"name"}},
+			{Type: "output", LabelNames: []string{"name"}},
 		},
 	}
 	kpfSchema = &hcl.BodySchema{
@@ -26,6 +27,7 @@ var (
 			{Name: "check_interval"},
 			{Name: "max_parallel"},
 			{Name: "runtime"},
+			{Name: "env_file"},
 		},
 	}
 	variableSchema = &hcl.BodySchema{
@@ -61,6 +63,13 @@ var (
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 	}
+	outputSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "value"},
+			{Name: "description"},
+			{Name: "sensitive"},
+		},
+	}
 	healthSchema = &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "tcp"},
@@ -83,6 +92,7 @@ func hintFor(schema *hcl.BodySchema, name string) string {
 			"forwards": "forward", "port_forward": "forward", "portforward": "forward",
 			"service": "forward", "variables": "variable", "var": "variable",
 			"local": "locals", "default": "defaults", "settings": "kpf", "config": "kpf",
+			"outputs": "output",
 		}
 	case forwardSchema, defaultsSchema:
 		m = map[string]string{
@@ -108,6 +118,7 @@ func hintFor(schema *hcl.BodySchema, name string) string {
 		m = map[string]string{
 			"parallel": "max_parallel", "parallelism": "max_parallel",
 			"cache_ttl": "probe_cache_ttl", "interval": "check_interval",
+			"envfile": "env_file", "dotenv": "env_file", "env": "env_file",
 		}
 	}
 	return m[name]

@@ -20,6 +20,9 @@ type File struct {
 	// Name is the workspace's display name.
 	Name     string             `json:"name"`
 	Forwards map[string]Forward `json:"forwards"`
+	// EnvFile is the env file (the spec's env_file) kpf last wrote for
+	// the workspace, so that destroy removes it without reading the spec.
+	EnvFile string `json:"env_file,omitempty"`
 
 	// Dir is the state directory the file was read from (Load, List);
 	// it is not stored.

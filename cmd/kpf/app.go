@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -78,6 +79,11 @@ type app struct {
 	exit int
 	// plugin: run as kubectl-kpf, so usage and examples say `kubectl kpf`.
 	plugin bool
+	// outputs are the output blocks of the last spec that loaded.
+	outputs *spec.Outputs
+	// passSignals: kpf run's child runs; SIGINT and SIGTERM go to it, not
+	// to kpf's own interrupt handling.
+	passSignals atomic.Bool
 
 	cpuFile  *os.File
 	pprofSrv *http.Server
@@ -105,7 +111,7 @@ func runAs(ctx context.Context, argv0 string, args []string, io streams, getenv 
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
 
-	ctx, stop := interruptContext(ctx, io.Err)
+	ctx, stop := interruptContext(ctx, io.Err, &a.passSignals)
 	defer stop()
 
 	err := root.ExecuteContext(ctx)
@@ -128,23 +134,33 @@ func runAs(ctx context.Context, argv0 string, args []string, io streams, getenv 
 
 // interruptContext cancels on the first SIGINT/SIGTERM so commands drain;
 // a second one exits at once.
-func interruptContext(parent context.Context, errw io.Writer) (context.Context, func()) {
+// While pass is set (kpf run's child runs), signals are left to whoever
+// else listens for them.
+func interruptContext(parent context.Context, errw io.Writer, pass *atomic.Bool) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	done := make(chan struct{})
+	next := func() bool {
+		for {
+			select {
+			case <-ch:
+				if pass == nil || !pass.Load() {
+					return true
+				}
+			case <-done:
+				return false
+			}
+		}
+	}
 	go func() {
-		select {
-		case <-ch:
-			cancel()
-		case <-done:
+		if !next() {
 			return
 		}
-		select {
-		case <-ch:
+		cancel()
+		if next() {
 			fmt.Fprintln(errw, "\nInterrupted twice: exiting now.")
 			os.Exit(130)
-		case <-done:
 		}
 	}()
 	return ctx, func() {
@@ -200,6 +216,9 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.fmtCommand(),
 		a.initCommand(),
 		a.openCommand(),
+		a.outputCommand(),
+		a.envCommand(),
+		a.runCommand(),
 		a.versionCommand(),
 		a.completionCommand(),
 		a.agentCommand(),
@@ -284,6 +303,7 @@ func (a *app) loadSpecQuietly() (*spec.Workspace, *spec.Loader, hcl.Diagnostics,
 	a.log.Debug("spec loaded", "dir", dir, "duration", time.Since(start), "diagnostics", len(diags))
 	if ws != nil {
 		a.hide(ws.Forwards, nil)
+		a.outputs = loader.Outputs()
 	}
 	return ws, loader, diags, nil
 }

@@ -7,12 +7,14 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
@@ -23,6 +25,8 @@ type applyOptions struct {
 	Only  []string
 	// Plain keeps a watch on a terminal to progress lines (no live view).
 	Plain bool
+	// Wait: return once every forward of the apply serves (0: do not wait).
+	Wait time.Duration
 }
 
 func (a *app) applyCommand() *cobra.Command {
@@ -53,12 +57,17 @@ workspace's state folder.`,
 			if o.Watch && len(o.Only) > 0 {
 				return errors.New("--only cannot be combined with --watch: watch keeps the whole workspace matching the spec")
 			}
+			if o.Watch && o.Wait > 0 {
+				return errors.New("--wait cannot be combined with --watch")
+			}
 			return a.apply(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep the forwards matching the spec until interrupted")
 	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "apply only the forward `NAME` (repeatable)")
 	cmd.Flags().BoolVar(&o.Plain, "plain", false, "with --watch: print a line per change instead of the live table")
+	cmd.Flags().DurationVar(&o.Wait, "wait", 0, "return once every forward of the apply serves (health check passed, or a connection through it reached a pod); fail after `DURATION` (--wait alone: "+defaultWait.String()+")")
+	cmd.Flags().Lookup("wait").NoOptDefVal = defaultWait.String()
 	return cmd
 }
 
@@ -75,6 +84,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	if err != nil {
 		return err
 	}
+	unlock = sync.OnceFunc(unlock)
 	defer unlock()
 	// Re-read state under the lock: another kpf may have changed it.
 	if s.state, err = s.store.Load(); err != nil {
@@ -93,6 +103,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		}
 	}
 	applier := a.applier(s, out)
+	a.planOutputs(&p, s.ws, s.state)
 	switch {
 	case p.HasChanges():
 		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
@@ -118,6 +129,16 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	}
 	if len(p.Errors) > 0 { // the others were applied
 		a.exit = exitError
+	}
+	if err := a.keepEnvFile(s); err != nil {
+		fmt.Fprintf(a.io.Err, "Warning: %s\n", termtext.EscapeText(a.scrub.Scrub(err.Error())))
+	}
+	if o.Wait > 0 {
+		unlock() // a wait changes nothing: others may apply meanwhile
+		if err := a.waitServing(ctx, s, servingNames(p), o.Wait); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Every forward serves (%d).\n", len(servingNames(p)))
 	}
 	if !o.Watch {
 		return nil
@@ -178,6 +199,31 @@ func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
 	return err
 }
 
+// servingNames are the forwards p leaves running: enabled forwards of the
+// spec, whatever their action.
+func servingNames(p reconcile.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		if c.Action != reconcile.Stop && c.Desired != nil && c.Desired.Enabled {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// keepEnvFile writes the env file after an apply and records it in the
+// state (the caller holds the lock).
+func (a *app) keepEnvFile(s *session) error {
+	before := s.state.EnvFile
+	if err := a.writeEnvFile(s.ws, s.state); err != nil {
+		return err
+	}
+	if s.state.EnvFile != before {
+		return s.store.Save(s.state)
+	}
+	return nil
+}
+
 // errSpecErrors is the watch's load error when the spec has errors (they
 // were reported through the diagnostics callback).
 var errSpecErrors = errors.New("the spec has errors; running forwards are left as they are")
@@ -189,7 +235,13 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 	diags func(loader *spec.Loader, diags hcl.Diagnostics, wasBroken bool),
 	loaded func(ws *spec.Workspace, fs []spec.Forward)) *reconcile.Watcher {
 	shownDiags := "" // the initial load's warnings were shown by openSession
+	current := s.ws
 	return &reconcile.Watcher{
+		Applied: func(st *state.File) {
+			if err := a.writeEnvFile(current, st); err != nil {
+				a.log.Warn("keeping the env file current", "error", err)
+			}
+		},
 		Load: func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
 			ws, loader, ds, err := a.loadSpecQuietly()
 			if err != nil {
@@ -209,6 +261,7 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 			if err != nil {
 				return nil, spec.Settings{}, err
 			}
+			current = ws
 			if loaded != nil {
 				loaded(ws, all)
 			}

@@ -131,3 +131,40 @@ func (a *app) kubeContexts(_ context.Context) ([]string, error) {
 	}
 	return kc.Contexts(), nil
 }
+
+// completeOutputNames completes the spec's output names (one argument),
+// described by their description.
+func (a *app) completeOutputNames(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) >= 1 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return a.outputCompletions(args, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeEnvNames completes kpf env's arguments: output and forward names.
+func (a *app) completeEnvNames(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	out := a.outputCompletions(args, toComplete)
+	fw, _ := a.completeForwards(-1)(cmd, args, toComplete)
+	return append(out, fw...), cobra.ShellCompDirectiveNoFileComp
+}
+
+func (a *app) outputCompletions(args []string, toComplete string) []cobra.Completion {
+	if a.log == nil { // __complete may skip setup
+		a.log = hclog.NewNullLogger()
+	}
+	ws, _, _, err := a.loadSpecQuietly()
+	if err != nil || ws == nil {
+		return nil
+	}
+	var out []cobra.Completion
+	for _, o := range a.outputs.Eval(nil) {
+		if strings.HasPrefix(o.Name, toComplete) && !slices.Contains(args, o.Name) {
+			desc := o.Description
+			if desc == "" {
+				desc = "output"
+			}
+			out = append(out, cobra.CompletionWithDesc(o.Name, desc))
+		}
+	}
+	return out
+}

@@ -164,3 +164,43 @@ func saveState(t *testing.T, c *cli, dir string, names ...string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCompleteOutputNames: kpf output completes output names (described),
+// kpf env output and forward names, kpf run --only forward names.
+func TestCompleteOutputNames(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", `forward "api" {
+  context     = "kind-dev"
+  target      = "svc/api"
+  remote_port = 80
+}
+output "API_URL" {
+  value       = forward.api.url
+  description = "the API"
+}
+output "PORT" {
+  value = forward.api.port
+}
+`)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"output", []string{"output", "-C", dir, ""}, []string{"API_URL\tthe API", "PORT\toutput"}},
+		{"output by prefix", []string{"output", "-C", dir, "P"}, []string{"PORT\toutput"}},
+		{"output takes one name", []string{"output", "-C", dir, "PORT", ""}, nil},
+		{"env", []string{"env", "-C", dir, ""}, []string{"API_URL\tthe API", "PORT\toutput", "api\tservice/api"}},
+		{"env --format", []string{"env", "--format", ""}, []string{"sh", "fish", "powershell", "dotenv", "json"}},
+		{"run --only", []string{"run", "-C", dir, "--only", ""}, []string{"api\tservice/api"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _ := complete(t, c, tt.args...)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("completions %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

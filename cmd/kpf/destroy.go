@@ -132,6 +132,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	if neverRan > 0 {
 		summary += fmt.Sprintf(", %d removed that never started", neverRan)
 	}
+	a.destroyEnvFile(store, st)
 	if res.Failed > 0 {
 		fmt.Fprintf(out, "Destroy finished with errors: %s, %d failed.\n", summary, res.Failed)
 		a.exit = exitError
@@ -139,6 +140,26 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 	}
 	fmt.Fprintf(out, "Destroy complete: %s.\n", summary)
 	return nil
+}
+
+// destroyEnvFile removes the env file once no forward is left, or
+// rewrites it for those left when the spec loads. The caller holds the lock.
+func (a *app) destroyEnvFile(store *state.Store, st *state.File) {
+	if st.EnvFile == "" {
+		return
+	}
+	var err error
+	if len(st.Forwards) == 0 {
+		if err = removeEnvFile(st.EnvFile); err == nil {
+			st.EnvFile = ""
+			err = store.Save(st)
+		}
+	} else if ws, _, diags, lerr := a.loadSpecQuietly(); lerr == nil && ws != nil && !diags.HasErrors() {
+		err = a.writeEnvFile(ws, st)
+	}
+	if err != nil {
+		fmt.Fprintf(a.io.Err, "Warning: %s\n", termtext.EscapeText(a.scrub.Scrub(err.Error())))
+	}
 }
 
 // lockedState opens the workspace's state (the spec is not needed: destroy

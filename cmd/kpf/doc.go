@@ -30,5 +30,16 @@
 // releasedocs (gendocs.go, the hidden __release-docs command), which the
 // installed binary does not carry; .goreleaser.yaml runs it.
 //
+// Outputs (outputs.go): spec keeps the output blocks' expressions and
+// evaluates them (spec.Outputs.Eval) against endpoints built here from the
+// state file — the address and port each forward actually got — so kpf
+// output, kpf env and the env file read files only (no agent, no
+// kubeconfig). plan and apply add the output changes their forward changes
+// make (reconcile.DiffOutputs over plain values). Sensitive outputs go to
+// the scrubber as soon as they are evaluated. apply --wait and kpf run wait
+// for forwards to serve in wait.go; kpf run (run.go) keeps a lease per run
+// in runs/ of the state folder so that concurrent runs hand forwards over
+// instead of stopping them under each other.
+//
 // It may import every kpf package; no kpf package imports it.
 package main

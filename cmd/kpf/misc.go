@@ -32,7 +32,8 @@ func (a *app) validateCommand() *cobra.Command {
 		Long: `validate loads every spec file of the workspace, evaluates variables, locals
 and functions, and makes every check that needs no cluster: unique names,
 unique local ports per address, port ranges, target syntax, IP literals,
-durations. Errors carry file:line:col.
+durations, and output blocks (references to undeclared forwards, attributes
+or outputs, cycles, type errors). Errors carry file:line:col.
 
 When a kubeconfig is at hand (--kubeconfig, $KUBECONFIG or ~/.kube/config),
 validate also checks that every enabled forward's context is in it (reading
@@ -66,8 +67,12 @@ says that contexts were not checked.`,
 					return errReported
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled) in %s; %s.\n",
-				len(ws.Forwards), countEnabled(ws.Forwards), strings.Join(ws.Files, ", "), contexts)
+			outputs := ""
+			if n := a.outputs.Len(); n > 0 {
+				outputs = fmt.Sprintf(" and %d outputs", n)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "The spec is valid: %d forwards (%d enabled)%s in %s; %s.\n",
+				len(ws.Forwards), countEnabled(ws.Forwards), outputs, strings.Join(ws.Files, ", "), contexts)
 			return nil
 		},
 	}

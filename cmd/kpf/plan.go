@@ -34,6 +34,7 @@ shown with its error, and the others are planned; plan then exits 1.`,
 				return err
 			}
 			p := s.plan(cmd.Context())
+			a.planOutputs(&p, s.ws, s.state)
 			out := cmd.OutOrStdout()
 			if o.JSON {
 				err = reconcile.RenderJSON(out, p)

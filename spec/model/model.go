@@ -2,7 +2,9 @@ package model
 
 import (
 	"fmt"
+	"net"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -26,6 +28,9 @@ type Settings struct {
 	ProbeCacheTTL time.Duration // default 5s
 	CheckInterval time.Duration // default 2s
 	MaxParallel   int           // default 10
+	// EnvFile is the absolute path of the env file kpf keeps current
+	// (env_file in the kpf block); "" when none.
+	EnvFile string `json:",omitempty"`
 	// Runtime is the runtime of forwards that name none ("" = the default).
 	Runtime string
 }
@@ -173,3 +178,61 @@ const (
 
 // Runtimes lists the runtime names a spec may use.
 var Runtimes = []string{RuntimeNative, RuntimeKubectl}
+
+// Endpoint is where a running forward can be reached: what output blocks
+// see as forward.NAME.host, .port, .address and .url, and what kpf env
+// exports as KPF_NAME_HOST, _PORT, _ADDRESS and _URL.
+type Endpoint struct {
+	// Host is the address to connect to: the forward's address, loopback
+	// for a wildcard bind.
+	Host string
+	// Port is the local port actually used.
+	Port int
+	// Address is host:port, an IPv6 host in brackets.
+	Address string
+	// URL is http://Address followed by the forward's open path ("/" when
+	// it has none).
+	URL string
+}
+
+// NewEndpoint is the endpoint of a forward bound to address:port whose
+// open path is open.
+func NewEndpoint(address string, port int, open string) Endpoint {
+	switch address {
+	case "", "0.0.0.0":
+		address = "127.0.0.1"
+	case "::":
+		address = "::1"
+	}
+	if open == "" {
+		open = "/"
+	}
+	if open[0] != '/' {
+		open = "/" + open
+	}
+	hp := net.JoinHostPort(address, strconv.Itoa(port))
+	return Endpoint{Host: address, Port: port, Address: hp, URL: "http://" + hp + open}
+}
+
+// Output is one output block evaluated against what runs: plain values for
+// the views and for kpf output, env and run.
+type Output struct {
+	Name        string
+	Description string
+	// Sensitive: declared sensitive = true, or computed from a sensitive
+	// variable. Views show it only where asked for explicitly.
+	Sensitive bool
+	// Known is false when the value depends on a forward that is not
+	// running or whose port is not chosen yet (Missing names them).
+	Known   bool
+	Missing []string
+	// Type is the value's type as the spec would write it: string,
+	// number, bool, or a collection type.
+	Type string
+	// Text is the value as a string: a string as it is, a number or bool
+	// as text, anything else as JSON. JSON is the value as JSON.
+	Text string
+	JSON []byte
+	// Decl is where the output block is declared.
+	Decl Pos
+}

@@ -26,8 +26,16 @@ and the kubeconfig's contexts (init --context).`,
   kpf completion zsh > "${fpath[1]}/_kpf"       # zsh
   kpf completion fish > ~/.config/fish/completions/kpf.fish
   kpf completion powershell | Out-String | Invoke-Expression`,
-		ValidArgs:             []string{"bash", "zsh", "fish", "powershell"},
-		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("completion needs one shell: bash, zsh, fish or powershell")
+			}
+			if !slices.Contains(cmd.ValidArgs, args[0]) {
+				return fmt.Errorf("invalid argument %q: completion knows bash, zsh, fish and powershell", args[0])
+			}
+			return nil
+		},
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, out := cmd.Root(), cmd.OutOrStdout()

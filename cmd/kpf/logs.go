@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -35,7 +39,19 @@ redirected, the log is copied byte for byte. -f follows the log as it grows
 (a kubectl log across rotations).`,
 		Example: `  kpf logs api
   kpf logs -f db`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return nil
+			}
+			if len(args) > 1 {
+				return fmt.Errorf("logs takes one forward's name, got %d arguments", len(args))
+			}
+			names := a.forwardNames()
+			if len(names) == 0 {
+				return errors.New("logs needs a forward's name; this workspace has no forwards")
+			}
+			return fmt.Errorf("logs needs a forward's name, one of: %s", termtext.Escape(strings.Join(names, ", ")))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.logs(cmd.Context(), cmd.OutOrStdout(), args[0], o)
 		},
@@ -80,7 +96,13 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 	path := store.LogPath(name)
 	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("forward %q has no log yet (it has not been started in this workspace)", termtext.Escape(name))
+		if _, known := st.Forwards[name]; known || slices.Contains(a.forwardNames(), name) {
+			return fmt.Errorf("forward %q has no log yet: it has never been started in this workspace (kpf apply starts it)", termtext.Escape(name))
+		}
+		if names := a.forwardNames(); len(names) > 0 {
+			return fmt.Errorf("no such forward %q in this workspace (its forwards: %s)", termtext.Escape(name), termtext.Escape(strings.Join(names, ", ")))
+		}
+		return fmt.Errorf("no such forward %q: this workspace has no forwards", termtext.Escape(name))
 	}
 	if err != nil {
 		return fmt.Errorf("opening log: %w", err)
@@ -158,4 +180,27 @@ func (l *follower) poll(out io.Writer) error {
 	}
 	_, err = io.Copy(out, l.f)
 	return err
+}
+
+// forwardNames lists, sorted, the names of this workspace's forwards: those
+// of the spec (if it loads) and those its state records. Errors read as
+// no names: it only serves to tell the user what they could have asked.
+func (a *app) forwardNames() []string {
+	if a.log == nil { // argument checks run before setup
+		a.log = hclog.NewNullLogger()
+	}
+	seen := map[string]bool{}
+	if ws, _, _, err := a.loadSpecQuietly(); err == nil && ws != nil {
+		for _, f := range ws.Forwards {
+			seen[f.Name] = true
+		}
+	}
+	if store, err := a.workspaceView(); err == nil {
+		if st, err := store.Load(); err == nil {
+			for name := range st.Forwards {
+				seen[name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -498,7 +498,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"plan", "--bogus"}, "Run 'kpf plan --help' for usage"},
 		{[]string{"plna"}, `unknown command "plna"`},
-		{[]string{"logs"}, "accepts 1 arg(s)"},
+		{[]string{"logs"}, "logs needs a forward's name"},
 	}
 	for _, tt := range tests {
 		code, _, errOut := newCLI(t).run(tt.args...)

@@ -207,7 +207,7 @@ func LoadClients(path, kubeContext string) (*Clients, string, error) {
 	cfg, err := kc.RESTConfig(name)
 	if err != nil {
 		if errors.Is(err, kubeconfig.ErrUnknownContext) {
-			err = fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+			err = runtime.Permanent(err)
 		}
 		return nil, "", err
 	}

@@ -142,10 +142,10 @@ var ErrClosed = errors.New("engine closed")
 // runtime.ErrPermanent.
 func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, error) {
 	if c == nil || c.API == nil {
-		return nil, fmt.Errorf("forward %s: no clients: %w", cfg.Name, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("forward %s: no clients", cfg.Name))
 	}
 	if err := cfg.check(); err != nil {
-		return nil, fmt.Errorf("forward %s: %w: %w", cfg.Name, err, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("forward %s: %w", cfg.Name, err))
 	}
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = DefaultMaxConnections

@@ -379,7 +379,7 @@ func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, av *avoidance) (ou
 	}
 	port, err := f.res.port.resolve(pod)
 	if err != nil {
-		return outcome{}, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+		return outcome{}, runtime.Permanent(err)
 	}
 	t, err := f.getTunnel(ctx, pod)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fakeKubectl is the path of the runtime package's fake kubectl, built once
 // for the CLI tests. The real kubectl is exercised by test/e2e.
@@ -388,11 +391,42 @@ func TestForwardURL(t *testing.T) {
 	}
 }
 
-func TestSpecFromServicesLoads(t *testing.T) {
+// TestSpecFromServices: the spec init --from-cluster writes (golden:
+// testdata/init-from-cluster.golden, -update rewrites it) has the comments
+// init --help promises, explains each local_port = 0, writes numeric ports
+// as numbers, and validates.
+func TestSpecFromServices(t *testing.T) {
 	src := specFromServices("shop", "kind-dev", "shop", []service{
 		{Name: "api", Ports: []servicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
 		{Name: "db", Ports: []servicePort{{Port: 5432}}},
 	})
+	golden := filepath.Join("testdata", "init-from-cluster.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(src) != string(want) {
+		t.Errorf("init --from-cluster wrote (go test -update rewrites %s):\n%s\nwant:\n%s", golden, src, want)
+	}
+	for _, must := range []string{
+		"#   kpf plan", // the commands to go on with
+		"local_port  = 0 # 80 is privileged (< 1024): kpf picks a free port and keeps it",
+		"remote_port = 5432\n", // a number, not "5432"
+		`remote_port = "grpc"`, // a name stays a string
+		"# service/api port http (80)",
+	} {
+		if !strings.Contains(string(src), must) {
+			t.Errorf("generated spec lacks %q:\n%s", must, src)
+		}
+	}
 	dir := t.TempDir()
 	writeSpec(t, dir, "kpf.hcl", string(src))
 	code, out, errOut := newCLI(t).run("-C", dir, "validate")

@@ -50,6 +50,9 @@ func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.
 	}
 	if r.current == "" && needsCurrentContext(fs) {
 		current := r.config.CurrentContext()
+		if current == "" && len(r.config.Contexts()) == 0 {
+			return nil, fmt.Errorf("%s; point --kubeconfig or KUBECONFIG at one", r.source.NoContexts())
+		}
 		if current == "" {
 			return nil, errors.New("some forwards set no context and the kubeconfig has no current context: set `context` in the spec (or `defaults`)")
 		}
@@ -80,7 +83,7 @@ func (r *contextResolver) resolve(_ context.Context, fs []spec.Forward) ([]spec.
 		return out, nil
 	}
 	if len(namespaces) == 0 {
-		return nil, fmt.Errorf("the kubeconfig has no contexts (read: %s); point --kubeconfig or KUBECONFIG at one", strings.Join(r.source.Files(), ", "))
+		return nil, fmt.Errorf("%s; point --kubeconfig or KUBECONFIG at one", r.source.NoContexts())
 	}
 	errs := make([]error, 0, len(order))
 	for _, c := range order {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -180,7 +179,7 @@ func (a *app) kubeconfigProblem() string {
 	case err != nil:
 		return "the kubeconfig cannot be read (" + termtext.Escape(err.Error()) + ")"
 	case len(c.Contexts()) == 0:
-		return "the kubeconfig is missing or has no contexts (read: " + termtext.Escape(strings.Join(src.Files(), ", ")) + ")"
+		return termtext.Escape(src.NoContexts())
 	}
 	return ""
 }

@@ -32,6 +32,9 @@ type LoadOptions struct {
 // A Loader is not safe for concurrent use; each Load starts afresh.
 type Loader struct {
 	files map[string]*hcl.File
+	// varSrc is where each variable's value was given outside the spec
+	// files, by name (errors about its use move there).
+	varSrc map[string]hcl.Range
 }
 
 // NewLoader returns a Loader.
@@ -117,6 +120,7 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	// Conflicts point at the later declaration.
 	sort.Slice(infos, func(i, j int) bool { return declLess(infos[i].f.Decl, infos[j].f.Decl, primary, override) })
 	e.checkPorts(infos)
+	relocateVarDiags(e.diags, m, l.varSrc)
 	diags = append(diags, e.diags...)
 
 	sortDiagnostics(diags)

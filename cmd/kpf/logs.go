@@ -90,7 +90,7 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 	out = sw
 	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
 		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
-			return lr.Logs(ctx, fw.Handle, following, out)
+			return a.followHandles(ctx, store, name, fw.Handle, lr, following, out)
 		}
 	}
 	path := store.LogPath(name)
@@ -116,6 +116,80 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 		return nil
 	}
 	return fl.run(ctx, out, 250*time.Millisecond)
+}
+
+// handlePoll is how often a log that follows a forward looks for its new
+// handle once the old one's log ended (the forward was restarted).
+const handlePoll = 250 * time.Millisecond
+
+// handleErrWait is how long a followed log that failed waits for a new
+// handle before the failure is the answer.
+const handleErrWait = 3 * time.Second
+
+// followHandles prints the log of forward name, started under handle h, by
+// its runtime. Following, a log that ends while ctx lasts (the forward was
+// restarted or replaced: its handle's stream is over) goes on with the log
+// of the forward's next handle, as the state records it, after a line that
+// says so; it waits for one as long as ctx lasts.
+func (a *app) followHandles(ctx context.Context, store *state.Store, name string, h runtime.Handle, lr runtime.Logs, following bool, out io.Writer) error {
+	for {
+		err := lr.Logs(ctx, h, following, out)
+		if !following || ctx.Err() != nil {
+			return err
+		}
+		// A log that ended waits for the forward's next handle; one that
+		// failed goes on only if a new handle comes soon (the failure was
+		// the old one going away), else it is the error.
+		wait := time.Duration(0)
+		if err != nil {
+			wait = handleErrWait
+		}
+		next, ok := a.nextHandle(ctx, store, name, h, wait)
+		if !ok {
+			return err
+		}
+		if err != nil {
+			a.log.Debug("the log of a replaced handle failed", "forward", name, "error", err)
+		}
+		if _, err := fmt.Fprintf(out, "--- kpf: %s started again; following its new log\n", termtext.Escape(name)); err != nil {
+			return err
+		}
+		h = next
+		if nl, ok := a.runtimes(store).Runtimes[h.Runtime].(runtime.Logs); ok {
+			lr = nl
+		} else {
+			return nil // now a runtime whose log is a file: not followed here
+		}
+	}
+}
+
+// nextHandle waits, as long as ctx lasts, for the state to record forward
+// name under a handle other than old; within > 0 bounds the wait.
+func (a *app) nextHandle(ctx context.Context, store *state.Store, name string, old runtime.Handle, within time.Duration) (runtime.Handle, bool) {
+	t := time.NewTicker(handlePoll)
+	defer t.Stop()
+	var deadline <-chan time.Time
+	if within > 0 {
+		dt := time.NewTimer(within)
+		defer dt.Stop()
+		deadline = dt.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return runtime.Handle{}, false
+		case <-deadline:
+			return runtime.Handle{}, false
+		case <-t.C:
+		}
+		if st, err := store.Load(); err == nil {
+			fw, ok := st.Forwards[name]
+			if ok && !fw.Handle.IsZero() && (fw.Handle.ID != old.ID || fw.Handle.Runtime != old.Runtime) {
+				a.hide(nil, st)
+				return fw.Handle, true
+			}
+		}
+	}
 }
 
 // follower copies what is appended to a forward's log as it grows, across

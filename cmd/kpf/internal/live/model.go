@@ -64,12 +64,12 @@ type Model struct {
 	filter    textinput.Model
 	filtering bool
 
-	log    logPane
+	log logPane
 	// specLines is the broken spec's diagnostic, wrapped at words to the
 	// width (at most maxSpecLines), shown above the footer.
 	specLines []string
 	notice    string
-	noErr  bool // notice is not an error
+	noErr     bool // notice is not an error
 
 	styledState  map[string]string
 	styledHealth map[string]string

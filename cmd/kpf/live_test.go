@@ -314,7 +314,7 @@ func TestLiveActions(t *testing.T) {
 		}
 
 		r, _ = acts.Log(ctx, "nope", false)
-		if _, err := io.ReadAll(r); err == nil || !strings.Contains(err.Error(), "has no log yet") {
+		if _, err := io.ReadAll(r); err == nil || !strings.Contains(err.Error(), `no such forward "nope"`) {
 			t.Errorf("log of an unknown forward: %v", err)
 		}
 	})

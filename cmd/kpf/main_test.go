@@ -17,6 +17,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
+	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -604,4 +605,74 @@ func procOf(t *testing.T, h runtime.Handle) proc.ID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestHTTPEvidence: what makes kpf open offer a forward an http:// URL.
+func TestHTTPEvidence(t *testing.T) {
+	tests := []struct {
+		name string
+		fwd  spec.Forward
+		want string
+	}{
+		{"open path", spec.Forward{RemotePort: "5432", Open: "/"}, "open path"},
+		{"http health", spec.Forward{RemotePort: "5432", Health: spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/"}}, "HTTP health check"},
+		{"named http", spec.Forward{RemotePort: "http"}, "port named http"},
+		{"named https-admin", spec.Forward{RemotePort: "https-admin"}, "port named https-admin"},
+		{"port 8080", spec.Forward{RemotePort: "8080"}, "port 8080"},
+		{"postgres", spec.Forward{RemotePort: "5432"}, ""},
+		{"named postgres", spec.Forward{RemotePort: "postgres"}, ""},
+		{"tcp health", spec.Forward{RemotePort: "6379", Health: spec.Health{Kind: spec.HealthTCP}}, ""},
+	}
+	for _, tt := range tests {
+		if got := httpEvidence(tt.fwd); got != tt.want {
+			t.Errorf("%s: httpEvidence = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestOpenOnlyHTTP: kpf open offers http:// only to a forward that looks
+// like HTTP; for another, --print prints its address and says why, and
+// opening it in a browser is refused with the same reason.
+func TestOpenOnlyHTTP(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	web, db := freePort(t), freePort(t)
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`kpf {
+  runtime = "kubectl"
+}
+defaults {
+  context   = "kind-dev"
+  namespace = "shop"
+}
+forward "web" {
+  target      = "service/web"
+  local_port  = %d
+  remote_port = 8080
+}
+forward "db" {
+  target      = "service/db"
+  local_port  = %d
+  remote_port = 5432
+}
+`, web, db))
+	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", dir, "destroy") })
+	note := `forward "db" does not look like HTTP (no open path, no HTTP health check, and remote port 5432 is not a usual HTTP port)`
+	tests := []struct {
+		args             []string
+		code             int
+		wantOut, wantErr string
+	}{
+		{[]string{"open", "web", "--print"}, exitOK, fmt.Sprintf("http://127.0.0.1:%d/\n", web), ""},
+		{[]string{"open", "db", "--print"}, exitOK, fmt.Sprintf("127.0.0.1:%d\n", db), "Note: " + note + "; printed its address."},
+		{[]string{"open", "db"}, exitError, "", note + fmt.Sprintf("; it listens on 127.0.0.1:%d.", db)},
+	}
+	for _, tt := range tests {
+		code, out, errOut := c.run(append([]string{"-C", dir}, tt.args...)...)
+		if code != tt.code || out != tt.wantOut || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("kpf %v: exit %d, stdout %q, stderr %q; want %d, %q, stderr with %q", tt.args, code, out, errOut, tt.code, tt.wantOut, tt.wantErr)
+		}
+	}
 }

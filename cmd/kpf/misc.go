@@ -355,6 +355,13 @@ func (a *app) open(cmd *cobra.Command, name string, o openOptions) error {
 		return err
 	}
 	url, err := a.runningURL(cmd.Context(), store, *fwd)
+	var nh *notHTTPError
+	if o.Print && errors.As(err, &nh) {
+		// Its address, not a URL it may not serve; and why.
+		fmt.Fprintln(cmd.OutOrStdout(), nh.addr)
+		fmt.Fprintf(a.io.Err, "Note: %s; printed its address. Set open = \"/\" on the forward if it serves HTTP.\n", nh.reason())
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -384,7 +391,59 @@ func (a *app) runningURL(ctx context.Context, store *state.Store, fwd spec.Forwa
 	if err != nil || !status.Alive {
 		return "", fmt.Errorf("forward %q is not running; 'kpf apply' starts it", fwd.Name)
 	}
+	if why := httpEvidence(fwd); why == "" {
+		return "", &notHTTPError{name: fwd.Name, remote: fwd.RemotePort, addr: hostPort(fs.Address, fs.LocalPort)}
+	}
 	return forwardURL(fs.Address, fs.LocalPort, fwd.Open), nil
+}
+
+// notHTTPError is a forward that nothing says serves HTTP: kpf open does
+// not offer it an http:// URL (a database's port in a browser helps no one).
+type notHTTPError struct {
+	name, remote, addr string
+}
+
+func (e *notHTTPError) reason() string {
+	return fmt.Sprintf("forward %q does not look like HTTP (no open path, no HTTP health check, and remote port %s is not a usual HTTP port)", e.name, e.remote)
+}
+
+func (e *notHTTPError) Error() string {
+	return e.reason() + fmt.Sprintf("; it listens on %s. Set open = \"/\" on the forward to open it in a browser", e.addr)
+}
+
+// httpPorts are remote port numbers that usually serve HTTP.
+var httpPorts = map[string]bool{
+	"80": true, "443": true, "3000": true, "5000": true, "8000": true, "8008": true, "8080": true,
+	"8081": true, "8443": true, "8888": true, "9000": true, "9090": true, "15672": true,
+}
+
+// httpEvidence says why fwd is taken to serve HTTP ("" when nothing says
+// so): an open path, an HTTP health check, a port named http/https/web/ui
+// or metrics, or a port number that usually serves HTTP.
+func httpEvidence(fwd spec.Forward) string {
+	p := strings.ToLower(fwd.RemotePort)
+	switch {
+	case fwd.Open != "":
+		return "open path"
+	case fwd.Health.Kind == spec.HealthHTTP:
+		return "HTTP health check"
+	case strings.Contains(p, "http"), p == "web", p == "ui", p == "metrics", strings.HasSuffix(p, "-web"), strings.HasSuffix(p, "-ui"):
+		return "port named " + fwd.RemotePort
+	case httpPorts[p]:
+		return "port " + p
+	}
+	return ""
+}
+
+// hostPort is the address to reach a forward listening on address:port.
+func hostPort(address string, port int) string {
+	switch address {
+	case "", "0.0.0.0":
+		address = "127.0.0.1"
+	case "::":
+		address = "::1"
+	}
+	return net.JoinHostPort(address, strconv.Itoa(port))
 }
 
 // startBrowser opens url with $BROWSER or the platform's opener, without
@@ -401,19 +460,13 @@ func (a *app) startBrowser(ctx context.Context, url string) error {
 
 // forwardURL builds the URL of a forward; a wildcard bind is reached on loopback.
 func forwardURL(address string, port int, path string) string {
-	switch address {
-	case "", "0.0.0.0":
-		address = "127.0.0.1"
-	case "::":
-		address = "::1"
-	}
 	if path == "" {
 		path = "/"
 	}
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	return "http://" + net.JoinHostPort(address, strconv.Itoa(port)) + path
+	return "http://" + hostPort(address, port) + path
 }
 
 // browserCommand is the argv that opens url: $BROWSER, else the platform's opener.

@@ -267,9 +267,23 @@ func (e *Engine) releaseSource(s *podSource) {
 // podGone closes the tunnels to a pod that left (deleted, not Ready,
 // replaced), so in-flight connections on it end.
 func (e *Engine) podGone(c *Clients, ns string, p podRef, why string) {
+	key := tunnelKey{clients: c, namespace: ns, pod: p}
 	e.mu.Lock()
-	t := e.tunnels[tunnelKey{clients: c, namespace: ns, pod: p}]
+	t := e.tunnels[key]
+	fs := make([]*Forward, 0, len(e.forwards))
+	for f := range e.forwards {
+		fs = append(fs, f)
+	}
 	e.mu.Unlock()
+	// A forward whose last connection went to this pod no longer reports
+	// it as its pod (kpf status's POD column after a scale to 0).
+	for _, f := range fs {
+		f.mu.Lock()
+		if f.lastTunnel == key {
+			f.pod = ""
+		}
+		f.mu.Unlock()
+	}
 	if t == nil {
 		return
 	}

@@ -943,3 +943,35 @@ func TestDeletedPodDrainsInFlightConnections(t *testing.T) {
 	c.Close()
 	eventually(t, "the drained tunnel to close", func() bool { return env.dialer.openConns() == 1 })
 }
+
+// TestPodGoneLeavesStatus: a forward reports the pod its last connection
+// went to only while that pod exists (kpf status's POD column after a
+// scale to 0), and its pod-switch events name each pod once.
+func TestPodGoneLeavesStatus(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("reached %s, want web-a", got)
+	}
+	if p := f.Status().Pod; p != "web-a" {
+		t.Fatalf("pod %q, want web-a", p)
+	}
+	env.deletePod("demo", "web-a")
+	eventually(t, "the deleted pod to leave the status", func() bool { return f.Status().Pod == "" })
+	if got := mustBanner(t, f); got != "web-b" {
+		t.Fatalf("reached %s, want web-b", got)
+	}
+	env.deletePod("demo", "web-b")
+	eventually(t, "the last pod to leave the status", func() bool { return f.Status().Pod == "" })
+
+	evs, _ := f.Events(0)
+	var switches []string
+	for _, ev := range evs {
+		if ev.Kind == EventPodSwitch {
+			switches = append(switches, strings.TrimSpace(ev.Pod+" "+ev.Message))
+		}
+	}
+	if got, want := strings.Join(switches, "; "), "web-a; web-b"; got != want {
+		t.Errorf("pod-switch events %q, want %q (each pod named once)", got, want)
+	}
+}

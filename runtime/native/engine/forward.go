@@ -488,9 +488,10 @@ func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
 	f.pod, f.lastTunnel, f.port = pod.Name, key, port
 	f.mu.Unlock()
 	if prev != pod.Name {
-		msg := "to " + pod.Name
+		// The event names the new pod (Pod); the message only where from.
+		msg := ""
 		if prev != "" {
-			msg = "from " + prev + " to " + pod.Name
+			msg = "from " + prev
 		}
 		f.event(Event{Kind: EventPodSwitch, Pod: pod.Name, Message: msg})
 	}

@@ -52,9 +52,9 @@ forward "web" {
 	s.Keys("kpf lo", "Tab")
 	s.WaitFor("a command completed", term.Contains("PROMPT$ kpf logs"))
 	s.Keys("Tab", "Tab")
-	scr := s.WaitFor("the forwards offered", term.Contains("api", "web"))
+	s.WaitFor("the forwards offered", term.Contains("api", "web"))
 	s.Keys("w", "Tab")
-	scr = s.WaitFor("a forward completed", term.Contains("PROMPT$ kpf logs web"))
+	scr := s.WaitFor("a forward completed", term.Contains("PROMPT$ kpf logs web"))
 	if strings.Contains(scr, "command not found") {
 		t.Errorf("completion printed an error:\n%s", scr)
 	}

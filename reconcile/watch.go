@@ -156,6 +156,9 @@ type forwardRetry struct {
 	next         time.Time // no action before this
 	hash         string    // SpecHash acted on; a new hash starts over
 	healthySince time.Time
+	// served: a pass saw the forward alive and healthy (a check through it
+	// passed) since kpf last acted on it.
+	served bool
 }
 
 // Run watches until ctx is cancelled, then returns nil: the forwards keep
@@ -420,7 +423,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 			ws.retry[o.Name] = r
 		}
 		r.hash = hashes[o.Name]
-		r.healthySince = time.Time{}
+		r.healthySince, r.served = time.Time{}, false
 		r.next = now.Add(r.bo.NextBackOff())
 		if o.Err != nil {
 			log.Warn("forward failed; will retry", "forward", o.Name, "action", string(o.Action),
@@ -432,7 +435,12 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 }
 
 // trackHealth starts a forward's backoff over once it has been alive and
-// not unhealthy for HealthyReset.
+// not unhealthy for HealthyReset, and when a forward that served (a pass
+// saw it healthy since kpf last acted on it) has exited: that is its pod
+// going away (deleted, replaced, a node gone), not a forward that cannot
+// start, so it is started again at once rather than after a backoff grown
+// by the exits before (kpf-scale's kubectl runtime, three pod deletions in
+// a row: the third replacement waited up to the 30 s cap).
 func (w *Watcher) trackHealth(ws *watchState, actual Actual, now time.Time) {
 	reset := w.HealthyReset
 	if reset <= 0 {
@@ -440,6 +448,13 @@ func (w *Watcher) trackHealth(ws *watchState, actual Actual, now time.Time) {
 	}
 	for name, r := range ws.retry {
 		ob, ok := actual[name]
+		if ok && ob.Alive && ob.Health == HealthHealthy {
+			r.served = true
+		}
+		if ok && !ob.Alive && r.served {
+			delete(ws.retry, name)
+			continue
+		}
 		if !ok || !ob.Alive || ob.Health == HealthUnhealthy {
 			r.healthySince = time.Time{}
 			continue

@@ -296,18 +296,29 @@ func TestWatchDefaultBackOff(t *testing.T) {
 
 func TestWatchBackOffResetAfterHealthy(t *testing.T) {
 	t.Parallel()
+	unchecked := func(t *testing.T) model.Forward {
+		f := watchFwd(t, "api")
+		f.Health = model.Health{Kind: model.HealthNone}
+		return f
+	}
 	tests := []struct {
 		name       string
+		fwd        func(t *testing.T) model.Forward
 		healthyFor time.Duration
 		wantGap    time.Duration
 	}{
-		{"reset after 30s healthy", 40 * time.Second, 500 * time.Millisecond},
-		{"no reset before 30s", 10 * time.Second, 4 * time.Second},
+		{"reset after 30s healthy", func(t *testing.T) model.Forward { return watchFwd(t, "api") }, 40 * time.Second, 500 * time.Millisecond},
+		// A forward that served, then exited (its pod deleted): not a
+		// forward that cannot start.
+		{"reset once it served", func(t *testing.T) model.Forward { return watchFwd(t, "api") }, 10 * time.Second, 500 * time.Millisecond},
+		// Unchecked, nothing says it served: the 30 s rule alone.
+		{"no reset before 30s unchecked", unchecked, 10 * time.Second, 4 * time.Second},
+		{"reset after 30s unchecked", unchecked, 40 * time.Second, 500 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, watchFwd(t, "api"))
+			h := newHarness(t, tt.fwd(t))
 			h.rt.setScript("api", func(s *fakeScript) { s.failNext = 4 })
 			h.run()
 			h.stepFor(10, "api started", func() bool { return !h.w.Applier.State.Forwards["api"].Handle.IsZero() })

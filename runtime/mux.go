@@ -41,7 +41,7 @@ func (m *Mux) get(name string) (Runtime, error) {
 		known = append(known, n)
 	}
 	sort.Strings(known)
-	return nil, fmt.Errorf("unknown runtime %q (this kpf has %s): %w", name, strings.Join(known, ", "), ErrPermanent)
+	return nil, Permanent(fmt.Errorf("unknown runtime %q (this kpf has %s)", name, strings.Join(known, ", ")))
 }
 
 // Start starts s with the runtime s.Runtime names.

@@ -301,6 +301,21 @@ var ErrPermanent = errors.New("permanent")
 // IsPermanent reports whether err (or anything it wraps) is permanent.
 func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
 
+// Permanent marks err as permanent (errors.Is ErrPermanent) without
+// changing its message: what the user reads is err's text alone, never a
+// ": permanent" suffix. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }
+
 // ErrPortInUse marks a start that failed because the local port is taken.
 // Callers move the forward to another port rather than retrying the same
 // one; runtimes wrap it (never match a runtime's error text).

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
@@ -568,6 +570,7 @@ func checkedValue(expr hcl.Expression, ctx *hcl.EvalContext) (cty.Value, hcl.Dia
 	for _, d := range diags {
 		budgetDiag(d)
 		redactCallError(d)
+		undeclaredDiag(d, expr, ctx)
 	}
 	if !diags.HasErrors() && valueSize(val, MaxValueSize) > MaxValueSize {
 		diags = append(diags, sizeDiag(expr.Range()))
@@ -612,4 +615,76 @@ func redactCallError(d *hcl.Diagnostic) {
 			return
 		}
 	}
+}
+
+// undeclaredDiag rewrites HCL's "This object does not have an attribute
+// named" about var.NAME or local.NAME into what it means: the variable (or
+// local value) is not declared, with the closest declared name if one is
+// near.
+func undeclaredDiag(d *hcl.Diagnostic, expr hcl.Expression, ctx *hcl.EvalContext) {
+	if d.Summary != "Unsupported attribute" || d.Subject == nil || ctx == nil {
+		return
+	}
+	for _, tr := range expr.Variables() {
+		root := tr.RootName()
+		if (root != "var" && root != "local") || len(tr) < 2 {
+			continue
+		}
+		step, ok := tr[1].(hcl.TraverseAttr)
+		if !ok || step.SrcRange != *d.Subject {
+			continue
+		}
+		var declared []string
+		if obj, ok := ctx.Variables[root]; ok && obj.Type().IsObjectType() {
+			for name := range obj.Type().AttributeTypes() {
+				declared = append(declared, name)
+			}
+		}
+		what, block := "variable", fmt.Sprintf("a variable %q block", step.Name)
+		if root == "local" {
+			what, block = "local value", "the locals block"
+		}
+		d.Summary = "Undeclared " + what
+		d.Detail = fmt.Sprintf("%s %q is not declared", what, step.Name)
+		if near := closest(step.Name, declared); near != "" {
+			d.Detail += fmt.Sprintf("; did you mean %q?", near)
+		} else {
+			d.Detail += fmt.Sprintf("; declare it in %s.", block)
+		}
+		return
+	}
+}
+
+// abbreviates reports whether short is an abbreviation of long: the same
+// first letter, and its letters in long in order.
+func abbreviates(short, long string) bool {
+	if short == "" || len(short) >= len(long) || short[0] != long[0] {
+		return false
+	}
+	i := 0
+	for j := 0; j < len(long) && i < len(short); j++ {
+		if long[j] == short[i] {
+			i++
+		}
+	}
+	return i == len(short)
+}
+
+// closest is the name of names nearest to name (ignoring case) within a
+// distance that still reads as a typo or an abbreviation, or "".
+func closest(name string, names []string) string {
+	sort.Strings(names)
+	best, bestDist := "", len(name)/2+2
+	lower := strings.ToLower(name)
+	for _, n := range names {
+		ln := strings.ToLower(n)
+		d := levenshtein.Distance(lower, ln, nil)
+		if abbreviates(lower, ln) || abbreviates(ln, lower) {
+			d = min(d, 2) // ctx for context, ns for namespace
+		}
+		if d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
 }

@@ -107,6 +107,9 @@ type variable struct {
 	val       cty.Value // cty.NilVal until a value is known
 	sensitive bool
 	outside   bool // val came from --var or KPF_VAR_name
+	// src is where val was given outside the spec files (a --var flag,
+	// KPF_VAR_name, a var file's line); nil for a default.
+	src *hcl.Range
 }
 
 // evalVariables resolves every declared variable: default < KPF_VAR_name <
@@ -219,9 +222,15 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 		diags = append(diags, l.setRawVar(b, v, name, raw, fname)...)
 	}
 
+	l.varSrc = map[string]hcl.Range{}
 	out := make(map[string]cty.Value, len(vars))
 	for _, name := range names {
 		v := vars[name]
+		// Not a sensitive one: a var file's line would show its value
+		// in the diagnostic's snippet.
+		if v.src != nil && v.val != cty.NilVal && !v.sensitive {
+			l.varSrc[name] = *v.src
+		}
 		if v.val == cty.NilVal {
 			rv := m.variables[name]
 			diags = append(diags, &hcl.Diagnostic{
@@ -254,7 +263,7 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.Diagnostics {
 	rng := l.addHidden(fname)
 	if v.ty == cty.String || v.ty == cty.DynamicPseudoType {
-		v.val, v.outside = cty.StringVal(raw), true
+		v.val, v.outside, v.src = cty.StringVal(raw), true, &rng
 		return nil
 	}
 	src := []byte(raw)
@@ -286,7 +295,7 @@ func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.
 		return hidden(d)
 	}
 	v.val, d = convertVar(name, val, v.ty, rng, "value", true)
-	v.outside = true
+	v.outside, v.src = true, &rng
 	return d
 }
 
@@ -329,8 +338,9 @@ func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) 
 		if d.HasErrors() {
 			continue
 		}
-		v.val, d = convertVar(a.Name, val, v.ty, a.Expr.Range(), "value", v.sensitive)
-		v.outside = false
+		rng := a.Expr.Range()
+		v.val, d = convertVar(a.Name, val, v.ty, rng, "value", v.sensitive)
+		v.outside, v.src = false, &rng
 		diags = append(diags, d...)
 	}
 	return diags
@@ -455,4 +465,54 @@ func cycleDiag(m *rawModule, stack []string, name string) (*hcl.Diagnostic, []st
 		Detail:   "Local values refer to each other in a cycle: " + strings.Join(parts, " → ") + ".",
 		Subject:  m.locals[name].NameRange.Ptr(),
 	}, cycle
+}
+
+// relocateVarDiags moves an error about an attribute whose expression is
+// one variable given outside the spec files (var.NAME, with its value from
+// --var, KPF_VAR_name or a var file) to where the value was given: that is
+// what to fix. The detail says which attribute used it, and where.
+func relocateVarDiags(diags hcl.Diagnostics, m *rawModule, varSrc map[string]hcl.Range) {
+	if len(varSrc) == 0 || !diags.HasErrors() {
+		return
+	}
+	byRange := map[hcl.Range]*hcl.Attribute{}
+	add := func(rb *rawBlock) {
+		for rb != nil {
+			for _, a := range rb.attrs {
+				byRange[a.Expr.Range()] = a
+			}
+			rb = rb.health
+		}
+	}
+	add(m.kpf)
+	add(m.defaults)
+	for _, rf := range m.forwards {
+		add(&rf.rawBlock)
+	}
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError || d.Subject == nil {
+			continue
+		}
+		a := byRange[*d.Subject]
+		if a == nil {
+			continue
+		}
+		name, ok := soleVariable(a.Expr)
+		src, given := varSrc[name]
+		if !ok || !given {
+			continue
+		}
+		d.Detail = strings.TrimSuffix(d.Detail, ".") + fmt.Sprintf(". This is the value of variable %q, given here, which %s at %s uses.", name, a.Name, rangePos(*d.Subject))
+		d.Subject, d.Context, d.Expression, d.EvalContext = src.Ptr(), nil, nil, nil
+	}
+}
+
+// soleVariable returns NAME when expr is var.NAME and nothing else.
+func soleVariable(expr hcl.Expression) (string, bool) {
+	st, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(st.Traversal) != 2 || st.Traversal.RootName() != "var" {
+		return "", false
+	}
+	step, ok := st.Traversal[1].(hcl.TraverseAttr)
+	return step.Name, ok
 }

@@ -33,6 +33,9 @@ type LoadOptions struct {
 type Loader struct {
 	files   map[string]*hcl.File
 	outputs *Outputs
+	// varSrc is where each variable's value was given outside the spec
+	// files, by name (errors about its use move there).
+	varSrc map[string]hcl.Range
 }
 
 // Outputs returns the output blocks of the last Load that succeeded (nil
@@ -126,6 +129,7 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	e.checkPorts(infos)
 	outputs := e.decodeOutputs(m, infos)
 	settings.EnvFile = e.envFile(m.kpf, abs)
+	relocateVarDiags(e.diags, m, l.varSrc)
 	diags = append(diags, e.diags...)
 
 	sortDiagnostics(diags)

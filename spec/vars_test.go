@@ -82,6 +82,10 @@ func TestVariableErrors(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("port = \"eighty\"\nunknown = 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	badPort := filepath.Join(t.TempDir(), "port.hcl")
+	if err := os.WriteFile(badPort, []byte("port = 70000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		opts LoadOptions
@@ -100,6 +104,14 @@ func TestVariableErrors(t *testing.T) {
 			[]string{bad + `:1:8: error: Invalid value for variable`, bad + `:2:1: warning: Value for undeclared variable`}},
 		{"missing file", LoadOptions{Vars: []string{"needed=1"}, VarFiles: []string{bad + ".nope"}},
 			[]string{`error: Cannot read variables file`}},
+		// A value that loads as its type but is wrong where it is used is
+		// reported where it was given, not at the forward.
+		{"flag value wrong where used", LoadOptions{Vars: []string{"needed=1", "port=99999"}},
+			[]string{`<flag --var port>:1:1: error: Invalid local port: local_port must be a whole number from 0 to 65535, not (a value from --var or KPF_VAR_name, not shown). This is the value of variable "port", given here, which local_port at kpf.hcl:20:17 uses.`}},
+		{"env value wrong where used", LoadOptions{Vars: []string{"needed=1"}, Env: envMap(map[string]string{"KPF_VAR_port": "-1"})},
+			[]string{`<env KPF_VAR_port>:1:1: error: Invalid local port: `, `which local_port at kpf.hcl:20:17 uses.`}},
+		{"file value wrong where used", LoadOptions{Vars: []string{"needed=1"}, VarFiles: []string{badPort}},
+			[]string{badPort + `:1:8: error: Invalid local port: local_port must be a whole number from 0 to 65535, not 70000. This is the value of variable "port", given here, which local_port at kpf.hcl:20:17 uses.`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,5 +175,44 @@ locals {
 	_, diags := Load(LoadOptions{Dir: dir})
 	if got := FormatDiagnosticsPlain(diags); !strings.Contains(got, `the name "-b-c" is not a valid`) {
 		t.Errorf("with no env, want an invalid target from env() = \"\", got:\n%s", got)
+	}
+}
+
+// TestUndeclaredReference: var.NAME or local.NAME that is not declared says
+// so, with the closest declared name, at the reference.
+func TestUndeclaredReference(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, expr, want string
+	}{
+		{"abbreviation", "var.ctx", `kpf.hcl:12:20: error: Undeclared variable: variable "ctx" is not declared; did you mean "context"?`},
+		{"typo", "var.contxt", `kpf.hcl:12:20: error: Undeclared variable: variable "contxt" is not declared; did you mean "context"?`},
+		{"nothing near", "var.cluster", `kpf.hcl:12:20: error: Undeclared variable: variable "cluster" is not declared; declare it in a variable "cluster" block.`},
+		{"in a template", `"${var.ctx}-x"`, `kpf.hcl:12:23: error: Undeclared variable: variable "ctx" is not declared; did you mean "context"?`},
+		{"local", "local.namespce", `kpf.hcl:12:22: error: Undeclared local value: local value "namespce" is not declared; did you mean "namespace"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := writeFiles(t, map[string]string{"kpf.hcl": `variable "context" {
+  type    = string
+  default = "kind-dev"
+}
+
+locals {
+  namespace = "shop"
+}
+
+forward "api" {
+  target      = "svc/api"
+  context     = ` + tt.expr + `
+  remote_port = 80
+}
+`})
+			_, diags := Load(LoadOptions{Dir: dir})
+			if got := strings.TrimSpace(FormatDiagnosticsPlain(diags)); got != tt.want {
+				t.Errorf("diagnostics:\n got %s\nwant %s", got, tt.want)
+			}
+		})
 	}
 }

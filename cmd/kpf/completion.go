@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -26,14 +28,22 @@ and the kubeconfig's contexts (init --context).`,
   kpf completion zsh > "${fpath[1]}/_kpf"       # zsh
   kpf completion fish > ~/.config/fish/completions/kpf.fish
   kpf completion powershell | Out-String | Invoke-Expression`,
-		ValidArgs:             []string{"bash", "zsh", "fish", "powershell"},
-		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		ValidArgs: []string{"bash", "zsh", "fish", "powershell"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("completion needs one shell: bash, zsh, fish or powershell")
+			}
+			if !slices.Contains(cmd.ValidArgs, args[0]) {
+				return fmt.Errorf("invalid argument %q: completion knows bash, zsh, fish and powershell", args[0])
+			}
+			return nil
+		},
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, out := cmd.Root(), cmd.OutOrStdout()
 			switch args[0] {
 			case "bash":
-				return root.GenBashCompletionV2(out, true)
+				return bashCompletion(root, out)
 			case "zsh":
 				return root.GenZshCompletion(out)
 			case "fish":
@@ -43,6 +53,59 @@ and the kubeconfig's contexts (init --context).`,
 			}
 		},
 	}
+}
+
+// cobraInitCompletion is the word splitting of cobra's bash script when
+// bash-completion's _init_completion is missing: it still calls that
+// package's _get_comp_words_by_ref ("command not found" on every TAB).
+const cobraInitCompletion = `__kpf_init_completion()
+{
+    COMPREPLY=()
+    _get_comp_words_by_ref "$@" cur prev words cword
+}`
+
+// ownInitCompletion uses bash-completion's _get_comp_words_by_ref when it
+// is loaded, else splits the words itself, as _get_comp_words_by_ref -n =:
+// does: a word bash split at "=" or ":" (COMP_WORDBREAKS) is joined again.
+const ownInitCompletion = `__kpf_init_completion()
+{
+    COMPREPLY=()
+    if declare -F _get_comp_words_by_ref >/dev/null 2>&1; then
+        _get_comp_words_by_ref "$@" cur prev words cword
+        return
+    fi
+    # Without the bash-completion package (kpf's own fallback).
+    local i w
+    words=()
+    cword=0
+    for ((i = 0; i < ${#COMP_WORDS[@]}; i++)); do
+        w=${COMP_WORDS[i]}
+        if ((i > 0 && ${#words[@]} > 0)) && [[ $w == [=:]* || ${words[${#words[@]}-1]} == *[=:] ]]; then
+            words[${#words[@]}-1]+=$w
+        else
+            words+=("$w")
+        fi
+        if ((i == COMP_CWORD)); then
+            cword=$((${#words[@]} - 1))
+        fi
+    done
+    cur=${words[cword]}
+    prev=${words[cword-1]}
+}`
+
+// bashCompletion is cobra's bash completion (V2) with a word splitting
+// that needs no bash-completion package.
+func bashCompletion(root *cobra.Command, out io.Writer) error {
+	var b strings.Builder
+	if err := root.GenBashCompletionV2(&b, true); err != nil {
+		return err
+	}
+	script := b.String()
+	if !strings.Contains(script, cobraInitCompletion) {
+		return errors.New("cobra's bash completion script changed: kpf cannot give it its own word splitting")
+	}
+	_, err := io.WriteString(out, strings.Replace(script, cobraInitCompletion, ownInitCompletion, 1))
+	return err
 }
 
 // registerCompletions teaches the commands what their arguments and flags

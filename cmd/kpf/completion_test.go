@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -202,5 +203,59 @@ output "PORT" {
 				t.Errorf("completions %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStatusAllLabelsCopies: status --all labels each workspace by name,
+// and by name and directory where two workspaces share a name (two copies
+// of one spec).
+func TestStatusAllLabelsCopies(t *testing.T) {
+	c := newCLI(t)
+	root := t.TempDir()
+	a, b, other := filepath.Join(root, "a", "ws1"), filepath.Join(root, "b", "ws1"), filepath.Join(root, "shop")
+	for _, d := range []string{a, b, other} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	saveNamedState(t, c, a, "ws1", "api")
+	saveNamedState(t, c, b, "ws1", "api")
+	saveNamedState(t, c, other, "shop", "web")
+	code, out, errOut := c.run("status", "--all")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"ws1 (" + a + ")", "ws1 (" + b + ")", "shop "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status --all lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "shop (") {
+		t.Errorf("a workspace whose name is its own is labelled with its path:\n%s", out)
+	}
+}
+
+// saveNamedState writes the state of workspace dir, named name, with
+// forwards that never ran.
+func saveNamedState(t *testing.T, c *cli, dir, name string, forwards ...string) {
+	t.Helper()
+	sdir, err := state.Dir(func(k string) string { return c.env[k] }, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(sdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Workspace, f.Name = dir, name
+	for _, n := range forwards {
+		f.Forwards[n] = state.Forward{Name: n, Target: "svc/" + n}
+	}
+	if err := st.Save(f); err != nil {
+		t.Fatal(err)
 	}
 }

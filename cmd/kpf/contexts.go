@@ -99,6 +99,9 @@ func (r *contextResolver) resolveAll(_ context.Context, fs []spec.Forward) ([]sp
 	}
 	if r.current == "" && needsCurrentContext(fs) {
 		current := r.config.CurrentContext()
+		if current == "" && len(r.config.Contexts()) == 0 {
+			return nil, nil, fmt.Errorf("%s; point --kubeconfig or KUBECONFIG at one", r.source.NoContexts())
+		}
 		if current == "" {
 			return nil, nil, errors.New("some forwards set no context and the kubeconfig has no current context: set `context` in the spec (or `defaults`)")
 		}
@@ -122,7 +125,7 @@ func (r *contextResolver) resolveAll(_ context.Context, fs []spec.Forward) ([]sp
 		}
 	}
 	if len(unknown) > 0 && len(namespaces) == 0 {
-		return nil, nil, fmt.Errorf("the kubeconfig has no contexts (read: %s); point --kubeconfig or KUBECONFIG at one", strings.Join(r.source.Files(), ", "))
+		return nil, nil, fmt.Errorf("%s; point --kubeconfig or KUBECONFIG at one", r.source.NoContexts())
 	}
 	return out, unknown, nil
 }

@@ -153,3 +153,30 @@ func TestUnknownContextsGrouped(t *testing.T) {
 		t.Errorf("no contexts: %v", err)
 	}
 }
+
+// TestKubeconfigNoSuchFile: a KUBECONFIG (or --kubeconfig) naming a file
+// that is not there says "no such file" with the path, not "no contexts".
+func TestKubeconfigNoSuchFile(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", "forward \"api\" {\n  target = \"svc/api\"\n  remote_port = 80\n}\n")
+	gone := filepath.Join(t.TempDir(), "nonexistent")
+	tests := []struct {
+		name string
+		env  string // KUBECONFIG
+		args []string
+		want string
+	}{
+		{"KUBECONFIG", gone, []string{"plan"}, "no kubeconfig: no such file " + gone + " (from KUBECONFIG)"},
+		{"--kubeconfig", "", []string{"--kubeconfig", gone, "plan"}, "stat " + gone + ": no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCLI(t)
+			c.env["KUBECONFIG"] = tt.env
+			code, _, errOut := c.run(append([]string{"-C", dir}, tt.args...)...)
+			if code != exitError || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, tt.want)
+			}
+		})
+	}
+}

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -48,6 +51,9 @@ func (a *app) forget(ctx context.Context, out io.Writer, names []string) error {
 	if len(names) == 0 {
 		return fmt.Errorf("--forget needs the names of the forwards to forget")
 	}
+	if a.noStateFolder() {
+		return unknownNames(nil, names)
+	}
 	store, st, unlock, err := a.lockedState(ctx)
 	if err != nil {
 		return err
@@ -68,6 +74,18 @@ func (a *app) forget(ctx context.Context, out io.Writer, names []string) error {
 	return nil
 }
 
+// noStateFolder reports whether this workspace has no state folder: it
+// has run nothing (apply makes the folder before it starts anything), so
+// destroy has nothing to stop and creates nothing to say so.
+func (a *app) noStateFolder() bool {
+	view, err := a.workspaceView()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(view.Dir())
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 func unknownNames(have map[string]state.Forward, names []string) error {
 	var unknown []string
 	for _, n := range names {
@@ -83,6 +101,13 @@ func unknownNames(have map[string]state.Forward, names []string) error {
 }
 
 func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error {
+	if a.noStateFolder() {
+		if len(names) > 0 {
+			return unknownNames(nil, names)
+		}
+		fmt.Fprintln(out, "No forwards to stop.")
+		return nil
+	}
 	store, st, unlock, err := a.lockedState(ctx)
 	if err != nil {
 		return err

@@ -289,8 +289,8 @@ func TestInitForceOverwrites(t *testing.T) {
 }
 
 // TestReadOnlyCommandsWriteNothing: the commands that change nothing —
-// status (also --all and --json), plan, validate, logs, open, completion —
-// create no state folder, lock file or anything else: in an empty
+// status (also --all and --json), plan, validate, logs, open, completion,
+// and destroy where nothing ran — create no state folder, lock file or anything else: in an empty
 // directory, in a workspace never applied, and for --all beside a state
 // file that names another workspace (whose state folder --all must not
 // make).
@@ -306,6 +306,8 @@ func TestReadOnlyCommandsWriteNothing(t *testing.T) {
 		{"status"}, {"status", "--json"}, {"status", "--all"}, {"status", "--all", "--json"},
 		{"plan"}, {"plan", "--json"}, {"validate"}, {"logs", "api"}, {"open", "api", "--print"},
 		{"__complete", "logs", ""},
+		// destroy changes state, but where none is there is nothing to change.
+		{"destroy"}, {"destroy", "api"}, {"destroy", "--forget", "api"},
 	}
 	tests := []struct {
 		name  string

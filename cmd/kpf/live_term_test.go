@@ -121,10 +121,11 @@ func TestLiveTerminal(t *testing.T) {
 		return err == nil && string(b) == want
 	})
 
-	// A broken spec shows in the footer, the forwards stay; fixed, it loads again.
+	// A broken spec shows above the footer, whole; the forwards stay; fixed,
+	// it loads again.
 	good := liveSpec(api, web)
 	writeSpec(t, dir, "kpf.hcl", strings.Replace(good, "remote_port = 80\n  health", "remote_port = 80\n  bogus = 1\n  health", 1))
-	s.WaitFor("the spec's error in the footer", term.Contains("spec: kpf.hcl:", "2 running 1 disabled"))
+	s.WaitFor("the spec's error above the footer", term.Contains(`kpf.hcl:19:3: error: Unsupported argument: An argument named "bogus" is not expected here.`, "spec not loaded", "2 running 1 disabled"))
 	writeSpec(t, dir, "kpf.hcl", good)
 	s.WaitFor("the spec loads again", term.Contains("the spec loads again", "spec loaded"))
 

@@ -314,7 +314,7 @@ func TestLiveActions(t *testing.T) {
 		}
 
 		r, _ = acts.Log(ctx, "nope", false)
-		if _, err := io.ReadAll(r); err == nil || !strings.Contains(err.Error(), "has no log yet") {
+		if _, err := io.ReadAll(r); err == nil || !strings.Contains(err.Error(), `no such forward "nope"`) {
 			t.Errorf("log of an unknown forward: %v", err)
 		}
 	})
@@ -397,11 +397,11 @@ func TestStatusWithoutKubeconfig(t *testing.T) {
 		damage  func(t *testing.T, path string)
 		wantWhy string
 	}{
-		{"missing", func(t *testing.T, p string) { must(t, os.Remove(p)) }, "the kubeconfig is missing or has no contexts"},
+		{"missing", func(t *testing.T, p string) { must(t, os.Remove(p)) }, "no kubeconfig: no such file"},
 		{"not yaml", func(t *testing.T, p string) { must(t, os.WriteFile(p, []byte("{{{ not yaml"), 0o600)) }, "the kubeconfig cannot be read"},
 		{"no contexts", func(t *testing.T, p string) {
 			must(t, os.WriteFile(p, []byte("apiVersion: v1\nkind: Config\n"), 0o600))
-		}, "the kubeconfig is missing or has no contexts"},
+		}, "the kubeconfig has no contexts (read: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
@@ -35,7 +39,19 @@ redirected, the log is copied byte for byte. -f follows the log as it grows
 (a kubectl log across rotations).`,
 		Example: `  kpf logs api
   kpf logs -f db`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				return nil
+			}
+			if len(args) > 1 {
+				return fmt.Errorf("logs takes one forward's name, got %d arguments", len(args))
+			}
+			names := a.forwardNames()
+			if len(names) == 0 {
+				return errors.New("logs needs a forward's name; this workspace has no forwards")
+			}
+			return fmt.Errorf("logs needs a forward's name, one of: %s", termtext.Escape(strings.Join(names, ", ")))
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.logs(cmd.Context(), cmd.OutOrStdout(), args[0], o)
 		},
@@ -74,13 +90,19 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 	out = sw
 	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
 		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
-			return lr.Logs(ctx, fw.Handle, following, out)
+			return a.followHandles(ctx, store, name, fw.Handle, lr, following, out)
 		}
 	}
 	path := store.LogPath(name)
 	f, err := safefs.OpenFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("forward %q has no log yet (it has not been started in this workspace)", termtext.Escape(name))
+		if _, known := st.Forwards[name]; known || slices.Contains(a.forwardNames(), name) {
+			return fmt.Errorf("forward %q has no log yet: it has never been started in this workspace (kpf apply starts it)", termtext.Escape(name))
+		}
+		if names := a.forwardNames(); len(names) > 0 {
+			return fmt.Errorf("no such forward %q in this workspace (its forwards: %s)", termtext.Escape(name), termtext.Escape(strings.Join(names, ", ")))
+		}
+		return fmt.Errorf("no such forward %q: this workspace has no forwards", termtext.Escape(name))
 	}
 	if err != nil {
 		return fmt.Errorf("opening log: %w", err)
@@ -94,6 +116,80 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 		return nil
 	}
 	return fl.run(ctx, out, 250*time.Millisecond)
+}
+
+// handlePoll is how often a log that follows a forward looks for its new
+// handle once the old one's log ended (the forward was restarted).
+const handlePoll = 250 * time.Millisecond
+
+// handleErrWait is how long a followed log that failed waits for a new
+// handle before the failure is the answer.
+const handleErrWait = 3 * time.Second
+
+// followHandles prints the log of forward name, started under handle h, by
+// its runtime. Following, a log that ends while ctx lasts (the forward was
+// restarted or replaced: its handle's stream is over) goes on with the log
+// of the forward's next handle, as the state records it, after a line that
+// says so; it waits for one as long as ctx lasts.
+func (a *app) followHandles(ctx context.Context, store *state.Store, name string, h runtime.Handle, lr runtime.Logs, following bool, out io.Writer) error {
+	for {
+		err := lr.Logs(ctx, h, following, out)
+		if !following || ctx.Err() != nil {
+			return err
+		}
+		// A log that ended waits for the forward's next handle; one that
+		// failed goes on only if a new handle comes soon (the failure was
+		// the old one going away), else it is the error.
+		wait := time.Duration(0)
+		if err != nil {
+			wait = handleErrWait
+		}
+		next, ok := a.nextHandle(ctx, store, name, h, wait)
+		if !ok {
+			return err
+		}
+		if err != nil {
+			a.log.Debug("the log of a replaced handle failed", "forward", name, "error", err)
+		}
+		if _, err := fmt.Fprintf(out, "--- kpf: %s started again; following its new log\n", termtext.Escape(name)); err != nil {
+			return err
+		}
+		h = next
+		if nl, ok := a.runtimes(store).Runtimes[h.Runtime].(runtime.Logs); ok {
+			lr = nl
+		} else {
+			return nil // now a runtime whose log is a file: not followed here
+		}
+	}
+}
+
+// nextHandle waits, as long as ctx lasts, for the state to record forward
+// name under a handle other than old; within > 0 bounds the wait.
+func (a *app) nextHandle(ctx context.Context, store *state.Store, name string, old runtime.Handle, within time.Duration) (runtime.Handle, bool) {
+	t := time.NewTicker(handlePoll)
+	defer t.Stop()
+	var deadline <-chan time.Time
+	if within > 0 {
+		dt := time.NewTimer(within)
+		defer dt.Stop()
+		deadline = dt.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return runtime.Handle{}, false
+		case <-deadline:
+			return runtime.Handle{}, false
+		case <-t.C:
+		}
+		if st, err := store.Load(); err == nil {
+			fw, ok := st.Forwards[name]
+			if ok && !fw.Handle.IsZero() && (fw.Handle.ID != old.ID || fw.Handle.Runtime != old.Runtime) {
+				a.hide(nil, st)
+				return fw.Handle, true
+			}
+		}
+	}
 }
 
 // follower copies what is appended to a forward's log as it grows, across
@@ -158,4 +254,27 @@ func (l *follower) poll(out io.Writer) error {
 	}
 	_, err = io.Copy(out, l.f)
 	return err
+}
+
+// forwardNames lists, sorted, the names of this workspace's forwards: those
+// of the spec (if it loads) and those its state records. Errors read as
+// no names: it only serves to tell the user what they could have asked.
+func (a *app) forwardNames() []string {
+	if a.log == nil { // argument checks run before setup
+		a.log = hclog.NewNullLogger()
+	}
+	seen := map[string]bool{}
+	if ws, _, _, err := a.loadSpecQuietly(); err == nil && ws != nil {
+		for _, f := range ws.Forwards {
+			seen[f.Name] = true
+		}
+	}
+	if store, err := a.workspaceView(); err == nil {
+		if st, err := store.Load(); err == nil {
+			for name := range st.Forwards {
+				seen[name] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -132,3 +132,46 @@ func TestFollowRename(t *testing.T) {
 		t.Errorf("follow across rename printed %q, want %q", got, want)
 	}
 }
+
+// TestLogsNamesTheChoices: `kpf logs` without a name lists the workspace's
+// forwards (spec and state); a name in neither is "no such forward", one
+// of the spec that never ran "never started".
+func TestLogsNamesTheChoices(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", `forward "api" {
+  context    = "kind-dev"
+  target     = "svc/api"
+  remote_port = 80
+}
+forward "web" {
+  context    = "kind-dev"
+  target     = "svc/web"
+  remote_port = 80
+}
+`)
+	saveState(t, c, dir, "old")
+	empty := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no name", []string{"-C", dir, "logs"}, "logs needs a forward's name, one of: api, old, web"},
+		{"no name, no forwards", []string{"-C", empty, "logs"}, "logs needs a forward's name; this workspace has no forwards"},
+		{"two names", []string{"-C", dir, "logs", "api", "web"}, "logs takes one forward's name, got 2 arguments"},
+		{"no such forward", []string{"-C", dir, "logs", "apo"}, `no such forward "apo" in this workspace (its forwards: api, old, web)`},
+		{"no such forward, no forwards", []string{"-C", empty, "logs", "api"}, `no such forward "api": this workspace has no forwards`},
+		{"never started", []string{"-C", dir, "logs", "web"}, `forward "web" has no log yet: it has never been started in this workspace`},
+		{"completion without a shell", []string{"completion"}, "completion needs one shell: bash, zsh, fish or powershell"},
+		{"completion of an unknown shell", []string{"completion", "tcsh"}, `invalid argument "tcsh": completion knows bash, zsh, fish and powershell`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := c.run(tt.args...)
+			if code != exitError || !strings.Contains(errOut, tt.want) {
+				t.Errorf("kpf %v: exit %d, stderr %q; want 1 and %q", tt.args, code, errOut, tt.want)
+			}
+		})
+	}
+}

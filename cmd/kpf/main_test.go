@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -16,8 +17,11 @@ import (
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
+	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fakeKubectl is the path of the runtime package's fake kubectl, built once
 // for the CLI tests. The real kubectl is exercised by test/e2e.
@@ -177,7 +181,7 @@ func TestValidateExamples(t *testing.T) {
 			c := newCLI(t)
 			c.env["KUBECONFIG"] = filepath.Join(t.TempDir(), "none") // their contexts are not this machine's
 			code, out, errOut := c.run("-C", filepath.Join("../../examples", e.Name()), "validate")
-			if code != exitOK || !strings.Contains(out, "contexts not checked: the kubeconfig is missing") {
+			if code != exitOK || !strings.Contains(out, "contexts not checked: no kubeconfig: no such file") {
 				t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 			}
 		})
@@ -453,11 +457,42 @@ func TestForwardURL(t *testing.T) {
 	}
 }
 
-func TestSpecFromServicesLoads(t *testing.T) {
+// TestSpecFromServices: the spec init --from-cluster writes (golden:
+// testdata/init-from-cluster.golden, -update rewrites it) has the comments
+// init --help promises, explains each local_port = 0, writes numeric ports
+// as numbers, and validates.
+func TestSpecFromServices(t *testing.T) {
 	src := specFromServices("shop", "kind-dev", "shop", []service{
 		{Name: "api", Ports: []servicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
 		{Name: "db", Ports: []servicePort{{Port: 5432}}},
 	})
+	golden := filepath.Join("testdata", "init-from-cluster.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(src) != string(want) {
+		t.Errorf("init --from-cluster wrote (go test -update rewrites %s):\n%s\nwant:\n%s", golden, src, want)
+	}
+	for _, must := range []string{
+		"#   kpf plan", // the commands to go on with
+		"local_port  = 0 # 80 is privileged (< 1024): kpf picks a free port and keeps it",
+		"remote_port = 5432\n", // a number, not "5432"
+		`remote_port = "grpc"`, // a name stays a string
+		"# service/api port http (80)",
+	} {
+		if !strings.Contains(string(src), must) {
+			t.Errorf("generated spec lacks %q:\n%s", must, src)
+		}
+	}
 	dir := t.TempDir()
 	writeSpec(t, dir, "kpf.hcl", string(src))
 	code, out, errOut := newCLI(t).run("-C", dir, "validate")
@@ -563,7 +598,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{[]string{"plan", "--bogus"}, "Run 'kpf plan --help' for usage"},
 		{[]string{"plna"}, `unknown command "plna"`},
-		{[]string{"logs"}, "accepts 1 arg(s)"},
+		{[]string{"logs"}, "logs needs a forward's name"},
 	}
 	for _, tt := range tests {
 		code, _, errOut := newCLI(t).run(tt.args...)
@@ -635,4 +670,74 @@ func procOf(t *testing.T, h runtime.Handle) proc.ID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// TestHTTPEvidence: what makes kpf open offer a forward an http:// URL.
+func TestHTTPEvidence(t *testing.T) {
+	tests := []struct {
+		name string
+		fwd  spec.Forward
+		want string
+	}{
+		{"open path", spec.Forward{RemotePort: "5432", Open: "/"}, "open path"},
+		{"http health", spec.Forward{RemotePort: "5432", Health: spec.Health{Kind: spec.HealthHTTP, HTTPPath: "/"}}, "HTTP health check"},
+		{"named http", spec.Forward{RemotePort: "http"}, "port named http"},
+		{"named https-admin", spec.Forward{RemotePort: "https-admin"}, "port named https-admin"},
+		{"port 8080", spec.Forward{RemotePort: "8080"}, "port 8080"},
+		{"postgres", spec.Forward{RemotePort: "5432"}, ""},
+		{"named postgres", spec.Forward{RemotePort: "postgres"}, ""},
+		{"tcp health", spec.Forward{RemotePort: "6379", Health: spec.Health{Kind: spec.HealthTCP}}, ""},
+	}
+	for _, tt := range tests {
+		if got := httpEvidence(tt.fwd); got != tt.want {
+			t.Errorf("%s: httpEvidence = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestOpenOnlyHTTP: kpf open offers http:// only to a forward that looks
+// like HTTP; for another, --print prints its address and says why, and
+// opening it in a browser is refused with the same reason.
+func TestOpenOnlyHTTP(t *testing.T) {
+	c := newCLI(t)
+	dir := t.TempDir()
+	web, db := freePort(t), freePort(t)
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`kpf {
+  runtime = "kubectl"
+}
+defaults {
+  context   = "kind-dev"
+  namespace = "shop"
+}
+forward "web" {
+  target      = "service/web"
+  local_port  = %d
+  remote_port = 8080
+}
+forward "db" {
+  target      = "service/db"
+  local_port  = %d
+  remote_port = 5432
+}
+`, web, db))
+	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Cleanup(func() { c.run("-C", dir, "destroy") })
+	note := `forward "db" does not look like HTTP (no open path, no HTTP health check, and remote port 5432 is not a usual HTTP port)`
+	tests := []struct {
+		args             []string
+		code             int
+		wantOut, wantErr string
+	}{
+		{[]string{"open", "web", "--print"}, exitOK, fmt.Sprintf("http://127.0.0.1:%d/\n", web), ""},
+		{[]string{"open", "db", "--print"}, exitOK, fmt.Sprintf("127.0.0.1:%d\n", db), "Note: " + note + "; printed its address."},
+		{[]string{"open", "db"}, exitError, "", note + fmt.Sprintf("; it listens on 127.0.0.1:%d.", db)},
+	}
+	for _, tt := range tests {
+		code, out, errOut := c.run(append([]string{"-C", dir}, tt.args...)...)
+		if code != tt.code || out != tt.wantOut || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("kpf %v: exit %d, stdout %q, stderr %q; want %d, %q, stderr with %q", tt.args, code, out, errOut, tt.code, tt.wantOut, tt.wantErr)
+		}
+	}
 }

@@ -184,7 +184,7 @@ func (a *app) kubeconfigProblem() string {
 	case err != nil:
 		return "the kubeconfig cannot be read (" + termtext.Escape(err.Error()) + ")"
 	case len(c.Contexts()) == 0:
-		return "the kubeconfig is missing or has no contexts (read: " + termtext.Escape(strings.Join(src.Files(), ", ")) + ")"
+		return termtext.Escape(src.NoContexts())
 	}
 	return ""
 }
@@ -331,14 +331,41 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 		fmt.Fprintln(out, "No workspace has forwards.")
 		return nil
 	}
+	labels := workspaceLabels(rows, a.getenv("HOME"))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKSPACE\tNAME\tLOCAL\tTARGET\tCONTEXT/NAMESPACE\tSTATE\tUPTIME\tRESTARTS\tLAST ERROR")
 	for _, r := range rows {
 		e := termtext.Escape
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%d\t%s\n", e(r.Workspace), e(r.Name), e(r.Local), e(r.Target),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%d\t%s\n", e(labels[r.Path]), e(r.Name), e(r.Local), e(r.Target),
 			e(r.Context), e(r.Namespace), e(r.State), dash(r.Uptime), r.Restarts, e(dash(r.LastError)))
 	}
 	return tw.Flush()
+}
+
+// workspaceLabels labels each workspace (by path) for status --all: its
+// name, and where two workspaces share a name (two copies of one spec),
+// the name with its directory ("~/" for home).
+func workspaceLabels(rows []allRow, home string) map[string]string {
+	paths := map[string]map[string]bool{} // name → paths
+	for _, r := range rows {
+		if paths[r.Workspace] == nil {
+			paths[r.Workspace] = map[string]bool{}
+		}
+		paths[r.Workspace][r.Path] = true
+	}
+	labels := make(map[string]string, len(rows))
+	for _, r := range rows {
+		label := r.Workspace
+		if len(paths[r.Workspace]) > 1 || label == "" {
+			p := r.Path
+			if home != "" && strings.HasPrefix(p, home+string(filepath.Separator)) {
+				p = "~" + p[len(home):]
+			}
+			label = strings.TrimSpace(label + " (" + p + ")")
+		}
+		labels[r.Path] = label
+	}
+	return labels
 }
 
 // allRow is one line of `kpf status --all`.

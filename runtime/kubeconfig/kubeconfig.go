@@ -42,6 +42,42 @@ func (s Source) Files() []string {
 	return nil
 }
 
+// origin says where the files of s come from, for messages.
+func (s Source) origin() string {
+	switch {
+	case s.Explicit != "":
+		return "--kubeconfig"
+	case s.Env != "":
+		return "KUBECONFIG"
+	}
+	return "the default"
+}
+
+// NoContexts says, in one line, why a kubeconfig loaded from s has no
+// contexts, naming its files: none of them exists ("no such file", the
+// usual case of a KUBECONFIG that names a file that is not there), or those
+// that exist define none.
+func (s Source) NoContexts() string {
+	files := s.Files()
+	var read, missing []string
+	for _, p := range files {
+		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, p)
+		} else {
+			read = append(read, p)
+		}
+	}
+	switch {
+	case len(files) == 0:
+		return "no kubeconfig: KUBECONFIG is empty and there is no home directory"
+	case len(read) == 0:
+		return fmt.Sprintf("no kubeconfig: no such file %s (from %s)", strings.Join(missing, ", "), s.origin())
+	case len(missing) == 0:
+		return fmt.Sprintf("the kubeconfig has no contexts (read: %s)", strings.Join(read, ", "))
+	}
+	return fmt.Sprintf("the kubeconfig has no contexts (read: %s; no such file: %s)", strings.Join(read, ", "), strings.Join(missing, ", "))
+}
+
 func (s Source) rules() *clientcmd.ClientConfigLoadingRules {
 	if s.Explicit != "" {
 		return &clientcmd.ClientConfigLoadingRules{ExplicitPath: s.Explicit}

@@ -122,3 +122,36 @@ func TestRESTConfig(t *testing.T) {
 		t.Errorf("unknown context: %v", err)
 	}
 }
+
+// TestNoContexts: a kubeconfig without contexts says why, naming its
+// files: a KUBECONFIG that names no existing file is "no such file".
+func TestNoContexts(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	empty := write(t, dir, "empty", "apiVersion: v1\nkind: Config\n")
+	gone := filepath.Join(dir, "nonexistent")
+	tests := []struct {
+		name string
+		src  Source
+		want string
+	}{
+		{"KUBECONFIG names no file", Source{Env: gone}, "no kubeconfig: no such file " + gone + " (from KUBECONFIG)"},
+		{"no ~/.kube/config", Source{Home: dir}, "no kubeconfig: no such file " + filepath.Join(dir, ".kube", "config") + " (from the default)"},
+		{"a file without contexts", Source{Env: empty}, "the kubeconfig has no contexts (read: " + empty + ")"},
+		{"both", Source{Env: empty + string(os.PathListSeparator) + gone}, "the kubeconfig has no contexts (read: " + empty + "; no such file: " + gone + ")"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Contexts()) != 0 {
+				t.Fatalf("contexts %v, want none", c.Contexts())
+			}
+			if got := tt.src.NoContexts(); got != tt.want {
+				t.Errorf("NoContexts() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -178,11 +178,11 @@ func (d handleData) owns(p proc.Process) bool {
 func decodeHandle(h runtime.Handle) (handleData, error) {
 	var d handleData
 	if h.Runtime != Name {
-		return d, fmt.Errorf("handle %s is not a kubectl forward: %w", h, runtime.ErrPermanent)
+		return d, runtime.Permanent(fmt.Errorf("handle %s is not a kubectl forward", h))
 	}
 	if err := h.Data.Decode(&d); err != nil {
 		// Its record in the state file is damaged: no retry repairs it.
-		return d, fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record: %w", h, err, runtime.ErrPermanent)
+		return d, runtime.Permanent(fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record", h, err))
 	}
 	return d, nil
 }
@@ -278,7 +278,7 @@ func validate(s runtime.Spec) error {
 		missing = append(missing, "local port")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("forward %q: invalid spec, missing %s: %w", s.Name, strings.Join(missing, ", "), runtime.ErrPermanent)
+		return runtime.Permanent(fmt.Errorf("forward %q: invalid spec, missing %s", s.Name, strings.Join(missing, ", ")))
 	}
 	return nil
 }
@@ -303,7 +303,7 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 		return runtime.Handle{}, err
 	}
 	if r.LogPath == nil {
-		return runtime.Handle{}, fmt.Errorf("kubectl runtime has no log directory: %w", runtime.ErrPermanent)
+		return runtime.Handle{}, runtime.Permanent(fmt.Errorf("kubectl runtime has no log directory"))
 	}
 	logPath := r.LogPath(s.Name)
 	if err := ctx.Err(); err != nil {

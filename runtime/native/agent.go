@@ -276,7 +276,7 @@ func (a *agent) notify() {
 
 func (a *agent) start(ctx context.Context, req request) response {
 	if req.Forward == nil {
-		return errorResponse(fmt.Errorf("start without a forward: %w", runtime.ErrPermanent))
+		return errorResponse(runtime.Permanent(fmt.Errorf("start without a forward")))
 	}
 	src := kubeconfig.Source{}
 	if req.Kubeconfig != nil {

@@ -72,11 +72,11 @@ type handleData struct {
 func decodeHandle(h runtime.Handle) (handleData, error) {
 	var d handleData
 	if h.Runtime != Name {
-		return d, fmt.Errorf("handle %s is not a native forward: %w", h, runtime.ErrPermanent)
+		return d, runtime.Permanent(fmt.Errorf("handle %s is not a native forward", h))
 	}
 	if err := h.Data.Decode(&d); err != nil {
 		// Its record in the state file is damaged: no retry repairs it.
-		return d, fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record: %w", h, err, runtime.ErrPermanent)
+		return d, runtime.Permanent(fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record", h, err))
 	}
 	return d, nil
 }
@@ -130,8 +130,8 @@ func (r *Runtime) checkStateDir(socket string, h *hello) error {
 		return fmt.Errorf("the state directory: %w", err)
 	}
 	if filepath.Clean(h.StateDir) != own {
-		return fmt.Errorf("refusing the agent at %s: it serves the workspace whose state is in %s, not this one's (%s): %w",
-			socket, h.StateDir, own, runtime.ErrPermanent)
+		return runtime.Permanent(fmt.Errorf("refusing the agent at %s: it serves the workspace whose state is in %s, not this one's (%s)",
+			socket, h.StateDir, own))
 	}
 	return nil
 }

@@ -97,12 +97,12 @@ func (s *engineServer) clientsFor(src kubeconfig.Source, kubeContext string) (*e
 	}
 	kc, err := kubeconfig.Load(src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+		return nil, runtime.Permanent(err)
 	}
 	rc, err := kc.RESTConfig(kubeContext)
 	if err != nil {
 		if errors.Is(err, kubeconfig.ErrUnknownContext) {
-			err = fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+			err = runtime.Permanent(err)
 		}
 		return nil, err
 	}

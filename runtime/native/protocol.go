@@ -34,7 +34,7 @@ const maxSocketPath = 103
 func SocketPath(dir string) (string, error) {
 	p := filepath.Join(dir, SocketName)
 	if len(p) > maxSocketPath {
-		return "", fmt.Errorf("the agent socket path %s is longer than the %d bytes a unix socket allows; set KPF_STATE_DIR to a shorter directory: %w", p, maxSocketPath, runtime.ErrPermanent)
+		return "", runtime.Permanent(fmt.Errorf("the agent socket path %s is longer than the %d bytes a unix socket allows; set KPF_STATE_DIR to a shorter directory", p, maxSocketPath))
 	}
 	return p, nil
 }
@@ -158,7 +158,7 @@ func dial(ctx context.Context, socket string) (*conn, error) {
 		return nil, fmt.Errorf("%w (%v)", errNoAgent, err)
 	}
 	if err := checkSocketFile(fi); err != nil {
-		return nil, fmt.Errorf("refusing the agent socket %s: %w: %w", socket, err, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("refusing the agent socket %s: %w", socket, err))
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", socket)

@@ -34,7 +34,7 @@ func TestStatusWithoutKubeconfig(t *testing.T) {
 	tests := []struct {
 		name, kubeconfig, why string
 	}{
-		{"missing", filepath.Join(t.TempDir(), "gone"), "the kubeconfig is missing or has no contexts"},
+		{"missing", filepath.Join(t.TempDir(), "gone"), "no kubeconfig: no such file"},
 		{"unreadable", broken, "the kubeconfig cannot be read"},
 	}
 	for _, tc := range tests {

@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -359,8 +362,10 @@ func TestOnlyAndDestroySubset(t *testing.T) {
 	}
 }
 
-// TestInitFromCluster: init reads the namespace's services through the real
-// kubectl and writes a spec that validates and plans.
+// TestInitFromCluster: init reads the namespace's services through the API
+// and writes a spec that validates and plans; -n defaults to the context's
+// namespace; a namespace that does not exist, or has no services, is an
+// error and writes nothing.
 func TestInitFromCluster(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
@@ -374,6 +379,54 @@ func TestInitFromCluster(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
+	}
+
+	// A context whose namespace is ns, in a second kubeconfig file merged
+	// after the cluster's (KUBECONFIG=a:b, as kubectl merges them).
+	extra := filepath.Join(t.TempDir(), "ns-context")
+	if err := os.WriteFile(extra, []byte(`apiVersion: v1
+kind: Config
+contexts:
+- name: kpf-ns
+  context: {cluster: kpf-local, user: kpf-local-admin, namespace: `+ns+`}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := newEmptyNamespace(t)
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string // "" when init must succeed
+		wantOut string // what the written kpf.hcl must have
+	}{
+		{name: "namespace from the context", args: []string{"--context", "kpf-ns"}, wantOut: `namespace = "` + ns + `"`},
+		{name: "no such namespace", args: []string{"--context", "kpf-local", "-n", "nope"}, wantErr: `namespace "nope" does not exist in context "kpf-local"; nothing written`},
+		{name: "no services", args: []string{"--context", "kpf-local", "-n", empty}, wantErr: `namespace "` + empty + `" of context "kpf-local" has no services with a TCP port; nothing written`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			bin, err := kpfBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, append([]string{"-C", dir, "init", "--from-cluster"}, tt.args...)...)
+			cmd.Env = append(w.env(), "KUBECONFIG="+testCluster.Kubeconfig+string(os.PathListSeparator)+extra)
+			out, err := cmd.CombinedOutput()
+			written, readErr := os.ReadFile(filepath.Join(dir, "kpf.hcl"))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(string(out), tt.wantErr) {
+					t.Errorf("init %v: %v, output %q; want a failure saying %q", tt.args, err, out, tt.wantErr)
+				}
+				if readErr == nil {
+					t.Errorf("init %v failed but wrote kpf.hcl:\n%s", tt.args, written)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(string(written), tt.wantOut) {
+				t.Errorf("init %v: %v, output %q; kpf.hcl lacks %q:\n%s", tt.args, err, out, tt.wantOut, written)
+			}
+		})
 	}
 }
 

@@ -272,3 +272,58 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	fmt.Sscan(f[12], &st)
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
+
+// TestLiveViewNativeLogAndSpecError: the live view on native forwards.
+// The log pane follows the selected forward across an r (its new handle's
+// log, not "ended"); a broken spec's diagnostic is shown whole, its "did
+// you mean" included; `status --watch` says that r is not its to do.
+func TestLiveViewNativeLogAndSpecError(t *testing.T) {
+	ns := newNamespace(t)
+	w := nativeWorkspace(t, ns)
+	port := freeLocalPort(t)
+	spec := "kpf {\n  name = \"shop\"\n}\n\nvariable \"context\" {\n  type    = string\n  default = \"kpf-local\"\n}\n\n" +
+		"forward \"web\" {\n  context     = var.context\n  namespace   = \"%NS%\"\n  target      = \"svc/web\"\n" +
+		fmt.Sprintf("  local_port  = %d\n", port) + "  remote_port = \"http\"\n}\n"
+	w.writeSpec("kpf.hcl", spec)
+
+	s := w.inTerminal(100, 24, "apply", "--watch")
+	s.WaitFor("web running", func(scr string) bool { return strings.Contains(row(scr, "web"), " running ") })
+	s.Keys("l")
+	httpGetRetry(t, port, "/", 10*time.Second)
+	s.WaitFor("web's log with a connection", term.Contains("log web (following", "conn-opened"))
+
+	before := w.forward("web").Handle
+	s.Keys("r")
+	s.WaitFor("web restarted on request", term.Contains("web: restarted on", "restart requested"))
+	if after := w.forward("web").Handle; after.ID == before.ID {
+		t.Fatalf("r did not give web a new handle: %v", after)
+	}
+	s.WaitFor("the log following the new handle", term.Contains("--- kpf: web started again; following its new log"))
+	httpGetRetry(t, port, "/", 10*time.Second)
+	scr := s.WaitFor("a connection after the restart in the log", func(scr string) bool {
+		_, after, ok := strings.Cut(scr, "started again")
+		return ok && strings.Contains(after, "conn-opened")
+	})
+	if strings.Contains(scr, "ended") {
+		t.Errorf("the log pane ended after r:\n%s", scr)
+	}
+	s.Keys("Escape")
+
+	// A typo in a reference: the whole diagnostic, hint included.
+	w.writeSpec("kpf.hcl", strings.Replace(spec, "var.context", "var.ctx", 1))
+	scr = s.WaitFor("the broken spec's diagnostic", term.Contains("spec not loaded", `did you mean "context"?`))
+	if !strings.Contains(strings.Join(strings.Fields(scr), " "), `variable "ctx" is not declared; did you mean "context"?`) {
+		t.Errorf("the diagnostic is not shown whole:\n%s", scr)
+	}
+	s.Keys("q")
+	s.WaitFor("the watch quit", term.Contains("Stopped watching; forwards keep running.", "EXITED 0"))
+
+	// status --watch is read-only, and says so when r is pressed.
+	w.writeSpec("kpf.hcl", spec)
+	ro := w.inTerminal(100, 24, "status", "--watch")
+	ro.WaitFor("web running", func(scr string) bool { return strings.Contains(row(scr, "web"), " running ") })
+	ro.Keys("r")
+	ro.WaitFor("r refused", term.Contains("read-only view: 'kpf apply --watch' restarts forwards"))
+	ro.Keys("q")
+	ro.WaitFor("status --watch quit", term.Contains("EXITED 0"))
+}

@@ -1051,3 +1051,39 @@ func TestNativeDestroyRefusesLinkedSocket(t *testing.T) {
 		t.Errorf("the other workspace's state holds %d forwards, want 3", n)
 	}
 }
+
+// TestNativeStatusAfterClientsAndPodsGo: against the local control plane,
+// a client that closed is no longer counted in CONNS although the pod (an
+// echo server, as a database would) never closes its side and kpf waits
+// 5 s for its last bytes; after a scale to 0 the POD column no longer
+// names the deleted pod; the log's pod-switch names the pod once.
+func TestNativeStatusAfterClientsAndPodsGo(t *testing.T) {
+	ns := newNamespace(t)
+	w := nativeWorkspace(t, ns)
+	port := freeLocalPort(t)
+	w.writeSpec("kpf.hcl", oneForward("db", fmt.Sprintf("  target      = \"statefulset/db\"\n  local_port  = %d\n  remote_port = 5432\n  health {\n    none = true\n  }\n", port)))
+	w.mustKpf("apply")
+	ctx := testContext(t)
+	banner, err := readBanner(ctx, port) // reads the pod's name, then closes
+	if err != nil || banner != "db-0" {
+		t.Fatalf("through db: %q, %v", banner, err)
+	}
+	if r := w.status()["db"]; r.Pod != "db-0" {
+		t.Fatalf("status after a connection to db-0: pod %q", r.Pod)
+	}
+	waitUntil(t, 3*time.Second, "the closed connection to leave CONNS (before the 5 s kpf waits for the pod)", func() bool {
+		r := w.status()["db"]
+		return r.Active != nil && *r.Active == 0
+	})
+	if logs := w.mustKpf("logs", "db"); strings.Contains(logs, "pod-switch pod=db-0 to db-0") || !strings.Contains(logs, "pod-switch pod=db-0") {
+		t.Errorf("the log's pod-switch:\n%s", logs)
+	}
+
+	if out, err := testCluster.Kubectl(ctx, "-n", ns, "scale", "statefulset/db", "--replicas=0"); err != nil {
+		t.Fatalf("scale to 0: %v\n%s", err, out)
+	}
+	waitUntil(t, 30*time.Second, "the deleted pod to leave the POD column", func() bool {
+		r := w.status()["db"]
+		return r.Pod == "" && r.State == "running"
+	})
+}

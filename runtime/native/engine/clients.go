@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -182,6 +183,33 @@ func (a *restAPI) WatchPods(ctx context.Context, namespace string, opts metav1.L
 	return a.pods(namespace, opts).Watch(ctx)
 }
 
+// GetNamespace reads a namespace (init tells an unknown namespace from an
+// empty one with it).
+func (a *restAPI) GetNamespace(ctx context.Context, name string) (*corev1.Namespace, error) {
+	n := &corev1.Namespace{}
+	return n, a.core.Get().Resource("namespaces").Name(name).Do(ctx).Into(n)
+}
+
+// NamespaceExists reports whether namespace exists in c's cluster. An API
+// that cannot read namespaces, or a server that refuses (RBAC: namespaces
+// are cluster-scoped), is an error: the answer is unknown.
+func NamespaceExists(ctx context.Context, c *Clients, namespace string) (bool, error) {
+	g, ok := c.API.(interface {
+		GetNamespace(ctx context.Context, name string) (*corev1.Namespace, error)
+	})
+	if !ok {
+		return false, errors.New("this client cannot read namespaces")
+	}
+	_, err := g.GetNamespace(ctx, namespace)
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("reading namespace %q: %w", namespace, err)
+}
+
 func (a *restAPI) PortForwardURL(namespace, pod string) *url.URL {
 	return a.core.Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
 }
@@ -207,7 +235,7 @@ func LoadClients(path, kubeContext string) (*Clients, string, error) {
 	cfg, err := kc.RESTConfig(name)
 	if err != nil {
 		if errors.Is(err, kubeconfig.ErrUnknownContext) {
-			err = fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+			err = runtime.Permanent(err)
 		}
 		return nil, "", err
 	}

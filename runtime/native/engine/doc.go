@@ -13,7 +13,7 @@
 //     its targetPort, a named one resolved per pod), deployment/ and
 //     statefulset/ (spec.selector), pod/NAME, and label selectors; named
 //     remote ports from the chosen pod's containerPorts. Not found,
-//     forbidden and malformed targets wrap runtime.ErrPermanent.
+//     forbidden and malformed targets are runtime.Permanent (errors.Is runtime.ErrPermanent).
 //   - Pod sources: one informer per (Clients, namespace, selector), shared
 //     by the forwards with that key and stopped with the last. Eligible
 //     pods are Running, Ready and not terminating. Where watching pods is

@@ -147,10 +147,10 @@ var ErrClosed = errors.New("engine closed")
 // runtime.ErrPermanent.
 func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, error) {
 	if c == nil || c.API == nil {
-		return nil, fmt.Errorf("forward %s: no clients: %w", cfg.Name, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("forward %s: no clients", cfg.Name))
 	}
 	if err := cfg.check(); err != nil {
-		return nil, fmt.Errorf("forward %s: %w: %w", cfg.Name, err, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("forward %s: %w", cfg.Name, err))
 	}
 	if cfg.MaxConnections == 0 {
 		cfg.MaxConnections = DefaultMaxConnections
@@ -272,9 +272,23 @@ func (e *Engine) releaseSource(s *podSource) {
 // podGone closes the tunnels to a pod that left (deleted, not Ready,
 // replaced), so in-flight connections on it end.
 func (e *Engine) podGone(c *Clients, ns string, p podRef, why string) {
+	key := tunnelKey{clients: c, namespace: ns, pod: p}
 	e.mu.Lock()
-	t := e.tunnels[tunnelKey{clients: c, namespace: ns, pod: p}]
+	t := e.tunnels[key]
+	fs := make([]*Forward, 0, len(e.forwards))
+	for f := range e.forwards {
+		fs = append(fs, f)
+	}
 	e.mu.Unlock()
+	// A forward whose last connection went to this pod no longer reports
+	// it as its pod (kpf status's POD column after a scale to 0).
+	for _, f := range fs {
+		f.mu.Lock()
+		if f.lastTunnel == key {
+			f.pod = ""
+		}
+		f.mu.Unlock()
+	}
 	if t == nil {
 		return
 	}

@@ -912,7 +912,12 @@ func TestSilentPodAfterClientEOFEndsConnection(t *testing.T) {
 	}
 	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
 	mustBanner(t, f) // reads a line, then closes
-	eventually(t, "the connection to end", func() bool { return f.Status().Active == 0 })
+	// Active drops at the client's EOF; the connection itself ends (its
+	// conn-closed event) once the pod stayed silent for HalfCloseTimeout.
+	eventually(t, "the connection to end", func() bool {
+		evs, _ := f.Events(0)
+		return slices.ContainsFunc(evs, func(ev Event) bool { return ev.Kind == EventConnClosed })
+	})
 }
 
 func TestDeletedPodDrainsInFlightConnections(t *testing.T) {
@@ -943,4 +948,63 @@ func TestDeletedPodDrainsInFlightConnections(t *testing.T) {
 	// …and the drained tunnel closes as soon as it ends, long before the deadline.
 	c.Close()
 	eventually(t, "the drained tunnel to close", func() bool { return env.dialer.openConns() == 1 })
+}
+
+// TestPodGoneLeavesStatus: a forward reports the pod its last connection
+// went to only while that pod exists (kpf status's POD column after a
+// scale to 0), and its pod-switch events name each pod once.
+func TestPodGoneLeavesStatus(t *testing.T) {
+	env := newTestEnv(t, Options{}, webPod("web-a"), webPod("web-b"))
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Fatalf("reached %s, want web-a", got)
+	}
+	if p := f.Status().Pod; p != "web-a" {
+		t.Fatalf("pod %q, want web-a", p)
+	}
+	env.deletePod("demo", "web-a")
+	eventually(t, "the deleted pod to leave the status", func() bool { return f.Status().Pod == "" })
+	if got := mustBanner(t, f); got != "web-b" {
+		t.Fatalf("reached %s, want web-b", got)
+	}
+	env.deletePod("demo", "web-b")
+	eventually(t, "the last pod to leave the status", func() bool { return f.Status().Pod == "" })
+
+	evs, _ := f.Events(0)
+	var switches []string
+	for _, ev := range evs {
+		if ev.Kind == EventPodSwitch {
+			switches = append(switches, strings.TrimSpace(ev.Pod+" "+ev.Message))
+		}
+	}
+	if got, want := strings.Join(switches, "; "), "web-a; web-b"; got != want {
+		t.Errorf("pod-switch events %q, want %q (each pod named once)", got, want)
+	}
+}
+
+// TestClosedClientLeavesActive: a connection whose client closed is not
+// counted as active while kpf waits for the pod's last bytes (the wait is
+// an hour here: only the count can have moved).
+func TestClosedClientLeavesActive(t *testing.T) {
+	env := newTestEnv(t, Options{HalfCloseTimeout: time.Hour}, webPod("web-a"))
+	block := make(chan struct{})
+	defer close(block)
+	env.dialer.handler = func(pod string, port int32, data io.ReadWriteCloser) string {
+		_, _ = io.WriteString(data, pod+"\n")
+		<-block // like kwok: never closes its side
+		return ""
+	}
+	f := env.start(Config{Selector: webLabels, RemotePort: "http"})
+	c, err := net.Dial("tcp", f.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "web-a\n" {
+		t.Fatalf("banner %q, %v", line, err)
+	}
+	if a := f.Status().Active; a != 1 {
+		t.Fatalf("active %d with the client connected, want 1", a)
+	}
+	c.Close()
+	eventually(t, "the closed connection to leave the active count", func() bool { return f.Status().Active == 0 })
 }

@@ -62,10 +62,13 @@ type Status struct {
 	Listening bool   `json:"listening"`
 	Addr      string `json:"addr"`          // the bound local address
 	Pod       string `json:"pod,omitempty"` // the pod the last connection went to
-	Active    int64  `json:"active"`        // local connections open now
-	Total     int64  `json:"total"`         // local connections served (not those refused)
-	BytesIn   int64  `json:"bytes_in"`      // from pods to local clients
-	BytesOut  int64  `json:"bytes_out"`     // from local clients to pods
+	// Active counts the local connections open now whose client has not
+	// closed its side: one the client closed is not counted while kpf
+	// waits (HalfCloseTimeout) for the pod's last bytes.
+	Active   int64 `json:"active"`
+	Total    int64 `json:"total"`     // local connections served (not those refused)
+	BytesIn  int64 `json:"bytes_in"`  // from pods to local clients
+	BytesOut int64 `json:"bytes_out"` // from local clients to pods
 	// Reconnects counts tunnels dialed after a tunnel of this forward was
 	// lost for another reason than being idle (pod gone, failed check,
 	// broken connection, clock jump).
@@ -103,6 +106,7 @@ type Forward struct {
 
 	listening                     atomic.Bool
 	active, total                 atomic.Int64
+	closing                       atomic.Int64 // of active: the client sent EOF, the pod may still answer
 	bytesIn, bytesOut, reconnects atomic.Int64
 	refused                       atomic.Int64
 
@@ -199,7 +203,7 @@ func (f *Forward) Status() Status {
 		Since:     f.since,
 	}
 	f.mu.Unlock()
-	s.Active, s.Total = f.active.Load(), f.total.Load()
+	s.Active, s.Total = max(f.active.Load()-f.closing.Load(), 0), f.total.Load()
 	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
 	s.Refused = f.refused.Load()
 	s.Health, s.HealthError, s.LastCheck = f.healthStatus()
@@ -382,7 +386,7 @@ func (f *Forward) serveOnce(conn net.Conn, rec *replayReader, av *avoidance) (ou
 	}
 	port, err := f.res.port.resolve(pod)
 	if err != nil {
-		return outcome{}, fmt.Errorf("%w: %w", err, runtime.ErrPermanent)
+		return outcome{}, runtime.Permanent(err)
 	}
 	t, err := f.getTunnel(ctx, pod)
 	if err != nil {
@@ -491,9 +495,10 @@ func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
 	f.pod, f.lastTunnel, f.port = pod.Name, key, port
 	f.mu.Unlock()
 	if prev != pod.Name {
-		msg := "to " + pod.Name
+		// The event names the new pod (Pod); the message only where from.
+		msg := ""
 		if prev != "" {
-			msg = "from " + prev + " to " + pod.Name
+			msg = "from " + prev
 		}
 		f.event(Event{Kind: EventPodSwitch, Pod: pod.Name, Message: msg})
 	}
@@ -734,6 +739,10 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 			done = true
 		case <-localEOF:
 			localEOF = nil
+			// Half-closed or closed (TCP cannot tell them apart): no
+			// longer counted as open (Status.Active).
+			f.closing.Add(1)
+			defer f.closing.Add(-1)
 			lastIn = in.Load()
 			linger = time.NewTimer(f.e.opts.HalfCloseTimeout)
 			lingerC = linger.C

@@ -59,10 +59,10 @@ func (h HealthConfig) withDefaults() (HealthConfig, error) {
 			h.HTTPPath = "/"
 		}
 		if !strings.HasPrefix(h.HTTPPath, "/") {
-			return h, fmt.Errorf("health path %q must start with /: %w", h.HTTPPath, runtime.ErrPermanent)
+			return h, runtime.Permanent(fmt.Errorf("health path %q must start with /", h.HTTPPath))
 		}
 	default:
-		return h, fmt.Errorf("unknown health check kind %q: %w", h.Kind, runtime.ErrPermanent)
+		return h, runtime.Permanent(fmt.Errorf("unknown health check kind %q", h.Kind))
 	}
 	if h.Interval <= 0 {
 		h.Interval = runtime.DefaultHealthInterval

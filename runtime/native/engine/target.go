@@ -43,11 +43,11 @@ func ParseTarget(target string) (kind, name string, err error) {
 		typ, n = KindPod, target
 	}
 	if n == "" || strings.Contains(n, "/") {
-		return "", "", fmt.Errorf("target %q: want TYPE/NAME: %w", target, runtime.ErrPermanent)
+		return "", "", runtime.Permanent(fmt.Errorf("target %q: want TYPE/NAME", target))
 	}
 	k, known := kindAliases[strings.ToLower(typ)]
 	if !known {
-		return "", "", fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset): %w", target, typ, runtime.ErrPermanent)
+		return "", "", runtime.Permanent(fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset)", target, typ))
 	}
 	return k, n, nil
 }
@@ -68,11 +68,11 @@ func (p remotePort) String() string {
 
 func parseRemotePort(s string) (remotePort, error) {
 	if s == "" {
-		return remotePort{}, fmt.Errorf("remote port is empty: %w", runtime.ErrPermanent)
+		return remotePort{}, runtime.Permanent(fmt.Errorf("remote port is empty"))
 	}
 	if n, err := strconv.Atoi(s); err == nil {
 		if n < 1 || n > 65535 {
-			return remotePort{}, fmt.Errorf("remote port %d out of range: %w", n, runtime.ErrPermanent)
+			return remotePort{}, runtime.Permanent(fmt.Errorf("remote port %d out of range", n))
 		}
 		return remotePort{number: int32(n)}, nil
 	}
@@ -147,7 +147,7 @@ func classify(err error, what string) error {
 	switch {
 	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), apierrors.IsUnauthorized(err),
 		apierrors.IsBadRequest(err), apierrors.IsInvalid(err), apierrors.IsMethodNotSupported(err):
-		return fmt.Errorf("%s: %w: %w", what, err, runtime.ErrPermanent)
+		return runtime.Permanent(fmt.Errorf("%s: %w", what, err))
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -194,11 +194,11 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 	r := &resolved{namespace: ns, port: port}
 	if cfg.Target == "" {
 		if len(cfg.Selector) == 0 {
-			return nil, fmt.Errorf("neither a target nor a selector: %w", runtime.ErrPermanent)
+			return nil, runtime.Permanent(fmt.Errorf("neither a target nor a selector"))
 		}
 		sel, err := labels.ValidatedSelectorFromSet(cfg.Selector)
 		if err != nil {
-			return nil, fmt.Errorf("selector: %w: %w", err, runtime.ErrPermanent)
+			return nil, runtime.Permanent(fmt.Errorf("selector: %w", err))
 		}
 		r.selector, r.describe = sel, "selector "+sel.String()
 		return r, nil
@@ -232,7 +232,7 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 			return nil, classify(err, "reading service "+ns+"/"+name)
 		}
 		if len(svc.Spec.Selector) == 0 {
-			return nil, fmt.Errorf("service %s/%s has no selector: %w", ns, name, runtime.ErrPermanent)
+			return nil, runtime.Permanent(fmt.Errorf("service %s/%s has no selector", ns, name))
 		}
 		r.selector = labels.SelectorFromSet(svc.Spec.Selector)
 		if r.port, err = servicePort(svc, port); err != nil {
@@ -269,14 +269,14 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		labelSel = s.Spec.Selector
 	}
 	if labelSel == nil {
-		return nil, fmt.Errorf("%s has no selector: %w", r.describe, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("%s has no selector", r.describe))
 	}
 	sel, err := metav1.LabelSelectorAsSelector(labelSel)
 	if err != nil {
-		return nil, fmt.Errorf("%s selector: %w: %w", r.describe, err, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("%s selector: %w", r.describe, err))
 	}
 	if sel.Empty() {
-		return nil, fmt.Errorf("%s has an empty selector: %w", r.describe, runtime.ErrPermanent)
+		return nil, runtime.Permanent(fmt.Errorf("%s has an empty selector", r.describe))
 	}
 	r.selector = sel
 	return r, nil
@@ -300,5 +300,25 @@ func servicePort(svc *corev1.Service, p remotePort) (remotePort, error) {
 			}
 		}
 	}
-	return remotePort{}, fmt.Errorf("service %s/%s has no TCP port %s: %w", svc.Namespace, svc.Name, p, runtime.ErrPermanent)
+	return remotePort{}, runtime.Permanent(fmt.Errorf("service %s/%s has no TCP port %s (%s)", svc.Namespace, svc.Name, p, describePorts(svc.Spec.Ports)))
+}
+
+// describePorts lists a service's TCP ports for an error, as "its TCP
+// ports: http (80), 9090" (a port's name, if any, then its number).
+func describePorts(ports []corev1.ServicePort) string {
+	var tcp []string
+	for _, sp := range ports {
+		if sp.Protocol != "" && sp.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		if sp.Name != "" {
+			tcp = append(tcp, fmt.Sprintf("%s (%d)", sp.Name, sp.Port))
+		} else {
+			tcp = append(tcp, strconv.Itoa(int(sp.Port)))
+		}
+	}
+	if len(tcp) == 0 {
+		return "it has no TCP port"
+	}
+	return "its TCP ports: " + strings.Join(tcp, ", ")
 }

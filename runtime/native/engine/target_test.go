@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/kpf-dev/kpf/runtime"
@@ -86,12 +87,16 @@ func TestResolveTarget(t *testing.T) {
 		podName   string
 		port      remotePort
 		permanent bool
+		errText   string // what the error must say, if any
 	}{
 		{name: "service named targetPort", cfg: Config{Target: "service/web", RemotePort: "80"}, selector: "app=web", port: remotePort{name: "http"}},
 		{name: "service port by name", cfg: Config{Target: "svc/web", RemotePort: "http"}, selector: "app=web", port: remotePort{name: "http"}},
 		{name: "service numeric targetPort", cfg: Config{Target: "svc/web", RemotePort: "9090"}, selector: "app=web", port: remotePort{number: 9091}},
 		{name: "service without targetPort", cfg: Config{Target: "svc/web", RemotePort: "plain"}, selector: "app=web", port: remotePort{number: 7070}},
-		{name: "service has no such port", cfg: Config{Target: "svc/web", RemotePort: "81"}, permanent: true},
+		{name: "service has no such port", cfg: Config{Target: "svc/web", RemotePort: "81"}, permanent: true,
+			errText: "service demo/web has no TCP port 81 (its TCP ports: http (80), metrics (9090), plain (7070))"},
+		{name: "service has no such named port", cfg: Config{Target: "svc/web", RemotePort: "https"}, permanent: true,
+			errText: "service demo/web has no TCP port https (its TCP ports: http (80), metrics (9090), plain (7070))"},
 		{name: "service UDP port", cfg: Config{Target: "svc/web", RemotePort: "53"}, permanent: true},
 		{name: "service without selector", cfg: Config{Target: "svc/headless", RemotePort: "80"}, permanent: true},
 		{name: "service not found", cfg: Config{Target: "svc/nope", RemotePort: "80"}, permanent: true},
@@ -114,6 +119,12 @@ func TestResolveTarget(t *testing.T) {
 			if tt.permanent {
 				if !runtime.IsPermanent(err) {
 					t.Fatalf("resolveTarget = %v, want a permanent error", err)
+				}
+				if tt.errText != "" && err.Error() != tt.errText {
+					t.Errorf("resolveTarget error:\n got %q\nwant %q", err, tt.errText)
+				}
+				if strings.Contains(err.Error(), "permanent") {
+					t.Errorf("resolveTarget error %q shows the permanent mark", err)
 				}
 				return
 			}

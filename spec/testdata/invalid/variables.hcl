@@ -17,8 +17,8 @@ variable "bad-default" {
 }
 
 forward "a" {
-  target      = "svc/${var.missing}" # ERROR: Unsupported attribute
-  remote_port = local.nope # ERROR: Unsupported attribute
+  target      = "svc/${var.missing}" # ERROR: Undeclared variable
+  remote_port = local.nope # ERROR: Undeclared local value
 }
 
 forward "b" {

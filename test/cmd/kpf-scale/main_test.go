@@ -179,3 +179,12 @@ func TestModuleOf(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinDurNoAnswer: a deletion whose new pod never answered is a figure
+// in the row ("none in 30.00 s"), not the end of the run.
+func TestJoinDurNoAnswer(t *testing.T) {
+	got := joinDur([]time.Duration{49 * time.Millisecond, noAnswer, 2 * time.Second})
+	if want := "49 ms, none in 30.00 s, 2.00 s"; got != want {
+		t.Errorf("joinDur = %q, want %q", got, want)
+	}
+}

@@ -64,9 +64,12 @@ type Model struct {
 	filter    textinput.Model
 	filtering bool
 
-	log    logPane
-	notice string
-	noErr  bool // notice is not an error
+	log logPane
+	// specLines is the broken spec's diagnostic, wrapped at words to the
+	// width (at most maxSpecLines), shown above the footer.
+	specLines []string
+	notice    string
+	noErr     bool // notice is not an error
 
 	styledState  map[string]string
 	styledHealth map[string]string
@@ -208,6 +211,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.resize()
 	case key.Matches(msg, k.Restart):
 		return m.action("restart", m.opts.Actions.Restart)
+	case m.opts.ReadOnly && slices.Contains(k.Restart.Keys(), msg.String()):
+		// Disabled (not offered in the help), but pressed: say why.
+		m.notice, m.noErr = "read-only view: 'kpf apply --watch' restarts forwards", false
 	case key.Matches(msg, k.Open):
 		return m.action("open", m.opts.Actions.Open)
 	case key.Matches(msg, k.Log):
@@ -385,7 +391,8 @@ func (m *Model) resize() {
 	if m.help.ShowAll {
 		helpHeight = lipgloss.Height(m.help.View(m.keys))
 	}
-	fixed := 3 + helpHeight
+	m.specLines = wrapDiagnostic(oneLine(m.snap.SpecError), m.width, maxSpecLines)
+	fixed := 3 + helpHeight + len(m.specLines)
 	rest := max(m.height-fixed, 2)
 	logH := 0
 	if m.log.isOpen() {
@@ -558,6 +565,11 @@ func (m *Model) Render() string {
 	parts = append(parts,
 		m.fit(m.detailLine()),
 		m.fit(m.noticeLine()),
+	)
+	for _, l := range m.specLines {
+		parts = append(parts, m.st.err.Render(l))
+	}
+	parts = append(parts,
 		m.fit(m.footerLine()),
 		m.helpView(),
 	)
@@ -653,8 +665,8 @@ func (m *Model) footerLine() string {
 	sep := m.st.faint.Render(" │ ")
 	parts := []string{m.st.bold.Render(orDash(oneLine(m.snap.Workspace)))}
 	if m.snap.SpecError != "" {
-		text := ansi.Truncate("spec: "+oneLine(m.snap.SpecError), max(20, m.width/2), "…")
-		parts = append(parts, m.st.err.Render(text))
+		// The diagnostic itself is on the lines above, whole.
+		parts = append(parts, m.st.err.Render("spec not loaded"))
 	}
 	counts := m.stateCounts(false)
 	var tail []string
@@ -698,4 +710,36 @@ func (m *Model) stateCounts(short bool) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// maxSpecLines is how many lines a broken spec's diagnostic may take.
+const maxSpecLines = 2
+
+// wrapDiagnostic wraps text at word boundaries into at most maxLines
+// lines of width. Text that does not fit loses words from its middle,
+// never a word cut in two, and keeps its end from "did you mean" on (the
+// hint is the most useful part).
+func wrapDiagnostic(text string, width, maxLines int) []string {
+	if text == "" || width <= 0 {
+		return nil
+	}
+	lines := strings.Split(ansi.Wrap(text, width, ""), "\n")
+	if len(lines) <= maxLines {
+		return lines
+	}
+	head, tail := text, ""
+	if i := strings.LastIndex(strings.ToLower(text), "did you mean"); i > 0 {
+		head, tail = strings.TrimRight(text[:i], " ;:,"), text[i:]
+	}
+	words := strings.Fields(head)
+	for n := len(words); n > 0; n-- {
+		cand := strings.Join(words[:n], " ") + " …"
+		if tail != "" {
+			cand += " " + tail
+		}
+		if lines := strings.Split(ansi.Wrap(cand, width, ""), "\n"); len(lines) <= maxLines {
+			return lines
+		}
+	}
+	return strings.Split(ansi.Wrap(text, width, ""), "\n")[:maxLines]
 }

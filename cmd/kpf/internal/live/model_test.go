@@ -133,7 +133,14 @@ func TestFrames(t *testing.T) {
 		}}},
 		{name: "spec-error", width: 80, height: 24, profiles: colour, steps: []step{func(t *testing.T, m *Model, _ *fakeActions) {
 			s := workspace(t0.Add(2*time.Second), 21)
-			s.SpecError = `kpf.hcl:12:3: error: Unsupported argument; An argument named "locl_port" is not expected here.`
+			s.SpecError = `kpf.hcl:12:3: error: Unsupported argument: An argument named "locl_port" is not expected here. Did you mean "local_port"?`
+			send(m, s, 1)
+		}}},
+		// A diagnostic longer than two lines loses words from its middle,
+		// none cut in two, and keeps its hint.
+		{name: "spec-error-long", width: 60, height: 24, profiles: noColour, steps: []step{func(t *testing.T, m *Model, _ *fakeActions) {
+			s := workspace(t0.Add(2*time.Second), 21)
+			s.SpecError = `kpf.hcl:10:20: error: Undeclared variable: variable "ctx" is not declared in this workspace, whose variables are declared in kpf.hcl and every *.kpf.hcl file beside it; did you mean "context"?`
 			send(m, s, 1)
 		}}},
 		{name: "forward-gone", width: 80, height: 24, profiles: noColour, steps: []step{

@@ -28,6 +28,10 @@ const (
 	DefaultHealthyReset        = 30 * time.Second
 	DefaultWatchInitialBackOff = 500 * time.Millisecond
 	DefaultWatchMaxBackOff     = 30 * time.Second
+	// NoPodRetry caps the wait before retrying a forward that failed for
+	// want of a running pod (runtime.ErrNoPod): the backoff of a forward
+	// whose pod is being replaced must not outgrow the replacement.
+	NoPodRetry = time.Second
 	// debounceMaxWait bounds how long a stream of file events can postpone
 	// a reconcile, in multiples of Debounce.
 	debounceMaxWait = 10
@@ -425,6 +429,11 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 		r.hash = hashes[o.Name]
 		r.healthySince, r.served = time.Time{}, false
 		r.next = now.Add(r.bo.NextBackOff())
+		if o.Err != nil && errors.Is(o.Err, runtime.ErrNoPod) && r.next.After(now.Add(NoPodRetry)) {
+			// Waiting for a pod, not failing: tried again often enough to
+			// catch its replacement soon after it is Ready.
+			r.next = now.Add(NoPodRetry)
+		}
 		if o.Err != nil {
 			log.Warn("forward failed; will retry", "forward", o.Name, "action", string(o.Action),
 				"error", o.Err, "permanent", o.Permanent, "retry_at", r.next)

@@ -3,8 +3,10 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -534,4 +536,34 @@ func TestWatchRestartOnRequest(t *testing.T) {
 		t.Errorf("start calls = %+v, want a fourth at once", calls)
 	}
 	h.stop()
+}
+
+// TestWatchNoPodRetriesSoon: a forward that fails for want of a running pod
+// (its pod is being replaced) is retried at least every NoPodRetry, however
+// far its backoff grew; other failures keep the backoff.
+func TestWatchNoPodRetriesSoon(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		err  error
+		want []time.Duration
+	}{
+		{"no pod", fmt.Errorf("no running pod matches app=solo: %w", runtime.ErrNoPod),
+			[]time.Duration{500 * time.Millisecond, time.Second, time.Second, time.Second, time.Second}},
+		{"other", errors.New("connection refused"),
+			[]time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, watchFwd(t, "api"))
+			h.rt.setScript("api", func(s *fakeScript) { s.failAll, s.err = true, tt.err })
+			h.run()
+			h.stepFor(30, "6 starts", func() bool { return len(h.rt.startCalls()) >= 6 })
+			got := gaps(h.rt.startCalls())[:len(tt.want)]
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("gaps between starts = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -25,13 +25,18 @@ var (
 
 // Classify maps one kubectl error message to the sentinel that describes
 // it: runtime.ErrPermanent when a retry cannot help (unknown context, RBAC
-// denial, missing resource), ErrPortInUse, or nil for a retryable error.
+// denial, missing resource), ErrPortInUse, ErrNoPod (the pod is not
+// running yet), or nil for another retryable error.
 func Classify(msg string) error {
 	m := strings.ToLower(msg)
 	switch {
 	case strings.Contains(m, "unable to listen on any of the requested ports"),
 		strings.Contains(m, "address already in use"):
 		return ErrPortInUse
+	case strings.Contains(m, "pod is not running"):
+		// Its pod is being replaced (or still starting): the watch tries
+		// again soon (reconcile.NoPodRetry).
+		return ErrNoPod
 	case strings.Contains(m, "context was not found"),
 		strings.Contains(m, `context "`) && strings.Contains(m, "does not exist"),
 		strings.Contains(m, "forbidden"),

@@ -21,7 +21,7 @@ func TestClassify(t *testing.T) {
 		{`Error from server (Forbidden): pods "api-0" is forbidden: User "dev" cannot create resource "pods/portforward" in API group "" in the namespace "shop"`, runtime.ErrPermanent},
 		{`error: unable to listen on any of the requested ports: [{18080 80}]`, ErrPortInUse},
 		{`Unable to listen on port 8080: Listeners failed to create with the following errors: [unable to create listener: Error listen tcp4 127.0.0.1:8080: bind: address already in use]`, ErrPortInUse},
-		{`error: unable to forward port because pod is not running. Current status=Pending`, nil},
+		{`error: unable to forward port because pod is not running. Current status=Pending`, ErrNoPod},
 		{`error: lost connection to pod`, nil},
 		{`error: timed out waiting for the condition`, nil},
 		{`The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?`, nil},

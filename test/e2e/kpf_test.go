@@ -320,7 +320,7 @@ func TestLogsOpenStatusAll(t *testing.T) {
 	if strings.Count(out, "running") != 3 {
 		t.Errorf("status --all should show 3 running forwards:\n%s", out)
 	}
-	if code, _, errOut := w.kpf("logs", "nope"); code != 1 || !strings.Contains(errOut, "no log") {
+	if code, _, errOut := w.kpf("logs", "nope"); code != 1 || !strings.Contains(errOut, `no such forward "nope" in this workspace (its forwards: api, db, web)`) {
 		t.Errorf("kpf logs of an unknown forward: exit %d, %q", code, errOut)
 	}
 }

@@ -26,7 +26,10 @@
 //     doubling from 5 ms to 1 s; only a closed listener ends the loop.
 //     Config.MaxConnections (default DefaultMaxConnections, 4096) caps the
 //     connections served at once: one more is accepted and reset at once,
-//     never queued, and counted (Status.Refused).
+//     never queued, and counted (Status.Refused). Status.Active leaves out
+//     a connection whose client sent EOF (it may still get the pod's last
+//     bytes for HalfCloseTimeout, but nobody is using it), and Status.Pod
+//     forgets a pod once it is deleted, replaced or not Ready.
 //     Each new local connection goes to a pod Ready at that moment (one
 //     whose tunnel is open first, else the first by name); with none Ready
 //     it waits up to Options.PodWaitTimeout, woken by the informer.

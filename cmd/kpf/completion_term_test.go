@@ -39,7 +39,9 @@ forward "web" {
   remote_port = 80
 }
 `)
-	line := fmt.Sprintf("cd %q && env -i HOME=%q KPF_STATE_DIR=%q PATH=%q TERM=xterm-256color PS1='PROMPT$ ' %q --norc --noprofile",
+	// HISTFILE: bash writes its history when the terminal closes, which
+	// raced with the removal of HOME's temporary directory.
+	line := fmt.Sprintf("cd %q && env -i HOME=%q KPF_STATE_DIR=%q PATH=%q TERM=xterm-256color HISTFILE=/dev/null PS1='PROMPT$ ' %q --norc --noprofile",
 		dir, c.env["HOME"], c.env["KPF_STATE_DIR"], filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"), bash)
 	s := term.Start(t, 120, 30, line)
 	s.WaitFor("the prompt", term.Contains("PROMPT$"))

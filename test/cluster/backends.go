@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"bufio"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
@@ -104,8 +105,9 @@ func (s *Server) accept() {
 
 // SinkRequest, sent first by a client, makes the backend a sink: it reads
 // and discards everything and answers one byte per SinkAckEvery bytes read
-// (so a client can time bulk transfer towards the pod to its last byte). SourceRequest makes it a source: it sends zeros until the
-// client closes (bulk transfer from the pod). Both are 8 bytes, the length
+// (so a client can time bulk transfer towards the pod to its last byte). SourceRequest, followed by a
+// big-endian uint64 N, makes it a source: it sends N zero bytes, then waits
+// for the client to close (bulk transfer from the pod). Both are 8 bytes, the length
 // the backend peeks at.
 const (
 	SinkRequest   = "DP-SINK\n"
@@ -165,7 +167,14 @@ func (s *Server) serve(c net.Conn) {
 			return
 		case SourceRequest:
 			_, _ = br.Discard(len(SourceRequest))
-			_, _ = io.Copy(c, zeros{})
+			var size [8]byte
+			if _, err := io.ReadFull(br, size[:]); err != nil {
+				return
+			}
+			if _, err := io.CopyN(c, zeros{}, int64(binary.BigEndian.Uint64(size[:]))); err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, br) // until the client closes
 			return
 		}
 		for _, m := range httpMethods {

@@ -5,6 +5,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -344,7 +345,11 @@ func TestServerSinkAndSource(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := dialServer(t, s)
-			if _, err := io.WriteString(c, tt.hello); err != nil {
+			hello := []byte(tt.hello)
+			if !tt.sink {
+				hello = binary.BigEndian.AppendUint64(hello, 1<<20)
+			}
+			if _, err := c.Write(hello); err != nil {
 				t.Fatal(err)
 			}
 			if tt.sink {
@@ -371,6 +376,10 @@ func TestServerSinkAndSource(t *testing.T) {
 				if b != 0 {
 					t.Fatalf("byte %d of the source is %#x, want 0 (no greeting)", i, b)
 				}
+			}
+			_ = c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+			if n, err := c.Read(make([]byte, 64)); n != 0 {
+				t.Fatalf("the source sent %d bytes more than asked (%v)", n, err)
 			}
 		})
 	}

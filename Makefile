@@ -9,7 +9,7 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz bench scale soak soak-short demo clean
+.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz bench scale dataplane soak soak-short demo clean
 
 all: build
 
@@ -93,6 +93,15 @@ bench: ## micro-benchmarks: medians of BENCH_RUNS runs and kpf/reference ratios 
 
 scale: build ## both runtimes side by side on the local control plane (SCALE_FLAGS=--runtimes=native to pick; see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)
+
+# make dataplane: the bytes a forward carries, side by side in one run on the
+# local control plane: the backend directly, kubectl port-forward (WebSocket,
+# SPDY), kpf native (WebSocket, SPDY forced). DATAPLANE_FLAGS adds flags
+# (e.g. --bulk 32 --rtts 1000 --paths direct,kpf-ws). Reports, never asserts.
+DATAPLANE_FLAGS ?=
+
+dataplane: build ## bulk, round trips, new connections, 1,000 at once, a stalled reader: every path side by side (DATAPLANE_FLAGS)
+	$(GO) run ./test/cmd/kpf-dataplane --kpf $(KPF) $(DATAPLANE_FLAGS)
 
 # make soak: 100 native forwards under continuous mixed traffic while faults
 # rotate for SOAK_DURATION; a table per fault and the goals (exit 1 when one

@@ -5,6 +5,7 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,9 @@ const speakFirstAfter = 200 * time.Millisecond
 
 // Server plays one container port of a pod on 127.0.0.1: an HTTP client gets
 // "200 OK" with body "<name>\n" for any path (NNN for /status/NNN); a client that sends nothing for
-// ~200 ms gets "<name>\n" first and then an echo of what it sends.
+// ~200 ms gets "<name>\n" first and then an echo of what it sends; one that
+// starts with SinkRequest or SourceRequest gets a sink or a source; any other
+// client gets "<name>\n" and an echo too.
 type Server struct {
 	name string
 	ln   net.Listener
@@ -100,6 +103,48 @@ func (s *Server) accept() {
 	}
 }
 
+// SinkRequest, sent first by a client, makes the backend a sink: it reads
+// and discards everything and answers one byte per SinkAckEvery bytes read
+// (so a client can time bulk transfer towards the pod to its last byte). SourceRequest, followed by a
+// big-endian uint64 N, makes it a source: it sends N zero bytes, then waits
+// for the client to close (bulk transfer from the pod). Both are 8 bytes, the length
+// the backend peeks at.
+const (
+	SinkRequest   = "DP-SINK\n"
+	SourceRequest = "DP-SRCE\n"
+)
+
+// SinkAckEvery is how many bytes a sink reads per byte it answers.
+const SinkAckEvery = 1 << 20
+
+// sink discards what it reads from r, writing one byte to w per SinkAckEvery.
+func sink(w io.Writer, r io.Reader) {
+	buf := make([]byte, 64<<10)
+	var n int64
+	ack := []byte{'k'}
+	for {
+		m, err := r.Read(buf)
+		before := n / SinkAckEvery
+		n += int64(m)
+		for range n/SinkAckEvery - before {
+			if _, werr := w.Write(ack); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// zeros is an endless reader of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
 // httpMethods are the request lines that make a connection HTTP.
 var httpMethods = []string{"GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH "}
 
@@ -115,6 +160,23 @@ func (s *Server) serve(c net.Conn) {
 		_ = c.SetReadDeadline(time.Now().Add(speakFirstAfter))
 		head, _ := br.Peek(8)
 		_ = c.SetReadDeadline(time.Time{})
+		switch string(head) {
+		case SinkRequest:
+			_, _ = br.Discard(len(SinkRequest))
+			sink(c, br)
+			return
+		case SourceRequest:
+			_, _ = br.Discard(len(SourceRequest))
+			var size [8]byte
+			if _, err := io.ReadFull(br, size[:]); err != nil {
+				return
+			}
+			if _, err := io.CopyN(c, zeros{}, int64(binary.BigEndian.Uint64(size[:]))); err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, br) // until the client closes
+			return
+		}
 		for _, m := range httpMethods {
 			if strings.HasPrefix(string(head), m) {
 				s.serveHTTP(c, br)

@@ -5,7 +5,9 @@ package cluster
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -322,5 +324,63 @@ func TestBackendsSync(t *testing.T) {
 			c.Close()
 			t.Errorf("web-a's server on %d still listening", port)
 		}
+	}
+}
+
+func TestServerSinkAndSource(t *testing.T) {
+	t.Parallel()
+	s, err := NewServer("bulk-0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	for _, tt := range []struct {
+		name, hello string
+		// sink: 3 MiB and a bit sent after hello get 3 acks and no more
+		// (no greeting, no echo); source: the client reads zero bytes.
+		sink bool
+	}{
+		{"sink", SinkRequest, true},
+		{"source", SourceRequest, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := dialServer(t, s)
+			hello := []byte(tt.hello)
+			if !tt.sink {
+				hello = binary.BigEndian.AppendUint64(hello, 1<<20)
+			}
+			if _, err := c.Write(hello); err != nil {
+				t.Fatal(err)
+			}
+			if tt.sink {
+				if _, err := c.Write(make([]byte, 3*SinkAckEvery+100)); err != nil {
+					t.Fatal(err)
+				}
+				acks := make([]byte, 3)
+				if _, err := io.ReadFull(c, acks); err != nil || string(acks) != "kkk" {
+					t.Fatalf("acks = %q, %v; want kkk", acks, err)
+				}
+				_ = c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+				n, err := c.Read(make([]byte, 64))
+				var ne net.Error
+				if n != 0 || !errors.As(err, &ne) || !ne.Timeout() {
+					t.Fatalf("the sink answered %d more bytes, %v; want nothing", n, err)
+				}
+				return
+			}
+			buf := make([]byte, 1<<20)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				t.Fatal(err)
+			}
+			for i, b := range buf {
+				if b != 0 {
+					t.Fatalf("byte %d of the source is %#x, want 0 (no greeting)", i, b)
+				}
+			}
+			_ = c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+			if n, err := c.Read(make([]byte, 64)); n != 0 {
+				t.Fatalf("the source sent %d bytes more than asked (%v)", n, err)
+			}
+		})
 	}
 }

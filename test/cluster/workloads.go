@@ -301,3 +301,20 @@ func labelSelector(m map[string]string) string {
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
 }
+
+// BackendAddr is the loopback address of the server that plays container
+// port port of pod ns/name: the path's floor, reached without the API
+// server, kwok or a tunnel (for benchmarks that compare against it).
+func (c *Cluster) BackendAddr(ns, name string, port int32) (string, error) {
+	c.back.mu.Lock()
+	defer c.back.mu.Unlock()
+	for _, bp := range c.back.pods {
+		if bp.namespace == ns && bp.name == name {
+			if s, ok := bp.servers[port]; ok {
+				return fmt.Sprintf("127.0.0.1:%d", s.Port()), nil
+			}
+			return "", fmt.Errorf("pod %s/%s has no container port %d", ns, name, port)
+		}
+	}
+	return "", fmt.Errorf("pod %s/%s has no backend", ns, name)
+}

@@ -1,0 +1,851 @@
+//go:build linux
+
+// Command kpf-dataplane measures what a forward exists for — carrying
+// bytes — on the local control plane (package test/cluster), for every path
+// side by side in one run, and prints a Markdown table with a row per path
+// (it reports, it never asserts a timing):
+//
+//   - the backend directly (the path's floor: test/cluster's server of the
+//     pod, on loopback);
+//   - `kubectl port-forward`, WebSocket (its default) and SPDY
+//     (KUBECTL_PORT_FORWARD_WEBSOCKETS=false);
+//   - kpf native, WebSocket (its default) and SPDY forced (the same variable
+//     in the environment of the kpf that starts the agent).
+//
+// Figures: bulk MiB/s towards the pod and from it (one stream, and 8
+// streams at once; the backend's sink and source modes), round-trip p50/p99
+// of HTTP requests on one kept-alive connection, new-connection p50/p99
+// (dial, one request, the answer), 1,000 connections opened at once on one
+// forward × 3 requests (failed: an error, or a first byte at the pod later
+// than 200 ms, when the backend greets first and the client sees no HTTP),
+// round-trip p99 beside a stalled reader (a second connection to the same
+// pod that sends --stall bytes to the echo and never reads; "blocked" when
+// a round trip got no answer within 5 s), the serving process's RSS per
+// active connection (--hold connections open, each after one request) and
+// its CPU per GiB carried in the bulk measures.
+//
+// kubefwd is not measured (its module is not in the tools module).
+//
+// Usage (make dataplane builds bin/kpf and runs this):
+//
+//	go run ./test/cmd/kpf-dataplane --kpf bin/kpf [--bulk 64] [--rtts 2000] ...
+//
+// It may import test/cluster and kpf's own packages; nothing imports it.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/runtime/native"
+	"github.com/kpf-dev/kpf/state"
+	"github.com/kpf-dev/kpf/test/cluster"
+)
+
+const clockTicks = 100 // USER_HZ on Linux
+
+type options struct {
+	kpf       string
+	bulkMiB   int
+	rtts      int
+	conns     int
+	burst     int
+	hold      int
+	stallMiB  int
+	paths     string
+	out       string
+	logLevel  string
+	namespace string
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("kpf-dataplane", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.kpf, "kpf", "", "kpf binary (default: go build ./cmd/kpf into a temp dir)")
+	fs.IntVar(&o.bulkMiB, "bulk", 64, "MiB per bulk measure each way (one stream; 8 streams carry this ×2 in all)")
+	fs.IntVar(&o.rtts, "rtts", 2000, "round trips on one kept-alive connection")
+	fs.IntVar(&o.conns, "conns", 300, "new connections, one after the other")
+	fs.IntVar(&o.burst, "burst", 1000, "connections opened at once on one forward")
+	fs.IntVar(&o.hold, "hold", 500, "connections held open to measure RSS per active connection")
+	fs.IntVar(&o.stallMiB, "stall", 64, "MiB the stalled reader sends and never reads")
+	fs.StringVar(&o.paths, "paths", "direct,kubectl-ws,kubectl-spdy,kpf-ws,kpf-spdy", "paths to measure, comma-separated")
+	fs.StringVar(&o.out, "out", "", "also write the table to this file")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
+	fs.StringVar(&o.namespace, "namespace", "dataplane", "namespace of the echo pod")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+func main() {
+	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func realMain(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return 2
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "kpf-dataplane", Output: stderr, Level: hclog.LevelFromString(o.logLevel)})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := &run{opts: o, log: log}
+	err = r.main(ctx)
+	if t := r.table(); t != "" {
+		fmt.Fprint(stdout, t)
+		if o.out != "" {
+			if werr := os.WriteFile(o.out, []byte(t), 0o600); werr != nil {
+				log.Error("writing the table", "error", werr)
+			}
+		}
+	}
+	if err != nil {
+		log.Error("dataplane run failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// path is one way to reach the pod's port: a local address and the process
+// that serves it (0: none, the backend directly).
+type path struct {
+	key, title string
+	addr       string
+	pid        int
+	figs       map[string]string
+	stop       func()
+	bulkBytes  int64
+	bulkTicks  int64
+}
+
+type run struct {
+	opts    options
+	log     hclog.Logger
+	scratch string
+	kpf     string
+	c       *cluster.Cluster
+	pod     string
+	paths   []*path
+	notes   []string
+}
+
+// columns of the table, in order.
+var columns = []string{
+	"up MiB/s (1 / 8 streams)", "down MiB/s (1 / 8 streams)", "round trip p50 / p99",
+	"new connection p50 / p99", "1,000 at once: failed (time)", "round trip p99 beside a stalled reader",
+	"RSS per active connection", "CPU s per GiB",
+}
+
+func (r *run) table() string {
+	if len(r.paths) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| path | %s |\n|---|", strings.Join(columns, " | "))
+	for range columns {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, p := range r.paths {
+		fmt.Fprintf(&b, "| %s |", p.title)
+		for _, c := range columns {
+			f := p.figs[c]
+			if f == "" {
+				f = "—"
+			}
+			fmt.Fprintf(&b, " %s |", f)
+		}
+		b.WriteString("\n")
+	}
+	if len(r.notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+func (r *run) main(ctx context.Context) (err error) {
+	if r.scratch, err = os.MkdirTemp("", "kpf-dataplane-"); err != nil {
+		return fmt.Errorf("creating a scratch directory: %w", err)
+	}
+	defer os.RemoveAll(r.scratch)
+	if r.kpf, err = r.buildKpf(ctx); err != nil {
+		return err
+	}
+	r.log.Info("starting the local control plane")
+	c, err := cluster.Start(ctx, cluster.Options{Log: r.log.Named("cluster"), StateDir: filepath.Join(r.scratch, "cluster")})
+	if c != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if serr := c.Stop(sctx); serr != nil {
+				r.log.Warn("stopping the cluster", "error", serr)
+			}
+		}()
+	}
+	if err != nil {
+		return fmt.Errorf("starting the cluster: %w", err)
+	}
+	r.c = c
+	if err := c.CreateNamespace(ctx, r.opts.namespace); err != nil {
+		return err
+	}
+	if err := c.DeployEcho(ctx, r.opts.namespace, "echo", 1); err != nil {
+		return err
+	}
+	pods, err := c.Pods(ctx, r.opts.namespace, "app=echo")
+	if err != nil || len(pods) != 1 {
+		return fmt.Errorf("the echo pod: %v %w", pods, err)
+	}
+	r.pod = pods[0]
+	defer func() {
+		for _, p := range r.paths {
+			if p.stop != nil {
+				p.stop()
+			}
+		}
+	}()
+	for _, key := range strings.Split(r.opts.paths, ",") {
+		p, err := r.open(ctx, strings.TrimSpace(key))
+		if err != nil {
+			return err
+		}
+		r.paths = append(r.paths, p)
+		r.log.Info("path ready", "path", p.title, "addr", p.addr, "pid", p.pid)
+	}
+	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB. kubefwd: not measured (not in the tools module).",
+		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB))
+	// Each measure runs on every path in turn, so the paths see the same
+	// machine within a measure.
+	for _, m := range []func(context.Context, *path) error{r.bulk, r.roundTrips, r.newConns, r.burstConns, r.rss, r.stalled} {
+		for _, p := range r.paths {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := m(ctx, p); err != nil {
+				return fmt.Errorf("%s: %w", p.title, err)
+			}
+		}
+	}
+	for _, p := range r.paths {
+		if p.pid > 0 && p.bulkBytes > 0 {
+			p.figs[columns[7]] = fmt.Sprintf("%.2f", float64(p.bulkTicks)/clockTicks/(float64(p.bulkBytes)/(1<<30)))
+		}
+	}
+	return nil
+}
+
+func (r *run) buildKpf(ctx context.Context) (string, error) {
+	if r.opts.kpf != "" {
+		return filepath.Abs(r.opts.kpf)
+	}
+	bin := filepath.Join(r.scratch, "kpf")
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/kpf-dev/kpf/cmd/kpf").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building kpf: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+// open sets up path key.
+func (r *run) open(ctx context.Context, key string) (*path, error) {
+	p := &path{key: key, figs: map[string]string{}}
+	switch key {
+	case "direct":
+		p.title = "the backend directly (the floor)"
+		addr, err := r.c.BackendAddr(r.opts.namespace, r.pod, 8080)
+		if err != nil {
+			return nil, err
+		}
+		p.addr = addr
+		return p, nil
+	case "kubectl-ws", "kubectl-spdy":
+		p.title = "kubectl port-forward, WebSocket"
+		ws := "true"
+		if key == "kubectl-spdy" {
+			p.title, ws = "kubectl port-forward, SPDY", "false"
+		}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command("kubectl", "--kubeconfig", r.c.Kubeconfig, "--context", r.c.Context, "-n", r.opts.namespace,
+			"port-forward", "--address", "127.0.0.1", "pod/"+r.pod, fmt.Sprintf("%d:8080", port))
+		cmd.Env = append(os.Environ(), "KUBECTL_PORT_FORWARD_WEBSOCKETS="+ws)
+		var out syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("starting kubectl: %w", err)
+		}
+		p.pid = cmd.Process.Pid
+		p.stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		p.addr = fmt.Sprintf("127.0.0.1:%d", port)
+		if err := waitServes(ctx, p.addr, 30*time.Second); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("%s: %w\n%s", p.title, err, out.String())
+		}
+		return p, nil
+	case "kpf-ws", "kpf-spdy":
+		p.title = "kpf native, WebSocket (default)"
+		var env []string
+		if key == "kpf-spdy" {
+			p.title = "kpf native, SPDY forced"
+			env = append(env, "KUBECTL_PORT_FORWARD_WEBSOCKETS=false")
+		}
+		return r.openKpf(ctx, p, env)
+	}
+	return nil, fmt.Errorf("unknown path %q (want direct, kubectl-ws, kubectl-spdy, kpf-ws, kpf-spdy)", key)
+}
+
+func (r *run) openKpf(ctx context.Context, p *path, extraEnv []string) (*path, error) {
+	ws := filepath.Join(r.scratch, p.key)
+	st := filepath.Join(r.scratch, p.key+"-state")
+	for _, d := range []string{ws, st} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	hcl := fmt.Sprintf(`kpf {
+  name    = %q
+  runtime = "native"
+}
+
+forward "echo" {
+  context     = %q
+  namespace   = %q
+  target      = "pod/%s"
+  address     = "127.0.0.1"
+  local_port  = %d
+  remote_port = 8080
+  max_connections = %d
+}
+`, p.key, r.c.Context, r.opts.namespace, r.pod, port, max(4096, 2*r.opts.burst, r.opts.hold+16))
+	if err := os.WriteFile(filepath.Join(ws, "kpf.hcl"), []byte(hcl), 0o600); err != nil {
+		return nil, err
+	}
+	env := append([]string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"KUBECONFIG=" + r.c.Kubeconfig, "KPF_STATE_DIR=" + st, "NO_COLOR=1",
+	}, extraEnv...)
+	kpf := func(ctx context.Context, args ...string) error {
+		cmd := exec.CommandContext(ctx, r.kpf, append([]string{"-C", ws}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("kpf %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := kpf(ctx, "apply"); err != nil {
+		return nil, err
+	}
+	p.stop = func() {
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := kpf(dctx, "destroy"); err != nil {
+			r.log.Warn("kpf destroy", "error", err)
+		}
+	}
+	p.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	if err := waitServes(ctx, p.addr, 30*time.Second); err != nil {
+		p.stop()
+		return nil, err
+	}
+	dir, err := state.Dir(func(k string) string {
+		if k == "KPF_STATE_DIR" {
+			return st
+		}
+		return ""
+	}, ws)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.pid = (&native.Runtime{StateDir: dir}).AgentPID(ctx)
+	if p.pid == 0 {
+		p.stop()
+		return nil, errors.New("no agent runs after kpf apply")
+	}
+	return p, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("picking a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitServes retries one HTTP request until it gets an answer.
+func waitServes(ctx context.Context, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		var c net.Conn
+		if c, err = dial(ctx, addr); err == nil {
+			_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+			_, err = roundTrip(c, bufio.NewReader(c), false)
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("no answer from %s within %s: %w", addr, timeout, err)
+}
+
+func dial(ctx context.Context, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+var request = []byte("GET / HTTP/1.1\r\nHost: dataplane\r\n\r\n")
+var requestClose = []byte("GET / HTTP/1.1\r\nHost: dataplane\r\nConnection: close\r\n\r\n")
+
+// errNotHTTP is an answer that is not HTTP: the backend greeted first, so
+// the request reached it more than 200 ms after the connection opened.
+var errNotHTTP = errors.New("the answer is not HTTP: the request reached the pod more than 200 ms after the connection")
+
+// roundTrip sends one HTTP request on c and reads the whole answer.
+func roundTrip(c net.Conn, br *bufio.Reader, closeAfter bool) (time.Duration, error) {
+	t0 := time.Now()
+	req := request
+	if closeAfter {
+		req = requestClose
+	}
+	if _, err := c.Write(req); err != nil {
+		return 0, err
+	}
+	head, err := br.Peek(5)
+	if err != nil {
+		return 0, err
+	}
+	if string(head) != "HTTP/" {
+		return 0, errNotHTTP
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return time.Since(t0), err
+}
+
+// bulk measures MiB/s each way, one stream and 8 at once, and the serving
+// process's CPU over them.
+func (r *run) bulk(ctx context.Context, p *path) error {
+	size := int64(r.opts.bulkMiB) << 20
+	for _, dir := range []string{"up", "down"} {
+		var figs []string
+		for _, streams := range []int{1, 8} {
+			per := size / 4
+			if streams == 1 {
+				per = size
+			}
+			t0, ticks0 := time.Now(), ticksOf(p.pid)
+			var wg sync.WaitGroup
+			errs := make([]error, streams)
+			for i := range streams {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = transfer(ctx, p.addr, dir, per)
+				}()
+			}
+			wg.Wait()
+			took := time.Since(t0)
+			p.bulkTicks += ticksOf(p.pid) - ticks0
+			p.bulkBytes += per * int64(streams)
+			if err := errors.Join(errs...); err != nil {
+				figs = append(figs, "failed")
+				r.log.Warn("bulk", "path", p.title, "dir", dir, "streams", streams, "error", err)
+				continue
+			}
+			figs = append(figs, fmt.Sprintf("%.0f", float64(per*int64(streams))/(1<<20)/took.Seconds()))
+		}
+		col := columns[0]
+		if dir == "down" {
+			col = columns[1]
+		}
+		p.figs[col] = strings.Join(figs, " / ")
+		r.log.Info("measured", "path", p.title, "what", col, "figure", p.figs[col])
+	}
+	return nil
+}
+
+// transfer carries n bytes to the sink (up) or from the source (down).
+func transfer(ctx context.Context, addr, dir string, n int64) error {
+	c, err := dial(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	if dir == "down" {
+		if _, err := c.Write(binary.BigEndian.AppendUint64([]byte(cluster.SourceRequest), uint64(n))); err != nil {
+			return err
+		}
+		got, err := io.CopyN(io.Discard, c, n)
+		if err != nil {
+			return fmt.Errorf("down: %d of %d bytes: %w", got, n, err)
+		}
+		return nil
+	}
+	if _, err := io.WriteString(c, cluster.SinkRequest); err != nil {
+		return err
+	}
+	werr := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 256<<10)
+		var sent int64
+		for sent < n {
+			m, err := c.Write(buf[:min(int64(len(buf)), n-sent)])
+			sent += int64(m)
+			if err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	acks := n / cluster.SinkAckEvery
+	if got, err := io.CopyN(io.Discard, c, acks); err != nil {
+		return fmt.Errorf("up: %d of %d acks: %w", got, acks, err)
+	}
+	return <-werr
+}
+
+// roundTrips measures HTTP round trips on one kept-alive connection.
+func (r *run) roundTrips(ctx context.Context, p *path) error {
+	c, err := dial(ctx, p.addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Minute))
+	br := bufio.NewReader(c)
+	ds := make([]time.Duration, 0, r.opts.rtts)
+	for range r.opts.rtts {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		d, err := roundTrip(c, br, false)
+		if err != nil {
+			p.figs[columns[2]] = fmt.Sprintf("failed after %d: %s", len(ds), shortErr(err))
+			return nil
+		}
+		ds = append(ds, d)
+	}
+	p.figs[columns[2]] = p50p99(ds)
+	r.log.Info("measured", "path", p.title, "what", columns[2], "figure", p.figs[columns[2]])
+	return nil
+}
+
+// newConns measures a new connection: dial, one request, the whole answer.
+func (r *run) newConns(ctx context.Context, p *path) error {
+	ds := make([]time.Duration, 0, r.opts.conns)
+	failed := 0
+	for range r.opts.conns {
+		t0 := time.Now()
+		c, err := dial(ctx, p.addr)
+		if err != nil {
+			failed++
+			continue
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err = roundTrip(c, bufio.NewReader(c), true)
+		c.Close()
+		if err != nil {
+			failed++
+			continue
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	if len(ds) == 0 {
+		p.figs[columns[3]] = "all failed"
+		return nil
+	}
+	p.figs[columns[3]] = p50p99(ds)
+	if failed > 0 {
+		p.figs[columns[3]] += fmt.Sprintf(" (%d failed)", failed)
+	}
+	r.log.Info("measured", "path", p.title, "what", columns[3], "figure", p.figs[columns[3]])
+	return nil
+}
+
+// burstConns opens --burst connections at once, 3 requests each.
+func (r *run) burstConns(ctx context.Context, p *path) error {
+	n := r.opts.burst
+	release := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			c, err := dial(ctx, p.addr)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+			br := bufio.NewReader(c)
+			for range 3 {
+				if _, err := roundTrip(c, br, false); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		}()
+	}
+	t0 := time.Now()
+	close(release)
+	wg.Wait()
+	took := time.Since(t0)
+	late, other := 0, 0
+	var firstOther error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, errNotHTTP):
+			late++
+		default:
+			other++
+			if firstOther == nil {
+				firstOther = err
+			}
+		}
+	}
+	p.figs[columns[4]] = fmt.Sprintf("%d (%.2f s)", late+other, took.Seconds())
+	if other > 0 {
+		r.notes = append(r.notes, fmt.Sprintf("%s, %d at once: %d first bytes late, %d other errors (first: %v)", p.title, n, late, other, firstOther))
+	}
+	r.log.Info("measured", "path", p.title, "what", columns[4], "figure", p.figs[columns[4]])
+	// Let the path settle (connections close, tunnels' streams end).
+	return sleep(ctx, 2*time.Second)
+}
+
+// rss measures the serving process's RSS per active connection.
+func (r *run) rss(ctx context.Context, p *path) error {
+	if p.pid == 0 {
+		return nil
+	}
+	before := rssOf(p.pid)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range r.opts.hold {
+		c, err := dial(ctx, p.addr)
+		if err != nil {
+			p.figs[columns[6]] = "failed: " + shortErr(err)
+			return nil
+		}
+		conns = append(conns, c)
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := roundTrip(c, bufio.NewReader(c), false); err != nil {
+			p.figs[columns[6]] = "failed: " + shortErr(err)
+			return nil
+		}
+	}
+	after := rssOf(p.pid)
+	p.figs[columns[6]] = fmt.Sprintf("%.1f KiB", float64(after-before)/float64(r.opts.hold)/1024)
+	r.log.Info("measured", "path", p.title, "what", columns[6], "figure", p.figs[columns[6]])
+	return nil
+}
+
+// stalled measures round trips on one connection while another connection
+// to the same pod sends to the echo and never reads.
+func (r *run) stalled(ctx context.Context, p *path) error {
+	stall, err := dial(ctx, p.addr)
+	if err != nil {
+		return err
+	}
+	defer stall.Close()
+	// The echo greets after 200 ms of silence; then it echoes.
+	_ = stall.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := bufio.NewReader(stall).ReadString('\n'); err != nil {
+		p.figs[columns[5]] = "the stalled reader got no greeting: " + shortErr(err)
+		return nil
+	}
+	go func() {
+		buf := make([]byte, 256<<10)
+		_ = stall.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+		for sent := 0; sent < r.opts.stallMiB<<20; sent += len(buf) {
+			if _, err := stall.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	if err := sleep(ctx, time.Second); err != nil {
+		return err
+	}
+	c, err := dial(ctx, p.addr)
+	if err != nil {
+		p.figs[columns[5]] = "failed: " + shortErr(err)
+		return nil
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	n := max(r.opts.rtts/4, 50)
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		d, err := roundTrip(c, br, false)
+		if err != nil {
+			p.figs[columns[5]] = fmt.Sprintf("blocked (after %d round trips: %v)", len(ds), shortErr(err))
+			r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]])
+			return nil
+		}
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	p.figs[columns[5]] = fmtMs(percentile(ds, 99))
+	r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]])
+	return nil
+}
+
+func shortErr(err error) string {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "no answer in 5 s"
+	}
+	return err.Error()
+}
+
+func p50p99(ds []time.Duration) string {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return fmtMs(percentile(s, 50)) + " / " + fmtMs(percentile(s, 99))
+}
+
+// percentile is the nearest-rank percentile of sorted xs.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100
+	return sorted[max(rank-1, 0)]
+}
+
+func fmtMs(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// ticksOf is utime+stime of pid in clock ticks, 0 if unknown.
+func ticksOf(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s
+}
+
+// rssOf is pid's resident set in bytes, 0 if unknown.
+func rssOf(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func nprocs() int {
+	out, err := exec.Command("nproc").Output()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+	return n
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's stdout and stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -444,6 +444,9 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool)
 		return nil, err
 	}
 	a.hide(nil, s.state)
+	if err := a.assignAddresses(ws, s.state, s.all, s.forwards); err != nil {
+		return nil, err
+	}
 	if s.state.Workspace == "" {
 		s.state.Workspace = ws.Dir
 	}

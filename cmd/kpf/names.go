@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/kpf-dev/kpf/internal/names"
+	kpfnames "github.com/kpf-dev/kpf/internal/names"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -13,12 +13,12 @@ import (
 // the address st records while it is free, else one derived from the
 // workspace and the forward's name that no other workspace's state holds.
 func (a *app) assignAddresses(ws *spec.Workspace, st *state.File, lists ...[]spec.Forward) error {
-	var wants []names.Want
+	var wants []kpfnames.Want
 	for _, f := range ws.Forwards {
 		if !f.AutoAddress {
 			continue
 		}
-		w := names.Want{Name: f.Name}
+		w := kpfnames.Want{Name: f.Name}
 		if st != nil {
 			if p, ok := st.Forwards[f.Name]; ok {
 				w.Prior = p.Address
@@ -33,7 +33,7 @@ func (a *app) assignAddresses(ws *spec.Workspace, st *state.File, lists ...[]spe
 	if err != nil {
 		return err
 	}
-	got, err := names.Assign(ws.Dir, wants, taken)
+	got, err := kpfnames.Assign(ws.Dir, wants, taken)
 	if err != nil {
 		return fmt.Errorf("assigning loopback addresses: %w", err)
 	}
@@ -62,7 +62,7 @@ func (a *app) otherAddresses(dir string) (map[string]bool, error) {
 			continue
 		}
 		for _, fw := range f.Forwards {
-			if names.InRange(fw.Address) {
+			if kpfnames.InRange(fw.Address) {
 				taken[fw.Address] = true
 			}
 		}

@@ -230,3 +230,22 @@ func (a *app) hostsSync(out io.Writer) error {
 	}
 	return nil
 }
+
+// reachHost is the host a running forward is reached at: its first name
+// when the hosts file gives it the forward's address, else the address.
+func (a *app) reachHost(f state.Forward) string {
+	if len(f.Hostnames) == 0 || slices.Contains(f.Sensitive, "Hostnames") {
+		return f.Address
+	}
+	text, err := kpfnames.Read(a.hostsFile())
+	if err != nil {
+		return f.Address
+	}
+	for _, l := range strings.Split(string(text), "\n") {
+		fields := strings.Fields(strings.TrimSuffix(l, "\r"))
+		if len(fields) > 1 && fields[0] == f.Address && slices.Contains(fields[1:], f.Hostnames[0]) {
+			return f.Hostnames[0]
+		}
+	}
+	return f.Address
+}

@@ -90,6 +90,20 @@ func TestNamesTwoServicesOnOnePort(t *testing.T) {
 	}
 	w.expectNoChanges("after apply")
 
+	// The views and kpf open, env use the name.
+	if table := w.mustKpf("status"); !strings.Contains(table, "front:80") || !strings.Contains(table, "back:80") {
+		t.Errorf("kpf status does not show front:80 and back:80:\n%s", table)
+	}
+	if js := w.mustKpf("status", "--json"); !strings.Contains(js, `"hostname": "front"`) {
+		t.Errorf("kpf status --json has no hostname front:\n%s", js)
+	}
+	if url := strings.TrimSpace(w.mustKpf("open", "--print", "front")); url != "http://front:80/" {
+		t.Errorf("kpf open --print front = %q, want http://front:80/", url)
+	}
+	if env := w.mustKpf("env", "--format", "dotenv"); !strings.Contains(env, "KPF_BACK_URL=") || !strings.Contains(env, "http://back:80/") {
+		t.Errorf("kpf env lacks KPF_BACK_URL http://back:80/:\n%s", env)
+	}
+
 	w.mustKpf("destroy")
 	text, _ = os.ReadFile(hosts)
 	if string(text) != foreign {

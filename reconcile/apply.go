@@ -552,6 +552,7 @@ func (a *Applier) entryFor(c *Change, port int) state.Forward {
 		Context:    d.Context,
 		Namespace:  d.Namespace,
 		Address:    d.Address,
+		Hostnames:  d.Hostnames,
 		RemotePort: d.RemotePort,
 		LocalPort:  port,
 		WantedPort: d.LocalPort,

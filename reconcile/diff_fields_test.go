@@ -13,10 +13,12 @@ import (
 // structs) that Diff deliberately does not compare, each with its reason.
 // Every other field must change the plan of a running forward.
 var diffIgnores = map[string]string{
-	"Name":      "the forward's identity: another name is another forward (a Stop and a Start)",
-	"Open":      "read by `kpf open` from the spec at the time; nothing that runs uses it",
-	"Decl":      "where the block was declared: moving it changes nothing that runs",
-	"Sensitive": "what views redact; it shapes no forward (the state records it at each start)",
+	"Name":        "the forward's identity: another name is another forward (a Stop and a Start)",
+	"Open":        "read by `kpf open` from the spec at the time; nothing that runs uses it",
+	"Decl":        "where the block was declared: moving it changes nothing that runs",
+	"Sensitive":   "what views redact; it shapes no forward (the state records it at each start)",
+	"Hostnames":   "the names of the workspace's hosts-file block, rewritten from the spec on each apply; nothing that runs uses them",
+	"AutoAddress": "says the address is kpf's to choose; the chosen Address is compared",
 }
 
 // TestDiffComparesEveryForwardField walks model.Forward: a change of any

@@ -34,6 +34,9 @@ const HealthFailing = "failing"
 type StatusRow struct {
 	Name  string
 	Local string // address:port
+	// Hostname is the forward's first name (hostnames), "" when none or
+	// when it came from a sensitive value.
+	Hostname string
 	// Port is the local port in Local (0: still to be picked); WantedPort
 	// the one the spec asks for (0: any). They differ when the wanted port
 	// was taken.
@@ -80,6 +83,9 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		row.Target = targetText(f.Target.String(), f.Selector)
 		row.Context, row.Namespace, row.Enabled = f.Context, f.Namespace, f.Enabled
 		row.WantedPort = f.LocalPort
+		if len(f.Hostnames) > 0 && !f.Sensitive[model.FieldHostnames] {
+			row.Hostname = f.Hostnames[0]
+		}
 		obs, ok := actual[f.Name]
 		switch {
 		case ok:
@@ -104,6 +110,9 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		row.fill(obs, now)
 		row.State = StatusOrphaned
 		row.WantedPort = obs.State.WantedPort
+		if h := obs.State.Hostnames; len(h) > 0 && !slices.Contains(obs.State.Sensitive, model.FieldHostnames) {
+			row.Hostname = h[0]
+		}
 		row.scrub(StateValues(obs.State))
 		rows = append(rows, row)
 	}
@@ -233,8 +242,18 @@ func stateColor(state string) string {
 // spec asks for when the forward is on another one ("127.0.0.1:8081 (wants
 // 8080)").
 func (r StatusRow) LocalText() string {
+	local := r.Reach()
 	if r.WantedPort > 0 && r.Port > 0 && r.Port != r.WantedPort {
-		return r.Local + " (wants " + strconv.Itoa(r.WantedPort) + ")"
+		return local + " (wants " + strconv.Itoa(r.WantedPort) + ")"
+	}
+	return local
+}
+
+// Reach is where the forward is reached: NAME:PORT when it has a name
+// (hostnames), else Local.
+func (r StatusRow) Reach() string {
+	if r.Hostname != "" && r.Port > 0 {
+		return hostPort(r.Hostname, r.Port)
 	}
 	return r.Local
 }
@@ -326,6 +345,7 @@ type jsonStatus struct {
 type jsonStatusLine struct {
 	Name      string `json:"name"`
 	Local     string `json:"local"`
+	Hostname  string `json:"hostname,omitempty"`
 	Wanted    int    `json:"wanted_port"`
 	Target    string `json:"target"`
 	Context   string `json:"context"`
@@ -378,7 +398,7 @@ func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
 	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: make([]jsonStatusLine, 0, len(rows)), Stats: stats}
 	for _, r := range rows {
 		out.Forwards = append(out.Forwards, jsonStatusLine{
-			Name: r.Name, Local: r.Local, Wanted: r.WantedPort, Target: r.Target, Context: r.Context,
+			Name: r.Name, Local: r.Local, Hostname: r.Hostname, Wanted: r.WantedPort, Target: r.Target, Context: r.Context,
 			Namespace: r.Namespace, State: r.State, Health: r.Health, CheckAge: ageSeconds(r.CheckAge),
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
 			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,

@@ -268,6 +268,13 @@ func (e *evaluator) decodeSettings(rb *rawBlock, dirName string) (string, Settin
 	if v, ok := e.runtimeName(rb.attrs); ok {
 		s.Runtime = v
 	}
+	if v, a, ok := e.str(rb.attrs, "cluster_domain"); ok {
+		if !isDNS1123Subdomain(v) {
+			e.errorAt(a.Expr.Range(), "Invalid cluster_domain", "%s is not a valid domain, such as \"cluster.local\".", e.show(a, v))
+		} else {
+			s.ClusterDomain = v
+		}
+	}
 	return name, s
 }
 
@@ -358,6 +365,9 @@ type defaultsVal struct {
 	maxConns                    int             // 0: unset
 	sensitive                   map[string]bool // Forward field names
 	addressRedacted             bool            // address is not to be shown
+	addressSet                  bool            // address was written
+	hostnames                   hostnamesVal
+	clusterDomain               string
 }
 
 func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
@@ -380,7 +390,9 @@ func (e *evaluator) decodeDefaults(rb *rawBlock) defaultsVal {
 		d.address = v
 		e.record(&d.sensitive, FieldAddress, rb.attrs["address"])
 		d.addressRedacted = e.redacted(rb.attrs["address"])
+		d.addressSet = true
 	}
+	d.hostnames = e.hostnames(rb.attrs)
 	if n, a, ok := e.maxConnections(rb.attrs); ok {
 		d.maxConns = n
 		e.record(&d.sensitive, FieldMaxConnections, a)
@@ -435,6 +447,9 @@ type forwardInfo struct {
 	attrs hcl.Attributes
 	// portRedacted: the local address or port is not to be shown.
 	portRedacted bool
+	// hostnames is where the forward's hostnames were written (its own
+	// attribute, else the defaults').
+	hostnames hcl.Range
 }
 
 func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
@@ -490,6 +505,13 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 		f.Address = v
 		e.record(&f.Sensitive, FieldAddress, attrs["address"])
 	}
+	hn := defs.hostnames
+	if own := e.hostnames(attrs); own.set {
+		hn = own
+	}
+	e.applyHostnames(&f, hn, defs.clusterDomain)
+	_, ownAddress := attrs["address"]
+	f.AutoAddress = len(f.Hostnames) > 0 && !ownAddress && !defs.addressSet
 	if n, a, ok := e.integer(attrs, "local_port", 0, 65535, "Invalid local port"); ok {
 		f.LocalPort = n
 		e.record(&f.Sensitive, FieldLocalPort, a)
@@ -499,6 +521,13 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	} else if p, ok := e.remotePort(attrs); ok {
 		f.RemotePort = p
 		e.record(&f.Sensitive, FieldRemotePort, attrs["remote_port"])
+	}
+	if _, own := attrs["local_port"]; f.AutoAddress && !own {
+		// A named forward has an address of its own: it binds the
+		// service's own port, as in the cluster.
+		if n, err := strconv.Atoi(f.RemotePort); err == nil {
+			f.LocalPort = n
+		}
 	}
 	if v, a, ok := e.boolean(attrs, "enabled"); ok {
 		f.Enabled = v
@@ -528,7 +557,7 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 	if _, own := attrs["address"]; !own {
 		redacted = redacted || defs.addressRedacted
 	}
-	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted}
+	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted, hostnames: hn.rng}
 }
 
 // maxConnections evaluates max_connections: a whole number from 1.
@@ -604,8 +633,8 @@ func (e *evaluator) checkPorts(infos []*forwardInfo) {
 	seen := map[int][]*forwardInfo{}
 	for _, fi := range infos {
 		f := fi.f
-		if !f.Enabled || f.LocalPort == 0 {
-			continue
+		if !f.Enabled || f.LocalPort == 0 || f.AutoAddress {
+			continue // an automatic address is the forward's own
 		}
 		for _, prev := range seen[f.LocalPort] {
 			if !addressesOverlap(prev.f.Address, f.Address) {

@@ -120,6 +120,7 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	e := &evaluator{ctx: ctx, scope: sc}
 	name, settings := e.decodeSettings(m.kpf, filepath.Base(abs))
 	defs := e.decodeDefaults(m.defaults)
+	defs.clusterDomain = settings.ClusterDomain
 	infos := make([]*forwardInfo, 0, len(m.forwards))
 	for _, rf := range m.forwards {
 		infos = append(infos, e.decodeForward(rf, defs))
@@ -127,6 +128,7 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	// Conflicts point at the later declaration.
 	sort.Slice(infos, func(i, j int) bool { return declLess(infos[i].f.Decl, infos[j].f.Decl, primary, override) })
 	e.checkPorts(infos)
+	e.checkHostnames(infos)
 	outputs := e.decodeOutputs(m, infos)
 	settings.EnvFile = e.envFile(m.kpf, abs)
 	relocateVarDiags(e.diags, m, l.varSrc)

@@ -28,6 +28,7 @@ var (
 			{Name: "max_parallel"},
 			{Name: "runtime"},
 			{Name: "env_file"},
+			{Name: "cluster_domain"},
 		},
 	}
 	variableSchema = &hcl.BodySchema{
@@ -44,6 +45,7 @@ var (
 			{Name: "namespace"},
 			{Name: "address"},
 			{Name: "max_connections"},
+			{Name: "hostnames"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 	}
@@ -60,6 +62,7 @@ var (
 			{Name: "open"},
 			{Name: "runtime"},
 			{Name: "max_connections"},
+			{Name: "hostnames"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{{Type: "health"}},
 	}
@@ -107,6 +110,7 @@ func hintFor(schema *hcl.BodySchema, name string) string {
 			"health_check": "health", "url": "open", "path": "open",
 			"max_conns": "max_connections", "max_connection": "max_connections",
 			"connections": "max_connections", "connection_limit": "max_connections",
+			"hostname": "hostnames", "hosts": "hostnames", "names": "hostnames", "aliases": "hostnames",
 		}
 	case healthSchema:
 		m = map[string]string{

@@ -49,6 +49,7 @@ const (
 	FieldEnabled    = model.FieldEnabled
 	FieldOpen       = model.FieldOpen
 	FieldHealth     = model.FieldHealth
+	FieldHostnames  = model.FieldHostnames
 
 	FieldMaxConnections = model.FieldMaxConnections
 )

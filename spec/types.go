@@ -21,6 +21,7 @@ const (
 	DefaultCheckInterval = model.DefaultCheckInterval
 	DefaultMaxParallel   = model.DefaultMaxParallel
 	DefaultAddress       = model.DefaultAddress
+	DefaultClusterDomain = model.DefaultClusterDomain
 
 	HealthTCP  = model.HealthTCP
 	HealthHTTP = model.HealthHTTP

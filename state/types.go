@@ -36,13 +36,16 @@ type Forward struct {
 	// it (and that alone stops it).
 	Handle runtime.Handle `json:"handle"`
 	// SpecHash identifies the process-shaping fields it was started with.
-	SpecHash   string            `json:"spec_hash"`
-	Target     string            `json:"target,omitempty"`
-	Selector   map[string]string `json:"selector,omitempty"`
-	Context    string            `json:"context"`
-	Namespace  string            `json:"namespace"`
-	Address    string            `json:"address"`
-	RemotePort string            `json:"remote_port"`
+	SpecHash  string            `json:"spec_hash"`
+	Target    string            `json:"target,omitempty"`
+	Selector  map[string]string `json:"selector,omitempty"`
+	Context   string            `json:"context"`
+	Namespace string            `json:"namespace"`
+	Address   string            `json:"address"`
+	// Hostnames are the spec's hostnames it was started with: the names
+	// the workspace's hosts-file block gives Address.
+	Hostnames  []string `json:"hostnames,omitempty"`
+	RemotePort string   `json:"remote_port"`
 	// LocalPort is the port actually used; it stays chosen while free (sticky).
 	LocalPort int `json:"local_port"`
 	// WantedPort is the port the spec asked for (0 = auto).

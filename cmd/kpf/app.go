@@ -87,6 +87,8 @@ type app struct {
 
 	cpuFile  *os.File
 	pprofSrv *http.Server
+	// hostsHinted: this run said once why the hosts file was not written.
+	hostsHinted bool
 }
 
 // exitError carries an exit code through cobra without printing again.
@@ -222,6 +224,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.versionCommand(),
 		a.completionCommand(),
 		a.agentCommand(),
+		a.hostsCommand(),
 	)
 	for _, c := range buildTagCommands {
 		root.AddCommand(c(a))
@@ -444,6 +447,9 @@ func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool)
 		return nil, err
 	}
 	a.hide(nil, s.state)
+	if err := a.assignAddresses(ws, s.state, s.all, s.forwards); err != nil {
+		return nil, err
+	}
 	if s.state.Workspace == "" {
 		s.state.Workspace = ws.Dir
 	}

@@ -215,6 +215,7 @@ func servingNames(p reconcile.Plan) []string {
 // state (the caller holds the lock).
 func (a *app) keepEnvFile(s *session) error {
 	before := s.state.EnvFile
+	a.keepHosts(s.state)
 	if err := a.writeEnvFile(s.ws, s.state); err != nil {
 		return err
 	}
@@ -238,6 +239,7 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 	current := s.ws
 	return &reconcile.Watcher{
 		Applied: func(st *state.File) {
+			a.keepHosts(st)
 			if err := a.writeEnvFile(current, st); err != nil {
 				a.log.Warn("keeping the env file current", "error", err)
 			}

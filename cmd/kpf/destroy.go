@@ -170,6 +170,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 // destroyEnvFile removes the env file once no forward is left, or
 // rewrites it for those left when the spec loads. The caller holds the lock.
 func (a *app) destroyEnvFile(store *state.Store, st *state.File) {
+	a.keepHosts(st)
 	if st.EnvFile == "" {
 		return
 	}

@@ -192,7 +192,7 @@ func (f *liveFeed) loadState() (*state.File, error) {
 // taking on it (NoOp when none).
 func liveRow(r reconcile.StatusRow, doing reconcile.Action) live.Row {
 	row := live.Row{
-		Name: r.Name, Local: r.Local, Target: r.Target, Context: r.Context, Namespace: r.Namespace,
+		Name: r.Name, Local: r.Reach(), Target: r.Target, Context: r.Context, Namespace: r.Namespace,
 		Pod: r.Pod, State: r.State, Health: r.HealthText(),
 		Active: r.Active, Total: r.Total, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
 		Restarts: r.Restarts, Uptime: r.Uptime, LastError: r.LastError,

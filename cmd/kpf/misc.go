@@ -420,7 +420,7 @@ func (a *app) runningURL(ctx context.Context, store *state.Store, fwd spec.Forwa
 	if why := httpEvidence(fwd); why == "" {
 		return "", &notHTTPError{name: fwd.Name, remote: fwd.RemotePort, addr: hostPort(fs.Address, fs.LocalPort)}
 	}
-	return forwardURL(fs.Address, fs.LocalPort, fwd.Open), nil
+	return forwardURL(a.reachHost(fs), fs.LocalPort, fwd.Open), nil
 }
 
 // notHTTPError is a forward that nothing says serves HTTP: kpf open does

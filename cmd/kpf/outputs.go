@@ -25,15 +25,16 @@ import (
 // endpoints are where the spec's forwards run, per the state file: the
 // address and the port each actually got. Forwards without a record (or
 // disabled) are absent. No runtime is asked: kpf output and env read files
-// only.
-func endpoints(ws *spec.Workspace, st *state.File) map[string]model.Endpoint {
+// only (and the hosts file, for the names).
+func (a *app) endpoints(ws *spec.Workspace, st *state.File) map[string]model.Endpoint {
 	out := make(map[string]model.Endpoint, len(ws.Forwards))
 	for _, f := range ws.Forwards {
 		rec, ok := st.Forwards[f.Name]
 		if !ok || !f.Enabled || rec.Handle.IsZero() || rec.LocalPort == 0 {
 			continue
 		}
-		out[f.Name] = model.NewEndpoint(rec.Address, rec.LocalPort, f.Open)
+		// A forward's name where the hosts file gives it: http://api:8080/.
+		out[f.Name] = model.NewEndpoint(a.reachHost(rec), rec.LocalPort, f.Open)
 	}
 	return out
 }
@@ -56,10 +57,10 @@ func (a *app) planOutputs(p *reconcile.Plan, ws *spec.Workspace, st *state.File)
 	if a.outputs.Len() == 0 {
 		return
 	}
-	before := a.evalOutputs(endpoints(ws, st))
+	before := a.evalOutputs(a.endpoints(ws, st))
 	// After: what runs now, changed by the plan (which may cover only
 	// some forwards: apply --only).
-	eps := endpoints(ws, st)
+	eps := a.endpoints(ws, st)
 	for _, c := range p.Changes {
 		if c.Action == reconcile.Stop || c.Desired == nil || !c.Desired.Enabled {
 			delete(eps, c.Name)
@@ -87,7 +88,7 @@ func (a *app) planOutputs(p *reconcile.Plan, ws *spec.Workspace, st *state.File)
 	bm, am := map[string]reconcile.OutputValue{}, map[string]reconcile.OutputValue{}
 	sens := map[string]bool{}
 	for _, o := range before {
-		bm[o.Name] = value(o, endpoints(ws, st))
+		bm[o.Name] = value(o, a.endpoints(ws, st))
 		sens[o.Name] = sens[o.Name] || o.Sensitive
 	}
 	for _, o := range after {
@@ -113,7 +114,7 @@ func (a *app) readOnlyOutputs() (*spec.Workspace, *state.File, []model.Output, e
 		return nil, nil, nil, err
 	}
 	a.hide(nil, st)
-	return ws, st, a.evalOutputs(endpoints(ws, st)), nil
+	return ws, st, a.evalOutputs(a.endpoints(ws, st)), nil
 }
 
 type outputOptions struct {
@@ -486,7 +487,7 @@ forwards. Sensitive outputs are included: they are what apps need.`,
 			if err != nil {
 				return err
 			}
-			vars, err := envVars(ws, endpoints(ws, st), outs, names, func(s string) {
+			vars, err := envVars(ws, a.endpoints(ws, st), outs, names, func(s string) {
 				fmt.Fprintf(a.io.Err, "kpf env: %s\n", s)
 			})
 			if err != nil {
@@ -514,7 +515,7 @@ func (a *app) writeEnvFile(ws *spec.Workspace, st *state.File) error {
 		return nil
 	}
 	st.EnvFile = path
-	eps := endpoints(ws, st)
+	eps := a.endpoints(ws, st)
 	vars, err := envVars(ws, eps, a.evalOutputs(eps), nil, func(s string) { a.log.Debug("env file", "note", s) })
 	if err != nil {
 		return fmt.Errorf("env file %s: %w", path, err)

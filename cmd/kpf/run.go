@@ -146,7 +146,7 @@ func (a *app) runWith(ctx context.Context, argv []string, o runOptions) error {
 		cleanup()
 		return err
 	}
-	eps := endpoints(s.ws, s.state) // as kpf env: every forward that runs
+	eps := a.endpoints(s.ws, s.state) // as kpf env: every forward that runs
 	vars, err := envVars(s.ws, eps, a.evalOutputs(eps), nil, func(msg string) { a.log.Debug("kpf run", "env", msg) })
 	if err != nil {
 		cleanup()

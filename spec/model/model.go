@@ -33,6 +33,9 @@ type Settings struct {
 	EnvFile string `json:",omitempty"`
 	// Runtime is the runtime of forwards that name none ("" = the default).
 	Runtime string
+	// ClusterDomain is the cluster domain hostnames = "service" derives
+	// names with (cluster_domain in the kpf block); "" = DefaultClusterDomain.
+	ClusterDomain string `json:",omitempty"`
 }
 
 // Default settings applied when the kpf block does not set them.
@@ -41,6 +44,8 @@ const (
 	DefaultCheckInterval = 2 * time.Second
 	DefaultMaxParallel   = 10
 	DefaultAddress       = "127.0.0.1"
+	// DefaultClusterDomain is the cluster domain of derived hostnames.
+	DefaultClusterDomain = "cluster.local"
 	// MaxMaxConnections is the largest max_connections a spec may set.
 	MaxMaxConnections = 1 << 20
 )
@@ -58,7 +63,16 @@ type Forward struct {
 	Context   string
 	Namespace string // "" means the context's namespace ("default" if none)
 	Address   string // IP literal; DefaultAddress unless set
-	LocalPort int    // 0 = pick a free port once and keep it
+	// Hostnames are the names the forward is reached by (hostnames, its
+	// own or the defaults', with "service" expanded), in the order written;
+	// nil when none.
+	Hostnames []string `json:",omitempty"`
+	// AutoAddress: the forward has hostnames and no address was written
+	// (neither its own nor the defaults'), so kpf gives it a loopback
+	// address of its own at plan time (see package names); Address holds
+	// DefaultAddress until then.
+	AutoAddress bool `json:",omitempty"`
+	LocalPort   int  // 0 = pick a free port once and keep it
 	// RemotePort is a number ("8080") or a named port ("http").
 	RemotePort string
 	Enabled    bool
@@ -91,6 +105,7 @@ const (
 	FieldEnabled    = "Enabled"
 	FieldOpen       = "Open"
 	FieldHealth     = "Health"
+	FieldHostnames  = "Hostnames"
 	// FieldMaxConnections is max_connections.
 	FieldMaxConnections = "MaxConnections"
 )

@@ -67,6 +67,8 @@ type workspace struct {
 	// runtime is written into the spec's kpf block ("" = kpf's default,
 	// native).
 	runtime string
+	// extraEnv is added to kpf's environment (e.g. KPF_HOSTS_FILE).
+	extraEnv []string
 }
 
 // newWorkspace is a workspace whose forwards run as kubectl processes
@@ -107,11 +109,11 @@ func (w *workspace) writeSpec(name, src string) {
 }
 
 func (w *workspace) env() []string {
-	return append(os.Environ(),
+	return append(append(os.Environ(),
 		"KUBECONFIG="+testCluster.Kubeconfig,
 		"KPF_STATE_DIR="+w.stateDir,
 		"NO_COLOR=1",
-	)
+	), w.extraEnv...)
 }
 
 // kpf runs the kpf binary in the workspace and returns its exit code and output.

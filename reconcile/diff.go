@@ -100,6 +100,12 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 		}
 		b = strconv.AppendBool(append(b, 0), h.Declared)
 	}
+	if len(f.Hostnames) > 0 { // absent: the hash of forwards without names is unchanged
+		field("hostnames=")
+		for _, h := range f.Hostnames {
+			field(h)
+		}
+	}
 	sum := sha256.Sum256(b)
 	return [sha256.Size / 2]byte(sum[:sha256.Size/2])
 }
@@ -416,6 +422,10 @@ func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 	add("remote_port", prior.RemotePort, f.RemotePort)
 	add("max_connections", formatMaxConnections(prior.MaxConnections), formatMaxConnections(f.MaxConnections))
 	add("health", prior.Health, FormatHealth(f.Health))
+	// The names are recorded at the start and written to the hosts file
+	// from there: new names need a new record (and, for a forward whose
+	// address kpf chose, maybe another address).
+	add("hostnames", strings.Join(prior.Hostnames, ", "), strings.Join(f.Hostnames, ", "))
 	if prior.Handle.Runtime != "" && f.Runtime != "" {
 		add("runtime", prior.Handle.Runtime, f.Runtime)
 	}

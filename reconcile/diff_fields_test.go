@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,6 @@ var diffIgnores = map[string]string{
 	"Open":        "read by `kpf open` from the spec at the time; nothing that runs uses it",
 	"Decl":        "where the block was declared: moving it changes nothing that runs",
 	"Sensitive":   "what views redact; it shapes no forward (the state records it at each start)",
-	"Hostnames":   "the names of the workspace's hosts-file block, rewritten from the spec on each apply; nothing that runs uses them",
 	"AutoAddress": "says the address is kpf's to choose; the chosen Address is compared",
 }
 
@@ -109,6 +109,11 @@ func changeField(t *testing.T, v reflect.Value, path string) {
 			m[k] = val
 		}
 		v.Set(reflect.ValueOf(m))
+	case reflect.Slice:
+		if v.Type() != reflect.TypeFor[[]string]() {
+			t.Fatalf("%s: teach changeField about %s", path, v.Type())
+		}
+		v.Set(reflect.ValueOf(append(slices.Clone(v.Interface().([]string)), "added")))
 	default:
 		t.Fatalf("%s: teach changeField about %s", path, v.Type())
 	}

@@ -64,6 +64,7 @@ var planFieldOf = map[string]string{
 
 	"max_connections": model.FieldMaxConnections,
 	"health":          model.FieldHealth,
+	"hostnames":       model.FieldHostnames,
 }
 
 // redactedChange is c as the views show it: every value that came from a

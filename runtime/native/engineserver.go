@@ -115,6 +115,35 @@ func (s *engineServer) clientsFor(src kubeconfig.Source, kubeContext string) (*e
 }
 
 func (s *engineServer) Start(ctx context.Context, src kubeconfig.Source, sp runtime.Spec) (Forward, error) {
+	return s.StartResolved(ctx, src, sp, nil)
+}
+
+// StartResolved starts sp with what its target resolved to at an earlier
+// start (nil: read the target, as Start does).
+func (s *engineServer) StartResolved(ctx context.Context, src kubeconfig.Source, sp runtime.Spec, res *engine.Resolution) (Forward, error) {
+	c, err := s.clientsOf(src, sp)
+	if err != nil {
+		return nil, err
+	}
+	cfg := engineConfig(sp)
+	cfg.Resolved = res
+	f, err := s.e.Start(ctx, c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Resolve reads sp's target from the server without starting anything.
+func (s *engineServer) Resolve(ctx context.Context, src kubeconfig.Source, sp runtime.Spec) (engine.Resolution, error) {
+	c, err := s.clientsOf(src, sp)
+	if err != nil {
+		return engine.Resolution{}, err
+	}
+	return s.e.Resolve(ctx, c, engineConfig(sp))
+}
+
+func (s *engineServer) clientsOf(src kubeconfig.Source, sp runtime.Spec) (*engine.Clients, error) {
 	if sp.Kubeconfig != "" {
 		src.Explicit = sp.Kubeconfig
 	}
@@ -122,7 +151,12 @@ func (s *engineServer) Start(ctx context.Context, src kubeconfig.Source, sp runt
 	if err != nil {
 		return nil, fmt.Errorf("forward %s: %w", sp.Name, err)
 	}
-	f, err := s.e.Start(ctx, c, engine.Config{
+	return c, nil
+}
+
+// engineConfig is sp as the engine takes it.
+func engineConfig(sp runtime.Spec) engine.Config {
+	return engine.Config{
 		Name: sp.Name, Target: sp.Target, Selector: sp.Selector, Namespace: sp.Namespace,
 		Address: sp.Address, LocalPort: sp.LocalPort, RemotePort: sp.RemotePort,
 		MaxConnections: sp.MaxConnections,
@@ -131,11 +165,7 @@ func (s *engineServer) Start(ctx context.Context, src kubeconfig.Source, sp runt
 			Timeout: sp.Health.Timeout, FailureThreshold: sp.Health.FailureThreshold,
 			WhileIdle: sp.Health.WhileIdle,
 		},
-	})
-	if err != nil {
-		return nil, err
 	}
-	return f, nil
 }
 
 func (s *engineServer) Close() { s.e.Close() }

@@ -86,6 +86,32 @@ type persistedForward struct {
 	Spec       runtime.Spec      `json:"spec"` // LocalPort is the port actually bound
 	Kubeconfig kubeconfig.Source `json:"kubeconfig"`
 	Restarts   int               `json:"restarts,omitempty"` // times a restarted agent served it again
+	// Resolution is what the target resolved to: a restarted agent serves
+	// with it at once, then reads the target again and starts the forward
+	// anew only if it changed meanwhile.
+	Resolution *engine.Resolution `json:"resolution,omitempty"`
+}
+
+// resolvingServer is a Server that starts a forward with what its target
+// resolved to before, and reads a target on its own (the engine's; test
+// servers need not be one).
+type resolvingServer interface {
+	StartResolved(ctx context.Context, src kubeconfig.Source, s runtime.Spec, res *engine.Resolution) (Forward, error)
+	Resolve(ctx context.Context, src kubeconfig.Source, s runtime.Spec) (engine.Resolution, error)
+}
+
+// resolutionOf is what fwd's target resolved to, if it says.
+func resolutionOf(fwd Forward) *engine.Resolution {
+	switch f := fwd.(type) {
+	case scrubbedForward:
+		return resolutionOf(f.Forward)
+	case *restored:
+		return f.resolution()
+	case interface{ Resolution() engine.Resolution }:
+		res := f.Resolution()
+		return &res
+	}
+	return nil
 }
 
 // readForwardSet reads the persisted set; a missing file is an empty set.
@@ -145,7 +171,7 @@ func (a *agent) persist() {
 	gen := a.gen
 	set := forwardSet{Instance: a.hello.Instance, Forwards: make([]persistedForward, 0, len(a.forwards))}
 	for _, s := range a.forwards {
-		set.Forwards = append(set.Forwards, persistedForward{ID: s.id, Name: s.name, Spec: s.spec, Kubeconfig: s.src, Restarts: s.restarts})
+		set.Forwards = append(set.Forwards, persistedForward{ID: s.id, Name: s.name, Spec: s.spec, Kubeconfig: s.src, Restarts: s.restarts, Resolution: resolutionOf(s.fwd)})
 	}
 	a.mu.Unlock()
 	if w, ok := a.server.(tunnelWarmer); ok && len(set.Forwards) > 0 {
@@ -275,8 +301,9 @@ func (r *restored) run(ctx context.Context) {
 	defer cancel()
 	firstDone := sync.OnceFunc(func() { close(r.first) })
 	defer firstDone()
+	hint := r.p.Resolution
 	for delay := time.Second; !stopped && ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
-		fwd, err := r.a.server.Start(ctx, r.p.Kubeconfig, r.p.Spec)
+		fwd, err := r.start(ctx, hint)
 		r.mu.Lock()
 		stopped = r.stopped
 		switch {
@@ -291,15 +318,94 @@ func (r *restored) run(ctx context.Context) {
 		r.mu.Unlock()
 		firstDone()
 		if err == nil {
-			r.a.log.Info("forward served again", "forward", r.p.Name, "id", r.p.ID, "addr", fwd.Status().Addr)
+			r.a.log.Info("forward served again", "forward", r.p.Name, "id", r.p.ID, "addr", fwd.Status().Addr, "with_resolution", hint != nil)
+			if hint != nil {
+				r.check(ctx, *hint)
+			}
 			return
 		}
+		hint = nil // a resolution that did not start is read again
 		r.a.log.Warn("forward failed to start again", "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
 		}
 	}
+}
+
+// start starts the forward again, with res if the server takes one.
+func (r *restored) start(ctx context.Context, res *engine.Resolution) (Forward, error) {
+	if rs, ok := r.a.server.(resolvingServer); ok && res != nil {
+		return rs.StartResolved(ctx, r.p.Kubeconfig, r.p.Spec, res)
+	}
+	return r.a.server.Start(ctx, r.p.Kubeconfig, r.p.Spec)
+}
+
+// check reads the target again after the forward served with the persisted
+// resolution: if the target changed while no agent ran (a service's
+// selector or port mapping edited, a deployment's selector), the forward
+// is started anew on the same port with the fresh one. A read that fails
+// leaves the forward as it is: it serves what it served before.
+func (r *restored) check(ctx context.Context, was engine.Resolution) {
+	rs, ok := r.a.server.(resolvingServer)
+	if !ok {
+		return
+	}
+	now, err := rs.Resolve(ctx, r.p.Kubeconfig, r.p.Spec)
+	if err != nil {
+		r.a.log.Info("the target could not be read again after the restart; serving with the persisted resolution", "forward", r.p.Name, "id", r.p.ID, "error", err)
+		return
+	}
+	if now == was {
+		return
+	}
+	r.mu.Lock()
+	old, stopped := r.fwd, r.stopped
+	r.mu.Unlock()
+	if stopped || old == nil {
+		return
+	}
+	r.a.log.Info("the target changed while the agent was down: starting the forward anew", "forward", r.p.Name, "id", r.p.ID)
+	_ = old.Stop()
+	for delay := 100 * time.Millisecond; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
+		fwd, err := rs.StartResolved(ctx, r.p.Kubeconfig, r.p.Spec, &now)
+		r.mu.Lock()
+		stopped = r.stopped
+		if err == nil && !stopped {
+			r.fwd = fwd
+		}
+		r.mu.Unlock()
+		if err == nil {
+			if stopped {
+				_ = fwd.Stop()
+				return
+			}
+			r.a.mu.Lock()
+			r.a.gen++
+			r.a.mu.Unlock()
+			r.a.persist()
+			return
+		}
+		r.mu.Lock()
+		r.lastErr = err
+		r.mu.Unlock()
+		r.a.log.Warn("forward failed to start anew", "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+}
+
+// resolution is what the forward serves with now.
+func (r *restored) resolution() *engine.Resolution {
+	r.mu.Lock()
+	fwd := r.fwd
+	r.mu.Unlock()
+	if fwd != nil {
+		return resolutionOf(fwd)
+	}
+	return r.p.Resolution
 }
 
 func (r *restored) Stop() error {

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -611,6 +612,11 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 			t.Errorf("status of %s after the restart: %+v, want running, restarted once", name, row)
 		}
 	}
+	// They served with their persisted resolutions, reading no target first.
+	log, _ := os.ReadFile(filepath.Join(w.wsStateDir(), "logs", "agent.log"))
+	if n := len(regexp.MustCompile(`forward served again: .*with_resolution=true`).FindAll(log, -1)); n != 3 {
+		t.Errorf("%d forwards served again with their persisted resolution, want 3; the agent's log:\n%s", n, log)
+	}
 	for name, f := range w.state().Forwards {
 		if f.Handle != before[name].Handle {
 			t.Errorf("forward %s: handle %v, want %v (no kpf command ran)", name, f.Handle, before[name].Handle)
@@ -646,6 +652,53 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 
 // killServingAgent kills the serving agent with kill -9 and waits until
 // its supervisor has started another; it returns when it killed.
+// TestNativeRestoredForwardFollowsTargetChangedMeanwhile: the serving
+// agent dies while its supervisor is stopped, the service's selector and
+// port change, then the supervisor goes on: the restarted agent serves with
+// the persisted resolution at once, reads the service again, and starts the
+// forward anew on the same port with the new one.
+func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	w := nativeWorkspace(t, ns)
+	web, api, db := threePorts(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	w.mustKpf("apply")
+	if body := httpGetRetry(t, web, "/", 10*time.Second); !strings.HasPrefix(body, "web-") {
+		t.Fatalf("web before: %q", body)
+	}
+	sups := w.supervisorPIDs()
+	if len(sups) != 1 {
+		t.Fatalf("supervisors: %v, want one", sups)
+	}
+	if err := syscall.Kill(sups[0], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := sync.OnceFunc(func() { _ = syscall.Kill(sups[0], syscall.SIGCONT) })
+	t.Cleanup(cont)
+	agent := w.oneAgent()
+	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	patch := `{"spec":{"selector":{"app":"api"},"ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]}}`
+	if out, err := testCluster.Kubectl(ctx, "-n", ns, "patch", "service", "web", "--type", "merge", "-p", patch); err != nil {
+		t.Fatalf("patching service web: %v: %s", err, out)
+	}
+	cont()
+	waitUntil(t, 30*time.Second, "web to answer from the api pods", func() bool {
+		body, err := httpGetOnce(ctx, web, "/")
+		return err == nil && strings.HasPrefix(body, "api-")
+	})
+	log, _ := os.ReadFile(filepath.Join(w.wsStateDir(), "logs", "agent.log"))
+	if !strings.Contains(string(log), "the target changed while the agent was down: starting the forward anew: forward=web") {
+		t.Errorf("the agent's log does not say that web's target changed:\n%s", log)
+	}
+	if row := w.status()["web"]; row.State != "running" {
+		t.Errorf("status of web: %+v, want running", row)
+	}
+}
+
 func (w *workspace) killServingAgent() time.Time {
 	w.t.Helper()
 	agent := w.oneAgent()

@@ -167,9 +167,16 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 		return nil, ErrClosed
 	}
 	t0 := time.Now()
-	res, err := resolveTarget(ctx, c, &cfg)
-	if err != nil {
-		return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
+	var res *resolved
+	if cfg.Resolved != nil {
+		if res, err = cfg.Resolved.resolved(); err != nil {
+			e.log.Debug("the given resolution is unusable: reading the target", "forward", cfg.Name, "error", err)
+		}
+	}
+	if res == nil {
+		if res, err = resolveTarget(ctx, c, &cfg); err != nil {
+			return nil, fmt.Errorf("forward %s: %w", cfg.Name, err)
+		}
 	}
 	t1 := time.Now()
 	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.LocalPort))

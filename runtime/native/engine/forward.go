@@ -44,6 +44,9 @@ type Config struct {
 	// DefaultMaxConnections). One more is accepted and closed at once,
 	// never queued, and counted in Status.Refused.
 	MaxConnections int
+	// Resolved, when set, is what the target resolved to at an earlier
+	// start of this forward: Start uses it instead of reading the target.
+	Resolved *Resolution
 }
 
 // DefaultMaxConnections is a forward's cap on concurrent connections when
@@ -191,6 +194,9 @@ func (f *Forward) shutdown() {
 	}
 	f.e.releaseSource(f.src)
 }
+
+// Resolution is what f's target resolved to when it started.
+func (f *Forward) Resolution() Resolution { return f.res.resolution() }
 
 // Status reports the forward's state; it makes no network call.
 func (f *Forward) Status() Status {

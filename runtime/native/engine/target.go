@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -321,4 +322,62 @@ func describePorts(ports []corev1.ServicePort) string {
 		return "it has no TCP port"
 	}
 	return "its TCP ports: " + strings.Join(tcp, ", ")
+}
+
+// Resolution is what a forward's target resolved to: the pod set it serves
+// and the port on those pods. A restarted agent persists it with the
+// forward and passes it back (Config.Resolved), so that the forward serves
+// again without reading its target first; the caller checks it against the
+// server afterwards (Engine.Resolve) and starts the forward anew if it
+// changed while the agent was down.
+type Resolution struct {
+	Namespace string `json:"namespace"`
+	Selector  string `json:"selector,omitempty"` // label selector; empty for a pod
+	Pod       string `json:"pod,omitempty"`      // pod/NAME targets only
+	Port      string `json:"port"`               // number or container port name
+	Describe  string `json:"describe"`
+}
+
+// resolution is r as a Resolution.
+func (r *resolved) resolution() Resolution {
+	x := Resolution{Namespace: r.namespace, Pod: r.podName, Port: r.port.String(), Describe: r.describe}
+	if r.podName == "" {
+		x.Selector = r.selector.String()
+	}
+	return x
+}
+
+// resolved parses x back; an empty selector for a pod set is refused (it
+// would select every pod of the namespace).
+func (x Resolution) resolved() (*resolved, error) {
+	port, err := parseRemotePort(x.Port)
+	if err != nil {
+		return nil, err
+	}
+	if x.Namespace == "" {
+		return nil, errors.New("resolution without a namespace")
+	}
+	r := &resolved{namespace: x.Namespace, podName: x.Pod, port: port, describe: x.Describe, selector: labels.Everything()}
+	if x.Pod == "" {
+		if x.Selector == "" {
+			return nil, errors.New("resolution without a selector or a pod")
+		}
+		if r.selector, err = labels.Parse(x.Selector); err != nil {
+			return nil, fmt.Errorf("resolution selector: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// Resolve reads cfg's target from the server as Start does, without
+// starting anything.
+func (e *Engine) Resolve(ctx context.Context, c *Clients, cfg Config) (Resolution, error) {
+	if c == nil || c.API == nil {
+		return Resolution{}, runtime.Permanent(fmt.Errorf("forward %s: no clients", cfg.Name))
+	}
+	res, err := resolveTarget(ctx, c, &cfg)
+	if err != nil {
+		return Resolution{}, fmt.Errorf("forward %s: %w", cfg.Name, err)
+	}
+	return res.resolution(), nil
 }

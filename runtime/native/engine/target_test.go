@@ -209,3 +209,77 @@ func TestEligible(t *testing.T) {
 		}
 	}
 }
+
+func TestResolutionRoundTrips(t *testing.T) {
+	cfgs := []Config{
+		{Target: "service/web", RemotePort: "80"},
+		{Target: "svc/web", RemotePort: "9090"},
+		{Target: "deployment/web", RemotePort: "http"},
+		{Target: "sts/db", RemotePort: "5432"},
+		{Target: "pod/db-0", RemotePort: "postgres"},
+		{Selector: map[string]string{"app": "db"}, RemotePort: "5432"},
+	}
+	c := &Clients{API: clientsetAPI{fake.NewClientset(demoObjects()...)}}
+	for _, cfg := range cfgs {
+		t.Run(cfg.Target+cfg.RemotePort, func(t *testing.T) {
+			cfg.Namespace = "demo"
+			r, err := resolveTarget(context.Background(), c, &cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := r.resolution().resolved()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.key() != r.key() || back.port != r.port || back.namespace != r.namespace || back.describe != r.describe {
+				t.Errorf("round trip of %+v gave %+v", r, back)
+			}
+		})
+	}
+}
+
+func TestResolutionRefusesWhatWouldSelectEverything(t *testing.T) {
+	for _, x := range []Resolution{
+		{Namespace: "demo", Port: "80"},                          // neither a selector nor a pod
+		{Selector: "app=web", Port: "80"},                        // no namespace
+		{Namespace: "demo", Selector: "app=web", Port: "70000"},  // port out of range
+		{Namespace: "demo", Selector: "app in (web", Port: "80"}, // not a selector
+	} {
+		if r, err := x.resolved(); err == nil {
+			t.Errorf("%+v resolved to %+v, want an error", x, r)
+		}
+	}
+}
+
+// A forward started with a resolution serves without reading its target;
+// an unusable one is read again.
+func TestStartWithResolutionReadsNoTarget(t *testing.T) {
+	env := newTestEnv(t, Options{}, append(demoObjects(), webPod("web-a"))...)
+	first := env.start(Config{Name: "first", Target: "service/web", RemotePort: "80"})
+	res := first.Resolution()
+	if res.Selector != "app=web" || res.Port != "http" || res.Namespace != "demo" {
+		t.Fatalf("resolution %+v, want app=web, port http in demo", res)
+	}
+	reads := func() (n int) {
+		for _, a := range env.kube.Actions() {
+			if a.GetResource().Resource == "services" {
+				n++
+			}
+		}
+		return n
+	}
+	before := reads()
+	again := env.start(Config{Name: "again", Target: "service/web", RemotePort: "80", Resolved: &res})
+	if got := mustBanner(t, again); got != "web-a" {
+		t.Errorf("through the forward started with a resolution: %q, want web-a", got)
+	}
+	if n := reads() - before; n != 0 {
+		t.Errorf("%d reads of services for a start with a resolution, want none", n)
+	}
+	bad := res
+	bad.Selector = ""
+	env.start(Config{Name: "bad", Target: "service/web", RemotePort: "80", Resolved: &bad})
+	if n := reads() - before; n == 0 {
+		t.Error("an unusable resolution was used: no read of the service")
+	}
+}

@@ -71,6 +71,8 @@ type options struct {
 	rollout     time.Duration
 	rolloutStep time.Duration
 	stateRoot   string // state directories under this one, not the scratch directory
+	agentLog    string // --log-level of kpf apply, which the agent it starts inherits
+	keep        bool   // keep the scratch directory (workspaces, state, agent logs)
 	measure     map[string]bool
 	// healthBlocks: the spec has health blocks (every forward is then
 	// checked, in use or not); false: none (idle forwards are unchecked).
@@ -99,6 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-scale itself")
 	var runtimes string
+	fs.StringVar(&o.agentLog, "agent-log-level", "", "run kpf apply (and so the agent it starts, whose log is the state directory's logs/agent.log) with this --log-level, e.g. debug to see where a restore spends its time")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch directory (workspaces, state directories, agent logs) and print its path")
 	fs.StringVar(&o.stateRoot, "state-root", "", "put the workspaces' state directories here (e.g. a tmpfs, to see what fsync costs)")
 	fs.StringVar(&runtimes, "runtimes", "kubectl,native", "comma-separated runtimes to measure, side by side")
 	fs.IntVar(&o.agentKills, "agent-kills", 5, "native: kill -9 of the agent while apply --watch runs")
@@ -272,8 +276,12 @@ func (r *run) main(ctx context.Context) (table string, err error) {
 	if r.scratch, err = os.MkdirTemp("", "kpf-scale-"); err != nil {
 		return "", fmt.Errorf("creating a scratch directory: %w", err)
 	}
-	defer os.RemoveAll(r.scratch)
-	if r.opts.stateRoot != "" {
+	if r.opts.keep {
+		r.log.Info("keeping the scratch directory", "path", r.scratch)
+	} else {
+		defer os.RemoveAll(r.scratch)
+	}
+	if r.opts.stateRoot != "" && !r.opts.keep {
 		defer func() {
 			dirs, _ := filepath.Glob(filepath.Join(r.opts.stateRoot, filepath.Base(r.scratch)+"-*"))
 			for _, d := range dirs {
@@ -495,7 +503,11 @@ func (r *run) env(extra ...string) []string {
 }
 
 func (r *run) kpfCmd(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, r.kpf, append([]string{"-C", r.wsDir}, args...)...)
+	pre := []string{"-C", r.wsDir}
+	if r.opts.agentLog != "" && len(args) > 0 && args[0] == "apply" {
+		pre = append(pre, "--log-level", r.opts.agentLog)
+	}
+	cmd := exec.CommandContext(ctx, r.kpf, append(pre, args...)...)
 	cmd.Env = r.env()
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/safefs"
+	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/native"
 )
 
@@ -123,4 +124,18 @@ func (a *app) agentLog(stateDir, name string) (log hclog.Logger, scrub *redact.S
 		log.SetLevel(hclog.Info)
 	}
 	return log, scrub, func() { _ = sw.Flush(); _ = w.Close() }, nil
+}
+
+// logFilterCommand is the kubectl runtime's log filter: kubectl's output
+// on stdin, the log's path as the argument (kubectl.ScrubLog).
+func (a *app) logFilterCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "kubectl-log-filter LOG",
+		Short:  "Append kubectl's output to a forward's log, scrubbed of sensitive values (started by kpf)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return kubectl.ScrubLog(args[0], os.Stdin)
+		},
+	}
 }

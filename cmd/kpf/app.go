@@ -224,6 +224,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 		a.versionCommand(),
 		a.completionCommand(),
 		a.agentCommand(),
+		a.logFilterCommand(),
 		a.hostsCommand(),
 	)
 	for _, c := range buildTagCommands {
@@ -331,6 +332,19 @@ func (a *app) runtimeFor(store *state.Store) runtime.Runtime {
 // defaultRuntime runs the forwards whose spec names no runtime.
 const defaultRuntime = native.Name
 
+// logFilter is the argv of the kubectl runtime's log filter: this kpf
+// (or KPF_AGENT_EXECUTABLE) as `kpf kubectl-log-filter`.
+func (a *app) logFilter() []string {
+	exe := a.getenv("KPF_AGENT_EXECUTABLE")
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil // kubectl then writes its log itself
+		}
+	}
+	return []string{exe, "kubectl-log-filter"}
+}
+
 // runtimes builds the Mux of every runtime this kpf has.
 func (a *app) runtimes(store *state.Store) *runtime.Mux {
 	bin := a.getenv("KPF_KUBECTL")
@@ -340,7 +354,7 @@ func (a *app) runtimes(store *state.Store) *runtime.Mux {
 	return &runtime.Mux{
 		Default: defaultRuntime,
 		Runtimes: map[string]runtime.Runtime{
-			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath, Workspace: store.Dir()},
+			kubectl.Name: &kubectl.Runtime{Kubectl: bin, Log: a.log.Named("kubectl"), LogPath: store.LogPath, Workspace: store.Dir(), Filter: a.logFilter()},
 			native.Name: &native.Runtime{
 				StateDir:   store.Dir(),
 				Executable: a.getenv("KPF_AGENT_EXECUTABLE"),

@@ -12,8 +12,9 @@
 //
 // Values of a forward's sensitive fields (runtime.Spec.Sensitive) are
 // scrubbed from Start's errors and from the line kpf writes to the log;
-// kubectl's own output reaches the log as kubectl writes it (callers that
-// show the log or Inspect's LastError scrub them).
+// kubectl's own output reaches the log through a filter process that
+// scrubs them (Runtime.Filter, ScrubLog) when the forward has any, and as
+// kubectl writes it otherwise.
 //
 // kubectl imports runtime, runtime/proc, internal/safefs and
 // internal/redact only. It must

@@ -68,6 +68,11 @@ type Runtime struct {
 	// Sweep finds the forwards of this workspace that no state names.
 	// Empty: processes are not marked and Sweep finds nothing.
 	Workspace string
+	// Filter is the argv of the log filter (ScrubLog; the log's path is
+	// appended) that kubectl's output goes through when a forward has
+	// sensitive values. Empty: kubectl writes to the log itself, whatever
+	// the values (package tests only).
+	Filter []string
 
 	exits exitBroker // exits of the processes this Runtime started
 }
@@ -290,8 +295,8 @@ func validate(s runtime.Spec) error {
 // the process no longer depends on ctx or on kpf.
 //
 // Values of s's sensitive fields are scrubbed from the errors and from the
-// line kpf writes to the log; kubectl's own output goes to the log as it
-// is (kubectl writes it there itself).
+// line kpf writes to the log; kubectl's own output goes through the log
+// filter (Filter, see ScrubLog) when s has any.
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, error) {
 	scrub := redact.New(s.SensitiveValues()...)
 	h, err := r.start(ctx, s, scrub)
@@ -342,6 +347,14 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 	}
 	// Stdin stays nil: os/exec connects it to the null device.
 	cmd.Stdout, cmd.Stderr = logf, logf
+	var filterDone <-chan struct{}
+	if values := s.SensitiveValues(); len(values) > 0 && len(r.Filter) > 0 {
+		_ = logf.Close()
+		if logf, filterDone, err = r.filtered(logPath, values); err != nil {
+			return runtime.Handle{}, err
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+	}
 	cmd.SysProcAttr = proc.Detached()
 	err = cmd.Start()
 	_ = logf.Close() // the child holds its own descriptor
@@ -388,6 +401,12 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 	for {
 		select {
 		case <-exited:
+			if filterDone != nil { // kubectl's last words pass through the filter
+				select {
+				case <-filterDone:
+				case <-time.After(time.Second):
+				}
+			}
 			_ = out.read()
 			line := failureLine(out.String())
 			if line == "" {

@@ -102,8 +102,14 @@ func TestSensitiveValuesStaySecret(t *testing.T) {
 	}
 	secretWorkloads(t, ns)
 	kc := secretKubeconfig(t)
+	// One runtime after the other: both use the namespace the spec names.
+	t.Run("native", func(t *testing.T) { sensitiveValuesStaySecret(t, nativeWorkspace(t, ns), kc) })
+	t.Run("kubectl", func(t *testing.T) { sensitiveValuesStaySecret(t, newWorkspace(t, ns), kc) })
+}
 
-	w := nativeWorkspace(t, ns)
+// sensitiveValuesStaySecret drives every command and view of w and greps
+// what they printed and every file under its state directory.
+func sensitiveValuesStaySecret(t *testing.T, w *workspace, kc string) {
 	web := freeLocalPort(t)
 	spec := strings.NewReplacer("%WEB%", strconv.Itoa(web), "%SEL%", strconv.Itoa(freeLocalPort(t)),
 		"%GONE%", strconv.Itoa(freeLocalPort(t))).Replace(secretSpec)

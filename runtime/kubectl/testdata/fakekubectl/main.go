@@ -109,7 +109,7 @@ func portForward(args []string) {
 	}
 	fmt.Printf("Forwarding from %s -> %s\n", ln.Addr(), ports[1])
 	if os.Getenv("FAKE_KUBECTL_MODE") == "ready-then-error" {
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // kpf polls the log: long enough to see ready under load
 		fmt.Fprintf(os.Stderr, "E1128 12:04:50.024754   16008 portforward.go:413] an error occurred forwarding %s -> %s: error forwarding port %s to pod abc, uid : failed to connect\n", ports[0], ports[1], ports[1])
 		fail("error: lost connection to pod")
 	}

@@ -461,11 +461,7 @@ func TestNativeSurvivesKubeletFreeze(t *testing.T) {
 // bound, starts it again, and expects the same agent to serve every
 // forward again with no kpf command and the plan to be "No changes.".
 func survivesOutage(t *testing.T, what string, stop, start func(context.Context) error) {
-	ns := newNamespace(t)
-	w := nativeWorkspace(t, ns)
-	web, api, db := threePorts(t)
-	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	w.mustKpf("apply")
+	w, web, api, db := appliedThreeForwards(t)
 	serveAgain(t, web, api, db, 10*time.Second)
 	agent := w.oneAgent()
 
@@ -493,7 +489,7 @@ func survivesOutage(t *testing.T, what string, stop, start func(context.Context)
 	}
 	back = true
 	for app, n := range map[string]int{"web": 2, "api": 1, "db": 1} {
-		if err := testCluster.WaitBacked(ctx, ns, "app="+app, n); err != nil {
+		if err := testCluster.WaitBacked(ctx, w.ns, "app="+app, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -582,11 +578,7 @@ func TestNativeWatchRestoresKilledAgent(t *testing.T) {
 // ends the supervisor and the serving agent.
 func TestNativeKilledAgentComesBack(t *testing.T) {
 	t.Parallel()
-	ns := newNamespace(t)
-	w := nativeWorkspace(t, ns)
-	web, api, db := threePorts(t)
-	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	w.mustKpf("apply")
+	w, web, api, db := appliedThreeForwards(t)
 	serveAgain(t, web, api, db, 10*time.Second)
 	before := w.state().Forwards
 	sups := w.supervisorPIDs()
@@ -659,11 +651,7 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 // forward anew on the same port with the new one.
 func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	t.Parallel()
-	ns := newNamespace(t)
-	w := nativeWorkspace(t, ns)
-	web, api, db := threePorts(t)
-	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	w.mustKpf("apply")
+	w, web, _, _ := appliedThreeForwards(t)
 	if body := httpGetRetry(t, web, "/", 10*time.Second); !strings.HasPrefix(body, "web-") {
 		t.Fatalf("web before: %q", body)
 	}
@@ -682,7 +670,7 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	}
 	ctx := testContext(t)
 	patch := `{"spec":{"selector":{"app":"api"},"ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]}}`
-	if out, err := testCluster.Kubectl(ctx, "-n", ns, "patch", "service", "web", "--type", "merge", "-p", patch); err != nil {
+	if out, err := testCluster.Kubectl(ctx, "-n", w.ns, "patch", "service", "web", "--type", "merge", "-p", patch); err != nil {
 		t.Fatalf("patching service web: %v: %s", err, out)
 	}
 	cont()
@@ -697,6 +685,17 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	if row := w.status()["web"]; row.State != "running" {
 		t.Errorf("status of web: %+v, want running", row)
 	}
+}
+
+// appliedThreeForwards is a native workspace of its own namespace with
+// threeForwardSpec applied.
+func appliedThreeForwards(t *testing.T) (w *workspace, web, api, db int) {
+	t.Helper()
+	w = nativeWorkspace(t, newNamespace(t))
+	web, api, db = threePorts(t)
+	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
+	w.mustKpf("apply")
+	return w, web, api, db
 }
 
 func (w *workspace) killServingAgent() time.Time {
@@ -719,11 +718,7 @@ func (w *workspace) killServingAgent() time.Time {
 // so does destroy.
 func TestNativeSweepsUnnamedForwards(t *testing.T) {
 	t.Parallel()
-	ns := newNamespace(t)
-	w := nativeWorkspace(t, ns)
-	web, api, db := threePorts(t)
-	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	w.mustKpf("apply")
+	w, web, api, db := appliedThreeForwards(t)
 	serveAgain(t, web, api, db, 10*time.Second)
 
 	// As if apply was killed before it recorded api: drop it from the state.
@@ -1077,14 +1072,10 @@ func fourPorts(t *testing.T) (int, int, int, int) {
 // main it stopped them.
 func TestNativeDestroyRefusesLinkedSocket(t *testing.T) {
 	t.Parallel()
-	ns := newNamespace(t)
-	victim := nativeWorkspace(t, ns)
-	web, api, db := threePorts(t)
-	victim.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
-	victim.mustKpf("apply")
+	victim, web, api, db := appliedThreeForwards(t)
 	serveAgain(t, web, api, db, 10*time.Second)
 
-	w := nativeWorkspace(t, ns)
+	w := nativeWorkspace(t, victim.ns)
 	w.writeSpec("kpf.hcl", "")
 	if err := os.MkdirAll(w.wsStateDir(), 0o700); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ const defaultWait = 2 * time.Minute
 // at once, one that takes long costs few observations.
 const (
 	waitPollFirst = 20 * time.Millisecond
-	waitPollMax   = 250 * time.Millisecond
+	waitPollMax   = 50 * time.Millisecond
 )
 
 // waitServing returns once every forward named serves, or an error naming

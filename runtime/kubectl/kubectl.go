@@ -320,61 +320,88 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 		log.Debug("resolved selector", "target", target)
 	}
 	argv := PortForwardArgs(s, target)
-
-	logf, err := openLog(logPath)
+	logf, offset, err := openStartLog(logPath, argv, scrub)
 	if err != nil {
 		return runtime.Handle{}, err
 	}
+	c, err := r.spawn(s.Name, argv, logf, log)
+	if err != nil {
+		return runtime.Handle{}, err
+	}
+	return r.awaitReady(ctx, s, c, &outputReader{path: logPath, offset: offset}, log)
+}
+
+// openStartLog opens the forward's log and writes the line that starts a
+// run (argv scrubbed); offset is where kubectl's output will begin.
+func openStartLog(logPath string, argv []string, scrub *redact.Scrubber) (logf *os.File, offset int64, err error) {
+	logf, err = openLog(logPath)
+	if err != nil {
+		return nil, 0, err
+	}
 	_, err = fmt.Fprintf(logf, "%s%s: kubectl %s\n", StartMarker, time.Now().UTC().Format(time.RFC3339), scrub.Scrub(strings.Join(argv, " ")))
-	var offset int64
 	if err == nil {
 		offset, err = logf.Seek(0, io.SeekEnd)
 	}
 	if err != nil {
 		_ = logf.Close()
-		return runtime.Handle{}, fmt.Errorf("writing %s: %w", logPath, err)
+		return nil, 0, fmt.Errorf("writing %s: %w", logPath, err)
 	}
+	return logf, offset, nil
+}
 
+// child is a kubectl process Start spawned. A goroutine reaps it while
+// kpf lives so that no zombie remains; the Handle stays verifiable by
+// start time after kpf exits.
+type child struct {
+	id     proc.ID
+	exited chan struct{} // closed once it exited; err is set then
+	err    error
+	ready  atomic.Bool // it became ready: its exit is logged
+}
+
+// spawn starts kubectl argv detached, with its output going to logf
+// (closed here: the child holds its own descriptor).
+func (r *Runtime) spawn(name string, argv []string, logf *os.File, log hclog.Logger) (*child, error) {
 	cmd := exec.Command(r.binary(), argv...) // not CommandContext: it must outlive ctx
 	cmd.Env = r.env()
 	if r.Workspace != "" {
-		cmd.Env = append(cmd.Env, EnvWorkspace+"="+r.Workspace, EnvForward+"="+s.Name)
+		cmd.Env = append(cmd.Env, EnvWorkspace+"="+r.Workspace, EnvForward+"="+name)
 	}
 	// Stdin stays nil: os/exec connects it to the null device.
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = proc.Detached()
-	err = cmd.Start()
-	_ = logf.Close() // the child holds its own descriptor
+	err := cmd.Start()
+	_ = logf.Close()
 	if err != nil {
 		var kind error
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			kind = runtime.ErrPermanent
 		}
-		return runtime.Handle{}, newError(fmt.Sprintf("starting kubectl: %v", err), "", err, kind)
+		return nil, newError(fmt.Sprintf("starting kubectl: %v", err), "", err, kind)
 	}
 	st, err := proc.StartTime(cmd.Process.Pid)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return runtime.Handle{}, fmt.Errorf("identifying kubectl process %d: %w", cmd.Process.Pid, err)
+		return nil, fmt.Errorf("identifying kubectl process %d: %w", cmd.Process.Pid, err)
 	}
-	id := proc.ID{PID: cmd.Process.Pid, StartTime: st}
-	log.Debug("started kubectl", "pid", id.PID, "args", argv)
-
-	// Reap the child while kpf lives so no zombie remains; the Handle stays
-	// verifiable by start time after kpf exits.
-	exited := make(chan struct{})
-	var waitErr error
-	var ready atomic.Bool
+	c := &child{id: proc.ID{PID: cmd.Process.Pid, StartTime: st}, exited: make(chan struct{})}
+	log.Debug("started kubectl", "pid", c.id.PID, "args", argv)
 	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-		if ready.Load() {
-			log.Debug("kubectl exited", "pid", id.PID, "status", waitErr)
+		c.err = cmd.Wait()
+		close(c.exited)
+		if c.ready.Load() {
+			log.Debug("kubectl exited", "pid", c.id.PID, "status", c.err)
 		}
-		r.exits.exited(id)
+		r.exits.exited(c.id)
 	}()
+	return c, nil
+}
 
+// awaitReady tails kubectl's output in out until it says it forwards (the
+// forward's Handle), kubectl exits (*Error wrapping ErrExited), the ready
+// timeout passes or ctx ends (the process is then stopped).
+func (r *Runtime) awaitReady(ctx context.Context, s runtime.Spec, c *child, out *outputReader, log hclog.Logger) (runtime.Handle, error) {
 	timeout := s.ReadyTimeout
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
@@ -383,46 +410,45 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 	defer timer.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	out := &outputReader{path: logPath, offset: offset}
-
 	for {
 		select {
-		case <-exited:
+		case <-c.exited:
 			_ = out.read()
 			line := failureLine(out.String())
 			if line == "" {
 				line = "no output"
 			}
 			status := "exited"
-			if waitErr != nil {
-				status = waitErr.Error()
+			if c.err != nil {
+				status = c.err.Error()
 			}
-			log.Debug("kubectl exited before ready", "pid", id.PID, "status", status, "line", line)
+			log.Debug("kubectl exited before ready", "pid", c.id.PID, "status", status, "line", line)
 			return runtime.Handle{}, newError(
 				fmt.Sprintf("kubectl port-forward exited before ready (%s): %s", status, line),
 				line, ErrExited, Classify(line))
 		case <-tick.C:
 			if err := out.read(); err != nil {
-				log.Warn("reading forward log", "path", logPath, "error", err)
+				log.Warn("reading forward log", "path", out.path, "error", err)
 			}
-			if out.ready {
-				ready.Store(true)
-				select {
-				case <-exited: // it died between the line and now: not ready
-					ready.Store(false)
-					continue
-				default:
-				}
-				log.Debug("kubectl ready", "pid", id.PID)
-				h, err := newHandle(identify(handleData{ID: id, Name: s.Name}))
-				if err != nil {
-					r.stopQuietly(ctx, id, log)
-					return runtime.Handle{}, err
-				}
-				return h, nil
+			if !out.ready {
+				continue
 			}
+			c.ready.Store(true)
+			select {
+			case <-c.exited: // it died between the line and now: not ready
+				c.ready.Store(false)
+				continue
+			default:
+			}
+			log.Debug("kubectl ready", "pid", c.id.PID)
+			h, err := newHandle(identify(handleData{ID: c.id, Name: s.Name}))
+			if err != nil {
+				r.stopQuietly(ctx, c.id, log)
+				return runtime.Handle{}, err
+			}
+			return h, nil
 		case <-timer.C:
-			r.stopQuietly(ctx, id, log)
+			r.stopQuietly(ctx, c.id, log)
 			_ = out.read()
 			line := lastErrorLine(out.String())
 			msg := fmt.Sprintf("timed out after %s waiting for kubectl port-forward to be ready", timeout)
@@ -431,7 +457,7 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 			}
 			return runtime.Handle{}, newError(msg, line, ErrTimeout, Classify(line))
 		case <-ctx.Done():
-			r.stopQuietly(ctx, id, log)
+			r.stopQuietly(ctx, c.id, log)
 			return runtime.Handle{}, fmt.Errorf("starting kubectl port-forward: %w", ctx.Err())
 		}
 	}

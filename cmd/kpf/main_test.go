@@ -18,6 +18,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -451,8 +452,8 @@ func TestForwardURL(t *testing.T) {
 		{"::1", 9000, "ui", "http://[::1]:9000/ui"},
 	}
 	for _, tt := range tests {
-		if got := forwardURL(tt.addr, tt.port, tt.path); got != tt.want {
-			t.Errorf("forwardURL(%q, %d, %q) = %q, want %q", tt.addr, tt.port, tt.path, got, tt.want)
+		if got := model.NewEndpoint(tt.addr, tt.port, tt.path).URL; got != tt.want {
+			t.Errorf("NewEndpoint(%q, %d, %q) = %q, want %q", tt.addr, tt.port, tt.path, got, tt.want)
 		}
 	}
 }

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os/exec"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -92,9 +91,9 @@ func (a *app) runningURL(ctx context.Context, store *state.Store, fwd spec.Forwa
 		return "", fmt.Errorf("forward %q is not running; 'kpf apply' starts it", fwd.Name)
 	}
 	if why := httpEvidence(fwd); why == "" {
-		return "", &notHTTPError{name: fwd.Name, remote: fwd.RemotePort, addr: hostPort(fs.Address, fs.LocalPort)}
+		return "", &notHTTPError{name: fwd.Name, remote: fwd.RemotePort, addr: model.NewEndpoint(fs.Address, fs.LocalPort, "").Address}
 	}
-	return forwardURL(a.reachHost(fs), fs.LocalPort, fwd.Open), nil
+	return model.NewEndpoint(a.reachHost(fs), fs.LocalPort, fwd.Open).URL, nil
 }
 
 // notHTTPError is a forward that nothing says serves HTTP: kpf open does
@@ -135,17 +134,6 @@ func httpEvidence(fwd spec.Forward) string {
 	return ""
 }
 
-// hostPort is the address to reach a forward listening on address:port.
-func hostPort(address string, port int) string {
-	switch address {
-	case "", "0.0.0.0":
-		address = "127.0.0.1"
-	case "::":
-		address = "::1"
-	}
-	return net.JoinHostPort(address, strconv.Itoa(port))
-}
-
 // startBrowser opens url with $BROWSER or the platform's opener, without
 // waiting for it (its output goes nowhere: the live view owns the terminal).
 func (a *app) startBrowser(ctx context.Context, url string) error {
@@ -156,17 +144,6 @@ func (a *app) startBrowser(ctx context.Context, url string) error {
 	}
 	go func() { _ = c.Wait() }()
 	return nil
-}
-
-// forwardURL builds the URL of a forward; a wildcard bind is reached on loopback.
-func forwardURL(address string, port int, path string) string {
-	if path == "" {
-		path = "/"
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	return "http://" + hostPort(address, port) + path
 }
 
 // browserCommand is the argv that opens url: $BROWSER, else the platform's opener.

@@ -177,14 +177,8 @@ func (d handleData) owns(p proc.Process) bool {
 // decodeHandle returns the process and forward name h names.
 func decodeHandle(h runtime.Handle) (handleData, error) {
 	var d handleData
-	if h.Runtime != Name {
-		return d, runtime.Permanent(fmt.Errorf("handle %s is not a kubectl forward", h))
-	}
-	if err := h.Data.Decode(&d); err != nil {
-		// Its record in the state file is damaged: no retry repairs it.
-		return d, runtime.Permanent(fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record", h, err))
-	}
-	return d, nil
+	err := h.DecodeData(Name, "kubectl forward", &d)
+	return d, err
 }
 
 // Error is a failure kubectl reported. errors.Is finds the sentinels it
@@ -698,24 +692,9 @@ func readTail(path string, n int64) (string, error) {
 	return string(b), nil
 }
 
-// SelectorString renders labels as kubectl's -l value: k=v pairs sorted by
-// key, comma separated.
-func SelectorString(sel map[string]string) string {
-	keys := make([]string, 0, len(sel))
-	for k := range sel {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + sel[k]
-	}
-	return strings.Join(parts, ",")
-}
-
 // resolvePod returns the first (sorted) Running pod matching s.Selector.
 func (r *Runtime) resolvePod(ctx context.Context, s runtime.Spec) (string, error) {
-	sel := SelectorString(s.Selector)
+	sel := runtime.FormatSelector(s.Selector)
 	out, err := r.run(ctx, s.Kubeconfig, "get", "pods", "-l", sel,
 		"--field-selector=status.phase=Running",
 		"-o", "jsonpath={.items[*].metadata.name}",

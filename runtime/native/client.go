@@ -71,14 +71,8 @@ type handleData struct {
 
 func decodeHandle(h runtime.Handle) (handleData, error) {
 	var d handleData
-	if h.Runtime != Name {
-		return d, runtime.Permanent(fmt.Errorf("handle %s is not a native forward", h))
-	}
-	if err := h.Data.Decode(&d); err != nil {
-		// Its record in the state file is damaged: no retry repairs it.
-		return d, runtime.Permanent(fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record", h, err))
-	}
-	return d, nil
+	err := h.DecodeData(Name, "native forward", &d)
+	return d, err
 }
 
 func (r *Runtime) log() hclog.Logger {

@@ -466,16 +466,22 @@ func evalLocals(m *rawModule, ctx *hcl.EvalContext, sc *scope) (map[string]cty.V
 	return vals, diags
 }
 
-// cycleDiag reports the cycle that closes at name; every local in the cycle
-// gets cty.DynamicVal so nothing downstream repeats the error.
-func cycleDiag(m *rawModule, stack []string, name string) (*hcl.Diagnostic, []string) {
+// cyclePath is the cycle a depth-first walk found when it met name again
+// while stack was being visited: from name's place in stack back to name.
+func cyclePath(stack []string, name string) []string {
 	start := 0
 	for i, n := range stack {
 		if n == name {
 			start = i
 		}
 	}
-	cycle := append(append([]string(nil), stack[start:]...), name)
+	return append(append([]string(nil), stack[start:]...), name)
+}
+
+// cycleDiag reports the cycle that closes at name; every local in the cycle
+// gets cty.DynamicVal so nothing downstream repeats the error.
+func cycleDiag(m *rawModule, stack []string, name string) (*hcl.Diagnostic, []string) {
+	cycle := cyclePath(stack, name)
 	parts := make([]string, len(cycle))
 	for i, n := range cycle {
 		parts[i] = fmt.Sprintf("local.%s (%s)", n, rangePos(m.locals[n].NameRange))

@@ -272,7 +272,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Handle, er
 				return runtime.Handle{}, err
 			}
 		}
-		resp, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStart, Forward: &s, Kubeconfig: &src})
+		resp, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStart, Forward: forwardToWire(s), Kubeconfig: kubeconfigToWire(src)})
 		switch {
 		case errors.Is(err, errNoAgent) && attempt == 0:
 			r.setEnsured(false) // it died since: start one
@@ -396,7 +396,7 @@ func (r *Runtime) InspectMany(ctx context.Context, hs []runtime.Handle) ([]runti
 		case !ok:
 			sts[i].LastError = fmt.Sprintf("the agent no longer serves forward %s", names[i])
 		default:
-			sts[i] = toStatus(es)
+			sts[i] = toStatus(es.engine())
 		}
 	}
 	return sts, errs
@@ -579,7 +579,7 @@ func (r *Runtime) Logs(ctx context.Context, h runtime.Handle, follow bool, w io.
 			return err
 		}
 		if resp.Event != nil {
-			if _, err := io.WriteString(w, FormatEvent(*resp.Event)+"\n"); err != nil {
+			if _, err := io.WriteString(w, FormatEvent(resp.Event.engine())+"\n"); err != nil {
 				return err
 			}
 		}

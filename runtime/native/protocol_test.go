@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -46,7 +47,7 @@ func TestProtocolGolden(t *testing.T) {
 		name string
 		msg  any
 	}{
-		{"request-start", request{Protocol: Protocol, Op: opStart, Version: "v1.2.3", Forward: &spec, Kubeconfig: &src, StateDir: "/state"}},
+		{"request-start", request{Protocol: Protocol, Op: opStart, Version: "v1.2.3", Forward: forwardToWire(spec), Kubeconfig: kubeconfigToWire(src), StateDir: "/state"}},
 		{"request-status", request{Protocol: Protocol, Op: opStatus, IDs: []string{"api-1", "db-2"}, StateDir: "/state"}},
 		{"request-events", request{Protocol: Protocol, Op: opEvents, ID: "api-1", Since: 3, Follow: true}},
 		{"request-sweep", request{Protocol: Protocol, Op: opSweep, Keep: []string{"api-1"}}},
@@ -54,7 +55,7 @@ func TestProtocolGolden(t *testing.T) {
 			Forwards: 2, Supervisor: 41, Restarts: 1, RestartCause: "killed", StateDir: "/state"}}},
 		{"response-error", response{Error: "no pod", Permanent: true, PortInUse: true, NoPod: true}},
 		{"response-start", response{ID: "api-1"}},
-		{"response-status", response{Statuses: map[string]engine.Status{"api-1": wireEngineStatus}}},
+		{"response-status", statusResponse(map[string]engine.Status{"api-1": wireEngineStatus})},
 		{"response-event", eventResponses([]engine.Event{wireEngineEvent})[0]},
 		{"response-sweep", response{Stopped: []string{"db-2"}}},
 		{"response-exited", response{Exited: "api-1"}},
@@ -80,6 +81,34 @@ func TestProtocolGolden(t *testing.T) {
 			}
 			if !bytes.Equal(got, want) {
 				t.Errorf("protocol %d changed on the wire (%s):\n%s\nwant:\n%s", Protocol, path, got, want)
+			}
+		})
+	}
+}
+
+// TestWireMapsEveryField: the engine's and the runtime's types go through
+// the wire and back unchanged, every field set: a field added there and
+// not to the wire types (wire.go) fails here, not silently on the wire.
+func TestWireMapsEveryField(t *testing.T) {
+	src := kubeconfig.Source{Explicit: "/k/config", Env: "/a:/b", Home: "/home/dev"}
+	for _, tt := range []struct {
+		name      string
+		in, round any
+	}{
+		{"runtime.Spec", wireSpec, forwardToWire(wireSpec).spec()},
+		{"kubeconfig.Source", src, kubeconfigToWire(src).source()},
+		{"engine.Status", wireEngineStatus, statusToWire(wireEngineStatus).engine()},
+		{"engine.Event", wireEngineEvent, eventToWire(wireEngineEvent).engine()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v := reflect.ValueOf(tt.in)
+			for i := range v.NumField() {
+				if v.Field(i).IsZero() {
+					t.Errorf("the test value leaves %s.%s unset: set it so that the wire is checked to carry it", tt.name, v.Type().Field(i).Name)
+				}
+			}
+			if !reflect.DeepEqual(tt.in, tt.round) {
+				t.Errorf("through the wire:\n%+v\nwant\n%+v", tt.round, tt.in)
 			}
 		})
 	}

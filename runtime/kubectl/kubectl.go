@@ -3,8 +3,6 @@ package kubectl
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +22,7 @@ import (
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubectl/handle"
 	"github.com/kpf-dev/kpf/runtime/proc"
 )
 
@@ -73,7 +72,7 @@ type Runtime struct {
 }
 
 // Name is the runtime's name in handles and specs.
-const Name = "kubectl"
+const Name = handle.Runtime
 
 // The environment entries that mark a kubectl process kpf started: the
 // workspace (Runtime.Workspace) and the forward's name. A process's
@@ -90,96 +89,23 @@ var (
 	_ runtime.Sweeper = (*Runtime)(nil)
 )
 
-// handleData is what a kubectl handle remembers: the process (pid and start
-// time, so a reused pid is never taken for it), the forward's name, from
-// which its log path is derived, and what the process ran, checked before
-// any signal.
-type handleData struct {
-	proc.ID
-	Name string `json:"name"`
-	// Exe is the process's executable, Args a digest of its arguments
-	// (after argv[0]) and Boot the boot it ran under, as seen once it was
-	// ready. Handles from before they were recorded (state version 1) have
-	// none, and are checked conservatively instead (see owns).
-	Exe  string `json:"exe,omitempty"`
-	Args string `json:"args,omitempty"`
-	Boot string `json:"boot,omitempty"`
-}
+// handleData is what a kubectl handle remembers (package handle).
+type handleData = handle.Data
 
 // NewHandle makes the handle of process id running forward name, with no
 // record of what the process runs (as a handle upgraded from state version
-// 1): it is checked conservatively (an executable named kubectl*, running
-// port-forward).
+// 1): see handle.NewV1.
 func NewHandle(id proc.ID, name string) (runtime.Handle, error) {
-	return newHandle(handleData{ID: id, Name: name})
+	return handle.NewV1(id, name)
 }
 
-func newHandle(d handleData) (runtime.Handle, error) {
-	data, err := runtime.NewData(d)
-	if err != nil {
-		return runtime.Handle{}, err
-	}
-	return runtime.Handle{Runtime: Name, ID: strconv.Itoa(d.PID), Data: data}, nil
-}
+func newHandle(d handleData) (runtime.Handle, error) { return handle.New(d) }
 
-// argsDigest identifies a process's arguments (after argv[0]).
-func argsDigest(args []string) string {
-	h := sha256.New()
-	for _, a := range args {
-		h.Write([]byte(a))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
+func identify(d handleData) handleData { return handle.Identify(d) }
 
-// identify records what the ready process d names runs. What cannot be
-// read stays empty and is checked conservatively later.
-func identify(d handleData) handleData {
-	p, err := proc.Describe(d.ID)
-	if err != nil {
-		return d
-	}
-	d.Exe = p.Exe
-	if len(p.Args) > 0 {
-		d.Args = argsDigest(p.Args[1:])
-	}
-	d.Boot, _ = proc.BootID()
-	return d
-}
+func argsDigest(args []string) string { return handle.ArgsDigest(args) }
 
-// owns reports whether p is the process d recorded: same boot, same
-// executable, same arguments. For a handle that recorded none of these (state
-// version 1), p must run an executable named kubectl* with port-forward as
-// its first argument. A process that does not match is another program
-// that reuses the pid: never signalled.
-func (d handleData) owns(p proc.Process) bool {
-	if p.UID != os.Getuid() {
-		return false
-	}
-	if d.Boot != "" {
-		if b, err := proc.BootID(); err == nil && b != d.Boot {
-			return false
-		}
-	}
-	if d.Exe != "" {
-		if p.Exe != d.Exe {
-			return false
-		}
-	} else if !strings.HasPrefix(filepath.Base(p.Exe), "kubectl") {
-		return false
-	}
-	if d.Args != "" {
-		return len(p.Args) > 0 && argsDigest(p.Args[1:]) == d.Args
-	}
-	return len(p.Args) > 1 && p.Args[1] == "port-forward"
-}
-
-// decodeHandle returns the process and forward name h names.
-func decodeHandle(h runtime.Handle) (handleData, error) {
-	var d handleData
-	err := h.DecodeData(Name, "kubectl forward", &d)
-	return d, err
-}
+func decodeHandle(h runtime.Handle) (handleData, error) { return handle.Decode(h) }
 
 // Error is a failure kubectl reported. errors.Is finds the sentinels it
 // carries: ErrExited or ErrTimeout for a forward that never became ready,
@@ -570,7 +496,7 @@ func (r *Runtime) stopProcess(ctx context.Context, d handleData, trusted bool) e
 	}
 	defer t.Close()
 	log := r.log().With("pid", d.PID)
-	if !trusted && !d.owns(t.Process()) {
+	if !trusted && !d.Owns(t.Process()) {
 		p := t.Process()
 		log.Debug("pid now names another program; left alone", "exe", p.Exe)
 		return nil
@@ -671,7 +597,7 @@ func alive(d handleData) bool {
 		return false
 	}
 	p, err := proc.Describe(d.ID)
-	return err == nil && d.owns(p)
+	return err == nil && d.Owns(p)
 }
 
 func readTail(path string, n int64) (string, error) {

@@ -302,6 +302,13 @@ type Logs interface {
 	Logs(ctx context.Context, h Handle, follow bool, w io.Writer) error
 }
 
+// IdleStopper is implemented by runtimes that keep a process of their own
+// between forwards (the native agent): StopIdle makes it exit now when it
+// serves no forward, rather than after its idle timeout.
+type IdleStopper interface {
+	StopIdle(ctx context.Context) error
+}
+
 // Sweeper is implemented by runtimes that can find the forwards of their
 // workspace that no state names — left by a kpf killed between starting a
 // forward and recording it, or by a crashed agent — and stop them.

@@ -52,6 +52,7 @@ var (
 
 	_ runtime.ManyInspector = (*Runtime)(nil)
 	_ runtime.Parallelism   = (*Runtime)(nil)
+	_ runtime.IdleStopper   = (*Runtime)(nil)
 )
 
 // handleData is what a native handle remembers: the agent instance that

@@ -2,7 +2,7 @@ package native
 
 // The agent's lifecycle as the CLI sees it: finding the workspace's agent
 // (hello), starting one (spawn) or replacing one of another build
-// (ensure), and stopping it (shutdown, StopIdleAgent). client.go holds the
+// (ensure), and stopping it (shutdown, StopIdle). client.go holds the
 // calls to it, eventview.go how its events read.
 
 import (
@@ -191,10 +191,10 @@ func (r *Runtime) agentOutput() string {
 	return s
 }
 
-// StopIdleAgent makes the workspace's agent exit now when it serves no
+// StopIdle (runtime.IdleStopper) makes the workspace's agent exit now when it serves no
 // forward (after kpf destroy nothing should wait for its idle exit). The
 // caller holds the workspace lock, so no Start races it.
-func (r *Runtime) StopIdleAgent(ctx context.Context) error {
+func (r *Runtime) StopIdle(ctx context.Context) error {
 	h, err := r.hello(ctx)
 	if errors.Is(err, errNoAgent) {
 		return nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/spec/model"
@@ -463,9 +464,9 @@ func TestForwardURL(t *testing.T) {
 // init --help promises, explains each local_port = 0, writes numeric ports
 // as numbers, and validates.
 func TestSpecFromServices(t *testing.T) {
-	src := specFromServices("shop", "kind-dev", "shop", []service{
-		{Name: "api", Ports: []servicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
-		{Name: "db", Ports: []servicePort{{Port: 5432}}},
+	src := specFromServices("shop", "kind-dev", "shop", []native.Service{
+		{Name: "api", Ports: []native.ServicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
+		{Name: "db", Ports: []native.ServicePort{{Port: 5432}}},
 	})
 	golden := filepath.Join("testdata", "init-from-cluster.golden")
 	if *update {

@@ -328,6 +328,19 @@ func forwardList(names []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }
 
+// record puts a forward's entry in the state and saves it.
+func (a *Applier) record(name string, entry state.Forward) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.State != nil {
+		if a.State.Forwards == nil {
+			a.State.Forwards = make(map[string]state.Forward)
+		}
+		a.State.Forwards[name] = entry
+	}
+	return a.saveLocked()
+}
+
 // notReached is the outcome of a change whose cluster is unreachable: a
 // start is recorded as failed (status shows why); a forward that runs is
 // left as it is.
@@ -338,15 +351,7 @@ func (a *Applier) notReached(c *Change, err error) Outcome {
 	}
 	entry := a.entryFor(c, c.Port)
 	entry.LastError = err.Error()
-	a.mu.Lock()
-	if a.State != nil {
-		if a.State.Forwards == nil {
-			a.State.Forwards = make(map[string]state.Forward)
-		}
-		a.State.Forwards[c.Name] = entry
-	}
-	serr := a.saveLocked()
-	a.mu.Unlock()
+	serr := a.record(c.Name, entry)
 	if serr != nil {
 		a.logger().Error("saving state", "error", serr)
 	}
@@ -506,15 +511,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 			entry.Restarts = 0
 		}
 	}
-	a.mu.Lock()
-	if a.State != nil {
-		if a.State.Forwards == nil {
-			a.State.Forwards = make(map[string]state.Forward)
-		}
-		a.State.Forwards[c.Name] = entry
-	}
-	serr := a.saveLocked()
-	a.mu.Unlock()
+	serr := a.record(c.Name, entry)
 	if serr != nil {
 		log.Error("saving state", "error", serr)
 		if out.Err == nil {

@@ -3,7 +3,7 @@ package reconcile
 import "time"
 
 // Clock is the time source of the watch loop and of the per-forward
-// backoffs. It also satisfies backoff.Clock. Inject a FakeClock in tests so
+// backoffs. It also satisfies backoff.Clock. Tests inject a fake (fakeclock_test.go) so
 // that no test ever sleeps.
 type Clock interface {
 	Now() time.Time

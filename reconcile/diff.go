@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/kpf-dev/kpf/reconcile/ports"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -414,7 +415,7 @@ func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 		}
 	}
 	add("target", prior.Target, f.Target.String())
-	add("selector", FormatSelector(prior.Selector), FormatSelector(f.Selector))
+	add("selector", runtime.FormatSelector(prior.Selector), runtime.FormatSelector(f.Selector))
 	add("context", prior.Context, f.Context)
 	add("namespace", prior.Namespace, f.Namespace)
 	add("address", prior.Address, f.Address)
@@ -448,24 +449,6 @@ func replaceReason(fields []FieldChange) string {
 		names[i] = fc.Field
 	}
 	return "spec changed: " + strings.Join(names, ", ")
-}
-
-// FormatSelector renders a label selector as kubectl does: "a=1,b=2",
-// keys sorted; "" for none.
-func FormatSelector(sel map[string]string) string {
-	if len(sel) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	for i, k := range slices.Sorted(maps.Keys(sel)) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(sel[k])
-	}
-	return b.String()
 }
 
 // isDefaultHealth reports whether h is what a forward without a health

@@ -41,7 +41,7 @@ func (p NetProber) Probe(ctx context.Context, f model.Forward, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	hostport := net.JoinHostPort(dialAddress(f.Address), strconv.Itoa(port))
+	hostport := net.JoinHostPort(model.DialAddress(f.Address), strconv.Itoa(port))
 	switch f.Health.Kind {
 	case model.HealthNone:
 		return nil
@@ -83,15 +83,4 @@ func probeHTTP(ctx context.Context, hostport, path string) error {
 		return fmt.Errorf("http GET %s: status %d", url, resp.StatusCode)
 	}
 	return nil
-}
-
-// dialAddress turns a listen address into one a client can connect to.
-func dialAddress(addr string) string {
-	switch addr {
-	case "", "0.0.0.0":
-		return "127.0.0.1"
-	case "::":
-		return "::1"
-	}
-	return addr
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/termtext"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
@@ -205,7 +206,7 @@ func targetText(target string, sel map[string]string) string {
 	if target != "" {
 		return target
 	}
-	return FormatSelector(sel)
+	return runtime.FormatSelector(sel)
 }
 
 // FormatUptime renders a duration compactly: 45s, 12m3s, 3h2m, 2d3h; "-"

@@ -167,75 +167,38 @@ type forwardRetry struct {
 
 // Run watches until ctx is cancelled, then returns nil: the forwards keep
 // running. It returns an error only if the file watch cannot be set up.
+//
+// The loop only waits: for a spec file event (debounced), a restart
+// request, a forward's event or the earliest of its timers; what is then
+// due runs in timedPass.
 func (w *Watcher) Run(ctx context.Context) error {
 	if w.Load == nil || w.Observer == nil || w.Applier == nil || w.Applier.State == nil {
 		return errors.New("watcher needs Load, Observer, Applier and Applier.State")
 	}
 	clock := w.clock()
 	log := w.logger()
-	debounce := w.Debounce
-	if debounce <= 0 {
-		debounce = DefaultDebounce
+	events, errs, closeFiles, err := w.watchFiles()
+	if err != nil {
+		return err
 	}
-
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if w.WatchPaths != nil {
-		fsw, err := fsnotify.NewWatcher()
-		if err != nil {
-			return fmt.Errorf("watching spec files: %w", err)
-		}
-		defer fsw.Close()
-		for _, p := range w.WatchPaths() {
-			if err := fsw.Add(p); err != nil {
-				return fmt.Errorf("watching %s: %w", p, err)
-			}
-		}
-		events, errs = fsw.Events, fsw.Errors
-	}
+	defer closeFiles()
 
 	forwardEvents := newEventWatch(ctx, w.Applier.Runtime, log)
 	defer forwardEvents.stop()
 	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true, restart: make(map[string]bool)}
+	timers := &watchTimers{debounce: newDebouncer(w.Debounce), nextStatsLog: clock.Now().Add(statsLogEvery)}
 	restarts := w.Restart
-	reloadEvery := w.SpecReload
-	if reloadEvery <= 0 {
-		reloadEvery = DefaultSpecReload
-	}
 	due := true
-	var nextTick, retryAt, debounceAt, debounceStart time.Time
-	nextStatsLog := clock.Now().Add(statsLogEvery)
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
 		if due {
-			start := clock.Now()
-			if events == nil || ws.lastLoadErr != "" || start.Sub(ws.lastLoad) >= reloadEvery {
-				ws.reload = true
-			}
-			loaded := ws.reload
-			retryAt = w.pass(ctx, ws)
+			w.timedPass(ctx, ws, timers, events != nil, forwardEvents)
 			due = false
-			forwardEvents.arm(w.Applier.State)
-			end := clock.Now()
-			w.countPass(end.Sub(start), loaded)
-			nextTick = end.Add(checkInterval(ws.settings))
-			if !end.Before(nextStatsLog) {
-				st := w.Stats()
-				log.Info("watch stats", "passes", st.Passes, "spec_loads", st.SpecLoads,
-					"last_pass", st.LastPass, "max_pass", st.MaxPass, "avg_pass", st.TotalPass/time.Duration(st.Passes))
-				nextStatsLog = end.Add(statsLogEvery)
-			}
 		}
-		now := clock.Now()
-		wake := nextTick
-		for _, t := range []time.Time{retryAt, debounceAt} {
-			if !t.IsZero() && t.Before(wake) {
-				wake = t
-			}
-		}
-		timer := clock.After(wake.Sub(now))
+		wake := timers.wake()
+		timer := clock.After(wake.Sub(clock.Now()))
 		if w.onIdle != nil {
 			w.onIdle(wake)
 		}
@@ -248,17 +211,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 				events = nil
 				continue
 			}
-			if !isSpecEvent(ev) {
-				continue
-			}
-			log.Debug("spec file changed", "file", ev.Name, "op", ev.Op.String())
-			now := clock.Now()
-			if debounceAt.IsZero() {
-				debounceStart = now
-			}
-			debounceAt = now.Add(debounce)
-			if limit := debounceStart.Add(debounceMaxWait * debounce); debounceAt.After(limit) {
-				debounceAt = limit
+			if isSpecEvent(ev) {
+				log.Debug("spec file changed", "file", ev.Name, "op", ev.Op.String())
+				timers.debounce.event(clock.Now())
 			}
 		case name, ok := <-restarts:
 			if !ok {
@@ -278,17 +233,125 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			log.Warn("file watch error", "error", err)
 		case <-timer:
-			now := clock.Now()
-			if !now.Before(nextTick) {
+			if timers.expired(clock.Now(), ws) {
 				due = true
 			}
-			if !retryAt.IsZero() && !now.Before(retryAt) {
-				due, retryAt = true, time.Time{}
-			}
-			if !debounceAt.IsZero() && !now.Before(debounceAt) {
-				due, debounceAt, ws.reload = true, time.Time{}, true
-			}
 		}
+	}
+}
+
+// watchFiles starts watching the directories of WatchPaths; the channels
+// are nil when WatchPaths is. stop ends the watch.
+func (w *Watcher) watchFiles() (events <-chan fsnotify.Event, errs <-chan error, stop func(), err error) {
+	if w.WatchPaths == nil {
+		return nil, nil, func() {}, nil
+	}
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("watching spec files: %w", err)
+	}
+	for _, p := range w.WatchPaths() {
+		if err := fsw.Add(p); err != nil {
+			fsw.Close()
+			return nil, nil, nil, fmt.Errorf("watching %s: %w", p, err)
+		}
+	}
+	return fsw.Events, fsw.Errors, func() { fsw.Close() }, nil
+}
+
+// debouncer is the quiet period after spec file events (consul-template's
+// quiescence): each event moves the deadline to quiet after it, but a
+// stream of events cannot move it past maxWait after the first.
+type debouncer struct {
+	quiet, maxWait time.Duration
+	first, at      time.Time // at is zero while no event waits
+}
+
+// newDebouncer is a debouncer of quiet (DefaultDebounce when <= 0) and
+// debounceMaxWait times that.
+func newDebouncer(quiet time.Duration) debouncer {
+	if quiet <= 0 {
+		quiet = DefaultDebounce
+	}
+	return debouncer{quiet: quiet, maxWait: debounceMaxWait * quiet}
+}
+
+// event records a spec file event at now.
+func (d *debouncer) event(now time.Time) {
+	if d.at.IsZero() {
+		d.first = now
+	}
+	d.at = now.Add(d.quiet)
+	if limit := d.first.Add(d.maxWait); d.at.After(limit) {
+		d.at = limit
+	}
+}
+
+// fire reports whether a quiet period has ended at now, and clears it.
+func (d *debouncer) fire(now time.Time) bool {
+	if d.at.IsZero() || now.Before(d.at) {
+		return false
+	}
+	d.at = time.Time{}
+	return true
+}
+
+// watchTimers are the times Run wakes up at: the check_interval tick, the
+// earliest backoff retry (zero: none), the end of a debounce, and the
+// next stats log line.
+type watchTimers struct {
+	nextTick, retryAt time.Time
+	debounce          debouncer
+	nextStatsLog      time.Time
+}
+
+// wake is the earliest of the timers.
+func (t *watchTimers) wake() time.Time {
+	wake := t.nextTick
+	for _, at := range []time.Time{t.retryAt, t.debounce.at} {
+		if !at.IsZero() && at.Before(wake) {
+			wake = at
+		}
+	}
+	return wake
+}
+
+// expired clears the timers that ran out at now and reports whether a
+// pass is due; a debounce that ended makes that pass reload the spec.
+func (t *watchTimers) expired(now time.Time, ws *watchState) bool {
+	due := !now.Before(t.nextTick)
+	if !t.retryAt.IsZero() && !now.Before(t.retryAt) {
+		due, t.retryAt = true, time.Time{}
+	}
+	if t.debounce.fire(now) {
+		due, ws.reload = true, true
+	}
+	return due
+}
+
+// timedPass runs one pass (reloading the spec when it is due), re-arms the
+// forwards' events, counts the pass and sets the timers it decides.
+func (w *Watcher) timedPass(ctx context.Context, ws *watchState, t *watchTimers, filesWatched bool, forwardEvents *eventWatch) {
+	clock := w.clock()
+	reloadEvery := w.SpecReload
+	if reloadEvery <= 0 {
+		reloadEvery = DefaultSpecReload
+	}
+	start := clock.Now()
+	if !filesWatched || ws.lastLoadErr != "" || start.Sub(ws.lastLoad) >= reloadEvery {
+		ws.reload = true
+	}
+	loaded := ws.reload
+	t.retryAt = w.pass(ctx, ws)
+	forwardEvents.arm(w.Applier.State)
+	end := clock.Now()
+	w.countPass(end.Sub(start), loaded)
+	t.nextTick = end.Add(checkInterval(ws.settings))
+	if !end.Before(t.nextStatsLog) {
+		st := w.Stats()
+		w.logger().Info("watch stats", "passes", st.Passes, "spec_loads", st.SpecLoads,
+			"last_pass", st.LastPass, "max_pass", st.MaxPass, "avg_pass", st.TotalPass/time.Duration(st.Passes))
+		t.nextStatsLog = end.Add(statsLogEvery)
 	}
 }
 
@@ -296,14 +359,49 @@ func (w *Watcher) Run(ctx context.Context) error {
 // It returns when the next backoff-delayed change may be retried (zero if
 // none is waiting).
 func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
-	log := w.logger()
-	clock := w.clock()
+	forwards, settings, ok := w.loadSpec(ctx, ws)
+	if !ok {
+		return time.Time{}
+	}
+	w.ensurePorts(settings)
 
+	actual := w.Observer.Observe(ctx, w.Applier.State, forwards)
+	now := w.clock().Now()
+	w.trackHealth(ws, actual, now)
+
+	plan := Diff(forwards, actual, w.Ports)
+	plan.Fail(ws.unplannable)
+	todo, hashes, retryAt := w.admit(ws, plan.Changes, now)
+	w.prune(ws, forwards)
+	if len(todo) == 0 {
+		return retryAt
+	}
+
+	if w.Applying != nil {
+		w.Applying(todo)
+	}
+	res := w.Applier.apply(ctx, Plan{Workspace: plan.Workspace, Changes: todo, Created: now},
+		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
+	if w.Applying != nil {
+		w.Applying(nil)
+	}
+	if w.Applied != nil {
+		w.Applied(w.Applier.State)
+	}
+	return earliest(retryAt, w.recordOutcomes(ws, todo, res.Outcomes, hashes))
+}
+
+// loadSpec returns the forwards and settings a pass works on: the spec
+// loaded again when ws says so, else (or when it does not load) the last
+// spec that loaded; ok is false while none ever has. Load errors are
+// logged once each.
+func (w *Watcher) loadSpec(ctx context.Context, ws *watchState) (forwards []model.Forward, settings model.Settings, ok bool) {
+	log := w.logger()
 	forwards, settings, err := ws.forwards, ws.settings, error(nil)
 	unplannable := ws.unplannable
 	if ws.reload || !ws.loaded {
 		forwards, settings, err = w.Load(ctx)
-		ws.reload, ws.lastLoad = false, clock.Now()
+		ws.reload, ws.lastLoad = false, w.clock().Now()
 		unplannable = nil
 		if ue := (*UnplannableError)(nil); errors.As(err, &ue) {
 			if msg := err.Error(); msg != ws.lastLoadErr {
@@ -313,51 +411,46 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 			ws.lastLoadErr = ue.Error()
 		}
 	}
-	switch {
-	case err != nil:
+	if err != nil {
 		if msg := err.Error(); msg != ws.lastLoadErr {
 			log.Error("spec does not load; nothing changes until it does", "error", msg)
 			ws.lastLoadErr = msg
 		}
-		if !ws.loaded {
-			return time.Time{}
-		}
-		forwards, settings = ws.forwards, ws.settings
-	default:
-		if ws.lastLoadErr != "" && len(unplannable) == 0 {
-			log.Info("spec loads again")
-			ws.lastLoadErr = ""
-		}
-		ws.forwards, ws.settings, ws.loaded = forwards, settings, true
-		ws.unplannable = unplannable
+		return ws.forwards, ws.settings, ws.loaded
 	}
-	if w.Ports == nil {
-		ttl := settings.ProbeCacheTTL
-		if ttl <= 0 {
-			ttl = model.DefaultProbeCacheTTL
-		}
-		var now func() time.Time // the coarse wall clock, unless a test's clock
-		if _, real := clock.(RealClock); !real {
-			now = clock.Now
-		}
-		w.Ports = ports.NewCache(ttl, now)
+	if ws.lastLoadErr != "" && len(unplannable) == 0 {
+		log.Info("spec loads again")
+		ws.lastLoadErr = ""
 	}
+	ws.forwards, ws.settings, ws.loaded = forwards, settings, true
+	ws.unplannable = unplannable
+	return forwards, settings, true
+}
 
-	actual := w.Observer.Observe(ctx, w.Applier.State, forwards)
-	now := clock.Now()
-	w.trackHealth(ws, actual, now)
-
-	plan := Diff(forwards, actual, w.Ports)
-	plan.Fail(ws.unplannable)
-	var retryAt time.Time
-	later := func(t time.Time) {
-		if retryAt.IsZero() || t.Before(retryAt) {
-			retryAt = t
-		}
+// ensurePorts sets Ports, when nil, to a cache with the workspace's
+// probe_cache_ttl.
+func (w *Watcher) ensurePorts(settings model.Settings) {
+	if w.Ports != nil {
+		return
 	}
-	var hashes map[string]string // of the changes acted on
-	var todo []Change
-	for _, c := range plan.Changes {
+	ttl := settings.ProbeCacheTTL
+	if ttl <= 0 {
+		ttl = model.DefaultProbeCacheTTL
+	}
+	var now func() time.Time // the coarse wall clock, unless a test's clock
+	if clock := w.clock(); !isRealClock(clock) {
+		now = clock.Now
+	}
+	w.Ports = ports.NewCache(ttl, now)
+}
+
+// admit picks the changes a pass acts on: those whose backoff has run out
+// and those asked for by a restart request (a no-op of a running forward
+// then becomes a restart). It returns them, the spec hash of each, and when
+// the earliest one held back may be retried (zero: none).
+func (w *Watcher) admit(ws *watchState, changes []Change, now time.Time) (todo []Change, hashes map[string]string, retryAt time.Time) {
+	log := w.logger()
+	for _, c := range changes {
 		requested := ws.restart[c.Name]
 		if requested {
 			delete(ws.restart, c.Name)
@@ -384,7 +477,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 			}
 		}
 		if r != nil && now.Before(r.next) && !requested {
-			later(r.next)
+			retryAt = earliest(retryAt, r.next)
 			continue
 		}
 		todo = append(todo, c)
@@ -393,24 +486,17 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 		log.Warn("restart requested of an unknown forward; nothing to do", "forward", name)
 		delete(ws.restart, name)
 	}
-	w.prune(ws, forwards)
-	if len(todo) == 0 {
-		return retryAt
-	}
+	return todo, hashes, retryAt
+}
 
-	if w.Applying != nil {
-		w.Applying(todo)
-	}
-	res := w.Applier.apply(ctx, Plan{Workspace: plan.Workspace, Changes: todo, Created: now},
-		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
-	if w.Applying != nil {
-		w.Applying(nil)
-	}
-	if w.Applied != nil {
-		w.Applied(w.Applier.State)
-	}
-	now = clock.Now()
-	for i, o := range res.Outcomes {
+// recordOutcomes forgets the ports the applied changes freed or took and
+// sets each forward's next retry from its backoff (stopped forwards drop
+// theirs). It returns the earliest retry of a failed one (zero: none).
+func (w *Watcher) recordOutcomes(ws *watchState, todo []Change, outcomes []Outcome, hashes map[string]string) time.Time {
+	clock := w.clock()
+	now := clock.Now()
+	var retryAt time.Time
+	for i, o := range outcomes {
 		c := &todo[i]
 		w.Ports.Invalidate(addressOf(c), o.Port)
 		w.Ports.Invalidate(addressOf(c), c.Port)
@@ -435,12 +521,26 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 			r.next = now.Add(NoPodRetry)
 		}
 		if o.Err != nil {
-			log.Warn("forward failed; will retry", "forward", o.Name, "action", string(o.Action),
+			w.logger().Warn("forward failed; will retry", "forward", o.Name, "action", string(o.Action),
 				"error", o.Err, "permanent", o.Permanent, "retry_at", r.next)
-			later(r.next)
+			retryAt = earliest(retryAt, r.next)
 		}
 	}
 	return retryAt
+}
+
+// isRealClock reports whether clock is the wall clock.
+func isRealClock(clock Clock) bool {
+	_, real := clock.(RealClock)
+	return real
+}
+
+// earliest is the earlier of two times, a zero time meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // trackHealth starts a forward's backoff over once it has been alive and

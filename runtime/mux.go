@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -27,6 +28,8 @@ var (
 	_ Sweeper       = (*Mux)(nil)
 	_ ManyInspector = (*Mux)(nil)
 	_ Parallelism   = (*Mux)(nil)
+	_ Logs          = (*Mux)(nil)
+	_ IdleStopper   = (*Mux)(nil)
 )
 
 func (m *Mux) get(name string) (Runtime, error) {
@@ -180,4 +183,49 @@ func (m *Mux) Parallel(name string) int {
 		return p.Parallel(name)
 	}
 	return 0
+}
+
+// KeepsLogs reports whether the runtime that made h keeps the forward's
+// log itself, for Logs to print; otherwise the log is a file the forward's
+// process writes (kubectl's runtime) and the caller reads it.
+func (m *Mux) KeepsLogs(h Handle) bool {
+	rt, err := m.get(h.Runtime)
+	if err != nil {
+		return false
+	}
+	_, ok := rt.(Logs)
+	return ok
+}
+
+// Logs writes the log of h by the runtime that made it (see KeepsLogs).
+func (m *Mux) Logs(ctx context.Context, h Handle, follow bool, w io.Writer) error {
+	rt, err := m.get(h.Runtime)
+	if err != nil {
+		return fmt.Errorf("the log of %s: %w", h, err)
+	}
+	l, ok := rt.(Logs)
+	if !ok {
+		return Permanent(fmt.Errorf("the log of %s: runtime %s keeps none of its own", h, h.Runtime))
+	}
+	return l.Logs(ctx, h, follow, w)
+}
+
+// StopIdle asks every runtime that keeps a process between forwards to end
+// it now if it serves none (after kpf destroy nothing should wait for its
+// idle exit). The caller holds the workspace lock, so no Start races it.
+func (m *Mux) StopIdle(ctx context.Context) error {
+	names := make([]string, 0, len(m.Runtimes))
+	for n := range m.Runtimes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	for _, n := range names {
+		if s, ok := m.Runtimes[n].(IdleStopper); ok {
+			if err := s.StopIdle(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("runtime %s: %w", n, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

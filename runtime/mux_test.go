@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,5 +120,54 @@ func TestData(t *testing.T) {
 	}
 	if err := (Data("")).Decode(&back); err == nil || errors.Is(err, ErrPermanent) {
 		t.Errorf("empty data: %v", err)
+	}
+}
+
+// logger keeps logs of its own and a process between forwards.
+type logger struct {
+	recorder
+	stopErr error
+}
+
+func (l *logger) Logs(_ context.Context, h Handle, follow bool, w io.Writer) error {
+	_, err := io.WriteString(w, "log of "+h.ID+"\n")
+	return err
+}
+
+func (l *logger) StopIdle(context.Context) error {
+	l.calls = append(l.calls, "stop-idle")
+	return l.stopErr
+}
+
+// TestMuxLogsAndIdle: what cmd asks of the Mux instead of its runtimes.
+func TestMuxLogsAndIdle(t *testing.T) {
+	ctx := context.Background()
+	plain, keeper := &recorder{name: "plain"}, &logger{recorder: recorder{name: "keeper"}}
+	m := &Mux{Default: "plain", Runtimes: map[string]Runtime{"plain": plain, "keeper": keeper}}
+	for _, tt := range []struct {
+		h     Handle
+		keeps bool
+		log   string
+		perm  bool
+	}{
+		{Handle{Runtime: "keeper", ID: "api"}, true, "log of api\n", false},
+		{Handle{Runtime: "plain", ID: "db"}, false, "", true},
+		{Handle{Runtime: "gone", ID: "x"}, false, "", true},
+	} {
+		if got := m.KeepsLogs(tt.h); got != tt.keeps {
+			t.Errorf("KeepsLogs(%s) = %v, want %v", tt.h, got, tt.keeps)
+		}
+		var b strings.Builder
+		err := m.Logs(ctx, tt.h, false, &b)
+		if b.String() != tt.log || (err != nil) != tt.perm || tt.perm && !IsPermanent(err) {
+			t.Errorf("Logs(%s) = %q, %v; want %q (permanent error %v)", tt.h, b.String(), err, tt.log, tt.perm)
+		}
+	}
+	if err := m.StopIdle(ctx); err != nil || len(keeper.calls) != 1 || len(plain.calls) != 0 {
+		t.Errorf("StopIdle = %v; calls %v, %v", err, keeper.calls, plain.calls)
+	}
+	keeper.stopErr = errors.New("agent hung")
+	if err := m.StopIdle(ctx); err == nil || !strings.Contains(err.Error(), "runtime keeper: agent hung") {
+		t.Errorf("StopIdle = %v, want the keeper's error", err)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kpf-dev/kpf/internal/redact"
@@ -115,6 +118,20 @@ func (h Handle) String() string {
 		return ""
 	}
 	return h.Runtime + ":" + h.ID
+}
+
+// DecodeData decodes the Data of a handle that runtime made into v; what
+// names its forwards in messages ("kubectl forward"). Both errors are
+// permanent: a handle of another runtime, or a record damaged in the state
+// file, which no retry repairs.
+func (h Handle) DecodeData(runtime, what string, v any) error {
+	if h.Runtime != runtime {
+		return Permanent(fmt.Errorf("handle %s is not a %s", h, what))
+	}
+	if err := h.Data.Decode(v); err != nil {
+		return Permanent(fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record", h, err))
+	}
+	return nil
 }
 
 // Data is a runtime's private JSON for a Handle, kept as compact JSON text so
@@ -285,6 +302,13 @@ type Logs interface {
 	Logs(ctx context.Context, h Handle, follow bool, w io.Writer) error
 }
 
+// IdleStopper is implemented by runtimes that keep a process of their own
+// between forwards (the native agent): StopIdle makes it exit now when it
+// serves no forward, rather than after its idle timeout.
+type IdleStopper interface {
+	StopIdle(ctx context.Context) error
+}
+
 // Sweeper is implemented by runtimes that can find the forwards of their
 // workspace that no state names — left by a kpf killed between starting a
 // forward and recording it, or by a crashed agent — and stop them.
@@ -324,3 +348,21 @@ var ErrPortInUse = errors.New("local port in use")
 // ErrNoPod marks a start (or a connection) that found no running, Ready pod
 // behind the target. It is worth retrying: a pod may become Ready.
 var ErrNoPod = errors.New("no ready pod")
+
+// FormatSelector renders a label selector as kubectl does (its -l
+// value): "a=1,b=2", keys sorted; "" for none.
+func FormatSelector(sel map[string]string) string {
+	if len(sel) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(sel)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(sel[k])
+	}
+	return b.String()
+}

@@ -123,55 +123,9 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 		names = append(names, name)
 	}
 	sort.Strings(names)
-
 	for _, name := range names {
-		rv := m.variables[name]
-		v := &variable{ty: cty.DynamicPseudoType}
-		if a, ok := rv.attrs["type"]; ok {
-			ty, d := typeexpr.TypeConstraint(a.Expr)
-			diags = append(diags, d...)
-			if !d.HasErrors() {
-				v.ty = ty
-			}
-		}
-		if a, ok := rv.attrs["sensitive"]; ok {
-			val, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
-			if !d.HasErrors() {
-				if val.IsNull() || val.Type() != cty.Bool {
-					diags = append(diags, &hcl.Diagnostic{
-						Severity: hcl.DiagError,
-						Summary:  "Invalid sensitive setting",
-						Detail:   "sensitive must be true or false.",
-						Subject:  a.Expr.Range().Ptr(),
-					})
-				} else {
-					v.sensitive = val.True()
-				}
-			}
-		}
-		if a, ok := rv.attrs["description"]; ok {
-			val, d := b.constValue(a.Expr)
-			diags = append(diags, d...)
-			if !d.HasErrors() && (val.IsNull() || val.Type() != cty.String) {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Invalid variable description",
-					Detail:   "The description must be a string.",
-					Subject:  a.Expr.Range().Ptr(),
-				})
-			}
-		}
-		if a, ok := rv.attrs["default"]; ok {
-			val, d := b.constValue(a.Expr)
-			diags = append(diags, d...)
-			if d.HasErrors() {
-				v.val = cty.DynamicVal // reported; not "required" as well
-			} else {
-				v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value", v.sensitive)
-				diags = append(diags, d...)
-			}
-		}
+		v, d := declareVariable(name, m.variables[name], b)
+		diags = append(diags, d...)
 		vars[name] = v
 	}
 
@@ -191,10 +145,69 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 	for _, path := range opts.VarFiles {
 		diags = append(diags, l.readVarFile(b, vars, path)...)
 	}
+	diags = append(diags, l.setFlagVars(b, vars, opts.Vars)...)
+	out, d := l.variableValues(m, names, vars)
+	return out, append(diags, d...)
+}
 
-	// --var name=value, in order; the last one wins. The values are
-	// never shown: l keeps valueHidden as their source.
-	for i, kv := range opts.Vars {
+// declareVariable reads a variable block: its type, sensitive,
+// description and default.
+func declareVariable(name string, rv *rawNamed, b *budget) (*variable, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	v := &variable{ty: cty.DynamicPseudoType}
+	if a, ok := rv.attrs["type"]; ok {
+		ty, d := typeexpr.TypeConstraint(a.Expr)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			v.ty = ty
+		}
+	}
+	if a, ok := rv.attrs["sensitive"]; ok {
+		val, d := a.Expr.Value(nil)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			if val.IsNull() || val.Type() != cty.Bool {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid sensitive setting",
+					Detail:   "sensitive must be true or false.",
+					Subject:  a.Expr.Range().Ptr(),
+				})
+			} else {
+				v.sensitive = val.True()
+			}
+		}
+	}
+	if a, ok := rv.attrs["description"]; ok {
+		val, d := b.constValue(a.Expr)
+		diags = append(diags, d...)
+		if !d.HasErrors() && (val.IsNull() || val.Type() != cty.String) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid variable description",
+				Detail:   "The description must be a string.",
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+	}
+	if a, ok := rv.attrs["default"]; ok {
+		val, d := b.constValue(a.Expr)
+		diags = append(diags, d...)
+		if d.HasErrors() {
+			v.val = cty.DynamicVal // reported; not "required" as well
+		} else {
+			v.val, d = convertVar(name, val, v.ty, a.Expr.Range(), "default value", v.sensitive)
+			diags = append(diags, d...)
+		}
+	}
+	return v, diags
+}
+
+// setFlagVars applies --var name=value, in order; the last one wins. The
+// values are never shown: l keeps valueHidden as their source.
+func (l *Loader) setFlagVars(b *budget, vars map[string]*variable, flags []string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for i, kv := range flags {
 		name, raw, ok := strings.Cut(kv, "=")
 		if !ok || name == "" || !hclsyntax.ValidIdentifier(name) {
 			fname := fmt.Sprintf("<flag --var #%d>", i+1)
@@ -222,6 +235,14 @@ func (l *Loader) evalVariables(m *rawModule, opts LoadOptions, b *budget) (map[s
 		diags = append(diags, l.setRawVar(b, v, name, raw, fname)...)
 	}
 
+	return diags
+}
+
+// variableValues is every variable's value, marked sensitive or hidden as
+// it must be, and records in l.varSrc where values given outside the files
+// came from; a variable left without a value is an error.
+func (l *Loader) variableValues(m *rawModule, names []string, vars map[string]*variable) (map[string]cty.Value, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	l.varSrc = map[string]hcl.Range{}
 	out := make(map[string]cty.Value, len(vars))
 	for _, name := range names {
@@ -445,16 +466,22 @@ func evalLocals(m *rawModule, ctx *hcl.EvalContext, sc *scope) (map[string]cty.V
 	return vals, diags
 }
 
-// cycleDiag reports the cycle that closes at name; every local in the cycle
-// gets cty.DynamicVal so nothing downstream repeats the error.
-func cycleDiag(m *rawModule, stack []string, name string) (*hcl.Diagnostic, []string) {
+// cyclePath is the cycle a depth-first walk found when it met name again
+// while stack was being visited: from name's place in stack back to name.
+func cyclePath(stack []string, name string) []string {
 	start := 0
 	for i, n := range stack {
 		if n == name {
 			start = i
 		}
 	}
-	cycle := append(append([]string(nil), stack[start:]...), name)
+	return append(append([]string(nil), stack[start:]...), name)
+}
+
+// cycleDiag reports the cycle that closes at name; every local in the cycle
+// gets cty.DynamicVal so nothing downstream repeats the error.
+func cycleDiag(m *rawModule, stack []string, name string) (*hcl.Diagnostic, []string) {
+	cycle := cyclePath(stack, name)
 	parts := make([]string, len(cycle))
 	for i, n := range cycle {
 		parts[i] = fmt.Sprintf("local.%s (%s)", n, rangePos(m.locals[n].NameRange))

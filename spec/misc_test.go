@@ -161,7 +161,8 @@ func TestValidators(t *testing.T) {
 			t.Errorf("validator(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
-	for in, want := range map[string]string{"svc/a": "service/a", "deploy/a": "deployment/a", "STS/a": "statefulset/a", "po/a.b": "pod/a.b"} {
+	for in, want := range map[string]string{"svc/a": "service/a", "deploy/a": "deployment/a", "STS/a": "statefulset/a", "po/a.b": "pod/a.b",
+		"deployment.apps/a": "deployment/a", "StatefulSets.apps/a": "statefulset/a"} {
 		got, why := parseTarget(in)
 		if why != "" || got.String() != want {
 			t.Errorf("parseTarget(%q) = %v %q, want %s", in, got, why, want)

@@ -312,13 +312,7 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 		case done:
 			return
 		case visiting:
-			start := 0
-			for i, n := range stack {
-				if n == name {
-					start = i
-				}
-			}
-			cycle := append(append([]string(nil), stack[start:]...), name)
+			cycle := cyclePath(stack, name)
 			parts := make([]string, len(cycle))
 			for i, n := range cycle {
 				parts[i] = fmt.Sprintf("output.%s (%s)", n, rangePos(m.outputs[n].decl))

@@ -3,22 +3,9 @@ package spec
 import (
 	"net/netip"
 	"strings"
-)
 
-// kinds maps every accepted resource kind spelling to its normal form.
-func normalKind(kind string) string {
-	switch strings.ToLower(kind) {
-	case "service", "svc", "services":
-		return "service"
-	case "pod", "po", "pods":
-		return "pod"
-	case "deployment", "deploy", "deployments":
-		return "deployment"
-	case "statefulset", "sts", "statefulsets":
-		return "statefulset"
-	}
-	return ""
-}
+	"github.com/kpf-dev/kpf/internal/kinds"
+)
 
 // parseTarget parses kubectl's KIND/NAME; the reason is "" when it is valid.
 func parseTarget(s string) (Target, string) {
@@ -26,7 +13,7 @@ func parseTarget(s string) (Target, string) {
 	if !ok {
 		return Target{}, "a target is KIND/NAME, e.g. service/api"
 	}
-	k := normalKind(kind)
+	k := kinds.Normal(kind)
 	if k == "" {
 		return Target{}, "the kind \"" + kind + "\" is not one of service (svc), pod (po), deployment (deploy) or statefulset (sts)"
 	}

@@ -16,7 +16,8 @@
 // never written.
 //
 // The state file records what kpf started, never what is running: callers
-// observe that again every time. state imports runtime for runtime.Handle
-// and internal/safefs; it must not import spec, reconcile or hcl, and it
+// observe that again every time. state imports runtime for runtime.Handle,
+// runtime/kubectl/handle (the kubectl runtime builds the handles of
+// upgraded version-1 files) and internal/safefs; it must not import spec, reconcile or hcl, and it
 // never starts or signals processes.
 package state

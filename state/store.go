@@ -196,47 +196,8 @@ func (s *Store) Save(f *File) error {
 	if len(b) > MaxFileSize {
 		return fmt.Errorf("refusing to save state: %d forwards take %d bytes, more than the %d a state file may have; split the workspace", len(out.Forwards), len(b), MaxFileSize)
 	}
-	if err := writeAtomic(s.Path(), b); err != nil {
+	if err := safefs.WriteFileAtomic(s.Path(), b); err != nil {
 		return fmt.Errorf("saving state: %w", err)
-	}
-	return nil
-}
-
-func writeAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // 0600
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(b); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return err
 	}
 	return nil
 }

@@ -2,9 +2,10 @@ package state
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubectl/handle"
+	"github.com/kpf-dev/kpf/runtime/proc"
 )
 
 // v1Forward is the part of a version-1 forward that version 2 changed: the
@@ -18,8 +19,8 @@ type v1Forward struct {
 
 // upgradeV1 turns the handles of a version-1 file into handles of the
 // kubectl runtime (every version-1 forward was a kubectl process), so that
-// no forward is lost: the kubectl runtime's handle data is the process
-// (pid, start_time) and the forward's name. The log_path of version 1 is
+// no forward is lost: the kubectl runtime makes them (handle.NewV1 of the kubectl runtime)
+// from the process (pid, start_time) and the forward's name. The log_path of version 1 is
 // dropped: log paths are derived from the name.
 func upgradeV1(b []byte, f *File) error {
 	var v1 struct {
@@ -32,15 +33,11 @@ func upgradeV1(b []byte, f *File) error {
 		fw := f.Forwards[name]
 		fw.Handle = runtime.Handle{}
 		if old.Handle.PID > 0 {
-			data, err := runtime.NewData(struct {
-				PID       int    `json:"pid"`
-				StartTime uint64 `json:"start_time"`
-				Name      string `json:"name"`
-			}{old.Handle.PID, old.Handle.StartTime, name})
+			h, err := handle.NewV1(proc.ID{PID: old.Handle.PID, StartTime: old.Handle.StartTime}, name)
 			if err != nil {
 				return err
 			}
-			fw.Handle = runtime.Handle{Runtime: "kubectl", ID: strconv.Itoa(old.Handle.PID), Data: data}
+			fw.Handle = h
 		}
 		f.Forwards[name] = fw
 	}

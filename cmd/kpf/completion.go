@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
-	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 )
 
@@ -144,7 +144,7 @@ func (a *app) completeForwards(maxArgs int) cobra.CompletionFunc {
 			for _, f := range ws.Forwards {
 				described[f.Name] = f.Target.String()
 				if len(f.Selector) > 0 {
-					described[f.Name] = "pod with " + reconcile.FormatSelector(f.Selector)
+					described[f.Name] = "pod with " + runtime.FormatSelector(f.Selector)
 				}
 			}
 		}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
-	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -212,11 +211,7 @@ func (a *app) lockedState(ctx context.Context) (*state.Store, *state.File, func(
 // sweep) left it no forward, rather than after its idle exit. The caller
 // holds the workspace lock.
 func (a *app) stopIdleAgent(ctx context.Context, store *state.Store) {
-	n, ok := a.runtimes(store).Runtimes[native.Name].(*native.Runtime)
-	if !ok {
-		return
-	}
-	if err := n.StopIdleAgent(ctx); err != nil {
+	if err := a.runtimes(store).StopIdle(ctx); err != nil {
 		a.log.Warn("stopping the idle agent", "error", err)
 	}
 }

@@ -89,8 +89,8 @@ func (a *app) writeLog(ctx context.Context, store *state.Store, name string, fol
 	defer sw.Flush()
 	out = sw
 	if fw, ok := st.Forwards[name]; ok && !fw.Handle.IsZero() {
-		if lr, ok := a.runtimes(store).Runtimes[fw.Handle.Runtime].(runtime.Logs); ok {
-			return a.followHandles(ctx, store, name, fw.Handle, lr, following, out)
+		if mux := a.runtimes(store); mux.KeepsLogs(fw.Handle) {
+			return a.followHandles(ctx, store, name, fw.Handle, mux, following, out)
 		}
 	}
 	path := store.LogPath(name)
@@ -131,9 +131,9 @@ const handleErrWait = 3 * time.Second
 // restarted or replaced: its handle's stream is over) goes on with the log
 // of the forward's next handle, as the state records it, after a line that
 // says so; it waits for one as long as ctx lasts.
-func (a *app) followHandles(ctx context.Context, store *state.Store, name string, h runtime.Handle, lr runtime.Logs, following bool, out io.Writer) error {
+func (a *app) followHandles(ctx context.Context, store *state.Store, name string, h runtime.Handle, mux *runtime.Mux, following bool, out io.Writer) error {
 	for {
-		err := lr.Logs(ctx, h, following, out)
+		err := mux.Logs(ctx, h, following, out)
 		if !following || ctx.Err() != nil {
 			return err
 		}
@@ -155,9 +155,7 @@ func (a *app) followHandles(ctx context.Context, store *state.Store, name string
 			return err
 		}
 		h = next
-		if nl, ok := a.runtimes(store).Runtimes[h.Runtime].(runtime.Logs); ok {
-			lr = nl
-		} else {
+		if !mux.KeepsLogs(h) {
 			return nil // now a runtime whose log is a file: not followed here
 		}
 	}

@@ -16,8 +16,10 @@ import (
 
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -451,8 +453,8 @@ func TestForwardURL(t *testing.T) {
 		{"::1", 9000, "ui", "http://[::1]:9000/ui"},
 	}
 	for _, tt := range tests {
-		if got := forwardURL(tt.addr, tt.port, tt.path); got != tt.want {
-			t.Errorf("forwardURL(%q, %d, %q) = %q, want %q", tt.addr, tt.port, tt.path, got, tt.want)
+		if got := model.NewEndpoint(tt.addr, tt.port, tt.path).URL; got != tt.want {
+			t.Errorf("NewEndpoint(%q, %d, %q) = %q, want %q", tt.addr, tt.port, tt.path, got, tt.want)
 		}
 	}
 }
@@ -462,9 +464,9 @@ func TestForwardURL(t *testing.T) {
 // init --help promises, explains each local_port = 0, writes numeric ports
 // as numbers, and validates.
 func TestSpecFromServices(t *testing.T) {
-	src := specFromServices("shop", "kind-dev", "shop", []service{
-		{Name: "api", Ports: []servicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
-		{Name: "db", Ports: []servicePort{{Port: 5432}}},
+	src := specFromServices("shop", "kind-dev", "shop", []native.Service{
+		{Name: "api", Ports: []native.ServicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
+		{Name: "db", Ports: []native.ServicePort{{Port: 5432}}},
 	})
 	golden := filepath.Join("testdata", "init-from-cluster.golden")
 	if *update {

@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime/proc"
@@ -315,7 +316,7 @@ func writeLease(store *state.Store, l *runLease) error {
 	if err != nil {
 		return fmt.Errorf("recording the run: %w", err)
 	}
-	if err := writeFileAtomic(l.path, b); err != nil {
+	if err := safefs.WriteFileAtomic(l.path, b); err != nil {
 		return fmt.Errorf("recording the run: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/spec/model"
 )
 
 // defaultWait is how long apply --wait (without a duration) and kpf run
@@ -109,13 +110,7 @@ func (a *app) serves(ctx context.Context, f spec.Forward, ob reconcile.Observed,
 		delete(conns, f.Name)
 	}
 	if conns[f.Name] == nil {
-		host := f.Address
-		switch host {
-		case "", "0.0.0.0":
-			host = "127.0.0.1"
-		case "::":
-			host = "::1"
-		}
+		host := model.DialAddress(f.Address)
 		d := net.Dialer{Timeout: time.Second}
 		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(ob.State.LocalPort)))
 		if err != nil {

@@ -3,8 +3,6 @@ package kubectl
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +22,7 @@ import (
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/kubectl/handle"
 	"github.com/kpf-dev/kpf/runtime/proc"
 )
 
@@ -78,7 +77,7 @@ type Runtime struct {
 }
 
 // Name is the runtime's name in handles and specs.
-const Name = "kubectl"
+const Name = handle.Runtime
 
 // The environment entries that mark a kubectl process kpf started: the
 // workspace (Runtime.Workspace) and the forward's name. A process's
@@ -95,102 +94,23 @@ var (
 	_ runtime.Sweeper = (*Runtime)(nil)
 )
 
-// handleData is what a kubectl handle remembers: the process (pid and start
-// time, so a reused pid is never taken for it), the forward's name, from
-// which its log path is derived, and what the process ran, checked before
-// any signal.
-type handleData struct {
-	proc.ID
-	Name string `json:"name"`
-	// Exe is the process's executable, Args a digest of its arguments
-	// (after argv[0]) and Boot the boot it ran under, as seen once it was
-	// ready. Handles from before they were recorded (state version 1) have
-	// none, and are checked conservatively instead (see owns).
-	Exe  string `json:"exe,omitempty"`
-	Args string `json:"args,omitempty"`
-	Boot string `json:"boot,omitempty"`
-}
+// handleData is what a kubectl handle remembers (package handle).
+type handleData = handle.Data
 
 // NewHandle makes the handle of process id running forward name, with no
 // record of what the process runs (as a handle upgraded from state version
-// 1): it is checked conservatively (an executable named kubectl*, running
-// port-forward).
+// 1): see handle.NewV1.
 func NewHandle(id proc.ID, name string) (runtime.Handle, error) {
-	return newHandle(handleData{ID: id, Name: name})
+	return handle.NewV1(id, name)
 }
 
-func newHandle(d handleData) (runtime.Handle, error) {
-	data, err := runtime.NewData(d)
-	if err != nil {
-		return runtime.Handle{}, err
-	}
-	return runtime.Handle{Runtime: Name, ID: strconv.Itoa(d.PID), Data: data}, nil
-}
+func newHandle(d handleData) (runtime.Handle, error) { return handle.New(d) }
 
-// argsDigest identifies a process's arguments (after argv[0]).
-func argsDigest(args []string) string {
-	h := sha256.New()
-	for _, a := range args {
-		h.Write([]byte(a))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
+func identify(d handleData) handleData { return handle.Identify(d) }
 
-// identify records what the ready process d names runs. What cannot be
-// read stays empty and is checked conservatively later.
-func identify(d handleData) handleData {
-	p, err := proc.Describe(d.ID)
-	if err != nil {
-		return d
-	}
-	d.Exe = p.Exe
-	if len(p.Args) > 0 {
-		d.Args = argsDigest(p.Args[1:])
-	}
-	d.Boot, _ = proc.BootID()
-	return d
-}
+func argsDigest(args []string) string { return handle.ArgsDigest(args) }
 
-// owns reports whether p is the process d recorded: same boot, same
-// executable, same arguments. For a handle that recorded none of these (state
-// version 1), p must run an executable named kubectl* with port-forward as
-// its first argument. A process that does not match is another program
-// that reuses the pid: never signalled.
-func (d handleData) owns(p proc.Process) bool {
-	if p.UID != os.Getuid() {
-		return false
-	}
-	if d.Boot != "" {
-		if b, err := proc.BootID(); err == nil && b != d.Boot {
-			return false
-		}
-	}
-	if d.Exe != "" {
-		if p.Exe != d.Exe {
-			return false
-		}
-	} else if !strings.HasPrefix(filepath.Base(p.Exe), "kubectl") {
-		return false
-	}
-	if d.Args != "" {
-		return len(p.Args) > 0 && argsDigest(p.Args[1:]) == d.Args
-	}
-	return len(p.Args) > 1 && p.Args[1] == "port-forward"
-}
-
-// decodeHandle returns the process and forward name h names.
-func decodeHandle(h runtime.Handle) (handleData, error) {
-	var d handleData
-	if h.Runtime != Name {
-		return d, runtime.Permanent(fmt.Errorf("handle %s is not a kubectl forward", h))
-	}
-	if err := h.Data.Decode(&d); err != nil {
-		// Its record in the state file is damaged: no retry repairs it.
-		return d, runtime.Permanent(fmt.Errorf("handle %s: %w; `kpf destroy --forget NAME` drops the record", h, err))
-	}
-	return d, nil
-}
+func decodeHandle(h runtime.Handle) (handleData, error) { return handle.Decode(h) }
 
 // Error is a failure kubectl reported. errors.Is finds the sentinels it
 // carries: ErrExited or ErrTimeout for a forward that never became ready,
@@ -325,69 +245,100 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 		log.Debug("resolved selector", "target", target)
 	}
 	argv := PortForwardArgs(s, target)
-
-	logf, err := openLog(logPath)
+	logf, offset, err := openStartLog(logPath, argv, scrub)
 	if err != nil {
 		return runtime.Handle{}, err
 	}
-	_, err = fmt.Fprintf(logf, "%s%s: kubectl %s\n", StartMarker, time.Now().UTC().Format(time.RFC3339), scrub.Scrub(strings.Join(argv, " ")))
-	var offset int64
-	if err == nil {
-		offset, err = logf.Seek(0, io.SeekEnd)
-	}
-	if err != nil {
-		_ = logf.Close()
-		return runtime.Handle{}, fmt.Errorf("writing %s: %w", logPath, err)
-	}
-
-	cmd := exec.Command(r.binary(), argv...) // not CommandContext: it must outlive ctx
-	cmd.Env = r.env()
-	if r.Workspace != "" {
-		cmd.Env = append(cmd.Env, EnvWorkspace+"="+r.Workspace, EnvForward+"="+s.Name)
-	}
-	// Stdin stays nil: os/exec connects it to the null device.
-	cmd.Stdout, cmd.Stderr = logf, logf
 	var filterDone <-chan struct{}
 	if values := s.SensitiveValues(); len(values) > 0 && len(r.Filter) > 0 {
 		_ = logf.Close()
 		if logf, filterDone, err = r.filtered(logPath, values); err != nil {
 			return runtime.Handle{}, err
 		}
-		cmd.Stdout, cmd.Stderr = logf, logf
 	}
+	c, err := r.spawn(s.Name, argv, logf, log)
+	if err != nil {
+		return runtime.Handle{}, err
+	}
+	c.filterDone = filterDone
+	return r.awaitReady(ctx, s, c, &outputReader{path: logPath, offset: offset}, log)
+}
+
+// openStartLog opens the forward's log and writes the line that starts a
+// run (argv scrubbed); offset is where kubectl's output will begin.
+func openStartLog(logPath string, argv []string, scrub *redact.Scrubber) (logf *os.File, offset int64, err error) {
+	logf, err = openLog(logPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	_, err = fmt.Fprintf(logf, "%s%s: kubectl %s\n", StartMarker, time.Now().UTC().Format(time.RFC3339), scrub.Scrub(strings.Join(argv, " ")))
+	if err == nil {
+		offset, err = logf.Seek(0, io.SeekEnd)
+	}
+	if err != nil {
+		_ = logf.Close()
+		return nil, 0, fmt.Errorf("writing %s: %w", logPath, err)
+	}
+	return logf, offset, nil
+}
+
+// child is a kubectl process Start spawned. A goroutine reaps it while
+// kpf lives so that no zombie remains; the Handle stays verifiable by
+// start time after kpf exits.
+type child struct {
+	id     proc.ID
+	exited chan struct{} // closed once it exited; err is set then
+	err    error
+	ready  atomic.Bool // it became ready: its exit is logged
+	// filterDone is closed when the log filter kubectl writes through
+	// (if any) has ended.
+	filterDone <-chan struct{}
+}
+
+// spawn starts kubectl argv detached, with its output going to logf (the
+// log, or the log filter's pipe; closed here: the child holds its own
+// descriptor).
+func (r *Runtime) spawn(name string, argv []string, logf *os.File, log hclog.Logger) (*child, error) {
+	cmd := exec.Command(r.binary(), argv...) // not CommandContext: it must outlive ctx
+	cmd.Env = r.env()
+	if r.Workspace != "" {
+		cmd.Env = append(cmd.Env, EnvWorkspace+"="+r.Workspace, EnvForward+"="+name)
+	}
+	// Stdin stays nil: os/exec connects it to the null device.
+	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = proc.Detached()
-	err = cmd.Start()
-	_ = logf.Close() // the child holds its own descriptor
+	err := cmd.Start()
+	_ = logf.Close()
 	if err != nil {
 		var kind error
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			kind = runtime.ErrPermanent
 		}
-		return runtime.Handle{}, newError(fmt.Sprintf("starting kubectl: %v", err), "", err, kind)
+		return nil, newError(fmt.Sprintf("starting kubectl: %v", err), "", err, kind)
 	}
 	st, err := proc.StartTime(cmd.Process.Pid)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		return runtime.Handle{}, fmt.Errorf("identifying kubectl process %d: %w", cmd.Process.Pid, err)
+		return nil, fmt.Errorf("identifying kubectl process %d: %w", cmd.Process.Pid, err)
 	}
-	id := proc.ID{PID: cmd.Process.Pid, StartTime: st}
-	log.Debug("started kubectl", "pid", id.PID, "args", argv)
-
-	// Reap the child while kpf lives so no zombie remains; the Handle stays
-	// verifiable by start time after kpf exits.
-	exited := make(chan struct{})
-	var waitErr error
-	var ready atomic.Bool
+	c := &child{id: proc.ID{PID: cmd.Process.Pid, StartTime: st}, exited: make(chan struct{})}
+	log.Debug("started kubectl", "pid", c.id.PID, "args", argv)
 	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-		if ready.Load() {
-			log.Debug("kubectl exited", "pid", id.PID, "status", waitErr)
+		c.err = cmd.Wait()
+		close(c.exited)
+		if c.ready.Load() {
+			log.Debug("kubectl exited", "pid", c.id.PID, "status", c.err)
 		}
-		r.exits.exited(id)
+		r.exits.exited(c.id)
 	}()
+	return c, nil
+}
 
+// awaitReady tails kubectl's output in out until it says it forwards (the
+// forward's Handle), kubectl exits (*Error wrapping ErrExited), the ready
+// timeout passes or ctx ends (the process is then stopped).
+func (r *Runtime) awaitReady(ctx context.Context, s runtime.Spec, c *child, out *outputReader, log hclog.Logger) (runtime.Handle, error) {
 	timeout := s.ReadyTimeout
 	if timeout <= 0 {
 		timeout = DefaultReadyTimeout
@@ -396,14 +347,12 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 	defer timer.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	out := &outputReader{path: logPath, offset: offset}
-
 	for {
 		select {
-		case <-exited:
-			if filterDone != nil { // kubectl's last words pass through the filter
+		case <-c.exited:
+			if c.filterDone != nil { // kubectl's last words pass through the filter
 				select {
-				case <-filterDone:
+				case <-c.filterDone:
 				case <-time.After(time.Second):
 				}
 			}
@@ -413,35 +362,36 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 				line = "no output"
 			}
 			status := "exited"
-			if waitErr != nil {
-				status = waitErr.Error()
+			if c.err != nil {
+				status = c.err.Error()
 			}
-			log.Debug("kubectl exited before ready", "pid", id.PID, "status", status, "line", line)
+			log.Debug("kubectl exited before ready", "pid", c.id.PID, "status", status, "line", line)
 			return runtime.Handle{}, newError(
 				fmt.Sprintf("kubectl port-forward exited before ready (%s): %s", status, line),
 				line, ErrExited, Classify(line))
 		case <-tick.C:
 			if err := out.read(); err != nil {
-				log.Warn("reading forward log", "path", logPath, "error", err)
+				log.Warn("reading forward log", "path", out.path, "error", err)
 			}
-			if out.ready {
-				ready.Store(true)
-				select {
-				case <-exited: // it died between the line and now: not ready
-					ready.Store(false)
-					continue
-				default:
-				}
-				log.Debug("kubectl ready", "pid", id.PID)
-				h, err := newHandle(identify(handleData{ID: id, Name: s.Name}))
-				if err != nil {
-					r.stopQuietly(ctx, id, log)
-					return runtime.Handle{}, err
-				}
-				return h, nil
+			if !out.ready {
+				continue
 			}
+			c.ready.Store(true)
+			select {
+			case <-c.exited: // it died between the line and now: not ready
+				c.ready.Store(false)
+				continue
+			default:
+			}
+			log.Debug("kubectl ready", "pid", c.id.PID)
+			h, err := newHandle(identify(handleData{ID: c.id, Name: s.Name}))
+			if err != nil {
+				r.stopQuietly(ctx, c.id, log)
+				return runtime.Handle{}, err
+			}
+			return h, nil
 		case <-timer.C:
-			r.stopQuietly(ctx, id, log)
+			r.stopQuietly(ctx, c.id, log)
 			_ = out.read()
 			line := lastErrorLine(out.String())
 			msg := fmt.Sprintf("timed out after %s waiting for kubectl port-forward to be ready", timeout)
@@ -450,7 +400,7 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 			}
 			return runtime.Handle{}, newError(msg, line, ErrTimeout, Classify(line))
 		case <-ctx.Done():
-			r.stopQuietly(ctx, id, log)
+			r.stopQuietly(ctx, c.id, log)
 			return runtime.Handle{}, fmt.Errorf("starting kubectl port-forward: %w", ctx.Err())
 		}
 	}
@@ -569,7 +519,7 @@ func (r *Runtime) stopProcess(ctx context.Context, d handleData, trusted bool) e
 	}
 	defer t.Close()
 	log := r.log().With("pid", d.PID)
-	if !trusted && !d.owns(t.Process()) {
+	if !trusted && !d.Owns(t.Process()) {
 		p := t.Process()
 		log.Debug("pid now names another program; left alone", "exe", p.Exe)
 		return nil
@@ -670,7 +620,7 @@ func alive(d handleData) bool {
 		return false
 	}
 	p, err := proc.Describe(d.ID)
-	return err == nil && d.owns(p)
+	return err == nil && d.Owns(p)
 }
 
 func readTail(path string, n int64) (string, error) {
@@ -691,24 +641,9 @@ func readTail(path string, n int64) (string, error) {
 	return string(b), nil
 }
 
-// SelectorString renders labels as kubectl's -l value: k=v pairs sorted by
-// key, comma separated.
-func SelectorString(sel map[string]string) string {
-	keys := make([]string, 0, len(sel))
-	for k := range sel {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + sel[k]
-	}
-	return strings.Join(parts, ",")
-}
-
 // resolvePod returns the first (sorted) Running pod matching s.Selector.
 func (r *Runtime) resolvePod(ctx context.Context, s runtime.Spec) (string, error) {
-	sel := SelectorString(s.Selector)
+	sel := runtime.FormatSelector(s.Selector)
 	out, err := r.run(ctx, s.Kubeconfig, "get", "pods", "-l", sel,
 		"--field-selector=status.phase=Running",
 		"-o", "jsonpath={.items[*].metadata.name}",

@@ -280,9 +280,9 @@ func (a *agent) start(ctx context.Context, req request) response {
 	}
 	src := kubeconfig.Source{}
 	if req.Kubeconfig != nil {
-		src = *req.Kubeconfig
+		src = req.Kubeconfig.source()
 	}
-	s := *req.Forward
+	s := req.Forward.spec()
 	scrub := a.opts.Scrubber
 	scrub.Add(s.SensitiveValues()...)
 	fwd, err := a.server.Start(ctx, src, s)
@@ -357,7 +357,7 @@ func (a *agent) status(ids []string) response {
 		st.Restarts = s.restarts
 		out[s.id] = st
 	}
-	return response{Statuses: out}
+	return statusResponse(out)
 }
 
 // sweep stops every forward whose id keep does not name.

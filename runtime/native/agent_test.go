@@ -466,12 +466,12 @@ func TestHungUpAgentIsNoAgent(t *testing.T) {
 	}
 }
 
-// TestStopIdleAgent: an agent with forwards is left alone; once it has
-// none, StopIdleAgent ends it at once (not after its idle exit).
-func TestStopIdleAgent(t *testing.T) {
+// TestStopIdle: an agent with forwards is left alone; once it has
+// none, StopIdle ends it at once (not after its idle exit).
+func TestStopIdle(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1") // idle exit 30 s
-	if err := r.StopIdleAgent(ctx); err != nil {
+	if err := r.StopIdle(ctx); err != nil {
 		t.Fatalf("without an agent: %v", err)
 	}
 	h, err := r.Start(ctx, spec("api", freePort(t)))
@@ -479,13 +479,13 @@ func TestStopIdleAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := r.AgentPID(ctx)
-	if err := r.StopIdleAgent(ctx); err != nil || r.AgentPID(ctx) != pid {
+	if err := r.StopIdle(ctx); err != nil || r.AgentPID(ctx) != pid {
 		t.Fatalf("an agent serving a forward: %v, pid %d -> %d; want it kept", err, pid, r.AgentPID(ctx))
 	}
 	if err := r.Stop(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.StopIdleAgent(ctx); err != nil {
+	if err := r.StopIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.AgentPID(ctx); got != 0 {

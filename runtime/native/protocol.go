@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/runtime/kubeconfig"
-	"github.com/kpf-dev/kpf/runtime/native/engine"
 )
 
 // Protocol is the version of the CLI–agent protocol. An agent refuses a
@@ -53,16 +51,16 @@ const (
 
 // request is one line from the CLI.
 type request struct {
-	Protocol   int                `json:"protocol"`
-	Op         string             `json:"op"`
-	Version    string             `json:"version,omitempty"`
-	Forward    *runtime.Spec      `json:"forward,omitempty"`
-	Kubeconfig *kubeconfig.Source `json:"kubeconfig,omitempty"`
-	ID         string             `json:"id,omitempty"`
-	IDs        []string           `json:"ids,omitempty"`
-	Keep       []string           `json:"keep,omitempty"`
-	Since      int                `json:"since,omitempty"`
-	Follow     bool               `json:"follow,omitempty"`
+	Protocol   int             `json:"protocol"`
+	Op         string          `json:"op"`
+	Version    string          `json:"version,omitempty"`
+	Forward    *wireForward    `json:"forward,omitempty"`
+	Kubeconfig *wireKubeconfig `json:"kubeconfig,omitempty"`
+	ID         string          `json:"id,omitempty"`
+	IDs        []string        `json:"ids,omitempty"`
+	Keep       []string        `json:"keep,omitempty"`
+	Since      int             `json:"since,omitempty"`
+	Follow     bool            `json:"follow,omitempty"`
 	// StateDir is the absolute state directory of the CLI's workspace;
 	// an agent serving another refuses the request (hello excepted: the
 	// CLI checks the one hello names).
@@ -77,12 +75,12 @@ type response struct {
 	PortInUse bool   `json:"port_in_use,omitempty"`
 	NoPod     bool   `json:"no_pod,omitempty"`
 
-	Hello    *hello                   `json:"hello,omitempty"`
-	ID       string                   `json:"id,omitempty"`
-	Statuses map[string]engine.Status `json:"statuses,omitempty"`
-	Stopped  []string                 `json:"stopped,omitempty"`
-	Exited   string                   `json:"exited,omitempty"`
-	Event    *engine.Event            `json:"event,omitempty"`
+	Hello    *hello                `json:"hello,omitempty"`
+	ID       string                `json:"id,omitempty"`
+	Statuses map[string]wireStatus `json:"statuses,omitempty"`
+	Stopped  []string              `json:"stopped,omitempty"`
+	Exited   string                `json:"exited,omitempty"`
+	Event    *wireEvent            `json:"event,omitempty"`
 }
 
 // hello is what an agent says of itself.

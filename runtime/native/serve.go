@@ -327,7 +327,7 @@ func (a *agent) events(ctx context.Context, out *sender, hungUp <-chan struct{},
 func eventResponses(evs []engine.Event) []response {
 	out := make([]response, len(evs))
 	for i := range evs {
-		out[i] = response{Event: &evs[i]}
+		out[i] = response{Event: eventToWire(evs[i])}
 	}
 	return out
 }

@@ -180,7 +180,7 @@ func TestStuckWatchDoesNotWedge(t *testing.T) {
 	var ids []string
 	for i := range 300 {
 		s := spec(fmt.Sprintf("%s-%d", long, i), 0)
-		resp, err := a.call(request{Op: opStart, Forward: &s})
+		resp, err := a.call(request{Op: opStart, Forward: forwardToWire(s)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func TestStuckEventsClientDropped(t *testing.T) {
 	srv := &stubServer{}
 	a := serveInProcess(t, AgentOptions{Serve: srv})
 	s := spec("api", 0)
-	resp, err := a.call(request{Op: opStart, Forward: &s})
+	resp, err := a.call(request{Op: opStart, Forward: forwardToWire(s)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestPanickingRequestFailsAlone(t *testing.T) {
 	ids := map[string]string{}
 	for _, name := range []string{"good", "bad"} {
 		s := spec(name, 0)
-		resp, err := a.call(request{Op: opStart, Forward: &s})
+		resp, err := a.call(request{Op: opStart, Forward: forwardToWire(s)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,7 +333,7 @@ func TestRequestOfAnotherStateDir(t *testing.T) {
 	srv := &stubServer{}
 	a := serveInProcess(t, AgentOptions{Serve: srv})
 	s := spec("api", 0)
-	if _, err := a.call(request{Op: opStart, Forward: &s, StateDir: a.dir}); err != nil {
+	if _, err := a.call(request{Op: opStart, Forward: forwardToWire(s), StateDir: a.dir}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := a.call(request{Op: opSweep, StateDir: "/elsewhere"})

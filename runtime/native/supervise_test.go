@@ -183,7 +183,7 @@ func TestSupervisorExitsWithAgent(t *testing.T) {
 	if err := r.Stop(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.StopIdleAgent(ctx); err != nil {
+	if err := r.StopIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
 	testwait.For(t, 10*time.Second, 10*time.Millisecond, "supervisor and serving agent gone", func() bool {

@@ -213,12 +213,7 @@ type Endpoint struct {
 // NewEndpoint is the endpoint of a forward bound to address:port whose
 // open path is open.
 func NewEndpoint(address string, port int, open string) Endpoint {
-	switch address {
-	case "", "0.0.0.0":
-		address = "127.0.0.1"
-	case "::":
-		address = "::1"
-	}
+	address = DialAddress(address)
 	if open == "" {
 		open = "/"
 	}
@@ -227,6 +222,27 @@ func NewEndpoint(address string, port int, open string) Endpoint {
 	}
 	hp := net.JoinHostPort(address, strconv.Itoa(port))
 	return Endpoint{Host: address, Port: port, Address: hp, URL: "http://" + hp + open}
+}
+
+// DialAddress is the address a client connects to for a forward bound to
+// address: a wildcard bind is reached on loopback.
+func DialAddress(address string) string {
+	switch address {
+	case "", "0.0.0.0":
+		return "127.0.0.1"
+	case "::":
+		return "::1"
+	}
+	return address
+}
+
+// HostPort renders address:port as messages and views show it, an IPv6
+// address in brackets; port 0 (not chosen yet) shows as "?".
+func HostPort(address string, port int) string {
+	if port == 0 {
+		return net.JoinHostPort(address, "?")
+	}
+	return net.JoinHostPort(address, strconv.Itoa(port))
 }
 
 // Output is one output block evaluated against what runs: plain values for

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kpf-dev/kpf/runtime/native/engine"
+	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
 )
 
 // BenchmarkKubeDialerDial is one tunnel to a pod as the engine dials it
@@ -18,7 +19,7 @@ func BenchmarkKubeDialerDial(b *testing.B) {
 	if err != nil || len(pods) == 0 {
 		b.Fatalf("pods of web: %v %v", pods, err)
 	}
-	c, _, err := engine.LoadClients(testCluster.Kubeconfig, testCluster.Context)
+	c, _, err := enginetest.LoadClients(testCluster.Kubeconfig, testCluster.Context)
 	if err != nil {
 		b.Fatal(err)
 	}

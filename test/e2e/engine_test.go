@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
+	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
 	"github.com/kpf-dev/kpf/test/cluster"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -32,7 +33,7 @@ import (
 // kubeContext of the test cluster.
 func newEngine(t testing.TB, kubeContext string, opts engine.Options) (*engine.Engine, *engine.Clients) {
 	t.Helper()
-	c, _, err := engine.LoadClients(testCluster.Kubeconfig, kubeContext)
+	c, _, err := enginetest.LoadClients(testCluster.Kubeconfig, kubeContext)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestEngineAPIAgainstTheServer(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	ctx := testContext(t)
-	c, _, err := engine.LoadClients(testCluster.Kubeconfig, testCluster.Context)
+	c, _, err := enginetest.LoadClients(testCluster.Kubeconfig, testCluster.Context)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +403,7 @@ func TestEngineForbiddenIsPermanent(t *testing.T) {
 	if !runtime.IsPermanent(err) {
 		t.Errorf("limited context, selector outside its namespace: %v, want permanent", err)
 	}
-	if _, _, err := engine.LoadClients(testCluster.Kubeconfig, "no-such-context"); !runtime.IsPermanent(err) {
+	if _, _, err := enginetest.LoadClients(testCluster.Kubeconfig, "no-such-context"); !runtime.IsPermanent(err) {
 		t.Errorf("unknown context: %v, want permanent", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -19,9 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
-
-	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 )
 
 // API is the part of the Kubernetes API the engine uses: it reads targets,
@@ -212,40 +208,4 @@ func NamespaceExists(ctx context.Context, c *Clients, namespace string) (bool, e
 
 func (a *restAPI) PortForwardURL(namespace, pod string) *url.URL {
 	return a.core.Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
-}
-
-// LoadClients loads a kubeconfig as kubectl does (kubeconfig is a path, or
-// a list in KUBECONFIG's syntax; empty: $KUBECONFIG, then ~/.kube/config)
-// for kubeContext (empty: the current context), and returns its Clients and
-// the context's namespace ("default" when it names none). An unknown
-// context is permanent.
-func LoadClients(path, kubeContext string) (*Clients, string, error) {
-	src := kubeconfig.Source{Env: path, Home: os.Getenv("HOME")}
-	if path == "" {
-		src.Env = os.Getenv("KUBECONFIG")
-	}
-	kc, err := kubeconfig.Load(src)
-	if err != nil {
-		return nil, "", err
-	}
-	name := kubeContext
-	if name == "" {
-		name = kc.CurrentContext()
-	}
-	cfg, err := kc.RESTConfig(name)
-	if err != nil {
-		if errors.Is(err, kubeconfig.ErrUnknownContext) {
-			err = runtime.Permanent(err)
-		}
-		return nil, "", err
-	}
-	ns := kc.Namespaces()[name]
-	if ns == "" {
-		ns = "default"
-	}
-	c, err := NewClients(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	return c, ns, nil
 }

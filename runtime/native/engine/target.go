@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,23 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// Target kinds.
+// Target kinds (internal/kinds: one table for spec and the engine).
 const (
-	KindService     = "service"
-	KindPod         = "pod"
-	KindDeployment  = "deployment"
-	KindStatefulSet = "statefulset"
+	KindService     = kinds.Service
+	KindPod         = kinds.Pod
+	KindDeployment  = kinds.Deployment
+	KindStatefulSet = kinds.StatefulSet
 )
-
-// kindAliases maps kubectl's spellings of a kind to ours.
-var kindAliases = map[string]string{
-	"service": KindService, "services": KindService, "svc": KindService,
-	"pod": KindPod, "pods": KindPod, "po": KindPod,
-	"deployment": KindDeployment, "deployments": KindDeployment, "deploy": KindDeployment,
-	"deployment.apps": KindDeployment, "deployments.apps": KindDeployment,
-	"statefulset": KindStatefulSet, "statefulsets": KindStatefulSet, "sts": KindStatefulSet,
-	"statefulset.apps": KindStatefulSet, "statefulsets.apps": KindStatefulSet,
-}
 
 // ParseTarget splits kubectl's TYPE/NAME (short forms allowed; a bare NAME
 // is a pod, as in kubectl) into a kind and a name. An unknown kind is a
@@ -46,8 +37,8 @@ func ParseTarget(target string) (kind, name string, err error) {
 	if n == "" || strings.Contains(n, "/") {
 		return "", "", runtime.Permanent(fmt.Errorf("target %q: want TYPE/NAME", target))
 	}
-	k, known := kindAliases[strings.ToLower(typ)]
-	if !known {
+	k := kinds.Normal(typ)
+	if k == "" {
 		return "", "", runtime.Permanent(fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset)", target, typ))
 	}
 	return k, n, nil

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
+	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
 	"github.com/kpf-dev/kpf/test/cluster"
 )
 
@@ -85,7 +86,7 @@ func realMain() int {
 			}
 		}
 	}
-	clients, _, err := engine.LoadClients(c.Kubeconfig, c.Context)
+	clients, _, err := enginetest.LoadClients(c.Kubeconfig, c.Context)
 	if err != nil {
 		log.Error("clients", "error", err)
 		return 1

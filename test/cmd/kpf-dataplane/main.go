@@ -57,7 +57,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/kpf-dev/kpf/runtime/native"
+	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
 )
@@ -389,7 +389,7 @@ forward "echo" {
 		p.stop()
 		return nil, err
 	}
-	p.pid = (&native.Runtime{StateDir: dir}).AgentPID(ctx)
+	p.pid = nativetest.AgentPID(ctx, dir)
 	if p.pid == 0 {
 		p.stop()
 		return nil, errors.New("no agent runs after kpf apply")

@@ -29,7 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kpf-dev/kpf/runtime/native"
+	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -53,8 +53,7 @@ func (r *run) agentPID(ctx context.Context) int {
 	if err != nil {
 		return 0
 	}
-	rt := &native.Runtime{StateDir: dir}
-	return rt.AgentPID(ctx)
+	return nativetest.AgentPID(ctx, dir)
 }
 
 // ticksOf is utime+stime of pid in clock ticks, 0 if unknown.
@@ -156,8 +155,8 @@ func (r *run) supervisorPID(ctx context.Context) int {
 	if err != nil {
 		return 0
 	}
-	rt := &native.Runtime{StateDir: dir}
-	return rt.SupervisorPID(ctx)
+	a, _ := nativetest.Hello(ctx, dir)
+	return a.Supervisor
 }
 
 // measureAgentKills kills the agent with SIGKILL while `apply --watch`

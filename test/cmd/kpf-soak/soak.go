@@ -16,7 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/kpf-dev/kpf/runtime/native"
+	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
 )
@@ -273,7 +273,7 @@ func (s *soak) agentPID(ctx context.Context) int {
 	if err != nil {
 		return 0
 	}
-	return (&native.Runtime{StateDir: dir}).AgentPID(ctx)
+	return nativetest.AgentPID(ctx, dir)
 }
 
 // env is the environment of every kpf run.

@@ -6,9 +6,8 @@ import (
 	"time"
 )
 
-// FakeClock is a Clock that only moves when told to. It is exported so
-// that tests of any package can drive the watch loop without sleeping.
-// It is safe for concurrent use.
+// FakeClock is a Clock that only moves when told to, so that no test of
+// the watch loop sleeps. It is safe for concurrent use.
 type FakeClock struct {
 	mu      sync.Mutex
 	now     time.Time

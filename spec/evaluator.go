@@ -641,7 +641,7 @@ func (e *evaluator) checkPorts(infos []*forwardInfo) {
 				continue
 			}
 			a := fi.attrs["local_port"]
-			where := hostPort(f.Address, f.LocalPort)
+			where := model.HostPort(f.Address, f.LocalPort)
 			if fi.portRedacted || prev.portRedacted {
 				where = "the same local address and port (not shown: they come from a sensitive variable, --var or KPF_VAR_name)"
 			}
@@ -664,11 +664,4 @@ func addressesOverlap(a, b string) bool {
 		return false
 	}
 	return pa.IsUnspecified() && pa.Is4() == pb.Is4() || pb.IsUnspecified() && pa.Is4() == pb.Is4()
-}
-
-func hostPort(addr string, port int) string {
-	if strings.Contains(addr, ":") {
-		return fmt.Sprintf("[%s]:%d", addr, port)
-	}
-	return fmt.Sprintf("%s:%d", addr, port)
 }

@@ -15,10 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
-	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -265,7 +265,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 			feed.mu.Lock()
 			feed.noSpec = !feed.hasSpec()
 			feed.mu.Unlock()
-			feed.broken(firstDiagnostic(spec.FormatDiagnosticsPlain(diags)))
+			feed.broken(views.FirstError(views.FromHCL(diags, a.scrub.Scrub)))
 		default:
 			fs, _, bad, err := a.resolveEach(ctx, contexts, ws.Forwards)
 			if err != nil {
@@ -275,6 +275,8 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 			feed.loaded(ws.Name, fs, time.Now())
 			if len(bad) > 0 {
 				feed.broken((&reconcile.UnplannableError{Errors: bad}).Error())
+			} else {
+				feed.broken("")
 			}
 		}
 	}

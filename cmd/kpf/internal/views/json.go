@@ -135,15 +135,17 @@ func (j *JSON) emit(at time.Time, l jsonLine) {
 		at = j.now()
 	}
 	l.Timestamp = at.UTC().Format(time.RFC3339Nano)
-	b, err := json.Marshal(l)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b) // one line, ending in a newline
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(l)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.err != nil {
 		return
 	}
 	if err == nil {
-		b = append(b, '\n')
-		_, err = j.w.Write(b)
+		_, err = j.w.Write(b.Bytes())
 	}
 	if err != nil {
 		j.err = fmt.Errorf("writing the json stream: %w", err)

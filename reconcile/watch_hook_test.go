@@ -96,7 +96,9 @@ func TestWatchTellsHook(t *testing.T) {
 			got = got[:1]
 		}
 		// Health changes of the restarted forward are not this test's.
-		got = slices.DeleteFunc(got, func(s string) bool { return strings.HasPrefix(s, "health api ") || strings.HasPrefix(s, "health db unhealthy->") })
+		got = slices.DeleteFunc(got, func(s string) bool {
+			return strings.HasPrefix(s, "health api ") || strings.HasPrefix(s, "health db unhealthy->")
+		})
 		if !slices.Equal(got, st.want) {
 			t.Errorf("%s: events\n got %q\nwant %q", st.name, got, st.want)
 		}

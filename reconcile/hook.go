@@ -192,14 +192,22 @@ type SpecError struct {
 	Diagnostics []Diagnostic
 }
 
+// Error does not repeat the diagnostics: the views show them.
 func (e *SpecError) Error() string {
-	var errs []string
+	return "the spec has errors; running forwards are left as they are"
+}
+
+// key tells one set of diagnostics from another.
+func (e *SpecError) key() string {
+	var b strings.Builder
+	b.WriteString(e.Error())
 	for _, d := range e.Diagnostics {
-		if d.Severity == SeverityError {
-			errs = append(errs, d.String())
-		}
+		b.WriteString("\n")
+		b.WriteString(d.String())
+		b.WriteString(": ")
+		b.WriteString(d.Detail)
 	}
-	return "the spec has errors: " + strings.Join(errs, "; ")
+	return b.String()
 }
 
 // NoHook does nothing; embed it to implement only some of Hook.

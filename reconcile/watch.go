@@ -330,11 +330,16 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	}
 	switch {
 	case err != nil:
-		if msg := err.Error(); msg != ws.lastLoadErr {
+		msg, key := err.Error(), err.Error()
+		se := (*SpecError)(nil)
+		if errors.As(err, &se) {
+			key = se.key() // the same words, other diagnostics
+		}
+		if key != ws.lastLoadErr {
 			log.Error("spec does not load; nothing changes until it does", "error", msg)
-			ws.lastLoadErr = msg
+			ws.lastLoadErr = key
 			ev := SpecBroken{At: clock.Now(), Error: msg}
-			if se := (*SpecError)(nil); errors.As(err, &se) {
+			if se != nil {
 				ev.Diagnostics = se.Diagnostics
 			}
 			w.hook().SpecBroken(ev)

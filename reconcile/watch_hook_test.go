@@ -62,6 +62,9 @@ func TestWatchTellsHook(t *testing.T) {
 	broken := &SpecError{Diagnostics: []Diagnostic{
 		{Severity: SeverityError, Summary: "Unsupported argument", Range: &SourceRange{Filename: "kpf.hcl", Start: SourcePos{Line: 3, Column: 5}}},
 	}}
+	brokenAgain := &SpecError{Diagnostics: []Diagnostic{
+		{Severity: SeverityError, Summary: "Invalid expression", Range: &SourceRange{Filename: "kpf.hcl", Start: SourcePos{Line: 4, Column: 1}}},
+	}}
 	steps := []struct {
 		name string
 		do   func()
@@ -75,7 +78,9 @@ func TestWatchTellsHook(t *testing.T) {
 			"health db healthy->unhealthy", "plan ~db", "started ~db", fmt.Sprintf("succeeded ~db on %d", db.LocalPort)}},
 		{"db's checks pass", func() { h.prober.set("db", false); h.step(); h.step() }, nil},
 		{"spec broken, three passes", func() { h.setSpec(broken); h.step(); h.step(); h.step() }, []string{
-			`spec broken "the spec has errors: kpf.hcl:3:5: error: Unsupported argument" [kpf.hcl:3:5: error: Unsupported argument] []`}},
+			`spec broken "the spec has errors; running forwards are left as they are" [kpf.hcl:3:5: error: Unsupported argument] []`}},
+		{"broken otherwise", func() { h.setSpec(brokenAgain); h.step(); h.step() }, []string{
+			`spec broken "the spec has errors; running forwards are left as they are" [kpf.hcl:4:1: error: Invalid expression] []`}},
 		{"spec fixed", func() { h.setSpec(nil, api, db); h.step() }, []string{"spec reloaded 2 recovered=true"}},
 		{"same spec again", func() { h.step(); h.step() }, nil},
 		{"db unplannable", func() {

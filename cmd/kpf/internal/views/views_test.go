@@ -54,7 +54,7 @@ func events(v Apply) {
 		Port: 8081, Attempts: 1, Reason: "process exited: lost connection to pod"})
 	v.HealthChanged(reconcile.HealthChanged{At: at, Forward: "api", From: reconcile.HealthHealthy, To: reconcile.HealthUnhealthy,
 		Error: "connection refused"})
-	v.SpecBroken(reconcile.SpecBroken{At: at, Error: "the spec has errors: kpf.hcl:3:5: error: Unsupported argument",
+	v.SpecBroken(reconcile.SpecBroken{At: at, Error: "the spec has errors; running forwards are left as they are",
 		Diagnostics: []reconcile.Diagnostic{{Severity: reconcile.SeverityError, Summary: "Unsupported argument",
 			Detail: `An argument named "x" is not expected here.`,
 			Range:  &reconcile.SourceRange{Filename: "kpf.hcl", Start: reconcile.SourcePos{Line: 3, Column: 5, Byte: 40}, End: reconcile.SourcePos{Line: 3, Column: 6, Byte: 41}}}}})

@@ -78,7 +78,12 @@ workspace's state folder.`,
 }
 
 func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
-	s, err := a.openSession(ctx, false)
+	var jsonView *views.JSON
+	if o.JSON {
+		jsonView = views.NewJSON(out, nil)
+		jsonView.Version(currentBuild().Version)
+	}
+	s, err := a.openApplySession(ctx, jsonView)
 	if err != nil {
 		return err
 	}
@@ -103,10 +108,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	}
 
 	var view views.Apply = views.NewApplyHuman(out, a.color(out))
-	var jsonView *views.JSON
-	if o.JSON {
-		jsonView = views.NewJSON(out, nil)
-		jsonView.Version(currentBuild().Version)
+	if jsonView != nil {
 		view = jsonView
 	}
 	p := s.plan(ctx)
@@ -176,6 +178,26 @@ func jsonErr(j *views.JSON) error {
 		return nil
 	}
 	return j.Err()
+}
+
+// openApplySession is openSession; with the JSON view (j not nil) the
+// spec's diagnostics go to the stream as diagnostic lines instead of
+// stderr.
+func (a *app) openApplySession(ctx context.Context, j *views.JSON) (*session, error) {
+	if j == nil {
+		return a.openSession(ctx, false)
+	}
+	ws, _, diags, err := a.loadSpecQuietly()
+	if err != nil {
+		return nil, err
+	}
+	if len(diags) > 0 {
+		j.Diagnostics(views.FromHCL(diags, a.scrub.Scrub))
+	}
+	if diags.HasErrors() {
+		return nil, errors.Join(errReported, j.Err())
+	}
+	return a.sessionFor(ctx, ws, false)
 }
 
 // watchLive is `apply --watch` on a terminal: the live view runs while the

@@ -201,9 +201,6 @@ func liveRow(r reconcile.StatusRow, doing reconcile.Action) live.Row {
 		Active: r.Active, Total: r.Total, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
 		Restarts: r.Restarts, Uptime: r.Uptime, LastError: r.LastError,
 	}
-	if r.Reconnects > 0 {
-		row.Restarts += int(r.Reconnects)
-	}
 	switch doing {
 	case reconcile.Restart, reconcile.Replace:
 		row.State, row.Health, row.Uptime = live.StateRestarting, "-", 0

@@ -386,10 +386,10 @@ func TestLiveRow(t *testing.T) {
 		want  func(r *live.Row)
 	}{
 		{"kubectl: counters unknown", nil, reconcile.NoOp, nil},
-		{"native: reconnects count", func(r *reconcile.StatusRow) {
+		{"native: reconnects are not restarts (one meaning, as kpf status)", func(r *reconcile.StatusRow) {
 			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Reconnects = "api-0", 1, 5, 100, 20, 3
 		}, reconcile.NoOp, func(r *live.Row) {
-			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Restarts = "api-0", 1, 5, 100, 20, 5
+			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut = "api-0", 1, 5, 100, 20
 		}},
 		{"idle: the age of its last check", func(r *reconcile.StatusRow) {
 			r.Health, r.CheckAge = "idle", 4*time.Minute+10*time.Second

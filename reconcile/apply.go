@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +13,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/internal/redact"
-	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile/ports"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
@@ -46,8 +41,10 @@ type Applier struct {
 	// State is the workspace's state; Apply updates it in place.
 	State *state.File
 	Log   hclog.Logger // nil: no logs
-	// Progress receives one line per forward; nil discards them.
-	Progress io.Writer
+	// Hook is told of every action as it starts, retries, succeeds or
+	// fails (a Watcher using this Applier tells it of its own events
+	// too); nil: nobody is told.
+	Hook Hook
 	// MaxParallel bounds the forwards acted on at once (default 10).
 	MaxParallel int
 	// NewBackOff returns the retry policy of one action; nil means
@@ -71,9 +68,9 @@ type Applier struct {
 	// keeps running as it was.
 	Reach func(ctx context.Context, kubeContext string) error
 
-	scrub redact.Scrubber // the sensitive values of every forward acted on, kept out of Progress
+	scrub redact.Scrubber // the sensitive values of every forward acted on, kept out of the events
 
-	mu       sync.Mutex // guards State, Store, Progress, reserved, released and the save clock
+	mu       sync.Mutex // guards State, Store, reserved, released and the save clock
 	reserved map[portKey]bool
 	// released has a channel for each change of the current apply that
 	// frees a port another change starts on; it is closed once the old
@@ -284,8 +281,8 @@ func (a *Applier) release(c *Change) {
 }
 
 // reachAll runs Reach once for each context the changes start forwards
-// in, all at once, and returns the errors by context; it prints one
-// progress line per unreachable context, naming its forwards.
+// in, all at once, and returns the errors by context; it tells the Hook of
+// each unreachable context, naming its forwards.
 func (a *Applier) reachAll(ctx context.Context, todo []*Change) map[string]error {
 	if a.Reach == nil {
 		return nil
@@ -293,7 +290,7 @@ func (a *Applier) reachAll(ctx context.Context, todo []*Change) map[string]error
 	byContext := map[string][]string{}
 	for _, c := range todo {
 		if c.Desired != nil && c.Action != Stop {
-			byContext[c.Desired.Context] = append(byContext[c.Desired.Context], "forward."+c.Name)
+			byContext[c.Desired.Context] = append(byContext[c.Desired.Context], c.Name)
 		}
 	}
 	errs := make(map[string]error, len(byContext))
@@ -314,18 +311,9 @@ func (a *Applier) reachAll(ctx context.Context, todo []*Change) map[string]error
 	for _, kc := range slices.Sorted(maps.Keys(errs)) {
 		names := byContext[kc]
 		a.logger().Debug("cluster unreachable: its changes are not applied", "context", kc, "forwards", len(names), "error", errs[kc])
-		a.progressf("%s: not applied: %v", forwardList(names), errs[kc])
+		a.hook().ClusterUnreachable(ClusterUnreachable{At: a.now(), Context: kc, Forwards: names, Error: a.scrubErr(errs[kc])})
 	}
 	return errs
-}
-
-// forwardList joins names for one line: the first few, then how many more.
-func forwardList(names []string) string {
-	const shown = 5
-	if len(names) <= shown+1 {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 }
 
 // record puts a forward's entry in the state and saves it.
@@ -346,6 +334,7 @@ func (a *Applier) record(name string, entry state.Forward) error {
 // left as it is.
 func (a *Applier) notReached(c *Change, err error) Outcome {
 	out := Outcome{Name: c.Name, Action: c.Action, Port: c.Port, Err: err, Permanent: true}
+	a.hook().ActionFailed(ActionFailed{At: a.now(), Forward: c.Name, Action: c.Action, Error: a.scrubErr(err), Permanent: true, NotReached: true})
 	if c.Action != Start || c.Prior != nil && !c.Prior.Handle.IsZero() {
 		return out
 	}
@@ -361,18 +350,19 @@ func (a *Applier) notReached(c *Change, err error) Outcome {
 func (a *Applier) applyOne(ctx context.Context, c *Change, nb func() backoff.BackOff) Outcome {
 	log := a.logger().With("forward", c.Name, "action", string(c.Action))
 	out := Outcome{Name: c.Name, Action: c.Action, Port: c.Port}
+	a.hook().ActionStarted(ActionStarted{At: a.now(), Forward: c.Name, Action: c.Action, Reason: a.scrub.Scrub(c.Reason)})
 	if c.Action == Stop {
 		out = a.stop(ctx, c, nb, log)
 		return out
 	}
 	if c.Desired == nil {
 		out.Err = fmt.Errorf("applying %s: plan has no desired forward", c.Name)
-		a.progressf("forward.%s: failed: %v", c.Name, out.Err)
+		a.failed(c.Name, out)
 		return out
 	}
 	if c.Action == Replace || c.Action == Restart {
 		if h, ok := a.ownedHandle(c); ok {
-			attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
+			attempts, err := a.retry(ctx, c, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
 			if err != nil {
 				out.Err = fmt.Errorf("stopping the old process: %w", err)
 				out.Attempts, out.Permanent = attempts, runtime.IsPermanent(err)
@@ -412,7 +402,7 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 		out.NeverRan = c.Prior.Handle.IsZero()
 	}
 	if h, ok := a.ownedHandle(c); ok {
-		attempts, err := a.retry(ctx, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
+		attempts, err := a.retry(ctx, c, nb, func() error { return a.Runtime.Stop(context.WithoutCancel(ctx), h) }, log)
 		out.Attempts = attempts
 		if err != nil {
 			out.Err, out.Permanent = fmt.Errorf("stopping: %w", err), runtime.IsPermanent(err)
@@ -441,11 +431,11 @@ func (a *Applier) stop(ctx context.Context, c *Change, nb func() backoff.BackOff
 		a.failed(c.Name, out)
 		return out
 	}
-	if out.NeverRan {
-		a.progressf("forward.%s: removed (it never started)", c.Name)
-	} else {
-		a.progressf("forward.%s: stopped", c.Name)
+	ev := ActionSucceeded{At: a.now(), Forward: c.Name, Action: Stop, Port: out.Port, Attempts: out.Attempts, NeverRan: out.NeverRan}
+	if c.Prior != nil {
+		ev.Address = a.scrub.Scrub(c.Prior.Address)
 	}
+	a.hook().ActionSucceeded(ev)
 	return out
 }
 
@@ -468,7 +458,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	first := port
 
 	var h runtime.Handle
-	attempts, err := a.retry(ctx, nb, func() error {
+	attempts, err := a.retry(ctx, c, nb, func() error {
 		var err error
 		h, err = a.Runtime.Start(context.WithoutCancel(ctx), runtime.Spec{
 			Name:       d.Name,
@@ -523,16 +513,14 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		return out
 	}
 
-	verb := map[Action]string{Start: "started", Restart: "restarted", Replace: "replaced"}[c.Action]
-	note := ""
+	ev := ActionSucceeded{At: a.now(), Forward: c.Name, Action: c.Action, Address: a.scrub.Scrub(d.Address), Port: port, Attempts: attempts}
 	if port != first {
-		note = fmt.Sprintf("; port %d was in use", first)
+		ev.MovedFrom = first
 	}
-	if (c.Action == Restart || c.Action == Replace) && c.Reason != "" {
-		note += "; " + c.Reason
+	if c.Action == Restart || c.Action == Replace {
+		ev.Reason = a.scrub.Scrub(c.Reason)
 	}
-	a.progressf("forward.%s: %s on %s (%s%s)", c.Name, verb,
-		net.JoinHostPort(d.Address, strconv.Itoa(port)), plural(attempts, "attempt"), note)
+	a.hook().ActionSucceeded(ev)
 	log.Info("forward running", "handle", h.String(), "port", port, "attempts", attempts)
 	return out
 }
@@ -567,7 +555,7 @@ func (a *Applier) entryFor(c *Change, port int) state.Forward {
 // retry runs op under the Applier's backoff policy, bounded by ctx. A
 // permanent error (runtime.IsPermanent) is returned at once. It returns
 // the number of calls to op.
-func (a *Applier) retry(ctx context.Context, nb func() backoff.BackOff, op func() error, log hclog.Logger) (int, error) {
+func (a *Applier) retry(ctx context.Context, c *Change, nb func() backoff.BackOff, op func() error, log hclog.Logger) (int, error) {
 	attempts := 0
 	var last error
 	err := backoff.RetryNotify(func() error {
@@ -582,6 +570,7 @@ func (a *Applier) retry(ctx context.Context, nb func() backoff.BackOff, op func(
 		// Debug: the outcome says what failed in the end; each attempt
 		// is noise unless asked for (--log-level debug).
 		log.Debug("attempt failed, retrying", "attempt", attempts, "error", err, "retry_in", d)
+		a.hook().ActionRetried(ActionRetried{At: a.now(), Forward: c.Name, Action: c.Action, Attempt: attempts, Error: a.scrubErr(err), RetryIn: d})
 	})
 	if err != nil && ctx.Err() != nil && last != nil && !errors.Is(err, last) {
 		err = fmt.Errorf("%w (last error: %v)", err, last)
@@ -698,21 +687,27 @@ func (a *Applier) flushLocked() error {
 }
 
 func (a *Applier) failed(name string, out Outcome) {
-	a.progressf("forward.%s: failed after %s: %v", name, plural(out.Attempts, "attempt"), out.Err)
+	a.hook().ActionFailed(ActionFailed{At: a.now(), Forward: name, Action: out.Action, Attempts: out.Attempts,
+		Error: a.scrubErr(out.Err), Permanent: out.Permanent})
 }
 
-func (a *Applier) progressf(format string, args ...any) {
-	if a.Progress == nil {
-		return
+// scrubErr is err's text with the sensitive values of the forwards acted
+// on hidden: every error an event carries passes through it.
+func (a *Applier) scrubErr(err error) string {
+	if err == nil {
+		return ""
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	// One line, whatever the names and error texts hold: escaped for the
-	// terminal (the format strings themselves are plain).
-	fmt.Fprintln(a.Progress, a.scrub.Scrub(termtext.Escape(fmt.Sprintf(format, args...))))
+	return a.scrub.Scrub(err.Error())
 }
 
-// scrubValuesOf makes progress lines redact the sensitive values of c's
+func (a *Applier) hook() Hook {
+	if a.Hook == nil {
+		return NoHook{}
+	}
+	return a.Hook
+}
+
+// scrubValuesOf makes the events redact the sensitive values of c's
 // forward, as the spec and as the state has it.
 func (a *Applier) scrubValuesOf(c *Change) {
 	if c.Desired != nil {
@@ -735,11 +730,4 @@ func (a *Applier) now() time.Time {
 		return a.Now()
 	}
 	return time.Now()
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return strconv.Itoa(n) + " " + word + "s"
 }

@@ -52,7 +52,7 @@ func newTestApplier(rt runtime.Runtime, retries uint64) (*Applier, *syncBuffer) 
 	return &Applier{
 		Runtime:    rt,
 		State:      &state.File{Version: state.Version, Forwards: map[string]state.Forward{}},
-		Progress:   out,
+		Hook:       &lineHook{w: out},
 		NewBackOff: func() backoff.BackOff { return backoff.WithMaxRetries(&backoff.ZeroBackOff{}, retries) },
 		Now:        func() time.Time { return applyNow },
 		PortFree:   func(string, int) bool { return true },
@@ -643,29 +643,5 @@ func TestApplyHandsOffAPort(t *testing.T) {
 				t.Errorf("aaa on %d, want 9001", got)
 			}
 		})
-	}
-}
-
-func TestForwardList(t *testing.T) {
-	t.Parallel()
-	names := func(n int) []string {
-		var out []string
-		for i := range n {
-			out = append(out, fmt.Sprintf("forward.f%d", i))
-		}
-		return out
-	}
-	tests := []struct {
-		n    int
-		want string
-	}{
-		{1, "forward.f0"},
-		{6, "forward.f0, forward.f1, forward.f2, forward.f3, forward.f4, forward.f5"},
-		{100, "forward.f0, forward.f1, forward.f2, forward.f3, forward.f4 and 95 more"},
-	}
-	for _, tt := range tests {
-		if got := forwardList(names(tt.n)); got != tt.want {
-			t.Errorf("forwardList(%d names) = %q, want %q", tt.n, got, tt.want)
-		}
 	}
 }

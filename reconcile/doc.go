@@ -6,10 +6,15 @@
 // RenderJSON; the JSON schema is documented in JSON.md), the status view
 // (StatusRows, RenderStatusTable, RenderStatusJSON), observing actual state
 // (Observer), executing a plan (Applier) and keeping it executed (Watcher).
+// The Applier and the Watcher report what they do through a Hook, as typed
+// events (hook.go: an action started, retried, succeeded or failed, a
+// forward exited, health changed, the spec reloaded or broken with its
+// diagnostics as plain Diagnostic values); the views that render them live
+// in cmd/kpf/internal/views, and no view parses text back.
 // Subpackage ports probes and picks local ports. Values from sensitive
 // variables never reach a view: the plan and status views redact the
 // fields the spec (or the state) marks, and scrub runtime text (last
-// error, pod, progress lines) of their values (redact.go).
+// error, pod, the texts of the Hook's events) of their values (redact.go).
 //
 // Diff and the views do no I/O beyond the writer they are given and never
 // read the clock. reconcile works on plain Go values from spec, state and

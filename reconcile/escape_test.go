@@ -2,13 +2,8 @@ package reconcile
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/cenkalti/backoff/v4"
 
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
@@ -64,19 +59,4 @@ func TestPlanViewEscapes(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNoControls(t, "plan view", b.String())
-}
-
-func TestProgressEscapes(t *testing.T) {
-	t.Parallel()
-	rt := newFakeRuntime(nil)
-	rt.setScript("api", func(s *fakeScript) { s.failAll, s.permanent, s.err = true, true, errors.New("error: "+hostile) })
-	var out bytes.Buffer
-	a := &Applier{Runtime: rt, State: &state.File{Forwards: map[string]state.Forward{}}, Progress: &out,
-		NewBackOff: func() backoff.BackOff { return &backoff.ZeroBackOff{} }}
-	d := dfwd("api", 18080)
-	a.Apply(context.Background(), Plan{Created: time.Now(), Changes: []Change{{Name: "api", Action: Start, Port: 18080, Desired: &d}}})
-	assertNoControls(t, "progress", out.String())
-	if n := strings.Count(out.String(), "\n"); n != 1 {
-		t.Errorf("progress is %d lines, want 1: %q", n, out.String())
-	}
 }

@@ -388,6 +388,40 @@ func ageSeconds(d time.Duration) *float64 {
 	return &s
 }
 
+// WorkspaceStatus is one workspace's rows for `kpf status --all`.
+type WorkspaceStatus struct {
+	Name string // the workspace's name ("" when its state does not say)
+	Path string // its directory
+	Rows []StatusRow
+}
+
+type jsonAllStatus struct {
+	FormatVersion string              `json:"format_version"`
+	Workspaces    []jsonWorkspaceRows `json:"workspaces"`
+}
+
+type jsonWorkspaceRows struct {
+	Workspace string           `json:"workspace"`
+	Path      string           `json:"path"`
+	Forwards  []jsonStatusLine `json:"forwards"`
+}
+
+// RenderStatusAllJSON writes the rows of every workspace as JSON: each
+// workspace's forwards in the schema of RenderStatusJSON (JSON.md), so
+// that every status output has one versioned shape.
+func RenderStatusAllJSON(w io.Writer, workspaces []WorkspaceStatus) error {
+	out := jsonAllStatus{FormatVersion: JSONFormatVersion, Workspaces: make([]jsonWorkspaceRows, 0, len(workspaces))}
+	for _, ws := range workspaces {
+		out.Workspaces = append(out.Workspaces, jsonWorkspaceRows{Workspace: ws.Name, Path: ws.Path, Forwards: statusLines(ws.Rows)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing status as json: %w", err)
+	}
+	return nil
+}
+
 // RenderStatusJSON writes rows as JSON (schema in JSON.md).
 func RenderStatusJSON(w io.Writer, rows []StatusRow) error {
 	return RenderStatusJSONWithStats(w, rows, nil)
@@ -396,9 +430,20 @@ func RenderStatusJSON(w io.Writer, rows []StatusRow) error {
 // RenderStatusJSONWithStats is RenderStatusJSON with a "stats" object
 // (`kpf status --stats`); nil leaves it out.
 func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
-	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: make([]jsonStatusLine, 0, len(rows)), Stats: stats}
+	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: statusLines(rows), Stats: stats}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("writing status as json: %w", err)
+	}
+	return nil
+}
+
+// statusLines are rows in the JSON schema.
+func statusLines(rows []StatusRow) []jsonStatusLine {
+	out := make([]jsonStatusLine, 0, len(rows))
 	for _, r := range rows {
-		out.Forwards = append(out.Forwards, jsonStatusLine{
+		out = append(out, jsonStatusLine{
 			Name: r.Name, Local: r.Local, Hostname: r.Hostname, Wanted: r.WantedPort, Target: r.Target, Context: r.Context,
 			Namespace: r.Namespace, State: r.State, Health: r.Health, CheckAge: ageSeconds(r.CheckAge),
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
@@ -407,10 +452,5 @@ func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
 			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects), Refused: known(r.Refused),
 		})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("writing status as json: %w", err)
-	}
-	return nil
+	return out
 }

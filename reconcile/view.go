@@ -398,3 +398,10 @@ func RenderJSON(w io.Writer, p Plan) error {
 	}
 	return nil
 }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -153,6 +154,18 @@ type watchState struct {
 	// retry holds a backoff for each forward kpf acted on recently; an
 	// entry is dropped once the forward is healthy for HealthyReset.
 	retry map[string]*forwardRetry
+	// seen is what the last pass observed of each forward, to tell the
+	// Hook of exits and health changes.
+	seen map[string]seenForward
+	// specSum identifies the spec last loaded, to tell the Hook of a new one.
+	specSum string
+}
+
+// seenForward is what a pass observed of one forward.
+type seenForward struct {
+	handle runtime.Handle
+	alive  bool
+	health HealthState
 }
 
 type forwardRetry struct {
@@ -185,7 +198,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 	forwardEvents := newEventWatch(ctx, w.Applier.Runtime, log)
 	defer forwardEvents.stop()
-	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true, restart: make(map[string]bool)}
+	ws := &watchState{retry: make(map[string]*forwardRetry), reload: true, restart: make(map[string]bool), seen: make(map[string]seenForward)}
 	timers := &watchTimers{debounce: newDebouncer(w.Debounce), nextStatsLog: clock.Now().Add(statsLogEvery)}
 	restarts := w.Restart
 	due := true
@@ -368,6 +381,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	actual := w.Observer.Observe(ctx, w.Applier.State, forwards)
 	now := w.clock().Now()
 	w.trackHealth(ws, actual, now)
+	w.tellChanges(ws, actual, now)
 
 	plan := Diff(forwards, actual, w.Ports)
 	plan.Fail(ws.unplannable)
@@ -380,6 +394,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	if w.Applying != nil {
 		w.Applying(todo)
 	}
+	w.hook().PlanReady(PlanReady{At: now, Plan: Plan{Workspace: plan.Workspace, Changes: todo, Created: now}})
 	res := w.Applier.apply(ctx, Plan{Workspace: plan.Workspace, Changes: todo, Created: now},
 		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
 	if w.Applying != nil {
@@ -397,30 +412,51 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 // logged once each.
 func (w *Watcher) loadSpec(ctx context.Context, ws *watchState) (forwards []model.Forward, settings model.Settings, ok bool) {
 	log := w.logger()
+	clock := w.clock()
 	forwards, settings, err := ws.forwards, ws.settings, error(nil)
 	unplannable := ws.unplannable
+	reloaded := false
 	if ws.reload || !ws.loaded {
 		forwards, settings, err = w.Load(ctx)
-		ws.reload, ws.lastLoad = false, w.clock().Now()
+		ws.reload, ws.lastLoad, reloaded = false, clock.Now(), true
 		unplannable = nil
 		if ue := (*UnplannableError)(nil); errors.As(err, &ue) {
 			if msg := err.Error(); msg != ws.lastLoadErr {
 				log.Error("forwards left as they are until the spec or the kubeconfig is fixed", "error", msg)
+				w.hook().SpecBroken(SpecBroken{At: clock.Now(), Error: msg, Unplannable: ue.names()})
 			}
 			unplannable, err = ue.Errors, nil
 			ws.lastLoadErr = ue.Error()
 		}
 	}
 	if err != nil {
-		if msg := err.Error(); msg != ws.lastLoadErr {
+		msg, key := err.Error(), err.Error()
+		se := (*SpecError)(nil)
+		if errors.As(err, &se) {
+			key = se.key() // the same words, other diagnostics
+		}
+		if key != ws.lastLoadErr {
 			log.Error("spec does not load; nothing changes until it does", "error", msg)
-			ws.lastLoadErr = msg
+			ws.lastLoadErr = key
+			ev := SpecBroken{At: clock.Now(), Error: msg}
+			if se != nil {
+				ev.Diagnostics = se.Diagnostics
+			}
+			w.hook().SpecBroken(ev)
 		}
 		return ws.forwards, ws.settings, ws.loaded
 	}
+	recovered := false
 	if ws.lastLoadErr != "" && len(unplannable) == 0 {
 		log.Info("spec loads again")
-		ws.lastLoadErr = ""
+		ws.lastLoadErr, recovered = "", true
+	}
+	if reloaded {
+		sum := loadedSum(forwards)
+		if recovered || ws.loaded && sum != ws.specSum {
+			w.hook().SpecReloaded(SpecReloaded{At: clock.Now(), Forwards: len(forwards), Recovered: recovered})
+		}
+		ws.specSum = sum
 	}
 	ws.forwards, ws.settings, ws.loaded = forwards, settings, true
 	ws.unplannable = unplannable
@@ -577,6 +613,49 @@ func (w *Watcher) trackHealth(ws *watchState, actual Actual, now time.Time) {
 	}
 }
 
+// tellChanges tells the Hook of the forwards that were alive at the last
+// pass and are not now (the same process: a new one is a new forward), and
+// of health verdicts that changed while a forward stayed alive.
+func (w *Watcher) tellChanges(ws *watchState, actual Actual, now time.Time) {
+	hook := w.hook()
+	for _, name := range slices.Sorted(maps.Keys(actual)) {
+		ob := actual[name]
+		cur := seenForward{handle: ob.State.Handle, alive: ob.Alive, health: ob.Health}
+		prev, ok := ws.seen[name]
+		ws.seen[name] = cur
+		if !ok || prev.handle != cur.handle || !prev.alive {
+			continue
+		}
+		switch {
+		case !cur.alive:
+			hook.ForwardExited(ForwardExited{At: now, Forward: name, Error: w.Applier.scrub.Scrub(ob.LastError)})
+		case prev.health != cur.health:
+			hook.HealthChanged(HealthChanged{At: now, Forward: name, From: prev.health, To: cur.health,
+				Error: w.Applier.scrub.Scrub(ob.HealthError)})
+		}
+	}
+	for name := range ws.seen {
+		if _, ok := actual[name]; !ok {
+			delete(ws.seen, name)
+		}
+	}
+}
+
+// loadedSum identifies a loaded spec by its forwards' hashes (open, which
+// no hash covers, is left out: a new open path changes nothing that runs).
+func loadedSum(forwards []model.Forward) string {
+	var b strings.Builder
+	for i := range forwards {
+		b.WriteString(forwards[i].Name)
+		b.WriteByte('=')
+		b.WriteString(SpecHash(forwards[i]))
+		fmt.Fprintf(&b, ",%t;", forwards[i].Enabled)
+	}
+	return b.String()
+}
+
+func (w *Watcher) hook() Hook { return w.Applier.hook() }
+
 // prune forgets the backoff of forwards that are neither in the spec nor
 // in the state file, so nothing grows with time.
 func (w *Watcher) prune(ws *watchState, forwards []model.Forward) {
@@ -718,6 +797,15 @@ func (e *eventWatch) stop() {
 // kubeconfig): it names them, and Load returns the others.
 type UnplannableError struct {
 	Errors []ForwardError
+}
+
+// names are the forwards e names.
+func (e *UnplannableError) names() []string {
+	out := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		out[i] = fe.Name
+	}
+	return out
 }
 
 func (e *UnplannableError) Error() string {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
@@ -27,6 +28,8 @@ type applyOptions struct {
 	Plain bool
 	// Wait: return once every forward of the apply serves (0: do not wait).
 	Wait time.Duration
+	// JSON streams one JSON object per event (docs/apply-json.md).
+	JSON bool
 }
 
 func (a *app) applyCommand() *cobra.Command {
@@ -44,14 +47,16 @@ With --watch, kpf then keeps the forwards matching the spec: it restarts what
 dies or fails its health check, and follows edits of the spec files. On a
 terminal it shows a live table of the forwards (keys: ↑/↓ j/k move, / filter,
 r restart, o open, l log, ? help, q quit); with --plain, or when stdout is
-not a terminal, it prints a line per change instead. q or Ctrl-C stops
+not a terminal, it prints a line per change instead (--json: one JSON
+object per event, see docs/apply-json.md). q or Ctrl-C stops
 watching (a second Ctrl-C exits at once); the forwards keep running until
 'kpf destroy'. While the table is shown, kpf's logs go to watch.log in the
 workspace's state folder.`,
 		Example: `  kpf apply
   kpf apply --only api --only db
   kpf apply --watch
-  kpf apply --watch --plain --log-level info`,
+  kpf apply --watch --plain --log-level info
+  kpf apply --watch --json | jq -c 'select(.type == "action_failed")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Watch && len(o.Only) > 0 {
@@ -66,13 +71,19 @@ workspace's state folder.`,
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep the forwards matching the spec until interrupted")
 	cmd.Flags().StringArrayVar(&o.Only, "only", nil, "apply only the forward `NAME` (repeatable)")
 	cmd.Flags().BoolVar(&o.Plain, "plain", false, "with --watch: print a line per change instead of the live table")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "stream one JSON object per event (see docs/apply-json.md); implies --plain")
 	cmd.Flags().DurationVar(&o.Wait, "wait", 0, "return once every forward of the apply serves (health check passed, or a connection through it reached a pod); fail after `DURATION` (--wait alone: "+defaultWait.String()+")")
 	cmd.Flags().Lookup("wait").NoOptDefVal = defaultWait.String()
 	return cmd
 }
 
 func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
-	s, err := a.openSession(ctx, false)
+	var jsonView *views.JSON
+	if o.JSON {
+		jsonView = views.NewJSON(out, nil)
+		jsonView.Version(currentBuild().Version)
+	}
+	s, err := a.openApplySession(ctx, jsonView)
 	if err != nil {
 		return err
 	}
@@ -92,26 +103,29 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	}
 	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
 	a.sweep(ctx, s.rt, s.state)
-	if o.Watch && a.useLiveView(out, o.Plain) {
+	if o.Watch && !o.JSON && a.useLiveView(out, o.Plain) {
 		return a.watchLive(ctx, out, s)
 	}
 
+	var view views.Apply = views.NewApplyHuman(out, a.color(out))
+	if jsonView != nil {
+		view = jsonView
+	}
 	p := s.plan(ctx)
 	if len(o.Only) > 0 {
 		if p, err = onlyChanges(p, o.Only); err != nil {
 			return err
 		}
 	}
-	applier := a.applier(s, out)
+	applier := a.applier(s, view)
 	a.planOutputs(&p, s.ws, s.state)
 	switch {
 	case p.HasChanges():
-		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
+		if err := view.Plan(p); err != nil {
 			return err
 		}
-		fmt.Fprintln(out)
 		res := applier.Apply(ctx, p)
-		fmt.Fprintln(out, applySummary(res, len(p.Errors)))
+		view.Summary(views.SummaryOf(res, len(p.Errors)))
 		if res.SaveErr != nil {
 			return res.SaveErr
 		}
@@ -119,13 +133,14 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 			a.exit = exitError
 		}
 	case len(p.Errors) > 0:
-		if err := reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)}); err != nil {
+		if err := view.Plan(p); err != nil {
 			return err
 		}
-		fmt.Fprintln(out)
-		fmt.Fprintln(out, applySummary(reconcile.Result{}, len(p.Errors)))
+		view.Summary(views.SummaryOf(reconcile.Result{}, len(p.Errors)))
 	default:
-		fmt.Fprintln(out, "No changes. Your forwards match the spec.")
+		if err := view.NoChanges(p); err != nil {
+			return err
+		}
 	}
 	if len(p.Errors) > 0 { // the others were applied
 		a.exit = exitError
@@ -138,26 +153,51 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 		if err := a.waitServing(ctx, s, servingNames(p), o.Wait); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "Every forward serves (%d).\n", len(servingNames(p)))
+		view.Serving(len(servingNames(p)))
 	}
-	if !o.Watch {
-		return nil
+	if !o.Watch || ctx.Err() != nil {
+		return jsonErr(jsonView)
 	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	fmt.Fprintf(out, "Watching %d forwards (Ctrl-C stops watching; forwards keep running).\n", countEnabled(s.forwards))
-	w := a.watcher(s, applier, func(loader *spec.Loader, diags hcl.Diagnostics, wasBroken bool) {
-		if len(diags) > 0 {
+	view.WatchStarted(countEnabled(s.forwards))
+	w := a.watcher(s, applier, func(loader *spec.Loader, diags hcl.Diagnostics) {
+		switch {
+		case jsonView == nil:
 			a.writeDiagnostics(loader, diags)
-		}
-		if wasBroken && !diags.HasErrors() {
-			fmt.Fprintln(out, "The spec loads again.")
+		case !diags.HasErrors(): // errors come with the spec_broken event
+			jsonView.Diagnostics(views.FromHCL(diags, a.scrub.Scrub))
 		}
 	}, nil)
 	err = w.Run(ctx)
-	fmt.Fprintln(out, "Stopped watching; forwards keep running. 'kpf destroy' stops them.")
-	return err
+	view.WatchStopped()
+	return errors.Join(err, jsonErr(jsonView))
+}
+
+// jsonErr is the error writing the JSON stream, if any.
+func jsonErr(j *views.JSON) error {
+	if j == nil {
+		return nil
+	}
+	return j.Err()
+}
+
+// openApplySession is openSession; with the JSON view (j not nil) the
+// spec's diagnostics go to the stream as diagnostic lines instead of
+// stderr.
+func (a *app) openApplySession(ctx context.Context, j *views.JSON) (*session, error) {
+	if j == nil {
+		return a.openSession(ctx, false)
+	}
+	ws, _, diags, err := a.loadSpecQuietly()
+	if err != nil {
+		return nil, err
+	}
+	if len(diags) > 0 {
+		j.Diagnostics(views.FromHCL(diags, a.scrub.Scrub))
+	}
+	if diags.HasErrors() {
+		return nil, errors.Join(errReported, j.Err())
+	}
+	return a.sessionFor(ctx, ws, false)
 }
 
 // watchLive is `apply --watch` on a terminal: the live view runs while the
@@ -173,23 +213,9 @@ func (a *app) watchLive(ctx context.Context, out io.Writer, s *session) error {
 	restart := make(chan string, 16)
 	m := live.New(ctx, live.Options{Actions: &liveActions{a: a, feed: feed, store: s.store, restart: restart}})
 	err = a.runLive(ctx, out, m, feed, func(ctx context.Context, send func(any)) error {
-		applier := a.applier(s, &eventWriter{send: send, now: time.Now})
-		w := a.watcher(s, applier, func(_ *spec.Loader, diags hcl.Diagnostics, wasBroken bool) {
-			switch {
-			case diags.HasErrors():
-				feed.broken(firstDiagnostic(spec.FormatDiagnosticsPlain(diags)))
-			case wasBroken:
-				send(live.Event{At: time.Now(), Text: "the spec loads again"})
-			}
-		}, func(ws *spec.Workspace, fs []spec.Forward) { feed.loaded(ws.Name, fs, time.Now()) })
-		load := w.Load
-		w.Load = func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
-			fs, st, err := load(ctx)
-			if err != nil && !errors.Is(err, errSpecErrors) {
-				feed.broken(a.scrub.Scrub(err.Error())) // e.g. an unknown context after an edit
-			}
-			return fs, st, err
-		}
+		applier := a.applier(s, &liveHook{send: send, feed: feed})
+		w := a.watcher(s, applier, func(*spec.Loader, hcl.Diagnostics) {},
+			func(ws *spec.Workspace, fs []spec.Forward) { feed.loaded(ws.Name, fs, time.Now()) })
 		w.Restart, w.Applying = restart, feed.applying
 		return w.Run(ctx)
 	})
@@ -225,15 +251,22 @@ func (a *app) keepEnvFile(s *session) error {
 	return nil
 }
 
-// errSpecErrors is the watch's load error when the spec has errors (they
-// were reported through the diagnostics callback).
-var errSpecErrors = errors.New("the spec has errors; running forwards are left as they are")
+// loadError is a watch's load error that is not the spec's, its text
+// scrubbed of sensitive values (the watch tells views of it).
+type loadError struct {
+	err  error
+	text string
+}
+
+func (e *loadError) Error() string { return e.text }
+func (e *loadError) Unwrap() error { return e.err }
 
 // watcher builds the watch of s. diags is told of each new set of spec
-// diagnostics (once, and again only when they change; wasBroken: the spec
-// had errors before); loaded, when set, of each spec that loads.
+// diagnostics (once, and again only when they change; the watch tells the
+// applier's hook when the spec breaks and loads again); loaded, when set,
+// of each spec that loads.
 func (a *app) watcher(s *session, applier *reconcile.Applier,
-	diags func(loader *spec.Loader, diags hcl.Diagnostics, wasBroken bool),
+	diags func(loader *spec.Loader, diags hcl.Diagnostics),
 	loaded func(ws *spec.Workspace, fs []spec.Forward)) *reconcile.Watcher {
 	shownDiags := "" // the initial load's warnings were shown by openSession
 	current := s.ws
@@ -247,21 +280,22 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 		Load: func(ctx context.Context) ([]spec.Forward, spec.Settings, error) {
 			ws, loader, ds, err := a.loadSpecQuietly()
 			if err != nil {
-				return nil, spec.Settings{}, err
+				return nil, spec.Settings{}, &loadError{err: err, text: a.scrub.Scrub(err.Error())}
 			}
 			// The watch reloads a broken spec on every pass until it is
 			// fixed: report its diagnostics once, and again only when they change.
 			if text := spec.FormatDiagnosticsPlain(ds); text != shownDiags {
-				wasBroken := strings.Contains(shownDiags, ": error: ") || strings.HasPrefix(shownDiags, "error: ")
 				shownDiags = text
-				diags(loader, ds, wasBroken)
+				if len(ds) > 0 {
+					diags(loader, ds)
+				}
 			}
 			if ds.HasErrors() {
-				return nil, spec.Settings{}, errSpecErrors
+				return nil, spec.Settings{}, &reconcile.SpecError{Diagnostics: views.FromHCL(ds, a.scrub.Scrub)}
 			}
 			all, fs, bad, err := a.resolveEach(ctx, s.contexts, ws.Forwards)
 			if err != nil {
-				return nil, spec.Settings{}, err
+				return nil, spec.Settings{}, &loadError{err: err, text: a.scrub.Scrub(err.Error())}
 			}
 			current = ws
 			if loaded != nil {
@@ -281,14 +315,15 @@ func (a *app) watcher(s *session, applier *reconcile.Applier,
 	}
 }
 
-// applier builds the executor shared by apply and watch.
-func (a *app) applier(s *session, out io.Writer) *reconcile.Applier {
+// applier builds the executor shared by apply and watch; hook is told
+// what it does.
+func (a *app) applier(s *session, hook reconcile.Hook) *reconcile.Applier {
 	return &reconcile.Applier{
 		Runtime:     s.rt,
 		Store:       s.store,
 		State:       s.state,
 		Log:         a.log.Named("apply"),
-		Progress:    out,
+		Hook:        hook,
 		MaxParallel: s.ws.Settings.MaxParallel,
 		Kubeconfig:  a.opts.Kubeconfig,
 		Reach:       a.reach,
@@ -329,31 +364,6 @@ func onlyChanges(p reconcile.Plan, names []string) (reconcile.Plan, error) {
 	}
 	p.Changes = keptChanges
 	return p, nil
-}
-
-// applySummary is the closing line of an apply; unplannable counts the
-// forwards the plan could not include.
-func applySummary(res reconcile.Result, unplannable int) string {
-	counts := map[reconcile.Action]int{}
-	for _, o := range res.Outcomes {
-		if o.Err == nil && !o.NeverRan {
-			counts[o.Action]++
-		}
-	}
-	parts := []string{
-		fmt.Sprintf("%d started", counts[reconcile.Start]),
-		fmt.Sprintf("%d replaced", counts[reconcile.Replace]),
-		fmt.Sprintf("%d restarted", counts[reconcile.Restart]),
-		fmt.Sprintf("%d stopped", counts[reconcile.Stop]),
-	}
-	if res.Failed > 0 || unplannable > 0 {
-		failed := fmt.Sprintf("%d failed", res.Failed)
-		if unplannable > 0 {
-			failed += fmt.Sprintf(", %d not planned", unplannable)
-		}
-		return fmt.Sprintf("Apply finished with errors: %s, %s.", strings.Join(parts, ", "), failed)
-	}
-	return fmt.Sprintf("Apply complete: %s.", strings.Join(parts, ", "))
 }
 
 func countEnabled(fs []spec.Forward) int {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
@@ -138,7 +139,7 @@ func (a *app) destroy(ctx context.Context, out io.Writer, names []string) error 
 		Store:       store,
 		State:       st,
 		Log:         a.log.Named("destroy"),
-		Progress:    out,
+		Hook:        views.NewProgress(out),
 		MaxParallel: spec.DefaultMaxParallel,
 	}
 	res := applier.Apply(ctx, p)

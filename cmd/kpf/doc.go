@@ -15,9 +15,16 @@
 // the state file and the runtime (reconcile.StatusRows; no kubectl calls,
 // and under apply no probes beyond the watch's), and carry out its keys —
 // restart through reconcile.Watcher.Restart, open and log as `kpf open` and
-// `kpf logs` do. While it runs nothing else writes to the terminal: progress
-// lines become the view's events, spec diagnostics its footer, and logs go
-// to watch.log in the workspace's state folder (discarded under status).
+// `kpf logs` do. While it runs nothing else writes to the terminal: the
+// watch's events (reconcile.Hook, liveHook) become the view's event lines,
+// a broken spec's first diagnostic its footer, and logs go to watch.log in
+// the workspace's state folder (discarded under status).
+//
+// What apply and its watch do reaches every view as reconcile's typed
+// events (reconcile.Hook), never as text read back: package
+// internal/views renders them as progress lines (Progress, ApplyHuman) and
+// as `kpf apply --json`'s stream (JSON, docs/apply-json.md), and turns the
+// spec's HCL diagnostics into plain data (FromHCL).
 //
 // Installed as kubectl-kpf (krew links it so) kpf is a kubectl plugin:
 // plugin.go keys on os.Args[0] and renames the root command with cobra's

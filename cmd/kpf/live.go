@@ -7,13 +7,14 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/mattn/go-isatty"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
+	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
@@ -83,15 +84,18 @@ func (f *liveFeed) wake() {
 	}
 }
 
-// loaded records a spec that loaded.
+// loaded records a spec that loaded. The footer's error stays until
+// broken("") clears it: a spec can load and still leave forwards
+// unplanned.
 func (f *liveFeed) loaded(name string, forwards []spec.Forward, at time.Time) {
 	f.mu.Lock()
-	f.workspace, f.forwards, f.specLoaded, f.specErr, f.noSpec = name, forwards, at, "", false
+	f.workspace, f.forwards, f.specLoaded, f.noSpec = name, forwards, at, false
 	f.mu.Unlock()
 	f.wake()
 }
 
-// broken records a spec that does not load; the last one that did stays.
+// broken records a spec that does not load (or not all of whose forwards
+// can be planned); the last one that did stays. "" clears it.
 func (f *liveFeed) broken(firstDiag string) {
 	f.mu.Lock()
 	f.specErr = firstDiag
@@ -197,9 +201,6 @@ func liveRow(r reconcile.StatusRow, doing reconcile.Action) live.Row {
 		Active: r.Active, Total: r.Total, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
 		Restarts: r.Restarts, Uptime: r.Uptime, LastError: r.LastError,
 	}
-	if r.Reconnects > 0 {
-		row.Restarts += int(r.Reconnects)
-	}
 	switch doing {
 	case reconcile.Restart, reconcile.Replace:
 		row.State, row.Health, row.Uptime = live.StateRestarting, "-", 0
@@ -223,17 +224,6 @@ func (f *liveFeed) feed(ctx context.Context, send func(any)) {
 		case <-f.kick:
 		}
 	}
-}
-
-// firstDiagnostic is the line the view's footer shows for a broken spec.
-func firstDiagnostic(text string) string {
-	for _, line := range strings.Split(text, "\n") {
-		if strings.Contains(line, "error: ") {
-			return line
-		}
-	}
-	first, _, _ := strings.Cut(text, "\n")
-	return first
 }
 
 // liveActions carries out the view's keys.
@@ -305,42 +295,45 @@ func (r *cancelReader) Close() error {
 	return r.PipeReader.Close()
 }
 
-// eventWriter turns the applier's progress lines ("forward.api: restarted
-// on …") into the view's events.
-type eventWriter struct {
+// liveHook is the live view's side of the watch's events: a line of the
+// view's event log per forward acted on, and the spec's state in the
+// footer.
+type liveHook struct {
+	reconcile.NoHook
 	send func(any)
-	now  func() time.Time
-	mu   sync.Mutex
-	buf  []byte
+	feed *liveFeed
 }
 
-func (w *eventWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := slices.Index(w.buf, '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		line := string(w.buf[:i])
-		w.buf = w.buf[i+1:]
-		if line != "" {
-			w.send(progressEvent(line, w.now()))
-		}
+var _ reconcile.Hook = (*liveHook)(nil)
+
+// event sends ev to the view's log when the human views show it.
+func (h *liveHook) event(at time.Time, ev any) {
+	name, text, failed, ok := views.Text(ev)
+	if !ok {
+		return
 	}
+	h.send(live.Event{At: at, Name: name, Text: termtext.Escape(text), Err: failed})
 }
 
-// progressEvent is one progress line as an event.
-func progressEvent(line string, at time.Time) live.Event {
-	ev := live.Event{At: at, Text: line}
-	if rest, ok := strings.CutPrefix(line, "forward."); ok {
-		if name, text, ok := strings.Cut(rest, ": "); ok {
-			ev.Name, ev.Text = name, text
-		}
+func (h *liveHook) ActionSucceeded(e reconcile.ActionSucceeded)       { h.event(e.At, e) }
+func (h *liveHook) ActionFailed(e reconcile.ActionFailed)             { h.event(e.At, e) }
+func (h *liveHook) ClusterUnreachable(e reconcile.ClusterUnreachable) { h.event(e.At, e) }
+
+func (h *liveHook) SpecReloaded(e reconcile.SpecReloaded) {
+	if e.Recovered {
+		h.feed.broken("")
 	}
-	ev.Err = strings.HasPrefix(ev.Text, "failed")
-	return ev
+	h.event(e.At, e)
+}
+
+// SpecBroken shows the first error in the footer; the last spec that
+// loaded stays in force.
+func (h *liveHook) SpecBroken(e reconcile.SpecBroken) {
+	if first := views.FirstError(e.Diagnostics); first != "" {
+		h.feed.broken(first)
+		return
+	}
+	h.feed.broken(e.Error)
 }
 
 // swapWriter is the logger's output: stderr, or a file while the live view

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -320,30 +321,58 @@ func TestLiveActions(t *testing.T) {
 	})
 }
 
-func TestProgressEvent(t *testing.T) {
+// TestLiveHook: the watch's events reach the live view as structured
+// values: a line of its log per forward acted on (escaped), the spec's
+// first error in its footer, cleared when the spec loads again.
+func TestLiveHook(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	feed := newLiveFeed(nil, nil, true)
+	var got []live.Event
+	h := &liveHook{send: func(m any) { got = append(got, m.(live.Event)) }, feed: feed}
+	footer := func() string { feed.mu.Lock(); defer feed.mu.Unlock(); return feed.specErr }
 	tests := []struct {
-		line string
-		want live.Event
+		name   string
+		event  func()
+		want   []live.Event
+		footer string
 	}{
-		{"forward.api: restarted on 127.0.0.1:8080 (1 attempt; process exited)",
-			live.Event{At: at, Name: "api", Text: "restarted on 127.0.0.1:8080 (1 attempt; process exited)"}},
-		{"forward.db: failed: services \"db\" not found",
-			live.Event{At: at, Name: "db", Text: "failed: services \"db\" not found", Err: true}},
-		{"something else", live.Event{At: at, Text: "something else"}},
+		{"restarted", func() {
+			h.ActionSucceeded(reconcile.ActionSucceeded{At: at, Forward: "api", Action: reconcile.Restart,
+				Address: "127.0.0.1", Port: 8080, Attempts: 1, Reason: "process exited"})
+		}, []live.Event{{At: at, Name: "api", Text: "restarted on 127.0.0.1:8080 (1 attempt; process exited)"}}, ""},
+		{"failed, escaped", func() {
+			h.ActionFailed(reconcile.ActionFailed{At: at, Forward: "db", Action: reconcile.Start, Attempts: 2, Error: "services \"db\" not found\x1b[2J"})
+		}, []live.Event{{At: at, Name: "db", Text: `failed after 2 attempts: services "db" not found\x1b[2J`, Err: true}}, ""},
+		{"not reached: told once per cluster", func() {
+			h.ActionFailed(reconcile.ActionFailed{At: at, Forward: "a", Action: reconcile.Start, Error: "gone", NotReached: true})
+			h.ClusterUnreachable(reconcile.ClusterUnreachable{At: at, Context: "c", Forwards: []string{"a", "b"}, Error: "gone"})
+		}, []live.Event{{At: at, Text: "forward.a, forward.b: not applied: gone", Err: true}}, ""},
+		{"spec broken: the first error in the footer", func() {
+			h.SpecBroken(reconcile.SpecBroken{At: at, Error: "the spec has errors", Diagnostics: []reconcile.Diagnostic{
+				{Severity: reconcile.SeverityWarning, Summary: "deprecated"},
+				{Severity: reconcile.SeverityError, Summary: "Unsupported argument", Detail: "An argument named  \"x\"\nis not expected.",
+					Range: &reconcile.SourceRange{Filename: "kpf.hcl", Start: reconcile.SourcePos{Line: 3, Column: 5}}},
+			}})
+		}, nil, `kpf.hcl:3:5: error: Unsupported argument: An argument named "x" is not expected.`},
+		{"the spec loads again", func() {
+			h.SpecReloaded(reconcile.SpecReloaded{At: at, Forwards: 2, Recovered: true})
+		}, []live.Event{{At: at, Text: "the spec loads again"}}, ""},
+		{"unknown context: the error in the footer", func() {
+			h.SpecBroken(reconcile.SpecBroken{At: at, Error: `context "prod" is not in the kubeconfig`})
+		}, nil, `context "prod" is not in the kubeconfig`},
+		{"a new spec, not a recovery, leaves the footer", func() {
+			h.SpecReloaded(reconcile.SpecReloaded{At: at, Forwards: 3})
+		}, nil, `context "prod" is not in the kubeconfig`},
 	}
 	for _, tt := range tests {
-		if got := progressEvent(tt.line, at); got != tt.want {
-			t.Errorf("%q:\n got %+v\nwant %+v", tt.line, got, tt.want)
+		got = nil
+		tt.event()
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: events\n got %+v\nwant %+v", tt.name, got, tt.want)
 		}
-	}
-
-	var got []live.Event
-	w := &eventWriter{send: func(m any) { got = append(got, m.(live.Event)) }, now: func() time.Time { return at }}
-	fmt.Fprint(w, "forward.a: started on x (1 attempt)\nforward.b: sto")
-	fmt.Fprint(w, "pped\n\n")
-	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "b" || got[1].Text != "stopped" {
-		t.Errorf("events from split writes: %+v", got)
+		if f := footer(); f != tt.footer {
+			t.Errorf("%s: footer %q, want %q", tt.name, f, tt.footer)
+		}
 	}
 }
 
@@ -357,10 +386,10 @@ func TestLiveRow(t *testing.T) {
 		want  func(r *live.Row)
 	}{
 		{"kubectl: counters unknown", nil, reconcile.NoOp, nil},
-		{"native: reconnects count", func(r *reconcile.StatusRow) {
+		{"native: reconnects are not restarts (one meaning, as kpf status)", func(r *reconcile.StatusRow) {
 			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Reconnects = "api-0", 1, 5, 100, 20, 3
 		}, reconcile.NoOp, func(r *live.Row) {
-			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Restarts = "api-0", 1, 5, 100, 20, 5
+			r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut = "api-0", 1, 5, 100, 20
 		}},
 		{"idle: the age of its last check", func(r *reconcile.StatusRow) {
 			r.Health, r.CheckAge = "idle", 4*time.Minute+10*time.Second

@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 	"github.com/kpf-dev/kpf/internal/safefs"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
@@ -128,8 +129,8 @@ func (a *app) runWith(ctx context.Context, argv []string, o runOptions) error {
 		a.endRun(context.WithoutCancel(ctx), s, lease, o.Keep)
 	}
 	if p.HasChanges() {
-		res := a.applier(s, errOut).Apply(ctx, p)
-		fmt.Fprintln(errOut, applySummary(res, len(p.Errors)))
+		res := a.applier(s, views.NewProgress(errOut)).Apply(ctx, p)
+		fmt.Fprintln(errOut, views.SummaryOf(res, len(p.Errors)))
 		if res.SaveErr != nil || res.Failed > 0 {
 			unlock()
 			cleanup()
@@ -273,7 +274,7 @@ func (a *app) endRun(ctx context.Context, s *session, lease *runLease, keep bool
 	if len(p.Changes) > 0 {
 		applier := &reconcile.Applier{
 			Runtime: s.rt, Store: s.store, State: st, Log: a.log.Named("run"),
-			Progress: a.io.Err, MaxParallel: spec.DefaultMaxParallel,
+			Hook: views.NewProgress(a.io.Err), MaxParallel: spec.DefaultMaxParallel,
 		}
 		res := applier.Apply(ctx, p)
 		if res.Failed > 0 {

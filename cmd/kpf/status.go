@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
-	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
 
@@ -265,7 +264,7 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 			feed.mu.Lock()
 			feed.noSpec = !feed.hasSpec()
 			feed.mu.Unlock()
-			feed.broken(firstDiagnostic(spec.FormatDiagnosticsPlain(diags)))
+			feed.broken(views.FirstError(views.FromHCL(diags, a.scrub.Scrub)))
 		default:
 			fs, _, bad, err := a.resolveEach(ctx, contexts, ws.Forwards)
 			if err != nil {
@@ -275,6 +274,8 @@ func (a *app) statusWatch(ctx context.Context, out io.Writer) error {
 			feed.loaded(ws.Name, fs, time.Now())
 			if len(bad) > 0 {
 				feed.broken((&reconcile.UnplannableError{Errors: bad}).Error())
+			} else {
+				feed.broken("")
 			}
 		}
 	}
@@ -315,17 +316,15 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 		return err
 	}
 	var rows []allRow
+	var all []reconcile.WorkspaceStatus
 	for _, f := range files {
 		a.hide(nil, f)
-		rows = append(rows, a.allRows(ctx, f)...)
+		ws, actual := a.workspaceRows(ctx, f)
+		all = append(all, ws)
+		rows = append(rows, allRowsOf(ws, actual)...)
 	}
-	if o.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if rows == nil {
-			rows = []allRow{}
-		}
-		return enc.Encode(rows)
+	if o.JSON { // the schema of kpf status --json, per workspace
+		return reconcile.RenderStatusAllJSON(out, all)
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(out, "No workspace has forwards.")
@@ -370,22 +369,16 @@ func workspaceLabels(rows []allRow, home string) map[string]string {
 
 // allRow is one line of `kpf status --all`.
 type allRow struct {
-	Workspace string `json:"workspace"`
-	Path      string `json:"path"`
-	Name      string `json:"name"`
-	Local     string `json:"local"`
-	Target    string `json:"target"`
-	Context   string `json:"context"`
-	Namespace string `json:"namespace"`
-	State     string `json:"state"`
-	Uptime    string `json:"uptime,omitempty"`
-	Restarts  int    `json:"restarts"`
-	LastError string `json:"last_error,omitempty"`
+	Workspace, Path, Name, Local, Target string
+	Context, Namespace, State, Uptime    string
+	Restarts                             int
+	LastError                            string
 }
 
-// allRows are the rows of the workspace whose state is f, observed without
-// probes (no spec says how) with that workspace's runtime.
-func (a *app) allRows(ctx context.Context, f *state.File) []allRow {
+// workspaceRows are the status rows of the workspace whose state is f,
+// observed without probes (no spec says how) with that workspace's
+// runtime, and what was observed.
+func (a *app) workspaceRows(ctx context.Context, f *state.File) (reconcile.WorkspaceStatus, reconcile.Actual) {
 	var actual reconcile.Actual
 	if store, err := a.storeOf(f); err == nil {
 		actual = (&reconcile.Observer{Runtime: a.runtimeFor(store)}).Observe(ctx, f, nil)
@@ -398,10 +391,15 @@ func (a *app) allRows(ctx context.Context, f *state.File) []allRow {
 	}
 	rows := reconcile.StatusRows(nil, actual, time.Now())
 	stateOnly(rows, actual)
-	out := make([]allRow, 0, len(rows))
-	for _, r := range rows {
+	return reconcile.WorkspaceStatus{Name: f.Name, Path: f.Workspace, Rows: rows}, actual
+}
+
+// allRowsOf are ws's rows in the table of status --all.
+func allRowsOf(ws reconcile.WorkspaceStatus, actual reconcile.Actual) []allRow {
+	out := make([]allRow, 0, len(ws.Rows))
+	for _, r := range ws.Rows {
 		ar := allRow{
-			Workspace: f.Name, Path: f.Workspace, Name: r.Name, Local: r.Local, Target: r.Target,
+			Workspace: ws.Name, Path: ws.Path, Name: r.Name, Local: r.Local, Target: r.Target,
 			Context: r.Context, Namespace: r.Namespace, State: r.State, Restarts: r.Restarts, LastError: r.LastError,
 		}
 		if actual[r.Name].State.Target == "" {

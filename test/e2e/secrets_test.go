@@ -138,6 +138,14 @@ func sensitiveValuesStaySecret(t *testing.T, w *workspace, kc string) {
 	body := secretTraffic(t, web)
 	seen.add("GET web", body)
 	run(1, "--log-level", "debug", "apply", "--only", "gone") // the error again, from the state's side too
+	// The JSON stream of the same: gone's failure (its error names the
+	// secret) as data, redacted.
+	jsonOut := run(1, "--log-level", "debug", "apply", "--json")
+	if l := findLine(decodeApplyJSON(t, jsonOut), func(l applyLine) bool {
+		return l.Type == "action_failed" && l.Action != nil && l.Action.Forward == "gone"
+	}); l == nil || !strings.Contains(l.Action.Error, "(sensitive value)") {
+		t.Errorf("apply --json does not report gone's failure with the value hidden:\n%s", jsonOut)
+	}
 	for _, args := range [][]string{
 		{"status"}, {"status", "--json"}, {"status", "--all"}, {"status", "--all", "--json"}, {"status", "--stats"},
 		{"logs", "web"}, {"logs", "sel"}, {"plan"},

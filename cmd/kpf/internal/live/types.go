@@ -45,9 +45,13 @@ type Row struct {
 	// BytesIn and BytesOut are cumulative bytes (from the pod, to the pod);
 	// Unknown (-1) when the runtime does not report them.
 	BytesIn, BytesOut int64
-	Restarts          int // restarts (kubectl) or reconnects (native)
-	Uptime            time.Duration
-	LastError         string
+	// Restarts counts the times kpf stopped and started the forward: the
+	// RST column is kpf status's RESTARTS, abbreviated as CONN is CONNS (a
+	// native forward's tunnel reconnects are not restarts: status --json
+	// has them apart).
+	Restarts  int
+	Uptime    time.Duration
+	LastError string
 }
 
 // Snapshot is the whole workspace at one moment. Send it to the program

@@ -1,0 +1,15 @@
+// Package views renders what `kpf apply` (and its watch) does, from the
+// structured events reconcile reports through reconcile.Hook: the human
+// progress lines (Progress), the text the live view shows of an event
+// (Text) and `kpf apply --json`'s stream of one JSON object per event
+// (JSON, schema in docs/apply-json.md). It also turns the spec's HCL
+// diagnostics into reconcile's plain Diagnostic values (FromHCL), so that
+// views never read rendered diagnostics back.
+//
+// The events carry text already scrubbed of sensitive values (reconcile
+// does it where it has them); the human views escape that text for the
+// terminal, the JSON view encodes it.
+//
+// views may import reconcile, spec, hcl and the live view; reconcile, spec,
+// runtime and state must never import it.
+package views

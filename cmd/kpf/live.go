@@ -200,6 +200,9 @@ func liveRow(r reconcile.StatusRow, doing reconcile.Action) live.Row {
 	if r.Reconnects > 0 {
 		row.Restarts += int(r.Reconnects)
 	}
+	if r.WantedPort > 0 && r.Port > 0 && r.Port != r.WantedPort { // as StatusRow.LocalText
+		row.WantedPort = r.WantedPort
+	}
 	switch doing {
 	case reconcile.Restart, reconcile.Replace:
 		row.State, row.Health, row.Uptime = live.StateRestarting, "-", 0

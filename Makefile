@@ -9,12 +9,15 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz bench scale dataplane soak soak-short demo clean
+.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz bench startup scale dataplane soak soak-short demo clean
 
 all: build
 
+# No cgo, as the release (.goreleaser.yaml) and the e2e tests build it: a
+# cgo build is dynamically linked, and the loader and libc's start cost
+# every command ~5 ms of CPU (make startup; issue 20, point 11).
 build: ## build bin/kpf
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(KPF) ./cmd/kpf
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(KPF) ./cmd/kpf
 
 # The README's test command. Runs the unit tests and the end-to-end tests on
 # the local control plane (built on first use: ~8 minutes on 2 cores, then cached).
@@ -90,6 +93,17 @@ bench: ## micro-benchmarks: medians of BENCH_RUNS runs and kpf/reference ratios 
 	echo "finished $$(date -u '+%Y-%m-%d %H:%M:%S') UTC on $$(nproc) CPUs; raw output: $(BENCH_OUT)"; \
 	$(GO) run ./test/cmd/benchratio $(BENCH_GOALS) < $(BENCH_OUT) || failed=1; \
 	if [ $$failed = 1 ]; then echo "some benchmark failed: see $(BENCH_OUT)" >&2; exit 1; fi
+
+# make startup: kpf built as the release builds it (no cgo, -s -w), then
+# hello world / `kpf version` / `kpf plan` of 100 forwards, interleaved
+# (STARTUP_FLAGS, e.g. --base OTHER-KPF --runs 400), and the init trace's top
+# 10 (issue 20, point 11). Needs no cluster; reports, never asserts.
+STARTUP_FLAGS ?=
+STARTUP_KPF   := $(BIN)/kpf-release
+
+startup: ## start-up time against a hello world, and the init trace (STARTUP_FLAGS)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(STARTUP_KPF) ./cmd/kpf
+	$(GO) run ./test/cmd/kpf-startup --go $(GO) --kpf $(STARTUP_KPF) $(STARTUP_FLAGS)
 
 scale: build ## both runtimes side by side on the local control plane (SCALE_FLAGS=--runtimes=native to pick; see docs/performance.md)
 	$(GO) run ./test/cmd/kpf-scale --kpf $(KPF) $(SCALE_FLAGS)

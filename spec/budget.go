@@ -272,7 +272,7 @@ func (s *scope) function(name string) {
 		s.funcs[name] = s.b.wrap(name, f)
 		return
 	}
-	for _, n := range stdFunctionNames {
+	for _, n := range stdFunctionNames() {
 		if _, ok := s.funcs[n]; !ok {
 			f, _ := stdFunction(n, s.lookup)
 			s.funcs[n] = s.b.wrap(n, f)

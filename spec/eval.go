@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -17,14 +18,15 @@ import (
 // stdFunctionNames lists the functions available in expressions: a
 // sensible set of go-cty's standard library plus env(name), which reads
 // through the LoadOptions' Env ("" when it is nil or the variable is unset).
-var stdFunctionNames = func() []string {
+// Computed on first use: only a spec that calls an unknown function needs it.
+var stdFunctionNames = sync.OnceValue(func() []string {
 	names := []string{"env"}
 	for n := range stdFunctions {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
-}()
+})
 
 // stdFunction returns the standard function name; env reads through lookup.
 func stdFunction(name string, lookup func(string) string) (function.Function, bool) {

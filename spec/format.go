@@ -10,12 +10,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/kpf-dev/kpf/internal/hclfmt"
 )
 
-// Format returns src in canonical HCL layout.
+// Format returns src in canonical HCL layout (hclwrite.Format, through
+// internal/hclfmt: see there why).
 func Format(src []byte) []byte {
-	return hclwrite.Format(src)
+	return hclfmt.Format(src)
 }
 
 // FormatDir formats the spec files of dir (the files Load reads). With

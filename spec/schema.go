@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -128,7 +129,11 @@ func hintFor(schema *hcl.BodySchema, name string) string {
 	return m[name]
 }
 
-var unsupportedName = regexp.MustCompile(`^(?:An argument named|Blocks of type) "([^"]+)"`)
+// unsupportedName is compiled on first use, on an error path: a package
+// variable would compile it at every kpf start (issue 20, point 11).
+var unsupportedName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:An argument named|Blocks of type) "([^"]+)"`)
+})
 
 // content is body.Content(schema) with targeted hints for common mistakes.
 func content(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
@@ -142,7 +147,7 @@ func content(body hcl.Body, schema *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagn
 		if d.Summary != "Unsupported argument" && d.Summary != "Unsupported block type" {
 			continue
 		}
-		m := unsupportedName.FindStringSubmatch(d.Detail)
+		m := unsupportedName().FindStringSubmatch(d.Detail)
 		if m == nil {
 			continue
 		}

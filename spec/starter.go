@@ -3,8 +3,7 @@ package spec
 import (
 	"bytes"
 
-	"github.com/hashicorp/hcl/v2/hclwrite"
-	"github.com/zclconf/go-cty/cty"
+	"github.com/kpf-dev/kpf/internal/hclfmt"
 )
 
 // StarterSpec returns a commented kpf.hcl for a new workspace named name
@@ -13,8 +12,8 @@ func StarterSpec(name, context string) []byte {
 	if context == "" {
 		context = "kind-kind"
 	}
-	quoted := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(name)).Bytes())
-	quotedContext := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(context)).Bytes())
+	quoted := hclfmt.Quote(name)
+	quotedContext := hclfmt.Quote(context)
 	var b bytes.Buffer
 	b.WriteString(`# kpf.hcl: the port-forwards this workspace keeps alive.
 #

@@ -201,6 +201,9 @@ func liveRow(r reconcile.StatusRow, doing reconcile.Action) live.Row {
 		Active: r.Active, Total: r.Total, BytesIn: r.BytesIn, BytesOut: r.BytesOut,
 		Restarts: r.Restarts, Uptime: r.Uptime, LastError: r.LastError,
 	}
+	if r.WantedPort > 0 && r.Port > 0 && r.Port != r.WantedPort { // as StatusRow.LocalText
+		row.WantedPort = r.WantedPort
+	}
 	switch doing {
 	case reconcile.Restart, reconcile.Replace:
 		row.State, row.Health, row.Uptime = live.StateRestarting, "-", 0

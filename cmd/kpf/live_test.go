@@ -397,6 +397,17 @@ func TestLiveRow(t *testing.T) {
 		{"restarting", nil, reconcile.Restart, func(r *live.Row) { r.State, r.Health, r.Uptime = live.StateRestarting, "-", 0 }},
 		{"replacing", nil, reconcile.Replace, func(r *live.Row) { r.State, r.Health, r.Uptime = live.StateRestarting, "-", 0 }},
 		{"starting", nil, reconcile.Start, func(r *live.Row) { r.State, r.Health = live.StateStarting, "-" }},
+		// Off the port it asked for: the view shows it, as kpf status does.
+		{"off its wanted port", func(r *reconcile.StatusRow) {
+			r.Local, r.Port, r.WantedPort = "127.0.0.1:38081", 38081, 38080
+		}, reconcile.NoOp, func(r *live.Row) { r.Local, r.WantedPort = "127.0.0.1:38081", 38080 }},
+		{"on its wanted port", func(r *reconcile.StatusRow) {
+			r.Local, r.Port, r.WantedPort = "127.0.0.1:38080", 38080, 38080
+		}, reconcile.NoOp, func(r *live.Row) { r.Local = "127.0.0.1:38080" }},
+		{"any port (local_port = 0)", func(r *reconcile.StatusRow) {
+			r.Local, r.Port = "127.0.0.1:40123", 40123
+		}, reconcile.NoOp, func(r *live.Row) { r.Local = "127.0.0.1:40123" }},
+		{"no port yet", func(r *reconcile.StatusRow) { r.WantedPort = 38080 }, reconcile.NoOp, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

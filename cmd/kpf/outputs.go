@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -283,7 +284,8 @@ type envVar struct {
 	Sensitive bool
 }
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// envNameRE is compiled on first use (kpf output), not at every start.
+var envNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // forwardEnvName is a forward name as part of an environment variable:
 // upper-cased, every other character than A-Z, 0-9 and _ as _.
@@ -329,7 +331,7 @@ func envVars(ws *spec.Workspace, eps map[string]model.Endpoint, outs []model.Out
 		if !selected(o.Name) {
 			continue
 		}
-		if !envNameRE.MatchString(o.Name) {
+		if !envNameRE().MatchString(o.Name) {
 			if len(names) > 0 {
 				warn(fmt.Sprintf("output %q is left out: its name is not an environment variable name (letters, digits and _)", o.Name))
 			}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/test/term"
 )
 
 // TestPortAskedForWinsAndMovesBack: with port P held by another program,
@@ -45,6 +47,18 @@ func TestPortAskedForWinsAndMovesBack(t *testing.T) {
 		t.Errorf("kpf status does not show %q:\n%s", want, table)
 	}
 	w.expectNoChanges(fmt.Sprintf("while %d is held", p))
+
+	// The live view shows it the same way, on api's row only.
+	s := w.inTerminal(120, 20, "apply", "--watch")
+	wants := fmt.Sprintf("127.0.0.1:%d (wants %d)", p+2, p)
+	scr := s.WaitFor("api's row with the port it wants", func(scr string) bool {
+		return strings.Contains(row(scr, "api"), wants) && row(scr, "web2") != ""
+	})
+	if strings.Contains(row(scr, "web2"), "(wants") {
+		t.Errorf("web2, on the port it asked for, shows a wanted port: %q", row(scr, "web2"))
+	}
+	s.Keys("q")
+	s.WaitFor("the watch quit", term.Contains("Stopped watching; forwards keep running.", "EXITED 0"))
 
 	other.Close()
 	code, out, errOut := w.kpf("plan", "--detailed-exitcode")

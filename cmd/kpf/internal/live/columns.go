@@ -32,7 +32,7 @@ type column struct {
 var columns = [numCols]column{
 	colCursor:   {title: "", priority: 0, min: 1, max: 1},
 	colName:     {title: "NAME", priority: 0, min: 8, max: 32},
-	colLocal:    {title: "LOCAL", priority: 2, min: 9, max: 24},
+	colLocal:    {title: "LOCAL", priority: 2, min: 9, max: 30}, // "127.0.0.1:38081 (wants 38080)"
 	colTarget:   {title: "TARGET", priority: 6, min: 10, max: 40},
 	colPod:      {title: "POD", priority: 9, min: 8, max: 40},
 	colState:    {title: "STATE", priority: 1, min: 10, max: 10},

@@ -10,10 +10,11 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/table"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/live/textinput"
 )
 
 // Options configure a Model.
@@ -314,6 +315,9 @@ func (m *Model) setSnapshot(s Snapshot) {
 		c := &m.cells[i]
 		c[colName] = oneLine(r.Name)
 		c[colLocal] = orDash(oneLine(r.Local))
+		if r.WantedPort > 0 {
+			c[colLocal] += " (wants " + strconv.Itoa(r.WantedPort) + ")"
+		}
 		c[colTarget] = orDash(oneLine(r.Target))
 		c[colPod] = orDash(oneLine(r.Pod))
 		c[colState] = orDash(oneLine(r.State))
@@ -613,6 +617,9 @@ func (m *Model) detailLine() string {
 	i := m.visible[sel]
 	r, c := &m.snap.Rows[i], &m.cells[i]
 	parts := []string{m.st.bold.Render(c[colName]), c[colTarget]}
+	if r.WantedPort > 0 { // the column may be cut: say it in full here
+		parts = append(parts, m.st.warn.Render("wants port "+strconv.Itoa(r.WantedPort)+", on "+oneLine(r.Local)))
+	}
 	if r.Context != "" || r.Namespace != "" {
 		parts = append(parts, "in "+oneLine(r.Namespace)+"@"+oneLine(r.Context))
 	}

@@ -143,6 +143,36 @@ func TestFrames(t *testing.T) {
 			s.SpecError = `kpf.hcl:10:20: error: Undeclared variable: variable "ctx" is not declared in this workspace, whose variables are declared in kpf.hcl and every *.kpf.hcl file beside it; did you mean "context"?`
 			send(m, s, 1)
 		}}},
+		// A forward pushed off the port it asked for says so in LOCAL, as
+		// kpf status does, and in full on the detail line (issue 20, point 2).
+		{name: "port-moved", width: 80, height: 24, profiles: colour, steps: []step{
+			func(t *testing.T, m *Model, _ *fakeActions) {
+				s := workspace(t0.Add(2*time.Second), 21)
+				for i := range s.Rows {
+					if s.Rows[i].Name == "cart" {
+						s.Rows[i].Local, s.Rows[i].WantedPort = "127.0.0.1:38082", 38081
+					}
+				}
+				send(m, s, 1)
+			},
+			keys("j")},
+			check: func(t *testing.T, m *Model, _ *fakeActions) {
+				f := ansi.Strip(m.Render())
+				for _, want := range []string{"127.0.0.1:38082 (wants 38081)", "wants port 38081, on 127.0.0.1:38082"} {
+					if !strings.Contains(f, want) {
+						t.Errorf("frame lacks %q:\n%s", want, f)
+					}
+				}
+				if strings.Contains(f, "127.0.0.1:8080 (wants") {
+					t.Errorf("a forward on its port shows a wanted port:\n%s", f)
+				}
+			}},
+		{name: "port-moved-narrow", width: 40, height: 12, profiles: noColour, steps: []step{
+			func(t *testing.T, m *Model, _ *fakeActions) {
+				s := workspace(t0.Add(2*time.Second), 21)
+				s.Rows[0].Local, s.Rows[0].WantedPort = "127.0.0.1:38082", 38081
+				send(m, s, 1)
+			}}},
 		{name: "forward-gone", width: 80, height: 24, profiles: noColour, steps: []step{
 			keys("j", "j", "j"),
 			func(t *testing.T, m *Model, _ *fakeActions) {

@@ -12,7 +12,7 @@ import (
 // NO_COLOR) through the colour profile.
 type styles struct {
 	header, cell, selected lipgloss.Style
-	bold, faint, err       lipgloss.Style
+	bold, faint, err, warn lipgloss.Style
 	accent, title          lipgloss.Style
 	state, health          func(string) lipgloss.Style
 }
@@ -38,6 +38,7 @@ func defaultStyles() styles {
 		bold:     plain.Bold(true),
 		faint:    faint,
 		err:      red,
+		warn:     yellow,
 		accent:   plain.Foreground(lipgloss.Cyan),
 		title:    plain.Bold(true).Foreground(lipgloss.Cyan),
 		state:    func(s string) lipgloss.Style { return lookup(states, s) },

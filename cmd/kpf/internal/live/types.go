@@ -31,14 +31,19 @@ const Unknown = -1
 
 // Row is one forward as the caller sees it at one moment.
 type Row struct {
-	Name      string
-	Local     string // address:port as it is dialled, "[::1]:80" for IPv6
-	Target    string // TYPE/NAME, or the selector as a=1,b=2
-	Context   string
-	Namespace string
-	Pod       string // the pod in use; "" unknown
-	State     string // a State* constant
-	Health    string // reconcile's health; "" or "-" when not known
+	Name  string
+	Local string // address:port as it is dialled, "[::1]:80" for IPv6
+	// WantedPort is the port the spec asks for when the forward runs on
+	// another one (that one was taken): LOCAL shows "127.0.0.1:8081 (wants
+	// 8080)", as kpf status does. 0 when it is on the port it asked for, or
+	// asked for any.
+	WantedPort int
+	Target     string // TYPE/NAME, or the selector as a=1,b=2
+	Context    string
+	Namespace  string
+	Pod        string // the pod in use; "" unknown
+	State      string // a State* constant
+	Health     string // reconcile's health; "" or "-" when not known
 	// Active and Total are open and all-time connections; Unknown (-1)
 	// when the runtime does not report them.
 	Active, Total int64

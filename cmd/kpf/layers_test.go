@@ -18,11 +18,6 @@ var heavyInit = []string{
 	// linked by hclwrite, which kpf fmt used (internal/hclfmt now).
 	"github.com/google/go-cmp",
 	"github.com/hashicorp/hcl/v2/hclwrite",
-	// Its Unix init searches PATH for five clipboard programs (~0.2 ms);
-	// linked by bubbles' textinput, which the live view's filter used
-	// (cmd/kpf/internal/live/textinput now, reading the clipboard on the
-	// first paste). This test lists the packages of the OS it runs on.
-	"github.com/atotto/clipboard",
 }
 
 // TestPackageLayers enforces the import direction of the design:

@@ -10,13 +10,12 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/kpf-dev/kpf/internal/hclfmt"
+	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
-// Format returns src in canonical HCL layout (hclwrite.Format, through
-// internal/hclfmt: see there why).
+// Format returns src in canonical HCL layout.
 func Format(src []byte) []byte {
-	return hclfmt.Format(src)
+	return hclwrite.Format(src)
 }
 
 // FormatDir formats the spec files of dir (the files Load reads). With

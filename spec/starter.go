@@ -3,7 +3,8 @@ package spec
 import (
 	"bytes"
 
-	"github.com/kpf-dev/kpf/internal/hclfmt"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // StarterSpec returns a commented kpf.hcl for a new workspace named name
@@ -12,8 +13,8 @@ func StarterSpec(name, context string) []byte {
 	if context == "" {
 		context = "kind-kind"
 	}
-	quoted := hclfmt.Quote(name)
-	quotedContext := hclfmt.Quote(context)
+	quoted := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(name)).Bytes())
+	quotedContext := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(context)).Bytes())
 	var b bytes.Buffer
 	b.WriteString(`# kpf.hcl: the port-forwards this workspace keeps alive.
 #

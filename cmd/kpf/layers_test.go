@@ -8,18 +8,6 @@ import (
 	"testing"
 )
 
-// heavyInit are packages whose init costs every kpf command start-up time
-// (GODEBUG=inittrace=1; `make startup` prints the figures) for what one
-// command at most needs. Package init runs for every linked package,
-// whatever the command, so they must not be linked at all: what needs them
-// does without (issue 20, point 11).
-var heavyInit = []string{
-	// Its init compiles regular expressions with Unicode classes (~1.2 ms);
-	// linked by hclwrite, which kpf fmt used (internal/hclfmt now).
-	"github.com/google/go-cmp",
-	"github.com/hashicorp/hcl/v2/hclwrite",
-}
-
 // TestPackageLayers enforces the import direction of the design:
 // cmd → reconcile → spec, runtime, state; spec never runs a process;
 // runtime never reads HCL; reconcile never imports hcl itself. And the kpf
@@ -43,7 +31,7 @@ func TestPackageLayers(t *testing.T) {
 		forbidden  []string // prefixes
 		allowed    []string // exceptions to forbidden (exact paths)
 	}{
-		{mod + "cmd/kpf", true, append([]string{"k8s.io/client-go/kubernetes", "k8s.io/kubectl", "k8s.io/cli-runtime"}, heavyInit...), nil},
+		{mod + "cmd/kpf", true, []string{"k8s.io/client-go/kubernetes", "k8s.io/kubectl", "k8s.io/cli-runtime"}, nil},
 		{mod + "spec", false, []string{"os/exec", mod + "runtime", mod + "reconcile", mod + "state", mod + "cmd"}, nil},
 		// The plain forward types: a leaf that reaches nothing of kpf and no HCL.
 		{mod + "spec/model", true, []string{"github.com/hashicorp/hcl", "github.com/zclconf/go-cty", strings.TrimSuffix(mod, "/")}, nil},

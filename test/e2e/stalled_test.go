@@ -86,42 +86,42 @@ func TestEngineStalledReaderDoesNotBlockTheTunnel(t *testing.T) {
 			if _, err := bufio.NewReader(stall).ReadString('\n'); err != nil {
 				t.Fatalf("the stalled reader got no greeting: %v", err)
 			}
-			sendErr := make(chan error, 1)
+			stallStart := time.Now()
+			sendDone := make(chan struct{})
 			go func() {
+				defer close(sendDone)
 				buf := make([]byte, 256<<10)
 				_ = stall.SetWriteDeadline(time.Now().Add(time.Minute))
 				for sent := 0; sent < stallMiB<<20; sent += len(buf) {
 					if _, err := stall.Write(buf); err != nil {
-						sendErr <- err
 						return
 					}
 				}
-				sendErr <- nil
 			}()
 
 			var n int
 			var slow []string
+			var slowest time.Duration
 			for end := time.Now().Add(during); time.Now().Before(end); n++ {
 				d, err := roundTrip()
 				if err != nil {
 					t.Fatalf("round trip %d beside the stalled reader: %v", n, err)
 				}
+				slowest = max(slowest, d)
 				if d > bound {
-					slow = append(slow, fmt.Sprintf("round trip %d took %s", n, d.Round(time.Millisecond)))
+					slow = append(slow, fmt.Sprintf("round trip %d took %s (ended %s after the stalled reader began)", n, d.Round(time.Millisecond), time.Since(stallStart).Round(time.Millisecond)))
 				}
 			}
 			t.Logf("%d round trips beside a stalled reader", n)
 			if len(slow) > 0 {
 				t.Errorf("%d of %d round trips took over %s beside a stalled reader:\n%s", len(slow), n, bound, strings.Join(slow, "\n"))
 			}
-			// The stalled connection was reset: its sender fails.
-			select {
-			case err := <-sendErr:
-				if err == nil {
-					t.Errorf("the stalled reader sent all %d MiB: its connection was never reset", stallMiB)
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("the stalled reader's connection is still open")
+			t.Logf("slowest round trip beside a stalled reader: %s", slowest.Round(time.Millisecond))
+			// The stalled connection was reset, and counted.
+			stall.Close()
+			<-sendDone
+			if s := f.Status(); s.Stalled != 1 {
+				t.Errorf("status counts %d connections reset for not reading, want 1", s.Stalled)
 			}
 			var found bool
 			evs, _ := f.Events(0)

@@ -75,7 +75,10 @@ type Status struct {
 	Reconnects int64 `json:"reconnects"`
 	// Refused counts local connections closed at once because
 	// MaxConnections were open.
-	Refused     int64     `json:"refused,omitempty"`
+	Refused int64 `json:"refused,omitempty"`
+	// Stalled counts local connections reset because their client stopped
+	// reading (Options.StallTimeout) while the pod sent.
+	Stalled     int64     `json:"stalled,omitempty"`
 	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown, HealthIdle or HealthNone
 	HealthError string    `json:"health_error,omitempty"`
 	LastCheck   time.Time `json:"last_check,omitzero"` // when the last health check ended
@@ -108,7 +111,7 @@ type Forward struct {
 	active, total                 atomic.Int64
 	closing                       atomic.Int64 // of active: the client sent EOF, the pod may still answer
 	bytesIn, bytesOut, reconnects atomic.Int64
-	refused                       atomic.Int64
+	refused, stalled              atomic.Int64
 
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
@@ -205,7 +208,7 @@ func (f *Forward) Status() Status {
 	f.mu.Unlock()
 	s.Active, s.Total = max(f.active.Load()-f.closing.Load(), 0), f.total.Load()
 	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
-	s.Refused = f.refused.Load()
+	s.Refused, s.Stalled = f.refused.Load(), f.stalled.Load()
 	s.Health, s.HealthError, s.LastCheck = f.healthStatus()
 	return s
 }
@@ -697,10 +700,20 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 	var in, out atomic.Int64
 	remoteDone, localDone := make(chan struct{}), make(chan struct{})
 	localFailed := make(chan struct{})
+	// The pod's bytes are taken off the tunnel at once, whatever the
+	// client does (toClient): a client that stops reading is reset rather
+	// than let it stall the tunnel's other connections.
+	var answered sync.Once
+	down := newToClient(data, conn, func(n int) {
+		answered.Do(rec.answered)
+		f.bytesIn.Add(int64(n))
+		in.Add(int64(n))
+	}, f.catch, f.e.opts.StallTimeout)
+	var downErr error
 	go func() {
 		defer close(remoteDone)
 		defer f.catch("copying from the pod")
-		_, _ = io.Copy(&answerWriter{w: countWriter{conn, &f.bytesIn, &in}, rec: rec}, data)
+		downErr = down.run()
 	}()
 	go func() {
 		defer close(localDone)
@@ -776,6 +789,7 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 		conn.Close()
 	}
 	<-remoteDone
+	down.readerDone()
 	<-localDone
 	var msg string
 	select {
@@ -784,6 +798,11 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 		_ = errStream.Reset()
 	}
 	ev := Event{Kind: EventConnClosed, Pod: pod, BytesIn: in.Load(), BytesOut: out.Load()}
+	if errors.Is(downErr, errStalled) {
+		f.stalled.Add(1)
+		ev.Message = down.stallReason()
+		f.log.Debug("connection reset: its client stopped reading", "pod", pod, "remote", conn.RemoteAddr().String(), "stall", f.e.opts.StallTimeout, "buffered", down.bound)
+	}
 	var err error
 	if msg != "" {
 		err = fmt.Errorf("pod %s: %s", pod, msg)

@@ -47,20 +47,20 @@ type frameReader interface {
 type toClient struct {
 	src   io.Reader
 	dst   net.Conn
-	wrote func(n int) // after n bytes reached dst
+	wrote func(n int)       // after n bytes reached dst
 	catch func(what string) // deferred in the reader: recovers a panic (Forward.catch)
 	bound int
 	stall time.Duration
 
-	mu      sync.Mutex
-	queue   [][]byte
-	queued  int   // bytes in queue and in the chunk being written
+	mu     sync.Mutex
+	queue  [][]byte
+	queued int // bytes in queue and in the chunk being written
 	// lastWrite: when bytes last reached dst (or the copy started).
 	lastWrite time.Time
-	peak    int   // most ever queued (tests)
-	end     error // why the reader ended (io.EOF: the pod closed its side)
-	ended   bool
-	stalled bool
+	peak      int   // most ever queued (tests)
+	end       error // why the reader ended (io.EOF: the pod closed its side)
+	ended     bool
+	stalled   bool
 
 	ready chan struct{} // (1) the reader queued a frame or ended
 	freed chan struct{} // (1) the writer wrote something

@@ -46,7 +46,7 @@ type Options struct {
 	HalfCloseTimeout time.Duration
 	// StallTimeout is how long a local client may take no byte while its
 	// connection holds its full buffer (64 KiB) of the pod's bytes before
-	// that connection is reset (default DefaultStallTimeout, 500 ms): SPDY
+	// that connection is reset (default DefaultStallTimeout, 250 ms): SPDY
 	// has no per-stream flow control, so waiting longer would stall every
 	// connection through the same tunnel.
 	StallTimeout time.Duration

@@ -49,10 +49,12 @@ type Config struct {
 // DefaultMaxConnections is a forward's cap on concurrent connections when
 // its Config sets none. A thousand connections opened at once on one
 // forward must all be served, so the cap is well above that; it bounds
-// what one flood costs: each connection holds four goroutines, two 32 KiB
-// copy buffers and up to 64 KiB kept for a replay, so about 4096 × 170 KiB
-// ≈ 0.7 GiB at worst (clients that each sent 64 KiB before the pod
-// answered), and 4096 of the process's file descriptors. Measured, an open
+// what one flood costs: each connection holds five goroutines, a 32 KiB
+// copy buffer (to the pod), up to 64 KiB kept for a replay and up to
+// 64 KiB (and a frame) of the pod's bytes its client has not taken yet, so
+// about 4096 × 200 KiB ≈ 0.8 GiB at worst (clients that each sent 64 KiB
+// before the pod answered, or stopped reading), and 4096 of the process's
+// file descriptors. Measured, an open
 // connection that waits costs the agent about 40 KiB of RSS (kpf-scale
 // --flood 1000: 24 MB before, 64 MB with the thousand open).
 const DefaultMaxConnections = 4096
@@ -474,21 +476,6 @@ func (r *replayReader) kept() ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.buf, !r.off
-}
-
-// answerWriter writes the pod's bytes to the client, first telling rec that
-// the pod answered.
-type answerWriter struct {
-	w    io.Writer
-	rec  *replayReader
-	once sync.Once
-}
-
-func (a *answerWriter) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		a.once.Do(a.rec.answered)
-	}
-	return a.w.Write(p)
 }
 
 // noteConn records where a connection went and starts health checks.

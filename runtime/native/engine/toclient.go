@@ -17,7 +17,7 @@ const clientBuffer = 64 << 10
 // DefaultStallTimeout is how long a local client whose connection's buffer
 // is full may take no byte before that connection is reset
 // (Options.StallTimeout).
-const DefaultStallTimeout = 500 * time.Millisecond
+const DefaultStallTimeout = 250 * time.Millisecond
 
 // errStalled ends a connection whose local client stopped reading.
 var errStalled = errors.New("the local client stopped reading")

@@ -34,7 +34,7 @@ func TestEngineStalledReaderDoesNotBlockTheTunnel(t *testing.T) {
 	}
 	const (
 		stallMiB = 64
-		bound    = time.Second // generous: a round trip takes a few ms
+		bound    = 2 * time.Second // generous: a round trip takes a few ms, the stall limit is 250 ms
 		during   = 4 * time.Second
 	)
 	for _, tt := range []struct {

@@ -25,7 +25,7 @@ func BenchmarkEngineBulk(b *testing.B) {
 	if err := testCluster.DeployEcho(ctx, ns, "echo", 1); err != nil {
 		b.Fatal(err)
 	}
-	const size = 16 << 20
+	const size int64 = 16 << 20
 	for _, tr := range []struct {
 		name string
 		spdy bool
@@ -35,38 +35,64 @@ func BenchmarkEngineBulk(b *testing.B) {
 		f := startEngineForward(b, e, c, engine.Config{Target: "service/echo", Namespace: ns, RemotePort: "http",
 			Health: engine.HealthConfig{Kind: engine.HealthNone}})
 		addr := fmt.Sprintf("127.0.0.1:%d", forwardPort(f))
-		for _, dir := range []string{"down", "up"} {
-			b.Run(tr.name+"/"+dir, func(b *testing.B) {
+		for _, run := range []struct {
+			dir     string
+			streams int
+		}{{"down", 1}, {"up", 1}, {"down", 8}, {"up", 8}} {
+			b.Run(fmt.Sprintf("%s/%s-%d", tr.name, run.dir, run.streams), func(b *testing.B) {
 				b.SetBytes(size)
-				buf := make([]byte, 256<<10)
 				for b.Loop() {
-					conn, err := net.Dial("tcp", addr)
-					if err != nil {
-						b.Fatal(err)
+					errs := make(chan error, run.streams)
+					for range run.streams {
+						go func() { errs <- bulkOnce(addr, run.dir, size/int64(run.streams)) }()
 					}
-					if dir == "down" {
-						if _, err := conn.Write(binary.BigEndian.AppendUint64([]byte(cluster.SourceRequest), size)); err != nil {
-							b.Fatal(err)
-						}
-						if _, err := io.CopyBuffer(io.Discard, io.LimitReader(conn, size), buf); err != nil {
-							b.Fatal(err)
-						}
-					} else {
-						if _, err := io.WriteString(conn, cluster.SinkRequest); err != nil {
-							b.Fatal(err)
-						}
-						for sent := 0; sent < size; sent += len(buf) {
-							if _, err := conn.Write(buf); err != nil {
-								b.Fatal(err)
-							}
-						}
-						if _, err := io.ReadFull(conn, make([]byte, size/cluster.SinkAckEvery)); err != nil {
+					for range run.streams {
+						if err := <-errs; err != nil {
 							b.Fatal(err)
 						}
 					}
-					conn.Close()
 				}
+				// Connections reset for not reading: a client that keeps
+				// reading must never be one (0 expected).
+				b.ReportMetric(float64(f.Status().Stalled), "stalled")
 			})
 		}
 	}
+}
+
+// bulkOnce carries n bytes from the source (down) or to the sink (up) on
+// a new connection to addr.
+func bulkOnce(addr, dir string, n int64) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	buf := make([]byte, 256<<10)
+	if dir == "down" {
+		if _, err := conn.Write(binary.BigEndian.AppendUint64([]byte(cluster.SourceRequest), uint64(n))); err != nil {
+			return err
+		}
+		if got, err := io.CopyBuffer(io.Discard, io.LimitReader(conn, n), buf); err != nil || got != n {
+			return fmt.Errorf("down: %d of %d bytes: %v", got, n, err)
+		}
+		return nil
+	}
+	if _, err := io.WriteString(conn, cluster.SinkRequest); err != nil {
+		return err
+	}
+	werr := make(chan error, 1)
+	go func() {
+		for sent := int64(0); sent < n; sent += int64(len(buf)) {
+			if _, err := conn.Write(buf[:min(int64(len(buf)), n-sent)]); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	if _, err := io.ReadFull(conn, make([]byte, n/cluster.SinkAckEvery)); err != nil {
+		return fmt.Errorf("up: acks: %w", err)
+	}
+	return <-werr
 }

@@ -36,7 +36,11 @@
 //   - Tunnels: one upgraded connection per pod and Clients, shared by every
 //     stream of every forward to it, dialed on first use (WebSocket, SPDY
 //     fallback as kubectl; Clients.ForceSPDY or Options.ForceSPDY for SPDY
-//     only), closed after Options.IdleTimeout without streams. A pod that
+//     only), closed after Options.IdleTimeout without streams. On the
+//     WebSocket tunnel each SPDY frame goes out in one Write (frameConn):
+//     spdystream writes a data frame in three pieces and a control frame
+//     in more, and each Write there is a WebSocket message and a TLS
+//     record of its own, for kpf and for the API server. A pod that
 //     runs but is not Ready yet is dialed ahead when its source is in use,
 //     so a rollout's replacement has its tunnel when it turns Ready. Per
 //     local connection it drives an error and a data stream itself,

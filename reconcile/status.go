@@ -65,6 +65,9 @@ type StatusRow struct {
 	// Refused counts connections refused at max_connections; -1 = the
 	// runtime does not tell.
 	Refused int64
+	// Stalled counts connections reset because their client stopped
+	// reading; -1 = the runtime does not tell.
+	Stalled int64
 }
 
 // StatusRows lists every forward of the spec and every forward kpf runs that
@@ -137,7 +140,7 @@ func (r *StatusRow) scrub(values ...[]string) {
 
 // newStatusRow is the row of a forward nothing is known of yet.
 func newStatusRow(name string) StatusRow {
-	return StatusRow{Name: name, Health: "-", CheckAge: -1, Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1}
+	return StatusRow{Name: name, Health: "-", CheckAge: -1, Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1, Stalled: -1}
 }
 
 // fill sets what the observed state says.
@@ -172,7 +175,7 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 		r.Runtime, r.ID = st.Handle.Runtime, st.Handle.ID
 		rs := obs.Runtime
 		r.Pod, r.Active, r.Total, r.BytesIn, r.BytesOut, r.Reconnects = rs.Pod, rs.Active, rs.Total, rs.BytesIn, rs.BytesOut, rs.Reconnects
-		r.Refused = rs.Refused
+		r.Refused, r.Stalled = rs.Refused, rs.Stalled
 		r.Health = string(obs.Health)
 		if r.Health == "" {
 			r.Health = string(HealthUnknown)
@@ -313,14 +316,22 @@ func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
 }
 
 // conns is "active/total" connections, and how many were refused at
-// max_connections if any; "-" where the runtime does not count.
+// max_connections or reset because their client stopped reading (stalled)
+// if any; "-" where the runtime does not count.
 func conns(r StatusRow) string {
 	if r.Active < 0 || r.Total < 0 {
 		return "-"
 	}
 	s := strconv.FormatInt(r.Active, 10) + "/" + strconv.FormatInt(r.Total, 10)
+	var notes []string
 	if r.Refused > 0 {
-		s += " (" + strconv.FormatInt(r.Refused, 10) + " refused)"
+		notes = append(notes, strconv.FormatInt(r.Refused, 10)+" refused")
+	}
+	if r.Stalled > 0 { // reset: their clients stopped reading
+		notes = append(notes, strconv.FormatInt(r.Stalled, 10)+" stalled")
+	}
+	if len(notes) > 0 {
+		s += " (" + strings.Join(notes, ", ") + ")"
 	}
 	return s
 }
@@ -369,6 +380,7 @@ type jsonStatusLine struct {
 	BytesOut      *int64   `json:"bytes_out,omitempty"`
 	Reconnects    *int64   `json:"reconnects,omitempty"`
 	Refused       *int64   `json:"refused_connections,omitempty"`
+	Stalled       *int64   `json:"stalled_connections,omitempty"`
 }
 
 // known is nil for a counter the runtime does not report (-1).
@@ -449,7 +461,7 @@ func statusLines(rows []StatusRow) []jsonStatusLine {
 			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
 			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,
 			Active: known(r.Active), Total: known(r.Total), BytesIn: known(r.BytesIn),
-			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects), Refused: known(r.Refused),
+			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects), Refused: known(r.Refused), Stalled: known(r.Stalled),
 		})
 	}
 	return out

@@ -25,7 +25,7 @@ func statusScenario() ([]model.Forward, Actual, time.Time) {
 		"api": drunning(api, 8081, func(o *Observed) {
 			o.State.Restarts = 2
 			// A runtime that counts (native).
-			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120, Refused: 3,
+			o.Runtime = runtime.Status{Alive: true, Pod: "api-5d9c7b6f4-x2x7q", Active: 1, Total: 40, BytesIn: 81234, BytesOut: 5120, Refused: 3, Stalled: 2,
 				LastCheck: now.Add(-3 * time.Second)}
 		}),
 		// Unused and without a health block: the runtime leaves it

@@ -198,6 +198,9 @@ type Status struct {
 	Reconnects int64
 	// Refused counts connections refused because MaxConnections were open.
 	Refused int64
+	// Stalled counts connections reset because their local client stopped
+	// reading while the pod sent (it would have held up the others).
+	Stalled int64
 	// Health is the runtime's own verdict (one of the Health* verdicts;
 	// "" = the runtime does not check).
 	Health      string
@@ -221,7 +224,7 @@ type Status struct {
 // Unknown is a Status whose counters are unknown: runtimes that report no
 // counters start from it.
 func Unknown() Status {
-	return Status{Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1}
+	return Status{Active: -1, Total: -1, BytesIn: -1, BytesOut: -1, Reconnects: -1, Refused: -1, Stalled: -1}
 }
 
 // Runtime runs forwards. Implementations must be safe for concurrent use.

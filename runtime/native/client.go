@@ -241,7 +241,7 @@ func toStatus(es engine.Status) runtime.Status {
 	return runtime.Status{
 		Alive: es.Listening, LastError: es.LastError, Pod: es.Pod,
 		Active: es.Active, Total: es.Total, BytesIn: es.BytesIn, BytesOut: es.BytesOut,
-		Reconnects: es.Reconnects, Refused: es.Refused,
+		Reconnects: es.Reconnects, Refused: es.Refused, Stalled: es.Stalled,
 		Health: es.Health, HealthError: es.HealthError,
 		LastCheck: es.LastCheck, Heals: true, Since: es.Since, Restarts: es.Restarts,
 	}

@@ -30,7 +30,7 @@ var (
 	}
 	wireEngineStatus = engine.Status{
 		Listening: true, Addr: "127.0.0.1:8080", Pod: "api-7d9f", Active: 2, Total: 10, BytesIn: 1000, BytesOut: 200,
-		Reconnects: 1, Refused: 3, Health: engine.HealthHealthy, HealthError: "none yet", LastCheck: wireTime,
+		Reconnects: 1, Refused: 3, Stalled: 2, Health: engine.HealthHealthy, HealthError: "none yet", LastCheck: wireTime,
 		LastError: "dial: refused", Since: wireTime.Add(-time.Hour), Restarts: 4,
 	}
 	wireEngineEvent = engine.Event{Seq: 7, Time: wireTime, Kind: engine.EventConnClosed, Pod: "api-7d9f",

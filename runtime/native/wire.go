@@ -63,6 +63,7 @@ type wireStatus struct {
 	BytesOut    int64     `json:"bytes_out"`
 	Reconnects  int64     `json:"reconnects"`
 	Refused     int64     `json:"refused,omitempty"`
+	Stalled     int64     `json:"stalled,omitempty"`
 	Health      string    `json:"health"`
 	HealthError string    `json:"health_error,omitempty"`
 	LastCheck   time.Time `json:"last_check,omitzero"`
@@ -117,7 +118,7 @@ func (w *wireKubeconfig) source() kubeconfig.Source {
 func statusToWire(s engine.Status) wireStatus {
 	return wireStatus{
 		Listening: s.Listening, Addr: s.Addr, Pod: s.Pod, Active: s.Active, Total: s.Total,
-		BytesIn: s.BytesIn, BytesOut: s.BytesOut, Reconnects: s.Reconnects, Refused: s.Refused,
+		BytesIn: s.BytesIn, BytesOut: s.BytesOut, Reconnects: s.Reconnects, Refused: s.Refused, Stalled: s.Stalled,
 		Health: s.Health, HealthError: s.HealthError, LastCheck: s.LastCheck, LastError: s.LastError,
 		Since: s.Since, Restarts: s.Restarts,
 	}
@@ -126,7 +127,7 @@ func statusToWire(s engine.Status) wireStatus {
 func (w wireStatus) engine() engine.Status {
 	return engine.Status{
 		Listening: w.Listening, Addr: w.Addr, Pod: w.Pod, Active: w.Active, Total: w.Total,
-		BytesIn: w.BytesIn, BytesOut: w.BytesOut, Reconnects: w.Reconnects, Refused: w.Refused,
+		BytesIn: w.BytesIn, BytesOut: w.BytesOut, Reconnects: w.Reconnects, Refused: w.Refused, Stalled: w.Stalled,
 		Health: w.Health, HealthError: w.HealthError, LastCheck: w.LastCheck, LastError: w.LastError,
 		Since: w.Since, Restarts: w.Restarts,
 	}

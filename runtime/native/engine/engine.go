@@ -44,6 +44,12 @@ type Options struct {
 	// HalfCloseTimeout ends a connection whose local client sent EOF once
 	// the pod has sent nothing for this long (default 5 s).
 	HalfCloseTimeout time.Duration
+	// StallTimeout is how long a local client may take no byte while its
+	// connection holds its full buffer (64 KiB) of the pod's bytes before
+	// that connection is reset (default DefaultStallTimeout, 250 ms): SPDY
+	// has no per-stream flow control, so waiting longer would stall every
+	// connection through the same tunnel.
+	StallTimeout time.Duration
 	// ForceSPDY dials SPDY for every context (Clients.ForceSPDY does it per
 	// context).
 	ForceSPDY bool
@@ -89,6 +95,7 @@ func (o *Options) setDefaults() {
 	def(&o.RefusedRetry, 3*time.Second)
 	def(&o.HalfCloseTimeout, 5*time.Second)
 	def(&o.DrainTimeout, 2*time.Second)
+	def(&o.StallTimeout, DefaultStallTimeout)
 	def(&o.BackoffInitial, 250*time.Millisecond)
 	def(&o.BackoffMax, 30*time.Second)
 	def(&o.ClockCheckInterval, 5*time.Second)

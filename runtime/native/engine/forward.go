@@ -52,10 +52,12 @@ type Config struct {
 // DefaultMaxConnections is a forward's cap on concurrent connections when
 // its Config sets none. A thousand connections opened at once on one
 // forward must all be served, so the cap is well above that; it bounds
-// what one flood costs: each connection holds four goroutines, two 32 KiB
-// copy buffers and up to 64 KiB kept for a replay, so about 4096 × 170 KiB
-// ≈ 0.7 GiB at worst (clients that each sent 64 KiB before the pod
-// answered), and 4096 of the process's file descriptors. Measured, an open
+// what one flood costs: each connection holds five goroutines, a 32 KiB
+// copy buffer (to the pod), up to 64 KiB kept for a replay and up to
+// 64 KiB (and a frame) of the pod's bytes its client has not taken yet, so
+// about 4096 × 200 KiB ≈ 0.8 GiB at worst (clients that each sent 64 KiB
+// before the pod answered, or stopped reading), and 4096 of the process's
+// file descriptors. Measured, an open
 // connection that waits costs the agent about 40 KiB of RSS (kpf-scale
 // --flood 1000: 24 MB before, 64 MB with the thousand open).
 const DefaultMaxConnections = 4096
@@ -78,7 +80,10 @@ type Status struct {
 	Reconnects int64 `json:"reconnects"`
 	// Refused counts local connections closed at once because
 	// MaxConnections were open.
-	Refused     int64     `json:"refused,omitempty"`
+	Refused int64 `json:"refused,omitempty"`
+	// Stalled counts local connections reset because their client stopped
+	// reading (Options.StallTimeout) while the pod sent.
+	Stalled     int64     `json:"stalled,omitempty"`
 	Health      string    `json:"health"` // HealthHealthy, HealthUnhealthy, HealthUnknown, HealthIdle or HealthNone
 	HealthError string    `json:"health_error,omitempty"`
 	LastCheck   time.Time `json:"last_check,omitzero"` // when the last health check ended
@@ -111,7 +116,7 @@ type Forward struct {
 	active, total                 atomic.Int64
 	closing                       atomic.Int64 // of active: the client sent EOF, the pod may still answer
 	bytesIn, bytesOut, reconnects atomic.Int64
-	refused                       atomic.Int64
+	refused, stalled              atomic.Int64
 
 	mu         sync.Mutex
 	conns      map[net.Conn]struct{}
@@ -211,7 +216,7 @@ func (f *Forward) Status() Status {
 	f.mu.Unlock()
 	s.Active, s.Total = max(f.active.Load()-f.closing.Load(), 0), f.total.Load()
 	s.BytesIn, s.BytesOut, s.Reconnects = f.bytesIn.Load(), f.bytesOut.Load(), f.reconnects.Load()
-	s.Refused = f.refused.Load()
+	s.Refused, s.Stalled = f.refused.Load(), f.stalled.Load()
 	s.Health, s.HealthError, s.LastCheck = f.healthStatus()
 	return s
 }
@@ -479,21 +484,6 @@ func (r *replayReader) kept() ([]byte, bool) {
 	return r.buf, !r.off
 }
 
-// answerWriter writes the pod's bytes to the client, first telling rec that
-// the pod answered.
-type answerWriter struct {
-	w    io.Writer
-	rec  *replayReader
-	once sync.Once
-}
-
-func (a *answerWriter) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		a.once.Do(a.rec.answered)
-	}
-	return a.w.Write(p)
-}
-
 // noteConn records where a connection went and starts health checks.
 func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
 	f.mu.Lock()
@@ -703,10 +693,20 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 	var in, out atomic.Int64
 	remoteDone, localDone := make(chan struct{}), make(chan struct{})
 	localFailed := make(chan struct{})
+	// The pod's bytes are taken off the tunnel at once, whatever the
+	// client does (toClient): a client that stops reading is reset rather
+	// than let it stall the tunnel's other connections.
+	var answered sync.Once
+	down := newToClient(data, conn, func(n int) {
+		answered.Do(rec.answered)
+		f.bytesIn.Add(int64(n))
+		in.Add(int64(n))
+	}, f.catch, f.e.opts.StallTimeout)
+	var downErr error
 	go func() {
 		defer close(remoteDone)
 		defer f.catch("copying from the pod")
-		_, _ = io.Copy(&answerWriter{w: countWriter{conn, &f.bytesIn, &in}, rec: rec}, data)
+		downErr = down.run()
 	}()
 	go func() {
 		defer close(localDone)
@@ -782,6 +782,7 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 		conn.Close()
 	}
 	<-remoteDone
+	down.readerDone()
 	<-localDone
 	var msg string
 	select {
@@ -790,6 +791,11 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 		_ = errStream.Reset()
 	}
 	ev := Event{Kind: EventConnClosed, Pod: pod, BytesIn: in.Load(), BytesOut: out.Load()}
+	if errors.Is(downErr, errStalled) {
+		f.stalled.Add(1)
+		ev.Message = down.stallReason()
+		f.log.Debug("connection reset: its client stopped reading", "pod", pod, "remote", conn.RemoteAddr().String(), "stall", f.e.opts.StallTimeout, "buffered", down.bound)
+	}
 	var err error
 	if msg != "" {
 		err = fmt.Errorf("pod %s: %s", pod, msg)

@@ -52,7 +52,7 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 		// apimachinery's IsUpgradeFailure does not recognise, so the plain
 		// NewFallbackDialer never falls back (a user allowed only create
 		// on pods/portforward then cannot forward at all).
-		ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.Config)
+		ws, err := newWSDialer(u, c.Config)
 		if err != nil {
 			return nil, fmt.Errorf("building the WebSocket dialer: %w", err)
 		}

@@ -1,0 +1,130 @@
+package engine
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	constants "k8s.io/apimachinery/pkg/util/portforward"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/websocket"
+	"k8s.io/streaming/pkg/httpstream"
+	streamspdy "k8s.io/streaming/pkg/httpstream/spdy"
+)
+
+// frameConn writes each SPDY frame to its connection in one Write.
+// spdystream's framer writes a frame in pieces — a data frame as its
+// stream id (4 bytes), flags and length (4) and data; a control frame in
+// five or more pieces — and on the WebSocket tunnel every Write is a
+// WebSocket message of its own, and a TLS record: three messages, records
+// and syscalls per data frame for kpf and the API server, where one does.
+// frameConn reads the frame's length from its header and holds the pieces
+// until the frame is whole. The framer writes one frame at a time (under
+// its lock) and each frame whole, so nothing is ever held past the end of
+// a frame; should the bytes ever not parse as frames, it passes every
+// Write through from then on.
+type frameConn struct {
+	net.Conn
+	mu      sync.Mutex
+	buf     []byte
+	need    int  // bytes still to come of the frame in buf (-1: its header is not whole yet)
+	through bool // lost track of the frames: pass writes through
+}
+
+const spdyHeaderLen = 8
+
+func newFrameConn(c net.Conn) *frameConn { return &frameConn{Conn: c, need: -1} }
+
+func (c *frameConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.through {
+		return c.Conn.Write(p)
+	}
+	if c.need < 0 { // the header
+		if len(c.buf)+len(p) > spdyHeaderLen {
+			return c.lose(p)
+		}
+		c.buf = append(c.buf, p...)
+		if len(c.buf) < spdyHeaderLen {
+			return len(p), nil
+		}
+		c.need = int(uint32(c.buf[5])<<16 | uint32(c.buf[6])<<8 | uint32(c.buf[7]))
+	} else {
+		if len(p) > c.need {
+			return c.lose(p)
+		}
+		c.buf = append(c.buf, p...)
+		c.need -= len(p)
+	}
+	if c.need > 0 {
+		return len(p), nil
+	}
+	// The frame is whole.
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > 64<<10 {
+		c.buf = nil // a rare big frame: do not keep its buffer
+	}
+	c.buf, c.need = c.buf[:0], -1
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// lose writes what is held and p, and passes every later Write through.
+func (c *frameConn) lose(p []byte) (int, error) {
+	c.through = true
+	if len(c.buf) > 0 {
+		held := c.buf
+		c.buf = nil
+		if _, err := c.Conn.Write(held); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// wsDialer is client-go's SPDY-over-WebSocket dialer
+// (portforward.NewSPDYOverWebsocketDialerForStreaming) with the tunnel
+// wrapped in a frameConn.
+type wsDialer struct {
+	url       *url.URL
+	transport http.RoundTripper
+	holder    websocket.ConnectionHolder
+}
+
+func newWSDialer(u *url.URL, cfg *rest.Config) (*wsDialer, error) {
+	transport, holder, err := websocket.RoundTripperFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &wsDialer{url: u, transport: transport, holder: holder}, nil
+}
+
+// Dial implements httpstream.Dialer.
+func (d *wsDialer) Dial(protocols ...string) (httpstream.Connection, string, error) {
+	req, err := http.NewRequest(http.MethodGet, d.url.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	tunneling := make([]string, 0, len(protocols))
+	for _, p := range protocols {
+		tunneling = append(tunneling, constants.WebsocketsSPDYTunnelingPrefix+p)
+	}
+	conn, err := websocket.Negotiate(d.transport, d.holder, req, tunneling...)
+	if err != nil {
+		return nil, "", err
+	}
+	if conn == nil {
+		return nil, "", fmt.Errorf("negotiated websocket connection is nil")
+	}
+	protocol := strings.TrimPrefix(conn.Subprotocol(), constants.WebsocketsSPDYTunnelingPrefix)
+	tc := portforward.NewTunnelingConnection("client", conn)
+	sc, err := streamspdy.NewClientConnectionWithPings(newFrameConn(tc), portforward.PingPeriod)
+	return sc, protocol, err
+}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/moby/spdystream/spdy"
+)
+
+// writesConn records each Write it gets.
+type writesConn struct {
+	net.Conn
+	writes [][]byte
+}
+
+func (w *writesConn) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// TestFrameConnOneWritePerFrame: spdystream's framer, writing through a
+// frameConn, gives the connection exactly the bytes it would have written
+// itself, in one Write per frame (the framer writes a data frame in three
+// pieces, a control frame in more); bytes that are not SPDY frames pass
+// through unchanged.
+func TestFrameConnOneWritePerFrame(t *testing.T) {
+	frames := []struct {
+		name  string
+		frame spdy.Frame
+	}{
+		// One header each: the framer writes a header block in map order,
+		// so two framers given two headers may compress them differently.
+		{"syn stream", &spdy.SynStreamFrame{StreamId: 1, Headers: http.Header{"Streamtype": {"data"}}}},
+		{"data", &spdy.DataFrame{StreamId: 1, Data: bytes.Repeat([]byte("x"), 32<<10)}},
+		{"small data", &spdy.DataFrame{StreamId: 3, Data: []byte("GET / HTTP/1.1\r\n\r\n")}},
+		{"empty data with FIN", &spdy.DataFrame{StreamId: 1, Flags: spdy.DataFlagFin}},
+		{"big data", &spdy.DataFrame{StreamId: 5, Data: bytes.Repeat([]byte("y"), 200<<10)}},
+		{"ping", &spdy.PingFrame{Id: 7}},
+		{"rst stream", &spdy.RstStreamFrame{StreamId: 1, Status: spdy.Cancel}},
+		{"syn reply", &spdy.SynReplyFrame{StreamId: 2, Headers: http.Header{"A": {"b"}}}},
+		{"go away", &spdy.GoAwayFrame{LastGoodStreamId: 5}},
+	}
+	var want bytes.Buffer
+	plain, err := spdy.NewFramer(&want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &writesConn{}
+	fc := newFrameConn(rec)
+	framer, err := spdy.NewFramer(fc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if err := plain.WriteFrame(f.frame); err != nil {
+			t.Fatal(err)
+		}
+		if err := framer.WriteFrame(f.frame); err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		if len(rec.writes) != i+1 {
+			t.Fatalf("after the %s frame: %d writes, want %d (one per frame)", f.name, len(rec.writes), i+1)
+		}
+	}
+	if got := bytes.Join(rec.writes, nil); !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("the connection got %d bytes that differ from the framer's own %d", len(got), want.Len())
+	}
+
+	// Not frames: a write longer than a header passes through at once.
+	rec = &writesConn{}
+	fc = newFrameConn(rec)
+	junk := []byte("0123456789abcdef")
+	for range 2 {
+		if n, err := fc.Write(junk); n != len(junk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if len(rec.writes) != 2 || !bytes.Equal(bytes.Join(rec.writes, nil), append(junk, junk...)) {
+		t.Errorf("bytes that are not frames: %q, want them passed through", rec.writes)
+	}
+}

@@ -131,6 +131,10 @@ func specSum(f *model.Forward) [sha256.Size / 2]byte {
 // number (then it is restarted on the next free one above its wanted port;
 // Apply stops it before it starts the other there). Changes are sorted by
 // name.
+//
+// Diff is longer than a screen on purpose: it is the rule table of the
+// plan, pure and read top to bottom (each rule a case); split, its order
+// would hide in calls.
 func Diff(desired []model.Forward, actual Actual, checker PortChecker) Plan {
 	fs := slices.Clone(desired)
 	if !slices.IsSortedFunc(fs, byForwardName) {

@@ -93,53 +93,10 @@ func (o *Observer) observe(ctx context.Context, st *state.File, forwards []model
 	}
 	t := now()
 	for name, sf := range st.Forwards {
-		ob := Observed{State: sf, Health: HealthUnknown, LastError: sf.LastError}
-		if !sf.Handle.IsZero() {
-			r := inspected[sf.Handle]
-			status, err := r.status, r.err
-			ob.Runtime = status
-			switch {
-			case err != nil:
-				ob.LastError = fmt.Sprintf("inspecting %s: %v", sf.Handle, err)
-			default:
-				ob.Alive = status.Alive
-				if status.LastError != "" {
-					ob.LastError = status.LastError
-				}
-			}
-		}
-		i, inSpec := byName[name]
-		switch {
-		case !inSpec || !ob.Alive:
-			// not probed
-		case ob.Runtime.Health != "":
-			// The runtime checks the forward itself (the native agent,
-			// through its tunnel): a probe of the local port would only
-			// open a tunnel that should stay idle.
-			ob.Health, ob.HealthError = HealthState(ob.Runtime.Health), ob.Runtime.HealthError
-			if ob.Health == HealthHealthy || ob.Health == HealthNone {
-				ob.HealthError = ""
-			}
-		case forwards[i].Health.Kind == model.HealthNone:
-			ob.Health = HealthNone
-		case o.Prober != nil && !probe:
-			if rec := o.records[name]; rec != nil && rec.handle == sf.Handle && rec.port == sf.LocalPort {
-				ob.Health, ob.HealthError = rec.verdict, rec.err
-			}
-		case o.Prober != nil:
-			rec := o.records[name]
-			if rec == nil || rec.handle != sf.Handle || rec.port != sf.LocalPort {
-				rec = &probeRecord{handle: sf.Handle, port: sf.LocalPort, verdict: HealthUnknown}
-				o.records[name] = rec
-			}
-			interval := forwards[i].Health.Interval
-			if interval <= 0 {
-				interval = runtime.DefaultHealthInterval
-			}
-			if rec.last.IsZero() || t.Sub(rec.last) >= interval {
-				jobs = append(jobs, probeJob{name: name, f: forwards[i], port: sf.LocalPort})
-			} else {
-				ob.Health, ob.HealthError = rec.verdict, rec.err
+		ob := inspected.observed(sf)
+		if i, inSpec := byName[name]; inSpec && ob.Alive {
+			if job := o.health(&ob, name, forwards[i], probe, t); job != nil {
+				jobs = append(jobs, *job)
 			}
 		}
 		actual[name] = ob
@@ -148,7 +105,77 @@ func (o *Observer) observe(ctx context.Context, st *state.File, forwards []model
 
 	o.runProbes(ctx, jobs)
 
+	o.recordProbes(jobs, t, actual)
+	if probe {
+		o.prune(st.Forwards)
+	}
+	return actual
+}
+
+// observed is what the runtime says of forward sf (not its health yet).
+func (in inspections) observed(sf state.Forward) Observed {
+	ob := Observed{State: sf, Health: HealthUnknown, LastError: sf.LastError}
+	if sf.Handle.IsZero() {
+		return ob
+	}
+	r := in[sf.Handle]
+	ob.Runtime = r.status
+	if r.err != nil {
+		ob.LastError = fmt.Sprintf("inspecting %s: %v", sf.Handle, r.err)
+		return ob
+	}
+	ob.Alive = r.status.Alive
+	if r.status.LastError != "" {
+		ob.LastError = r.status.LastError
+	}
+	return ob
+}
+
+// health sets the health of ob, a live forward of the spec (f): the
+// runtime's own verdict when it checks the forward, else the last probe's,
+// or, when probing and a probe is due at t, the probe to make. o.mu is
+// held.
+func (o *Observer) health(ob *Observed, name string, f model.Forward, probe bool, t time.Time) *probeJob {
+	sf := ob.State
+	switch {
+	case ob.Runtime.Health != "":
+		// The runtime checks the forward itself (the native agent,
+		// through its tunnel): a probe of the local port would only
+		// open a tunnel that should stay idle.
+		ob.Health, ob.HealthError = HealthState(ob.Runtime.Health), ob.Runtime.HealthError
+		if ob.Health == HealthHealthy || ob.Health == HealthNone {
+			ob.HealthError = ""
+		}
+	case f.Health.Kind == model.HealthNone:
+		ob.Health = HealthNone
+	case o.Prober != nil && !probe:
+		if rec := o.records[name]; rec != nil && rec.handle == sf.Handle && rec.port == sf.LocalPort {
+			ob.Health, ob.HealthError = rec.verdict, rec.err
+		}
+	case o.Prober != nil:
+		rec := o.records[name]
+		if rec == nil || rec.handle != sf.Handle || rec.port != sf.LocalPort {
+			rec = &probeRecord{handle: sf.Handle, port: sf.LocalPort, verdict: HealthUnknown}
+			o.records[name] = rec
+		}
+		interval := f.Health.Interval
+		if interval <= 0 {
+			interval = runtime.DefaultHealthInterval
+		}
+		if rec.last.IsZero() || t.Sub(rec.last) >= interval {
+			return &probeJob{name: name, f: f, port: sf.LocalPort}
+		}
+		ob.Health, ob.HealthError = rec.verdict, rec.err
+	}
+	return nil
+}
+
+// recordProbes records the probes made at t and sets the health they
+// settle in actual: healthy at once, unhealthy after FailureThreshold
+// failures in a row.
+func (o *Observer) recordProbes(jobs []probeJob, t time.Time, actual Actual) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	for _, j := range jobs {
 		rec := o.records[j.name]
 		rec.last = t
@@ -170,11 +197,6 @@ func (o *Observer) observe(ctx context.Context, st *state.File, forwards []model
 		ob.Health, ob.HealthError = rec.verdict, rec.err
 		actual[j.name] = ob
 	}
-	o.mu.Unlock()
-	if probe {
-		o.prune(st.Forwards)
-	}
-	return actual
 }
 
 type inspection struct {
@@ -182,10 +204,13 @@ type inspection struct {
 	err    error
 }
 
+// inspections are the results of inspectAll, by handle.
+type inspections map[runtime.Handle]inspection
+
 // inspectAll inspects every handle of st: in one call per runtime where
 // the runtime can (the native agent answers for all its forwards at once),
 // else one Inspect each. It runs without o.mu held.
-func (o *Observer) inspectAll(ctx context.Context, st *state.File) map[runtime.Handle]inspection {
+func (o *Observer) inspectAll(ctx context.Context, st *state.File) inspections {
 	hs := make([]runtime.Handle, 0, len(st.Forwards))
 	for _, sf := range st.Forwards {
 		if !sf.Handle.IsZero() {

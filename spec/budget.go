@@ -139,7 +139,8 @@ func (s *scope) guard(expr *hcl.Expression) bool {
 
 // walk guards e and everything in it and returns what replaces e. It knows
 // hclsyntax's expression types, so that the common ones cost no closure,
-// and falls back to hclsyntax.VisitAll for the others.
+// and falls back to hclsyntax.VisitAll for the others. It is one case
+// per expression type, which is why it is longer than a screen.
 func (s *scope) walk(e hclsyntax.Expression) (hclsyntax.Expression, bool) {
 	found := false
 	sub := func(x *hclsyntax.Expression) {

@@ -468,31 +468,7 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 		f.Sensitive = setField(f.Sensitive, k)
 	}
 
-	_, hasTarget := attrs["target"]
-	_, hasSelector := attrs["selector"]
-	switch {
-	case hasTarget && hasSelector:
-		e.errorAt(attrs["selector"].Range, "Conflicting target and selector", "Forward %q sets both target (at %s) and selector; set exactly one.", rf.name, rangePos(attrs["target"].Range))
-	case !hasTarget && !hasSelector:
-		e.errorAt(rf.decl, "Missing target", "Forward %q needs a target (e.g. target = \"service/api\") or a selector (e.g. selector = { app = \"api\" }).", rf.name)
-	}
-	if v, a, ok := e.str(attrs, "target"); ok {
-		t, why := parseTarget(v)
-		if why != "" {
-			if e.redacted(a) {
-				e.errorAt(a.Expr.Range(), "Invalid target", "%s is not a valid target: a target is KIND/NAME, e.g. service/api, with KIND one of service (svc), pod (po), deployment (deploy) or statefulset (sts).", e.show(a, v))
-			} else {
-				e.errorAt(a.Expr.Range(), "Invalid target", "%q is not a valid target: %s.", v, why)
-			}
-		}
-		f.Target = t
-		e.record(&f.Sensitive, FieldTarget, a)
-	}
-	if m, a, ok := e.stringMap(attrs, "selector"); ok {
-		e.checkSelector(a, m)
-		f.Selector = m
-		e.record(&f.Sensitive, FieldSelector, a)
-	}
+	e.decodeTarget(&f, rf)
 	if v, a, ok := e.str(attrs, "context"); ok {
 		f.Context = v
 		e.record(&f.Sensitive, FieldContext, a)
@@ -529,6 +505,52 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 			f.LocalPort = n
 		}
 	}
+	e.decodeOptions(&f, attrs)
+	h := defs.health.overlay(e.decodeHealth(rf.health))
+	if e.anySensitive(rf.health) {
+		f.Sensitive = setField(f.Sensitive, FieldHealth)
+	}
+	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold, Declared: h.declared}
+	redacted := e.redacted(attrs["local_port"]) || e.redacted(attrs["address"])
+	if _, own := attrs["address"]; !own {
+		redacted = redacted || defs.addressRedacted
+	}
+	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted, hostnames: hn.rng}
+}
+
+// decodeTarget sets what f forwards to: its target or its selector,
+// exactly one of them.
+func (e *evaluator) decodeTarget(f *Forward, rf *rawNamed) {
+	attrs := rf.attrs
+	_, hasTarget := attrs["target"]
+	_, hasSelector := attrs["selector"]
+	switch {
+	case hasTarget && hasSelector:
+		e.errorAt(attrs["selector"].Range, "Conflicting target and selector", "Forward %q sets both target (at %s) and selector; set exactly one.", rf.name, rangePos(attrs["target"].Range))
+	case !hasTarget && !hasSelector:
+		e.errorAt(rf.decl, "Missing target", "Forward %q needs a target (e.g. target = \"service/api\") or a selector (e.g. selector = { app = \"api\" }).", rf.name)
+	}
+	if v, a, ok := e.str(attrs, "target"); ok {
+		t, why := parseTarget(v)
+		if why != "" {
+			if e.redacted(a) {
+				e.errorAt(a.Expr.Range(), "Invalid target", "%s is not a valid target: a target is KIND/NAME, e.g. service/api, with KIND one of service (svc), pod (po), deployment (deploy) or statefulset (sts).", e.show(a, v))
+			} else {
+				e.errorAt(a.Expr.Range(), "Invalid target", "%q is not a valid target: %s.", v, why)
+			}
+		}
+		f.Target = t
+		e.record(&f.Sensitive, FieldTarget, a)
+	}
+	if m, a, ok := e.stringMap(attrs, "selector"); ok {
+		e.checkSelector(a, m)
+		f.Selector = m
+		e.record(&f.Sensitive, FieldSelector, a)
+	}
+}
+
+// decodeOptions sets f's enabled, runtime, max_connections and open.
+func (e *evaluator) decodeOptions(f *Forward, attrs hcl.Attributes) {
 	if v, a, ok := e.boolean(attrs, "enabled"); ok {
 		f.Enabled = v
 		e.record(&f.Sensitive, FieldEnabled, a)
@@ -548,16 +570,6 @@ func (e *evaluator) decodeForward(rf *rawNamed, defs defaultsVal) *forwardInfo {
 			e.record(&f.Sensitive, FieldOpen, a)
 		}
 	}
-	h := defs.health.overlay(e.decodeHealth(rf.health))
-	if e.anySensitive(rf.health) {
-		f.Sensitive = setField(f.Sensitive, FieldHealth)
-	}
-	f.Health = Health{Kind: h.kind, HTTPPath: h.path, Interval: h.interval, Timeout: h.timeout, FailureThreshold: h.threshold, Declared: h.declared}
-	redacted := e.redacted(attrs["local_port"]) || e.redacted(attrs["address"])
-	if _, own := attrs["address"]; !own {
-		redacted = redacted || defs.addressRedacted
-	}
-	return &forwardInfo{f: f, attrs: attrs, portRedacted: redacted, hostnames: hn.rng}
 }
 
 // maxConnections evaluates max_connections: a whole number from 1.

@@ -311,6 +311,10 @@ func (s *nestScanner) popIf(open byte) {
 
 // nestingExceeds returns the offset of the first byte at which the depth
 // exceeds max, and that depth; -1 when it never does.
+//
+// It is one byte-level scanner loop (a state machine over HCL's
+// strings, templates, heredocs and comments) kept in one piece so that
+// its states read together; it runs before any parse, on hostile input.
 func nestingExceeds(src []byte, max int) (int, int) {
 	s := &nestScanner{
 		frames:    make([]scanFrame, 1, 16),

@@ -250,56 +250,70 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 	decls := make(map[string]*outputDecl, len(names))
 	deps := make(map[string][]string, len(names))
 	for _, name := range names {
-		ro := m.outputs[name]
-		d := &outputDecl{name: name, decl: ro.decl}
-		a, ok := ro.attrs["value"]
-		if !ok {
-			e.errorAt(ro.decl, "Missing output value", "Output %q needs a value: value = forward.NAME.address, for example.", name)
-			continue
+		if d := e.decodeOutput(m, name, o.open); d != nil {
+			decls[name], deps[name] = d, d.outputs
 		}
-		d.expr = a.Expr
-		e.scope.guard(&d.expr)
-		if v, _, ok := e.str(ro.attrs, "description"); ok {
-			d.description = v
-		}
-		if v, _, ok := e.boolean(ro.attrs, "sensitive"); ok {
-			d.sensitive = v
-		}
-		seen := map[string]bool{}
-		reported := len(e.diags)
-		for _, tr := range a.Expr.Variables() {
-			switch tr.RootName() {
-			case "forward":
-				f, ok := e.forwardRef(tr, o.open)
-				if ok && !seen[f] {
-					seen[f] = true
-					d.forwards = append(d.forwards, f)
-				}
-			case "output":
-				if len(tr) < 2 {
-					e.errorAt(tr.SourceRange(), "Invalid output reference", "Refer to another output as output.NAME.")
-					continue
-				}
-				step, ok := tr[1].(hcl.TraverseAttr)
-				if !ok {
-					e.errorAt(tr.SourceRange(), "Invalid output reference", "Refer to another output as output.NAME.")
-					continue
-				}
-				if _, declared := m.outputs[step.Name]; !declared {
-					e.errorAt(tr.SourceRange(), "Reference to undeclared output", "No output %q is declared.", step.Name)
-					continue
-				}
-				deps[name] = append(deps[name], step.Name)
-				d.outputs = append(d.outputs, step.Name)
-			}
-		}
-		sort.Strings(d.forwards)
-		d.badRefs = len(e.diags) > reported
-		decls[name] = d
 	}
+	o.list = e.orderOutputs(m, names, decls, deps)
+	e.checkOutputs(o)
+	o.ctx = &hcl.EvalContext{Variables: e.ctx.Variables, Functions: e.ctx.Functions}
+	return o
+}
 
-	// Order: each output after those it refers to; a cycle is an error
-	// naming every output in it.
+// decodeOutput checks output name and the forwards and outputs it refers
+// to (nil: it has no value).
+func (e *evaluator) decodeOutput(m *rawModule, name string, open map[string]string) *outputDecl {
+	ro := m.outputs[name]
+	d := &outputDecl{name: name, decl: ro.decl}
+	a, ok := ro.attrs["value"]
+	if !ok {
+		e.errorAt(ro.decl, "Missing output value", "Output %q needs a value: value = forward.NAME.address, for example.", name)
+		return nil
+	}
+	d.expr = a.Expr
+	e.scope.guard(&d.expr)
+	if v, _, ok := e.str(ro.attrs, "description"); ok {
+		d.description = v
+	}
+	if v, _, ok := e.boolean(ro.attrs, "sensitive"); ok {
+		d.sensitive = v
+	}
+	seen := map[string]bool{}
+	reported := len(e.diags)
+	for _, tr := range a.Expr.Variables() {
+		switch tr.RootName() {
+		case "forward":
+			f, ok := e.forwardRef(tr, open)
+			if ok && !seen[f] {
+				seen[f] = true
+				d.forwards = append(d.forwards, f)
+			}
+		case "output":
+			if len(tr) < 2 {
+				e.errorAt(tr.SourceRange(), "Invalid output reference", "Refer to another output as output.NAME.")
+				continue
+			}
+			step, ok := tr[1].(hcl.TraverseAttr)
+			if !ok {
+				e.errorAt(tr.SourceRange(), "Invalid output reference", "Refer to another output as output.NAME.")
+				continue
+			}
+			if _, declared := m.outputs[step.Name]; !declared {
+				e.errorAt(tr.SourceRange(), "Reference to undeclared output", "No output %q is declared.", step.Name)
+				continue
+			}
+			d.outputs = append(d.outputs, step.Name)
+		}
+	}
+	sort.Strings(d.forwards)
+	d.badRefs = len(e.diags) > reported
+	return d
+}
+
+// orderOutputs puts each output after those it refers to; a cycle is an
+// error naming every output in it.
+func (e *evaluator) orderOutputs(m *rawModule, names []string, decls map[string]*outputDecl, deps map[string][]string) []*outputDecl {
+	var list []*outputDecl
 	const (
 		visiting = 1
 		done     = 2
@@ -328,15 +342,20 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 		stack = stack[:len(stack)-1]
 		mark[name] = done
 		if d := decls[name]; d != nil {
-			o.list = append(o.list, d)
+			list = append(list, d)
 		}
 	}
 	for _, name := range names {
 		visit(name)
 	}
 
-	// Evaluate once with every forward attribute unknown: functions,
-	// types and attribute names are checked now, not when the forwards run.
+	return list
+}
+
+// checkOutputs evaluates every output once with every forward attribute
+// unknown: functions, types and attribute names are checked now, not when
+// the forwards run.
+func (e *evaluator) checkOutputs(o *Outputs) {
 	vars := make(map[string]cty.Value, len(e.ctx.Variables)+2)
 	for k, v := range e.ctx.Variables {
 		vars[k] = v
@@ -361,8 +380,6 @@ func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Output
 		}
 		vals[d.name] = val
 	}
-	o.ctx = &hcl.EvalContext{Variables: e.ctx.Variables, Functions: e.ctx.Functions}
-	return o
 }
 
 // forwardRef checks a forward.NAME[.ATTR] traversal and returns NAME.

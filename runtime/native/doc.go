@@ -4,7 +4,14 @@
 // with client-go). `kpf apply` starts the agent detached in its own
 // session, so forwards outlive the command; the CLI talks to it over a
 // unix socket in the workspace's state directory (0600 in a 0700
-// directory; no TCP port) with a versioned protocol of JSON lines.
+// directory; no TCP port) with a versioned protocol of JSON lines. The
+// protocol's messages (protocol.go) carry wire types of their own
+// (wire.go), mapped from and to runtime.Spec, kubeconfig.Source,
+// engine.Status and engine.Event there only; testdata/protocol holds
+// protocol 1 as golden JSON (go test -run TestProtocolGolden -update).
+// client.go holds the calls to the agent, lifecycle.go how the CLI finds,
+// starts, replaces and stops it, eventview.go how an event reads in kpf
+// logs.
 //
 // The CLI dials the socket only when it is a socket of its own user (not a
 // link to another workspace's) and uses an agent only when the state

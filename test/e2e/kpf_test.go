@@ -495,7 +495,7 @@ forward "web" {
 
 	w.writeSpec("kpf.hcl", one+fmt.Sprintf(`
 forward "api" {
-  target      = "svc/api"
+  target      = "deployments.apps/api"
   local_port  = %d
   remote_port = 8080
 }

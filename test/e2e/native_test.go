@@ -341,7 +341,9 @@ func TestNativeDeletedPodReplacementServes(t *testing.T) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
 	port := freeLocalPort(t)
-	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "deployment/api"
+	// kubectl's group-qualified spelling: spec and the engine share one
+	// table of kinds (internal/kinds).
+	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "deployment.apps/api"
   local_port  = %d
   remote_port = 8080
 `, port)))

@@ -112,6 +112,45 @@
 //     listening, the panic its last error); the process and the other
 //     forwards go on.
 //
+// Locks, per type (a field not named here is set before the value is
+// shared and only read after, or is atomic):
+//   - Engine.mu guards closed, sources, tunnels, forwards, open and
+//     clockOff, and podSource.refs (the count of forwards sharing a
+//     source: acquireSource and releaseSource change it with the map).
+//   - Forward.mu guards conns, lastErr, pod, lastTunnel, port, bo,
+//     nextDial, lostTunnel and health (healthState: the check loop's
+//     running flag, failures, lastOK, lastCheck, lastErr). The counters
+//     (listening, active, total, closing, bytes, reconnects, refused) are
+//     atomics, read without it; the event ring has its own eventLog.mu.
+//   - tunnel.mu guards streams, idle, closed, reason, users, draining and
+//     checks; conn and err are written once before ready is closed and
+//     read after it.
+//   - podSource.mu guards store, changed, listOnly, synced, err and told;
+//     health reads listOnly and store under it (healthStatus) without
+//     holding Forward.mu.
+//   - batcher.mu guards kinds (with every batchState in it);
+//     replayReader.mu its buf, off and readErr; eventLog.mu the ring.
+//
+// Lock order: Forward.mu → tunnel.mu → Engine.mu. A Forward may hold its
+// mu while it asks for a tunnel's state or the Engine's maps
+// (keepChecking: openTunnel, then isOpen); a tunnel holds its mu while it
+// counts itself open in the Engine (finishDial → tunnelOpened). The
+// Engine never calls into a Forward or a tunnel with Engine.mu held
+// (podGone, closeTunnels and Close copy what they need and let go first);
+// a tunnel tells its users it closed (tunnelClosed) after releasing
+// tunnel.mu. podSource.mu, batcher.mu, replayReader.mu and eventLog.mu
+// are leaves: nothing else is taken while one is held.
+//
+// Clock: Options.Now is the engine's one clock for what it records and
+// decides by comparing times (event times, Status.Since, health ages,
+// the dial backoff, the refusal log's pace); tests inject a fake one.
+// Waits use real timers and deadlines (time.AfterFunc, context timeouts,
+// connection deadlines, and the bound on a refused connection's replays,
+// which bounds real waits); the sleep detector reads the monotonic clock
+// beside the wall clock (Engine.sample, faked apart in tests); the
+// durations in debug logs and the shared calls' ages are real time.
+// forward.go's pipe keeps its own (its rewrite is under way).
+//
 // Cost: an idle forward is its listener, its accept goroutine and its
 // share of an informer; without WhileIdle, health checks and the clock
 // watcher run only while tunnels are open. A WhileIdle forward adds a

@@ -22,7 +22,9 @@ import (
 type Options struct {
 	// Log receives the engine's logs (named "engine", With forward).
 	Log hclog.Logger
-	// Now is the clock for event times and Status.Since (tests fake it).
+	// Now is the engine's clock: event times, Status.Since, health ages,
+	// the dial backoff (doc.go says what reads real time instead). Tests
+	// fake it.
 	Now func() time.Time
 	// IdleTimeout closes a tunnel this long after its last stream ended
 	// (default 30 s).

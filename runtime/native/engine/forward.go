@@ -287,7 +287,7 @@ func (f *Forward) refuse(conn net.Conn, warned *time.Time) {
 	}
 	conn.Close()
 	n := f.refused.Add(1)
-	if now := time.Now(); now.Sub(*warned) >= refuseLogEvery {
+	if now := f.e.opts.Now(); now.Sub(*warned) >= refuseLogEvery {
 		*warned = now
 		msg := fmt.Sprintf("%d connections open, the forward's max_connections: refusing new ones (%d refused so far)", f.cfg.MaxConnections, n)
 		f.log.Warn("refusing connections", "max_connections", f.cfg.MaxConnections, "refused", n)

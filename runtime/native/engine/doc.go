@@ -118,10 +118,11 @@
 //     clockOff, and podSource.refs (the count of forwards sharing a
 //     source: acquireSource and releaseSource change it with the map).
 //   - Forward.mu guards conns, lastErr, pod, lastTunnel, port, bo,
-//     nextDial, lostTunnel and health (healthState: the check loop's
-//     running flag, failures, lastOK, lastCheck, lastErr). The counters
-//     (listening, active, total, closing, bytes, reconnects, refused) are
-//     atomics, read without it; the event ring has its own eventLog.mu.
+//     nextDial and health (healthState: the check loop's running flag,
+//     failures, lastOK, lastCheck, lastErr). The counters (listening,
+//     active, total, closing, bytes, reconnects, refused) and lostTunnel
+//     are atomics, read without it (a closing tunnel sets lostTunnel of
+//     its users under tunnel.mu); the event ring has its own eventLog.mu.
 //   - tunnel.mu guards streams, idle, closed, reason, users, draining and
 //     checks; conn and err are written once before ready is closed and
 //     read after it.

@@ -127,8 +127,12 @@ type Forward struct {
 	bo         *backoff.ExponentialBackOff
 	// nextDial: no dial to that pod before (backoff after its failed
 	// dial); the delays grow with the forward's failures (bo).
-	nextDial   map[types.UID]time.Time
-	lostTunnel bool // the next dial is a reconnect
+	nextDial map[types.UID]time.Time
+	// lostTunnel: the next dial is a reconnect. Atomic, not under mu: a
+	// closing tunnel sets it under its own lock, before it lets the
+	// connections on it end (tunnel.close), so that a new connection
+	// dialed at once is counted as the reconnect it is.
+	lostTunnel atomic.Bool
 	health     healthState
 }
 
@@ -634,19 +638,13 @@ func (f *Forward) dialSucceeded() {
 		f.bo.Reset()
 	}
 	f.nextDial = nil
-	if f.lostTunnel {
-		f.lostTunnel = false
+	if f.lostTunnel.CompareAndSwap(true, false) {
 		f.reconnects.Add(1)
 	}
 }
 
 // tunnelClosed is told by a tunnel this forward used that it closed.
 func (f *Forward) tunnelClosed(t *tunnel, reason string) {
-	if reason != reasonIdle {
-		f.mu.Lock()
-		f.lostTunnel = true
-		f.mu.Unlock()
-	}
 	select { // let an idle health loop end now rather than at its next tick
 	case f.healthWake <- struct{}{}:
 	default:

@@ -358,6 +358,11 @@ func (t *tunnel) close(reason string) {
 		return
 	}
 	t.closed, t.reason = true, reason
+	if reason != reasonIdle {
+		for f := range t.users { // before the connections on t can end
+			f.lostTunnel.Store(true)
+		}
+	}
 	close(t.gone)
 	if t.idle != nil {
 		t.idle.Stop()

@@ -293,9 +293,12 @@ type cancelReader struct {
 	cancel context.CancelFunc
 }
 
+// Close closes the pipe before it stops the writer, so a pending Read
+// returns io.ErrClosedPipe rather than the EOF of a writer that ended.
 func (r *cancelReader) Close() error {
+	err := r.PipeReader.Close()
 	r.cancel()
-	return r.PipeReader.Close()
+	return err
 }
 
 // liveHook is the live view's side of the watch's events: a line of the

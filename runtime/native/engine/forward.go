@@ -284,13 +284,14 @@ func (f *Forward) track(conn net.Conn) bool {
 const refuseLogEvery = 5 * time.Second
 
 // refuse closes a connection beyond MaxConnections at once, with a reset
-// (the client sees it refused, and no TIME_WAIT stays here), and counts it.
+// (the client sees it refused, and no TIME_WAIT stays here), and counts it
+// first, so a client that saw the reset finds it in Status.
 func (f *Forward) refuse(conn net.Conn, warned *time.Time) {
+	n := f.refused.Add(1)
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetLinger(0)
 	}
 	conn.Close()
-	n := f.refused.Add(1)
 	if now := f.e.opts.Now(); now.Sub(*warned) >= refuseLogEvery {
 		*warned = now
 		msg := fmt.Sprintf("%d connections open, the forward's max_connections: refusing new ones (%d refused so far)", f.cfg.MaxConnections, n)

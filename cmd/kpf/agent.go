@@ -22,6 +22,7 @@ type agentOptions struct {
 	// Serve, and the flags below, are set by the agent's supervisor on
 	// the serving agent it starts (native.Supervise).
 	Serve        bool
+	Kept         int // forward listeners passed on (-1: no keeper link)
 	Instance     string
 	Supervisor   int
 	Restarts     int
@@ -50,6 +51,7 @@ func (a *app) agentCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.StateDir, "state-dir", "", "the workspace's state `directory`")
 	f.BoolVar(&o.Serve, "serve", false, "serve on the socket inherited from the supervisor (descriptor 3)")
+	f.IntVar(&o.Kept, "kept-listeners", -1, "how many forward listeners the supervisor passes on (descriptors 5 onwards)")
 	f.StringVar(&o.Instance, "instance", "", "the agent instance (set by the supervisor)")
 	f.IntVar(&o.Supervisor, "supervisor", 0, "the supervisor's pid")
 	f.IntVar(&o.Restarts, "restarts", 0, "how many serving agents the supervisor started before this one")
@@ -86,6 +88,9 @@ func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 	}
 	if o.Serve {
 		if opts.Listener, err = native.InheritedListener(); err != nil {
+			return err
+		}
+		if opts.Kept, err = native.InheritedKept(o.Kept, log); err != nil {
 			return err
 		}
 	}

@@ -46,6 +46,9 @@ type AgentOptions struct {
 	// Listener, when set, is the agent socket's listener, bound by the
 	// supervisor (Supervise) and inherited; nil means Serve binds it.
 	Listener net.Listener
+	// Kept are the forwards' listeners shared with the supervisor
+	// (InheritedKept); nil: listeners are bound and closed as usual.
+	Kept *Kept
 	// Instance names this agent in handles; "" means a new random one. A
 	// supervisor gives every serving agent it starts the same instance,
 	// and Serve then first serves again the persisted forwards of that
@@ -136,7 +139,7 @@ func Serve(ctx context.Context, opts AgentOptions) error {
 		}
 	}
 	if opts.Serve == nil {
-		opts.Serve = newEngineServer(opts.Log)
+		opts.Serve = newEngineServer(opts.Log, opts.Kept.Listen)
 	}
 	a := newAgent(opts, stateDir)
 	if w, ok := a.server.(tunnelWarmer); ok {

@@ -55,6 +55,7 @@ func testAgent(stateDir string, args []string) error {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	serve := fs.Bool("serve", false, "")
 	instance := fs.String("instance", "", "")
+	keptN := fs.Int("kept-listeners", -1, "")
 	supervisor := fs.Int("supervisor", 0, "")
 	restarts := fs.Int("restarts", 0, "")
 	cause := fs.String("restart-cause", "", "")
@@ -83,6 +84,10 @@ func testAgent(stateDir string, args []string) error {
 	if err != nil {
 		return err
 	}
+	kept, err := InheritedKept(*keptN, log)
+	if err != nil {
+		return err
+	}
 	if words := os.Getenv("KPF_TEST_LAST_WORDS"); words != "" {
 		// On SIGUSR1: die as a panic that escaped would, printing words.
 		usr := make(chan os.Signal, 1)
@@ -96,20 +101,28 @@ func testAgent(stateDir string, args []string) error {
 	idle, _ := time.ParseDuration(os.Getenv("KPF_TEST_IDLE_EXIT"))
 	return Serve(context.Background(), AgentOptions{
 		StateDir: stateDir, Version: os.Getenv("KPF_TEST_AGENT_VERSION"), IdleExit: idle,
-		Log: log, Serve: echoServer{}, Listener: ln, Scrubber: scrub,
+		Log: log, Serve: echoServer{listen: kept.Listen}, Listener: ln, Scrubber: scrub, Kept: kept,
 		Instance: *instance, Supervisor: *supervisor, Restarts: *restarts, RestartCause: *cause,
 	})
 }
 
-type echoServer struct{}
+// echoServer serves forwards that greet with their name and echo; listen
+// binds their listeners (nil: net.Listen).
+type echoServer struct {
+	listen func(ctx context.Context, addr string) (net.Listener, error)
+}
 
 func (echoServer) Close() {}
 
-func (echoServer) Start(_ context.Context, _ kubeconfig.Source, s runtime.Spec) (Forward, error) {
+func (e echoServer) Start(ctx context.Context, _ kubeconfig.Source, s runtime.Spec) (Forward, error) {
 	if strings.HasSuffix(s.Target, "/missing") {
 		return nil, fmt.Errorf("%s not found: %w", s.Target, runtime.ErrPermanent)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.Address, strconv.Itoa(s.LocalPort)))
+	listen := e.listen
+	if listen == nil {
+		listen = func(_ context.Context, addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+	}
+	ln, err := listen(ctx, net.JoinHostPort(s.Address, strconv.Itoa(s.LocalPort)))
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("listening: %w: %w", err, runtime.ErrPortInUse)
 	}

@@ -32,7 +32,12 @@
 // leaves the file before it stops. When the serving agent dies (kill -9,
 // OOM, a panic), the supervisor starts another at once, on the same
 // socket and as the same agent instance, which serves every persisted
-// forward again under its id: the CLI's handles still name them. Only a
+// forward again under its id: the CLI's handles still name them. The
+// supervisor also keeps a copy of every forward's listener (Kept, kept.go:
+// the serving agent passes each one it binds over a socket pair, and tells
+// it to close its copy before a forward's Stop returns), so a forward's
+// port stays bound while no serving agent runs: a client that connects then
+// waits in the backlog, and the next agent inherits the listener. Only a
 // crash loop is slowed down (backoff), and given up only while nothing is
 // persisted. When both die, or on Windows (a single process) when the
 // agent dies, its forwards are gone and every handle naming them reads as

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -35,11 +36,12 @@ type clientsKey struct {
 // newEngineServer serves with the engine. As with kubectl,
 // KUBECTL_PORT_FORWARD_WEBSOCKETS=false (in the environment of the kpf that
 // started the agent) skips the WebSocket upgrade and dials SPDY.
-func newEngineServer(log hclog.Logger) *engineServer {
+// listen binds the forwards' listeners.
+func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr string) (net.Listener, error)) *engineServer {
 	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Log: log}
 	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
 	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false",
-		TunnelClosed: rel.tunnelClosed, TunnelsChanged: s.tunnelsChanged}
+		TunnelClosed: rel.tunnelClosed, TunnelsChanged: s.tunnelsChanged, Listen: listen}
 	s.e = engine.New(opts)
 	return s
 }

@@ -195,6 +195,11 @@ func boundSpec(s runtime.Spec, fwd Forward) runtime.Spec {
 	return s
 }
 
+// addrOf is the address a spec's forward listens on.
+func addrOf(s runtime.Spec) string {
+	return net.JoinHostPort(s.Address, strconv.Itoa(s.LocalPort))
+}
+
 // restoreWait bounds how long a restarted agent waits for its forwards'
 // first starts before it answers the CLI; later ones go on in the
 // background.
@@ -210,15 +215,21 @@ func (a *agent) restore(ctx context.Context) {
 		a.log.Warn("the forward set cannot be restored", "error", err)
 	}
 	if set.Instance != a.hello.Instance {
+		a.opts.Kept.ReleaseExcept(nil)
 		a.mu.Lock()
 		a.gen++
 		a.mu.Unlock()
 		a.persist()
 		return
 	}
-	for _, p := range set.Forwards {
+	addrs := make([]string, len(set.Forwards))
+	for i, p := range set.Forwards {
 		a.opts.Scrubber.Add(p.Spec.SensitiveValues()...) // before anything can log or report it
+		addrs[i] = addrOf(p.Spec)
 	}
+	// Listeners bound but never persisted (the agent died between the
+	// two) close; the others wait for their forwards.
+	a.opts.Kept.ReleaseExcept(addrs)
 	a.preDial(ctx, set.Tunnels)
 	var firsts []<-chan struct{}
 	a.mu.Lock()
@@ -417,6 +428,7 @@ func (r *restored) Stop() error {
 	if fwd != nil {
 		return fwd.Stop()
 	}
+	r.a.opts.Kept.Release(addrOf(r.p.Spec)) // its port, kept for it, is free now
 	return nil
 }
 

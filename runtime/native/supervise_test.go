@@ -3,12 +3,17 @@
 package native
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,6 +104,81 @@ func TestKilledAgentServesAgain(t *testing.T) {
 		t.Errorf("watch reported %+v of a forward that serves again", ev)
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// TestKeptListenersWaitForTheNextAgent: while no serving agent runs (the
+// killed one is dead, its supervisor is stopped before it starts the next),
+// a forward's port still accepts: the supervisor keeps a copy of its
+// listener, and the connection waits in its backlog until the next agent
+// inherits the listener and serves it. A forward stopped afterwards frees
+// its port at once (the supervisor's copy closes with it); one that was
+// bound but never persisted is not kept past the restart.
+func TestKeptListenersWaitForTheNextAgent(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	port := freePort(t)
+	h, err := r.Start(ctx, spec("api", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup, pid := r.SupervisorPID(ctx), r.AgentPID(ctx)
+	if err := syscall.Kill(sup, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			_ = syscall.Kill(sup, syscall.SIGCONT)
+		}
+	}
+	t.Cleanup(resume)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testwait.For(t, 10*time.Second, 5*time.Millisecond, "the killed agent exited", func() bool { return exited(t, pid) })
+
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 2*time.Second)
+	if err != nil {
+		t.Fatalf("connecting while no agent runs: %v; want it accepted into the kept listener's backlog", err)
+	}
+	defer c.Close()
+	resume()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || strings.TrimSpace(line) != "api" {
+		t.Fatalf("the waiting connection: %q, %v; want the next agent to serve it", line, err)
+	}
+	if r.AgentPID(ctx) == pid {
+		t.Fatal("served by the killed agent")
+	}
+
+	if err := r.Stop(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatalf("binding a stopped forward's port: %v; want it free (no copy kept)", err)
+	}
+	ln.Close()
+}
+
+// exited reports whether pid has exited (a zombie counts: its sockets are
+// closed).
+func exited(t *testing.T, pid int) bool {
+	t.Helper()
+	if gone(pid) {
+		return true
+	}
+	if goruntime.GOOS == "linux" {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true
+		}
+		_, rest, _ := strings.Cut(string(b), ") ")
+		return strings.HasPrefix(rest, "Z")
+	}
+	out, err := exec.Command("ps", "-o", "stat=", "-p", strconv.Itoa(pid)).Output()
+	return err != nil || strings.HasPrefix(strings.TrimSpace(string(out)), "Z")
 }
 
 // TestHungAgentIsReplaced: a serving agent that answers nothing (stopped

@@ -120,7 +120,9 @@ func Supervise(ctx context.Context, o SuperviseOptions) error {
 		return fmt.Errorf("passing on the agent socket: %w", err)
 	}
 	defer f.Close()
-	s := &supervisor{o: o, socket: f, instance: randomID(), out: newScrubbedOutput(o.StateDir, os.Stderr)}
+	raiseOpenFileLimit(o.Log) // it keeps a copy of every forward's listener
+	s := &supervisor{o: o, socket: f, instance: randomID(), out: newScrubbedOutput(o.StateDir, os.Stderr), kept: newKeeper(o.Log)}
+	defer s.kept.closeAll()
 	o.Log.Info("supervisor started", "pid", os.Getpid(), "socket", socket, "instance", s.instance)
 	return s.loop(ctx)
 }
@@ -130,6 +132,10 @@ type supervisor struct {
 	socket   *os.File
 	instance string
 	out      *scrubbedOutput
+	// kept holds a copy of the serving agent's forward listeners, so that
+	// their ports stay bound (connections wait in their backlogs) while
+	// it restarts.
+	kept *keeper
 }
 
 // loop runs serving agents until one exits cleanly or ctx ends.
@@ -171,27 +177,44 @@ func (s *supervisor) persisted() bool {
 // runChild runs one serving agent until it exits: nil if it exited
 // cleanly. When ctx ends it is asked to exit (SIGTERM).
 func (s *supervisor) runChild(ctx context.Context, restarts int, cause string) error {
-	args := append(slices.Clone(s.o.Args), "--serve", "--instance", s.instance,
-		"--supervisor", strconv.Itoa(os.Getpid()), "--restarts", strconv.Itoa(restarts))
+	kept := s.kept.files()
+	link, agentEnd, err := s.kept.link()
+	if err != nil {
+		return fmt.Errorf("starting the serving agent: %w", err)
+	}
+	defer link.Close()
+	args := append(slices.Clone(s.o.Args), "--serve", "--kept-listeners", strconv.Itoa(len(kept)),
+		"--instance", s.instance, "--supervisor", strconv.Itoa(os.Getpid()), "--restarts", strconv.Itoa(restarts))
 	if cause != "" {
 		args = append(args, "--restart-cause", cause)
 	}
 	cmd := exec.Command(s.o.Executable, args...) // not CommandContext: ctx asks it to exit, never kills it
-	cmd.ExtraFiles = []*os.File{s.socket}
+	cmd.ExtraFiles = append([]*os.File{s.socket, agentEnd}, kept...)
 	// What the serving agent prints outside its log (a panic's trace, the
 	// Go runtime's fatal errors) passes through the supervisor, scrubbed
 	// of the persisted forwards' sensitive values, to agent.out.
 	pr, pw, err := os.Pipe()
 	if err != nil {
+		_ = agentEnd.Close()
 		return fmt.Errorf("starting the serving agent: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	err = cmd.Start()
 	_ = pw.Close()
+	_ = agentEnd.Close()
 	if err != nil {
 		_ = pr.Close()
 		return fmt.Errorf("starting the serving agent: %w", err)
 	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.kept.serve(link)
+	}()
+	defer func() {
+		_ = link.Close()
+		<-served
+	}()
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -644,13 +645,13 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 	}
 }
 
-// killServingAgent kills the serving agent with kill -9 and waits until
-// its supervisor has started another; it returns when it killed.
 // TestNativeRestoredForwardFollowsTargetChangedMeanwhile: the serving
 // agent dies while its supervisor is stopped, the service's selector and
 // port change, then the supervisor goes on: the restarted agent serves with
 // the persisted resolution at once, reads the service again, and starts the
-// forward anew on the same port with the new one.
+// forward anew on the same port with the new one. Meanwhile, with no agent
+// running, web's port still accepts (the supervisor keeps its listener):
+// a request made then waits and is answered by the next agent.
 func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	t.Parallel()
 	w, web, _, _ := appliedThreeForwards(t)
@@ -670,12 +671,25 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	waitUntil(t, 10*time.Second, "the killed agent to exit", func() bool { return exited(agent) })
+	waiting, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(web)), 5*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to web while no agent runs: %v; want it accepted (the supervisor keeps the listener)", err)
+	}
+	defer waiting.Close()
+	if _, err := io.WriteString(waiting, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
 	ctx := testContext(t)
 	patch := `{"spec":{"selector":{"app":"api"},"ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]}}`
 	if out, err := testCluster.Kubectl(ctx, "-n", w.ns, "patch", "service", "web", "--type", "merge", "-p", patch); err != nil {
 		t.Fatalf("patching service web: %v: %s", err, out)
 	}
 	cont()
+	_ = waiting.SetDeadline(time.Now().Add(30 * time.Second))
+	if answer, err := io.ReadAll(waiting); !bytes.HasPrefix(answer, []byte("HTTP/1.")) {
+		t.Errorf("the request made while no agent ran: %q, %v; want the next agent to answer it", answer, err)
+	}
 	waitUntil(t, 30*time.Second, "web to answer from the api pods", func() bool {
 		body, err := httpGetOnce(ctx, web, "/")
 		return err == nil && strings.HasPrefix(body, "api-")
@@ -689,6 +703,17 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	}
 }
 
+// exited reports whether pid has exited: gone, or a zombie (its sockets
+// are closed).
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z")
+}
+
 // appliedThreeForwards is a native workspace of its own namespace with
 // threeForwardSpec applied.
 func appliedThreeForwards(t *testing.T) (w *workspace, web, api, db int) {
@@ -700,6 +725,8 @@ func appliedThreeForwards(t *testing.T) (w *workspace, web, api, db int) {
 	return w, web, api, db
 }
 
+// killServingAgent kills the serving agent with kill -9 and waits until
+// its supervisor has started another; it returns when it killed.
 func (w *workspace) killServingAgent() time.Time {
 	w.t.Helper()
 	agent := w.oneAgent()

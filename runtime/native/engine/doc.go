@@ -19,7 +19,9 @@
 //     pods are Running, Ready and not terminating. Where watching pods is
 //     forbidden but listing is allowed, each new connection lists instead;
 //     for pod/NAME where listing is forbidden too, it reads the pod.
-//   - Listeners: bound once at Start on an IP literal only (a host name or
+//   - Listeners: bound once at Start (through Options.Listen, which the
+//     agent uses to hand over the listeners its supervisor kept through a
+//     restart) on an IP literal only (a host name or
 //     "" wraps runtime.ErrPermanent; a taken port wraps
 //     runtime.ErrPortInUse) and kept until Stop, whatever the pods do. A
 //     failed Accept (out of file descriptors) is retried after a pause

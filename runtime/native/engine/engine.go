@@ -77,6 +77,10 @@ type Options struct {
 	// tunnels' pods with it, so that a restarted agent dials them again
 	// before its first connection asks (PreDial).
 	TunnelsChanged func()
+	// Listen, if set, binds a forward's listener on addr (an IP literal
+	// and a port) instead of net.ListenConfig: the agent hands it the
+	// listeners its supervisor kept through a restart.
+	Listen func(ctx context.Context, addr string) (net.Listener, error)
 }
 
 func (o *Options) setDefaults() {
@@ -107,6 +111,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = 500
+	}
+	if o.Listen == nil {
+		o.Listen = func(ctx context.Context, addr string) (net.Listener, error) {
+			var lc net.ListenConfig
+			return lc.Listen(ctx, "tcp", addr)
+		}
 	}
 }
 
@@ -189,8 +199,7 @@ func (e *Engine) Start(ctx context.Context, c *Clients, cfg Config) (*Forward, e
 	}
 	t1 := time.Now()
 	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.LocalPort))
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
+	ln, err := e.opts.Listen(ctx, addr)
 	if err != nil {
 		if isAddrInUse(err) {
 			return nil, fmt.Errorf("forward %s: listening on %s: %w: %w", cfg.Name, addr, runtime.ErrPortInUse, err)

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -595,9 +594,36 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(w.wsStateDir(), native.ForwardsFile))
 		return err == nil && strings.Contains(string(b), `"tunnels":[{`)
 	})
-	killed := w.killServingAgent()
+	// The kill, with the supervisor stopped until the agent is dead: no
+	// serving agent runs, yet web's port accepts (the supervisor keeps a
+	// copy of its listener); a request made then waits in the backlog and
+	// the next agent answers it.
+	if err := syscall.Kill(sups[0], syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	cont := sync.OnceFunc(func() { _ = syscall.Kill(sups[0], syscall.SIGCONT) })
+	t.Cleanup(cont)
+	agent := w.oneAgent()
+	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the killed agent to exit", func() bool { return exited(agent) })
+	waiting, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(web)), 5*time.Second)
+	if err != nil {
+		t.Fatalf("connecting to web while no agent runs: %v; want it accepted (the supervisor keeps the listener)", err)
+	}
+	defer waiting.Close()
+	if _, err := io.WriteString(waiting, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	cont()
+	went := time.Now()
+	_ = waiting.SetDeadline(time.Now().Add(30 * time.Second))
+	if answer, err := bufio.NewReader(waiting).ReadString('\n'); !strings.HasPrefix(answer, "HTTP/1.") {
+		t.Errorf("the request made while no agent ran: %q, %v; want the next agent to answer it", answer, err)
+	}
 	serveAgain(t, web, api, db, 30*time.Second)
-	t.Logf("serving again %s after the kill", time.Since(killed).Round(time.Millisecond))
+	t.Logf("serving again %s after the supervisor went on", time.Since(went).Round(time.Millisecond))
 	waitUntil(t, 10*time.Second, "the restarted agent to dial its tunnels again", func() bool {
 		b, _ := os.ReadFile(filepath.Join(w.wsStateDir(), "logs", "agent.log"))
 		return regexp.MustCompile(`tunnels dialed again after the restart: tunnels=[1-9]\d* failed=0`).Match(b)
@@ -649,9 +675,7 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 // agent dies while its supervisor is stopped, the service's selector and
 // port change, then the supervisor goes on: the restarted agent serves with
 // the persisted resolution at once, reads the service again, and starts the
-// forward anew on the same port with the new one. Meanwhile, with no agent
-// running, web's port still accepts (the supervisor keeps its listener):
-// a request made then waits and is answered by the next agent.
+// forward anew on the same port with the new one.
 func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	t.Parallel()
 	w, web, _, _ := appliedThreeForwards(t)
@@ -671,25 +695,12 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the killed agent to exit", func() bool { return exited(agent) })
-	waiting, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(web)), 5*time.Second)
-	if err != nil {
-		t.Fatalf("connecting to web while no agent runs: %v; want it accepted (the supervisor keeps the listener)", err)
-	}
-	defer waiting.Close()
-	if _, err := io.WriteString(waiting, "GET / HTTP/1.0\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
 	ctx := testContext(t)
 	patch := `{"spec":{"selector":{"app":"api"},"ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]}}`
 	if out, err := testCluster.Kubectl(ctx, "-n", w.ns, "patch", "service", "web", "--type", "merge", "-p", patch); err != nil {
 		t.Fatalf("patching service web: %v: %s", err, out)
 	}
 	cont()
-	_ = waiting.SetDeadline(time.Now().Add(30 * time.Second))
-	if answer, err := io.ReadAll(waiting); !bytes.HasPrefix(answer, []byte("HTTP/1.")) {
-		t.Errorf("the request made while no agent ran: %q, %v; want the next agent to answer it", answer, err)
-	}
 	waitUntil(t, 30*time.Second, "web to answer from the api pods", func() bool {
 		body, err := httpGetOnce(ctx, web, "/")
 		return err == nil && strings.HasPrefix(body, "api-")

@@ -239,8 +239,11 @@ func (k *keeper) handle(line string, fds []int) string {
 			_ = old.Close()
 		}
 		k.held[addr] = f
+		n := len(k.held)
 		k.mu.Unlock()
-		k.log.Debug("keeping a listener", "addr", addr)
+		// No address in the supervisor's log: it is not scrubbed of the
+		// forwards' sensitive values (an address may be one).
+		k.log.Debug("keeping a listener", "held", n)
 		return "ok"
 	case op == "drop" && len(fds) == 0:
 		k.mu.Lock()
@@ -248,8 +251,9 @@ func (k *keeper) handle(line string, fds []int) string {
 			_ = f.Close()
 			delete(k.held, addr)
 		}
+		n := len(k.held)
 		k.mu.Unlock()
-		k.log.Debug("dropped a listener", "addr", addr)
+		k.log.Debug("dropped a listener", "held", n)
 		return "ok"
 	default:
 		closeFDs(fds)

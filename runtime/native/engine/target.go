@@ -185,22 +185,13 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 	}
 	r := &resolved{namespace: ns, port: port}
 	if cfg.Target == "" {
-		if len(cfg.Selector) == 0 {
-			return nil, runtime.Permanent(fmt.Errorf("neither a target nor a selector"))
-		}
-		sel, err := labels.ValidatedSelectorFromSet(cfg.Selector)
-		if err != nil {
-			return nil, runtime.Permanent(fmt.Errorf("selector: %w", err))
-		}
-		r.selector, r.describe = sel, "selector "+sel.String()
-		return r, nil
+		return r.bySelector(cfg.Selector)
 	}
 	kind, name, err := ParseTarget(cfg.Target)
 	if err != nil {
 		return nil, err
 	}
 	r.describe = kind + "/" + name
-	var labelSel *metav1.LabelSelector
 	switch kind {
 	case KindPod:
 		// The pod need not exist yet only if it may be created later; a
@@ -211,26 +202,58 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		r.podName, r.selector = name, labels.Everything()
 		return r, nil
 	case KindService:
-		svc, err := readAs[*corev1.Service](ctx, c, ns, KindService, name,
-			func(ctx context.Context) (any, error) { return c.API.GetService(ctx, ns, name) },
-			func(ctx context.Context) (map[string]any, error) {
-				l, err := c.API.ListServices(ctx, ns)
-				if err != nil {
-					return nil, err
-				}
-				return byName(l.Items), nil
-			})
-		if err != nil {
-			return nil, classify(err, "reading service "+ns+"/"+name)
-		}
-		if len(svc.Spec.Selector) == 0 {
-			return nil, runtime.Permanent(fmt.Errorf("service %s/%s has no selector", ns, name))
-		}
-		r.selector = labels.SelectorFromSet(svc.Spec.Selector)
-		if r.port, err = servicePort(svc, port); err != nil {
-			return nil, err
-		}
-		return r, nil
+		return r.byService(ctx, c, name)
+	}
+	labelSel, err := workloadSelector(ctx, c, ns, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	return r.byLabelSelector(labelSel)
+}
+
+// bySelector is a forward's own label selector (no target).
+func (r *resolved) bySelector(set map[string]string) (*resolved, error) {
+	if len(set) == 0 {
+		return nil, runtime.Permanent(fmt.Errorf("neither a target nor a selector"))
+	}
+	sel, err := labels.ValidatedSelectorFromSet(set)
+	if err != nil {
+		return nil, runtime.Permanent(fmt.Errorf("selector: %w", err))
+	}
+	r.selector, r.describe = sel, "selector "+sel.String()
+	return r, nil
+}
+
+// byService reads service name: its selector, and its port mapped to the
+// pods' (servicePort).
+func (r *resolved) byService(ctx context.Context, c *Clients, name string) (*resolved, error) {
+	ns := r.namespace
+	svc, err := readAs[*corev1.Service](ctx, c, ns, KindService, name,
+		func(ctx context.Context) (any, error) { return c.API.GetService(ctx, ns, name) },
+		func(ctx context.Context) (map[string]any, error) {
+			l, err := c.API.ListServices(ctx, ns)
+			if err != nil {
+				return nil, err
+			}
+			return byName(l.Items), nil
+		})
+	if err != nil {
+		return nil, classify(err, "reading service "+ns+"/"+name)
+	}
+	if len(svc.Spec.Selector) == 0 {
+		return nil, runtime.Permanent(fmt.Errorf("service %s/%s has no selector", ns, name))
+	}
+	r.selector = labels.SelectorFromSet(svc.Spec.Selector)
+	if r.port, err = servicePort(svc, r.port); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// workloadSelector reads a deployment's or a statefulset's spec.selector
+// (nil: it has none).
+func workloadSelector(ctx context.Context, c *Clients, ns, kind, name string) (*metav1.LabelSelector, error) {
+	switch kind {
 	case KindDeployment:
 		d, err := readAs[*appsv1.Deployment](ctx, c, ns, KindDeployment, name,
 			func(ctx context.Context) (any, error) { return c.API.GetDeployment(ctx, ns, name) },
@@ -244,7 +267,7 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		if err != nil {
 			return nil, classify(err, "reading deployment "+ns+"/"+name)
 		}
-		labelSel = d.Spec.Selector
+		return d.Spec.Selector, nil
 	case KindStatefulSet:
 		s, err := readAs[*appsv1.StatefulSet](ctx, c, ns, KindStatefulSet, name,
 			func(ctx context.Context) (any, error) { return c.API.GetStatefulSet(ctx, ns, name) },
@@ -258,8 +281,13 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		if err != nil {
 			return nil, classify(err, "reading statefulset "+ns+"/"+name)
 		}
-		labelSel = s.Spec.Selector
+		return s.Spec.Selector, nil
 	}
+	return nil, nil
+}
+
+// byLabelSelector is a workload's spec.selector, which must select.
+func (r *resolved) byLabelSelector(labelSel *metav1.LabelSelector) (*resolved, error) {
 	if labelSel == nil {
 		return nil, runtime.Permanent(fmt.Errorf("%s has no selector", r.describe))
 	}

@@ -132,48 +132,11 @@ type applyOptions struct {
 }
 
 func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
-	var todo []*Change
-	a.mu.Lock()
-	a.reserved = make(map[portKey]bool)
-	for i := range p.Changes {
-		c := &p.Changes[i]
-		if c.Action == NoOp {
-			continue
-		}
-		todo = append(todo, c)
-		a.scrubValuesOf(c)
-		if c.Desired != nil && c.Port > 0 {
-			a.reserved[portKey{c.Desired.Address, c.Port}] = true
-		}
-	}
-	a.mu.Unlock()
-
+	todo := a.reserve(p)
 	unreachable := a.reachAll(ctx, todo)
 	waits, order := a.handoffs(todo)
-
-	limit := opts.maxParallel
-	if limit <= 0 {
-		limit = a.MaxParallel
-	}
-	if limit <= 0 {
-		limit = model.DefaultMaxParallel
-	}
+	semFor := a.semaphores(opts.maxParallel)
 	outcomes := make([]Outcome, len(todo))
-	// One bound per runtime: at least max_parallel, more where the runtime
-	// says its starts are cheap (the native agent's are a request, not a
-	// process).
-	sems := make(map[string]chan struct{})
-	semFor := func(name string) chan struct{} {
-		if sem, ok := sems[name]; ok {
-			return sem
-		}
-		n := limit
-		if p, ok := a.Runtime.(runtime.Parallelism); ok {
-			n = max(n, p.Parallel(name))
-		}
-		sems[name] = make(chan struct{}, n)
-		return sems[name]
-	}
 	var wg sync.WaitGroup
 	for _, i := range order {
 		c := todo[i]
@@ -204,7 +167,57 @@ func (a *Applier) apply(ctx context.Context, p Plan, opts applyOptions) Result {
 		}()
 	}
 	wg.Wait()
+	return a.result(outcomes)
+}
 
+// reserve returns the plan's changes to make (all but no-ops), their
+// values scrubbed, and reserves the ports they start forwards on.
+func (a *Applier) reserve(p Plan) []*Change {
+	var todo []*Change
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.reserved = make(map[portKey]bool)
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		if c.Action == NoOp {
+			continue
+		}
+		todo = append(todo, c)
+		a.scrubValuesOf(c)
+		if c.Desired != nil && c.Port > 0 {
+			a.reserved[portKey{c.Desired.Address, c.Port}] = true
+		}
+	}
+	return todo
+}
+
+// semaphores returns the bound of changes made at once for a runtime: one
+// per runtime, at least max_parallel (limit, else the Applier's, else the
+// default), more where the runtime says its starts are cheap (the native
+// agent's are a request, not a process).
+func (a *Applier) semaphores(limit int) func(runtime string) chan struct{} {
+	if limit <= 0 {
+		limit = a.MaxParallel
+	}
+	if limit <= 0 {
+		limit = model.DefaultMaxParallel
+	}
+	sems := make(map[string]chan struct{})
+	return func(name string) chan struct{} {
+		if sem, ok := sems[name]; ok {
+			return sem
+		}
+		n := limit
+		if p, ok := a.Runtime.(runtime.Parallelism); ok {
+			n = max(n, p.Parallel(name))
+		}
+		sems[name] = make(chan struct{}, n)
+		return sems[name]
+	}
+}
+
+// result saves the state and counts the failures.
+func (a *Applier) result(outcomes []Outcome) Result {
 	res := Result{Outcomes: outcomes}
 	a.mu.Lock()
 	if err := a.flushLocked(); err != nil {
@@ -460,22 +473,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	var h runtime.Handle
 	attempts, err := a.retry(ctx, c, nb, func() error {
 		var err error
-		h, err = a.Runtime.Start(context.WithoutCancel(ctx), runtime.Spec{
-			Name:       d.Name,
-			Target:     d.Target.String(),
-			Selector:   d.Selector,
-			Context:    d.Context,
-			Namespace:  d.Namespace,
-			Address:    d.Address,
-			LocalPort:  port,
-			RemotePort: d.RemotePort,
-			Kubeconfig: a.Kubeconfig,
-			Runtime:    d.Runtime,
-			Health:     runtimeHealth(d.Health),
-
-			MaxConnections: d.MaxConnections,
-			Sensitive:      sensitiveFields(d),
-		})
+		h, err = a.Runtime.Start(context.WithoutCancel(ctx), a.runtimeSpec(d, port))
 		if err == nil || runtime.IsPermanent(err) || !errors.Is(err, runtime.ErrPortInUse) {
 			return err
 		}
@@ -513,6 +511,34 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 		return out
 	}
 
+	a.succeeded(c, port, first, attempts, log, h)
+	return out
+}
+
+// runtimeSpec is what the runtime is asked to start for d, on port.
+func (a *Applier) runtimeSpec(d *model.Forward, port int) runtime.Spec {
+	return runtime.Spec{
+		Name:       d.Name,
+		Target:     d.Target.String(),
+		Selector:   d.Selector,
+		Context:    d.Context,
+		Namespace:  d.Namespace,
+		Address:    d.Address,
+		LocalPort:  port,
+		RemotePort: d.RemotePort,
+		Kubeconfig: a.Kubeconfig,
+		Runtime:    d.Runtime,
+		Health:     runtimeHealth(d.Health),
+
+		MaxConnections: d.MaxConnections,
+		Sensitive:      sensitiveFields(d),
+	}
+}
+
+// succeeded reports c's forward started (handle h) on port, moved from
+// first if the port was taken.
+func (a *Applier) succeeded(c *Change, port, first, attempts int, log hclog.Logger, h runtime.Handle) {
+	d := c.Desired
 	ev := ActionSucceeded{At: a.now(), Forward: c.Name, Action: c.Action, Address: a.scrub.Scrub(d.Address), Port: port, Attempts: attempts}
 	if port != first {
 		ev.MovedFrom = first
@@ -522,7 +548,6 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 	}
 	a.hook().ActionSucceeded(ev)
 	log.Info("forward running", "handle", h.String(), "port", port, "attempts", attempts)
-	return out
 }
 
 // entryFor is the state record of c's forward started on port (no handle

@@ -67,24 +67,9 @@ func (l *Loader) addSynthetic(name string, src []byte) {
 func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	l.files = map[string]*hcl.File{}
 	l.outputs = nil
-	dir := opts.Dir
-	if dir == "" {
-		dir = "."
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid workspace directory", Detail: err.Error()}}
-	}
-	primary, override, err := workspaceFiles(abs)
-	if err != nil {
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read workspace", Detail: fmt.Sprintf("Reading %s: %s.", dir, err)}}
-	}
-	if len(primary) == 0 {
-		detail := fmt.Sprintf("no kpf.hcl or *.kpf.hcl in %s; run kpf init to write a starter kpf.hcl.", dir)
-		if len(override) > 0 {
-			detail = fmt.Sprintf("no kpf.hcl or *.kpf.hcl in %s, only override files (%s), which have nothing to override.", dir, override[0])
-		}
-		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No spec files", Detail: detail}}
+	abs, primary, override, diags := specFiles(opts.Dir)
+	if diags != nil {
+		return nil, diags
 	}
 
 	// Syntax errors in any file stop loading before decoding, so that a
@@ -141,12 +126,42 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	if outputs.Len() > 0 {
 		l.outputs = outputs
 	}
+	return newWorkspace(abs, name, settings, infos, names), diags
+}
+
+// specFiles finds a workspace's spec files in dir (empty: "."): its
+// absolute path, the primary files and the override files, or why not.
+func specFiles(dir string) (string, []string, []string, hcl.Diagnostics) {
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid workspace directory", Detail: err.Error()}}
+	}
+	primary, override, err := workspaceFiles(abs)
+	if err != nil {
+		return "", nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Cannot read workspace", Detail: fmt.Sprintf("Reading %s: %s.", dir, err)}}
+	}
+	if len(primary) == 0 {
+		detail := fmt.Sprintf("no kpf.hcl or *.kpf.hcl in %s; run kpf init to write a starter kpf.hcl.", dir)
+		if len(override) > 0 {
+			detail = fmt.Sprintf("no kpf.hcl or *.kpf.hcl in %s, only override files (%s), which have nothing to override.", dir, override[0])
+		}
+		return "", nil, nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "No spec files", Detail: detail}}
+	}
+	return abs, primary, override, nil
+}
+
+// newWorkspace is the loaded workspace: its forwards sorted by name, each
+// with the workspace's runtime unless it names its own.
+func newWorkspace(abs, name string, settings Settings, infos []*forwardInfo, files []string) *Workspace {
 	ws := &Workspace{
 		Dir:      abs,
 		Name:     name,
 		Settings: settings,
 		Forwards: make([]Forward, len(infos)),
-		Files:    append(append([]string(nil), primary...), override...),
+		Files:    files,
 	}
 	for i, fi := range infos {
 		ws.Forwards[i] = fi.f
@@ -155,7 +170,7 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 		}
 	}
 	sort.Slice(ws.Forwards, func(i, j int) bool { return ws.Forwards[i].Name < ws.Forwards[j].Name })
-	return ws, diags
+	return ws
 }
 
 // parseFiles reads and parses the spec files, in parallel when there are

@@ -119,31 +119,8 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	}
 	applier := a.applier(s, view)
 	a.planOutputs(&p, s.ws, s.state)
-	switch {
-	case p.HasChanges():
-		if err := view.Plan(p); err != nil {
-			return err
-		}
-		res := applier.Apply(ctx, p)
-		view.Summary(views.SummaryOf(res, len(p.Errors)))
-		if res.SaveErr != nil {
-			return res.SaveErr
-		}
-		if res.Failed > 0 {
-			a.exit = exitError
-		}
-	case len(p.Errors) > 0:
-		if err := view.Plan(p); err != nil {
-			return err
-		}
-		view.Summary(views.SummaryOf(reconcile.Result{}, len(p.Errors)))
-	default:
-		if err := view.NoChanges(p); err != nil {
-			return err
-		}
-	}
-	if len(p.Errors) > 0 { // the others were applied
-		a.exit = exitError
+	if err := a.applyPlan(ctx, view, applier, p); err != nil {
+		return err
 	}
 	if err := a.keepEnvFile(s); err != nil {
 		fmt.Fprintf(a.io.Err, "Warning: %s\n", termtext.EscapeText(a.scrub.Scrub(err.Error())))
@@ -170,6 +147,39 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	err = w.Run(ctx)
 	view.WatchStopped()
 	return errors.Join(err, jsonErr(jsonView))
+}
+
+// applyPlan shows p and applies its changes; a change that failed, or a
+// forward whose spec has errors (the others are applied), sets the exit
+// status.
+func (a *app) applyPlan(ctx context.Context, view views.Apply, applier *reconcile.Applier, p reconcile.Plan) error {
+	switch {
+	case p.HasChanges():
+		if err := view.Plan(p); err != nil {
+			return err
+		}
+		res := applier.Apply(ctx, p)
+		view.Summary(views.SummaryOf(res, len(p.Errors)))
+		if res.SaveErr != nil {
+			return res.SaveErr
+		}
+		if res.Failed > 0 {
+			a.exit = exitError
+		}
+	case len(p.Errors) > 0:
+		if err := view.Plan(p); err != nil {
+			return err
+		}
+		view.Summary(views.SummaryOf(reconcile.Result{}, len(p.Errors)))
+	default:
+		if err := view.NoChanges(p); err != nil {
+			return err
+		}
+	}
+	if len(p.Errors) > 0 { // the others were applied
+		a.exit = exitError
+	}
+	return nil
 }
 
 // jsonErr is the error writing the JSON stream, if any.

@@ -102,26 +102,10 @@ func (a *app) runWith(ctx context.Context, argv []string, o runOptions) error {
 			return err
 		}
 	}
-	// Only what CMD needs: never a stop of a forward the spec dropped.
-	kept := p.Changes[:0:0]
-	for _, c := range p.Changes {
-		if c.Desired != nil && c.Desired.Enabled {
-			kept = append(kept, c)
-		} else if slices.Contains(o.Only, c.Name) {
-			return fmt.Errorf("--only %s: the forward is disabled or not in the spec", termtext.Escape(c.Name))
-		}
+	if p.Changes, err = neededChanges(p.Changes, o.Only); err != nil {
+		return err
 	}
-	p.Changes = kept
-	lease := &runLease{PID: os.Getpid()}
-	if st, err := proc.StartTime(lease.PID); err == nil {
-		lease.StartTime = st
-	}
-	for _, c := range p.Changes {
-		lease.Uses = append(lease.Uses, c.Name)
-		if c.Action != reconcile.NoOp && !actual[c.Name].Alive {
-			lease.Started = append(lease.Started, c.Name)
-		}
-	}
+	lease := newLease(p, actual)
 	if err := writeLease(s.store, lease); err != nil {
 		return err
 	}
@@ -163,6 +147,36 @@ func (a *app) runWith(ctx context.Context, argv []string, o runOptions) error {
 		return exitCodeError{code: code}
 	}
 	return nil
+}
+
+// neededChanges is what CMD needs of changes: never a stop of a forward
+// the spec dropped. A forward named by --only (only) must be enabled.
+func neededChanges(changes []reconcile.Change, only []string) ([]reconcile.Change, error) {
+	kept := changes[:0:0]
+	for _, c := range changes {
+		if c.Desired != nil && c.Desired.Enabled {
+			kept = append(kept, c)
+		} else if slices.Contains(only, c.Name) {
+			return nil, fmt.Errorf("--only %s: the forward is disabled or not in the spec", termtext.Escape(c.Name))
+		}
+	}
+	return kept, nil
+}
+
+// newLease is this run's lease: the forwards of p it uses, and those it
+// starts (not running now, in actual).
+func newLease(p reconcile.Plan, actual reconcile.Actual) *runLease {
+	lease := &runLease{PID: os.Getpid()}
+	if st, err := proc.StartTime(lease.PID); err == nil {
+		lease.StartTime = st
+	}
+	for _, c := range p.Changes {
+		lease.Uses = append(lease.Uses, c.Name)
+		if c.Action != reconcile.NoOp && !actual[c.Name].Alive {
+			lease.Started = append(lease.Started, c.Name)
+		}
+	}
+	return lease
 }
 
 // runChild runs argv with vars added to kpf's environment and returns its

@@ -307,41 +307,66 @@ func (r *restored) run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	r.mu.Lock()
 	r.cancel = cancel
-	stopped := r.stopped
 	r.mu.Unlock()
 	defer cancel()
 	firstDone := sync.OnceFunc(func() { close(r.first) })
 	defer firstDone()
 	hint := r.p.Resolution
-	for delay := time.Second; !stopped && ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
+	start := func() (Forward, error) {
 		fwd, err := r.start(ctx, hint)
+		if err != nil {
+			hint = nil // a resolution that did not start is read again
+		}
+		return fwd, err
+	}
+	adopt := func(fwd Forward) {
+		r.fwd = fwd
+		close(r.more)
+	}
+	fwd, _ := r.startWithRetry(ctx, time.Second, "again", start, adopt, firstDone)
+	if fwd == nil {
+		return
+	}
+	r.a.log.Info("forward served again", "forward", r.p.Name, "id", r.p.ID, "addr", fwd.Status().Addr, "with_resolution", hint != nil)
+	if hint != nil {
+		r.check(ctx, *hint)
+	}
+}
+
+// startWithRetry calls start until it succeeds, ctx ends or the forward is
+// stopped, pausing first between the first attempts, then twice as long
+// each time up to 30 s. Under r.mu it records a failure (lastErr), stops a
+// forward that started after Stop and hands one that started before to
+// adopt; attempted runs after each attempt. It returns the forward that
+// started (nil: none did) and whether the forward was stopped then.
+func (r *restored) startWithRetry(ctx context.Context, first time.Duration, again string, start func() (Forward, error), adopt func(Forward), attempted func()) (Forward, bool) {
+	r.mu.Lock()
+	stopped := r.stopped
+	r.mu.Unlock()
+	for delay := first; !stopped && ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
+		fwd, err := start()
 		r.mu.Lock()
 		stopped = r.stopped
 		switch {
 		case err == nil && stopped:
 			_ = fwd.Stop()
 		case err == nil:
-			r.fwd = fwd
-			close(r.more)
+			adopt(fwd)
 		default:
 			r.lastErr = err
 		}
 		r.mu.Unlock()
-		firstDone()
+		attempted()
 		if err == nil {
-			r.a.log.Info("forward served again", "forward", r.p.Name, "id", r.p.ID, "addr", fwd.Status().Addr, "with_resolution", hint != nil)
-			if hint != nil {
-				r.check(ctx, *hint)
-			}
-			return
+			return fwd, stopped
 		}
-		hint = nil // a resolution that did not start is read again
-		r.a.log.Warn("forward failed to start again", "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
+		r.a.log.Warn("forward failed to start "+again, "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
 		}
 	}
+	return nil, stopped
 }
 
 // start starts the forward again, with res if the server takes one.
@@ -378,37 +403,17 @@ func (r *restored) check(ctx context.Context, was engine.Resolution) {
 	}
 	r.a.log.Info("the target changed while the agent was down: starting the forward anew", "forward", r.p.Name, "id", r.p.ID)
 	_ = old.Stop()
-	for delay := 100 * time.Millisecond; ctx.Err() == nil; delay = min(2*delay, 30*time.Second) {
-		fwd, err := rs.StartResolved(ctx, r.p.Kubeconfig, r.p.Spec, &now)
-		r.mu.Lock()
-		stopped = r.stopped
-		if err == nil && !stopped {
-			r.fwd = fwd
-		}
-		r.mu.Unlock()
-		if err == nil {
-			if stopped {
-				_ = fwd.Stop()
-				return
-			}
-			r.a.mu.Lock()
-			r.a.gen++
-			r.a.mu.Unlock()
-			r.a.persist()
-			return
-		}
-		r.mu.Lock()
-		r.lastErr = err
-		r.mu.Unlock()
-		r.a.log.Warn("forward failed to start anew", "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
+	start := func() (Forward, error) { return rs.StartResolved(ctx, r.p.Kubeconfig, r.p.Spec, &now) }
+	adopt := func(fwd Forward) { r.fwd = fwd }
+	if fwd, stopped := r.startWithRetry(ctx, 100*time.Millisecond, "anew", start, adopt, func() {}); fwd == nil || stopped {
+		return
 	}
+	r.a.mu.Lock()
+	r.a.gen++
+	r.a.mu.Unlock()
+	r.a.persist()
 }
 
-// resolution is what the forward serves with now.
 func (r *restored) resolution() *engine.Resolution {
 	r.mu.Lock()
 	fwd := r.fwd

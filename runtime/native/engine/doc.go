@@ -152,7 +152,11 @@
 // which bounds real waits); the sleep detector reads the monotonic clock
 // beside the wall clock (Engine.sample, faked apart in tests); the
 // durations in debug logs and the shared calls' ages are real time.
-// forward.go's pipe keeps its own (its rewrite is under way).
+// pipe.go's waits are real too: halfClose's linger timer after a
+// client's EOF and errStreamWait. pipe itself is a sequence of small
+// pieces: copies (the two directions, each its own goroutine), await (the
+// loop that ends the connection, with halfClose), replayReader.hold
+// (keeping the client for a replay) and closed (the connection's event).
 //
 // Cost: an idle forward is its listener, its accept goroutine and its
 // share of an informer; without WhileIdle, health checks and the clock

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Config is one forward, with every value resolved by the caller.
@@ -489,6 +487,28 @@ func (r *replayReader) kept() ([]byte, bool) {
 	return r.buf, !r.off
 }
 
+// hold decides, once the pod's side ended, whether the connection can be
+// replayed: the pod sent nothing (silent), the forward runs, the client
+// is still there and all it sent is kept. Then it stops reading the
+// client without closing it (what the read in progress returns is kept
+// for the replay; localDone: that read ended) and reports whether all is
+// still kept; else it closes the client's connection. A connection the
+// pod ended (or whose writes to the pod failed) before it sent a byte may
+// have been refused: the caller keeps the client until the error stream
+// says.
+func (r *replayReader) hold(conn net.Conn, silent bool, localDone <-chan struct{}) bool {
+	_, replayable := r.kept()
+	if !replayable || !silent || r.failed() {
+		conn.Close()
+		return false
+	}
+	_ = conn.SetReadDeadline(time.Now())
+	<-localDone
+	_ = conn.SetReadDeadline(time.Time{})
+	_, replayable = r.kept()
+	return replayable
+}
+
 // noteConn records where a connection went and starts health checks.
 func (f *Forward) noteConn(pod *corev1.Pod, key tunnelKey, port int32) {
 	f.mu.Lock()
@@ -651,166 +671,4 @@ func (f *Forward) tunnelClosed(t *tunnel, reason string) {
 	default:
 	}
 	f.event(Event{Kind: EventTunnelClose, Pod: t.key.pod.name, Message: reason})
-}
-
-// countWriter counts bytes written into two counters.
-type countWriter struct {
-	w          io.Writer
-	total, own *atomic.Int64
-}
-
-func (c countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.total.Add(int64(n))
-	c.own.Add(int64(n))
-	return n, err
-}
-
-// errStreamWait bounds the wait for the error stream after the data
-// stream ended (a server that never closes it must not hold a goroutine).
-const errStreamWait = time.Second
-
-// pipe copies between the local connection and the data stream until the
-// pod's side ends or the local side fails, then reads what the error
-// stream said. An error there ends this connection only; the tunnel stays.
-// When the pod refused the connection — its side ended before it sent a
-// byte, with an error — and what the client sent is still kept, the local
-// connection is left open and pipe returns that error: the caller replays
-// the connection to a pod again.
-func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, errStream, data httpstream.Stream) (refused error) {
-	defer t.release()
-	defer t.conn.RemoveStreams(errStream, data) // both are torn down below
-	f.event(Event{Kind: EventConnOpened, Pod: pod, Message: conn.RemoteAddr().String()})
-	errMsg := make(chan string, 1)
-	go func() {
-		var msg []byte
-		defer func() { errMsg <- string(msg) }()
-		defer f.catch("reading the error stream")
-		msg, _ = io.ReadAll(errStream) // a read error means the stream was reset: nothing to say
-	}()
-	prefix, _ := rec.kept() // sent to a pod that refused it: sent again
-	var in, out atomic.Int64
-	remoteDone, localDone := make(chan struct{}), make(chan struct{})
-	localFailed := make(chan struct{})
-	// The pod's bytes are taken off the tunnel at once, whatever the
-	// client does (toClient): a client that stops reading is reset rather
-	// than let it stall the tunnel's other connections.
-	var answered sync.Once
-	down := newToClient(data, conn, func(n int) {
-		answered.Do(rec.answered)
-		f.bytesIn.Add(int64(n))
-		in.Add(int64(n))
-	}, f.catch, f.e.opts.StallTimeout)
-	var downErr error
-	go func() {
-		defer close(remoteDone)
-		defer f.catch("copying from the pod")
-		downErr = down.run()
-	}()
-	go func() {
-		defer close(localDone)
-		eof := false
-		defer func() {
-			if !eof {
-				close(localFailed)
-			}
-		}()
-		defer f.catch("copying to the pod")
-		src := io.Reader(rec)
-		if len(prefix) > 0 {
-			src = io.MultiReader(bytes.NewReader(prefix), rec)
-		}
-		if _, err := io.Copy(countWriter{data, &f.bytesOut, &out}, src); err != nil {
-			return
-		}
-		eof = true
-		data.Close() // the client half-closed: tell the pod, keep reading its answer
-	}()
-	// After the client's EOF (half-close, or a full close we cannot tell
-	// apart) the pod may still answer: go on while it does, and end the
-	// connection once it has been silent for HalfCloseTimeout (some servers
-	// and kwok never close their side).
-	var linger *time.Timer
-	var lingerC <-chan time.Time
-	var lastIn int64
-	localEOF := localDone
-	for done := false; !done; {
-		select {
-		case <-remoteDone:
-			done = true
-		case <-localFailed:
-			done = true
-		case <-f.ctx.Done():
-			done = true
-		case <-localEOF:
-			localEOF = nil
-			// Half-closed or closed (TCP cannot tell them apart): no
-			// longer counted as open (Status.Active).
-			f.closing.Add(1)
-			defer f.closing.Add(-1)
-			lastIn = in.Load()
-			linger = time.NewTimer(f.e.opts.HalfCloseTimeout)
-			lingerC = linger.C
-		case <-lingerC:
-			if n := in.Load(); n != lastIn {
-				lastIn = n
-				linger.Reset(f.e.opts.HalfCloseTimeout)
-				continue
-			}
-			done = true
-		}
-	}
-	if linger != nil {
-		linger.Stop()
-	}
-	// Reset before waiting on the error stream: unread data would block it.
-	_ = data.Reset()
-	// A connection the pod ended (or whose writes to the pod failed)
-	// before it sent a byte may have been refused: keep the client until
-	// the error stream says.
-	_, replayable := rec.kept()
-	replayable = replayable && in.Load() == 0 && f.ctx.Err() == nil && !rec.failed()
-	if replayable {
-		// Stop reading the client without closing it: what the read in
-		// progress returns is kept for the replay.
-		_ = conn.SetReadDeadline(time.Now())
-		<-localDone
-		_ = conn.SetReadDeadline(time.Time{})
-		_, replayable = rec.kept()
-	} else {
-		conn.Close()
-	}
-	<-remoteDone
-	down.readerDone()
-	<-localDone
-	var msg string
-	select {
-	case msg = <-errMsg:
-	case <-time.After(errStreamWait):
-		_ = errStream.Reset()
-	}
-	ev := Event{Kind: EventConnClosed, Pod: pod, BytesIn: in.Load(), BytesOut: out.Load()}
-	if errors.Is(downErr, errStalled) {
-		f.stalled.Add(1)
-		ev.Message = down.stallReason()
-		f.log.Debug("connection reset: its client stopped reading", "pod", pod, "remote", conn.RemoteAddr().String(), "stall", f.e.opts.StallTimeout, "buffered", down.bound)
-	}
-	var err error
-	if msg != "" {
-		err = fmt.Errorf("pod %s: %s", pod, msg)
-		ev.Message = err.Error()
-		f.log.Debug("stream error", "pod", pod, "error", msg)
-	}
-	if replayable && err != nil {
-		f.event(ev)
-		return err
-	}
-	if replayable {
-		conn.Close() // the pod closed without a word: so does the client's connection
-	}
-	if err != nil {
-		f.setLastError(err)
-	}
-	f.event(ev)
-	return nil
 }

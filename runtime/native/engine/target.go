@@ -159,6 +159,27 @@ func readAs[T any](ctx context.Context, c *Clients, ns, kind, name string,
 	return t, nil
 }
 
+// readKind reads the object kind/name in ns through c's batch (get it, or
+// list the namespace's: items indexes a list by name), its error
+// classified.
+func readKind[T, L any](ctx context.Context, c *Clients, ns, kind, name string,
+	get func(ctx context.Context, ns, name string) (T, error),
+	list func(ctx context.Context, ns string) (L, error), items func(L) map[string]any) (T, error) {
+	obj, err := readAs[T](ctx, c, ns, kind, name,
+		func(ctx context.Context) (any, error) { return get(ctx, ns, name) },
+		func(ctx context.Context) (map[string]any, error) {
+			l, err := list(ctx, ns)
+			if err != nil {
+				return nil, err
+			}
+			return items(l), nil
+		})
+	if err != nil {
+		return obj, classify(err, "reading "+kind+" "+ns+"/"+name)
+	}
+	return obj, nil
+}
+
 // byName indexes a list's items (by pointer into items) by name.
 func byName[T any, PT interface {
 	*T
@@ -185,22 +206,13 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 	}
 	r := &resolved{namespace: ns, port: port}
 	if cfg.Target == "" {
-		if len(cfg.Selector) == 0 {
-			return nil, runtime.Permanent(fmt.Errorf("neither a target nor a selector"))
-		}
-		sel, err := labels.ValidatedSelectorFromSet(cfg.Selector)
-		if err != nil {
-			return nil, runtime.Permanent(fmt.Errorf("selector: %w", err))
-		}
-		r.selector, r.describe = sel, "selector "+sel.String()
-		return r, nil
+		return r.bySelector(cfg.Selector)
 	}
 	kind, name, err := ParseTarget(cfg.Target)
 	if err != nil {
 		return nil, err
 	}
 	r.describe = kind + "/" + name
-	var labelSel *metav1.LabelSelector
 	switch kind {
 	case KindPod:
 		// The pod need not exist yet only if it may be created later; a
@@ -211,55 +223,71 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		r.podName, r.selector = name, labels.Everything()
 		return r, nil
 	case KindService:
-		svc, err := readAs[*corev1.Service](ctx, c, ns, KindService, name,
-			func(ctx context.Context) (any, error) { return c.API.GetService(ctx, ns, name) },
-			func(ctx context.Context) (map[string]any, error) {
-				l, err := c.API.ListServices(ctx, ns)
-				if err != nil {
-					return nil, err
-				}
-				return byName(l.Items), nil
-			})
+		return r.byService(ctx, c, name)
+	}
+	labelSel, err := workloadSelector(ctx, c, ns, kind, name)
+	if err != nil {
+		return nil, err
+	}
+	return r.byLabelSelector(labelSel)
+}
+
+// bySelector is a forward's own label selector (no target).
+func (r *resolved) bySelector(set map[string]string) (*resolved, error) {
+	if len(set) == 0 {
+		return nil, runtime.Permanent(fmt.Errorf("neither a target nor a selector"))
+	}
+	sel, err := labels.ValidatedSelectorFromSet(set)
+	if err != nil {
+		return nil, runtime.Permanent(fmt.Errorf("selector: %w", err))
+	}
+	r.selector, r.describe = sel, "selector "+sel.String()
+	return r, nil
+}
+
+// byService reads service name: its selector, and its port mapped to the
+// pods' (servicePort).
+func (r *resolved) byService(ctx context.Context, c *Clients, name string) (*resolved, error) {
+	ns := r.namespace
+	svc, err := readKind(ctx, c, ns, KindService, name, c.API.GetService, c.API.ListServices,
+		func(l *corev1.ServiceList) map[string]any { return byName(l.Items) })
+	if err != nil {
+		return nil, err
+	}
+	if len(svc.Spec.Selector) == 0 {
+		return nil, runtime.Permanent(fmt.Errorf("service %s/%s has no selector", ns, name))
+	}
+	r.selector = labels.SelectorFromSet(svc.Spec.Selector)
+	if r.port, err = servicePort(svc, r.port); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// workloadSelector reads a deployment's or a statefulset's spec.selector
+// (nil: it has none).
+func workloadSelector(ctx context.Context, c *Clients, ns, kind, name string) (*metav1.LabelSelector, error) {
+	switch kind {
+	case KindDeployment:
+		d, err := readKind(ctx, c, ns, kind, name, c.API.GetDeployment, c.API.ListDeployments,
+			func(l *appsv1.DeploymentList) map[string]any { return byName(l.Items) })
 		if err != nil {
-			return nil, classify(err, "reading service "+ns+"/"+name)
-		}
-		if len(svc.Spec.Selector) == 0 {
-			return nil, runtime.Permanent(fmt.Errorf("service %s/%s has no selector", ns, name))
-		}
-		r.selector = labels.SelectorFromSet(svc.Spec.Selector)
-		if r.port, err = servicePort(svc, port); err != nil {
 			return nil, err
 		}
-		return r, nil
-	case KindDeployment:
-		d, err := readAs[*appsv1.Deployment](ctx, c, ns, KindDeployment, name,
-			func(ctx context.Context) (any, error) { return c.API.GetDeployment(ctx, ns, name) },
-			func(ctx context.Context) (map[string]any, error) {
-				l, err := c.API.ListDeployments(ctx, ns)
-				if err != nil {
-					return nil, err
-				}
-				return byName(l.Items), nil
-			})
-		if err != nil {
-			return nil, classify(err, "reading deployment "+ns+"/"+name)
-		}
-		labelSel = d.Spec.Selector
+		return d.Spec.Selector, nil
 	case KindStatefulSet:
-		s, err := readAs[*appsv1.StatefulSet](ctx, c, ns, KindStatefulSet, name,
-			func(ctx context.Context) (any, error) { return c.API.GetStatefulSet(ctx, ns, name) },
-			func(ctx context.Context) (map[string]any, error) {
-				l, err := c.API.ListStatefulSets(ctx, ns)
-				if err != nil {
-					return nil, err
-				}
-				return byName(l.Items), nil
-			})
+		st, err := readKind(ctx, c, ns, kind, name, c.API.GetStatefulSet, c.API.ListStatefulSets,
+			func(l *appsv1.StatefulSetList) map[string]any { return byName(l.Items) })
 		if err != nil {
-			return nil, classify(err, "reading statefulset "+ns+"/"+name)
+			return nil, err
 		}
-		labelSel = s.Spec.Selector
+		return st.Spec.Selector, nil
 	}
+	return nil, nil
+}
+
+// byLabelSelector is a workload's spec.selector, which must select.
+func (r *resolved) byLabelSelector(labelSel *metav1.LabelSelector) (*resolved, error) {
 	if labelSel == nil {
 		return nil, runtime.Permanent(fmt.Errorf("%s has no selector", r.describe))
 	}

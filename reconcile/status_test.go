@@ -128,3 +128,29 @@ func TestFormatUptime(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusRowsSelector: a row says whether its target is a selector,
+// whether it comes from the spec or (status --all, orphans) from the state.
+func TestStatusRowsSelector(t *testing.T) {
+	t.Parallel()
+	sel := dfwd("sel", 5432, func(f *model.Forward) {
+		f.Target = model.Target{}
+		f.Selector = map[string]string{"app": "postgres"}
+	})
+	svc := dfwd("svc", 8080)
+	actual := Actual{"sel": drunning(sel, 5432), "svc": drunning(svc, 8080)}
+	now := time.Date(2025, 1, 2, 6, 7, 8, 0, time.UTC)
+	for _, tt := range []struct {
+		name     string
+		forwards []model.Forward
+	}{
+		{"from the spec", []model.Forward{sel, svc}},
+		{"from the state", nil},
+	} {
+		for _, r := range StatusRows(tt.forwards, actual, now) {
+			if want := r.Name == "sel"; r.Selector != want {
+				t.Errorf("%s: %s: Selector = %v, want %v (target %q)", tt.name, r.Name, r.Selector, want, r.Target)
+			}
+		}
+	}
+}

@@ -2,9 +2,10 @@
 // running, and makes them match.
 //
 // It owns the pure diff (Diff, SpecHash, ResolveContexts) that turns desired
-// forwards and observed state into a Plan, the plan's views (RenderHuman,
-// RenderJSON; the JSON schema is documented in JSON.md), the status view
-// (StatusRows, RenderStatusTable, RenderStatusJSON), observing actual state
+// forwards and observed state into a Plan, the plan's renderers (RenderHuman,
+// RenderJSON; the JSON schema is documented in JSON.md; commands reach
+// them through cmd/kpf/internal/views.Plan), the status rows (StatusRows:
+// data, redacted; cmd/kpf/internal/views.Status renders them), observing actual state
 // (Observer), executing a plan (Applier) and keeping it executed (Watcher).
 // The Applier and the Watcher report what they do through a Hook, as typed
 // events (hook.go: an action started, retried, succeeded or failed, a

@@ -26,24 +26,6 @@ func assertNoControls(t *testing.T, what, out string) {
 	}
 }
 
-func TestStatusTableEscapes(t *testing.T) {
-	t.Parallel()
-	var b bytes.Buffer
-	rows := []StatusRow{{Name: hostile, Local: "127.0.0.1:1", Target: hostile, Context: hostile, Namespace: "ns",
-		State: StatusExited, Health: "-", LastError: "error: " + hostile}}
-	for _, color := range []bool{false, true} {
-		b.Reset()
-		if err := RenderStatusTable(&b, rows, color); err != nil {
-			t.Fatal(err)
-		}
-		out := b.String()
-		if color {
-			out = strings.NewReplacer(ansiReset, "", ansiRed, "", ansiPlain, "").Replace(out) // kpf's own colours
-		}
-		assertNoControls(t, "status table", out)
-	}
-}
-
 func TestPlanViewEscapes(t *testing.T) {
 	t.Parallel()
 	prior := state.Forward{Name: hostile, Target: "service/" + hostile, Context: hostile, Namespace: "ns",

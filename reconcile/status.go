@@ -1,18 +1,14 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kpf-dev/kpf/internal/redact"
-	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 )
@@ -43,10 +39,12 @@ type StatusRow struct {
 	// was taken.
 	Port, WantedPort int
 	Target           string // TYPE/NAME, or the selector as a=1,b=2
-	Context          string
-	Namespace        string
-	State            string // one of the Status* constants
-	Health           string // a HealthState, or "-" when not running
+	// Selector: the target is a pod selector (Target shows it as a=1,b=2).
+	Selector  bool
+	Context   string
+	Namespace string
+	State     string // one of the Status* constants
+	Health    string // a HealthState, or "-" when not running
 	// CheckAge is how long ago the runtime's last health check ended; -1:
 	// none yet, or the runtime does not say.
 	CheckAge time.Duration
@@ -85,6 +83,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 		seen[f.Name] = struct{}{}
 		row := newStatusRow(f.Name)
 		row.Target = targetText(f.Target.String(), f.Selector)
+		row.Selector = f.Target.IsZero()
 		row.Context, row.Namespace, row.Enabled = f.Context, f.Namespace, f.Enabled
 		row.WantedPort = f.LocalPort
 		if len(f.Hostnames) > 0 && !f.Sensitive[model.FieldHostnames] {
@@ -152,6 +151,7 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	r.Local, r.Port = hostPort(st.Address, st.LocalPort), st.LocalPort
 	if r.Target == "" {
 		r.Target = targetText(st.Target, st.Selector)
+		r.Selector = st.Target == ""
 	}
 	// What runs, unless the spec's value is sensitive (then it stays
 	// redacted).
@@ -228,20 +228,6 @@ func FormatUptime(d time.Duration) string {
 	return fmt.Sprintf("%dd%dh", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
 }
 
-func stateColor(state string) string {
-	switch state {
-	case StatusRunning:
-		return ansiGreen
-	case StatusExited, StatusFailed:
-		return ansiRed
-	case StatusOrphaned:
-		return ansiYellow
-	case StatusStopped, StatusDisabled:
-		return ansiGrey
-	}
-	return ansiPlain
-}
-
 // LocalText is the local address a view shows: Local, and the port the
 // spec asks for when the forward is on another one ("127.0.0.1:8081 (wants
 // 8080)").
@@ -271,198 +257,9 @@ func (r StatusRow) HealthText() string {
 	return r.Health
 }
 
-func healthColor(h string) string {
-	switch HealthState(h) {
-	case HealthHealthy:
-		return ansiGreen
-	case HealthUnhealthy:
-		return ansiRed
-	case HealthFailing:
-		return ansiYellow
-	case HealthIdle:
-		return ansiGrey
-	}
-	return ansiPlain
-}
-
-// RenderStatusTable writes rows as an aligned table. With color, the state
-// and health columns are coloured (every cell of a column carries escapes of
-// the same width, so the alignment holds).
-func RenderStatusTable(w io.Writer, rows []StatusRow, color bool) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	cell := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return code + s + ansiReset
-	}
-	fmt.Fprintf(tw, "NAME\tLOCAL\tTARGET\tCONTEXT\tNAMESPACE\t%s\t%s\tPOD\tCONNS\tUPTIME\tRESTARTS\tLAST ERROR\n",
-		cell(ansiPlain, "STATE"), cell(ansiPlain, "HEALTH"))
-	for _, r := range rows {
-		lastErr := r.LastError
-		if lastErr == "" {
-			lastErr = "-"
-		}
-		e := termtext.Escape
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
-			e(r.Name), e(r.LocalText()), e(dash(r.Target)), e(dash(r.Context)), e(dash(r.Namespace)),
-			cell(stateColor(r.State), e(r.State)), cell(healthColor(r.Health), e(r.HealthText())),
-			e(dash(r.Pod)), conns(r), FormatUptime(r.Uptime), r.Restarts, e(oneLine(lastErr)))
-	}
-	if err := tw.Flush(); err != nil {
-		return fmt.Errorf("writing status: %w", err)
-	}
-	return nil
-}
-
-// conns is "active/total" connections, and how many were refused at
-// max_connections or reset because their client stopped reading (stalled)
-// if any; "-" where the runtime does not count.
-func conns(r StatusRow) string {
-	if r.Active < 0 || r.Total < 0 {
-		return "-"
-	}
-	s := strconv.FormatInt(r.Active, 10) + "/" + strconv.FormatInt(r.Total, 10)
-	var notes []string
-	if r.Refused > 0 {
-		notes = append(notes, strconv.FormatInt(r.Refused, 10)+" refused")
-	}
-	if r.Stalled > 0 { // reset: their clients stopped reading
-		notes = append(notes, strconv.FormatInt(r.Stalled, 10)+" stalled")
-	}
-	if len(notes) > 0 {
-		s += " (" + strings.Join(notes, ", ") + ")"
-	}
-	return s
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// oneLine keeps a table row on one line and free of tabs.
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
-}
-
-type jsonStatus struct {
-	FormatVersion string           `json:"format_version"`
-	Forwards      []jsonStatusLine `json:"forwards"`
-	Stats         any              `json:"stats,omitempty"`
-}
-
-type jsonStatusLine struct {
-	Name      string `json:"name"`
-	Local     string `json:"local"`
-	Hostname  string `json:"hostname,omitempty"`
-	Wanted    int    `json:"wanted_port"`
-	Target    string `json:"target"`
-	Context   string `json:"context"`
-	Namespace string `json:"namespace"`
-	State     string `json:"state"`
-	Health    string `json:"health"`
-	// CheckAge: seconds since the last health check ended (absent: none,
-	// or the runtime does not say).
-	CheckAge      *float64 `json:"health_check_age_seconds,omitempty"`
-	UptimeSeconds float64  `json:"uptime_seconds"`
-	Restarts      int      `json:"restarts"`
-	LastError     string   `json:"last_error"`
-	Enabled       bool     `json:"enabled"`
-	Runtime       string   `json:"runtime,omitempty"`
-	ID            string   `json:"id,omitempty"`
-	Pod           string   `json:"pod,omitempty"`
-	Active        *int64   `json:"active_connections,omitempty"`
-	Total         *int64   `json:"total_connections,omitempty"`
-	BytesIn       *int64   `json:"bytes_in,omitempty"`
-	BytesOut      *int64   `json:"bytes_out,omitempty"`
-	Reconnects    *int64   `json:"reconnects,omitempty"`
-	Refused       *int64   `json:"refused_connections,omitempty"`
-	Stalled       *int64   `json:"stalled_connections,omitempty"`
-}
-
-// known is nil for a counter the runtime does not report (-1).
-func known(n int64) *int64 {
-	if n < 0 {
-		return nil
-	}
-	return &n
-}
-
-// ageSeconds is d in whole seconds, nil when unknown (negative).
-func ageSeconds(d time.Duration) *float64 {
-	if d < 0 {
-		return nil
-	}
-	s := d.Truncate(time.Second).Seconds()
-	return &s
-}
-
 // WorkspaceStatus is one workspace's rows for `kpf status --all`.
 type WorkspaceStatus struct {
 	Name string // the workspace's name ("" when its state does not say)
 	Path string // its directory
 	Rows []StatusRow
-}
-
-type jsonAllStatus struct {
-	FormatVersion string              `json:"format_version"`
-	Workspaces    []jsonWorkspaceRows `json:"workspaces"`
-}
-
-type jsonWorkspaceRows struct {
-	Workspace string           `json:"workspace"`
-	Path      string           `json:"path"`
-	Forwards  []jsonStatusLine `json:"forwards"`
-}
-
-// RenderStatusAllJSON writes the rows of every workspace as JSON: each
-// workspace's forwards in the schema of RenderStatusJSON (JSON.md), so
-// that every status output has one versioned shape.
-func RenderStatusAllJSON(w io.Writer, workspaces []WorkspaceStatus) error {
-	out := jsonAllStatus{FormatVersion: JSONFormatVersion, Workspaces: make([]jsonWorkspaceRows, 0, len(workspaces))}
-	for _, ws := range workspaces {
-		out.Workspaces = append(out.Workspaces, jsonWorkspaceRows{Workspace: ws.Name, Path: ws.Path, Forwards: statusLines(ws.Rows)})
-	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("writing status as json: %w", err)
-	}
-	return nil
-}
-
-// RenderStatusJSON writes rows as JSON (schema in JSON.md).
-func RenderStatusJSON(w io.Writer, rows []StatusRow) error {
-	return RenderStatusJSONWithStats(w, rows, nil)
-}
-
-// RenderStatusJSONWithStats is RenderStatusJSON with a "stats" object
-// (`kpf status --stats`); nil leaves it out.
-func RenderStatusJSONWithStats(w io.Writer, rows []StatusRow, stats any) error {
-	out := jsonStatus{FormatVersion: JSONFormatVersion, Forwards: statusLines(rows), Stats: stats}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("writing status as json: %w", err)
-	}
-	return nil
-}
-
-// statusLines are rows in the JSON schema.
-func statusLines(rows []StatusRow) []jsonStatusLine {
-	out := make([]jsonStatusLine, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, jsonStatusLine{
-			Name: r.Name, Local: r.Local, Hostname: r.Hostname, Wanted: r.WantedPort, Target: r.Target, Context: r.Context,
-			Namespace: r.Namespace, State: r.State, Health: r.Health, CheckAge: ageSeconds(r.CheckAge),
-			UptimeSeconds: r.Uptime.Truncate(time.Second).Seconds(), Restarts: r.Restarts,
-			LastError: r.LastError, Enabled: r.Enabled, Runtime: r.Runtime, ID: r.ID, Pod: r.Pod,
-			Active: known(r.Active), Total: known(r.Total), BytesIn: known(r.BytesIn),
-			BytesOut: known(r.BytesOut), Reconnects: known(r.Reconnects), Refused: known(r.Refused), Stalled: known(r.Stalled),
-		})
-	}
-	return out
 }

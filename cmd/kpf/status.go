@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -73,16 +71,6 @@ workspace applied elsewhere. q quits.`,
 	return cmd
 }
 
-// statusStats are the figures --stats shows.
-type statusStats struct {
-	SpecLoad     string `json:"spec_load"`
-	Observe      string `json:"observe"`
-	ProbeHits    uint64 `json:"probe_cache_hits"`
-	ProbeMisses  uint64 `json:"probe_cache_misses"`
-	Forwards     int    `json:"forwards"`
-	StateForward int    `json:"state_forwards"`
-}
-
 func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error {
 	t0 := time.Now()
 	ws, loader, diags, err := a.loadSpecQuietly()
@@ -113,7 +101,7 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 		fmt.Fprintf(a.io.Err, "Note: forward.%s cannot be planned: %s\n", termtext.Escape(e.Name), termtext.Escape(e.Error))
 	}
 	st := s.ports.Stats()
-	stats := statusStats{
+	stats := views.StatusStats{
 		SpecLoad:     loaded.Sub(t0).Round(time.Microsecond).String(),
 		Observe:      observed.Sub(loaded).Round(time.Microsecond).String(),
 		ProbeHits:    st.Hits,
@@ -121,22 +109,19 @@ func (a *app) status(ctx context.Context, out io.Writer, o statusOptions) error 
 		Forwards:     len(s.forwards),
 		StateForward: len(s.state.Forwards),
 	}
-	if o.JSON {
-		if !o.Stats {
-			return reconcile.RenderStatusJSON(out, rows)
-		}
-		return reconcile.RenderStatusJSONWithStats(out, rows, stats)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(out, "No forwards in the spec or the state.")
-	} else if err := reconcile.RenderStatusTable(out, rows, a.color(out)); err != nil {
-		return err
-	}
+	var shown *views.StatusStats
 	if o.Stats {
-		fmt.Fprintf(out, "\nspec load %s, observe %s, probe cache %d hits / %d misses\n",
-			stats.SpecLoad, stats.Observe, stats.ProbeHits, stats.ProbeMisses)
+		shown = &stats
 	}
-	return nil
+	if len(rows) == 0 && !o.JSON {
+		fmt.Fprintln(out, "No forwards in the spec or the state.")
+	}
+	return a.statusView(out, o).Forwards(rows, shown)
+}
+
+// statusView is the status view o asks for: JSON or a table.
+func (a *app) statusView(out io.Writer, o statusOptions) views.Status {
+	return views.NewStatus(out, o.JSON, a.color(out), a.getenv("HOME"))
 }
 
 // statusFromState is status when the spec cannot be used (moved away,
@@ -163,14 +148,10 @@ func (a *app) statusFromState(ctx context.Context, out io.Writer, o statusOption
 	rows := reconcile.StatusRows(nil, actual, time.Now())
 	stateOnly(rows, actual)
 	fmt.Fprintf(a.io.Err, "Note: %s; showing the forwards kpf runs, from its state alone.\n", why)
-	switch {
-	case o.JSON:
-		return reconcile.RenderStatusJSON(out, rows)
-	case len(rows) == 0:
+	if len(rows) == 0 && !o.JSON {
 		fmt.Fprintln(out, "No forwards in the state.")
-		return nil
 	}
-	return reconcile.RenderStatusTable(out, rows, a.color(out))
+	return a.statusView(out, o).Forwards(rows, nil)
 }
 
 // kubeconfigProblem says in a few words (one line) why the kubeconfig
@@ -315,70 +296,26 @@ func (a *app) statusAll(ctx context.Context, out io.Writer, o statusOptions) err
 	if err != nil {
 		return err
 	}
-	var rows []allRow
 	var all []reconcile.WorkspaceStatus
+	n := 0
 	for _, f := range files {
 		a.hide(nil, f)
-		ws, actual := a.workspaceRows(ctx, f)
+		ws := a.workspaceRows(ctx, f)
 		all = append(all, ws)
-		rows = append(rows, allRowsOf(ws, actual)...)
+		n += len(ws.Rows)
 	}
-	if o.JSON { // the schema of kpf status --json, per workspace
-		return reconcile.RenderStatusAllJSON(out, all)
-	}
-	if len(rows) == 0 {
+	if n == 0 && !o.JSON {
 		fmt.Fprintln(out, "No workspace has forwards.")
 		return nil
 	}
-	labels := workspaceLabels(rows, a.getenv("HOME"))
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKSPACE\tNAME\tLOCAL\tTARGET\tCONTEXT/NAMESPACE\tSTATE\tUPTIME\tRESTARTS\tLAST ERROR")
-	for _, r := range rows {
-		e := termtext.Escape
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s/%s\t%s\t%s\t%d\t%s\n", e(labels[r.Path]), e(r.Name), e(r.Local), e(r.Target),
-			e(r.Context), e(r.Namespace), e(r.State), dash(r.Uptime), r.Restarts, e(dash(r.LastError)))
-	}
-	return tw.Flush()
-}
-
-// workspaceLabels labels each workspace (by path) for status --all: its
-// name, and where two workspaces share a name (two copies of one spec),
-// the name with its directory ("~/" for home).
-func workspaceLabels(rows []allRow, home string) map[string]string {
-	paths := map[string]map[string]bool{} // name → paths
-	for _, r := range rows {
-		if paths[r.Workspace] == nil {
-			paths[r.Workspace] = map[string]bool{}
-		}
-		paths[r.Workspace][r.Path] = true
-	}
-	labels := make(map[string]string, len(rows))
-	for _, r := range rows {
-		label := r.Workspace
-		if len(paths[r.Workspace]) > 1 || label == "" {
-			p := r.Path
-			if home != "" && strings.HasPrefix(p, home+string(filepath.Separator)) {
-				p = "~" + p[len(home):]
-			}
-			label = strings.TrimSpace(label + " (" + p + ")")
-		}
-		labels[r.Path] = label
-	}
-	return labels
-}
-
-// allRow is one line of `kpf status --all`.
-type allRow struct {
-	Workspace, Path, Name, Local, Target string
-	Context, Namespace, State, Uptime    string
-	Restarts                             int
-	LastError                            string
+	// The JSON is the schema of kpf status --json, per workspace.
+	return a.statusView(out, o).Workspaces(all)
 }
 
 // workspaceRows are the status rows of the workspace whose state is f,
 // observed without probes (no spec says how) with that workspace's
-// runtime, and what was observed.
-func (a *app) workspaceRows(ctx context.Context, f *state.File) (reconcile.WorkspaceStatus, reconcile.Actual) {
+// runtime.
+func (a *app) workspaceRows(ctx context.Context, f *state.File) reconcile.WorkspaceStatus {
 	var actual reconcile.Actual
 	if store, err := a.storeOf(f); err == nil {
 		actual = (&reconcile.Observer{Runtime: a.runtimeFor(store)}).Observe(ctx, f, nil)
@@ -391,33 +328,7 @@ func (a *app) workspaceRows(ctx context.Context, f *state.File) (reconcile.Works
 	}
 	rows := reconcile.StatusRows(nil, actual, time.Now())
 	stateOnly(rows, actual)
-	return reconcile.WorkspaceStatus{Name: f.Name, Path: f.Workspace, Rows: rows}, actual
-}
-
-// allRowsOf are ws's rows in the table of status --all.
-func allRowsOf(ws reconcile.WorkspaceStatus, actual reconcile.Actual) []allRow {
-	out := make([]allRow, 0, len(ws.Rows))
-	for _, r := range ws.Rows {
-		ar := allRow{
-			Workspace: ws.Name, Path: ws.Path, Name: r.Name, Local: r.Local, Target: r.Target,
-			Context: r.Context, Namespace: r.Namespace, State: r.State, Restarts: r.Restarts, LastError: r.LastError,
-		}
-		if actual[r.Name].State.Target == "" {
-			ar.Target = "selector " + r.Target
-		}
-		if r.State == reconcile.StatusRunning {
-			ar.Uptime = reconcile.FormatUptime(r.Uptime)
-		}
-		out = append(out, ar)
-	}
-	return out
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
+	return reconcile.WorkspaceStatus{Name: f.Name, Path: f.Workspace, Rows: rows}
 }
 
 // storeOf opens, read-only, the state folder f was read from (it holds

@@ -41,7 +41,7 @@ func NewApplyHuman(w io.Writer, color bool) *ApplyHuman {
 }
 
 func (h *ApplyHuman) Plan(p reconcile.Plan) error {
-	if err := reconcile.RenderHuman(h.W, p, reconcile.HumanOptions{Color: h.Color}); err != nil {
+	if err := (PlanHuman{W: h.W, Color: h.Color}).Show(p); err != nil {
 		return err
 	}
 	_, err := fmt.Fprintln(h.W)

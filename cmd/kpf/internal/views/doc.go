@@ -6,6 +6,17 @@
 // diagnostics into reconcile's plain Diagnostic values (FromHCL), so that
 // views never read rendered diagnostics back.
 //
+// It also holds the plan and status views, each one interface with a
+// human and a JSON implementation that a command picks once (--json):
+// Plan (NewPlan: `kpf plan`, and the plan of `kpf apply` through
+// ApplyHuman.Plan and JSON.PlanReady) and Status (NewStatus: `kpf status`,
+// its --stats and --all; StatusLine is the one JSON shape of a status
+// row).
+//
+// Redaction: status rows come redacted from reconcile.StatusRows (the
+// only way to make them); plans are redacted by reconcile.RenderHuman and
+// RenderJSON, the only renderers the Plan views call.
+//
 // The events carry text already scrubbed of sensitive values (reconcile
 // does it where it has them); the human views escape that text for the
 // terminal, the JSON view encodes it.

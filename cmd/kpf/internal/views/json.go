@@ -172,7 +172,7 @@ func (j *JSON) Version(kpf string) {
 // PlanReady is the plan in the schema of `kpf plan --json` (redacted as it).
 func (j *JSON) PlanReady(e reconcile.PlanReady) {
 	var b bytes.Buffer
-	if err := reconcile.RenderJSON(&b, e.Plan); err != nil {
+	if err := (PlanJSON{W: &b}).Show(e.Plan); err != nil {
 		j.mu.Lock()
 		j.err = err
 		j.mu.Unlock()

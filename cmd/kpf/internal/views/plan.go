@@ -1,0 +1,45 @@
+package views
+
+import (
+	"io"
+
+	"github.com/kpf-dev/kpf/reconcile"
+)
+
+// Plan shows a plan: `kpf plan`, and the plan `kpf apply` is about to
+// apply. NewPlan picks the implementation once, human or JSON.
+//
+// Both render through reconcile.RenderHuman and reconcile.RenderJSON,
+// which redact every value from a sensitive variable (reconcile/redact.go)
+// before they format anything.
+type Plan interface {
+	Show(p reconcile.Plan) error
+}
+
+var (
+	_ Plan = PlanHuman{}
+	_ Plan = PlanJSON{}
+)
+
+// NewPlan is the JSON view when json is set, else the human one.
+func NewPlan(w io.Writer, json, color bool) Plan {
+	if json {
+		return PlanJSON{W: w}
+	}
+	return PlanHuman{W: w, Color: color}
+}
+
+// PlanHuman writes the plan in Terraform's shape.
+type PlanHuman struct {
+	W     io.Writer
+	Color bool
+}
+
+func (h PlanHuman) Show(p reconcile.Plan) error {
+	return reconcile.RenderHuman(h.W, p, reconcile.HumanOptions{Color: h.Color})
+}
+
+// PlanJSON writes the plan in the versioned schema of reconcile/JSON.md.
+type PlanJSON struct{ W io.Writer }
+
+func (j PlanJSON) Show(p reconcile.Plan) error { return reconcile.RenderJSON(j.W, p) }

@@ -111,8 +111,8 @@ func TestKilledAgentServesAgain(t *testing.T) {
 // a forward's port still accepts: the supervisor keeps a copy of its
 // listener, and the connection waits in its backlog until the next agent
 // inherits the listener and serves it. A forward stopped afterwards frees
-// its port at once (the supervisor's copy closes with it); one that was
-// bound but never persisted is not kept past the restart.
+// its port at once (the supervisor's copy closes with it). What a restart
+// does with copies no forward takes: TestKeptListenerLifecycle.
 func TestKeptListenersWaitForTheNextAgent(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")

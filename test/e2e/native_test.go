@@ -598,16 +598,7 @@ func TestNativeKilledAgentComesBack(t *testing.T) {
 	// serving agent runs, yet web's port accepts (the supervisor keeps a
 	// copy of its listener); a request made then waits in the backlog and
 	// the next agent answers it.
-	if err := syscall.Kill(sups[0], syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	cont := sync.OnceFunc(func() { _ = syscall.Kill(sups[0], syscall.SIGCONT) })
-	t.Cleanup(cont)
-	agent := w.oneAgent()
-	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 10*time.Second, "the killed agent to exit", func() bool { return exited(agent) })
+	cont := w.killAgentWhileSupervisorStopped(sups[0])
 	waiting, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(web)), 5*time.Second)
 	if err != nil {
 		t.Fatalf("connecting to web while no agent runs: %v; want it accepted (the supervisor keeps the listener)", err)
@@ -686,15 +677,7 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	if len(sups) != 1 {
 		t.Fatalf("supervisors: %v, want one", sups)
 	}
-	if err := syscall.Kill(sups[0], syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	cont := sync.OnceFunc(func() { _ = syscall.Kill(sups[0], syscall.SIGCONT) })
-	t.Cleanup(cont)
-	agent := w.oneAgent()
-	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
+	cont := w.killAgentWhileSupervisorStopped(sups[0])
 	ctx := testContext(t)
 	patch := `{"spec":{"selector":{"app":"api"},"ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]}}`
 	if out, err := testCluster.Kubectl(ctx, "-n", w.ns, "patch", "service", "web", "--type", "merge", "-p", patch); err != nil {
@@ -712,6 +695,25 @@ func TestNativeRestoredForwardFollowsTargetChangedMeanwhile(t *testing.T) {
 	if row := w.status()["web"]; row.State != "running" {
 		t.Errorf("status of web: %+v, want running", row)
 	}
+}
+
+// killAgentWhileSupervisorStopped stops the supervisor sup (SIGSTOP), kills
+// the serving agent with kill -9 and waits until it has exited: no serving
+// agent runs until cont lets the supervisor go on (the test's cleanup
+// does it too).
+func (w *workspace) killAgentWhileSupervisorStopped(sup int) (cont func()) {
+	w.t.Helper()
+	if err := syscall.Kill(sup, syscall.SIGSTOP); err != nil {
+		w.t.Fatal(err)
+	}
+	cont = sync.OnceFunc(func() { _ = syscall.Kill(sup, syscall.SIGCONT) })
+	w.t.Cleanup(cont)
+	agent := w.oneAgent()
+	if err := syscall.Kill(agent, syscall.SIGKILL); err != nil {
+		w.t.Fatal(err)
+	}
+	waitUntil(w.t, 10*time.Second, "the killed agent to exit", func() bool { return exited(agent) })
+	return cont
 }
 
 // exited reports whether pid has exited: gone, or a zombie (its sockets

@@ -92,18 +92,17 @@ func (k *Kept) ReleaseExcept(keep []string) {
 			wanted[ap] = true
 		}
 	}
+	gone := map[netip.AddrPort]net.Listener{}
 	k.mu.Lock()
-	var gone []netip.AddrPort
-	for ap := range k.left {
+	for ap, ln := range k.left {
 		if !wanted[ap] {
-			gone = append(gone, ap)
+			gone[ap] = ln
+			delete(k.left, ap)
 		}
 	}
 	k.mu.Unlock()
-	for _, ap := range gone {
-		if ln := k.take(ap); ln != nil {
-			k.close(ap, ln)
-		}
+	for ap, ln := range gone { // outside the lock: each asks the supervisor
+		k.close(ap, ln)
 	}
 }
 

@@ -323,7 +323,7 @@ func (r *restored) run(ctx context.Context) {
 		r.fwd = fwd
 		close(r.more)
 	}
-	fwd, _ := r.startWithRetry(ctx, time.Second, "again", start, adopt, firstDone)
+	fwd := r.startWithRetry(ctx, time.Second, "again", start, adopt, firstDone)
 	if fwd == nil {
 		return
 	}
@@ -337,9 +337,9 @@ func (r *restored) run(ctx context.Context) {
 // stopped, pausing first between the first attempts, then twice as long
 // each time up to 30 s. Under r.mu it records a failure (lastErr), stops a
 // forward that started after Stop and hands one that started before to
-// adopt; attempted runs after each attempt. It returns the forward that
-// started (nil: none did) and whether the forward was stopped then.
-func (r *restored) startWithRetry(ctx context.Context, first time.Duration, again string, start func() (Forward, error), adopt func(Forward), attempted func()) (Forward, bool) {
+// adopt; attempted runs after each attempt. It returns the forward it
+// adopted: nil if none started or the forward was stopped.
+func (r *restored) startWithRetry(ctx context.Context, first time.Duration, again string, start func() (Forward, error), adopt func(Forward), attempted func()) Forward {
 	r.mu.Lock()
 	stopped := r.stopped
 	r.mu.Unlock()
@@ -358,7 +358,10 @@ func (r *restored) startWithRetry(ctx context.Context, first time.Duration, agai
 		r.mu.Unlock()
 		attempted()
 		if err == nil {
-			return fwd, stopped
+			if stopped {
+				return nil
+			}
+			return fwd
 		}
 		r.a.log.Warn("forward failed to start "+again, "forward", r.p.Name, "id", r.p.ID, "retry_in", delay, "error", err)
 		select {
@@ -366,7 +369,7 @@ func (r *restored) startWithRetry(ctx context.Context, first time.Duration, agai
 		case <-time.After(delay):
 		}
 	}
-	return nil, stopped
+	return nil
 }
 
 // start starts the forward again, with res if the server takes one.
@@ -405,7 +408,7 @@ func (r *restored) check(ctx context.Context, was engine.Resolution) {
 	_ = old.Stop()
 	start := func() (Forward, error) { return rs.StartResolved(ctx, r.p.Kubeconfig, r.p.Spec, &now) }
 	adopt := func(fwd Forward) { r.fwd = fwd }
-	if fwd, stopped := r.startWithRetry(ctx, 100*time.Millisecond, "anew", start, adopt, func() {}); fwd == nil || stopped {
+	if r.startWithRetry(ctx, 100*time.Millisecond, "anew", start, adopt, func() {}) == nil {
 		return
 	}
 	r.a.mu.Lock()
@@ -414,6 +417,7 @@ func (r *restored) check(ctx context.Context, was engine.Resolution) {
 	r.a.persist()
 }
 
+// resolution is what the forward serves with now.
 func (r *restored) resolution() *engine.Resolution {
 	r.mu.Lock()
 	fwd := r.fwd

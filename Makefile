@@ -67,12 +67,14 @@ release-check: $(GORELEASER) ## goreleaser check, a snapshot release, and checks
 	$(GO) test -count=1 -tags releasedocs -run '^TestReleaseDocs$$' ./cmd/kpf
 	$(GORELEASER_GIT) GORELEASER=$(GORELEASER) test/release-check.sh
 
-# make fuzz: the agent's request decoder (runtime/native FuzzRequest) for
-# FUZZTIME; new crashers land in runtime/native/testdata/fuzz/FuzzRequest.
+# make fuzz: the agent's request decoder (runtime/native FuzzRequest), then
+# kpf fmt's formatter against hclwrite (spec FuzzFormatMatchesHclwrite), each
+# for FUZZTIME; new crashers land in PKG/testdata/fuzz/TARGET.
 FUZZTIME ?= 20s
 
-fuzz: ## fuzz the agent's request decoder for FUZZTIME (20s)
+fuzz: ## fuzz the agent's request decoder and kpf fmt's formatter for FUZZTIME (20s) each
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./runtime/native
+	$(GO) test -run '^$$' -fuzz '^FuzzFormatMatchesHclwrite$$' -fuzztime $(FUZZTIME) ./spec
 
 # make bench: BENCH_RUNS runs of every micro-benchmark, one after the other
 # (so the X/kpf and X/reference pairs of reconcile/ports run side by side in

@@ -6,8 +6,11 @@
 // locals and functions, applying defaults and validating everything that can
 // be checked without a cluster. Problems are hcl.Diagnostics with precise
 // source ranges; a Loader keeps every file it read so diagnostics can be
-// rendered with the source snippet. It also formats spec files (kpf fmt) and
-// writes the starter spec (kpf init).
+// rendered with the source snippet. It also formats spec files (kpf fmt:
+// hclwrite.Format's layout on hclsyntax's tokens, layout.go) and writes the
+// starter spec (kpf init). It does not import hclwrite outside tests: that
+// would link go-cmp, whose init every command would pay (issue 20, point 11);
+// the tests hold the formatter to hclwrite.
 //
 // Output blocks are the exception to "everything is evaluated at load":
 // their values depend on the ports forwards actually got, so Loader.Outputs

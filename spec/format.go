@@ -10,12 +10,13 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/hashicorp/hcl/v2/hclwrite"
 )
 
-// Format returns src in canonical HCL layout.
+// Format returns src in canonical HCL layout: the layout of
+// hclwrite.Format (and terraform fmt), which changes only the blanks
+// between tokens (layout.go).
 func Format(src []byte) []byte {
-	return hclwrite.Format(src)
+	return layout(src)
 }
 
 // FormatDir formats the spec files of dir (the files Load reads). With

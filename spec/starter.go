@@ -2,8 +2,10 @@ package spec
 
 import (
 	"bytes"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
 
-	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -13,8 +15,10 @@ func StarterSpec(name, context string) []byte {
 	if context == "" {
 		context = "kind-kind"
 	}
-	quoted := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(name)).Bytes())
-	quotedContext := bytes.TrimSpace(hclwrite.TokensForValue(cty.StringVal(context)).Bytes())
+	// cty.StringVal normalises to NFC, as HCL does to every string it
+	// reads: the file holds the name as kpf will see it.
+	quoted := quoteHCL(cty.StringVal(name).AsString())
+	quotedContext := quoteHCL(cty.StringVal(context).AsString())
 	var b bytes.Buffer
 	b.WriteString(`# kpf.hcl: the port-forwards this workspace keeps alive.
 #
@@ -66,4 +70,45 @@ forward "web" {
 # }
 `)
 	return b.Bytes()
+}
+
+// quoteHCL returns s as an HCL quoted string that evaluates to s: quotes,
+// backslashes and control characters escaped, "${" and "%{" doubled so that
+// they are not templates, and characters that do not print written as
+// \uNNNN or \UNNNNNNNN. It writes what hclwrite.TokensForValue writes for a
+// string (starter_test.go holds it to that).
+func quoteHCL(s string) []byte {
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, '"')
+	for i, r := range s {
+		switch r {
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '$', '%':
+			b = append(b, byte(r))
+			if i+1 < len(s) && s[i+1] == '{' {
+				b = append(b, byte(r))
+			}
+		default:
+			switch {
+			case unicode.IsPrint(r):
+				// An invalid byte decodes as RuneError, which prints:
+				// it is written as U+FFFD, as hclwrite does.
+				b = utf8.AppendRune(b, r)
+			case r < 1<<16:
+				b = fmt.Appendf(b, `\u%04x`, r)
+			default:
+				b = fmt.Appendf(b, `\U%08x`, r)
+			}
+		}
+	}
+	return append(b, '"')
 }

@@ -8,7 +8,9 @@
 // The rendering of a workspace's forwards as a live table (bubbletea v2,
 // bubbles' table, viewport, help and key bindings, lipgloss styles; colour
 // downgraded by the terminal's profile), the per-forward traffic history
-// behind the sparkline, and the key handling.
+// behind the sparkline, and the key handling. The filter's one-line input is
+// its own (input.go), not bubbles' textinput, which would link a clipboard
+// package whose init every kpf command pays (issue 20, point 11).
 //
 // # Data contract
 //

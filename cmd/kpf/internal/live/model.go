@@ -10,7 +10,6 @@ import (
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/table"
-	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -61,7 +60,7 @@ type Model struct {
 
 	table     table.Model
 	help      help.Model
-	filter    textinput.Model
+	filter    lineInput
 	filtering bool
 
 	log logPane
@@ -117,13 +116,8 @@ func New(ctx context.Context, opts Options) *Model {
 	}
 	m.help = help.New()
 	m.help.Styles = help.DefaultStyles(true)
-	m.filter = textinput.New()
-	m.filter.Prompt = "/"
-	m.filter.Placeholder = "name or target"
-	// A steady cursor: a blinking one redraws the frame twice a second.
-	fs := m.filter.Styles()
-	fs.Cursor.Blink = false
-	m.filter.SetStyles(fs)
+	// A steady cursor: a blinking one would redraw the frame twice a second.
+	m.filter = lineInput{prompt: "/", placeholder: "name or target"}
 	m.table = table.New(
 		table.WithKeyMap(m.keys.tableKeys()),
 		table.WithStyles(table.Styles{Header: m.st.header, Cell: m.st.cell, Selected: m.st.selected}),
@@ -196,7 +190,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
 		m.resize()
-		return m.filter.Focus()
+		m.filter.Focus()
 	case key.Matches(msg, k.Back):
 		switch {
 		case m.log.isOpen():
@@ -235,12 +229,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 
 func (m *Model) typeFilter(msg tea.Msg) tea.Cmd {
 	before := m.filter.Value()
-	var cmd tea.Cmd
-	m.filter, cmd = m.filter.Update(msg)
+	m.filter.Update(msg)
 	if m.filter.Value() != before {
 		m.refilter()
 	}
-	return cmd
+	return nil
 }
 
 func (m *Model) quit() tea.Cmd {

@@ -9,8 +9,8 @@ import (
 // The canonical layout of kpf fmt, on hclsyntax's tokens. It is the layout
 // `terraform fmt` and hclwrite.Format produce, written here so that the
 // binary does not link hclwrite (and, through it, go-cmp, whose init costs
-// every command ~1 ms: issue 20, point 11). format_test.go holds hclwrite
-// to it on every spec in the repository and under FuzzFormatMatchesHclwrite.
+// every command ~1 ms: issue 20, point 11). layout_test.go holds it to
+// hclwrite on every spec in the repository and under FuzzFormatMatchesHclwrite.
 //
 // Only the blanks between tokens change. The source is cut into lines at
 // newline tokens (a # or // comment holds its newline, and a heredoc or a

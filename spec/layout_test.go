@@ -127,20 +127,20 @@ func FuzzFormatMatchesHclwrite(f *testing.F) {
 // TestQuoteHCLMatchesHclwrite holds the starter's quoting to what
 // hclwrite.TokensForValue writes for the same string, and checks that HCL
 // reads the quoted string back as the string.
-func TestQuoteHCLMatchesHclwrite(t *testing.T) {
+func TestQuoteStringMatchesHclwrite(t *testing.T) {
 	for _, s := range []string{
 		"", "web", "kind-kind", `a "quoted" \ name`, "tab\there\nline\rcr",
 		"${var.x}", "%{ if }", "$$", "100%", "$", "é", "e\u0301", "日本語",
 		"\x00\x07\x7f", "\u200b\u2028", "\U0001F600", "\U000E0001", "bad \xff utf-8",
 	} {
-		got := string(quoteHCL(cty.StringVal(s).AsString()))
+		got := string(QuoteString(s))
 		want := strings.TrimSpace(string(hclwrite.TokensForValue(cty.StringVal(s)).Bytes()))
 		if got != want {
-			t.Errorf("quoteHCL(%q) = %s, hclwrite writes %s", s, got, want)
+			t.Errorf("QuoteString(%q) = %s, hclwrite writes %s", s, got, want)
 		}
 		expr, diags := hclsyntax.ParseExpression([]byte(got), "q.hcl", hcl.InitialPos)
 		if diags.HasErrors() {
-			t.Errorf("quoteHCL(%q) = %s does not parse: %s", s, got, diags.Error())
+			t.Errorf("QuoteString(%q) = %s does not parse: %s", s, got, diags.Error())
 			continue
 		}
 		v, diags := expr.Value(nil)
@@ -148,7 +148,7 @@ func TestQuoteHCLMatchesHclwrite(t *testing.T) {
 			continue // an invalid byte is written as U+FFFD: no round trip
 		}
 		if diags.HasErrors() || !v.Equals(cty.StringVal(s)).True() {
-			t.Errorf("quoteHCL(%q) = %s reads back as %#v (%s)", s, got, v, diags.Error())
+			t.Errorf("QuoteString(%q) = %s reads back as %#v (%s)", s, got, v, diags.Error())
 		}
 	}
 }

@@ -15,10 +15,8 @@ func StarterSpec(name, context string) []byte {
 	if context == "" {
 		context = "kind-kind"
 	}
-	// cty.StringVal normalises to NFC, as HCL does to every string it
-	// reads: the file holds the name as kpf will see it.
-	quoted := quoteHCL(cty.StringVal(name).AsString())
-	quotedContext := quoteHCL(cty.StringVal(context).AsString())
+	quoted := QuoteString(name)
+	quotedContext := QuoteString(context)
 	var b bytes.Buffer
 	b.WriteString(`# kpf.hcl: the port-forwards this workspace keeps alive.
 #
@@ -72,12 +70,16 @@ forward "web" {
 	return b.Bytes()
 }
 
-// quoteHCL returns s as an HCL quoted string that evaluates to s: quotes,
+// QuoteString returns s as an HCL quoted string that evaluates to s, for
+// the specs kpf writes (kpf init, kpf init --from-cluster): quotes,
 // backslashes and control characters escaped, "${" and "%{" doubled so that
 // they are not templates, and characters that do not print written as
-// \uNNNN or \UNNNNNNNN. It writes what hclwrite.TokensForValue writes for a
-// string (starter_test.go holds it to that).
-func quoteHCL(s string) []byte {
+// \uNNNN or \UNNNNNNNN. s is first normalised to NFC, as HCL does to every
+// string it reads, so the file holds s as kpf will see it. It writes what
+// hclwrite.TokensForValue writes for a string (layout_test.go holds it to
+// that).
+func QuoteString(s string) []byte {
+	s = cty.StringVal(s).AsString()
 	b := make([]byte, 0, len(s)+2)
 	b = append(b, '"')
 	for i, r := range s {

@@ -150,7 +150,8 @@ func writeNew(path string, src []byte, force bool) error {
 }
 
 // specFromServices renders one forward per service port, commented as
-// init --help says. Privileged local ports (< 1024) become 0: kpf picks a
+// init --help says. Strings are quoted as HCL reads them (spec.QuoteString):
+// a context named "team-${x}" stays that name, not a template. Privileged local ports (< 1024) become 0: kpf picks a
 // free port and keeps it. Ports are numbers, names strings.
 func specFromServices(name, context, namespace string, svcs []native.Service) []byte {
 	var b strings.Builder
@@ -166,10 +167,10 @@ func specFromServices(name, context, namespace string, svcs []native.Service) []
 # NAME.override.kpf.hcl file next to this one, and keep that out of git.
 
 `, namespace, context)
-	fmt.Fprintf(&b, "kpf {\n  name = %q\n}\n\n", name)
+	fmt.Fprintf(&b, "kpf {\n  name = %s\n}\n\n", spec.QuoteString(name))
 	fmt.Fprintf(&b, "# Override with --var context=..., --var-file or KPF_VAR_context.\n")
-	fmt.Fprintf(&b, "variable \"context\" {\n  type        = string\n  default     = %q\n  description = \"kube context every forward uses\"\n}\n\n", context)
-	fmt.Fprintf(&b, "defaults {\n  context   = var.context # never follows kubectl's current context\n  namespace = %q\n  address   = \"127.0.0.1\"\n}\n", namespace)
+	fmt.Fprintf(&b, "variable \"context\" {\n  type        = string\n  default     = %s\n  description = \"kube context every forward uses\"\n}\n\n", spec.QuoteString(context))
+	fmt.Fprintf(&b, "defaults {\n  context   = var.context # never follows kubectl's current context\n  namespace = %s\n  address   = \"127.0.0.1\"\n}\n", spec.QuoteString(namespace))
 	for _, s := range svcs {
 		for i, p := range s.Ports {
 			fname := s.Name
@@ -184,14 +185,14 @@ func specFromServices(name, context, namespace string, svcs []native.Service) []
 			if p.Name != "" {
 				port = fmt.Sprintf("%s (%d)", p.Name, p.Port)
 			}
-			fmt.Fprintf(&b, "\n# service/%s port %s\nforward %q {\n  target      = %q\n", s.Name, port, fname, "service/"+s.Name)
+			fmt.Fprintf(&b, "\n# service/%s port %s\nforward %s {\n  target      = %s\n", s.Name, port, spec.QuoteString(fname), spec.QuoteString("service/"+s.Name))
 			if p.Port < 1024 {
 				fmt.Fprintf(&b, "  local_port  = 0 # %d is privileged (< 1024): kpf picks a free port and keeps it\n", p.Port)
 			} else {
 				fmt.Fprintf(&b, "  local_port  = %d\n", p.Port)
 			}
 			if p.Name != "" {
-				fmt.Fprintf(&b, "  remote_port = %q\n}\n", p.Name)
+				fmt.Fprintf(&b, "  remote_port = %s\n}\n", spec.QuoteString(p.Name))
 			} else {
 				fmt.Fprintf(&b, "  remote_port = %d\n}\n", p.Port)
 			}

@@ -512,6 +512,23 @@ func TestSpecFromServices(t *testing.T) {
 	}
 }
 
+// TestSpecFromServicesQuotesAsHCL: a context name (kubeconfig names are
+// free text) that holds what HCL reads as a template or an escape is
+// written so that the spec loads with that exact name.
+func TestSpecFromServicesQuotesAsHCL(t *testing.T) {
+	const kubeContext = `team-${x} %{ if } "q" \ end`
+	src := specFromServices("shop", kubeContext, "shop", []native.Service{{Name: "db", Ports: []native.ServicePort{{Port: 5432}}}})
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", string(src))
+	ws, diags := spec.Load(spec.LoadOptions{Dir: dir})
+	if diags.HasErrors() {
+		t.Fatalf("the generated spec does not load: %s\n%s", diags.Error(), src)
+	}
+	if len(ws.Forwards) != 1 || ws.Forwards[0].Context != kubeContext {
+		t.Fatalf("forwards %+v, want one with context %q\n%s", ws.Forwards, kubeContext, src)
+	}
+}
+
 // TestBadInputLosesNothing: a spec that stops loading and a corrupt state
 // file are clear errors; the running forwards and the state file are left
 // exactly as they were.

@@ -9,7 +9,7 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz bench startup scale dataplane soak soak-short demo clean
+.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz fuzz-format bench startup scale dataplane soak soak-short demo clean
 
 all: build
 
@@ -67,13 +67,18 @@ release-check: $(GORELEASER) ## goreleaser check, a snapshot release, and checks
 	$(GO) test -count=1 -tags releasedocs -run '^TestReleaseDocs$$' ./cmd/kpf
 	$(GORELEASER_GIT) GORELEASER=$(GORELEASER) test/release-check.sh
 
-# make fuzz: the agent's request decoder (runtime/native FuzzRequest), then
-# kpf fmt's formatter against hclwrite (spec FuzzFormatMatchesHclwrite), each
-# for FUZZTIME; new crashers land in PKG/testdata/fuzz/TARGET.
+# make fuzz: the agent's request decoder (runtime/native FuzzRequest) for
+# FUZZTIME; new crashers land in runtime/native/testdata/fuzz/FuzzRequest.
+# make fuzz-format: kpf fmt's formatter against hclwrite (spec
+# FuzzFormatMatchesHclwrite; its seeds run in make test). Not in CI yet: one
+# CI run ended it with "context deadline exceeded" at the end of its
+# FUZZTIME, with no differing input reported.
 FUZZTIME ?= 20s
 
-fuzz: ## fuzz the agent's request decoder and kpf fmt's formatter for FUZZTIME (20s) each
+fuzz: ## fuzz the agent's request decoder for FUZZTIME (20s)
 	$(GO) test -run '^$$' -fuzz '^FuzzRequest$$' -fuzztime $(FUZZTIME) ./runtime/native
+
+fuzz-format: ## fuzz kpf fmt's formatter against hclwrite for FUZZTIME (20s)
 	$(GO) test -run '^$$' -fuzz '^FuzzFormatMatchesHclwrite$$' -fuzztime $(FUZZTIME) ./spec
 
 # make bench: BENCH_RUNS runs of every micro-benchmark, one after the other

@@ -34,11 +34,21 @@ type Server struct {
 	ln   net.Listener
 	log  hclog.Logger
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]connState
+	closed   bool
+	draining bool // Shutdown was called: no new connections, no keep-alive
+	wg       sync.WaitGroup
 }
+
+// connState is where a connection stands, for Shutdown.
+type connState int
+
+const (
+	connNew    connState = iota // accepted, its first request not read yet
+	connActive                  // a request being answered, or a stream (echo, sink, source)
+	connIdle                    // HTTP keep-alive between two requests
+)
 
 // NewServer listens on a free 127.0.0.1 port and serves name.
 func NewServer(name string, log hclog.Logger) (*Server, error) {
@@ -49,7 +59,7 @@ func NewServer(name string, log hclog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for %s: %w", name, err)
 	}
-	s := &Server{name: name, ln: ln, log: log, conns: map[net.Conn]struct{}{}}
+	s := &Server{name: name, ln: ln, log: log, conns: map[net.Conn]connState{}}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -58,8 +68,45 @@ func NewServer(name string, log hclog.Logger) (*Server, error) {
 // Port is the TCP port the server listens on.
 func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
+// Shutdown is a container's graceful exit on SIGTERM, what a Kubernetes
+// rollout expects of a pod it deletes (as Go's http.Server.Shutdown does
+// it): the server stops listening at once, closes its idle keep-alive
+// connections, answers the request in progress on each other connection
+// (a new connection's first request included) and then closes it, and
+// closes whatever is left after grace (Close). It does not wait.
+func (s *Server) Shutdown(grace time.Duration) {
+	s.mu.Lock()
+	if s.closed || s.draining {
+		s.mu.Unlock()
+		return
+	}
+	s.draining = true
+	_ = s.ln.Close()
+	for c, st := range s.conns {
+		if st == connIdle {
+			c.Close()
+		}
+	}
+	s.mu.Unlock()
+	time.AfterFunc(grace, func() { _ = s.Close() })
+}
+
+// setState records where c stands; it reports false when c is to end now
+// instead: it would be idle on a draining server.
+func (s *Server) setState(c net.Conn, st connState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st == connIdle && s.draining {
+		return false
+	}
+	if _, ok := s.conns[c]; ok {
+		s.conns[c] = st
+	}
+	return true
+}
+
 // Close stops listening and closes every open connection, like a container
-// that died. Safe to call twice.
+// that died. Safe to call twice, and after Shutdown.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -68,6 +115,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	err := s.ln.Close()
+	if s.draining {
+		err = nil // Shutdown closed it
+	}
 	for c := range s.conns {
 		c.Close()
 	}
@@ -89,7 +139,7 @@ func (s *Server) accept() {
 			c.Close()
 			return
 		}
-		s.conns[c] = struct{}{}
+		s.conns[c] = connNew
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
@@ -154,6 +204,7 @@ func (s *Server) serve(c net.Conn) {
 	_, err := br.Peek(1)
 	_ = c.SetReadDeadline(time.Time{})
 	var ne net.Error
+	s.setState(c, connActive)
 	switch {
 	case err == nil:
 		// Wait a moment for a full method token.
@@ -202,6 +253,9 @@ func (s *Server) serveHTTP(c net.Conn, br *bufio.Reader) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		req.Body.Close()
 		body := s.name + "\n"
+		s.mu.Lock()
+		last := req.Close || s.draining
+		s.mu.Unlock()
 		resp := &http.Response{
 			StatusCode:    statusFor(req.URL.Path),
 			ProtoMajor:    1,
@@ -210,11 +264,18 @@ func (s *Server) serveHTTP(c net.Conn, br *bufio.Reader) {
 			Header:        http.Header{"Content-Type": {"text/plain; charset=utf-8"}},
 			ContentLength: int64(len(body)),
 			Body:          io.NopCloser(strings.NewReader(body)),
-			Close:         req.Close,
+			Close:         last,
 		}
-		if err := resp.Write(c); err != nil || req.Close {
+		if err := resp.Write(c); err != nil || last {
 			return
 		}
+		if !s.setState(c, connIdle) {
+			return // draining: the answer given, the connection ends
+		}
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		s.setState(c, connActive)
 	}
 }
 
@@ -238,6 +299,18 @@ type backedPod struct {
 func (b *backedPod) close() {
 	for _, s := range b.servers {
 		s.Close()
+	}
+}
+
+// terminationGrace is how long a deleted pod's servers finish what they
+// are answering (Server.Shutdown): the pod's terminationGracePeriodSeconds,
+// shortened.
+const terminationGrace = time.Second
+
+// terminate is the pod's graceful exit: its deletion began.
+func (b *backedPod) terminate() {
+	for _, s := range b.servers {
+		s.Shutdown(terminationGrace)
 	}
 }
 
@@ -325,8 +398,8 @@ func (b *backends) sync(ctx context.Context) error {
 	b.mu.Lock()
 	for uid, bp := range b.pods {
 		if _, ok := live[uid]; !ok {
-			b.log.Debug("backends: pod gone, closing its servers", "pod", bp.namespace+"/"+bp.name)
-			bp.close()
+			b.log.Debug("backends: pod gone or terminating, its servers shut down", "pod", bp.namespace+"/"+bp.name)
+			bp.terminate()
 			delete(b.pods, uid)
 		}
 	}

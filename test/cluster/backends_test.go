@@ -143,6 +143,104 @@ func TestServerCloseDropsConnections(t *testing.T) {
 	}
 }
 
+// TestServerShutdownFinishesRequests: a deleted pod's graceful exit. The
+// request in progress is answered (with Connection: close), so is a new
+// connection's first one; an idle keep-alive connection ends at once; a
+// stream ends after the grace; no new connection is taken.
+func TestServerShutdownFinishesRequests(t *testing.T) {
+	t.Parallel()
+	s, err := NewServer("web-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	get := "GET / HTTP/1.1\r\nHost: kpf\r\n\r\n"
+
+	idle := dialServer(t, s) // one request answered, then idle
+	idleBR := bufio.NewReader(idle)
+	if _, err := io.WriteString(idle, get); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.ReadResponse(idleBR, nil); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	stream := dialServer(t, s)
+	streamBR := bufio.NewReader(stream)
+	if _, err := streamBR.ReadString('\n'); err != nil { // the banner: an echo stream now
+		t.Fatal(err)
+	}
+	partial := dialServer(t, s) // half a request when the shutdown comes
+	if _, err := io.WriteString(partial, "GET / HTTP/1.1\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitState := func(c net.Conn, want connState) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			s.mu.Lock()
+			st, found := connState(-1), false
+			for sc, scst := range s.conns {
+				if sc.RemoteAddr().String() == c.LocalAddr().String() {
+					st, found = scst, true
+				}
+			}
+			s.mu.Unlock()
+			if found && st == want {
+				return
+			}
+		}
+		t.Fatalf("connection from %s never reached state %d", c.LocalAddr(), want)
+	}
+	waitState(idle, connIdle)
+	waitState(partial, connActive)
+	fresh := dialServer(t, s) // accepted, its request sent after the shutdown
+	waitState(fresh, connNew)
+
+	const grace = 500 * time.Millisecond
+	shutdown := time.Now()
+	s.Shutdown(grace)
+	if _, err := io.WriteString(fresh, get); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := idleBR.ReadByte(); err == nil {
+		t.Error("the idle keep-alive connection got a byte after Shutdown, want its end")
+	}
+	if _, err := io.WriteString(partial, "Host: kpf\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]net.Conn{"in progress": partial, "new": fresh} {
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("the %s request after Shutdown: %v, want its answer", name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "web-1\n" || !resp.Close {
+			t.Errorf("the %s request: %q, close %v; want the pod's name and Connection: close", name, body, resp.Close)
+		}
+		if _, err := br.ReadByte(); err == nil {
+			t.Errorf("the %s connection stayed open after its answer", name)
+		}
+	}
+	if _, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.Port()), time.Second); err == nil {
+		t.Error("a new connection was taken after Shutdown")
+	}
+	if _, err := io.WriteString(stream, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := streamBR.ReadString('\n'); err != nil || line != "ping\n" {
+		t.Errorf("the stream within the grace: %q, %v; want its echo", line, err)
+	}
+	if _, err := streamBR.ReadByte(); err == nil {
+		t.Error("the stream got a byte, want its end")
+	} else if took := time.Since(shutdown); took < grace {
+		t.Errorf("the stream ended %s after Shutdown, before the grace (%s)", took, grace)
+	}
+}
+
 // fakeAPI serves pod and PortForward lists and records writes.
 type fakeAPI struct {
 	mu      sync.Mutex

@@ -45,6 +45,40 @@ func TestReleaserCoalescesAndRateLimits(t *testing.T) {
 	}
 }
 
+// TestReleaserAfterConnectionsCalm: a burst of connections that closed
+// (a flood) makes one release once none closed for Delay, with no tunnel
+// closing; a quiet spell with nothing closed makes none.
+func TestReleaserAfterConnectionsCalm(t *testing.T) {
+	var mu sync.Mutex
+	var at []time.Time
+	r := &releaser{Delay: 50 * time.Millisecond, Every: time.Millisecond, Release: func() {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(at)
+	}
+	for range 2000 {
+		r.connClosed()
+	}
+	last := time.Now()
+	waitFor(t, "the release after the burst", func() bool { return count() == 1 })
+	mu.Lock()
+	after := at[0].Sub(last)
+	mu.Unlock()
+	if after < r.Delay {
+		t.Errorf("released %s after the last close, want ≥ Delay %s (the burst must be over)", after, r.Delay)
+	}
+	r.calm() // the quiet timer again, nothing closed since: no release
+	time.Sleep(3 * r.Delay)
+	if n := count(); n != 1 {
+		t.Errorf("%d releases, want 1: nothing closed after the first", n)
+	}
+}
+
 func TestReleaserDefaultsToFreeOSMemory(t *testing.T) {
 	r := &releaser{Delay: time.Millisecond, Every: time.Millisecond}
 	r.tunnelClosed(0)

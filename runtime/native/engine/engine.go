@@ -72,6 +72,11 @@ type Options struct {
 	// still open. The agent uses it to hand the closed tunnels' memory back
 	// to the OS.
 	TunnelClosed func(open int)
+	// ConnClosed, if set, is called after a local connection of any
+	// forward ended, outside the engine's locks; it must not block. The
+	// agent uses it to hand a burst of connections' memory back once the
+	// burst is over.
+	ConnClosed func()
 	// TunnelsChanged, if set, is called after a tunnel opened or an open
 	// one closed, outside the engine's locks. The agent persists the open
 	// tunnels' pods with it, so that a restarted agent dials them again

@@ -531,9 +531,13 @@ func TestBackoffGrowsNeverStopsAndResets(t *testing.T) {
 	}
 }
 
+// TestIdleTunnelCloses also checks the agent's memory hooks: TunnelClosed
+// for the tunnel, ConnClosed for each connection that ended.
 func TestIdleTunnelCloses(t *testing.T) {
 	closed := make(chan int, 10)
-	env := newTestEnv(t, Options{IdleTimeout: 20 * time.Millisecond, TunnelClosed: func(open int) { closed <- open }}, webPod("web-a"))
+	var connsClosed atomic.Int64
+	env := newTestEnv(t, Options{IdleTimeout: 20 * time.Millisecond, TunnelClosed: func(open int) { closed <- open },
+		ConnClosed: func() { connsClosed.Add(1) }}, webPod("web-a"))
 	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
 	mustBanner(t, f)
 	eventually(t, "the idle tunnel to close", func() bool { return env.dialer.openConns() == 0 })
@@ -555,6 +559,7 @@ func TestIdleTunnelCloses(t *testing.T) {
 	if s := f.Status(); s.Reconnects != 0 {
 		t.Errorf("an idle close counted as %d reconnects", s.Reconnects)
 	}
+	eventually(t, "ConnClosed for both connections", func() bool { return connsClosed.Load() == 2 })
 }
 
 func TestStopClosesListenerAndConnections(t *testing.T) {

@@ -306,6 +306,9 @@ func (f *Forward) serve(conn net.Conn) {
 		delete(f.conns, conn)
 		f.mu.Unlock()
 		f.active.Add(-1)
+		if fn := f.e.opts.ConnClosed; fn != nil {
+			fn()
+		}
 	}()
 	defer f.catch("serving a connection")
 	rec := &replayReader{conn: conn}

@@ -15,6 +15,10 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/runtime/native"
+	"github.com/kpf-dev/kpf/state"
 )
 
 // floodResult is how the connections of one flood ended.
@@ -58,9 +62,9 @@ func (r *run) measureFlood(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var fetches, fetchFails atomic.Int64
 	var fetchErr atomic.Value
-	var statusTook []time.Duration
-	var statusFails int
-	wg.Add(2)
+	var statusTook, agentTook []time.Duration
+	var statusFails, agentFails int
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		r.fetchLoop(ctx, other.LocalPort, stop, &fetches, &fetchFails, &fetchErr)
@@ -68,6 +72,10 @@ func (r *run) measureFlood(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		statusTook, statusFails = r.statusLoop(ctx, stop)
+	}()
+	go func() {
+		defer wg.Done()
+		agentTook, agentFails = r.agentStatusLoop(ctx, stop, st)
 	}()
 	release := make(chan struct{})
 	res := flood(ctx, flooded.LocalPort, r.opts.flood, release)
@@ -87,9 +95,59 @@ func (r *run) measureFlood(ctx context.Context) error {
 	slices.Sort(statusTook)
 	if len(statusTook) > 0 {
 		r.add("`kpf status` during the flood: p50 / max", fmtDur(percentile(statusTook, 50))+" / "+fmtDur(statusTook[len(statusTook)-1]), "answers",
-			fmt.Sprintf("%d runs, %d failed", len(statusTook), statusFails))
+			fmt.Sprintf("%d runs, %d failed; the whole process: its start-up, the kubeconfig, the agent's answer", len(statusTook), statusFails))
+	}
+	slices.Sort(agentTook)
+	if len(agentTook) > 0 {
+		r.add("the agent's answer to a status request during the flood: p50 / p99 / max",
+			fmtDur(percentile(agentTook, 50))+" / "+fmtDur(percentile(agentTook, 99))+" / "+fmtDur(agentTook[len(agentTook)-1]), "≤ 100 ms",
+			fmt.Sprintf("%d requests (every forward's status, as kpf status asks), one every 20 ms, %d failed", len(agentTook), agentFails))
 	}
 	return nil
+}
+
+// agentStatusLoop asks the agent for every forward's status (the request
+// `kpf status` makes, without the CLI's start-up) every 20 ms until stop
+// is closed, and returns how long each answer took.
+func (r *run) agentStatusLoop(ctx context.Context, stop <-chan struct{}, st *state.File) (took []time.Duration, failed int) {
+	dir, err := r.workspaceStateDir()
+	if err != nil {
+		return nil, 1
+	}
+	rt := &native.Runtime{StateDir: dir, Log: r.log.Named("agent-status")}
+	hs := make([]runtime.Handle, 0, len(st.Forwards))
+	for _, f := range st.Forwards {
+		hs = append(hs, f.Handle)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return took, failed
+		case <-ctx.Done():
+			return took, failed
+		case <-tick.C:
+		}
+		t0 := time.Now()
+		sts, errs := rt.InspectMany(ctx, hs)
+		if err := errors.Join(errs...); err != nil || !allKnown(sts) {
+			failed++
+			continue
+		}
+		took = append(took, time.Since(t0))
+	}
+}
+
+// allKnown reports whether the agent answered for every forward: it serves
+// each.
+func allKnown(sts []runtime.Status) bool {
+	for _, s := range sts {
+		if !s.Alive {
+			return false
+		}
+	}
+	return true
 }
 
 func firstErrNote(v *atomic.Value) string {

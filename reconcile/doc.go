@@ -2,10 +2,11 @@
 // running, and makes them match.
 //
 // It owns the pure diff (Diff, SpecHash, ResolveContexts) that turns desired
-// forwards and observed state into a Plan, the plan's renderers (RenderHuman,
-// RenderJSON; the JSON schema is documented in JSON.md; commands reach
-// them through cmd/kpf/internal/views.Plan), the status rows (StatusRows:
-// data, redacted; cmd/kpf/internal/views.Status renders them), observing actual state
+// forwards and observed state into a Plan (plain data: this package renders
+// no plan; cmd/kpf/internal/views.Plan does, in the JSON schema of JSON.md,
+// whose version, JSONFormatVersion, stays here with the data it versions),
+// the status rows (StatusRows: data, redacted; cmd/kpf/internal/views.Status
+// renders them), observing actual state
 // (Observer), executing a plan (Applier) and keeping it executed (Watcher).
 // The Applier and the Watcher report what they do through a Hook, as typed
 // events (hook.go: an action started, retried, succeeded or failed, a
@@ -17,8 +18,7 @@
 // fields the spec (or the state) marks, and scrub runtime text (last
 // error, pod, the texts of the Hook's events) of their values (redact.go).
 //
-// Diff and the views do no I/O beyond the writer they are given and never
-// read the clock. reconcile works on plain Go values from spec, state and
+// Diff does no I/O and never reads the clock. reconcile works on plain Go values from spec, state and
 // runtime: it must not import hcl (or anything that parses HCL), cmd, or a
 // Kubernetes client.
 package reconcile

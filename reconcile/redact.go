@@ -67,6 +67,28 @@ var planFieldOf = map[string]string{
 	"hostnames":       model.FieldHostnames,
 }
 
+// RedactPlan is p as the views show it: every change through
+// redactedChange. p is not modified; a plan with nothing sensitive is
+// returned as it is.
+func RedactPlan(p Plan) Plan {
+	var changes []Change
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		r := redactedChange(c)
+		if r == c {
+			continue
+		}
+		if changes == nil {
+			changes = slices.Clone(p.Changes)
+		}
+		changes[i] = *r
+	}
+	if changes != nil {
+		p.Changes = changes
+	}
+	return p
+}
+
 // redactedChange is c as the views show it: every value that came from a
 // sensitive variable replaced by Redacted — in the desired forward and the
 // field changes (the spec marks them per field), and in what runs (the

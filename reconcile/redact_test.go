@@ -1,9 +1,9 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -26,17 +26,21 @@ func secretAPI() model.Forward {
 	})
 }
 
-// planViews renders p in every view, by view name.
+// planViews is what the plan views (cmd/kpf/internal/views) show of
+// RedactPlan(p), as text: each change's reason and field changes, and the
+// forward it wants or, with none (a stop), the one that runs.
 func planViews(t *testing.T, p Plan) map[string]string {
 	t.Helper()
-	var human, js bytes.Buffer
-	if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
-		t.Fatal(err)
+	var b strings.Builder
+	for _, c := range RedactPlan(p).Changes {
+		fmt.Fprintf(&b, "%s %s %q %+v\n", c.Name, c.Action, c.Reason, c.Fields)
+		if c.Desired != nil {
+			fmt.Fprintf(&b, "%+v\n", *c.Desired)
+		} else if c.Prior != nil {
+			fmt.Fprintf(&b, "%+v\n", *c.Prior)
+		}
 	}
-	if err := RenderJSON(&js, p); err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{"human": human.String(), "json": js.String()}
+	return map[string]string{"redacted plan": b.String()}
 }
 
 // TestSensitiveRedacted: values from sensitive variables never reach the
@@ -111,7 +115,7 @@ func TestSensitiveStaysRedactedAfterTheSpec(t *testing.T) {
 		visible string // a value the view must still show
 	}{
 		{"removed from the spec", nil, Stop, ""},
-		{"no longer sensitive", []model.Forward{plain}, Replace, `"dev"`},
+		{"no longer sensitive", []model.Forward{plain}, Replace, "Context:dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,13 +9,14 @@
 // It also holds the plan and status views, each one interface with a
 // human and a JSON implementation that a command picks once (--json):
 // Plan (NewPlan: `kpf plan`, and the plan of `kpf apply` through
-// ApplyHuman.Plan and JSON.PlanReady) and Status (NewStatus: `kpf status`,
-// its --stats and --all; StatusLine is the one JSON shape of a status
-// row).
+// ApplyHuman.Plan and JSON.PlanReady; planhuman.go renders it in
+// Terraform's shape, planjson.go in the schema of reconcile/JSON.md, whose
+// goldens are testdata/plan_*) and Status (NewStatus: `kpf status`, its
+// --stats and --all; StatusLine is the one JSON shape of a status row).
 //
 // Redaction: status rows come redacted from reconcile.StatusRows (the
-// only way to make them); plans are redacted by reconcile.RenderHuman and
-// RenderJSON, the only renderers the Plan views call.
+// only way to make them); the Plan views render reconcile.RedactPlan of
+// the plan they are given, never the plan itself.
 //
 // The events carry text already scrubbed of sensitive values (reconcile
 // does it where it has them); the human views escape that text for the

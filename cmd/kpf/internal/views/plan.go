@@ -9,9 +9,9 @@ import (
 // Plan shows a plan: `kpf plan`, and the plan `kpf apply` is about to
 // apply. NewPlan picks the implementation once, human or JSON.
 //
-// Both render through reconcile.RenderHuman and reconcile.RenderJSON,
-// which redact every value from a sensitive variable (reconcile/redact.go)
-// before they format anything.
+// Both show reconcile.RedactPlan of the plan: every value from a
+// sensitive variable redacted (reconcile/redact.go) before they format
+// anything.
 type Plan interface {
 	Show(p reconcile.Plan) error
 }
@@ -36,10 +36,10 @@ type PlanHuman struct {
 }
 
 func (h PlanHuman) Show(p reconcile.Plan) error {
-	return reconcile.RenderHuman(h.W, p, reconcile.HumanOptions{Color: h.Color})
+	return renderHuman(h.W, reconcile.RedactPlan(p), h.Color)
 }
 
 // PlanJSON writes the plan in the versioned schema of reconcile/JSON.md.
 type PlanJSON struct{ W io.Writer }
 
-func (j PlanJSON) Show(p reconcile.Plan) error { return reconcile.RenderJSON(j.W, p) }
+func (j PlanJSON) Show(p reconcile.Plan) error { return renderJSON(j.W, reconcile.RedactPlan(p)) }

@@ -14,9 +14,11 @@
 // diagnostics as plain Diagnostic values); the views that render them live
 // in cmd/kpf/internal/views, and no view parses text back.
 // Subpackage ports probes and picks local ports. Values from sensitive
-// variables never reach a view: the plan and status views redact the
-// fields the spec (or the state) marks, and scrub runtime text (last
-// error, pod, the texts of the Hook's events) of their values (redact.go).
+// variables never reach a view: redact.go is the one step between this
+// package's data and the views, one maker per kind of data they take
+// (Plan.Redact → RedactedPlan, StatusRows, the Hook's scrubbed events),
+// replacing the fields the spec (or the state) marks and scrubbing
+// runtime text (last error, pod, reasons) of their values.
 //
 // Diff does no I/O and never reads the clock. reconcile works on plain Go values from spec, state and
 // runtime: it must not import hcl (or anything that parses HCL), cmd, or a

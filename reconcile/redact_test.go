@@ -27,12 +27,12 @@ func secretAPI() model.Forward {
 }
 
 // planViews is what the plan views (cmd/kpf/internal/views) show of
-// RedactPlan(p), as text: each change's reason and field changes, and the
+// p.Redact(), as text: each change's reason and field changes, and the
 // forward it wants or, with none (a stop), the one that runs.
 func planViews(t *testing.T, p Plan) map[string]string {
 	t.Helper()
 	var b strings.Builder
-	for _, c := range RedactPlan(p).Changes {
+	for _, c := range p.Redact().Plan().Changes {
 		fmt.Fprintf(&b, "%s %s %q %+v\n", c.Name, c.Action, c.Reason, c.Fields)
 		if c.Desired != nil {
 			fmt.Fprintf(&b, "%+v\n", *c.Desired)
@@ -255,5 +255,33 @@ func TestSensitiveInPlanReason(t *testing.T) {
 		if !strings.Contains(out, "previous start failed: services") {
 			t.Errorf("%s view lost the reason:\n%s", view, out)
 		}
+	}
+}
+
+// TestRedactLeavesThePlan: Plan.Redact gives the views a redacted copy;
+// the plan the Applier acts on keeps the real values, and a plan with
+// nothing sensitive is not copied.
+func TestRedactLeavesThePlan(t *testing.T) {
+	t.Parallel()
+	api := secretAPI()
+	failed := drunning(api, 8080, func(o *Observed) {
+		o.Alive, o.State.Handle = false, runtime.Handle{}
+		o.State.Sensitive = api.SensitiveFields()
+		o.State.LastError = `services "` + secret + `" not found`
+	})
+	p := Diff([]model.Forward{api, dfwd("web", 3000)}, Actual{"api": failed}, dbusyPorts{})
+	r := p.Redact().Plan()
+	if c := p.Changes[0]; c.Desired.Context != secret || !strings.Contains(c.Reason, secret) {
+		t.Errorf("Redact changed the plan it was given: %+v, desired %+v", c, *c.Desired)
+	}
+	if c := r.Changes[0]; c.Desired.Context != Redacted || strings.Contains(c.Reason, secret) {
+		t.Errorf("the redacted plan shows the sensitive value: %+v, desired %+v", c, *c.Desired)
+	}
+	if r.Changes[1].Desired != p.Changes[1].Desired {
+		t.Error("a change with nothing sensitive was copied")
+	}
+	plain := Diff([]model.Forward{dfwd("web", 3000)}, nil, dbusyPorts{})
+	if &plain.Redact().Plan().Changes[0] != &plain.Changes[0] {
+		t.Error("a plan with nothing sensitive was copied")
 	}
 }

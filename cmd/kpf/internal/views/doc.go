@@ -14,9 +14,13 @@
 // goldens are testdata/plan_*) and Status (NewStatus: `kpf status`, its
 // --stats and --all; StatusLine is the one JSON shape of a status row).
 //
-// Redaction: status rows come redacted from reconcile.StatusRows (the
-// only way to make them); the Plan views render reconcile.RedactPlan of
-// the plan they are given, never the plan itself.
+// Redaction happens once, in reconcile (reconcile/redact.go), before any
+// data reaches this package: the views take only what comes out of that
+// step — a reconcile.RedactedPlan (made by Plan.Redact; the Plan and
+// Apply views and the PlanReady event take no reconcile.Plan), status rows
+// (made by reconcile.StatusRows, which redacts them), and events whose
+// texts the Applier and Watcher scrubbed. No view takes a model.Forward
+// or a state.Forward; one that did would skip the step.
 //
 // The events carry text already scrubbed of sensitive values (reconcile
 // does it where it has them); the human views escape that text for the

@@ -203,7 +203,7 @@ func TestPlanHumanGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			if err := NewPlan(&buf, false, false).Show(p); err != nil {
+			if err := NewPlan(&buf, false, false).Show(p.Redact()); err != nil {
 				t.Fatal(err)
 			}
 			if bytes.Contains(buf.Bytes(), []byte("\x1b[")) {
@@ -221,7 +221,7 @@ func TestPlanJSONGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
-			if err := NewPlan(&buf, true, false).Show(p); err != nil {
+			if err := NewPlan(&buf, true, false).Show(p.Redact()); err != nil {
 				t.Fatal(err)
 			}
 			var decoded struct {
@@ -247,10 +247,10 @@ func TestPlanHumanColor(t *testing.T) {
 	t.Parallel()
 	for name, p := range viewScenarios() {
 		var plain, colored bytes.Buffer
-		if err := NewPlan(&plain, false, false).Show(p); err != nil {
+		if err := NewPlan(&plain, false, false).Show(p.Redact()); err != nil {
 			t.Fatal(err)
 		}
-		if err := NewPlan(&colored, false, true).Show(p); err != nil {
+		if err := NewPlan(&colored, false, true).Show(p.Redact()); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Contains(colored.Bytes(), []byte("\x1b[")) {
@@ -266,7 +266,7 @@ func TestPlanWriteErrors(t *testing.T) {
 	t.Parallel()
 	p := viewScenarios()["mixed"]
 	for _, json := range []bool{false, true} {
-		if err := NewPlan(failWriter{}, json, false).Show(p); err == nil {
+		if err := NewPlan(failWriter{}, json, false).Show(p.Redact()); err == nil {
 			t.Errorf("json %v: no error from a failing writer", json)
 		}
 	}
@@ -285,7 +285,7 @@ func TestPlanViewEscapes(t *testing.T) {
 			PortMove: &reconcile.PortMove{Wanted: 1, Got: 2, Reason: hostile}},
 	}}
 	var b bytes.Buffer
-	if err := NewPlan(&b, false, false).Show(p); err != nil {
+	if err := NewPlan(&b, false, false).Show(p.Redact()); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()

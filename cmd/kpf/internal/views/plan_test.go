@@ -26,11 +26,11 @@ func planShows(t *testing.T, p reconcile.Plan) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for name, show := range map[string]func(w *bytes.Buffer) error{
-		"plan human":       func(w *bytes.Buffer) error { return NewPlan(w, false, false).Show(p) },
-		"plan human color": func(w *bytes.Buffer) error { return NewPlan(w, false, true).Show(p) },
-		"plan json":        func(w *bytes.Buffer) error { return NewPlan(w, true, false).Show(p) },
-		"apply human":      func(w *bytes.Buffer) error { return NewApplyHuman(w, false).Plan(p) },
-		"apply json":       func(w *bytes.Buffer) error { return NewJSON(w, nil).Plan(p) },
+		"plan human":       func(w *bytes.Buffer) error { return NewPlan(w, false, false).Show(p.Redact()) },
+		"plan human color": func(w *bytes.Buffer) error { return NewPlan(w, false, true).Show(p.Redact()) },
+		"plan json":        func(w *bytes.Buffer) error { return NewPlan(w, true, false).Show(p.Redact()) },
+		"apply human":      func(w *bytes.Buffer) error { return NewApplyHuman(w, false).Plan(p.Redact()) },
+		"apply json":       func(w *bytes.Buffer) error { return NewJSON(w, nil).Plan(p.Redact()) },
 	} {
 		var b bytes.Buffer
 		if err := show(&b); err != nil {

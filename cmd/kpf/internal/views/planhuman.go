@@ -18,7 +18,8 @@ import (
 //
 // Forwards that cannot be planned (p.Errors) are shown after the changes,
 // each with its error, and counted after the summary.
-func renderHuman(w io.Writer, p reconcile.Plan, color bool) error {
+func renderHuman(w io.Writer, rp reconcile.RedactedPlan, color bool) error {
+	p := rp.Plan()
 	v := humanView{color: color, b: make([]byte, 0, 64+400*len(p.Changes))}
 	if !p.HasChanges() && len(p.Errors) == 0 {
 		v.paint(ansiBold+ansiGreen, "No changes.")

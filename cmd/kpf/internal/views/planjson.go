@@ -36,7 +36,8 @@ type jsonChange struct {
 
 // renderJSON writes the plan as JSON in the schema of reconcile/JSON.md.
 // Every change is listed, no-ops included.
-func renderJSON(w io.Writer, p reconcile.Plan) error {
+func renderJSON(w io.Writer, rp reconcile.RedactedPlan) error {
+	p := rp.Plan()
 	out := jsonPlan{
 		FormatVersion: reconcile.JSONFormatVersion,
 		Workspace:     p.Workspace,

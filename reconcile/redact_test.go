@@ -234,16 +234,22 @@ func TestApplyProgressRedacted(t *testing.T) {
 	}
 }
 
+// failedStart is f as the state has it after a start that failed with an
+// error naming secret: no process, its sensitive fields recorded.
+func failedStart(f model.Forward) Observed {
+	return drunning(f, 8080, func(o *Observed) {
+		o.Alive, o.State.Handle = false, runtime.Handle{}
+		o.State.Sensitive = f.SensitiveFields()
+		o.State.LastError = `services "` + secret + `" not found`
+	})
+}
+
 // TestSensitiveInPlanReason: a plan's reason quoting the runtime (the last
 // error of a start that failed) shows no sensitive value.
 func TestSensitiveInPlanReason(t *testing.T) {
 	t.Parallel()
 	api := secretAPI()
-	failed := drunning(api, 8080, func(o *Observed) {
-		o.Alive, o.State.Handle = false, runtime.Handle{}
-		o.State.Sensitive = api.SensitiveFields()
-		o.State.LastError = `services "` + secret + `" not found`
-	})
+	failed := failedStart(api)
 	p := Diff([]model.Forward{api}, Actual{"api": failed}, dbusyPorts{})
 	if len(p.Changes) != 1 || !strings.Contains(p.Changes[0].Reason, secret) {
 		t.Fatalf("want one change whose reason quotes the error: %+v", p.Changes)
@@ -264,11 +270,7 @@ func TestSensitiveInPlanReason(t *testing.T) {
 func TestRedactLeavesThePlan(t *testing.T) {
 	t.Parallel()
 	api := secretAPI()
-	failed := drunning(api, 8080, func(o *Observed) {
-		o.Alive, o.State.Handle = false, runtime.Handle{}
-		o.State.Sensitive = api.SensitiveFields()
-		o.State.LastError = `services "` + secret + `" not found`
-	})
+	failed := failedStart(api)
 	p := Diff([]model.Forward{api, dfwd("web", 3000)}, Actual{"api": failed}, dbusyPorts{})
 	r := p.Redact().Plan()
 	if c := p.Changes[0]; c.Desired.Context != secret || !strings.Contains(c.Reason, secret) {

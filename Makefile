@@ -84,9 +84,10 @@ fuzz-format: ## fuzz kpf fmt's formatter against hclwrite for FUZZTIME (20s)
 # make bench: BENCH_RUNS runs of every micro-benchmark, one after the other
 # (so the X/kpf and X/reference pairs of reconcile/ports run side by side in
 # each), then the medians and the kpf/reference ratios against the goals of
-# issue 10. The raw output stays in $(BENCH_OUT).
+# issue 10. The raw output stays in $(BENCH_OUT). The views package is in
+# for BenchmarkDiffRender1000 (Diff + the human plan view, which moved there).
 BENCH_RUNS  ?= 5
-BENCH_PKGS  ?= ./spec/... ./reconcile/...
+BENCH_PKGS  ?= ./spec/... ./reconcile/... ./cmd/kpf/internal/views
 BENCH_OUT   ?= $(BIN)/bench.txt
 BENCH_GOALS ?= -goal ProbeCached=4 -goal ProbeUncached=2 -goal Resolve50on10=10 -goal Resolve50on10Cold=3 \
 	-limit ProbeCached/kpf=10ns

@@ -519,7 +519,7 @@ func (a *Applier) start(ctx context.Context, c *Change, nb func() backoff.BackOf
 func (a *Applier) runtimeSpec(d *model.Forward, port int) runtime.Spec {
 	return runtime.Spec{
 		Name:       d.Name,
-		Target:     d.Target.String(),
+		Target:     d.Target,
 		Selector:   d.Selector,
 		Context:    d.Context,
 		Namespace:  d.Namespace,

@@ -423,7 +423,7 @@ func replaceFields(prior *state.Forward, f *model.Forward) []FieldChange {
 	add("context", prior.Context, f.Context)
 	add("namespace", prior.Namespace, f.Namespace)
 	add("address", prior.Address, f.Address)
-	add("local_port", formatWantedPort(prior.WantedPort), formatWantedPort(f.LocalPort))
+	add("local_port", FormatWantedPort(prior.WantedPort), FormatWantedPort(f.LocalPort))
 	add("remote_port", prior.RemotePort, f.RemotePort)
 	add("max_connections", formatMaxConnections(prior.MaxConnections), formatMaxConnections(f.MaxConnections))
 	add("health", prior.Health, FormatHealth(f.Health))
@@ -499,7 +499,9 @@ func formatMaxConnections(n int) string {
 	return strconv.Itoa(n)
 }
 
-func formatWantedPort(p int) string {
+// FormatWantedPort renders a local_port as the spec gives it: the number,
+// or "auto" for 0 (any port).
+func FormatWantedPort(p int) string {
 	if p == 0 {
 		return "auto"
 	}

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"io"
 	"testing"
 
 	"github.com/kpf-dev/kpf/spec/model"
@@ -41,18 +40,6 @@ func diffBenchInput() ([]model.Forward, Actual, dbusyPorts) {
 		actual[f.Name] = drunning(f, f.LocalPort)
 	}
 	return desired, actual, busy
-}
-
-func BenchmarkDiffRender1000(b *testing.B) {
-	desired, actual, busy := diffBenchInput()
-	// A map lookup costs about what a warm ports.Cache hit does.
-	b.ReportAllocs()
-	for b.Loop() {
-		p := Diff(desired, actual, busy)
-		if err := RenderHuman(io.Discard, p, HumanOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
 }
 
 func BenchmarkDiff1000(b *testing.B) {

@@ -13,8 +13,9 @@ import (
 //
 // Methods may be called from several goroutines at once (an apply acts on
 // forwards in parallel) and must not block for long. Text fields (errors)
-// are already scrubbed of the values of sensitive variables; they are not
-// escaped for a terminal: a view that prints them does.
+// are already scrubbed of the values of sensitive variables, and plans
+// redacted (redact.go); they are not escaped for a terminal: a view that
+// prints them does.
 type Hook interface {
 	// PlanReady: the changes an apply (or a watch's pass) is about to make.
 	PlanReady(PlanReady)
@@ -39,11 +40,11 @@ type Hook interface {
 	SpecBroken(SpecBroken)
 }
 
-// PlanReady is the plan an apply carries out. In a watch, Plan holds only
-// the changes the pass acts on.
+// PlanReady is the plan an apply carries out, redacted as every view of a
+// plan takes it. In a watch, Plan holds only the changes the pass acts on.
 type PlanReady struct {
 	At   time.Time
-	Plan Plan
+	Plan RedactedPlan
 }
 
 // ActionStarted is one change beginning.

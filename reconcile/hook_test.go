@@ -77,3 +77,11 @@ func (h *lineHook) ClusterUnreachable(e ClusterUnreachable) {
 	}
 	h.keep(e, "%s: not applied: %s", strings.Join(names, ", "), e.Error)
 }
+
+// plural is "1 word" or "n words", as the progress lines count.
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}

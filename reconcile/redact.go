@@ -8,6 +8,21 @@ import (
 	"github.com/kpf-dev/kpf/state"
 )
 
+// Redaction: this file is the one place that turns data holding values
+// of sensitive variables into what a view may show, one step per kind of
+// data the views take:
+//
+//   - a plan: Plan.Redact, the only maker of the RedactedPlan that every
+//     plan view (and the PlanReady event) takes;
+//   - status rows: StatusRows, the only maker of StatusRow values, redacts
+//     each (redactedForward, redactedState, StatusRow.scrub);
+//   - events: the Applier and the Watcher scrub every text of the Hook's
+//     events with the values of the forwards they act on (ForwardValues,
+//     StateValues; see Applier.scrubValuesOf).
+//
+// A view that took a Plan, a model.Forward or a state.Forward would skip
+// it; the views package takes none of them.
+
 // Redacted stands for a value that came from a sensitive variable (the
 // placeholder every runtime and view uses).
 const Redacted = redact.Placeholder
@@ -66,6 +81,39 @@ var planFieldOf = map[string]string{
 	"health":          model.FieldHealth,
 	"hostnames":       model.FieldHostnames,
 }
+
+// RedactedPlan is a plan as a view may show it: every value that came
+// from a sensitive variable replaced by Redacted (redactedChange). The
+// views take a RedactedPlan, never a Plan, so none can skip the step; the
+// only way to make one that holds changes is Plan.Redact (the zero value
+// is an empty plan).
+type RedactedPlan struct{ p Plan }
+
+// Redact is p as every view shows it. p is not modified; a plan with
+// nothing sensitive keeps its changes as they are (no copy).
+func (p Plan) Redact() RedactedPlan {
+	var changes []Change
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		r := redactedChange(c)
+		if r == c {
+			continue
+		}
+		if changes == nil {
+			changes = slices.Clone(p.Changes)
+		}
+		changes[i] = *r
+	}
+	if changes != nil {
+		p.Changes = changes
+	}
+	return RedactedPlan{p: p}
+}
+
+// Plan is the redacted plan's data, for a view to render. It shares the
+// changes' forwards with the plan it came from: a view must not modify
+// them.
+func (r RedactedPlan) Plan() Plan { return r.p }
 
 // redactedChange is c as the views show it: every value that came from a
 // sensitive variable replaced by Redacted — in the desired forward and the

@@ -1,9 +1,9 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -26,17 +26,21 @@ func secretAPI() model.Forward {
 	})
 }
 
-// planViews renders p in every view, by view name.
+// planViews is what the plan views (cmd/kpf/internal/views) show of
+// p.Redact(), as text: each change's reason and field changes, and the
+// forward it wants or, with none (a stop), the one that runs.
 func planViews(t *testing.T, p Plan) map[string]string {
 	t.Helper()
-	var human, js bytes.Buffer
-	if err := RenderHuman(&human, p, HumanOptions{}); err != nil {
-		t.Fatal(err)
+	var b strings.Builder
+	for _, c := range p.Redact().Plan().Changes {
+		fmt.Fprintf(&b, "%s %s %q %+v\n", c.Name, c.Action, c.Reason, c.Fields)
+		if c.Desired != nil {
+			fmt.Fprintf(&b, "%+v\n", *c.Desired)
+		} else if c.Prior != nil {
+			fmt.Fprintf(&b, "%+v\n", *c.Prior)
+		}
 	}
-	if err := RenderJSON(&js, p); err != nil {
-		t.Fatal(err)
-	}
-	return map[string]string{"human": human.String(), "json": js.String()}
+	return map[string]string{"redacted plan": b.String()}
 }
 
 // TestSensitiveRedacted: values from sensitive variables never reach the
@@ -111,7 +115,7 @@ func TestSensitiveStaysRedactedAfterTheSpec(t *testing.T) {
 		visible string // a value the view must still show
 	}{
 		{"removed from the spec", nil, Stop, ""},
-		{"no longer sensitive", []model.Forward{plain}, Replace, `"dev"`},
+		{"no longer sensitive", []model.Forward{plain}, Replace, "Context:dev"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -230,16 +234,22 @@ func TestApplyProgressRedacted(t *testing.T) {
 	}
 }
 
+// failedStart is f as the state has it after a start that failed with an
+// error naming secret: no process, its sensitive fields recorded.
+func failedStart(f model.Forward) Observed {
+	return drunning(f, 8080, func(o *Observed) {
+		o.Alive, o.State.Handle = false, runtime.Handle{}
+		o.State.Sensitive = f.SensitiveFields()
+		o.State.LastError = `services "` + secret + `" not found`
+	})
+}
+
 // TestSensitiveInPlanReason: a plan's reason quoting the runtime (the last
 // error of a start that failed) shows no sensitive value.
 func TestSensitiveInPlanReason(t *testing.T) {
 	t.Parallel()
 	api := secretAPI()
-	failed := drunning(api, 8080, func(o *Observed) {
-		o.Alive, o.State.Handle = false, runtime.Handle{}
-		o.State.Sensitive = api.SensitiveFields()
-		o.State.LastError = `services "` + secret + `" not found`
-	})
+	failed := failedStart(api)
 	p := Diff([]model.Forward{api}, Actual{"api": failed}, dbusyPorts{})
 	if len(p.Changes) != 1 || !strings.Contains(p.Changes[0].Reason, secret) {
 		t.Fatalf("want one change whose reason quotes the error: %+v", p.Changes)
@@ -251,5 +261,29 @@ func TestSensitiveInPlanReason(t *testing.T) {
 		if !strings.Contains(out, "previous start failed: services") {
 			t.Errorf("%s view lost the reason:\n%s", view, out)
 		}
+	}
+}
+
+// TestRedactLeavesThePlan: Plan.Redact gives the views a redacted copy;
+// the plan the Applier acts on keeps the real values, and a plan with
+// nothing sensitive is not copied.
+func TestRedactLeavesThePlan(t *testing.T) {
+	t.Parallel()
+	api := secretAPI()
+	failed := failedStart(api)
+	p := Diff([]model.Forward{api, dfwd("web", 3000)}, Actual{"api": failed}, dbusyPorts{})
+	r := p.Redact().Plan()
+	if c := p.Changes[0]; c.Desired.Context != secret || !strings.Contains(c.Reason, secret) {
+		t.Errorf("Redact changed the plan it was given: %+v, desired %+v", c, *c.Desired)
+	}
+	if c := r.Changes[0]; c.Desired.Context != Redacted || strings.Contains(c.Reason, secret) {
+		t.Errorf("the redacted plan shows the sensitive value: %+v, desired %+v", c, *c.Desired)
+	}
+	if r.Changes[1].Desired != p.Changes[1].Desired {
+		t.Error("a change with nothing sensitive was copied")
+	}
+	plain := Diff([]model.Forward{dfwd("web", 3000)}, nil, dbusyPorts{})
+	if &plain.Redact().Plan().Changes[0] != &plain.Changes[0] {
+		t.Error("a plan with nothing sensitive was copied")
 	}
 }

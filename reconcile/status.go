@@ -99,7 +99,7 @@ func StatusRows(forwards []model.Forward, actual Actual, now time.Time) []Status
 			row.State = StatusDisabled
 		}
 		if !ok {
-			row.Local, row.Port = hostPort(f.Address, f.LocalPort), f.LocalPort
+			row.Local, row.Port = HostPort(f.Address, f.LocalPort), f.LocalPort
 		}
 		row.scrub(ForwardValues(forwards[i]), StateValues(obs.State))
 		rows = append(rows, row)
@@ -148,7 +148,7 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	if len(st.Sensitive) > 0 {
 		st = redactedState(st)
 	}
-	r.Local, r.Port = hostPort(st.Address, st.LocalPort), st.LocalPort
+	r.Local, r.Port = HostPort(st.Address, st.LocalPort), st.LocalPort
 	if r.Target == "" {
 		r.Target = targetText(st.Target, st.Selector)
 		r.Selector = st.Target == ""
@@ -205,6 +205,18 @@ func (r *StatusRow) fill(obs Observed, now time.Time) {
 	}
 }
 
+// HostPort renders address:port as every view shows a local address,
+// bracketing IPv6; port 0 (still to be picked) shows as "?".
+func HostPort(address string, port int) string {
+	if strings.Contains(address, ":") {
+		address = "[" + address + "]"
+	}
+	if port == 0 {
+		return address + ":?"
+	}
+	return address + ":" + strconv.Itoa(port)
+}
+
 func targetText(target string, sel map[string]string) string {
 	if target != "" {
 		return target
@@ -243,7 +255,7 @@ func (r StatusRow) LocalText() string {
 // (hostnames), else Local.
 func (r StatusRow) Reach() string {
 	if r.Hostname != "" && r.Port > 0 {
-		return hostPort(r.Hostname, r.Port)
+		return HostPort(r.Hostname, r.Port)
 	}
 	return r.Local
 }

@@ -96,6 +96,14 @@ type Change struct {
 	Prior *state.Forward `json:"-"`
 }
 
+// JSONFormatVersion is the version of the plan and status JSON schemas (see
+// JSON.md). A change that can break a consumer bumps the major number.
+//
+// It lives here, not with the renderers (cmd/kpf/internal/views), because
+// part of the schema is this package's data: the JSON tags of FieldChange,
+// PortMove, ForwardError and Summary, which the views encode as they are.
+const JSONFormatVersion = "1.1"
+
 // Plan is plain data: one change per forward, sorted by name.
 type Plan struct {
 	Workspace string   `json:"workspace"`

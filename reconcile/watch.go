@@ -394,7 +394,7 @@ func (w *Watcher) pass(ctx context.Context, ws *watchState) time.Time {
 	if w.Applying != nil {
 		w.Applying(todo)
 	}
-	w.hook().PlanReady(PlanReady{At: now, Plan: Plan{Workspace: plan.Workspace, Changes: todo, Created: now}})
+	w.hook().PlanReady(PlanReady{At: now, Plan: Plan{Workspace: plan.Workspace, Changes: todo, Created: now}.Redact()})
 	res := w.Applier.apply(ctx, Plan{Workspace: plan.Workspace, Changes: todo, Created: now},
 		applyOptions{newBackOff: func() backoff.BackOff { return &backoff.StopBackOff{} }, maxParallel: settings.MaxParallel})
 	if w.Applying != nil {

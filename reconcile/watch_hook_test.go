@@ -12,7 +12,7 @@ func describe(ev any) string {
 	switch e := ev.(type) {
 	case PlanReady:
 		var cs []string
-		for _, c := range e.Plan.Changes {
+		for _, c := range e.Plan.Plan().Changes {
 			cs = append(cs, string(c.Action)+c.Name)
 		}
 		return "plan " + strings.Join(cs, " ")

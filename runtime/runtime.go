@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
 )
 
@@ -22,8 +23,9 @@ type Spec struct {
 	// Runtime names the runtime that is to run the forward ("" = the
 	// default). A Mux dispatches on it; a runtime ignores it.
 	Runtime string
-	// Target is TYPE/NAME ("service/api"); empty when Selector is set.
-	Target string
+	// Target is the resource forwarded to, as spec parsed it (String
+	// gives kubectl's TYPE/NAME); zero when Selector is set.
+	Target kinds.Target
 	// Selector picks a running pod by labels when Target is empty.
 	Selector   map[string]string
 	Context    string // always explicit, never the current context
@@ -56,7 +58,7 @@ func (s Spec) SensitiveValues() []string {
 		return nil
 	}
 	return redact.Values(redact.Fields{
-		Target: s.Target, Selector: s.Selector, Context: s.Context, Namespace: s.Namespace,
+		Target: s.Target.String(), Selector: s.Selector, Context: s.Context, Namespace: s.Namespace,
 		Address: s.Address, RemotePort: s.RemotePort, HealthPath: s.Health.HTTPPath,
 		Sensitive: s.Sensitive,
 	})

@@ -155,7 +155,7 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 func (a *app) applyPlan(ctx context.Context, view views.Apply, applier *reconcile.Applier, p reconcile.Plan) error {
 	switch {
 	case p.HasChanges():
-		if err := view.Plan(p); err != nil {
+		if err := view.Plan(p.Redact()); err != nil {
 			return err
 		}
 		res := applier.Apply(ctx, p)
@@ -167,12 +167,12 @@ func (a *app) applyPlan(ctx context.Context, view views.Apply, applier *reconcil
 			a.exit = exitError
 		}
 	case len(p.Errors) > 0:
-		if err := view.Plan(p); err != nil {
+		if err := view.Plan(p.Redact()); err != nil {
 			return err
 		}
 		view.Summary(views.SummaryOf(reconcile.Result{}, len(p.Errors)))
 	default:
-		if err := view.NoChanges(p); err != nil {
+		if err := view.NoChanges(p.Redact()); err != nil {
 			return err
 		}
 	}

@@ -4,8 +4,9 @@
 //
 // Results go to stdout; logs (hclog, key/value) go to stderr.
 //
-// Values from sensitive variables: the views redact them (reconcile's
-// StatusRows and plan views, `status --all` included); the run's log, its
+// Values from sensitive variables: reconcile redacts what the views take
+// (reconcile/redact.go: Plan.Redact for a plan, StatusRows for status,
+// `status --all` included, the Hook's events); the run's log, its
 // final error, the live view's error line and `kpf logs` go through the
 // app's scrubber, which holds the sensitive values of every spec and state
 // the run read (app.hide).

@@ -36,7 +36,7 @@ shown with its error, and the others are planned; plan then exits 1.`,
 			p := s.plan(cmd.Context())
 			a.planOutputs(&p, s.ws, s.state)
 			out := cmd.OutOrStdout()
-			if err := views.NewPlan(out, o.JSON, a.color(out)).Show(p); err != nil {
+			if err := views.NewPlan(out, o.JSON, a.color(out)).Show(p.Redact()); err != nil {
 				return err
 			}
 			if o.DetailedExitCode && p.HasChanges() {

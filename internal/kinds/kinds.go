@@ -1,10 +1,15 @@
 // Package kinds is the one table of the resource kinds a forward may
 // target and kubectl's spellings of them, shared by spec's validation and
 // the native engine (they disagreed once: the engine took deployment.apps,
-// spec refused it). It imports nothing of kpf.
+// spec refused it), and the one parsed form of a target (Target: spec's
+// model.Target, runtime.Spec's and the engine's Config's), so that a
+// process parses a target string at most once. It imports nothing of kpf.
 package kinds
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // The kinds, in their normal form.
 const (
@@ -28,4 +33,51 @@ var aliases = map[string]string{
 // when it is not a kind kpf forwards to.
 func Normal(kind string) string {
 	return aliases[strings.ToLower(kind)]
+}
+
+// Target is a resource a forward targets: Kind in its normal form (one of
+// the kinds above) and Name. It is the one parsed form of a target,
+// from the spec to the engine: spec parses it from HCL, the native wire
+// (runtime/native/wire.go) maps it to and from its string, and String
+// gives kubectl's TYPE/NAME for kubectl's argv.
+type Target struct {
+	Kind string
+	Name string
+}
+
+// IsZero reports whether no target is set (a forward with a selector).
+func (t Target) IsZero() bool { return t.Kind == "" && t.Name == "" }
+
+// String renders the target in kubectl's TYPE/NAME form (the name alone
+// when the kind is unknown, as for a redacted target; "" for none).
+func (t Target) String() string {
+	switch {
+	case t.IsZero():
+		return ""
+	case t.Kind == "":
+		return t.Name
+	}
+	return t.Kind + "/" + t.Name
+}
+
+// ParseTarget parses kubectl's TYPE/NAME (any spelling Normal knows; a
+// bare NAME is a pod, as in kubectl), as String renders it; "" is the
+// zero Target. spec checks more of what a user writes (a KIND/ prefix,
+// a valid Kubernetes name) and says so in its own words.
+func ParseTarget(s string) (Target, error) {
+	if s == "" {
+		return Target{}, nil
+	}
+	typ, name, ok := strings.Cut(s, "/")
+	if !ok {
+		typ, name = Pod, s
+	}
+	if name == "" || strings.Contains(name, "/") {
+		return Target{}, fmt.Errorf("target %q: want TYPE/NAME", s)
+	}
+	k := Normal(typ)
+	if k == "" {
+		return Target{}, fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset)", s, typ)
+	}
+	return Target{Kind: k, Name: name}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 )
 
@@ -25,7 +26,7 @@ func BenchmarkInspect(b *testing.B) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	h, err := r.Start(context.Background(), runtime.Spec{Name: "api", Target: "service/api", Context: "c",
+	h, err := r.Start(context.Background(), runtime.Spec{Name: "api", Target: kinds.Target{Kind: kinds.Service, Name: "api"}, Context: "c",
 		Namespace: "n", Address: "127.0.0.1", LocalPort: port, RemotePort: "80"})
 	if err != nil {
 		b.Fatal(err)

@@ -196,7 +196,7 @@ func validate(s runtime.Spec) error {
 			missing = append(missing, f.name)
 		}
 	}
-	if s.Target == "" && len(s.Selector) == 0 {
+	if s.Target.IsZero() && len(s.Selector) == 0 {
 		missing = append(missing, "target or selector")
 	}
 	if s.LocalPort <= 0 || s.LocalPort > 65535 {
@@ -235,7 +235,7 @@ func (r *Runtime) start(ctx context.Context, s runtime.Spec, scrub *redact.Scrub
 		return runtime.Handle{}, fmt.Errorf("starting kubectl port-forward: %w", err)
 	}
 	log := r.log().With("forward", s.Name)
-	target := s.Target
+	target := s.Target.String() // kubectl's TYPE/NAME
 	if target == "" {
 		pod, err := r.resolvePod(ctx, s)
 		if err != nil {

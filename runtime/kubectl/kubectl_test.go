@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/proc"
@@ -96,7 +97,7 @@ func newRuntime(env ...string) *Runtime {
 func testSpec(t *testing.T) runtime.Spec {
 	return runtime.Spec{
 		Name:         fmt.Sprintf("api%d", testSpecSeq.Add(1)),
-		Target:       "service/api",
+		Target:       kinds.Target{Kind: kinds.Service, Name: "api"},
 		Context:      "kind-dev",
 		Namespace:    "shop",
 		Address:      "127.0.0.1",
@@ -481,7 +482,7 @@ func TestStartSelector(t *testing.T) {
 			argvFile := filepath.Join(t.TempDir(), "argv")
 			r := newRuntime(append(tc.env, "FAKE_KUBECTL_MODE=ready", "FAKE_KUBECTL_ARGV_FILE="+argvFile)...)
 			s := testSpec(t)
-			s.Target = ""
+			s.Target = kinds.Target{}
 			s.Selector = map[string]string{"tier": "web", "app": "shop"}
 			h, err := r.Start(context.Background(), s)
 			if err == nil {
@@ -661,7 +662,7 @@ func TestStartScrubsSensitiveValues(t *testing.T) {
 	msg := `Error from server (NotFound): services "svc-` + secret + `" not found in namespace ns-` + secret
 	r := newRuntime("FAKE_KUBECTL_MODE=fail", "FAKE_KUBECTL_MSG="+msg)
 	s := testSpec(t)
-	s.Target, s.Namespace = "service/svc-"+secret, "ns-"+secret
+	s.Target, s.Namespace = kinds.Target{Kind: kinds.Service, Name: "svc-" + secret}, "ns-"+secret
 	s.Sensitive = []string{"Target", "Namespace"}
 	h, err := r.Start(context.Background(), s)
 	if err == nil {

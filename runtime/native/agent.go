@@ -285,10 +285,18 @@ func (a *agent) start(ctx context.Context, req request) response {
 	if req.Kubeconfig != nil {
 		src = req.Kubeconfig.source()
 	}
-	s := req.Forward.spec()
+	s, err := req.Forward.spec()
 	scrub := a.opts.Scrubber
 	scrub.Add(s.SensitiveValues()...)
-	fwd, err := a.server.Start(ctx, src, s)
+	var fwd Forward
+	if err != nil {
+		if slices.Contains(s.Sensitive, redact.FieldTarget) {
+			scrub.Add(req.Forward.Target) // s has no target to scrub it by
+		}
+		err = fmt.Errorf("forward %s: %w", s.Name, err) // as the engine words its errors
+	} else {
+		fwd, err = a.server.Start(ctx, src, s)
+	}
 	if err != nil {
 		a.log.Warn("forward failed to start", "forward", s.Name, "error", err)
 		r := errorResponse(err)

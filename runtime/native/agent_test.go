@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/unix"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
@@ -115,8 +116,8 @@ type echoServer struct {
 func (echoServer) Close() {}
 
 func (e echoServer) Start(ctx context.Context, _ kubeconfig.Source, s runtime.Spec) (Forward, error) {
-	if strings.HasSuffix(s.Target, "/missing") {
-		return nil, fmt.Errorf("%s not found: %w", s.Target, runtime.ErrPermanent)
+	if strings.HasSuffix(s.Target.Name, "missing") {
+		return nil, fmt.Errorf("%s not found: %w", s.Target.String(), runtime.ErrPermanent)
 	}
 	listen := e.listen
 	if listen == nil {
@@ -129,8 +130,8 @@ func (e echoServer) Start(ctx context.Context, _ kubeconfig.Source, s runtime.Sp
 	if err != nil {
 		return nil, err
 	}
-	f := &echoForward{name: s.Name, target: s.Target, ln: ln, since: time.Now(), more: make(chan struct{})}
-	f.add(engine.Event{Kind: engine.EventListening, Message: ln.Addr().String() + " -> " + s.Target})
+	f := &echoForward{name: s.Name, target: s.Target.String(), ln: ln, since: time.Now(), more: make(chan struct{})}
+	f.add(engine.Event{Kind: engine.EventListening, Message: ln.Addr().String() + " -> " + s.Target.String()})
 	go f.accept()
 	return f, nil
 }
@@ -232,7 +233,7 @@ func freePort(t *testing.T) int {
 }
 
 func spec(name string, port int) runtime.Spec {
-	return runtime.Spec{Name: name, Target: "service/" + name, Context: "c", Namespace: "ns", Address: "127.0.0.1", LocalPort: port, RemotePort: "80"}
+	return runtime.Spec{Name: name, Target: kinds.Target{Kind: kinds.Service, Name: name}, Context: "c", Namespace: "ns", Address: "127.0.0.1", LocalPort: port, RemotePort: "80"}
 }
 
 // greet connects to port and returns the first line (the forward's name).
@@ -332,9 +333,40 @@ func TestStartErrors(t *testing.T) {
 		t.Errorf("port in use: %v", err)
 	}
 	s := spec("api", freePort(t))
-	s.Target = "service/missing"
+	s.Target = kinds.Target{Kind: kinds.Service, Name: "missing"}
 	if _, err := r.Start(ctx, s); !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("missing target: %v", err)
+	}
+}
+
+// TestStartBadWireTarget: a start whose target string (protocol 1) does
+// not parse — a client of another build — is refused with a permanent
+// error in the engine's words, the target scrubbed when it is sensitive.
+func TestStartBadWireTarget(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, "v1")
+	if _, err := r.Start(ctx, spec("up", freePort(t))); err != nil { // brings the agent up
+		t.Fatal(err)
+	}
+	socket, err := r.socket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, target string
+		sensitive    []string
+		want         string
+	}{
+		{"kind", "job/x", nil, `forward kind: target "job/x": unknown kind "job" (want service, pod, deployment or statefulset)`},
+		{"name", "service/a/b", nil, `forward name: target "service/a/b": want TYPE/NAME`},
+		{"sensitive", "job/zq7x3kv", []string{redact.FieldTarget}, `forward sensitive: target "` + redact.Placeholder + `": unknown kind "job"`},
+	} {
+		w := forwardToWire(spec(tt.name, freePort(t)))
+		w.Target, w.Sensitive = tt.target, tt.sensitive
+		_, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStart, Forward: w})
+		if !runtime.IsPermanent(err) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: start answered %v, want a permanent error starting %q", tt.name, err, tt.want)
+		}
 	}
 }
 

@@ -28,7 +28,8 @@
 // supervisor (Supervise) binds the socket and passes it to the serving
 // agent (Serve, `kpf agent --serve`), which holds the forwards' listeners
 // and persists its forward set (ForwardsFile: ids, specs with the bound
-// ports, kubeconfig sources) on every start and stop — a stopped forward
+// ports in the wire's shape, so a target is written and read as TYPE/NAME
+// by wire.go alone, kubeconfig sources) on every start and stop — a stopped forward
 // leaves the file before it stops. When the serving agent dies (kill -9,
 // OOM, a panic), the supervisor starts another at once, on the same
 // socket and as the same agent instance, which serves every persisted

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -21,7 +22,7 @@ var (
 	wireTime = time.Date(2026, 12, 5, 11, 0, 0, 0, time.UTC)
 	// wireSpec, wireEngineStatus and wireEngineEvent set every field.
 	wireSpec = runtime.Spec{
-		Name: "api", Runtime: Name, Target: "service/api", Selector: map[string]string{"app": "api"},
+		Name: "api", Runtime: Name, Target: kinds.Target{Kind: kinds.Service, Name: "api"}, Selector: map[string]string{"app": "api"},
 		Context: "kind-dev", Namespace: "shop", Address: "127.0.0.1", LocalPort: 8080, RemotePort: "http",
 		Kubeconfig: "/home/dev/.kube/config",
 		Health: runtime.Health{Kind: "http", HTTPPath: "/healthz", Interval: 5 * time.Second, Timeout: 2 * time.Second,
@@ -91,11 +92,15 @@ func TestProtocolGolden(t *testing.T) {
 // not to the wire types (wire.go) fails here, not silently on the wire.
 func TestWireMapsEveryField(t *testing.T) {
 	src := kubeconfig.Source{Explicit: "/k/config", Env: "/a:/b", Home: "/home/dev"}
+	spec, err := forwardToWire(wireSpec).spec()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name      string
 		in, round any
 	}{
-		{"runtime.Spec", wireSpec, forwardToWire(wireSpec).spec()},
+		{"runtime.Spec", wireSpec, spec},
 		{"kubeconfig.Source", src, kubeconfigToWire(src).source()},
 		{"engine.Status", wireEngineStatus, statusToWire(wireEngineStatus).engine()},
 		{"engine.Event", wireEngineEvent, eventToWire(wireEngineEvent).engine()},

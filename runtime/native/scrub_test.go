@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
 )
 
@@ -32,7 +33,7 @@ func TestAgentScrubsSensitiveValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := spec(tt.name, freePort(t))
-			s.Target, s.Namespace, s.Sensitive = "service/svc-"+secret+"-"+tt.name, "ns-"+secret, tt.sensitive
+			s.Target, s.Namespace, s.Sensitive = kinds.Target{Kind: kinds.Service, Name: "svc-" + secret + "-" + tt.name}, "ns-"+secret, tt.sensitive
 			h, err := r.Start(ctx, s)
 			if err != nil {
 				t.Fatal(err)
@@ -46,7 +47,7 @@ func TestAgentScrubsSensitiveValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			missing := s
-			missing.Name, missing.Target, missing.LocalPort = tt.name+"-missing", "service/"+secret+"-"+tt.name+"/missing", freePort(t)
+			missing.Name, missing.Target, missing.LocalPort = tt.name+"-missing", kinds.Target{Kind: kinds.Service, Name: secret + "-" + tt.name + "-missing"}, freePort(t)
 			_, startErr := r.Start(ctx, missing)
 			if startErr == nil {
 				t.Fatal("a missing target started")

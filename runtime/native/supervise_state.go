@@ -92,6 +92,40 @@ type persistedForward struct {
 	Resolution *engine.Resolution `json:"resolution,omitempty"`
 }
 
+// persistedSpec is how a persisted forward's spec is written: in the
+// wire's shape (wireForward, whose keys are runtime.Spec's Go field names,
+// as the file has always had them), so that wire.go stays the one place
+// that maps a target to and from its string.
+type persistedSpec struct {
+	persistedForwardFields
+	Spec *wireForward `json:"spec"`
+}
+
+type persistedForwardFields persistedForward // persistedForward without its methods
+
+// MarshalJSON writes p with its spec through the wire's mapping.
+func (p persistedForward) MarshalJSON() ([]byte, error) {
+	return json.Marshal(persistedSpec{persistedForwardFields: persistedForwardFields(p), Spec: forwardToWire(p.Spec)})
+}
+
+// UnmarshalJSON reads p with its spec through the wire's mapping: a
+// target that does not parse is an error.
+func (p *persistedForward) UnmarshalJSON(b []byte) error {
+	var ps persistedSpec
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return err
+	}
+	*p = persistedForward(ps.persistedForwardFields)
+	if ps.Spec == nil {
+		return nil
+	}
+	var err error
+	if p.Spec, err = ps.Spec.spec(); err != nil {
+		return fmt.Errorf("forward %s: %w", p.Name, err)
+	}
+	return nil
+}
+
 // resolvingServer is a Server that starts a forward with what its target
 // resolved to before, and reads a target on its own (the engine's; test
 // servers need not be one).

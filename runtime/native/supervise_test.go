@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
 	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/runtime"
@@ -425,6 +426,52 @@ func TestForwardSetFile(t *testing.T) {
 	}
 	if _, err := readForwardSet(link); err == nil {
 		t.Error("a symbolic link was read")
+	}
+}
+
+// TestForwardSetFileTarget: a persisted spec's target is written as
+// TYPE/NAME, as agents have always written it (an agent reads its
+// predecessor's file), and read back parsed; a file whose target does not
+// parse is not read.
+func TestForwardSetFileTarget(t *testing.T) {
+	for _, tt := range []struct {
+		name, file string
+		want       kinds.Target
+		err        bool
+	}{
+		{"service", `{"instance":"i","forwards":[{"id":"a-1","name":"a","spec":{"Name":"a","Target":"svc/api","LocalPort":1}}]}`,
+			kinds.Target{Kind: kinds.Service, Name: "api"}, false},
+		{"selector", `{"instance":"i","forwards":[{"id":"a-1","name":"a","spec":{"Name":"a","Target":"","Selector":{"app":"a"},"LocalPort":1}}]}`,
+			kinds.Target{}, false},
+		{"bad kind", `{"instance":"i","forwards":[{"id":"a-1","name":"a","spec":{"Name":"a","Target":"job/x","LocalPort":1}}]}`,
+			kinds.Target{}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ForwardsFile), []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			set, err := readForwardSet(dir)
+			if tt.err {
+				if err == nil {
+					t.Fatalf("read %+v from a file with a bad target", set)
+				}
+				return
+			}
+			if err != nil || len(set.Forwards) != 1 || set.Forwards[0].Spec.Target != tt.want {
+				t.Fatalf("read %+v, %v; want one forward with target %+v", set, err, tt.want)
+			}
+			if err := writeForwardSet(dir, set); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(dir, ForwardsFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := `"Target":` + strconv.Quote(tt.want.String()); !strings.Contains(string(b), want) {
+				t.Errorf("written file lacks %s:\n%s", want, b)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package native
 import (
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -14,7 +15,9 @@ import (
 // protocol's own (their JSON keys are protocol 1's: the first ones were
 // the Go field names of runtime.Spec and kubeconfig.Source), and the
 // functions below are the one place that maps them from and to the
-// runtime's and the engine's. testdata/protocol holds them as golden JSON.
+// runtime's and the engine's — among them a target, a string (TYPE/NAME)
+// on the wire and a parsed kinds.Target on either side (forwardToWire,
+// wireForward.spec). testdata/protocol holds them as golden JSON.
 
 // wireForward is a forward to start (runtime.Spec on the wire).
 type wireForward struct {
@@ -86,7 +89,7 @@ type wireEvent struct {
 func forwardToWire(s runtime.Spec) *wireForward {
 	h := s.Health
 	return &wireForward{
-		Name: s.Name, Runtime: s.Runtime, Target: s.Target, Selector: s.Selector, Context: s.Context,
+		Name: s.Name, Runtime: s.Runtime, Target: s.Target.String(), Selector: s.Selector, Context: s.Context,
 		Namespace: s.Namespace, Address: s.Address, LocalPort: s.LocalPort, RemotePort: s.RemotePort,
 		Kubeconfig: s.Kubeconfig,
 		Health: wireHealth{Kind: h.Kind, HTTPPath: h.HTTPPath, Interval: h.Interval, Timeout: h.Timeout,
@@ -95,16 +98,24 @@ func forwardToWire(s runtime.Spec) *wireForward {
 	}
 }
 
-func (w *wireForward) spec() runtime.Spec {
+// spec is the forward as the runtime takes it: the one place a target's
+// string (TYPE/NAME, protocol 1) is parsed on the agent's side. A target
+// that does not parse leaves the spec's Target zero and is a permanent
+// error (it names the target: the caller scrubs it).
+func (w *wireForward) spec() (runtime.Spec, error) {
+	target, err := kinds.ParseTarget(w.Target)
+	if err != nil {
+		err = runtime.Permanent(err)
+	}
 	h := w.Health
 	return runtime.Spec{
-		Name: w.Name, Runtime: w.Runtime, Target: w.Target, Selector: w.Selector, Context: w.Context,
+		Name: w.Name, Runtime: w.Runtime, Target: target, Selector: w.Selector, Context: w.Context,
 		Namespace: w.Namespace, Address: w.Address, LocalPort: w.LocalPort, RemotePort: w.RemotePort,
 		Kubeconfig: w.Kubeconfig,
 		Health: runtime.Health{Kind: h.Kind, HTTPPath: h.HTTPPath, Interval: h.Interval, Timeout: h.Timeout,
 			FailureThreshold: h.FailureThreshold, WhileIdle: h.WhileIdle},
 		ReadyTimeout: w.ReadyTimeout, MaxConnections: w.MaxConnections, Sensitive: w.Sensitive,
-	}
+	}, err
 }
 
 func kubeconfigToWire(src kubeconfig.Source) *wireKubeconfig {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/kinds"
 )
 
 // Workspace is a loaded, fully evaluated and validated workspace: plain Go
@@ -123,26 +125,11 @@ func (f *Forward) SensitiveFields() []string {
 	return out
 }
 
-// Target names a Kubernetes resource to forward to.
-type Target struct {
-	Kind string // normalised: "service", "pod", "deployment" or "statefulset"
-	Name string
-}
-
-// IsZero reports whether no target is set.
-func (t Target) IsZero() bool { return t.Kind == "" && t.Name == "" }
-
-// String renders the target in kubectl's TYPE/NAME form (the name alone
-// when the kind is unknown, as for a redacted target).
-func (t Target) String() string {
-	switch {
-	case t.IsZero():
-		return ""
-	case t.Kind == "":
-		return t.Name
-	}
-	return t.Kind + "/" + t.Name
-}
+// Target names a Kubernetes resource to forward to: Kind normalised
+// ("service", "pod", "deployment" or "statefulset") and Name. It is the
+// one target type of kpf (internal/kinds), which the runtimes and the
+// native engine take as spec parsed it.
+type Target = kinds.Target
 
 // HealthKind says how a forward's health is checked.
 type HealthKind string

@@ -9,6 +9,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/test/cluster"
 )
@@ -32,7 +33,7 @@ func BenchmarkEngineBulk(b *testing.B) {
 	}{{"websocket", false}, {"spdy", true}} {
 		e, c := newEngine(b, testCluster.Context, engine.Options{})
 		c.ForceSPDY = tr.spdy
-		f := startEngineForward(b, e, c, engine.Config{Target: "service/echo", Namespace: ns, RemotePort: "http",
+		f := startEngineForward(b, e, c, engine.Config{Target: kinds.Target{Kind: kinds.Service, Name: "echo"}, Namespace: ns, RemotePort: "http",
 			Health: engine.HealthConfig{Kind: engine.HealthNone}})
 		addr := fmt.Sprintf("127.0.0.1:%d", forwardPort(f))
 		for _, run := range []struct {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
 )
@@ -47,7 +48,7 @@ func BenchmarkKubeDialerDial(b *testing.B) {
 func BenchmarkEngineNewConnection(b *testing.B) {
 	ns := newNamespace(b)
 	e, c := newEngine(b, testCluster.Context, engine.Options{})
-	f := startEngineForward(b, e, c, engine.Config{Target: "deployment/api", Namespace: ns, RemotePort: "8080",
+	f := startEngineForward(b, e, c, engine.Config{Target: kinds.Target{Kind: kinds.Deployment, Name: "api"}, Namespace: ns, RemotePort: "8080",
 		Health: engine.HealthConfig{Kind: engine.HealthNone}})
 	ctx := testContext(b)
 	port := forwardPort(f)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
@@ -99,7 +100,11 @@ func TestEngineForwardsReachTheRightPod(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := startEngineForward(t, e, c, engine.Config{Target: tt.target, Selector: tt.selector, Namespace: ns, RemotePort: tt.remote})
+			target, err := kinds.ParseTarget(tt.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := startEngineForward(t, e, c, engine.Config{Target: target, Selector: tt.selector, Namespace: ns, RemotePort: tt.remote})
 			for i := range 3 { // three connections, one tunnel
 				var got string
 				if tt.banner {
@@ -138,7 +143,7 @@ func TestEngineRollingRestartLosesNoRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, c := newEngine(t, testCluster.Context, engine.Options{})
-	f := startEngineForward(t, e, c, engine.Config{Target: "service/echo", Namespace: ns, RemotePort: "http"})
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/echo"), Namespace: ns, RemotePort: "http"})
 	port := forwardPort(f)
 	httpGetRetry(t, port, "/", 10*time.Second)
 
@@ -176,7 +181,7 @@ func TestEngineDeletedPodReplacementServes(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := testContext(t)
 	e, c := newEngine(t, testCluster.Context, engine.Options{})
-	f := startEngineForward(t, e, c, engine.Config{Target: "deployment/api", Namespace: ns, RemotePort: "8080"})
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("deployment/api"), Namespace: ns, RemotePort: "8080"})
 	port := forwardPort(f)
 	old := httpGetRetry(t, port, "/", 10*time.Second)
 	ln := f.Addr().String()
@@ -222,7 +227,7 @@ func TestEnginePreDialsStartingPod(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := testContext(t)
 	e, c := newEngine(t, testCluster.Context, engine.Options{})
-	f := startEngineForward(t, e, c, engine.Config{Target: "service/web", Namespace: ns, RemotePort: "http",
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/web"), Namespace: ns, RemotePort: "http",
 		Health: engine.HealthConfig{Kind: engine.HealthNone}})
 	port := forwardPort(f)
 	first := httpGetRetry(t, port, "/", 10*time.Second) // its tunnel stays open: in use
@@ -395,7 +400,7 @@ func TestEngineForbiddenIsPermanent(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	e, c := newEngine(t, testCluster.LimitedContext, engine.Options{})
-	_, err := e.Start(testContext(t), c, engine.Config{Name: "x", Target: "svc/web", Namespace: ns, Address: "127.0.0.1", RemotePort: "http"})
+	_, err := e.Start(testContext(t), c, engine.Config{Name: "x", Target: mustTarget("svc/web"), Namespace: ns, Address: "127.0.0.1", RemotePort: "http"})
 	if !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("limited context outside its namespace: %v, want a permanent forbidden error", err)
 	}
@@ -427,7 +432,7 @@ func TestEngineLimitedContextWithoutWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, c := newEngine(t, testCluster.LimitedContext, engine.Options{})
-	f := startEngineForward(t, e, c, engine.Config{Target: "svc/" + name, Namespace: cluster.LimitedNamespace, RemotePort: "http"})
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("svc/" + name), Namespace: cluster.LimitedNamespace, RemotePort: "http"})
 	for range 3 {
 		if got := httpGetRetry(t, forwardPort(f), "/", 10*time.Second); !slices.Contains(pods, got) {
 			t.Fatalf("reached %q, want one of %v", got, pods)
@@ -440,7 +445,7 @@ func TestEnginePortInUse(t *testing.T) {
 	ns := newNamespace(t)
 	busy := occupyLocalPort(t)
 	e, c := newEngine(t, testCluster.Context, engine.Options{})
-	_, err := e.Start(testContext(t), c, engine.Config{Name: "x", Target: "svc/web", Namespace: ns, Address: "127.0.0.1", LocalPort: busy, RemotePort: "http"})
+	_, err := e.Start(testContext(t), c, engine.Config{Name: "x", Target: mustTarget("svc/web"), Namespace: ns, Address: "127.0.0.1", LocalPort: busy, RemotePort: "http"})
 	if !errors.Is(err, runtime.ErrPortInUse) {
 		t.Errorf("Start on busy port %d: %v, want ErrPortInUse", busy, err)
 	}
@@ -452,7 +457,7 @@ func TestEngineSurvivesAPIServerRestart(t *testing.T) {
 	ns := newNamespace(t)
 	ctx := testContext(t)
 	e, c := newEngine(t, testCluster.Context, engine.Options{PodWaitTimeout: 2 * time.Second, DialTimeout: 2 * time.Second, BackoffMax: time.Second})
-	f := startEngineForward(t, e, c, engine.Config{Target: "svc/web", Namespace: ns, RemotePort: "http"})
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("svc/web"), Namespace: ns, RemotePort: "http"})
 	port := forwardPort(f)
 	httpGetRetry(t, port, "/", 10*time.Second)
 	if err := testCluster.StopAPIServer(ctx); err != nil {
@@ -491,9 +496,9 @@ func TestEngineHealthChecksThroughTheTunnel(t *testing.T) {
 	check := func(path string) engine.HealthConfig {
 		return engine.HealthConfig{Kind: engine.HealthHTTP, HTTPPath: path, Interval: 100 * time.Millisecond, Timeout: 2 * time.Second, FailureThreshold: 2}
 	}
-	good := startEngineForward(t, e, c, engine.Config{Name: "good", Target: "svc/web", Namespace: ns, RemotePort: "http", Health: check("/healthz")})
-	bad := startEngineForward(t, e, c, engine.Config{Name: "bad", Target: "svc/api", Namespace: ns, RemotePort: "8080", Health: check("/status/503")})
-	tcp := startEngineForward(t, e, c, engine.Config{Name: "tcp", Target: "sts/db", Namespace: ns, RemotePort: "5432",
+	good := startEngineForward(t, e, c, engine.Config{Name: "good", Target: mustTarget("svc/web"), Namespace: ns, RemotePort: "http", Health: check("/healthz")})
+	bad := startEngineForward(t, e, c, engine.Config{Name: "bad", Target: mustTarget("svc/api"), Namespace: ns, RemotePort: "8080", Health: check("/status/503")})
+	tcp := startEngineForward(t, e, c, engine.Config{Name: "tcp", Target: mustTarget("sts/db"), Namespace: ns, RemotePort: "5432",
 		Health: engine.HealthConfig{Kind: engine.HealthTCP, Interval: 100 * time.Millisecond}})
 	httpGetRetry(t, forwardPort(good), "/", 10*time.Second)
 	httpGetRetry(t, forwardPort(bad), "/", 10*time.Second)
@@ -550,7 +555,7 @@ func TestEngineDialToDeletedPodMovesToAnother(t *testing.T) {
 	ns := newNamespace(t)
 	d := &deletingDialer{t: t, deleted: make(chan string, 1)}
 	e, c := newEngine(t, testCluster.Context, engine.Options{Dialer: d})
-	f := startEngineForward(t, e, c, engine.Config{Target: "service/web", Namespace: ns, RemotePort: "http",
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/web"), Namespace: ns, RemotePort: "http",
 		Health: engine.HealthConfig{Kind: engine.HealthNone}})
 	got, err := httpGetOnce(testContext(t), forwardPort(f), "/")
 	deleted := <-d.deleted
@@ -587,7 +592,7 @@ func TestEngineForbiddenDialFailsAtOnce(t *testing.T) {
 	}
 	const retries = 30 * time.Second
 	e, c := newEngine(t, testCluster.LimitedContext, engine.Options{RefusedRetry: retries})
-	f := startEngineForward(t, e, c, engine.Config{Target: "service/web", Namespace: ns, RemotePort: "http",
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/web"), Namespace: ns, RemotePort: "http",
 		Health: engine.HealthConfig{Kind: engine.HealthNone}})
 	start := time.Now()
 	if got, err := httpGetOnce(ctx, forwardPort(f), "/"); err == nil {
@@ -616,7 +621,7 @@ func TestEngineHealthCheckDoesNotStallTheTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, c := newEngine(t, testCluster.Context, engine.Options{})
-	f := startEngineForward(t, e, c, engine.Config{Target: "service/echo", Namespace: ns, RemotePort: "http",
+	f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/echo"), Namespace: ns, RemotePort: "http",
 		Health: engine.HealthConfig{Kind: engine.HealthTCP, Interval: 300 * time.Millisecond, Timeout: 2 * time.Second}})
 	port := forwardPort(f)
 	httpGetRetry(t, port, "/", 10*time.Second)
@@ -636,4 +641,13 @@ func TestEngineHealthCheckDoesNotStallTheTunnel(t *testing.T) {
 	if s := f.Status(); s.Health != engine.HealthHealthy {
 		t.Errorf("health %s (%s), want healthy", s.Health, s.HealthError)
 	}
+}
+
+// mustTarget is s parsed as kpf parses a target (kinds.ParseTarget).
+func mustTarget(s string) kinds.Target {
+	t, err := kinds.ParseTarget(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -44,7 +44,7 @@ func TestEngineStalledReaderDoesNotBlockTheTunnel(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e, c := newEngine(t, testCluster.Context, engine.Options{})
 			c.ForceSPDY = tt.spdy
-			f := startEngineForward(t, e, c, engine.Config{Target: "service/echo", Namespace: ns, RemotePort: "http"})
+			f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/echo"), Namespace: ns, RemotePort: "http"})
 			port := forwardPort(f)
 			addr := fmt.Sprintf("127.0.0.1:%d", port)
 			httpGetRetry(t, port, "/", 10*time.Second)

@@ -71,7 +71,7 @@ func (env *batchEnv) resolveAll(t *testing.T, names []string) []error {
 	resolve := func(i int) {
 		defer wg.Done()
 		defer finished.Add(1)
-		r, err := resolveTarget(context.Background(), env.c, &Config{Target: "service/" + names[i], Namespace: "demo", RemotePort: "http"})
+		r, err := resolveTarget(context.Background(), env.c, &Config{Target: tgt("service/" + names[i]), Namespace: "demo", RemotePort: "http"})
 		if err == nil && r.selector.String() != "app="+names[i][len("svc-"):] {
 			err = fmt.Errorf("%s resolved to selector %s", names[i], r.selector)
 		}

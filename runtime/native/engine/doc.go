@@ -4,7 +4,7 @@
 //
 //	c, _ := engine.NewClients(restConfig)       // one per kube context
 //	e := engine.New(engine.Options{Log: log})
-//	f, err := e.Start(ctx, c, engine.Config{Name: "api", Target: "service/api",
+//	f, err := e.Start(ctx, c, engine.Config{Name: "api", Target: kinds.Target{Kind: kinds.Service, Name: "api"},
 //		Namespace: "shop", Address: "127.0.0.1", LocalPort: 8080, RemotePort: "http"})
 //	f.Status(); f.Events(since); f.Stop(); e.Close()
 //
@@ -13,7 +13,9 @@
 //     its targetPort, a named one resolved per pod), deployment/ and
 //     statefulset/ (spec.selector), pod/NAME, and label selectors; named
 //     remote ports from the chosen pod's containerPorts. Not found,
-//     forbidden and malformed targets are runtime.Permanent (errors.Is runtime.ErrPermanent).
+//     forbidden and malformed targets (an unknown kind in Config.Target,
+//     which the caller parsed: the engine never parses a target string)
+//     are runtime.Permanent (errors.Is runtime.ErrPermanent).
 //   - Pod sources: one informer per (Clients, namespace, selector), shared
 //     by the forwards with that key and stopped with the last. Eligible
 //     pods are Running, Ready and not terminating. Where watching pods is

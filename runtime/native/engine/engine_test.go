@@ -650,7 +650,7 @@ func TestPodTargetWithListForbiddenReadsThePod(t *testing.T) {
 	env.kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, kruntime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("no list"))
 	})
-	f := env.start(Config{Target: "pod/web-a", RemotePort: "http"})
+	f := env.start(Config{Target: tgt("pod/web-a"), RemotePort: "http"})
 	if got := mustBanner(t, f); got != "web-a" {
 		t.Fatalf("got %s", got)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,10 +24,11 @@ import (
 // Config is one forward, with every value resolved by the caller.
 type Config struct {
 	Name string
-	// Target is TYPE/NAME: service/, pod/, deployment/, statefulset/ (and
-	// kubectl's short forms); empty when Selector is set.
-	Target string
-	// Selector picks pods by labels when Target is empty.
+	// Target is the resource forwarded to, parsed by the caller (kind
+	// service, pod, deployment or statefulset); zero when Selector is set.
+	// The engine never parses a target string.
+	Target kinds.Target
+	// Selector picks pods by labels when Target is zero.
 	Selector  map[string]string
 	Namespace string // empty: "default"
 	// Address and LocalPort are bound exactly as given (LocalPort 0: the

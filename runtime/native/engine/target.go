@@ -26,22 +26,17 @@ const (
 	KindStatefulSet = kinds.StatefulSet
 )
 
-// ParseTarget splits kubectl's TYPE/NAME (short forms allowed; a bare NAME
-// is a pod, as in kubectl) into a kind and a name. An unknown kind is a
-// permanent error.
-func ParseTarget(target string) (kind, name string, err error) {
-	typ, n, ok := strings.Cut(target, "/")
-	if !ok {
-		typ, n = KindPod, target
+// checkTarget refuses a target the engine cannot serve: an unknown kind
+// (the callers parse targets with kinds.ParseTarget, which makes none; a
+// Config built by hand might) or no name. Both are permanent.
+func checkTarget(t kinds.Target) error {
+	if kinds.Normal(t.Kind) != t.Kind || t.Kind == "" {
+		return runtime.Permanent(fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset)", t.String(), t.Kind))
 	}
-	if n == "" || strings.Contains(n, "/") {
-		return "", "", runtime.Permanent(fmt.Errorf("target %q: want TYPE/NAME", target))
+	if t.Name == "" || strings.Contains(t.Name, "/") {
+		return runtime.Permanent(fmt.Errorf("target %q: want TYPE/NAME", t.String()))
 	}
-	k := kinds.Normal(typ)
-	if k == "" {
-		return "", "", runtime.Permanent(fmt.Errorf("target %q: unknown kind %q (want service, pod, deployment or statefulset)", target, typ))
-	}
-	return k, n, nil
+	return nil
 }
 
 // remotePort is a port on the pod side: a number, or a container port name
@@ -205,14 +200,14 @@ func resolveTarget(ctx context.Context, c *Clients, cfg *Config) (*resolved, err
 		ns = metav1.NamespaceDefault
 	}
 	r := &resolved{namespace: ns, port: port}
-	if cfg.Target == "" {
+	if cfg.Target.IsZero() {
 		return r.bySelector(cfg.Selector)
 	}
-	kind, name, err := ParseTarget(cfg.Target)
-	if err != nil {
+	if err := checkTarget(cfg.Target); err != nil {
 		return nil, err
 	}
-	r.describe = kind + "/" + name
+	kind, name := cfg.Target.Kind, cfg.Target.Name
+	r.describe = cfg.Target.String()
 	switch kind {
 	case KindPod:
 		// The pod need not exist yet only if it may be created later; a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,37 +19,13 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-func TestParseTarget(t *testing.T) {
-	tests := []struct {
-		in, kind, name string
-		wantErr        bool
-	}{
-		{in: "service/api", kind: KindService, name: "api"},
-		{in: "svc/api", kind: KindService, name: "api"},
-		{in: "po/db-0", kind: KindPod, name: "db-0"},
-		{in: "db-0", kind: KindPod, name: "db-0"},
-		{in: "deploy/web", kind: KindDeployment, name: "web"},
-		{in: "deployments.apps/web", kind: KindDeployment, name: "web"},
-		{in: "sts/db", kind: KindStatefulSet, name: "db"},
-		{in: "StatefulSet/db", kind: KindStatefulSet, name: "db"},
-		{in: "daemonset/x", wantErr: true},
-		{in: "service/", wantErr: true},
-		{in: "service/a/b", wantErr: true},
+// tgt is s parsed as the native runtime's wire parses it.
+func tgt(s string) kinds.Target {
+	t, err := kinds.ParseTarget(s)
+	if err != nil {
+		panic(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			kind, name, err := ParseTarget(tt.in)
-			if tt.wantErr {
-				if !runtime.IsPermanent(err) {
-					t.Fatalf("ParseTarget(%q) = %v, want a permanent error", tt.in, err)
-				}
-				return
-			}
-			if err != nil || kind != tt.kind || name != tt.name {
-				t.Fatalf("ParseTarget(%q) = %q, %q, %v; want %q, %q", tt.in, kind, name, err, tt.kind, tt.name)
-			}
-		})
-	}
+	return t
 }
 
 func demoObjects() []kruntime.Object {
@@ -89,27 +66,30 @@ func TestResolveTarget(t *testing.T) {
 		permanent bool
 		errText   string // what the error must say, if any
 	}{
-		{name: "service named targetPort", cfg: Config{Target: "service/web", RemotePort: "80"}, selector: "app=web", port: remotePort{name: "http"}},
-		{name: "service port by name", cfg: Config{Target: "svc/web", RemotePort: "http"}, selector: "app=web", port: remotePort{name: "http"}},
-		{name: "service numeric targetPort", cfg: Config{Target: "svc/web", RemotePort: "9090"}, selector: "app=web", port: remotePort{number: 9091}},
-		{name: "service without targetPort", cfg: Config{Target: "svc/web", RemotePort: "plain"}, selector: "app=web", port: remotePort{number: 7070}},
-		{name: "service has no such port", cfg: Config{Target: "svc/web", RemotePort: "81"}, permanent: true,
+		{name: "service named targetPort", cfg: Config{Target: tgt("service/web"), RemotePort: "80"}, selector: "app=web", port: remotePort{name: "http"}},
+		{name: "service port by name", cfg: Config{Target: tgt("svc/web"), RemotePort: "http"}, selector: "app=web", port: remotePort{name: "http"}},
+		{name: "service numeric targetPort", cfg: Config{Target: tgt("svc/web"), RemotePort: "9090"}, selector: "app=web", port: remotePort{number: 9091}},
+		{name: "service without targetPort", cfg: Config{Target: tgt("svc/web"), RemotePort: "plain"}, selector: "app=web", port: remotePort{number: 7070}},
+		{name: "service has no such port", cfg: Config{Target: tgt("svc/web"), RemotePort: "81"}, permanent: true,
 			errText: "service demo/web has no TCP port 81 (its TCP ports: http (80), metrics (9090), plain (7070))"},
-		{name: "service has no such named port", cfg: Config{Target: "svc/web", RemotePort: "https"}, permanent: true,
+		{name: "service has no such named port", cfg: Config{Target: tgt("svc/web"), RemotePort: "https"}, permanent: true,
 			errText: "service demo/web has no TCP port https (its TCP ports: http (80), metrics (9090), plain (7070))"},
-		{name: "service UDP port", cfg: Config{Target: "svc/web", RemotePort: "53"}, permanent: true},
-		{name: "service without selector", cfg: Config{Target: "svc/headless", RemotePort: "80"}, permanent: true},
-		{name: "service not found", cfg: Config{Target: "svc/nope", RemotePort: "80"}, permanent: true},
-		{name: "deployment", cfg: Config{Target: "deployment/web", RemotePort: "http"}, selector: "app=web,tier in (front)", port: remotePort{name: "http"}},
-		{name: "statefulset", cfg: Config{Target: "sts/db", RemotePort: "5432"}, selector: "app=db", port: remotePort{number: 5432}},
-		{name: "statefulset not found", cfg: Config{Target: "sts/nope", RemotePort: "5432"}, permanent: true},
-		{name: "pod", cfg: Config{Target: "pod/db-0", RemotePort: "postgres"}, podName: "db-0", port: remotePort{name: "postgres"}},
-		{name: "pod not found", cfg: Config{Target: "pod/db-1", RemotePort: "5432"}, permanent: true},
+		{name: "service UDP port", cfg: Config{Target: tgt("svc/web"), RemotePort: "53"}, permanent: true},
+		{name: "service without selector", cfg: Config{Target: tgt("svc/headless"), RemotePort: "80"}, permanent: true},
+		{name: "service not found", cfg: Config{Target: tgt("svc/nope"), RemotePort: "80"}, permanent: true},
+		{name: "deployment", cfg: Config{Target: tgt("deployment/web"), RemotePort: "http"}, selector: "app=web,tier in (front)", port: remotePort{name: "http"}},
+		{name: "statefulset", cfg: Config{Target: tgt("sts/db"), RemotePort: "5432"}, selector: "app=db", port: remotePort{number: 5432}},
+		{name: "statefulset not found", cfg: Config{Target: tgt("sts/nope"), RemotePort: "5432"}, permanent: true},
+		{name: "pod", cfg: Config{Target: tgt("pod/db-0"), RemotePort: "postgres"}, podName: "db-0", port: remotePort{name: "postgres"}},
+		{name: "pod not found", cfg: Config{Target: tgt("pod/db-1"), RemotePort: "5432"}, permanent: true},
 		{name: "selector", cfg: Config{Selector: map[string]string{"app": "db"}, RemotePort: "5432"}, selector: "app=db", port: remotePort{number: 5432}},
 		{name: "bad selector", cfg: Config{Selector: map[string]string{"app": "a b"}, RemotePort: "5432"}, permanent: true},
 		{name: "no target", cfg: Config{RemotePort: "5432"}, permanent: true},
-		{name: "remote port out of range", cfg: Config{Target: "pod/db-0", RemotePort: "70000"}, permanent: true},
-		{name: "unknown kind", cfg: Config{Target: "job/x", RemotePort: "80"}, permanent: true},
+		{name: "remote port out of range", cfg: Config{Target: tgt("pod/db-0"), RemotePort: "70000"}, permanent: true},
+		{name: "unknown kind", cfg: Config{Target: kinds.Target{Kind: "job", Name: "x"}, RemotePort: "80"}, permanent: true,
+			errText: `target "job/x": unknown kind "job" (want service, pod, deployment or statefulset)`},
+		{name: "no name", cfg: Config{Target: kinds.Target{Kind: kinds.Service}, RemotePort: "80"}, permanent: true,
+			errText: `target "service/": want TYPE/NAME`},
 	}
 	c := &Clients{API: clientsetAPI{fake.NewClientset(demoObjects()...)}}
 	for _, tt := range tests {
@@ -144,7 +124,7 @@ func TestResolveTargetForbiddenIsPermanent(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: a.GetResource().Resource}, "x", errors.New("RBAC says no"))
 	})
 	for _, target := range []string{"svc/web", "deploy/web", "sts/db", "pod/db-0"} {
-		_, err := resolveTarget(context.Background(), &Clients{API: clientsetAPI{kube}}, &Config{Target: target, Namespace: "demo", RemotePort: "80"})
+		_, err := resolveTarget(context.Background(), &Clients{API: clientsetAPI{kube}}, &Config{Target: tgt(target), Namespace: "demo", RemotePort: "80"})
 		if !runtime.IsPermanent(err) || !apierrors.IsForbidden(err) {
 			t.Errorf("%s: %v, want a permanent Forbidden error", target, err)
 		}
@@ -156,7 +136,7 @@ func TestResolveTargetServerErrorIsRetryable(t *testing.T) {
 	kube.PrependReactor("get", "services", func(k8stesting.Action) (bool, kruntime.Object, error) {
 		return true, nil, apierrors.NewServiceUnavailable("etcd is down")
 	})
-	_, err := resolveTarget(context.Background(), &Clients{API: clientsetAPI{kube}}, &Config{Target: "svc/web", Namespace: "demo", RemotePort: "80"})
+	_, err := resolveTarget(context.Background(), &Clients{API: clientsetAPI{kube}}, &Config{Target: tgt("svc/web"), Namespace: "demo", RemotePort: "80"})
 	if err == nil || runtime.IsPermanent(err) {
 		t.Fatalf("got %v, want a retryable error", err)
 	}
@@ -212,16 +192,16 @@ func TestEligible(t *testing.T) {
 
 func TestResolutionRoundTrips(t *testing.T) {
 	cfgs := []Config{
-		{Target: "service/web", RemotePort: "80"},
-		{Target: "svc/web", RemotePort: "9090"},
-		{Target: "deployment/web", RemotePort: "http"},
-		{Target: "sts/db", RemotePort: "5432"},
-		{Target: "pod/db-0", RemotePort: "postgres"},
+		{Target: tgt("service/web"), RemotePort: "80"},
+		{Target: tgt("svc/web"), RemotePort: "9090"},
+		{Target: tgt("deployment/web"), RemotePort: "http"},
+		{Target: tgt("sts/db"), RemotePort: "5432"},
+		{Target: tgt("pod/db-0"), RemotePort: "postgres"},
 		{Selector: map[string]string{"app": "db"}, RemotePort: "5432"},
 	}
 	c := &Clients{API: clientsetAPI{fake.NewClientset(demoObjects()...)}}
 	for _, cfg := range cfgs {
-		t.Run(cfg.Target+cfg.RemotePort, func(t *testing.T) {
+		t.Run(cfg.Target.String()+cfg.RemotePort, func(t *testing.T) {
 			cfg.Namespace = "demo"
 			r, err := resolveTarget(context.Background(), c, &cfg)
 			if err != nil {
@@ -255,7 +235,7 @@ func TestResolutionRefusesWhatWouldSelectEverything(t *testing.T) {
 // an unusable one is read again.
 func TestStartWithResolutionReadsNoTarget(t *testing.T) {
 	env := newTestEnv(t, Options{}, append(demoObjects(), webPod("web-a"))...)
-	first := env.start(Config{Name: "first", Target: "service/web", RemotePort: "80"})
+	first := env.start(Config{Name: "first", Target: tgt("service/web"), RemotePort: "80"})
 	res := first.Resolution()
 	if res.Selector != "app=web" || res.Port != "http" || res.Namespace != "demo" {
 		t.Fatalf("resolution %+v, want app=web, port http in demo", res)
@@ -269,7 +249,7 @@ func TestStartWithResolutionReadsNoTarget(t *testing.T) {
 		return n
 	}
 	before := reads()
-	again := env.start(Config{Name: "again", Target: "service/web", RemotePort: "80", Resolved: &res})
+	again := env.start(Config{Name: "again", Target: tgt("service/web"), RemotePort: "80", Resolved: &res})
 	if got := mustBanner(t, again); got != "web-a" {
 		t.Errorf("through the forward started with a resolution: %q, want web-a", got)
 	}
@@ -278,7 +258,7 @@ func TestStartWithResolutionReadsNoTarget(t *testing.T) {
 	}
 	bad := res
 	bad.Selector = ""
-	env.start(Config{Name: "bad", Target: "service/web", RemotePort: "80", Resolved: &bad})
+	env.start(Config{Name: "bad", Target: tgt("service/web"), RemotePort: "80", Resolved: &bad})
 	if n := reads() - before; n == 0 {
 		t.Error("an unusable resolution was used: no read of the service")
 	}

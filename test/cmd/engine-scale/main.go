@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
 	"github.com/kpf-dev/kpf/test/cluster"
@@ -112,7 +113,7 @@ func realMain() int {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			f, err := e.Start(ctx, clients, engine.Config{Name: strconv.Itoa(i), Target: fmt.Sprintf("service/echo-%d", i%*services),
+			f, err := e.Start(ctx, clients, engine.Config{Name: strconv.Itoa(i), Target: kinds.Target{Kind: kinds.Service, Name: fmt.Sprintf("echo-%d", i%*services)},
 				Namespace: ns, Address: "127.0.0.1", RemotePort: "http", Health: engine.HealthConfig{Interval: *healthEvery}})
 			mu.Lock()
 			defer mu.Unlock()

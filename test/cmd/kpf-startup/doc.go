@@ -1,9 +1,10 @@
 // Command kpf-startup prints how long kpf takes to start, against a minimal
 // Go binary built with the same Go (issue 20, point 11). It needs no cluster:
 //
-//   - wall time and CPU time (user+system) of a hello world, `kpf version`
-//     and `kpf plan` of a 100-forward workspace (a kubeconfig whose cluster
-//     is never dialled: plan reads no cluster for forwards that never ran),
+//   - wall time and CPU time (user+system) of a hello world, `kpf version`,
+//     and `kpf plan` and `kpf status` of a 100-forward workspace (a
+//     kubeconfig whose cluster is never dialled: neither reads a cluster
+//     for forwards that never ran),
 //     run round-robin in a shuffled order each round so the machine's load
 //     falls on every command alike; medians, the 10th–90th percentile spread,
 //     and the ratios against the goals (`kpf version` ≤ 3× hello,

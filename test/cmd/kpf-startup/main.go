@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		cmds = append(cmds,
 			&command{label: b.label + " version", argv: []string{abs, "version"}, check: "kpf"},
-			&command{label: b.label + " plan", argv: []string{abs, "-C", ws, "plan"}, check: fmt.Sprintf("Plan: %d to start", o.forwards)})
+			&command{label: b.label + " plan", argv: []string{abs, "-C", ws, "plan"}, check: fmt.Sprintf("Plan: %d to start", o.forwards)},
+			&command{label: b.label + " status", argv: []string{abs, "-C", ws, "status"}, check: "stopped"})
 	}
 	// One run of each first: it checks the output and warms the page cache.
 	for _, c := range cmds {

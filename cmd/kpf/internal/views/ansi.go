@@ -4,6 +4,7 @@ package views
 // comes from outside goes through termtext.Escape).
 const (
 	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
 	ansiRed    = "\x1b[31m"
 	ansiGreen  = "\x1b[32m"
 	ansiYellow = "\x1b[33m"

@@ -13,9 +13,9 @@ import (
 type Apply interface {
 	reconcile.Hook
 	// Plan is the plan about to be applied (or one that has only errors).
-	Plan(p reconcile.Plan) error
+	Plan(p reconcile.RedactedPlan) error
 	// NoChanges: p changes nothing.
-	NoChanges(p reconcile.Plan) error
+	NoChanges(p reconcile.RedactedPlan) error
 	Summary(s Summary)
 	// Serving: every forward of the apply serves (--wait).
 	Serving(forwards int)
@@ -40,7 +40,7 @@ func NewApplyHuman(w io.Writer, color bool) *ApplyHuman {
 	return &ApplyHuman{Progress: NewProgress(w), Color: color}
 }
 
-func (h *ApplyHuman) Plan(p reconcile.Plan) error {
+func (h *ApplyHuman) Plan(p reconcile.RedactedPlan) error {
 	if err := (PlanHuman{W: h.W, Color: h.Color}).Show(p); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (h *ApplyHuman) Plan(p reconcile.Plan) error {
 	return err
 }
 
-func (h *ApplyHuman) NoChanges(reconcile.Plan) error {
+func (h *ApplyHuman) NoChanges(reconcile.RedactedPlan) error {
 	_, err := fmt.Fprintln(h.W, "No changes. Your forwards match the spec.")
 	return err
 }
@@ -66,14 +66,14 @@ func (h *ApplyHuman) WatchStopped() {
 }
 
 // Plan emits the plan line.
-func (j *JSON) Plan(p reconcile.Plan) error {
-	j.PlanReady(reconcile.PlanReady{At: p.Created, Plan: p})
+func (j *JSON) Plan(p reconcile.RedactedPlan) error {
+	j.PlanReady(reconcile.PlanReady{At: p.Plan().Created, Plan: p})
 	return j.Err()
 }
 
 // NoChanges emits the plan (no-ops only) and an empty summary.
-func (j *JSON) NoChanges(p reconcile.Plan) error {
-	j.PlanReady(reconcile.PlanReady{At: p.Created, Plan: p})
+func (j *JSON) NoChanges(p reconcile.RedactedPlan) error {
+	j.PlanReady(reconcile.PlanReady{At: p.Plan().Created, Plan: p})
 	j.Summary(Summary{})
 	return j.Err()
 }

@@ -169,7 +169,7 @@ func (j *JSON) Version(kpf string) {
 	j.emit(time.Time{}, jsonLine{Level: levelInfo, Message: "kpf " + kpf, Type: "version", UI: JSONVersion, KPF: kpf})
 }
 
-// PlanReady is the plan in the schema of `kpf plan --json` (redacted as it).
+// PlanReady is the plan in the schema of `kpf plan --json`.
 func (j *JSON) PlanReady(e reconcile.PlanReady) {
 	var b bytes.Buffer
 	if err := (PlanJSON{W: &b}).Show(e.Plan); err != nil {
@@ -185,7 +185,7 @@ func (j *JSON) PlanReady(e reconcile.PlanReady) {
 		j.mu.Unlock()
 		return
 	}
-	s := e.Plan.Summary()
+	s := e.Plan.Plan().Summary()
 	msg := fmt.Sprintf("Plan: %d to start, %d to replace, %d to restart, %d to stop.", s.Start, s.Replace, s.Restart, s.Stop)
 	j.emit(e.At, jsonLine{Level: levelInfo, Message: msg, Type: "plan", Plan: compact.Bytes()})
 }

@@ -9,11 +9,10 @@ import (
 // Plan shows a plan: `kpf plan`, and the plan `kpf apply` is about to
 // apply. NewPlan picks the implementation once, human or JSON.
 //
-// Both render through reconcile.RenderHuman and reconcile.RenderJSON,
-// which redact every value from a sensitive variable (reconcile/redact.go)
-// before they format anything.
+// It takes a reconcile.RedactedPlan (Plan.Redact, reconcile/redact.go),
+// never a Plan: what it renders holds no value from a sensitive variable.
 type Plan interface {
-	Show(p reconcile.Plan) error
+	Show(p reconcile.RedactedPlan) error
 }
 
 var (
@@ -35,11 +34,11 @@ type PlanHuman struct {
 	Color bool
 }
 
-func (h PlanHuman) Show(p reconcile.Plan) error {
-	return reconcile.RenderHuman(h.W, p, reconcile.HumanOptions{Color: h.Color})
+func (h PlanHuman) Show(p reconcile.RedactedPlan) error {
+	return renderHuman(h.W, p, h.Color)
 }
 
 // PlanJSON writes the plan in the versioned schema of reconcile/JSON.md.
 type PlanJSON struct{ W io.Writer }
 
-func (j PlanJSON) Show(p reconcile.Plan) error { return reconcile.RenderJSON(j.W, p) }
+func (j PlanJSON) Show(p reconcile.RedactedPlan) error { return renderJSON(j.W, p) }

@@ -35,7 +35,7 @@ func events(v Apply) {
 	p := reconcile.Plan{Workspace: "shop", Created: at, Changes: []reconcile.Change{
 		{Name: "api", Action: reconcile.Start, Port: 8080, Desired: &api},
 	}}
-	_ = v.Plan(p)
+	_ = v.Plan(p.Redact())
 	v.ActionStarted(reconcile.ActionStarted{At: at, Forward: "api", Action: reconcile.Start})
 	v.ActionRetried(reconcile.ActionRetried{At: at, Forward: "api", Action: reconcile.Start, Attempt: 1,
 		Error: "port 8080 in use", RetryIn: 500 * time.Millisecond})

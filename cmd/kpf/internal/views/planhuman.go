@@ -1,7 +1,6 @@
-package reconcile
+package views
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -10,38 +9,18 @@ import (
 	"strings"
 
 	"github.com/kpf-dev/kpf/internal/termtext"
+	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
-// JSONFormatVersion is the version of the plan and status JSON schemas (see
-// JSON.md). A change that can break a consumer bumps the major number.
-const JSONFormatVersion = "1.1"
-
-// HumanOptions tune RenderHuman.
-type HumanOptions struct {
-	// Color adds ANSI colours; off for files, pipes and tests.
-	Color bool
-}
-
-// ANSI colours, all two-digit codes so that coloured cells have equal extra
-// width.
-const (
-	ansiReset  = "\x1b[0m"
-	ansiBold   = "\x1b[1m"
-	ansiRed    = "\x1b[31m"
-	ansiGreen  = "\x1b[32m"
-	ansiYellow = "\x1b[33m"
-	ansiGrey   = "\x1b[90m"
-	ansiPlain  = "\x1b[39m"
-)
-
-// RenderHuman writes the plan in Terraform's shape: one block per change that
-// does something, then a summary line. No-op changes are not shown.
+// renderHuman writes the plan in Terraform's shape: one block per change
+// that does something, then a summary line. No-op changes are not shown.
 //
 // Forwards that cannot be planned (p.Errors) are shown after the changes,
 // each with its error, and counted after the summary.
-func RenderHuman(w io.Writer, p Plan, opts HumanOptions) error {
-	v := humanView{color: opts.Color, b: make([]byte, 0, 64+400*len(p.Changes))}
+func renderHuman(w io.Writer, rp reconcile.RedactedPlan, color bool) error {
+	p := rp.Plan()
+	v := humanView{color: color, b: make([]byte, 0, 64+400*len(p.Changes))}
 	if !p.HasChanges() && len(p.Errors) == 0 {
 		v.paint(ansiBold+ansiGreen, "No changes.")
 		v.b = append(v.b, " Your forwards match the spec.\n"...)
@@ -51,8 +30,8 @@ func RenderHuman(w io.Writer, p Plan, opts HumanOptions) error {
 		v.b = append(v.b, "kpf will perform the following actions:\n"...)
 	}
 	for i := range p.Changes {
-		if p.Changes[i].Action != NoOp {
-			v.change(redactedChange(&p.Changes[i]))
+		if p.Changes[i].Action != reconcile.NoOp {
+			v.change(&p.Changes[i])
 		}
 	}
 	for _, e := range p.Errors {
@@ -122,17 +101,17 @@ func markerColor(m byte) string {
 	return ""
 }
 
-func (v *humanView) change(c *Change) {
+func (v *humanView) change(c *reconcile.Change) {
 	var verb string
 	var mark byte
 	switch c.Action {
-	case Start:
+	case reconcile.Start:
 		verb, mark = "will be started", '+'
-	case Stop:
+	case reconcile.Stop:
 		verb, mark = "will be stopped", '-'
-	case Replace:
+	case reconcile.Replace:
 		verb, mark = "must be replaced", ' '
-	case Restart:
+	case reconcile.Restart:
 		verb, mark = "will be restarted", ' '
 	}
 	v.b = append(v.b, "\n  "...)
@@ -146,11 +125,11 @@ func (v *humanView) change(c *Change) {
 		v.b = append(v.b, ")\n"...)
 	}
 	switch c.Action {
-	case Replace:
+	case reconcile.Replace:
 		v.paint(ansiRed, "-")
 		v.b = append(v.b, '/')
 		v.paint(ansiGreen, "+")
-	case Restart:
+	case reconcile.Restart:
 		v.b = append(v.b, "  "...)
 		v.paint(ansiYellow, "~")
 	default:
@@ -196,9 +175,9 @@ func (v *humanView) lines(ls []line) {
 
 // blockLines lists a change's attributes. For Stop they come from what runs,
 // otherwise from the spec; Replace marks the fields that changed.
-func blockLines(c *Change, mark byte) []line {
+func blockLines(c *reconcile.Change, mark byte) []line {
 	ls := make([]line, 0, 8)
-	if c.Action == Stop || c.Desired == nil {
+	if c.Action == reconcile.Stop || c.Desired == nil {
 		if p := c.Prior; p != nil {
 			if p.Target != "" {
 				ls = append(ls, line{mark, "target", strconv.Quote(p.Target), ""})
@@ -209,21 +188,21 @@ func blockLines(c *Change, mark byte) []line {
 			ls = append(ls,
 				line{mark, "context", strconv.Quote(p.Context), ""},
 				line{mark, "namespace", strconv.Quote(p.Namespace), ""},
-				line{mark, "local", strconv.Quote(hostPort(p.Address, p.LocalPort)), ""},
+				line{mark, "local", strconv.Quote(reconcile.HostPort(p.Address, p.LocalPort)), ""},
 				line{mark, "remote_port", strconv.Quote(p.RemotePort), ""})
 		}
 		return ls
 	}
 	d := c.Desired
-	if c.Action != Replace {
+	if c.Action != reconcile.Replace {
 		ls = appendTarget(ls, mark, d)
 		return append(ls,
 			line{mark, "context", strconv.Quote(d.Context), ""},
 			line{mark, "namespace", strconv.Quote(d.Namespace), ""},
-			line{mark, "local", strconv.Quote(hostPort(d.Address, c.Port)), ""},
+			line{mark, "local", strconv.Quote(reconcile.HostPort(d.Address, c.Port)), ""},
 			line{mark, "remote_port", strconv.Quote(d.RemotePort), ""})
 	}
-	changed := make(map[string]FieldChange, len(c.Fields))
+	changed := make(map[string]reconcile.FieldChange, len(c.Fields))
 	for _, fc := range c.Fields {
 		changed[fc.Field] = fc
 	}
@@ -253,14 +232,14 @@ func blockLines(c *Change, mark byte) []line {
 	attr("context", d.Context, true)
 	attr("namespace", d.Namespace, true)
 	attr("address", d.Address, true)
-	attr("local_port", formatWantedPort(d.LocalPort), false)
+	attr("local_port", reconcile.FormatWantedPort(d.LocalPort), false)
 	attr("remote_port", d.RemotePort, true)
 	for _, key := range [...]string{"max_connections", "health", "runtime"} { // shown when changed
 		if _, ok := changed[key]; ok {
 			attr(key, "", false)
 		}
 	}
-	return append(ls, line{' ', "local", strconv.Quote(hostPort(d.Address, c.Port)), ""})
+	return append(ls, line{' ', "local", strconv.Quote(reconcile.HostPort(d.Address, c.Port)), ""})
 }
 
 func appendTarget(ls []line, mark byte, d *model.Forward) []line {
@@ -307,106 +286,54 @@ func hclMap(m map[string]string) string {
 	return b.String()
 }
 
-// hostPort renders address:port, bracketing IPv6; port 0 shows as "?".
-func hostPort(address string, port int) string {
-	if strings.Contains(address, ":") {
-		address = "[" + address + "]"
+// outputs renders the output changes as Terraform does.
+func (v *humanView) outputs(changes []reconcile.OutputChange) {
+	if len(changes) == 0 {
+		return
 	}
-	if port == 0 {
-		return address + ":?"
+	v.b = append(v.b, "\nChanges to Outputs:\n"...)
+	width := 0
+	for _, c := range changes {
+		width = max(width, len(termtext.Escape(c.Name)))
 	}
-	return address + ":" + strconv.Itoa(port)
-}
-
-// actionWord is an action's name in the JSON schema.
-func actionWord(a Action) string {
-	switch a {
-	case Start:
-		return "start"
-	case Stop:
-		return "stop"
-	case Replace:
-		return "replace"
-	case Restart:
-		return "restart"
-	}
-	return "no-op"
-}
-
-type jsonPlan struct {
-	FormatVersion string       `json:"format_version"`
-	Workspace     string       `json:"workspace"`
-	Changes       []jsonChange `json:"changes"`
-	// Errors (1.1): forwards that cannot be planned; [] when none.
-	Errors []ForwardError `json:"errors"`
-	// OutputChanges (1.1): changes of output values; [] when none.
-	OutputChanges []jsonOutputChange `json:"output_changes"`
-	Summary       Summary            `json:"summary"`
-}
-
-type jsonChange struct {
-	Name       string            `json:"name"`
-	Action     string            `json:"action"`
-	Reason     string            `json:"reason"`
-	LocalPort  int               `json:"local_port"`
-	PortMove   *PortMove         `json:"port_move"`
-	Fields     []FieldChange     `json:"fields"`
-	Target     string            `json:"target"`
-	Selector   map[string]string `json:"selector"`
-	Context    string            `json:"context"`
-	Namespace  string            `json:"namespace"`
-	Address    string            `json:"address"`
-	RemotePort string            `json:"remote_port"`
-}
-
-// RenderJSON writes the plan as JSON in the schema documented in JSON.md.
-// Every change is listed, no-ops included.
-func RenderJSON(w io.Writer, p Plan) error {
-	out := jsonPlan{
-		FormatVersion: JSONFormatVersion,
-		Workspace:     p.Workspace,
-		Changes:       make([]jsonChange, 0, len(p.Changes)),
-		Errors:        append([]ForwardError{}, p.Errors...),
-		OutputChanges: jsonOutputChanges(p.Outputs),
-		Summary:       p.Summary(),
-	}
-	for i := range p.Changes {
-		c := redactedChange(&p.Changes[i])
-		jc := jsonChange{
-			Name: c.Name, Action: actionWord(c.Action), Reason: c.Reason,
-			LocalPort: c.Port, PortMove: c.PortMove, Fields: c.Fields,
+	for _, c := range changes {
+		mark, code := byte('~'), ansiYellow
+		switch c.Action {
+		case reconcile.OutputCreate:
+			mark, code = '+', ansiGreen
+		case reconcile.OutputDelete:
+			mark, code = '-', ansiRed
 		}
-		if jc.Fields == nil {
-			jc.Fields = []FieldChange{}
-		}
+		v.b = append(v.b, "  "...)
+		v.paint(code, string(mark))
+		name := termtext.Escape(c.Name)
+		v.b = append(v.b, ' ')
+		v.b = append(v.b, name...)
+		v.b = append(v.b, strings.Repeat(" ", width-len(name))...)
+		v.b = append(v.b, " = "...)
 		switch {
-		case c.Desired != nil:
-			d := c.Desired
-			jc.Target, jc.Selector = d.Target.String(), d.Selector
-			jc.Context, jc.Namespace, jc.Address, jc.RemotePort = d.Context, d.Namespace, d.Address, d.RemotePort
-		case c.Prior != nil:
-			pr := c.Prior
-			jc.Target, jc.Selector = pr.Target, pr.Selector
-			jc.Context, jc.Namespace, jc.Address, jc.RemotePort = pr.Context, pr.Namespace, pr.Address, pr.RemotePort
+		case c.Sensitive:
+			v.b = append(v.b, "(sensitive value)"...)
+		case c.Action == reconcile.OutputCreate:
+			v.b = append(v.b, outputText(c.After)...)
+		case c.Action == reconcile.OutputDelete:
+			v.b = append(v.b, outputText(c.Before)...)
+			v.b = append(v.b, " -> null"...)
+		default:
+			v.b = append(v.b, outputText(c.Before)...)
+			v.b = append(v.b, " -> "...)
+			v.b = append(v.b, outputText(c.After)...)
 		}
-		out.Changes = append(out.Changes, jc)
+		v.b = append(v.b, '\n')
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return fmt.Errorf("writing plan as json: %w", err)
-	}
-	return nil
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
+func outputText(o reconcile.OutputValue) string {
+	if !o.Known {
+		return "(known after apply)"
 	}
-	return strconv.Itoa(n) + " " + word + "s"
-}
-
-// oneLine keeps a table row on one line and free of tabs.
-func oneLine(s string) string {
-	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+	if len(o.JSON) > 0 && o.JSON[0] == '"' {
+		return termtext.Escape(strconv.Quote(o.Text))
+	}
+	return termtext.Escape(o.Text)
 }

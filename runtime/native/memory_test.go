@@ -45,13 +45,12 @@ func TestReleaserCoalescesAndRateLimits(t *testing.T) {
 	}
 }
 
-// TestReleaserAfterConnectionsCalm: a burst of connections that closed
-// (a flood) makes one release once none closed for Delay, with no tunnel
-// closing; a quiet spell with nothing closed makes none.
-func TestReleaserAfterConnectionsCalm(t *testing.T) {
+// TestReleaserAfterConnections: closed connections make releases as
+// closed tunnels do: one per burst, none sooner than Every after the last.
+func TestReleaserAfterConnections(t *testing.T) {
 	var mu sync.Mutex
 	var at []time.Time
-	r := &releaser{Delay: 50 * time.Millisecond, Every: time.Millisecond, Release: func() {
+	r := &releaser{Delay: 20 * time.Millisecond, Every: 300 * time.Millisecond, Release: func() {
 		mu.Lock()
 		at = append(at, time.Now())
 		mu.Unlock()
@@ -61,21 +60,21 @@ func TestReleaserAfterConnectionsCalm(t *testing.T) {
 		defer mu.Unlock()
 		return len(at)
 	}
-	for range 2000 {
+	for range 2000 { // a flood's connections closing
 		r.connClosed()
 	}
-	last := time.Now()
 	waitFor(t, "the release after the burst", func() bool { return count() == 1 })
-	mu.Lock()
-	after := at[0].Sub(last)
-	mu.Unlock()
-	if after < r.Delay {
-		t.Errorf("released %s after the last close, want ≥ Delay %s (the burst must be over)", after, r.Delay)
-	}
-	r.calm() // the quiet timer again, nothing closed since: no release
-	time.Sleep(3 * r.Delay)
+	time.Sleep(100 * time.Millisecond)
 	if n := count(); n != 1 {
-		t.Errorf("%d releases, want 1: nothing closed after the first", n)
+		t.Fatalf("%d releases for one burst, want 1", n)
+	}
+	r.connClosed() // within Every of the first: waits for it
+	waitFor(t, "the second release", func() bool { return count() == 2 })
+	mu.Lock()
+	second := at[1].Sub(at[0])
+	mu.Unlock()
+	if slack := 10 * time.Millisecond; second < r.Every-slack {
+		t.Errorf("second release %s after the first, want ≥ Every %s", second, r.Every)
 	}
 }
 

@@ -74,8 +74,8 @@ type Options struct {
 	TunnelClosed func(open int)
 	// ConnClosed, if set, is called after a local connection of any
 	// forward ended, outside the engine's locks; it must not block. The
-	// agent uses it to hand a burst of connections' memory back once the
-	// burst is over.
+	// agent uses it to hand the memory of closed connections back to the
+	// OS, as for tunnels.
 	ConnClosed func()
 	// TunnelsChanged, if set, is called after a tunnel opened or an open
 	// one closed, outside the engine's locks. The agent persists the open

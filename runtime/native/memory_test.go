@@ -1,6 +1,7 @@
 package native
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -9,18 +10,8 @@ import (
 )
 
 func TestReleaserCoalescesAndRateLimits(t *testing.T) {
-	var mu sync.Mutex
-	var at []time.Time
-	r := &releaser{Delay: 20 * time.Millisecond, Every: 300 * time.Millisecond, Release: func() {
-		mu.Lock()
-		at = append(at, time.Now())
-		mu.Unlock()
-	}}
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(at)
-	}
+	r, rec := recordingReleaser()
+	count := rec.count
 	t0 := time.Now()
 	for range 50 { // a burst of closes: one release
 		r.tunnelClosed(0)
@@ -32,9 +23,8 @@ func TestReleaserCoalescesAndRateLimits(t *testing.T) {
 	}
 	r.tunnelClosed(3) // within Every of the first: waits for it
 	waitFor(t, "the second release", func() bool { return count() == 2 })
-	mu.Lock()
+	at := rec.times()
 	first, second := at[0].Sub(t0), at[1].Sub(at[0])
-	mu.Unlock()
 	if first < r.Delay {
 		t.Errorf("first release after %s, want ≥ Delay %s", first, r.Delay)
 	}
@@ -48,18 +38,8 @@ func TestReleaserCoalescesAndRateLimits(t *testing.T) {
 // TestReleaserAfterConnections: closed connections make releases as
 // closed tunnels do: one per burst, none sooner than Every after the last.
 func TestReleaserAfterConnections(t *testing.T) {
-	var mu sync.Mutex
-	var at []time.Time
-	r := &releaser{Delay: 20 * time.Millisecond, Every: 300 * time.Millisecond, Release: func() {
-		mu.Lock()
-		at = append(at, time.Now())
-		mu.Unlock()
-	}}
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(at)
-	}
+	r, rec := recordingReleaser()
+	count := rec.count
 	for range 2000 { // a flood's connections closing
 		r.connClosed()
 	}
@@ -70,9 +50,8 @@ func TestReleaserAfterConnections(t *testing.T) {
 	}
 	r.connClosed() // within Every of the first: waits for it
 	waitFor(t, "the second release", func() bool { return count() == 2 })
-	mu.Lock()
+	at := rec.times()
 	second := at[1].Sub(at[0])
-	mu.Unlock()
 	if slack := 10 * time.Millisecond; second < r.Every-slack {
 		t.Errorf("second release %s after the first, want ≥ Every %s", second, r.Every)
 	}
@@ -86,6 +65,35 @@ func TestReleaserDefaultsToFreeOSMemory(t *testing.T) {
 		defer r.mu.Unlock()
 		return !r.last.IsZero()
 	})
+}
+
+// releases records when a releaser released.
+type releases struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (r *releases) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.at)
+}
+
+func (r *releases) times() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.at)
+}
+
+// recordingReleaser is a releaser (Delay 20 ms, Every 300 ms) whose
+// releases are recorded, not made.
+func recordingReleaser() (*releaser, *releases) {
+	rec := &releases{}
+	return &releaser{Delay: 20 * time.Millisecond, Every: 300 * time.Millisecond, Release: func() {
+		rec.mu.Lock()
+		rec.at = append(rec.at, time.Now())
+		rec.mu.Unlock()
+	}}, rec
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -119,19 +119,48 @@ func (r *run) agentStatusLoop(ctx context.Context, stop <-chan struct{}, st *sta
 	for _, f := range st.Forwards {
 		hs = append(hs, f.Handle)
 	}
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
+	return timedLoop(ctx, stop, 20*time.Millisecond, func() error {
+		sts, errs := rt.InspectMany(ctx, hs)
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		if !allKnown(sts) {
+			return errors.New("the agent did not answer for every forward")
+		}
+		return nil
+	})
+}
+
+// timedLoop calls fn every period (0: back to back) until stop is closed
+// or ctx ends, and returns how long each call that succeeded took and how
+// many failed.
+func timedLoop(ctx context.Context, stop <-chan struct{}, period time.Duration, fn func() error) (took []time.Duration, failed int) {
+	var tick <-chan time.Time
+	if period > 0 {
+		t := time.NewTicker(period)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
-		select {
-		case <-stop:
-			return took, failed
-		case <-ctx.Done():
-			return took, failed
-		case <-tick.C:
+		if tick == nil {
+			select {
+			case <-stop:
+				return took, failed
+			case <-ctx.Done():
+				return took, failed
+			default:
+			}
+		} else {
+			select {
+			case <-stop:
+				return took, failed
+			case <-ctx.Done():
+				return took, failed
+			case <-tick:
+			}
 		}
 		t0 := time.Now()
-		sts, errs := rt.InspectMany(ctx, hs)
-		if err := errors.Join(errs...); err != nil || !allKnown(sts) {
+		if err := fn(); err != nil {
 			failed++
 			continue
 		}
@@ -229,21 +258,7 @@ func (r *run) fetchLoop(ctx context.Context, port int, stop <-chan struct{}, n, 
 
 // statusLoop runs `kpf status --json` back to back until stop is closed.
 func (r *run) statusLoop(ctx context.Context, stop <-chan struct{}) (took []time.Duration, failed int) {
-	for {
-		select {
-		case <-stop:
-			return took, failed
-		case <-ctx.Done():
-			return took, failed
-		default:
-		}
-		t0 := time.Now()
-		if err := r.kpfCmd(ctx, "status", "--json").Run(); err != nil {
-			failed++
-			continue
-		}
-		took = append(took, time.Since(t0))
-	}
+	return timedLoop(ctx, stop, 0, func() error { return r.kpfCmd(ctx, "status", "--json").Run() })
 }
 
 // refusedInStatus is the refused_connections and last_error `kpf status

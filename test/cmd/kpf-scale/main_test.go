@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"os"
 	"slices"
@@ -186,5 +188,25 @@ func TestJoinDurNoAnswer(t *testing.T) {
 	got := joinDur([]time.Duration{49 * time.Millisecond, noAnswer, 2 * time.Second})
 	if want := "49 ms, none in 30.00 s, 2.00 s"; got != want {
 		t.Errorf("joinDur = %q, want %q", got, want)
+	}
+}
+
+func TestTimedLoop(t *testing.T) {
+	for _, period := range []time.Duration{0, time.Millisecond} {
+		stop := make(chan struct{})
+		calls := 0
+		took, failed := timedLoop(context.Background(), stop, period, func() error {
+			calls++
+			if calls == 6 {
+				close(stop)
+			}
+			if calls%2 == 0 {
+				return errors.New("failed")
+			}
+			return nil
+		})
+		if len(took) != 3 || failed != 3 {
+			t.Errorf("period %s: %d timed, %d failed; want 3 and 3", period, len(took), failed)
+		}
 	}
 }

@@ -41,7 +41,7 @@ func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr str
 	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Log: log}
 	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
 	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false",
-		TunnelClosed: rel.tunnelClosed, ConnClosed: rel.connClosed, TunnelsChanged: s.tunnelsChanged, Listen: listen}
+		TunnelClosed: rel.tunnelClosed, ConnClosed: rel.schedule, TunnelsChanged: s.tunnelsChanged, Listen: listen}
 	s.e = engine.New(opts)
 	return s
 }

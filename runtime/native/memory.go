@@ -4,6 +4,7 @@ import (
 	goruntime "runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,34 +27,28 @@ type releaser struct {
 	Release      func() // debug.FreeOSMemory when nil
 	Log          hclog.Logger
 
-	mu      sync.Mutex
-	pending bool
-	last    time.Time
+	// pending: a release is scheduled. Every closed connection asks for
+	// one; while one is pending that costs one atomic load, no lock.
+	pending atomic.Bool
+	mu      sync.Mutex // guards last
+	last    time.Time  // when the last release began
 }
 
 // tunnelClosed is engine.Options.TunnelClosed.
-func (r *releaser) tunnelClosed(int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.scheduleLocked()
-}
+func (r *releaser) tunnelClosed(int) { r.schedule() }
 
-// connClosed is engine.Options.ConnClosed.
-func (r *releaser) connClosed() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.scheduleLocked()
-}
-
-// scheduleLocked schedules a release unless one is pending: Delay from
-// now, and no sooner than Every after the last. r.mu is held.
-func (r *releaser) scheduleLocked() {
-	if r.pending {
+// schedule (engine.Options.ConnClosed, and tunnelClosed) schedules a
+// release unless one is pending: Delay from now, and no sooner than Every
+// after the last.
+func (r *releaser) schedule() {
+	if r.pending.Load() || !r.pending.CompareAndSwap(false, true) {
 		return
 	}
-	r.pending = true
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
 	wait := r.Delay
-	if next := time.Until(r.last.Add(r.Every)); next > wait {
+	if next := time.Until(last.Add(r.Every)); next > wait {
 		wait = next
 	}
 	time.AfterFunc(wait, r.fire)
@@ -61,9 +56,10 @@ func (r *releaser) scheduleLocked() {
 
 func (r *releaser) fire() {
 	r.mu.Lock()
-	r.pending, r.last = false, time.Now()
-	release := r.Release
+	r.last = time.Now()
 	r.mu.Unlock()
+	r.pending.Store(false) // after last: the next schedule waits Every from it
+	release := r.Release
 	if release == nil {
 		release = debug.FreeOSMemory
 	}

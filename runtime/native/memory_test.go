@@ -41,14 +41,14 @@ func TestReleaserAfterConnections(t *testing.T) {
 	r, rec := recordingReleaser()
 	count := rec.count
 	for range 2000 { // a flood's connections closing
-		r.connClosed()
+		r.schedule()
 	}
 	waitFor(t, "the release after the burst", func() bool { return count() == 1 })
 	time.Sleep(100 * time.Millisecond)
 	if n := count(); n != 1 {
 		t.Fatalf("%d releases for one burst, want 1", n)
 	}
-	r.connClosed() // within Every of the first: waits for it
+	r.schedule() // within Every of the first: waits for it
 	waitFor(t, "the second release", func() bool { return count() == 2 })
 	at := rec.times()
 	second := at[1].Sub(at[0])

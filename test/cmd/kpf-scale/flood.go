@@ -135,6 +135,8 @@ func (r *run) agentStatusLoop(ctx context.Context, stop <-chan struct{}, st *sta
 // or ctx ends, and returns how long each call that succeeded took and how
 // many failed.
 func timedLoop(ctx context.Context, stop <-chan struct{}, period time.Duration, fn func() error) (took []time.Duration, failed int) {
+	// Two selects, not one over an always-ready channel: with stop closed
+	// a select may still pick the ready one, and fn would run after stop.
 	var tick <-chan time.Time
 	if period > 0 {
 		t := time.NewTicker(period)

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
-	"github.com/kpf-dev/kpf/runtime/native"
-	"github.com/kpf-dev/kpf/state"
 )
 
 // floodResult is how the connections of one flood ended.
@@ -29,8 +27,10 @@ type floodResult struct {
 }
 
 // measureFlood (native): two forwards in one agent; --flood connections
-// opened at once on f000, each held until all were tried, while f001 is
-// fetched from every 20 ms and `kpf status` runs in a loop. It reports the
+// opened at once on f000 by a child process, each held until all were
+// tried, while f001 is fetched from every 20 ms, `kpf status` runs in a
+// loop and a second child times the agent's own answer to the status
+// request every 20 ms (child.go says why children). It reports the
 // connections served, refused (f000's default max_connections) and failed,
 // the failed fetches on f001, the latency of `kpf status`, and the
 // agent's RSS before the flood and with every served connection open.
@@ -58,13 +58,28 @@ func (r *run) measureFlood(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	dir, err := r.workspaceStateDir()
+	if err != nil {
+		return err
+	}
+	hs := make([]runtime.Handle, 0, len(st.Forwards))
+	for _, f := range st.Forwards {
+		hs = append(hs, f.Handle)
+	}
+	prober, err := startChild(ctx, childAgentStatus, dir)
+	if err != nil {
+		return err
+	}
+	if err := json.NewEncoder(prober.stdin).Encode(hs); err != nil {
+		return errors.Join(err, prober.finish(nil))
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var fetches, fetchFails atomic.Int64
 	var fetchErr atomic.Value
-	var statusTook, agentTook []time.Duration
-	var statusFails, agentFails int
-	wg.Add(3)
+	var statusTook []time.Duration
+	var statusFails int
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		r.fetchLoop(ctx, other.LocalPort, stop, &fetches, &fetchFails, &fetchErr)
@@ -73,23 +88,32 @@ func (r *run) measureFlood(ctx context.Context) error {
 		defer wg.Done()
 		statusTook, statusFails = r.statusLoop(ctx, stop)
 	}()
-	go func() {
-		defer wg.Done()
-		agentTook, agentFails = r.agentStatusLoop(ctx, stop, st)
-	}()
-	release := make(chan struct{})
-	res := flood(ctx, flooded.LocalPort, r.opts.flood, release)
+	var res floodReport
+	flooder, err := startChild(ctx, childFlood, strconv.Itoa(flooded.LocalPort), strconv.Itoa(r.opts.flood))
+	if err == nil {
+		err = flooder.read(&res)
+	}
 	rssPeak, _, _ := procMemory(pid)
-	close(release)
+	if flooder != nil {
+		err = errors.Join(err, flooder.finish(nil))
+	}
 	close(stop)
 	wg.Wait()
+	var agent timingReport
+	if perr := prober.finish(&agent); perr != nil {
+		return errors.Join(err, perr)
+	}
+	if err != nil {
+		return err
+	}
+	agentTook, agentFails := agent.Took, agent.Failed
 	refusedSeen, lastErr := r.refusedInStatus(ctx, "f000")
 
 	r.add(fmt.Sprintf("flood of %d connections at once on one forward (max_connections default)", r.opts.flood),
-		fmt.Sprintf("%d served, %d refused, %d failed", res.served.Load(), res.refused.Load(), res.failed.Load()),
+		fmt.Sprintf("%d served, %d refused, %d failed", res.Served, res.Refused, res.Failed),
 		"the excess refused at once",
 		fmt.Sprintf("all answered or closed within %s; kpf status counted %s refused (the rest of the closed ones were accepted, then failed: last error %q); agent RSS %s before, %s with the served ones open%s",
-			fmtDur(res.opened), refusedSeen, lastErr, fmtMB(rssBefore), fmtMB(rssPeak), firstErrNote(&res.firstErr)))
+			fmtDur(res.Opened), refusedSeen, lastErr, fmtMB(rssBefore), fmtMB(rssPeak), firstErrText(res.FirstErr)))
 	r.add("another forward of the agent during the flood: failed fetches", fmt.Sprintf("%d of %d", fetchFails.Load(), fetches.Load()), "0",
 		"one GET every 20 ms"+firstErrNote(&fetchErr))
 	slices.Sort(statusTook)
@@ -104,31 +128,6 @@ func (r *run) measureFlood(ctx context.Context) error {
 			fmt.Sprintf("%d requests (every forward's status, as kpf status asks), one every 20 ms, %d failed", len(agentTook), agentFails))
 	}
 	return nil
-}
-
-// agentStatusLoop asks the agent for every forward's status (the request
-// `kpf status` makes, without the CLI's start-up) every 20 ms until stop
-// is closed, and returns how long each answer took.
-func (r *run) agentStatusLoop(ctx context.Context, stop <-chan struct{}, st *state.File) (took []time.Duration, failed int) {
-	dir, err := r.workspaceStateDir()
-	if err != nil {
-		return nil, 1
-	}
-	rt := &native.Runtime{StateDir: dir, Log: r.log.Named("agent-status")}
-	hs := make([]runtime.Handle, 0, len(st.Forwards))
-	for _, f := range st.Forwards {
-		hs = append(hs, f.Handle)
-	}
-	return timedLoop(ctx, stop, 20*time.Millisecond, func() error {
-		sts, errs := rt.InspectMany(ctx, hs)
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-		if !allKnown(sts) {
-			return errors.New("the agent did not answer for every forward")
-		}
-		return nil
-	})
 }
 
 // timedLoop calls fn every period (0: back to back) until stop is closed
@@ -182,10 +181,15 @@ func allKnown(sts []runtime.Status) bool {
 }
 
 func firstErrNote(v *atomic.Value) string {
-	if e, ok := v.Load().(string); ok {
-		return "; first error: " + e
+	e, _ := v.Load().(string)
+	return firstErrText(e)
+}
+
+func firstErrText(e string) string {
+	if e == "" {
+		return ""
 	}
-	return ""
+	return "; first error: " + e
 }
 
 // flood opens n connections to port at once; a served one (it got a byte)

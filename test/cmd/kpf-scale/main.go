@@ -44,6 +44,9 @@ func main() {
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		shim() // never returns
 	}
+	if len(os.Args) > 1 && os.Args[1] == childArg {
+		os.Exit(childMain(os.Args[2:], os.Stdin, os.Stdout))
+	}
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 

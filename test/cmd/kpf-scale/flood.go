@@ -89,11 +89,13 @@ func (r *run) measureFlood(ctx context.Context) error {
 		statusTook, statusFails = r.statusLoop(ctx, stop)
 	}()
 	var res floodReport
+	cpu0 := ticksOf(pid)
 	flooder, err := startChild(ctx, childFlood, strconv.Itoa(flooded.LocalPort), strconv.Itoa(r.opts.flood))
 	if err == nil {
 		err = flooder.read(&res)
 	}
 	rssPeak, _, _ := procMemory(pid)
+	floodCPU := time.Duration(ticksOf(pid)-cpu0) * time.Second / clockTicks
 	if flooder != nil {
 		err = errors.Join(err, flooder.finish(nil))
 	}
@@ -112,8 +114,8 @@ func (r *run) measureFlood(ctx context.Context) error {
 	r.add(fmt.Sprintf("flood of %d connections at once on one forward (max_connections default)", r.opts.flood),
 		fmt.Sprintf("%d served, %d refused, %d failed", res.Served, res.Refused, res.Failed),
 		"the excess refused at once",
-		fmt.Sprintf("all answered or closed within %s; kpf status counted %s refused (the rest of the closed ones were accepted, then failed: last error %q); agent RSS %s before, %s with the served ones open%s",
-			fmtDur(res.Opened), refusedSeen, lastErr, fmtMB(rssBefore), fmtMB(rssPeak), firstErrText(res.FirstErr)))
+		fmt.Sprintf("all answered or closed within %s; kpf status counted %s refused (the rest of the closed ones were accepted, then failed: last error %q); agent RSS %s before, %s with the served ones open; the agent used %s of CPU until then%s",
+			fmtDur(res.Opened), refusedSeen, lastErr, fmtMB(rssBefore), fmtMB(rssPeak), fmtDur(floodCPU), firstErrText(res.FirstErr)))
 	r.add("another forward of the agent during the flood: failed fetches", fmt.Sprintf("%d of %d", fetchFails.Load(), fetches.Load()), "0",
 		"one GET every 20 ms"+firstErrNote(&fetchErr))
 	slices.Sort(statusTook)

@@ -356,13 +356,17 @@ func (e *evaluator) orderOutputs(m *rawModule, names []string, decls map[string]
 // unknown: functions, types and attribute names are checked now, not when
 // the forwards run.
 func (e *evaluator) checkOutputs(o *Outputs) {
+	if len(o.list) == 0 {
+		return // nothing to check: no object of unknown forwards to build
+	}
 	vars := make(map[string]cty.Value, len(e.ctx.Variables)+2)
 	for k, v := range e.ctx.Variables {
 		vars[k] = v
 	}
 	fw := make(map[string]cty.Value, len(o.open))
+	unknown := unknownForward() // values are immutable: one serves every forward
 	for name := range o.open {
-		fw[name] = unknownForward()
+		fw[name] = unknown
 	}
 	vars["forward"] = cty.ObjectVal(fw)
 	o.ctx = &hcl.EvalContext{Variables: vars, Functions: e.ctx.Functions}

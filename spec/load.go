@@ -210,6 +210,9 @@ func parseFile(dir, name string) (*hcl.File, hcl.Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	if f, diags, ok := early.take(name, src); ok {
+		return f, diags
+	}
 	if diags := checkNesting(src, name); diags.HasErrors() {
 		return &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, diags
 	}

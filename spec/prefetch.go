@@ -1,0 +1,125 @@
+package spec
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// Prefetch starts reading and parsing the spec files of the workspace in
+// dir on another goroutine, so that the next Load finds them parsed. It is
+// for a command that lives for milliseconds and will load the workspace:
+// kpf calls it from a package init (cmd/kpf/internal/prefetch), while the
+// Go runtime still initialises the packages after this one on one core
+// and the other core is idle (issue 20 point 11). Calls after the first do
+// nothing; Prefetch itself returns at once.
+//
+// It is a head start, not a cache: Load still finds, checks and reads
+// every file itself, and takes a prefetched parse only for a file of the
+// same name whose bytes are the ones Load read; hclsyntax.ParseConfig of
+// those bytes under that name is what Load would have computed, since it
+// depends on nothing else. A file that changed in between, a workspace
+// other than the one loaded, or a file the prefetch refused (unreadable,
+// nested too deeply) is read and parsed by Load as without a prefetch, with
+// the same diagnostics. Each parse is taken at most once: a second Load
+// (a watch's reload) parses afresh. A Load that needs a file while the
+// prefetch still parses it waits for that parse rather than making it
+// twice.
+func Prefetch(dir string) { early.start(dir) }
+
+// early is the process's prefetch; tests replace it.
+var early = new(prefetcher)
+
+// prefetcher runs one prefetch and hands its parses out.
+type prefetcher struct {
+	once sync.Once
+
+	mu sync.Mutex
+	// done is closed when the prefetch has finished; nil until one starts.
+	done   chan struct{}
+	parsed map[string]*parsedFile // by file name, until taken
+	taken  int                    // parses handed to Load, for tests
+}
+
+// parsedFile is one prefetched parse: the bytes parsed and the result.
+type parsedFile struct {
+	src   []byte
+	file  *hcl.File
+	diags hcl.Diagnostics
+}
+
+// start runs the prefetch of dir on a goroutine, the first time only.
+func (p *prefetcher) start(dir string) {
+	p.once.Do(func() {
+		done := make(chan struct{})
+		p.mu.Lock()
+		p.done = done
+		p.mu.Unlock()
+		go func() {
+			defer close(done)
+			parsed := prefetchFiles(dir)
+			p.mu.Lock()
+			p.parsed = parsed
+			p.mu.Unlock()
+		}()
+	})
+}
+
+// prefetchFiles reads and parses the spec files of dir, several at once
+// as parseFiles does, with Load's checks (specFiles, readSpecFile,
+// checkNesting). What fails a check is left out: Load reports it.
+func prefetchFiles(dir string) map[string]*parsedFile {
+	abs, primary, override, diags := specFiles(dir)
+	if diags.HasErrors() {
+		return nil
+	}
+	names := append(append([]string(nil), primary...), override...)
+	files := make([]*parsedFile, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			src, diags := readSpecFile(abs, name)
+			if diags.HasErrors() || checkNesting(src, name).HasErrors() {
+				return
+			}
+			f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+			files[i] = &parsedFile{src: src, file: f, diags: diags}
+		})
+	}
+	wg.Wait()
+	parsed := make(map[string]*parsedFile, len(names))
+	for i, name := range names {
+		if files[i] != nil {
+			parsed[name] = files[i]
+		}
+	}
+	return parsed
+}
+
+// take returns the prefetched parse of the file name when it parsed the
+// bytes src, and forgets it; ok is false when there is none (no prefetch,
+// another file, other bytes, already taken). It waits for a prefetch still
+// under way.
+func (p *prefetcher) take(name string, src []byte) (f *hcl.File, diags hcl.Diagnostics, ok bool) {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	if done == nil {
+		return nil, nil, false
+	}
+	<-done
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pf := p.parsed[name]
+	if pf == nil {
+		return nil, nil, false
+	}
+	delete(p.parsed, name)
+	if !bytes.Equal(pf.src, src) {
+		return nil, nil, false
+	}
+	p.taken++
+	return pf.file, pf.diags, true
+}

@@ -9,7 +9,9 @@ import (
 )
 
 // Prefetch starts reading and parsing the spec files of the workspace in
-// dir on another goroutine, so that the next Load finds them parsed. It is
+// dir on another goroutine, so that the next Load finds them parsed (and
+// their top level decoded against the schema, which depends on nothing
+// else either). It is
 // for a command that lives for milliseconds and will load the workspace:
 // kpf calls it from a package init (cmd/kpf/internal/prefetch), while the
 // Go runtime still initialises the packages after this one on one core
@@ -19,8 +21,8 @@ import (
 // It is a head start, not a cache: Load still finds, checks and reads
 // every file itself, and takes a prefetched parse only for a file of the
 // same name whose bytes are the ones Load read; hclsyntax.ParseConfig of
-// those bytes under that name is what Load would have computed, since it
-// depends on nothing else. A file that changed in between, a workspace
+// those bytes under that name, and decodeFile of its body, are what Load
+// would have computed, since they depend on nothing else. A file that changed in between, a workspace
 // other than the one loaded, or a file the prefetch refused (unreadable,
 // nested too deeply) is read and parsed by Load as without a prefetch, with
 // the same diagnostics. Each parse is taken at most once: a second Load
@@ -43,11 +45,19 @@ type prefetcher struct {
 	taken  int                    // parses handed to Load, for tests
 }
 
-// parsedFile is one prefetched parse: the bytes parsed and the result.
+// parsedFile is one prefetched parse: the bytes parsed and the result,
+// with the file's top level decoded when it parsed without errors.
 type parsedFile struct {
-	src   []byte
-	file  *hcl.File
-	diags hcl.Diagnostics
+	src     []byte
+	file    *hcl.File
+	diags   hcl.Diagnostics
+	decoded decodedFile
+}
+
+// decodedFile is decodeFile's result; blocks is nil when there is none.
+type decodedFile struct {
+	blocks *fileBlocks
+	diags  hcl.Diagnostics
 }
 
 // start runs the prefetch of dir on a goroutine, the first time only.
@@ -85,7 +95,11 @@ func prefetchFiles(dir string) map[string]*parsedFile {
 				return
 			}
 			f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-			files[i] = &parsedFile{src: src, file: f, diags: diags}
+			pf := &parsedFile{src: src, file: f, diags: diags}
+			if !diags.HasErrors() { // else Load stops before decoding
+				pf.decoded.blocks, pf.decoded.diags = decodeFile(f.Body)
+			}
+			files[i] = pf
 		})
 	}
 	wg.Wait()
@@ -99,27 +113,27 @@ func prefetchFiles(dir string) map[string]*parsedFile {
 }
 
 // take returns the prefetched parse of the file name when it parsed the
-// bytes src, and forgets it; ok is false when there is none (no prefetch,
-// another file, other bytes, already taken). It waits for a prefetch still
-// under way.
-func (p *prefetcher) take(name string, src []byte) (f *hcl.File, diags hcl.Diagnostics, ok bool) {
+// bytes src, and forgets it; nil when there is none (no prefetch, another
+// file, other bytes, already taken). It waits for a prefetch still under
+// way.
+func (p *prefetcher) take(name string, src []byte) *parsedFile {
 	p.mu.Lock()
 	done := p.done
 	p.mu.Unlock()
 	if done == nil {
-		return nil, nil, false
+		return nil
 	}
 	<-done
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pf := p.parsed[name]
 	if pf == nil {
-		return nil, nil, false
+		return nil
 	}
 	delete(p.parsed, name)
 	if !bytes.Equal(pf.src, src) {
-		return nil, nil, false
+		return nil
 	}
 	p.taken++
-	return pf.file, pf.diags, true
+	return pf
 }

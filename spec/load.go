@@ -76,6 +76,7 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	// half-parsed file does not cascade into misleading errors.
 	names := append(append([]string(nil), primary...), override...)
 	bodies, decoded, diags := l.parseFiles(abs, names)
+	early.drop() // the first Load took what it could
 	if diags.HasErrors() {
 		sortDiagnostics(diags)
 		return nil, diags

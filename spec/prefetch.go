@@ -25,10 +25,10 @@ import (
 // would have computed, since they depend on nothing else. A file that changed in between, a workspace
 // other than the one loaded, or a file the prefetch refused (unreadable,
 // nested too deeply) is read and parsed by Load as without a prefetch, with
-// the same diagnostics. Each parse is taken at most once: a second Load
-// (a watch's reload) parses afresh. A Load that needs a file while the
-// prefetch still parses it waits for that parse rather than making it
-// twice.
+// the same diagnostics. Only the first Load after Prefetch takes parses,
+// and what it does not take is dropped: a later Load (a watch's reload)
+// parses afresh. A Load that needs a file while the prefetch still parses
+// it waits for that parse rather than making it twice.
 func Prefetch(dir string) { early.start(dir) }
 
 // early is the process's prefetch; tests replace it.
@@ -43,6 +43,8 @@ type prefetcher struct {
 	done   chan struct{}
 	parsed map[string]*parsedFile // by file name, until taken
 	taken  int                    // parses handed to Load, for tests
+	// over: a Load has parsed its files; what it did not take is dropped.
+	over bool
 }
 
 // parsedFile is one prefetched parse: the bytes parsed and the result,
@@ -71,7 +73,9 @@ func (p *prefetcher) start(dir string) {
 			defer close(done)
 			parsed := prefetchFiles(dir)
 			p.mu.Lock()
-			p.parsed = parsed
+			if !p.over {
+				p.parsed = parsed
+			}
 			p.mu.Unlock()
 		}()
 	})
@@ -136,4 +140,15 @@ func (p *prefetcher) take(name string, src []byte) *parsedFile {
 	}
 	p.taken++
 	return pf
+}
+
+// drop forgets, once a prefetch has started, every parse no Load took
+// (another workspace's, a file that changed) and any it still makes: a
+// long-running command does not keep them.
+func (p *prefetcher) drop() {
+	p.mu.Lock()
+	if p.done != nil {
+		p.parsed, p.over = nil, true
+	}
+	p.mu.Unlock()
 }

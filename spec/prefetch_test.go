@@ -156,3 +156,27 @@ func write(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPrefetchDroppedAfterLoad: the first Load drops what it did not take
+// (here a file removed since), so that the process does not keep it, and a
+// Load before any prefetch drops nothing.
+func TestPrefetchDroppedAfterLoad(t *testing.T) {
+	const forward = "forward \"api\" {\n  target      = \"service/api\"\n  context     = \"dev\"\n  local_port  = 8080\n  remote_port = 80\n}\n"
+	db := strings.ReplaceAll(strings.Replace(forward, "8080", "5432", 1), "api", "db")
+	dir := writeFiles(t, map[string]string{"kpf.hcl": forward, "db.kpf.hcl": db})
+	other := writeFiles(t, map[string]string{"kpf.hcl": strings.Replace(forward, "8080", "8081", 1)})
+	p := usePrefetcher(t)
+	mustLoad(t, LoadOptions{Dir: other}) // before the prefetch
+	p.start(dir)
+	p.wait()
+	if err := os.Remove(filepath.Join(dir, "db.kpf.hcl")); err != nil {
+		t.Fatal(err)
+	}
+	mustLoad(t, LoadOptions{Dir: dir})
+	p.mu.Lock()
+	left := len(p.parsed)
+	p.mu.Unlock()
+	if p.taken != 1 || left != 0 {
+		t.Errorf("took %d prefetched parses and kept %d; want 1 and 0", p.taken, left)
+	}
+}

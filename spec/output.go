@@ -237,6 +237,9 @@ func formatNumber(f *big.Float) string {
 // decodeOutputs checks the output blocks and keeps them for Eval: e's
 // context holds var and local; forwards are the declared ones.
 func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Outputs {
+	if len(m.outputs) == 0 {
+		return nil // Load keeps none
+	}
 	o := &Outputs{open: make(map[string]string, len(forwards))}
 	for _, fi := range forwards {
 		o.open[fi.f.Name] = fi.f.Open

@@ -91,22 +91,15 @@ func prefetchFiles(dir string) map[string]*parsedFile {
 	}
 	names := append(append([]string(nil), primary...), override...)
 	files := make([]*parsedFile, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			src, diags := readSpecFile(abs, name)
-			if diags.HasErrors() || checkNesting(src, name).HasErrors() {
-				return
-			}
-			f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
-			pf := &parsedFile{src: src, file: f, diags: diags}
-			if !diags.HasErrors() { // else Load stops before decoding
-				pf.decoded.blocks, pf.decoded.diags = decodeFile(f.Body)
-			}
-			files[i] = pf
-		})
+	if len(names) == 1 { // on this goroutine
+		files[0] = prefetchFile(abs, names[0])
+	} else {
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Go(func() { files[i] = prefetchFile(abs, name) })
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	parsed := make(map[string]*parsedFile, len(names))
 	for i, name := range names {
 		if files[i] != nil {
@@ -114,6 +107,21 @@ func prefetchFiles(dir string) map[string]*parsedFile {
 		}
 	}
 	return parsed
+}
+
+// prefetchFile reads, parses and decodes one file, nil when Load's checks
+// refuse it.
+func prefetchFile(dir, name string) *parsedFile {
+	src, diags := readSpecFile(dir, name)
+	if diags.HasErrors() || checkNesting(src, name).HasErrors() {
+		return nil
+	}
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	pf := &parsedFile{src: src, file: f, diags: diags}
+	if !diags.HasErrors() { // else Load stops before decoding
+		pf.decoded.blocks, pf.decoded.diags = decodeFile(f.Body)
+	}
+	return pf
 }
 
 // take returns the prefetched parse of the file name when it parsed the

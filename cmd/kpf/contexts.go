@@ -144,8 +144,8 @@ func (r *contextResolver) resolveAll(ctx context.Context, fs []spec.Forward) ([]
 // preload starts reading the kubeconfig on another goroutine, for the
 // next load to take (openSession reads it while the spec loads). Its
 // errors are that load's: a command that fails before it resolves a
-// context never shows them. A read that blocks (a FIFO named by
-// KUBECONFIG) blocks only that load, which ctx can cancel.
+// context never shows them. A read that blocks (a FIFO named as the
+// kubeconfig) blocks only that load, which ctx can cancel.
 func (r *contextResolver) preload() {
 	read := &kubeconfigRead{done: make(chan struct{})}
 	r.pending = read

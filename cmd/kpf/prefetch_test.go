@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/pflag"
@@ -69,8 +65,7 @@ func TestPlanAfterPrefetch(t *testing.T) {
 }
 
 // TestContextPreload: a preloaded kubeconfig is taken while its files are
-// unchanged, read again when they changed, its error is load's, and ctx
-// ends a wait for a read that blocks.
+// unchanged, read again when they changed, and its error is load's.
 func TestContextPreload(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -104,20 +99,4 @@ func TestContextPreload(t *testing.T) {
 		t.Fatalf("preloaded a missing kubeconfig: %v; want %v", err, want)
 	}
 
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skip("no FIFOs here:", err)
-	}
-	t.Cleanup(func() { // let the blocked read end
-		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
-		}
-	})
-	r = resolver(fifo)
-	r.preload()
-	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	if _, err := r.resolve(cctx, fs); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("waiting for a read that blocks: %v; want the context's error", err)
-	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 // Format returns src in canonical HCL layout: the layout of
@@ -25,7 +27,7 @@ func Format(src []byte) []byte {
 // files (relative to dir) are written to w, one a line, and returned. A file
 // that does not parse is an error and is left alone.
 func FormatDir(dir string, check bool, w io.Writer) (changed []string, err error) {
-	primary, override, err := workspaceFiles(dir)
+	primary, override, err := specfile.WorkspaceFiles(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -38,9 +40,9 @@ func FormatDir(dir string, check bool, w io.Writer) (changed []string, err error
 		// Read as Load reads: not through a link out of the workspace,
 		// not past MaxFileSize, not nested past MaxNestingDepth (the
 		// parser would overflow its stack).
-		src, diags := readSpecFile(dir, name)
+		src, diags := specfile.Read(dir, name)
 		if !diags.HasErrors() {
-			diags = checkNesting(src, name)
+			diags = specfile.CheckNesting(src, name)
 		}
 		if diags.HasErrors() {
 			return changed, fmt.Errorf("not formatting %s: %s", name, firstError(diags))

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -191,7 +193,7 @@ func TestExamples(t *testing.T) {
 		if !d.IsDir() {
 			return nil
 		}
-		primary, override, err := workspaceFiles(path)
+		primary, override, err := specfile.WorkspaceFiles(path)
 		if err != nil {
 			return err
 		}

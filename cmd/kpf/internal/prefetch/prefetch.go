@@ -5,12 +5,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kpf-dev/kpf/spec"
+	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 func init() {
 	if dir, ok := WorkspaceDir(os.Args[1:]); ok {
-		spec.Prefetch(dir)
+		specfile.Prefetch(dir)
 	}
 }
 

@@ -1,4 +1,4 @@
-package spec
+package specfile
 
 import (
 	"fmt"
@@ -9,15 +9,15 @@ import (
 
 // File name patterns of a workspace.
 const (
-	mainFile       = "kpf.hcl"
-	fileSuffix     = ".kpf.hcl"
-	overrideSuffix = ".override.kpf.hcl"
+	MainFile       = "kpf.hcl"
+	FileSuffix     = ".kpf.hcl"
+	OverrideSuffix = ".override.kpf.hcl"
 )
 
-// workspaceFiles lists the spec files of dir: kpf.hcl and *.kpf.hcl sorted
+// WorkspaceFiles lists the spec files of dir: kpf.hcl and *.kpf.hcl sorted
 // by name, and *.override.kpf.hcl sorted by name. Dotfiles and editor
 // backups are skipped.
-func workspaceFiles(dir string) (primary, override []string, err error) {
+func WorkspaceFiles(dir string) (primary, override []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading workspace directory: %w", err)
@@ -28,9 +28,9 @@ func workspaceFiles(dir string) (primary, override []string, err error) {
 			continue
 		}
 		switch {
-		case strings.HasSuffix(name, overrideSuffix):
+		case strings.HasSuffix(name, OverrideSuffix):
 			override = append(override, name)
-		case name == mainFile || strings.HasSuffix(name, fileSuffix):
+		case name == MainFile || strings.HasSuffix(name, FileSuffix):
 			primary = append(primary, name)
 		}
 	}

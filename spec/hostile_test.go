@@ -140,8 +140,8 @@ func TestNestingLimitIsNotHit(t *testing.T) {
 }
 
 // tokenDepth is the nesting depth of src on hclsyntax's token stream:
-// brackets, braces, quotes, heredocs and template sequences. specfile.NestingExceeds
-// must never see less.
+// brackets, braces, quotes, heredocs and template sequences.
+// specfile.NestingExceeds must never see less.
 func tokenDepth(src []byte) int {
 	tokens, _ := hclsyntax.LexConfig(src, "x", hcl.InitialPos)
 	var stack []hclsyntax.TokenType

@@ -13,8 +13,6 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
-
-	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 // stdFunctionNames lists the functions available in expressions: a
@@ -306,9 +304,9 @@ func (l *Loader) setRawVar(b *budget, v *variable, name, raw, fname string) hcl.
 		return nil
 	}
 	if len(src) > MaxFileSize {
-		return hidden(specfile.TooLarge(specfile.VarsKind, fname, int64(len(src))))
+		return hidden(tooLarge(varsKind, fname, int64(len(src))))
 	}
-	if diags := specfile.CheckNesting(src, fname); diags.HasErrors() {
+	if diags := checkNesting(src, fname); diags.HasErrors() {
 		return hidden(diags)
 	}
 	expr, diags := hclsyntax.ParseExpression(src, fname, hcl.InitialPos)
@@ -333,11 +331,11 @@ func (l *Loader) addHidden(fname string) hcl.Range {
 }
 
 func (l *Loader) readVarFile(b *budget, vars map[string]*variable, path string) hcl.Diagnostics {
-	src, diags := specfile.ReadLimited(specfile.VarsKind, path, path)
+	src, diags := readLimited(varsKind, path, path)
 	if diags.HasErrors() {
 		return diags
 	}
-	if diags := specfile.CheckNesting(src, path); diags.HasErrors() {
+	if diags := checkNesting(src, path); diags.HasErrors() {
 		return diags
 	}
 	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)

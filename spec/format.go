@@ -10,8 +10,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-
-	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 // Format returns src in canonical HCL layout: the layout of
@@ -27,7 +25,7 @@ func Format(src []byte) []byte {
 // files (relative to dir) are written to w, one a line, and returned. A file
 // that does not parse is an error and is left alone.
 func FormatDir(dir string, check bool, w io.Writer) (changed []string, err error) {
-	primary, override, err := specfile.WorkspaceFiles(dir)
+	primary, override, err := workspaceFiles(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -40,9 +38,9 @@ func FormatDir(dir string, check bool, w io.Writer) (changed []string, err error
 		// Read as Load reads: not through a link out of the workspace,
 		// not past MaxFileSize, not nested past MaxNestingDepth (the
 		// parser would overflow its stack).
-		src, diags := specfile.Read(dir, name)
+		src, diags := readSpecFile(dir, name)
 		if !diags.HasErrors() {
-			diags = specfile.CheckNesting(src, name)
+			diags = checkNesting(src, name)
 		}
 		if diags.HasErrors() {
 			return changed, fmt.Errorf("not formatting %s: %s", name, firstError(diags))

@@ -10,8 +10,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-
-	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 // hostileSpecs are specs written to crash or exhaust kpf, generated here
@@ -132,16 +130,16 @@ func TestNestingLimitIsNotHit(t *testing.T) {
 			"c = a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z\n" +
 			strings.Repeat("d = x ? 1 : 2\n", 200),
 	} {
-		if off, d := specfile.NestingExceeds([]byte(src), MaxNestingDepth); off >= 0 {
-			p := specfile.OffsetPos([]byte(src), off)
+		if off, d := nestingExceeds([]byte(src), MaxNestingDepth); off >= 0 {
+			p := offsetPos([]byte(src), off)
 			t.Errorf("depth %d at %d:%d in %.80q", d, p.Line, p.Column, src)
 		}
 	}
 }
 
 // tokenDepth is the nesting depth of src on hclsyntax's token stream:
-// brackets, braces, quotes, heredocs and template sequences.
-// specfile.NestingExceeds must never see less.
+// brackets, braces, quotes, heredocs and template sequences. nestingExceeds
+// must never see less.
 func tokenDepth(src []byte) int {
 	tokens, _ := hclsyntax.LexConfig(src, "x", hcl.InitialPos)
 	var stack []hclsyntax.TokenType
@@ -179,12 +177,12 @@ func tokenDepth(src []byte) int {
 	return deepest
 }
 
-// scanDepth is the deepest nesting specfile.NestingExceeds sees in src.
+// scanDepth is the deepest nesting nestingExceeds sees in src.
 func scanDepth(src []byte) int {
 	lo, hi := 0, len(src)+2
 	for lo < hi { // smallest max that is never exceeded
 		mid := (lo + hi) / 2
-		if off, _ := specfile.NestingExceeds(src, mid); off < 0 {
+		if off, _ := nestingExceeds(src, mid); off < 0 {
 			hi = mid
 		} else {
 			lo = mid + 1

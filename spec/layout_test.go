@@ -7,15 +7,13 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
-	// binary does not link it (layout.go).
-	// hclwrite is the reference Format is held to, in tests only: the
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	// hclwrite is the reference Format is held to, in tests only: the
+	// binary does not link it (layout.go).
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
-
-	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 // layoutCases are inputs for the layout's rules one by one, each with the
@@ -114,7 +112,7 @@ func FuzzFormatMatchesHclwrite(f *testing.F) {
 		f.Add([]byte(c.src))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
-		if specfile.CheckNesting(src, "fuzz.hcl").HasErrors() {
+		if checkNesting(src, "fuzz.hcl").HasErrors() {
 			return // FormatDir formats no spec this deep (the parser recurses)
 		}
 		if _, diags := hclsyntax.ParseConfig(src, "fuzz.hcl", hcl.InitialPos); diags.HasErrors() {

@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-
-	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -193,7 +191,7 @@ func TestExamples(t *testing.T) {
 		if !d.IsDir() {
 			return nil
 		}
-		primary, override, err := specfile.WorkspaceFiles(path)
+		primary, override, err := workspaceFiles(path)
 		if err != nil {
 			return err
 		}

@@ -8,23 +8,23 @@ import (
 	"sort"
 	"strings"
 	"testing"
-
-	"github.com/kpf-dev/kpf/internal/specfile"
 )
 
 // usePrefetcher makes Load take from a fresh prefetcher for the test.
-func usePrefetcher(t *testing.T) *specfile.Prefetcher {
+func usePrefetcher(t *testing.T) *prefetcher {
 	t.Helper()
-	p, old := new(specfile.Prefetcher), specfile.Early
-	specfile.Early = p
-	t.Cleanup(func() { specfile.Early = old })
+	p, old := new(prefetcher), early
+	early = p
+	t.Cleanup(func() { early = old })
 	return p
 }
 
-// taken is how many prefetched parses Load took from p.
-func taken(p *specfile.Prefetcher) int {
-	n, _ := p.Stats()
-	return n
+// wait waits for p's prefetch to finish.
+func (p *prefetcher) wait() {
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	<-done
 }
 
 // loadResult is everything a Load returns, as text to compare.
@@ -92,14 +92,14 @@ func TestPrefetch(t *testing.T) {
 				from = writeFiles(t, tt.other)
 			}
 			p := usePrefetcher(t)
-			p.Start(from)
-			p.Wait()
+			p.start(from)
+			p.wait()
 			if tt.change != nil {
 				tt.change(t, dir)
 			}
 			got := loadResult(t, dir)
-			if taken(p) != tt.taken {
-				t.Errorf("Load took %d prefetched parses, want %d", taken(p), tt.taken)
+			if p.taken != tt.taken {
+				t.Errorf("Load took %d prefetched parses, want %d", p.taken, tt.taken)
 			}
 			usePrefetcher(t) // none
 			if want := loadResult(t, dir); got != want {
@@ -115,13 +115,13 @@ func TestPrefetchTakenOnce(t *testing.T) {
 	const forward = "forward \"api\" {\n  target      = \"service/api\"\n  context     = \"dev\"\n  local_port  = 8080\n  remote_port = 80\n}\n"
 	dir := writeFiles(t, map[string]string{"kpf.hcl": forward})
 	p := usePrefetcher(t)
-	p.Start(dir)
-	p.Start(t.TempDir()) // does nothing: one prefetch per process
+	p.start(dir)
+	p.start(t.TempDir()) // does nothing: one prefetch per process
 	mustLoad(t, LoadOptions{Dir: dir})
 	write(t, filepath.Join(dir, "kpf.hcl"), strings.Replace(forward, "8080", "8081", 1))
 	ws := mustLoad(t, LoadOptions{Dir: dir})
-	if taken(p) != 1 || ws.Forwards[0].LocalPort != 8081 {
-		t.Errorf("took %d prefetched parses and loaded port %d; want 1 and 8081", taken(p), ws.Forwards[0].LocalPort)
+	if p.taken != 1 || ws.Forwards[0].LocalPort != 8081 {
+		t.Errorf("took %d prefetched parses and loaded port %d; want 1 and 8081", p.taken, ws.Forwards[0].LocalPort)
 	}
 }
 
@@ -140,12 +140,12 @@ func TestPrefetchWhileLoading(t *testing.T) {
 	want := loadResult(t, dir)
 	for range 5 {
 		p := usePrefetcher(t)
-		p.Start(dir)
+		p.start(dir)
 		if got := loadResult(t, dir); got != want {
 			t.Fatalf("Load during a prefetch differs from a Load without:\n--- with ---\n%s\n--- without ---\n%s", got, want)
 		}
-		if taken(p) != len(files) {
-			t.Fatalf("Load took %d prefetched parses, want %d: it did not wait for the prefetch", taken(p), len(files))
+		if p.taken != len(files) {
+			t.Fatalf("Load took %d prefetched parses, want %d: it did not wait for the prefetch", p.taken, len(files))
 		}
 	}
 }
@@ -167,14 +167,16 @@ func TestPrefetchDroppedAfterLoad(t *testing.T) {
 	other := writeFiles(t, map[string]string{"kpf.hcl": strings.Replace(forward, "8080", "8081", 1)})
 	p := usePrefetcher(t)
 	mustLoad(t, LoadOptions{Dir: other}) // before the prefetch
-	p.Start(dir)
-	p.Wait()
+	p.start(dir)
+	p.wait()
 	if err := os.Remove(filepath.Join(dir, "db.kpf.hcl")); err != nil {
 		t.Fatal(err)
 	}
 	mustLoad(t, LoadOptions{Dir: dir})
-	_, left := p.Stats()
-	if taken(p) != 1 || left != 0 {
-		t.Errorf("took %d prefetched parses and kept %d; want 1 and 0", taken(p), left)
+	p.mu.Lock()
+	left := len(p.parsed)
+	p.mu.Unlock()
+	if p.taken != 1 || left != 0 {
+		t.Errorf("took %d prefetched parses and kept %d; want 1 and 0", p.taken, left)
 	}
 }

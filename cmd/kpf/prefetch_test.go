@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/prefetch"
-	"github.com/kpf-dev/kpf/internal/specfile"
 	"github.com/kpf-dev/kpf/spec"
 )
 
@@ -58,7 +57,7 @@ func TestPlanAfterPrefetch(t *testing.T) {
 	if code != exitChanges && code != exitOK || wantErr == "" {
 		t.Fatalf("plan: exit %d, want a warning on stderr\n%s%s", code, want, wantErr)
 	}
-	specfile.Prefetch(dir)
+	spec.Prefetch(dir)
 	code2, got, gotErr := c.run("-C", dir, "plan", "--no-color")
 	if code2 != code || got != want || gotErr != wantErr {
 		t.Errorf("plan after a prefetch: exit %d\n%s%s\nwant exit %d\n%s%s", code2, got, gotErr, code, want, wantErr)

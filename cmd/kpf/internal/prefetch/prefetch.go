@@ -5,12 +5,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kpf-dev/kpf/internal/specfile"
+	"github.com/kpf-dev/kpf/spec"
 )
 
 func init() {
 	if dir, ok := WorkspaceDir(os.Args[1:]); ok {
-		specfile.Prefetch(dir)
+		spec.Prefetch(dir)
 	}
 }
 

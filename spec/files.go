@@ -1,4 +1,4 @@
-package specfile
+package spec
 
 import (
 	"fmt"
@@ -9,15 +9,15 @@ import (
 
 // File name patterns of a workspace.
 const (
-	MainFile       = "kpf.hcl"
-	FileSuffix     = ".kpf.hcl"
-	OverrideSuffix = ".override.kpf.hcl"
+	mainFile       = "kpf.hcl"
+	fileSuffix     = ".kpf.hcl"
+	overrideSuffix = ".override.kpf.hcl"
 )
 
-// WorkspaceFiles lists the spec files of dir: kpf.hcl and *.kpf.hcl sorted
+// workspaceFiles lists the spec files of dir: kpf.hcl and *.kpf.hcl sorted
 // by name, and *.override.kpf.hcl sorted by name. Dotfiles and editor
 // backups are skipped.
-func WorkspaceFiles(dir string) (primary, override []string, err error) {
+func workspaceFiles(dir string) (primary, override []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading workspace directory: %w", err)
@@ -28,9 +28,9 @@ func WorkspaceFiles(dir string) (primary, override []string, err error) {
 			continue
 		}
 		switch {
-		case strings.HasSuffix(name, OverrideSuffix):
+		case strings.HasSuffix(name, overrideSuffix):
 			override = append(override, name)
-		case name == MainFile || strings.HasSuffix(name, FileSuffix):
+		case name == mainFile || strings.HasSuffix(name, fileSuffix):
 			primary = append(primary, name)
 		}
 	}

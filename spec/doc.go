@@ -30,6 +30,13 @@
 // never shown in diagnostics; Forward.Sensitive names the fields that came
 // from sensitive values, for views to redact (sensitive.go).
 //
+// Prefetch gives a short-lived command a head start: it reads and parses
+// a workspace's files on another goroutine (kpf starts it from a package
+// init, while the rest of the process initialises), and the next Load takes
+// each parse whose file it then reads with the same bytes; a file that
+// differs is parsed again (prefetch.go). It is not a cache: nothing parsed
+// outlives the process, or serves a second Load.
+//
 // spec never runs a process, never talks to a cluster and never imports
 // runtime, state, reconcile or cmd: its output, Workspace, is plain data.
 package spec

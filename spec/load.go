@@ -75,14 +75,18 @@ func (l *Loader) Load(opts LoadOptions) (*Workspace, hcl.Diagnostics) {
 	// Syntax errors in any file stop loading before decoding, so that a
 	// half-parsed file does not cascade into misleading errors.
 	names := append(append([]string(nil), primary...), override...)
-	bodies, diags := l.parseFiles(abs, names)
+	bodies, decoded, diags := l.parseFiles(abs, names)
+	early.drop() // the first Load took what it could
 	if diags.HasErrors() {
 		sortDiagnostics(diags)
 		return nil, diags
 	}
 	m := newRawModule()
 	for i, body := range bodies {
-		fb, d := decodeFile(body)
+		fb, d := decoded[i].blocks, decoded[i].diags // decoded by a prefetch
+		if fb == nil {
+			fb, d = decodeFile(body)
+		}
 		diags = append(diags, d...)
 		if i < len(primary) {
 			diags = append(diags, m.addPrimary(fb)...)
@@ -174,19 +178,21 @@ func newWorkspace(abs, name string, settings Settings, infos []*forwardInfo, fil
 }
 
 // parseFiles reads and parses the spec files, in parallel when there are
-// several; bodies and diagnostics come in the order of names.
-func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, hcl.Diagnostics) {
+// several; bodies, the top levels a prefetch decoded (decodedFile's zero
+// value where none did) and diagnostics come in the order of names.
+func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, []decodedFile, hcl.Diagnostics) {
 	files := make([]*hcl.File, len(names))
 	fileDiags := make([]hcl.Diagnostics, len(names))
+	decoded := make([]decodedFile, len(names))
 	if len(names) == 1 {
-		files[0], fileDiags[0] = parseFile(dir, names[0])
+		files[0], fileDiags[0], decoded[0] = parseFile(dir, names[0])
 	} else {
 		var wg sync.WaitGroup
 		for i, name := range names {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				files[i], fileDiags[i] = parseFile(dir, name)
+				files[i], fileDiags[i], decoded[i] = parseFile(dir, name)
 			}()
 		}
 		wg.Wait()
@@ -200,20 +206,24 @@ func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, hcl.Diagnos
 			bodies[i] = files[i].Body
 		}
 	}
-	return bodies, diags
+	return bodies, decoded, diags
 }
 
 // parseFile reads and parses one spec file; the file is nil when it cannot
-// be read.
-func parseFile(dir, name string) (*hcl.File, hcl.Diagnostics) {
+// be read. decoded is the file's top level when a prefetch decoded it.
+func parseFile(dir, name string) (*hcl.File, hcl.Diagnostics, decodedFile) {
 	src, diags := readSpecFile(dir, name)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, diags, decodedFile{}
+	}
+	if pf := early.take(name, src); pf != nil {
+		return pf.file, pf.diags, pf.decoded
 	}
 	if diags := checkNesting(src, name); diags.HasErrors() {
-		return &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, diags
+		return &hcl.File{Body: hcl.EmptyBody(), Bytes: src}, diags, decodedFile{}
 	}
-	return hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)
+	return f, diags, decodedFile{}
 }
 
 // declLess orders declarations by load order of their files, then position.

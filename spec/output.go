@@ -237,6 +237,9 @@ func formatNumber(f *big.Float) string {
 // decodeOutputs checks the output blocks and keeps them for Eval: e's
 // context holds var and local; forwards are the declared ones.
 func (e *evaluator) decodeOutputs(m *rawModule, forwards []*forwardInfo) *Outputs {
+	if len(m.outputs) == 0 {
+		return nil // Load keeps none
+	}
 	o := &Outputs{open: make(map[string]string, len(forwards))}
 	for _, fi := range forwards {
 		o.open[fi.f.Name] = fi.f.Open
@@ -356,13 +359,17 @@ func (e *evaluator) orderOutputs(m *rawModule, names []string, decls map[string]
 // unknown: functions, types and attribute names are checked now, not when
 // the forwards run.
 func (e *evaluator) checkOutputs(o *Outputs) {
+	if len(o.list) == 0 {
+		return // nothing to check: no object of unknown forwards to build
+	}
 	vars := make(map[string]cty.Value, len(e.ctx.Variables)+2)
 	for k, v := range e.ctx.Variables {
 		vars[k] = v
 	}
 	fw := make(map[string]cty.Value, len(o.open))
+	unknown := unknownForward() // values are immutable: one serves every forward
 	for name := range o.open {
-		fw[name] = unknownForward()
+		fw[name] = unknown
 	}
 	vars["forward"] = cty.ObjectVal(fw)
 	o.ctx = &hcl.EvalContext{Variables: vars, Functions: e.ctx.Functions}

@@ -427,18 +427,25 @@ type session struct {
 // lock; callers that change state lock first. readOnly opens the state
 // with view: a session that can change nothing.
 func (a *app) openSession(ctx context.Context, readOnly bool) (*session, error) {
+	// The kubeconfig is read while the spec loads: neither needs the other.
+	contexts := a.newContextResolver()
+	contexts.preload()
 	ws, err := a.loadSpec()
 	if err != nil {
 		return nil, err
 	}
-	return a.sessionFor(ctx, ws, readOnly)
+	return a.sessionWith(ctx, ws, contexts, readOnly)
 }
 
 // sessionFor is openSession for a spec already loaded.
 func (a *app) sessionFor(ctx context.Context, ws *spec.Workspace, readOnly bool) (*session, error) {
+	return a.sessionWith(ctx, ws, a.newContextResolver(), readOnly)
+}
+
+// sessionWith is sessionFor with the session's context resolver.
+func (a *app) sessionWith(ctx context.Context, ws *spec.Workspace, contexts *contextResolver, readOnly bool) (*session, error) {
 	var err error
-	s := &session{ws: ws}
-	s.contexts = a.newContextResolver()
+	s := &session{ws: ws, contexts: contexts}
 	if s.all, s.forwards, s.unplannable, err = a.resolveEach(ctx, s.contexts, ws.Forwards); err != nil {
 		return nil, err
 	}

@@ -31,6 +31,17 @@ type contextResolver struct {
 	current string
 	stamp   string
 	loads   int // kubeconfig reads, for tests and stats
+	// pending is a read started by preload that no load has taken yet.
+	pending *kubeconfigRead
+}
+
+// kubeconfigRead is one read of the kubeconfig on another goroutine; its
+// fields are set when done is closed.
+type kubeconfigRead struct {
+	done   chan struct{}
+	stamp  string
+	config *kubeconfig.Config
+	err    error
 }
 
 func (a *app) newContextResolver() *contextResolver {
@@ -93,8 +104,8 @@ func (r *contextResolver) resolveEach(ctx context.Context, fs []spec.Forward) (o
 
 // resolveAll resolves fs and returns the indexes of the enabled forwards
 // whose context the kubeconfig does not have.
-func (r *contextResolver) resolveAll(_ context.Context, fs []spec.Forward) ([]spec.Forward, []int, error) {
-	if err := r.load(); err != nil {
+func (r *contextResolver) resolveAll(ctx context.Context, fs []spec.Forward) ([]spec.Forward, []int, error) {
+	if err := r.load(ctx); err != nil {
 		return nil, nil, err
 	}
 	if r.current == "" && needsCurrentContext(fs) {
@@ -130,10 +141,42 @@ func (r *contextResolver) resolveAll(_ context.Context, fs []spec.Forward) ([]sp
 	return out, unknown, nil
 }
 
+// preload starts reading the kubeconfig on another goroutine, for the
+// next load to take (openSession reads it while the spec loads). Its
+// errors are that load's: a command that fails before it resolves a
+// context never shows them. A read that blocks (a FIFO named as the
+// kubeconfig) blocks only that load, which ctx can cancel.
+func (r *contextResolver) preload() {
+	read := &kubeconfigRead{done: make(chan struct{})}
+	r.pending = read
+	go func() {
+		defer close(read.done)
+		read.stamp = r.kubeconfigStamp()
+		read.config, read.err = kubeconfig.Load(r.source)
+	}()
+}
+
 // load reads the kubeconfig unless its files are unchanged since the last
+// read. A preloaded read is taken when the files are still the ones it
 // read.
-func (r *contextResolver) load() error {
+func (r *contextResolver) load(ctx context.Context) error {
 	stamp := r.kubeconfigStamp()
+	if read := r.pending; read != nil {
+		r.pending = nil
+		select {
+		case <-read.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if read.stamp == stamp {
+			if read.err != nil {
+				return read.err
+			}
+			r.config, r.stamp = read.config, stamp
+			r.loads++
+			return nil
+		}
+	}
 	if r.config != nil && stamp != "" && stamp == r.stamp {
 		return nil
 	}

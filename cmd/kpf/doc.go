@@ -49,5 +49,14 @@
 // in runs/ of the state folder so that concurrent runs hand forwards over
 // instead of stopping them under each other.
 //
+// Start-up (issue 20 point 11): package internal/prefetch, imported for its
+// init, starts parsing the workspace's spec files (spec.Prefetch) while
+// the rest of the process initialises, when the command line names a
+// command that loads the spec; openSession reads the kubeconfig on another
+// goroutine while the spec loads (contextResolver.preload). Neither
+// changes what a command shows: spec.Load takes a prefetched parse only
+// for the bytes it read itself, and the preloaded kubeconfig only while
+// its files are unchanged, its errors shown where they were before.
+//
 // It may import every kpf package; no kpf package imports it.
 package main

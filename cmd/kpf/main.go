@@ -5,6 +5,9 @@ import (
 	"context"
 	"os"
 	"runtime/debug"
+
+	// Its init starts parsing the spec while the process starts.
+	_ "github.com/kpf-dev/kpf/cmd/kpf/internal/prefetch"
 )
 
 // shortLivedGC is the GC percentage of a command that lives for

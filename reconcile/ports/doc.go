@@ -7,7 +7,9 @@
 // its system calls, elsewhere a listener), the TTL cache in front of it
 // (Cache, which implements reconcile.PortChecker; a hit reads a shared
 // coarse clock that runs only while it is read) and the port resolver that
-// gives every forward of a plan a distinct port (Resolver).
+// gives every forward of a plan a distinct port (Resolver). A batch about to
+// probe many ports through a Cache probes them on several goroutines first
+// (Resolver.probeAhead), then resolves in turn from the cache's answers.
 //
 // The reproductions of the reference's (kportforward's) algorithms that the
 // benchmarks compare with are in reference_test.go: test code, never in the

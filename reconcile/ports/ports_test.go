@@ -2,8 +2,11 @@ package ports
 
 import (
 	"net"
+	"runtime"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -420,3 +423,73 @@ func TestResolveAlternatingAddressesWithCache(t *testing.T) {
 		}
 	}
 }
+
+// slowProbe is a probe that takes a while and records how many run at
+// once.
+type slowProbe struct {
+	fakeProbe
+	running, most atomic.Int32
+}
+
+func (s *slowProbe) probe(address string, port int) bool {
+	n := s.running.Add(1)
+	defer s.running.Add(-1)
+	for {
+		m := s.most.Load()
+		if n <= m || s.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(200 * time.Microsecond)
+	return s.fakeProbe.probe(address, port)
+}
+
+// TestResolveProbesAhead: a batch about to probe many ports probes them on
+// several goroutines first, and resolves exactly as one probing them in
+// turn: the same ports, each probed once, no lookup counted as a hit.
+// Run it with -race.
+func TestResolveProbesAhead(t *testing.T) {
+	t.Parallel()
+	var reqs []Request
+	busy := busySet{}
+	for i := range 64 {
+		q := Request{Address: "127.0.0.1", Wanted: 8000 + i}
+		switch i % 8 {
+		case 1:
+			q.Address = "::1"
+		case 2:
+			q.Own = q.Wanted // its own: not probed
+		case 3:
+			q.Keep = 9000 + i // kept: not probed
+		case 4:
+			busy[q.Address+":"+strconv.Itoa(q.Wanted)] = true // moves to the next free port
+		}
+		reqs = append(reqs, q)
+	}
+	// In turn: the cache behind a Checker that is not a *Cache.
+	inTurn, _, fp := newTestCache(time.Minute)
+	fp.busy = busy
+	want := ResolvePorts(reqs, lonePorts{inTurn})
+
+	sp := &slowProbe{fakeProbe: fakeProbe{busy: busy}}
+	c, _, _ := newTestCache(time.Minute)
+	c.probe = sp.probe
+	if got := ResolvePorts(reqs, c); !slices.Equal(got, want) {
+		t.Errorf("ports with probes ahead:\n%v\nwant\n%v", got, want)
+	}
+	if got, want := c.Stats(), (Stats{Misses: uint64(fp.calls)}); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
+	if sp.calls != fp.calls {
+		t.Errorf("%d probes, want %d as in turn: each port once", sp.calls, fp.calls)
+	}
+	if runtime.GOMAXPROCS(0) > 1 && sp.most.Load() < 2 {
+		t.Errorf("at most %d probes at once, want several", sp.most.Load())
+	}
+}
+
+// lonePorts is a Cache seen only as a Checker: Resolve looks its ports up
+// one Free at a time.
+type lonePorts struct{ c *Cache }
+
+func (l lonePorts) Free(address string, port int) bool { return l.c.Free(address, port) }

@@ -2,8 +2,10 @@ package ports
 
 import (
 	"math/bits"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // AutoBase is where the search for a port starts when a forward asks for
@@ -42,13 +44,17 @@ type Request struct {
 func (q *Request) yields() bool { return q.Keep > 0 && q.Wanted > 0 && q.Wanted != q.Keep }
 
 // Resolver gives each request of a batch a distinct, bindable port. The zero
-// value is ready to use; reusing one across batches allocates nothing. A
-// Resolver is not safe for concurrent use.
+// value is ready to use; reusing one across batches allocates nothing but
+// the goroutines of a batch that probes ahead (probeAhead). A Resolver is
+// not safe for concurrent use.
 type Resolver struct {
 	sets []portSet
 	// yielding are the batch's Keep requests that may give their port away
 	// (Request.yields), while the explicit round runs.
 	yielding []yielder
+
+	// ahead are the requests whose ports probeAhead probes.
+	ahead []int
 
 	// The sets the current request conflicts with, and for which address
 	// and number of sets they were found.
@@ -121,6 +127,10 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 			out[i] = q.Keep
 		}
 	}
+	ahead := 0
+	if b.cache != nil {
+		ahead = r.probeAhead(reqs, out, &b)
+	}
 	for round := range rounds {
 		for i := range reqs {
 			q := &reqs[i]
@@ -147,11 +157,68 @@ func (r *Resolver) Resolve(dst []int, reqs []Request, free Checker) []int {
 			}
 		}
 	}
+	// The Wanted round's lookups of the ports probed ahead are not hits:
+	// each was a probe, counted as a miss.
+	b.hits -= min(b.hits, uint64(ahead))
 	if b.hits > 0 {
 		b.cache.hits.Add(b.hits)
 	}
 	r.viewOwn = nil // the cache of conflicts holds for one batch
 	return dst
+}
+
+// probeAheadMin is how many ports a batch must be about to probe for
+// Resolve to probe them on several goroutines first: below it, starting
+// goroutines costs more than it saves.
+const probeAheadMin = 16
+
+// probeAhead probes the ports the Wanted round is about to look up and the
+// cache has no fresh answer for, on up to GOMAXPROCS goroutines, so that
+// the round finds them answered: a probe is a few system calls, and a plan
+// of 100 new forwards would make 100 of them one after the other. The
+// answers are the ones the round would have got, a few microseconds
+// earlier. It returns how many requests it probed for (0: it did not, with
+// fewer than probeAheadMin, one CPU or answers that are not kept).
+func (r *Resolver) probeAhead(reqs []Request, out []int, b *batch) int {
+	c := b.cache
+	workers := runtime.GOMAXPROCS(0)
+	if c.ttl <= 0 || workers < 2 || len(reqs) < probeAheadMin {
+		return 0
+	}
+	r.ahead = r.ahead[:0]
+	for i := range reqs {
+		q := &reqs[i]
+		if out[i] != 0 || !inRange(q.Wanted) || q.Wanted == q.Own {
+			continue // kept, or nothing to probe in the Wanted round
+		}
+		if v := c.tableOf(q.Address).lookup(q.Wanted); c.fresh(v, b.now) {
+			continue
+		}
+		r.ahead = append(r.ahead, i)
+	}
+	todo := r.ahead
+	if len(todo) < probeAheadMin {
+		return 0
+	}
+	workers = min(workers, len(todo)/(probeAheadMin/2))
+	var next atomic.Int64
+	work := func() {
+		for {
+			k := int(next.Add(1)) - 1
+			if k >= len(todo) {
+				return
+			}
+			q := &reqs[todo[k]]
+			c.check(b.now, q.Address, q.Wanted)
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+	return len(todo)
 }
 
 // The rounds of Resolve.

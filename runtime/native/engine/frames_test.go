@@ -6,11 +6,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/moby/spdystream/spdy"
+	"k8s.io/client-go/tools/portforward"
 	streamspdy "k8s.io/streaming/pkg/httpstream/spdy"
 )
 
@@ -166,5 +170,82 @@ func TestFramedSPDYUpgrade(t *testing.T) {
 				t.Fatal("the ping sent with the upgrade's answer was never answered")
 			}
 		})
+	}
+}
+
+// recordConn records the length of each Write.
+type recordConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []int
+}
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	r.writes = append(r.writes, len(p))
+	r.mu.Unlock()
+	return r.Conn.Write(p)
+}
+
+// TestUpFrameFillsTwoTLSRecords: a data frame of upFrame bytes, as the
+// WebSocket tunnel writes it (SPDY header, masked WebSocket frame), is one
+// write of exactly two TLS records' worth (2 × 16 KiB); on plain SPDY it
+// is a little less. One byte more and TLS would write a third record.
+func TestUpFrameFillsTwoTLSRecords(t *testing.T) {
+	const twoRecords = 2 * 16 << 10
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	rec := &recordConn{}
+	d := websocket.Dialer{
+		ReadBufferSize: 33 << 10, WriteBufferSize: 33 << 10, // as client-go's
+		NetDial: func(network, addr string) (net.Conn, error) {
+			c, err := net.Dial(network, addr)
+			rec.Conn = c
+			return rec, err
+		},
+	}
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	rec.mu.Lock()
+	rec.writes = nil // the handshake
+	rec.mu.Unlock()
+	var plain bytes.Buffer
+	for _, tt := range []struct {
+		name string
+		w    io.Writer
+	}{
+		{"websocket", newFrameConn(portforward.NewTunnelingConnection("test", ws))},
+		{"spdy", &plain},
+	} {
+		framer, err := spdy.NewFramer(tt.w, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := framer.WriteFrame(&spdy.DataFrame{StreamId: 1, Data: make([]byte, upFrame)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.mu.Lock()
+	writes := rec.writes
+	rec.mu.Unlock()
+	if len(writes) != 1 || writes[0] != twoRecords {
+		t.Errorf("websocket: a frame of %d bytes went out as writes %v, want one of %d", upFrame, writes, twoRecords)
+	}
+	if n := plain.Len(); n > twoRecords {
+		t.Errorf("spdy: a frame of %d bytes is %d bytes, more than %d", upFrame, n, twoRecords)
 	}
 }

@@ -40,11 +40,14 @@
 //   - Tunnels: one upgraded connection per pod and Clients, shared by every
 //     stream of every forward to it, dialed on first use (WebSocket, SPDY
 //     fallback as kubectl; Clients.ForceSPDY or Options.ForceSPDY for SPDY
-//     only), closed after Options.IdleTimeout without streams. On the
-//     WebSocket tunnel each SPDY frame goes out in one Write (frameConn):
-//     spdystream writes a data frame in three pieces and a control frame
-//     in more, and each Write there is a WebSocket message and a TLS
-//     record of its own, for kpf and for the API server. A pod that
+//     only), closed after Options.IdleTimeout without streams. On both
+//     transports each SPDY frame goes out in one Write (frameConn; on
+//     plain SPDY through framedSPDY): spdystream writes a data frame in
+//     three pieces and a control frame in more, and each Write is a TLS
+//     record of its own (and on the WebSocket tunnel a WebSocket message),
+//     for kpf and for the API server. A data frame to the pod carries at
+//     most upFrame bytes, so that with its headers it fills two TLS
+//     records exactly. A pod that
 //     runs but is not Ready yet is dialed ahead when its source is in use,
 //     so a rollout's replacement has its tunnel when it turns Ready. Per
 //     local connection it drives an error and a data stream itself,
@@ -70,9 +73,11 @@
 //     control; so a local client that stops reading would stall every
 //     connection through its pod's tunnel (and the tunnel's health check).
 //     Each connection therefore takes the pod's bytes off the tunnel at
-//     once into a queue of its own (toClient: the frames themselves, so an
-//     idle connection, or one whose client keeps up, holds none), bounded
-//     at 64 KiB plus one frame, and a goroutine of its own writes the queue
+//     once (toClient): what the client's socket takes without waiting (one
+//     non-blocking write, on Unix) is written by the goroutine that read
+//     it, and the rest goes into a queue of its own (the frames themselves,
+//     so an idle connection, or one whose client keeps up, holds none),
+//     bounded at 64 KiB plus one frame, that a goroutine of its own writes
 //     to the client. Past the bound the connection waits for its client
 //     (the tunnel waits with it) as long as the client takes bytes; a
 //     client that takes none for Options.StallTimeout (250 ms) while the

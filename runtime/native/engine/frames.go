@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	constants "k8s.io/apimachinery/pkg/util/portforward"
 	"k8s.io/client-go/rest"
@@ -127,4 +130,74 @@ func (d *wsDialer) Dial(protocols ...string) (httpstream.Connection, string, err
 	tc := portforward.NewTunnelingConnection("client", conn)
 	sc, err := streamspdy.NewClientConnectionWithPings(newFrameConn(tc), portforward.PingPeriod)
 	return sc, protocol, err
+}
+
+// framedSPDY is k8s.io/streaming's SPDY round tripper with the upgraded
+// connection wrapped in a frameConn, as the WebSocket tunnel is: on plain
+// SPDY every Write of spdystream's framer is a TLS record and a syscall of
+// its own, three per data frame. It dials and sends the upgrade request
+// through the embedded round tripper (its proxies, TLS and dialer), reads
+// the answer itself and keeps the connection for NewConnection. One
+// framedSPDY serves one dial (as the round tripper it embeds).
+type framedSPDY struct {
+	*streamspdy.SpdyRoundTripper
+	pingPeriod time.Duration
+	conn       net.Conn // the upgraded connection, once RoundTrip had an answer
+}
+
+// RoundTrip implements http.RoundTripper: the upgrade request.
+func (rt *framedSPDY) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header = req.Header.Clone()
+	req.Header.Add(httpstream.HeaderConnection, httpstream.HeaderUpgrade)
+	req.Header.Add(httpstream.HeaderUpgrade, streamspdy.HeaderSpdy31)
+	conn, err := rt.Dial(req)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if n := br.Buffered(); n > 0 {
+		// The server spoke SPDY right after its answer: those bytes
+		// are the tunnel's first.
+		held, _ := br.Peek(n)
+		conn = &prefixConn{Conn: conn, prefix: bytes.Clone(held)}
+	}
+	rt.conn = conn
+	return resp, nil
+}
+
+// NewConnection implements httpstream.UpgradeRoundTripper: the SPDY
+// connection over the upgraded one, or the embedded round tripper's error
+// for an answer that is not an upgrade to SPDY/3.1.
+func (rt *framedSPDY) NewConnection(resp *http.Response) (httpstream.Connection, error) {
+	upgraded := resp.StatusCode == http.StatusSwitchingProtocols &&
+		strings.Contains(strings.ToLower(resp.Header.Get(httpstream.HeaderConnection)), strings.ToLower(httpstream.HeaderUpgrade)) &&
+		strings.Contains(strings.ToLower(resp.Header.Get(httpstream.HeaderUpgrade)), strings.ToLower(streamspdy.HeaderSpdy31))
+	if !upgraded || rt.conn == nil {
+		if rt.conn != nil {
+			rt.conn.Close()
+		}
+		return rt.SpdyRoundTripper.NewConnection(resp) // only its refusal: it never reaches its own connection
+	}
+	return streamspdy.NewClientConnectionWithPings(newFrameConn(rt.conn), rt.pingPeriod)
+}
+
+// prefixConn reads prefix before the connection.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
 }

@@ -99,6 +99,14 @@ func (f *Forward) startCopies(conn net.Conn, rec *replayReader, data httpstream.
 	return c
 }
 
+// upFrame is the most a data frame to the pod carries: 32 KiB less the
+// SPDY data frame's header (8 bytes) and a masked WebSocket frame's header
+// for that length (8), so that a frame, whole on either transport, fills
+// exactly two TLS records of 16 KiB. With 32 KiB of data each frame took a
+// third record of a few bytes, and a third syscall: TLS writes each record
+// on its own.
+const upFrame = 32<<10 - 16
+
 // copyToPod copies the client's bytes (after prefix) to the pod. On the
 // client's EOF it closes the data stream (the pod may still answer); on a
 // failure it closes c.localFailed.
@@ -115,7 +123,9 @@ func (f *Forward) copyToPod(c *copies, rec *replayReader, prefix []byte, data ht
 	if len(prefix) > 0 {
 		src = io.MultiReader(bytes.NewReader(prefix), rec)
 	}
-	if _, err := io.Copy(countWriter{data, &f.bytesOut, &c.out}, src); err != nil {
+	// Read in upFrame pieces (io.CopyBuffer; the struct hides a
+	// MultiReader's WriteTo, which would read in 32 KiB ones).
+	if _, err := io.CopyBuffer(countWriter{data, &f.bytesOut, &c.out}, struct{ io.Reader }{src}, make([]byte, upFrame)); err != nil {
 		return
 	}
 	eof = true

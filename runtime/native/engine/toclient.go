@@ -35,8 +35,12 @@ type frameReader interface {
 // until the frame's stream takes it, and SPDY as the API server speaks it
 // has no per-stream flow control: a stream that is not read stalls the
 // worker, then the tunnel's read loop, then every connection to the pod.
-// So the stream is read at once, always, into a queue bounded by bound
-// bytes, and a separate writer copies the queue to the client.
+// So the stream is read at once, always. What the client's socket takes
+// at once (one write that never waits, nowWriter) is written by the
+// goroutine that read it; what it does not take goes into a queue bounded
+// by bound bytes, and a separate writer copies the queue to the client.
+// A client that keeps up thus costs no hand-off between goroutines per
+// frame, and one that falls behind costs the tunnel nothing either.
 //
 // Past the bound the reader waits (back-pressure: the tunnel waits with
 // it) as long as the client keeps taking bytes; a client that takes none
@@ -47,6 +51,7 @@ type frameReader interface {
 type toClient struct {
 	src   io.Reader
 	dst   net.Conn
+	now   nowWriter         // dst, written without waiting
 	wrote func(n int)       // after n bytes reached dst
 	catch func(what string) // deferred in the reader: recovers a panic (Forward.catch)
 	bound int
@@ -55,7 +60,8 @@ type toClient struct {
 	mu     sync.Mutex
 	queue  [][]byte
 	queued int // bytes in queue and in the chunk being written
-	// lastWrite: when bytes last reached dst (or the copy started).
+	// lastWrite: when the writer last wrote bytes to dst, or when the
+	// queue last went from empty to not (the client fell behind then).
 	lastWrite time.Time
 	peak      int   // most ever queued (tests)
 	end       error // why the reader ended (io.EOF: the pod closed its side)
@@ -70,7 +76,7 @@ type toClient struct {
 
 func newToClient(src io.Reader, dst net.Conn, wrote func(int), catch func(string), stall time.Duration) *toClient {
 	return &toClient{
-		src: src, dst: dst, wrote: wrote, catch: catch, bound: clientBuffer, stall: stall,
+		src: src, dst: dst, now: newNowWriter(dst), wrote: wrote, catch: catch, bound: clientBuffer, stall: stall,
 		ready: make(chan struct{}, 1),
 		freed: make(chan struct{}, 1),
 		quit:  make(chan struct{}),
@@ -93,10 +99,17 @@ func (c *toClient) run() error {
 	c.lastWrite = time.Now()
 	go c.reader()
 	defer close(c.quit)
+	deadline := false // write set a write deadline on dst
 	for {
 		c.mu.Lock()
 		for len(c.queue) == 0 && !c.ended {
 			c.mu.Unlock()
+			if deadline {
+				// The reader writes at once again: no deadline must
+				// be left to fail it.
+				_ = c.dst.SetWriteDeadline(time.Time{})
+				deadline = false
+			}
 			<-c.ready
 			c.mu.Lock()
 		}
@@ -112,6 +125,7 @@ func (c *toClient) run() error {
 		c.queue[0] = nil
 		c.queue = c.queue[1:]
 		c.mu.Unlock()
+		deadline = true
 		if err := c.write(chunk); err != nil {
 			c.mu.Lock()
 			stalled := c.stalled
@@ -172,18 +186,41 @@ func (c *toClient) reader() {
 			chunk = append([]byte(nil), buf[:n]...)
 		}
 		if len(chunk) > 0 && !discard {
-			c.mu.Lock()
-			c.queue = append(c.queue, chunk)
-			c.queued += len(chunk)
-			c.peak = max(c.peak, c.queued)
-			c.mu.Unlock()
-			signal(c.ready)
+			c.deliver(chunk)
 		}
 		if err != nil {
 			c.finish(err)
 			return
 		}
 	}
+}
+
+// deliver writes chunk to the client at once when nothing is queued
+// before it and the client's socket takes it; what the socket does not
+// take is queued for the writer. Only the reader queues, so a queue seen
+// empty stays empty (and the writer idle) while the reader writes.
+func (c *toClient) deliver(chunk []byte) {
+	c.mu.Lock()
+	idle := c.queued == 0
+	c.mu.Unlock()
+	if idle {
+		if n := c.now.write(chunk); n > 0 {
+			c.wrote(n)
+			chunk = chunk[n:]
+		}
+		if len(chunk) == 0 {
+			return
+		}
+	}
+	c.mu.Lock()
+	if c.queued == 0 {
+		c.lastWrite = time.Now()
+	}
+	c.queue = append(c.queue, chunk)
+	c.queued += len(chunk)
+	c.peak = max(c.peak, c.queued)
+	c.mu.Unlock()
+	signal(c.ready)
 }
 
 // finish records why the reader ended (the first reason only) and wakes

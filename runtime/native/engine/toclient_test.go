@@ -195,3 +195,119 @@ func expected(frames, size int) []byte {
 	}
 	return b.Bytes()
 }
+
+// tcpPair is a connected pair of loopback TCP connections: local (the
+// side toClient writes) and client. buf, when not 0, shrinks local's send
+// and client's receive buffer so that a client that does not read fills
+// them soon.
+func tcpPair(t *testing.T, buf int) (local, client *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	cc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := <-accepted
+	if lc == nil {
+		t.Fatal("accept failed")
+	}
+	local, client = lc.(*net.TCPConn), cc.(*net.TCPConn)
+	t.Cleanup(func() { local.Close(); client.Close() })
+	if buf > 0 {
+		_ = local.SetWriteBuffer(buf)
+		_ = client.SetReadBuffer(buf)
+	}
+	return local, client
+}
+
+// TestToClientWritesAtOnce: on a real socket, the goroutine that takes a
+// frame off the stream writes it to the client itself when the socket has
+// room, and queues only what it does not take: a client whose socket
+// takes everything never has a byte queued (no hand-off to the writer),
+// one that reads slowly gets everything in order through both paths, and
+// one that stops reading is still reset.
+func TestToClientWritesAtOnce(t *testing.T) {
+	tests := []struct {
+		name         string
+		frames, size int
+		buf          int    // socket buffers (0: the system's)
+		client       string // fast, slow, stalled
+		wantPeak     string // zero, some
+		want         error
+	}{
+		{"the socket takes everything", 32, 1 << 10, 0, "fast", "zero", nil},
+		{"slow client", 48, 16 << 10, 32 << 10, "slow", "some", nil},
+		{"stalled client", 64, 16 << 10, 32 << 10, "stalled", "some", errStalled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := newFrameSource(tt.frames, tt.size, false)
+			local, client := tcpPair(t, tt.buf)
+			stall := time.Second
+			if tt.client == "stalled" {
+				stall = 100 * time.Millisecond
+			}
+			c := newToClient(src, local, func(int) {}, func(string) {}, stall)
+			want := tt.frames * tt.size
+			got := make(chan []byte, 1)
+			if tt.client != "stalled" {
+				go func() {
+					if tt.client == "slow" {
+						time.Sleep(50 * time.Millisecond) // the socket fills first
+					}
+					var b bytes.Buffer
+					buf := make([]byte, 4<<10)
+					for b.Len() < want {
+						n, err := client.Read(buf)
+						b.Write(buf[:n])
+						if err != nil {
+							break
+						}
+						if tt.client == "slow" {
+							time.Sleep(time.Millisecond)
+						}
+					}
+					got <- b.Bytes()
+				}()
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.run() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the copy did not end")
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("run() = %v, want %v", err, tt.want)
+			}
+			if tt.want == nil {
+				if b := <-got; !bytes.Equal(b, expected(tt.frames, tt.size)) {
+					t.Errorf("client got %d bytes, not the %d the pod sent in order", len(b), want)
+				}
+			}
+			src.Reset()
+			c.readerDone()
+			c.mu.Lock()
+			peak := c.peak
+			c.mu.Unlock()
+			switch {
+			case tt.wantPeak == "zero" && peak != 0:
+				t.Errorf("%d bytes were queued for a client whose socket took everything at once", peak)
+			case tt.wantPeak == "some" && peak == 0:
+				t.Errorf("nothing was queued, yet the client's socket was full")
+			case peak > clientBuffer+tt.size:
+				t.Errorf("queued up to %d bytes, bound %d plus a frame", peak, clientBuffer)
+			}
+		})
+	}
+}

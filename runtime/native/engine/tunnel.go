@@ -89,8 +89,9 @@ func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, f
 }
 
 // spdyTransport is client-go's spdy.RoundTripperFor on k8s.io/streaming's
-// round tripper (apimachinery's wrapper of it is deprecated), with the
-// upgrader wrapped in statusUpgrader.
+// round tripper (apimachinery's wrapper of it is deprecated) with its
+// frames written whole (framedSPDY), and the upgrader wrapped in
+// statusUpgrader.
 func spdyTransport(cfg *rest.Config) (http.RoundTripper, spdy.Upgrader, error) {
 	tlsConfig, err := rest.TLSConfigFor(cfg)
 	if err != nil {
@@ -100,12 +101,14 @@ func spdyTransport(cfg *rest.Config) (http.RoundTripper, spdy.Upgrader, error) {
 	if cfg.Proxy != nil {
 		proxy = cfg.Proxy
 	}
-	rt, err := streamspdy.NewRoundTripperWithConfig(streamspdy.RoundTripperConfig{
-		TLS: tlsConfig, Proxier: proxy, PingPeriod: 5 * time.Second, // as client-go
+	const pingPeriod = 5 * time.Second // as client-go
+	spdyRT, err := streamspdy.NewRoundTripperWithConfig(streamspdy.RoundTripperConfig{
+		TLS: tlsConfig, Proxier: proxy, PingPeriod: pingPeriod,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	rt := &framedSPDY{SpdyRoundTripper: spdyRT, pingPeriod: pingPeriod}
 	transport, err := rest.HTTPWrappersForConfig(cfg, rt)
 	if err != nil {
 		return nil, nil, err

@@ -66,6 +66,7 @@ const clockTicks = 100 // USER_HZ on Linux
 
 type options struct {
 	kpf       string
+	base      string
 	bulkMiB   int
 	rtts      int
 	conns     int
@@ -83,13 +84,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("kpf-dataplane", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.kpf, "kpf", "", "kpf binary (default: go build ./cmd/kpf into a temp dir)")
+	fs.StringVar(&o.base, "base", "", "a second kpf binary to compare in the same run: paths base-ws and base-spdy")
 	fs.IntVar(&o.bulkMiB, "bulk", 64, "MiB per bulk measure each way (one stream; 8 streams carry this ×2 in all)")
 	fs.IntVar(&o.rtts, "rtts", 2000, "round trips on one kept-alive connection")
 	fs.IntVar(&o.conns, "conns", 300, "new connections, one after the other")
 	fs.IntVar(&o.burst, "burst", 1000, "connections opened at once on one forward")
 	fs.IntVar(&o.hold, "hold", 500, "connections held open to measure RSS per active connection")
 	fs.IntVar(&o.stallMiB, "stall", 64, "MiB the stalled reader sends and never reads")
-	fs.StringVar(&o.paths, "paths", "direct,kubectl-ws,kubectl-spdy,kpf-ws,kpf-spdy", "paths to measure, comma-separated")
+	fs.StringVar(&o.paths, "paths", "direct,kubectl-ws,kubectl-spdy,kpf-ws,kpf-spdy", "paths to measure, comma-separated (base-ws, base-spdy: kpf native with --base)")
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
 	fs.StringVar(&o.namespace, "namespace", "dataplane", "namespace of the echo pod")
@@ -133,6 +135,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 type path struct {
 	key, title string
 	addr       string
+	bin        string // the kpf binary (kpf paths)
 	pid        int
 	figs       map[string]string
 	stop       func()
@@ -309,16 +312,26 @@ func (r *run) open(ctx context.Context, key string) (*path, error) {
 			return nil, fmt.Errorf("%s: %w\n%s", p.title, err, out.String())
 		}
 		return p, nil
-	case "kpf-ws", "kpf-spdy":
-		p.title = "kpf native, WebSocket (default)"
+	case "kpf-ws", "kpf-spdy", "base-ws", "base-spdy":
+		p.title, p.bin = "kpf native, WebSocket (default)", r.kpf
 		var env []string
-		if key == "kpf-spdy" {
+		if strings.HasSuffix(key, "-spdy") {
 			p.title = "kpf native, SPDY forced"
 			env = append(env, "KUBECTL_PORT_FORWARD_WEBSOCKETS=false")
 		}
+		if strings.HasPrefix(key, "base-") {
+			if r.opts.base == "" {
+				return nil, fmt.Errorf("path %s: no --base binary", key)
+			}
+			bin, err := filepath.Abs(r.opts.base)
+			if err != nil {
+				return nil, err
+			}
+			p.title, p.bin = strings.Replace(p.title, "kpf native", "kpf native (--base)", 1), bin
+		}
 		return r.openKpf(ctx, p, env)
 	}
-	return nil, fmt.Errorf("unknown path %q (want direct, kubectl-ws, kubectl-spdy, kpf-ws, kpf-spdy)", key)
+	return nil, fmt.Errorf("unknown path %q (want direct, kubectl-ws, kubectl-spdy, kpf-ws, kpf-spdy, base-ws, base-spdy)", key)
 }
 
 func (r *run) openKpf(ctx context.Context, p *path, extraEnv []string) (*path, error) {
@@ -356,7 +369,7 @@ forward "echo" {
 		"KUBECONFIG=" + r.c.Kubeconfig, "KPF_STATE_DIR=" + st, "NO_COLOR=1",
 	}, extraEnv...)
 	kpf := func(ctx context.Context, args ...string) error {
-		cmd := exec.CommandContext(ctx, r.kpf, append([]string{"-C", ws}, args...)...)
+		cmd := exec.CommandContext(ctx, p.bin, append([]string{"-C", ws}, args...)...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if err != nil {

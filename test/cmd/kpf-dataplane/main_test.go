@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,23 @@ func TestTableRowPerPath(t *testing.T) {
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// TestOpenRefusesWithoutItsBinary: the base paths need --base; an unknown
+// path names the known ones. Neither reaches the cluster.
+func TestOpenRefusesWithoutItsBinary(t *testing.T) {
+	for _, tt := range []struct {
+		key, want string
+	}{
+		{"base-ws", "no --base binary"},
+		{"base-spdy", "no --base binary"},
+		{"kpf-quic", "unknown path"},
+	} {
+		r := &run{}
+		if _, err := r.open(context.Background(), tt.key); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("open(%q) = %v, want an error saying %q", tt.key, err, tt.want)
 		}
 	}
 }

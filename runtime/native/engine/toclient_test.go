@@ -108,24 +108,14 @@ func TestToClientPolicy(t *testing.T) {
 			got := make(chan []byte, 1)
 			switch tt.client {
 			case "fast", "slow", "late":
-				go func() {
-					var b bytes.Buffer
-					if tt.client == "late" {
-						time.Sleep(3 * tt.stall)
-					}
-					buf := make([]byte, 4<<10)
-					for b.Len() < want {
-						n, err := client.Read(buf)
-						b.Write(buf[:n])
-						if err != nil {
-							break
-						}
-						if tt.client == "slow" {
-							time.Sleep(5 * time.Millisecond)
-						}
-					}
-					got <- b.Bytes()
-				}()
+				var first, each time.Duration
+				switch tt.client {
+				case "late":
+					first = 3 * tt.stall
+				case "slow":
+					each = 5 * time.Millisecond
+				}
+				go func() { got <- readClient(client, want, first, each) }()
 			case "gone":
 				client.Close()
 			}
@@ -260,24 +250,11 @@ func TestToClientWritesAtOnce(t *testing.T) {
 			want := tt.frames * tt.size
 			got := make(chan []byte, 1)
 			if tt.client != "stalled" {
-				go func() {
-					if tt.client == "slow" {
-						time.Sleep(50 * time.Millisecond) // the socket fills first
-					}
-					var b bytes.Buffer
-					buf := make([]byte, 4<<10)
-					for b.Len() < want {
-						n, err := client.Read(buf)
-						b.Write(buf[:n])
-						if err != nil {
-							break
-						}
-						if tt.client == "slow" {
-							time.Sleep(time.Millisecond)
-						}
-					}
-					got <- b.Bytes()
-				}()
+				var first, each time.Duration
+				if tt.client == "slow" {
+					first, each = 50*time.Millisecond, time.Millisecond // the socket fills first
+				}
+				go func() { got <- readClient(client, want, first, each) }()
 			}
 			done := make(chan error, 1)
 			go func() { done <- c.run() }()
@@ -310,4 +287,21 @@ func TestToClientWritesAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readClient is a local client reading want bytes from conn (or until an
+// error): it waits first before its first read and each after every read.
+func readClient(conn net.Conn, want int, first, each time.Duration) []byte {
+	time.Sleep(first)
+	var b bytes.Buffer
+	buf := make([]byte, 4<<10)
+	for b.Len() < want {
+		n, err := conn.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+		time.Sleep(each)
+	}
+	return b.Bytes()
 }

@@ -184,19 +184,9 @@ func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, []decodedFi
 	files := make([]*hcl.File, len(names))
 	fileDiags := make([]hcl.Diagnostics, len(names))
 	decoded := make([]decodedFile, len(names))
-	if len(names) == 1 {
-		files[0], fileDiags[0], decoded[0] = parseFile(dir, names[0])
-	} else {
-		var wg sync.WaitGroup
-		for i, name := range names {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				files[i], fileDiags[i], decoded[i] = parseFile(dir, name)
-			}()
-		}
-		wg.Wait()
-	}
+	eachFile(names, func(i int, name string) {
+		files[i], fileDiags[i], decoded[i] = parseFile(dir, name)
+	})
 	var diags hcl.Diagnostics
 	bodies := make([]hcl.Body, len(names))
 	for i, name := range names {
@@ -207,6 +197,21 @@ func (l *Loader) parseFiles(dir string, names []string) ([]hcl.Body, []decodedFi
 		}
 	}
 	return bodies, decoded, diags
+}
+
+// eachFile calls fn with every name of names and its index: on this
+// goroutine for one file, on a goroutine each for several (they parse at
+// once), returning when every call has.
+func eachFile(names []string, fn func(i int, name string)) {
+	if len(names) == 1 {
+		fn(0, names[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { fn(i, name) })
+	}
+	wg.Wait()
 }
 
 // parseFile reads and parses one spec file; the file is nil when it cannot

@@ -82,7 +82,7 @@ func (p *prefetcher) start(dir string) {
 }
 
 // prefetchFiles reads and parses the spec files of dir, several at once
-// as parseFiles does, with Load's checks (specFiles, readSpecFile,
+// as parseFiles does (eachFile), with Load's checks (specFiles, readSpecFile,
 // checkNesting). What fails a check is left out: Load reports it.
 func prefetchFiles(dir string) map[string]*parsedFile {
 	abs, primary, override, diags := specFiles(dir)
@@ -91,15 +91,7 @@ func prefetchFiles(dir string) map[string]*parsedFile {
 	}
 	names := append(append([]string(nil), primary...), override...)
 	files := make([]*parsedFile, len(names))
-	if len(names) == 1 { // on this goroutine
-		files[0] = prefetchFile(abs, names[0])
-	} else {
-		var wg sync.WaitGroup
-		for i, name := range names {
-			wg.Go(func() { files[i] = prefetchFile(abs, name) })
-		}
-		wg.Wait()
-	}
+	eachFile(names, func(i int, name string) { files[i] = prefetchFile(abs, name) })
 	parsed := make(map[string]*parsedFile, len(names))
 	for i, name := range names {
 		if files[i] != nil {

@@ -75,19 +75,40 @@ func (s *engineServer) Tunnels() []warmTunnel {
 	out := make([]warmTunnel, 0, len(open))
 	for _, t := range open {
 		if k, ok := keys[t.Clients]; ok {
-			out = append(out, warmTunnel{Kubeconfig: k.src, Context: k.context, Namespace: t.Namespace, Pod: t.Pod, UID: string(t.UID)})
+			out = append(out, warmTunnel{Kubeconfig: k.src, Context: k.context, Namespace: t.Namespace, Pod: t.Pod, UID: string(t.UID), Labels: t.Labels, Ports: t.Ports})
 		}
 	}
 	return out
 }
 
+// Restore hands the engine the pods of ws whose clients can be built
+// (engine.Engine.Restore); the others are left to their forwards' lists.
+func (s *engineServer) Restore(ws []warmTunnel) {
+	tts := make([]engine.TunnelTarget, 0, len(ws))
+	for _, w := range ws {
+		if tt, err := s.target(w); err == nil {
+			tts = append(tts, tt)
+		}
+	}
+	s.e.Restore(tts)
+}
+
 // PreDial dials a tunnel to w's pod (engine.Engine.PreDial).
 func (s *engineServer) PreDial(ctx context.Context, w warmTunnel) error {
-	c, err := s.clientsFor(w.Kubeconfig, w.Context)
+	tt, err := s.target(w)
 	if err != nil {
 		return err
 	}
-	return s.e.PreDial(ctx, engine.TunnelTarget{Clients: c, Namespace: w.Namespace, Pod: w.Pod, UID: types.UID(w.UID)})
+	return s.e.PreDial(ctx, tt)
+}
+
+// target is w with its clients.
+func (s *engineServer) target(w warmTunnel) (engine.TunnelTarget, error) {
+	c, err := s.clientsFor(w.Kubeconfig, w.Context)
+	if err != nil {
+		return engine.TunnelTarget{}, err
+	}
+	return engine.TunnelTarget{Clients: c, Namespace: w.Namespace, Pod: w.Pod, UID: types.UID(w.UID), Labels: w.Labels, Ports: w.Ports}, nil
 }
 
 func (s *engineServer) clientsFor(src kubeconfig.Source, kubeContext string) (*engine.Clients, error) {

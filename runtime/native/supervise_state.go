@@ -42,12 +42,20 @@ type warmTunnel struct {
 	Namespace  string            `json:"namespace"`
 	Pod        string            `json:"pod"`
 	UID        string            `json:"uid"`
+	// Labels and Ports (named TCP container ports) are the pod's: a
+	// restarted agent serves the forwards whose selection they match on
+	// the pod at once, before it lists their pods.
+	Labels map[string]string `json:"labels,omitempty"`
+	Ports  map[string]int32  `json:"ports,omitempty"`
 }
 
 // tunnelWarmer is a Server whose tunnels a restarted agent dials again
 // (the engine's; test servers have none).
 type tunnelWarmer interface {
 	Tunnels() []warmTunnel
+	// Restore hands the engine the pods to serve on before their lists
+	// arrive (engine.Engine.Restore); PreDial then dials one.
+	Restore(ws []warmTunnel)
 	PreDial(ctx context.Context, w warmTunnel) error
 	OnTunnelsChanged(fn func())
 }
@@ -294,12 +302,14 @@ func (a *agent) restore(ctx context.Context) {
 // preDial dials again, in the background, the tunnels the agent had open
 // before it restarted: the dials (a TLS handshake and an upgrade through
 // the API server each) then overlap the forwards' starts instead of
-// following them.
+// following them. The forwards serve on those pods without waiting for
+// their pod lists.
 func (a *agent) preDial(ctx context.Context, tunnels []warmTunnel) {
 	w, ok := a.server.(tunnelWarmer)
 	if !ok || len(tunnels) == 0 {
 		return
 	}
+	w.Restore(tunnels) // before any forward starts: their pod sources take them
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	for _, t := range tunnels {

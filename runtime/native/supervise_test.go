@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	goruntime "runtime"
 	"slices"
 	"strconv"
@@ -482,6 +483,7 @@ type warmServer struct {
 	mu       sync.Mutex
 	open     []warmTunnel
 	preDials []warmTunnel
+	restored []warmTunnel
 	changed  func()
 }
 
@@ -489,6 +491,12 @@ func (w *warmServer) Tunnels() []warmTunnel {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.open)
+}
+
+func (w *warmServer) Restore(ts []warmTunnel) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.restored = append(w.restored, ts...)
 }
 
 func (w *warmServer) PreDial(_ context.Context, t warmTunnel) error {
@@ -524,7 +532,7 @@ func (w *warmServer) dialed() []warmTunnel {
 // that restores the set of its own instance dials them again at once;
 // one restoring no set (another instance's) dials nothing.
 func TestTunnelsPersistedAndPreDialed(t *testing.T) {
-	pod := warmTunnel{Context: "kpf-local", Namespace: "demo", Pod: "web-0", UID: "u-1"}
+	pod := warmTunnel{Context: "kpf-local", Namespace: "demo", Pod: "web-0", UID: "u-1", Labels: map[string]string{"app": "web"}, Ports: map[string]int32{"http": 8080}}
 	t.Run("persisted", func(t *testing.T) {
 		r := inProcessRuntime(t)
 		w := &warmServer{}
@@ -536,7 +544,7 @@ func TestTunnelsPersistedAndPreDialed(t *testing.T) {
 		w.opened(pod)
 		testwait.For(t, 10*time.Second, 20*time.Millisecond, "the tunnel in the forward set", func() bool {
 			set, err := readForwardSet(r.StateDir)
-			return err == nil && len(set.Tunnels) == 1 && set.Tunnels[0] == pod
+			return err == nil && len(set.Tunnels) == 1 && reflect.DeepEqual(set.Tunnels[0], pod)
 		})
 	})
 	for _, tc := range []struct {
@@ -562,8 +570,14 @@ func TestTunnelsPersistedAndPreDialed(t *testing.T) {
 			} else {
 				testwait.For(t, 5*time.Second, 5*time.Millisecond, "the pre-dial", func() bool { return len(w.dialed()) > 0 })
 			}
-			if got := w.dialed(); len(got) != tc.want || (tc.want == 1 && got[0] != pod) {
+			if got := w.dialed(); len(got) != tc.want || (tc.want == 1 && !reflect.DeepEqual(got[0], pod)) {
 				t.Errorf("pre-dials %+v, want %d of %+v", got, tc.want, pod)
+			}
+			w.mu.Lock()
+			restored := w.restored
+			w.mu.Unlock()
+			if len(restored) != tc.want || (tc.want == 1 && !reflect.DeepEqual(restored[0], pod)) {
+				t.Errorf("restored %+v, want %d of %+v", restored, tc.want, pod)
 			}
 		})
 	}

@@ -1173,3 +1173,50 @@ func TestNativeStatusAfterClientsAndPodsGo(t *testing.T) {
 		return r.Pod == "" && r.State == "running"
 	})
 }
+
+// TestNativeRestoredPodGoneMeanwhile: the serving agent dies while its
+// supervisor is stopped, and the pod its api forward used is deleted; the
+// restarted agent serves at once on the pods of before, finds that one
+// gone (its dial fails, the list does not show it), closes its tunnel and
+// serves api from the replacement pod.
+func TestNativeRestoredPodGoneMeanwhile(t *testing.T) {
+	t.Parallel()
+	w, web, api, db := appliedThreeForwards(t)
+	serveAgain(t, web, api, db, 10*time.Second)
+	was := httpGetRetry(t, api, "/", 10*time.Second)
+	if !strings.HasPrefix(was, "api-") {
+		t.Fatalf("api before: %q", was)
+	}
+	waitUntil(t, 10*time.Second, "api's pod among the persisted tunnels", func() bool {
+		b, err := os.ReadFile(filepath.Join(w.wsStateDir(), native.ForwardsFile))
+		return err == nil && strings.Contains(string(b), `"pod":"`+was+`"`)
+	})
+	sups := w.supervisorPIDs()
+	if len(sups) != 1 {
+		t.Fatalf("supervisors: %v, want one", sups)
+	}
+	cont := w.killAgentWhileSupervisorStopped(sups[0])
+	ctx := testContext(t)
+	if out, err := testCluster.Kubectl(ctx, "-n", w.ns, "delete", "pod", was, "--wait=false"); err != nil {
+		t.Fatalf("deleting pod %s: %v: %s", was, err, out)
+	}
+	cont()
+	var now string
+	waitUntil(t, 60*time.Second, "api to answer from another pod", func() bool {
+		body, err := httpGetOnce(ctx, api, "/")
+		now = body
+		return err == nil && strings.HasPrefix(body, "api-") && body != was
+	})
+	log, _ := os.ReadFile(filepath.Join(w.wsStateDir(), "logs", "agent.log"))
+	for _, want := range []string{
+		`serving on the pods of before the restart until the pod list arrives: .* pods=sel=app=api early=1`,
+		`not among the Ready pods listed: closing its tunnel: .* pod=` + regexp.QuoteMeta(was) + ` reason="pod gone while the agent was down"`,
+	} {
+		if !regexp.MustCompile(want).Match(log) {
+			t.Errorf("the agent's log does not match %q; it is:\n%s", want, log)
+		}
+	}
+	if row := w.status()["api"]; row.State != "running" || row.Pod != now {
+		t.Errorf("status of api: %+v, want running on %s", row, now)
+	}
+}

@@ -138,8 +138,14 @@ type Engine struct {
 	sources  map[sourceKey]*podSource
 	tunnels  map[tunnelKey]*tunnel
 	forwards map[*Forward]struct{}
-	open     int           // open (dialed) tunnels
-	clockOff chan struct{} // stops the clock watcher; nil when it is not running
+	// early holds the pods of a restarted agent's predecessor's tunnels
+	// (Restore), by clients and namespace, until earlyUntil: a pod source
+	// that starts before then serves on those its selection matches until
+	// its first list arrives.
+	early      map[earlyKey][]*corev1.Pod
+	earlyUntil time.Time
+	open       int           // open (dialed) tunnels
+	clockOff   chan struct{} // stops the clock watcher; nil when it is not running
 }
 
 // New returns an Engine with no forwards.
@@ -251,7 +257,8 @@ func (c *Config) check() error {
 }
 
 // acquireSource returns the running pod source for (c, res), starting it if
-// no forward uses one yet, and waits until it synced.
+// no forward uses one yet, and waits until it synced (one serving on
+// Restore's pods syncs in the background).
 func (e *Engine) acquireSource(ctx context.Context, c *Clients, res *resolved) (*podSource, error) {
 	key := sourceKey{clients: c, namespace: res.namespace, set: res.key()}
 	e.mu.Lock()
@@ -273,9 +280,14 @@ func (e *Engine) acquireSource(ctx context.Context, c *Clients, res *resolved) (
 	}
 	s = newPodSource(key, res, e.log.With("namespace", res.namespace, "pods", res.key()), e.podGone)
 	s.onStarting = e.podStarting
+	s.early = e.earlyPods(key.clients, res)
+	early := len(s.early)
 	s.refs = 1
 	e.sources[key] = s
 	e.mu.Unlock()
+	if early > 0 {
+		e.log.Info("serving on the pods of before the restart until the pod list arrives", "namespace", res.namespace, "pods", res.key(), "early", early)
+	}
 	s.startErr = s.run(ctx)
 	close(s.started)
 	if s.startErr != nil {

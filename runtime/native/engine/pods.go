@@ -91,6 +91,9 @@ type podSource struct {
 	err      error // first error of the informer's list, before sync
 	errCh    chan struct{}
 	told     map[types.UID]bool // pods onStarting was told of
+	// early are the pods a restarted agent served on before (Restore)
+	// that this source's selection matches: its pods until it synced.
+	early []*corev1.Pod
 }
 
 func newPodSource(key sourceKey, res *resolved, log hclog.Logger, onGone func(*Clients, string, podRef, string)) *podSource {
@@ -170,12 +173,18 @@ func (s *podSource) run(ctx context.Context) error {
 	})
 	s.mu.Lock()
 	s.store = store
+	early := len(s.early) > 0
 	s.mu.Unlock()
 	go ctrl.Run(s.stop)
 	// HasSyncedChecker waits without polling (WaitForCacheSync polls every
 	// 100 ms: 100 ms added to every start).
+	synced := ctrl.HasSyncedChecker().Done()
+	if early {
+		go s.awaitEarly(synced)
+		return nil
+	}
 	select {
-	case <-ctrl.HasSyncedChecker().Done():
+	case <-synced:
 		s.mu.Lock()
 		s.synced = true
 		s.mu.Unlock()
@@ -206,6 +215,94 @@ func (s *podSource) run(ctx context.Context) error {
 }
 
 func (s *podSource) close() { s.stopped.Do(func() { close(s.stop) }) }
+
+// awaitEarly waits, for a source that serves on Restore's pods, for what
+// run waits for, and then ends the early pods. A list that fails meanwhile
+// is retried by the informer (the early pods go on serving; Start had
+// nothing to report it to), but one refused for a pod/NAME target turns
+// the source list-only, as in run.
+func (s *podSource) awaitEarly(synced <-chan struct{}) {
+	errCh := s.errCh
+	for {
+		select {
+		case <-synced:
+			s.mu.Lock()
+			s.synced = true
+			s.mu.Unlock()
+			s.endEarly()
+			return
+		case <-s.stop: // the last release, or list-only
+			s.endEarly()
+			return
+		case <-errCh:
+			errCh = nil
+			s.mu.Lock()
+			err := s.err
+			s.mu.Unlock()
+			if apierrors.IsForbidden(err) && s.res.podName != "" {
+				s.log.Info("listing pods is forbidden: reading the pod per connection instead", "namespace", s.key.namespace, "pod", s.res.podName)
+				s.mu.Lock()
+				s.listOnly = true
+				s.mu.Unlock()
+				s.close()
+				continue
+			}
+			s.log.Warn("listing pods failed after the agent restarted: serving on the pods of before until a list succeeds", "error", err)
+		}
+	}
+}
+
+// endEarly drops the early pods; once the source synced, the tunnels to
+// those of them it did not list as Ready close (a pod deleted or turned
+// not Ready while no agent ran).
+func (s *podSource) endEarly() {
+	s.mu.Lock()
+	early, store, synced := s.early, s.store, s.synced
+	s.early = nil
+	s.mu.Unlock()
+	if synced {
+		for _, p := range early {
+			ref := podRef{p.Name, p.UID}
+			obj, ok, _ := store.GetByKey(p.Namespace + "/" + p.Name)
+			pod, _ := obj.(*corev1.Pod)
+			why := ""
+			switch {
+			case !ok || pod == nil || pod.UID != p.UID:
+				why = "pod gone while the agent was down"
+			case !eligible(pod):
+				why = reasonNotReady
+			default:
+				continue
+			}
+			s.log.Info("a pod served on since the restart is not among the Ready pods listed: closing its tunnel", "pod", p.Name, "reason", why)
+			s.onGone(s.key.clients, s.key.namespace, ref, why)
+		}
+	}
+	s.notify()
+}
+
+// listed is the pod of key as this source listed it, nil if it did not.
+func (s *podSource) listed(key tunnelKey) *corev1.Pod {
+	if key.clients != s.key.clients || key.namespace != s.key.namespace {
+		return nil
+	}
+	s.mu.Lock()
+	store, early := s.store, s.early
+	s.mu.Unlock()
+	if store == nil {
+		return nil
+	}
+	obj, ok, _ := store.GetByKey(key.namespace + "/" + key.pod.name)
+	if pod, _ := obj.(*corev1.Pod); ok && pod != nil && pod.UID == key.pod.uid {
+		return pod
+	}
+	for _, p := range early { // not listed yet: as Restore had it
+		if p.Name == key.pod.name && p.UID == key.pod.uid {
+			return p
+		}
+	}
+	return nil
+}
 
 // notify wakes everyone waiting for a change.
 func (s *podSource) notify() {
@@ -284,14 +381,18 @@ func (s *podSource) onDelete(obj any) {
 }
 
 // snapshot returns the eligible pods (sorted by name) and a channel closed
-// at the next change. In list-only mode it lists (one API call) and the
-// channel is nil.
+// at the next change. Until a source with early pods synced, they are its
+// pods. In list-only mode it lists (one API call) and the channel is nil.
 func (s *podSource) snapshot(ctx context.Context) ([]*corev1.Pod, <-chan struct{}, error) {
 	s.mu.Lock()
-	listOnly, store, changed := s.listOnly, s.store, s.changed
+	listOnly, store, changed, early := s.listOnly, s.store, s.changed, s.early
 	s.mu.Unlock()
 	var objs []any
 	switch {
+	case len(early) > 0:
+		for _, p := range early {
+			objs = append(objs, p)
+		}
 	case listOnly && s.res.podName != "":
 		pod, err := s.key.clients.API.GetPod(ctx, s.key.namespace, s.res.podName)
 		if err != nil && !apierrors.IsNotFound(err) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"maps"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestPreDial(t *testing.T) {
@@ -102,5 +105,102 @@ func TestStreamCreationsOnATunnelAreQueued(t *testing.T) {
 	}
 	if n := env.dialer.dials.Load(); n != 1 {
 		t.Errorf("%d dials, want 1: the burst must not close the tunnel", n)
+	}
+}
+
+// TestRestoredPodsServeBeforeTheList: after Restore, a forward whose
+// selection matches a restored pod starts and serves on it while its pod
+// list is still on its way; when the list arrives, a restored pod it does
+// not show Ready has its tunnel closed and the next connection goes to a
+// listed pod. A forward matching no restored pod, or started after
+// earlyFor, waits for its list as before.
+func TestRestoredPodsServeBeforeTheList(t *testing.T) {
+	restoredOf := func(p *corev1.Pod) TunnelTarget {
+		return TunnelTarget{Namespace: p.Namespace, Pod: p.Name, UID: p.UID, Labels: p.Labels, Ports: namedPorts(p)}
+	}
+	tests := []struct {
+		name     string
+		cluster  []*corev1.Pod // what the list returns
+		restored *corev1.Pod   // the pod Restore is given
+		cfg      Config
+		later    time.Duration // between Restore and the start
+		early    bool          // the start does not wait for the list
+		after    string        // the pod served once the list arrived
+	}{
+		{name: "the restored pod, still there", cluster: []*corev1.Pod{webPod("web-a")}, restored: webPod("web-a"),
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-a"},
+		{name: "a pod/NAME target", cluster: []*corev1.Pod{webPod("web-a")}, restored: webPod("web-a"),
+			cfg: Config{Target: tgt("pod/web-a"), RemotePort: "8080"}, early: true, after: "web-a"},
+		{name: "the restored pod deleted while no agent ran", cluster: []*corev1.Pod{webPod("web-b")}, restored: webPod("web-a"),
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
+		{name: "the restored pod not Ready any more", cluster: []*corev1.Pod{notReady(webPod("web-a")), webPod("web-b")}, restored: webPod("web-a"),
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
+		{name: "a selection the restored pod does not match", cluster: []*corev1.Pod{webPod("web-a")}, restored: readyPod("demo", "db-0", map[string]string{"app": "db"}),
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, after: "web-a"},
+		{name: "started after earlyFor", cluster: []*corev1.Pod{webPod("web-a")}, restored: webPod("web-a"),
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, later: earlyFor + time.Second, after: "web-a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := make([]kruntime.Object, len(tt.cluster))
+			for i, p := range tt.cluster {
+				objs[i] = p
+			}
+			env := newTestEnv(t, Options{}, objs...)
+			listed := make(chan struct{})
+			env.kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, kruntime.Object, error) {
+				<-listed
+				return false, nil, nil // on to the fake's own list
+			})
+			rt := restoredOf(tt.restored)
+			rt.Clients = env.c
+			env.e.Restore([]TunnelTarget{rt})
+			env.clock.Add(tt.later)
+			tt.cfg.Name, tt.cfg.Address, tt.cfg.Namespace, tt.cfg.Health = "web", "127.0.0.1", "demo", HealthConfig{Kind: HealthNone}
+			started := make(chan *Forward, 1)
+			go func() {
+				f, err := env.e.Start(context.Background(), env.c, tt.cfg)
+				if err != nil {
+					t.Error(err)
+				}
+				started <- f
+			}()
+			var f *Forward
+			select {
+			case f = <-started:
+				if !tt.early {
+					t.Fatal("the forward started before its pod list arrived")
+				}
+				if got := mustBanner(t, f); got != tt.restored.Name {
+					t.Fatalf("before the list: served by %q, want the restored %s", got, tt.restored.Name)
+				}
+				close(listed)
+			case <-time.After(200 * time.Millisecond):
+				if tt.early {
+					t.Fatal("the forward waits for its pod list")
+				}
+				close(listed)
+				f = <-started
+			}
+			if f == nil {
+				return
+			}
+			t.Cleanup(func() { _ = f.Stop() })
+			eventually(t, "the list taken over", func() bool {
+				got, err := banner(t, f)
+				return err == nil && got == tt.after
+			})
+			// The open tunnels are the listed pod's, with what a restarted
+			// agent needs of it; the restored pod's, if it is not that one,
+			// closed.
+			eventually(t, "only "+tt.after+"'s tunnel open", func() bool {
+				open := env.e.Tunnels()
+				return len(open) == 1 && open[0].Pod == tt.after
+			})
+			open := env.e.Tunnels()[0]
+			if !maps.Equal(open.Labels, webLabels) || !maps.Equal(open.Ports, map[string]int32{"http": 8080}) {
+				t.Errorf("tunnel of %s: labels %v, ports %v; want %v and http 8080", open.Pod, open.Labels, open.Ports, webLabels)
+			}
+		})
 	}
 }

@@ -762,7 +762,9 @@ func TestForwardsToOnePodPortShareHealthChecks(t *testing.T) {
 		return banner(pod, port, data)
 	}
 	const forwards, interval, window = 5, 40 * time.Millisecond, 800 * time.Millisecond
-	health := HealthConfig{Kind: HealthTCP, Interval: interval, Timeout: 10 * time.Millisecond}
+	// A timeout well above what a check takes here: on a loaded machine a
+	// 10 ms one timed out, and the forwards never read healthy.
+	health := HealthConfig{Kind: HealthTCP, Interval: interval, Timeout: 200 * time.Millisecond}
 	var fs []*Forward
 	for i := range forwards {
 		f := env.start(Config{Name: fmt.Sprintf("f%d", i), Selector: webLabels, RemotePort: "http", Health: health})

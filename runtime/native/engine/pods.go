@@ -198,15 +198,11 @@ func (s *podSource) run(ctx context.Context) error {
 		return fmt.Errorf("pod source stopped")
 	case <-s.errCh:
 		s.close()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if apierrors.IsForbidden(s.err) && s.res.podName != "" {
-			// pod/NAME: reading that one pod was allowed (resolveTarget
-			// did it), so read it per connection.
-			s.log.Info("listing pods is forbidden: reading the pod per connection instead", "namespace", s.key.namespace, "pod", s.res.podName)
-			s.listOnly = true
+		if s.readPodInstead() {
 			return nil
 		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		return classify(s.err, "listing pods in "+s.key.namespace)
 	case <-ctx.Done():
 		s.close()
@@ -236,20 +232,30 @@ func (s *podSource) awaitEarly(synced <-chan struct{}) {
 			return
 		case <-errCh:
 			errCh = nil
-			s.mu.Lock()
-			err := s.err
-			s.mu.Unlock()
-			if apierrors.IsForbidden(err) && s.res.podName != "" {
-				s.log.Info("listing pods is forbidden: reading the pod per connection instead", "namespace", s.key.namespace, "pod", s.res.podName)
-				s.mu.Lock()
-				s.listOnly = true
-				s.mu.Unlock()
+			if s.readPodInstead() {
 				s.close()
 				continue
 			}
+			s.mu.Lock()
+			err := s.err
+			s.mu.Unlock()
 			s.log.Warn("listing pods failed after the agent restarted: serving on the pods of before until a list succeeds", "error", err)
 		}
 	}
+}
+
+// readPodInstead turns the source list-only when its first list was
+// forbidden and it serves a pod/NAME target: reading that one pod was
+// allowed (resolveTarget did it), so it is read per connection.
+func (s *podSource) readPodInstead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !apierrors.IsForbidden(s.err) || s.res.podName == "" {
+		return false
+	}
+	s.log.Info("listing pods is forbidden: reading the pod per connection instead", "namespace", s.key.namespace, "pod", s.res.podName)
+	s.listOnly = true
+	return true
 }
 
 // endEarly drops the early pods; once the source synced, the tunnels to

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"errors"
 	"maps"
 	"net"
 	"strings"
@@ -202,5 +203,26 @@ func TestRestoredPodsServeBeforeTheList(t *testing.T) {
 				t.Errorf("tunnel of %s: labels %v, ports %v; want %v and http 8080", open.Pod, open.Labels, open.Ports, webLabels)
 			}
 		})
+	}
+}
+
+// TestRestoredPodTargetWithListForbidden: a restored pod/NAME forward
+// whose pod list is refused serves on at once, then reads its pod per
+// connection, as one that is not restored does.
+func TestRestoredPodTargetWithListForbidden(t *testing.T) {
+	pod := webPod("web-a")
+	env := newTestEnv(t, Options{}, pod)
+	env.kube.PrependReactor("list", "pods", func(k8stesting.Action) (bool, kruntime.Object, error) {
+		return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New("no list"))
+	})
+	env.e.Restore([]TunnelTarget{{Clients: env.c, Namespace: "demo", Pod: "web-a", UID: pod.UID, Labels: pod.Labels}})
+	f := env.start(Config{Target: tgt("pod/web-a"), RemotePort: "8080", Health: HealthConfig{Kind: HealthNone}})
+	eventually(t, "list-only mode", func() bool {
+		f.src.mu.Lock()
+		defer f.src.mu.Unlock()
+		return f.src.listOnly && f.src.early == nil
+	})
+	if got := mustBanner(t, f); got != "web-a" {
+		t.Errorf("reading the pod per connection: served by %q, want web-a", got)
 	}
 }

@@ -77,6 +77,7 @@ type options struct {
 	out       string
 	logLevel  string
 	namespace string
+	gctrace   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
 	fs.StringVar(&o.namespace, "namespace", "dataplane", "namespace of the echo pod")
+	fs.BoolVar(&o.gctrace, "gctrace", false, "run kpf's agents with GODEBUG=gctrace=1 and note, per measure, the garbage collections in them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -141,6 +143,7 @@ type path struct {
 	stop       func()
 	bulkBytes  int64
 	bulkTicks  int64
+	gcOut      string // the agent's output file, with --gctrace (kpf paths)
 }
 
 type run struct {
@@ -244,13 +247,23 @@ func (r *run) main(ctx context.Context) (err error) {
 		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
-	for _, m := range []func(context.Context, *path) error{r.bulk, r.roundTrips, r.newConns, r.burstConns, r.rss, r.stalled} {
+	for _, m := range []struct {
+		name string
+		run  func(context.Context, *path) error
+	}{
+		{"bulk", r.bulk}, {"round trips", r.roundTrips}, {"new connections", r.newConns},
+		{"at once", r.burstConns}, {"held open", r.rss}, {"beside a stalled reader", r.stalled},
+	} {
 		for _, p := range r.paths {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := m(ctx, p); err != nil {
+			from := p.gcOffset()
+			if err := m.run(ctx, p); err != nil {
 				return fmt.Errorf("%s: %w", p.title, err)
+			}
+			if p.gcOut != "" {
+				r.notes = append(r.notes, fmt.Sprintf("%s, %s: %s", p.title, m.name, p.gcSince(from)))
 			}
 		}
 	}
@@ -368,6 +381,12 @@ forward "echo" {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"KUBECONFIG=" + r.c.Kubeconfig, "KPF_STATE_DIR=" + st, "NO_COLOR=1",
 	}, extraEnv...)
+	if r.opts.gctrace {
+		// The Go runtime of kpf apply, the supervisor and the serving
+		// agent prints a line per collection to stderr; the latter two's
+		// reaches logs/agent.out.
+		env = append(env, "GODEBUG=gctrace=1")
+	}
 	kpf := func(ctx context.Context, args ...string) error {
 		cmd := exec.CommandContext(ctx, p.bin, append([]string{"-C", ws}, args...)...)
 		cmd.Env = env
@@ -406,6 +425,9 @@ forward "echo" {
 	if p.pid == 0 {
 		p.stop()
 		return nil, errors.New("no agent runs after kpf apply")
+	}
+	if r.opts.gctrace {
+		p.gcOut = filepath.Join(dir, "logs", "agent.out")
 	}
 	return p, nil
 }

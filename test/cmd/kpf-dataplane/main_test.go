@@ -65,3 +65,19 @@ func TestOpenRefusesWithoutItsBinary(t *testing.T) {
 		}
 	}
 }
+
+func TestParseGCTrace(t *testing.T) {
+	for _, tt := range []struct {
+		name, in, want string
+	}{
+		{"none", "serving\n", "no GC"},
+		{"ordinary and forced", "gc 1 @0.010s 2%: 0.020+1.5+0.030 ms clock, 0.04+0.1/0.2/0+0.06 ms cpu, 4->4->1 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P\n" +
+			"a panic's line\n" +
+			"gc 2 @3.100s 1%: 0.100+5.0+0.250 ms clock, 0.2+0/1/0+0.5 ms cpu, 6->6->2 MB, 8 MB goal, 0 MB stacks, 0 MB globals, 2 P (forced)\n",
+			"2 GCs (1 forced), pauses 0.40 ms in all, longest pause 0.25 ms, longest GC 5.35 ms"},
+	} {
+		if got := parseGCTrace(strings.NewReader(tt.in)).String(); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

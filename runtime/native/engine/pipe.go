@@ -88,6 +88,7 @@ func (f *Forward) startCopies(conn net.Conn, rec *replayReader, data httpstream.
 	c.down = newToClient(data, conn, func(n int) {
 		answered.Do(rec.answered)
 		f.bytesIn.Add(int64(n))
+		f.e.carried.Add(int64(n))
 		c.in.Add(int64(n))
 	}, f.catch, f.e.opts.StallTimeout)
 	go func() {
@@ -125,7 +126,7 @@ func (f *Forward) copyToPod(c *copies, rec *replayReader, prefix []byte, data ht
 	}
 	// Read in upFrame pieces (io.CopyBuffer; the struct hides a
 	// MultiReader's WriteTo, which would read in 32 KiB ones).
-	if _, err := io.CopyBuffer(countWriter{data, &f.bytesOut, &c.out}, struct{ io.Reader }{src}, make([]byte, upFrame)); err != nil {
+	if _, err := io.CopyBuffer(countWriter{data, &f.bytesOut, &c.out, &f.e.carried}, struct{ io.Reader }{src}, make([]byte, upFrame)); err != nil {
 		return
 	}
 	eof = true
@@ -235,13 +236,14 @@ func (f *Forward) closed(conn net.Conn, pod string, c *copies, msg string, repla
 
 // countWriter counts bytes written into two counters.
 type countWriter struct {
-	w          io.Writer
-	total, own *atomic.Int64
+	w                  io.Writer
+	total, own, engine *atomic.Int64
 }
 
 func (c countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.total.Add(int64(n))
 	c.own.Add(int64(n))
+	c.engine.Add(int64(n))
 	return n, err
 }

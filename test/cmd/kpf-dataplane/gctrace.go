@@ -18,7 +18,7 @@ import (
 // stop-the-world pauses (sweep termination, mark termination); "(forced)"
 // ends the line of a collection that runtime.GC or debug.FreeOSMemory asked
 // for.
-var gcLine = regexp.MustCompile(`^gc \d+ @[0-9.]+s \d+%: ([0-9.]+)\+([0-9.]+)\+([0-9.]+) ms clock`)
+var gcLine = regexp.MustCompile(`^gc \d+ @[0-9.]+s \d+%: ([0-9.]+)\+([0-9.]+)\+([0-9.]+) ms clock.*, (\d+)->\d+->(\d+) MB`)
 
 // gcSummary counts the collections in gctrace output.
 type gcSummary struct {
@@ -26,19 +26,26 @@ type gcSummary struct {
 	maxPause  time.Duration // the longest single stop-the-world pause
 	maxWall   time.Duration // the longest collection, start to end
 	pauses    time.Duration // every pause added up
+	// allocMB: the heap allocated between collections, the heap at each
+	// one's start less what the one before left live (whole MB: a rough
+	// figure; the first collection of the output counts from 0).
+	allocMB int
 }
 
 func (s gcSummary) String() string {
 	if s.n == 0 {
 		return "no GC"
 	}
-	return fmt.Sprintf("%d GCs (%d forced), pauses %s in all, longest pause %s, longest GC %s",
-		s.n, s.forced, fmtMs(s.pauses), fmtMs(s.maxPause), fmtMs(s.maxWall))
+	return fmt.Sprintf("%d GCs (%d forced), pauses %s in all, longest pause %s, longest GC %s, ~%d MB allocated",
+		s.n, s.forced, fmtMs(s.pauses), fmtMs(s.maxPause), fmtMs(s.maxWall), s.allocMB)
 }
 
-// parseGCTrace reads gctrace lines from r (other lines are skipped).
-func parseGCTrace(r io.Reader) gcSummary {
+// parseGCTrace reads gctrace lines from r (other lines are skipped), and
+// sums those that end past offset from.
+func parseGCTrace(r io.Reader, from int64) gcSummary {
 	var s gcSummary
+	var off int64
+	prevLive := 0
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	ms := func(f string) time.Duration {
@@ -46,10 +53,19 @@ func parseGCTrace(r io.Reader) gcSummary {
 		return time.Duration(v * float64(time.Millisecond))
 	}
 	for sc.Scan() {
+		off += int64(len(sc.Bytes())) + 1
 		m := gcLine.FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}
+		start, _ := strconv.Atoi(m[4])
+		live, _ := strconv.Atoi(m[5])
+		alloc := start - prevLive
+		prevLive = live
+		if off <= from {
+			continue
+		}
+		s.allocMB += alloc
 		s.n++
 		if strings.HasSuffix(sc.Text(), "(forced)") {
 			s.forced++
@@ -84,8 +100,5 @@ func (p *path) gcSince(from int64) string {
 		return "gctrace: " + err.Error()
 	}
 	defer f.Close()
-	if _, err := f.Seek(from, io.SeekStart); err != nil {
-		return "gctrace: " + err.Error()
-	}
-	return parseGCTrace(f).String()
+	return parseGCTrace(f, from).String()
 }

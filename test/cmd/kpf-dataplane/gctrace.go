@@ -41,8 +41,9 @@ func (s gcSummary) String() string {
 }
 
 // parseGCTrace reads gctrace lines from r (other lines are skipped), and
-// sums those that end past offset from.
-func parseGCTrace(r io.Reader, from int64) gcSummary {
+// sums those that end past offset from and, unless to is negative, no
+// further than to.
+func parseGCTrace(r io.Reader, from, to int64) gcSummary {
 	var s gcSummary
 	var off int64
 	prevLive := 0
@@ -62,7 +63,7 @@ func parseGCTrace(r io.Reader, from int64) gcSummary {
 		live, _ := strconv.Atoi(m[5])
 		alloc := start - prevLive
 		prevLive = live
-		if off <= from {
+		if off <= from || (to >= 0 && off > to) {
 			continue
 		}
 		s.allocMB += alloc
@@ -92,13 +93,14 @@ func (p *path) gcOffset() int64 {
 }
 
 // gcSince sums the collections the agent's output file told of after
-// offset from. The supervisor's collections are counted too (it shares
-// the file and is idle: rarely one).
-func (p *path) gcSince(from int64) string {
+// offset from (up to offset to, unless negative). The supervisor's
+// collections are counted too (it shares the file and is idle: rarely
+// one).
+func (p *path) gcSince(from, to int64) string {
 	f, err := os.Open(p.gcOut)
 	if err != nil {
 		return "gctrace: " + err.Error()
 	}
 	defer f.Close()
-	return parseGCTrace(f, from).String()
+	return parseGCTrace(f, from, to).String()
 }

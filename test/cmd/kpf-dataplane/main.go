@@ -144,6 +144,10 @@ type path struct {
 	bulkBytes  int64
 	bulkTicks  int64
 	gcOut      string // the agent's output file, with --gctrace (kpf paths)
+	// timed: the agent's output file's size when the timed part of a
+	// measure began and ended (the round trips beside a stalled reader,
+	// after its setup and its pause); -1: not marked.
+	timed [2]int64
 }
 
 type run struct {
@@ -259,11 +263,16 @@ func (r *run) main(ctx context.Context) (err error) {
 				return err
 			}
 			from := p.gcOffset()
+			p.timed = [2]int64{-1, -1}
 			if err := m.run(ctx, p); err != nil {
 				return fmt.Errorf("%s: %w", p.title, err)
 			}
 			if p.gcOut != "" {
-				r.notes = append(r.notes, fmt.Sprintf("%s, %s: %s", p.title, m.name, p.gcSince(from)))
+				note := fmt.Sprintf("%s, %s: %s", p.title, m.name, p.gcSince(from, -1))
+				if p.timed[0] >= 0 {
+					note += fmt.Sprintf("; while timed: %s", p.gcSince(p.timed[0], p.timed[1]))
+				}
+				r.notes = append(r.notes, note)
 			}
 		}
 	}
@@ -762,6 +771,8 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 	br := bufio.NewReader(c)
 	n := max(r.opts.rtts/4, 50)
 	ds := make([]time.Duration, 0, n)
+	p.timed[0] = p.gcOffset()
+	defer func() { p.timed[1] = p.gcOffset() }()
 	for range n {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		d, err := roundTrip(c, br, false)

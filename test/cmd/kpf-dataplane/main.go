@@ -144,10 +144,27 @@ type path struct {
 	bulkBytes  int64
 	bulkTicks  int64
 	gcOut      string // the agent's output file, with --gctrace (kpf paths)
-	// timed: the agent's output file's size when the timed part of a
-	// measure began and ended (the round trips beside a stalled reader,
-	// after its setup and its pause); -1: not marked.
-	timed [2]int64
+	// parts: parts of the measure running now, each with the agent's
+	// output file's size when it began and ended (with --gctrace).
+	parts []part
+}
+
+// part is a named part of a measure, between two sizes of the agent's
+// output file.
+type part struct {
+	name     string
+	from, to int64
+}
+
+// mark begins part name of the measure running now; the func it returns
+// ends it.
+func (p *path) mark(name string) func() {
+	if p.gcOut == "" {
+		return func() {}
+	}
+	p.parts = append(p.parts, part{name: name, from: p.gcOffset(), to: -1})
+	i := len(p.parts) - 1
+	return func() { p.parts[i].to = p.gcOffset() }
 }
 
 type run struct {
@@ -263,14 +280,14 @@ func (r *run) main(ctx context.Context) (err error) {
 				return err
 			}
 			from := p.gcOffset()
-			p.timed = [2]int64{-1, -1}
+			p.parts = nil
 			if err := m.run(ctx, p); err != nil {
 				return fmt.Errorf("%s: %w", p.title, err)
 			}
 			if p.gcOut != "" {
 				note := fmt.Sprintf("%s, %s: %s", p.title, m.name, p.gcSince(from, -1))
-				if p.timed[0] >= 0 {
-					note += fmt.Sprintf("; while timed: %s", p.gcSince(p.timed[0], p.timed[1]))
+				for _, pt := range p.parts {
+					note += fmt.Sprintf("; %s: %s", pt.name, p.gcSince(pt.from, pt.to))
 				}
 				r.notes = append(r.notes, note)
 			}
@@ -516,6 +533,7 @@ func roundTrip(c net.Conn, br *bufio.Reader, closeAfter bool) (time.Duration, er
 func (r *run) bulk(ctx context.Context, p *path) error {
 	size := int64(r.opts.bulkMiB) << 20
 	for _, dir := range []string{"up", "down"} {
+		end := p.mark(fmt.Sprintf("%s (%d MiB)", dir, 3*r.opts.bulkMiB))
 		var figs []string
 		for _, streams := range []int{1, 8} {
 			per := size / 4
@@ -548,6 +566,7 @@ func (r *run) bulk(ctx context.Context, p *path) error {
 			col = columns[1]
 		}
 		p.figs[col] = strings.Join(figs, " / ")
+		end()
 		r.log.Info("measured", "path", p.title, "what", col, "figure", p.figs[col])
 	}
 	return nil
@@ -771,8 +790,7 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 	br := bufio.NewReader(c)
 	n := max(r.opts.rtts/4, 50)
 	ds := make([]time.Duration, 0, n)
-	p.timed[0] = p.gcOffset()
-	defer func() { p.timed[1] = p.gcOffset() }()
+	defer p.mark("while the round trips ran")()
 	for range n {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		d, err := roundTrip(c, br, false)

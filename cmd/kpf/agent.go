@@ -62,11 +62,6 @@ func (a *app) agentCommand() *cobra.Command {
 func (a *app) agent(cmd *cobra.Command, o agentOptions) error {
 	if a.getenv("GOGC") == "" {
 		debug.SetGCPercent(100) // main raised it for short-lived commands
-		if o.Serve || !native.CanSupervise {
-			// The process that carries the bytes: no collection every
-			// few MiB of a download (native.SetGCFloor).
-			native.SetGCFloor(native.DefaultGCFloor)
-		}
 	}
 	supervise := !o.Serve && native.CanSupervise
 	name := "agent"

@@ -3,7 +3,6 @@ package native
 import (
 	goruntime "runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,93 +152,4 @@ func (r *releaser) fire() {
 			"held_from_os_mb", mb(after.Sys-after.HeapReleased), "goroutines", goruntime.NumGoroutine(),
 			"held_back", held)
 	}
-}
-
-// DefaultGCFloor is the least heap growth between two of the serving
-// agent's collections (SetGCFloor).
-const DefaultGCFloor = 16 << 20
-
-// SetGCFloor sets the serving agent's GC percentage to 100 (the command
-// line raised it for short-lived commands) with a floor: after each
-// collection the percentage is raised so that the next one comes no sooner
-// than floor bytes of allocation. A data frame from the pod is a new
-// allocation (spdystream's framer makes each one; the agent keeps none),
-// so with the plain 100 % and an agent's live heap of a few MiB a download
-// ran a collection every ~4 MiB carried, each with two stop-the-world
-// pauses (up to 2 ms on this 2-core machine) that every connection waits
-// through, and ~2-3 of them inside the round trips measured beside a
-// stalled reader. With the floor a small agent lets its heap grow by floor
-// before collecting; an agent whose live heap is above floor (many
-// forwards) collects as with 100 %. What the floor lets pile up is handed
-// back after the traffic by the releaser. Call it once; GOGC in the
-// environment wins (the caller does not call it then).
-func SetGCFloor(floor uint64) {
-	g := &gcFloor{floor: floor, base: 100, live: liveHeap, set: debug.SetGCPercent}
-	g.adjust()
-	g.arm()
-}
-
-// gcFloor keeps the GC percentage at base, or above it so that the heap
-// may grow by floor past its live part.
-type gcFloor struct {
-	floor   uint64
-	base    int
-	live    func() uint64 // the live heap after the last collection
-	set     func(int) int // debug.SetGCPercent
-	stopped atomic.Bool   // tests: stop re-arming
-	last    int           // the percentage last set (only the finalizer goroutine, after the first)
-}
-
-// percent is the GC percentage for a live heap of live bytes: base, or
-// what lets the heap grow by floor, at most maxGCPercent (the runtime's
-// least heap goal, 4 MiB, grows with the percentage: at 800 % it is
-// 36 MiB). A live heap of 0 (no collection yet) takes base.
-func (g *gcFloor) percent(live uint64) int {
-	if live == 0 {
-		return g.base
-	}
-	p := int(min(g.floor*100/live, maxGCPercent))
-	return max(p, g.base)
-}
-
-const maxGCPercent = 800
-
-// adjust sets the percentage for the live heap now, unless it is within
-// 10 % of the one set last (setting it has a cost: the pacer is updated
-// under the heap's lock).
-func (g *gcFloor) adjust() {
-	p := g.percent(g.live())
-	if g.last != 0 && p*10 > g.last*9 && p*10 < g.last*11 {
-		return
-	}
-	g.set(p)
-	g.last = p
-}
-
-// gcSentinel is what arm watches: unreachable at once, its finalizer runs
-// after the next collection. (A pointer field keeps it out of the tiny
-// allocator, whose blocks are shared and may never be freed.)
-type gcSentinel struct{ _ *int }
-
-// arm runs adjust after the next collection, and again after each one.
-func (g *gcFloor) arm() {
-	if g.stopped.Load() {
-		return
-	}
-	goruntime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) {
-		g.adjust()
-		g.arm()
-	})
-}
-
-var liveHeapSample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-
-// liveHeap is the heap the last collection found live. Only the finalizer
-// goroutine calls it once SetGCFloor returned (liveHeapSample is shared).
-func liveHeap() uint64 {
-	metrics.Read(liveHeapSample)
-	if liveHeapSample[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return liveHeapSample[0].Value.Uint64()
 }

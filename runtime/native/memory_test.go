@@ -1,8 +1,6 @@
 package native
 
 import (
-	"fmt"
-	goruntime "runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -175,59 +173,6 @@ func TestReleaserHoldsBackWhileBytesMove(t *testing.T) {
 			if len(at) != 1 || at[0] < tt.want || at[0] > tt.want+quiet {
 				t.Errorf("releases at %v after the close, want one at %s (within %s)", at, tt.want, quiet)
 			}
-		})
-	}
-}
-
-func TestGCFloorPercent(t *testing.T) {
-	const mib = 1 << 20
-	g := &gcFloor{floor: 16 * mib, base: 100}
-	for _, tt := range []struct {
-		live uint64
-		want int
-	}{
-		{0, 100},                // no collection yet
-		{1 * mib, 800},          // capped: 1,600 would make the least goal 64 MiB
-		{4 * mib, 400},          // grows by 16 MiB
-		{16 * mib, 100},         // the floor is the plain 100 %
-		{64 * mib, 100},         // above the floor: as without it
-		{3 * mib, 16 * 100 / 3}, // rounded down
-	} {
-		if got := g.percent(tt.live); got != tt.want {
-			t.Errorf("percent(%d MiB) = %d, want %d", tt.live/mib, got, tt.want)
-		}
-	}
-}
-
-// TestGCFloorFollowsEachCollection: after each collection the percentage
-// follows the live heap, and is set again only when it moved by 10 % or
-// more.
-func TestGCFloorFollowsEachCollection(t *testing.T) {
-	const mib = 1 << 20
-	var mu sync.Mutex
-	live := uint64(4 * mib)
-	var set []int
-	g := &gcFloor{floor: 16 * mib, base: 100,
-		live: func() uint64 { mu.Lock(); defer mu.Unlock(); return live },
-		set:  func(p int) int { mu.Lock(); defer mu.Unlock(); set = append(set, p); return 100 }}
-	t.Cleanup(func() { g.stopped.Store(true) })
-	got := func() []int { mu.Lock(); defer mu.Unlock(); return slices.Clone(set) }
-	g.adjust()
-	g.arm()
-	for _, step := range []struct {
-		live uint64
-		want []int
-	}{
-		{4*mib + mib/4, []int{400}},      // within 10 %: not set again
-		{8 * mib, []int{400, 200}},       // the heap grew: less headroom in percent
-		{32 * mib, []int{400, 200, 100}}, // past the floor
-	} {
-		mu.Lock()
-		live = step.live
-		mu.Unlock()
-		waitFor(t, fmt.Sprintf("the percentage %v after a collection with %d MiB live", step.want, step.live/mib), func() bool {
-			goruntime.GC()
-			return slices.Equal(got(), step.want)
 		})
 	}
 }

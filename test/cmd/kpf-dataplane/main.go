@@ -26,6 +26,12 @@
 //
 // kubefwd is not measured (its module is not in the tools module).
 //
+// --gctrace runs kpf's agents with GODEBUG=gctrace=1 and adds a note per
+// measure and kpf path: the agent's garbage collections in it (forced
+// ones — the agent's memory release — apart), their stop-the-world
+// pauses and the MB allocated, for the uploads and the downloads apart
+// and for the round trips beside a stalled reader alone (gctrace.go).
+//
 // Usage (make dataplane builds bin/kpf and runs this):
 //
 //	go run ./test/cmd/kpf-dataplane --kpf bin/kpf [--bulk 64] [--rtts 2000] ...

@@ -38,11 +38,12 @@ type clientsKey struct {
 // started the agent) skips the WebSocket upgrade and dials SPDY.
 // listen binds the forwards' listeners.
 func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr string) (net.Listener, error)) *engineServer {
-	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Log: log}
+	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Quiet: 200 * time.Millisecond, MaxHold: 30 * time.Second, Log: log}
 	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
 	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false",
 		TunnelClosed: rel.tunnelClosed, ConnClosed: rel.schedule, TunnelsChanged: s.tunnelsChanged, Listen: listen}
 	s.e = engine.New(opts)
+	rel.Carried = s.e.Carried // before any forward starts: nothing closes before
 	return s
 }
 

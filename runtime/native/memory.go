@@ -20,43 +20,120 @@ import (
 // together), and at most once per Every. Closed connections count too: a
 // flood, or a spell of traffic, leaves its garbage while its tunnels stay
 // open, and CI's short soak ended with the agent at twice its baseline
-// RSS. Under steady traffic that is one forced GC per Every, a few
-// milliseconds of CPU each half minute.
+// RSS.
+//
+// A release never lands while bytes move, if it can help it: a forced GC
+// stops every connection's copies for its pauses and takes a core for its
+// marking (~6 ms on a 2-core machine), and it had landed inside a round
+// trip measurement, its p99 the run's worst. When it is due and Carried
+// changed in the Quiet before, it is held back by Quiet and checked again;
+// it runs once Carried stood still for Quiet, or once it was held back for
+// MaxHold (traffic that never pauses: the ordinary GCs that traffic brings
+// lower the heap goal meanwhile). So after a burst the release comes Quiet
+// to twice Quiet after its last byte, and under steady traffic at most
+// once per Every + MaxHold.
 type releaser struct {
 	Delay, Every time.Duration
-	Release      func() // debug.FreeOSMemory when nil
-	Log          hclog.Logger
+	// Carried is how many bytes the agent's connections carried so far
+	// (engine.Engine.Carried); nil: a release never waits for quiet.
+	Carried func() int64
+	// Quiet: how long Carried must stand still before a release runs;
+	// MaxHold: how long at most a due release is held back.
+	Quiet, MaxHold time.Duration
+	Release        func() // debug.FreeOSMemory when nil
+	Log            hclog.Logger
+
+	// The clock (nil: time.Now, time.AfterFunc); tests fake it.
+	now       func() time.Time
+	afterFunc func(time.Duration, func())
 
 	// pending: a release is scheduled. Every closed connection asks for
 	// one; while one is pending that costs one atomic load, no lock.
 	pending atomic.Bool
-	mu      sync.Mutex // guards last
+	mu      sync.Mutex // guards last, carried, dueAt and held
 	last    time.Time  // when the last release began
+	carried int64      // Carried() Quiet before the pending release's check
+	dueAt   time.Time  // when the pending release first came due
+	held    int        // how many times the pending release was held back
 }
 
 // tunnelClosed is engine.Options.TunnelClosed.
 func (r *releaser) tunnelClosed(int) { r.schedule() }
 
+func (r *releaser) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
+}
+
+func (r *releaser) after(d time.Duration, f func()) {
+	if r.afterFunc != nil {
+		r.afterFunc(d, f)
+		return
+	}
+	time.AfterFunc(d, f)
+}
+
 // schedule (engine.Options.ConnClosed, and tunnelClosed) schedules a
 // release unless one is pending: Delay from now, and no sooner than Every
-// after the last.
+// after the last. With Carried, it is read Quiet before the release is due
+// (sample), so that the release sees whether bytes moved in its last Quiet.
 func (r *releaser) schedule() {
 	if r.pending.Load() || !r.pending.CompareAndSwap(false, true) {
 		return
 	}
 	r.mu.Lock()
 	last := r.last
+	r.dueAt, r.held = time.Time{}, 0
 	r.mu.Unlock()
 	wait := r.Delay
-	if next := time.Until(last.Add(r.Every)); next > wait {
+	if next := last.Add(r.Every).Sub(r.clock()); next > wait {
 		wait = next
 	}
-	time.AfterFunc(wait, r.fire)
+	if !r.holds() {
+		r.after(wait, r.fire)
+		return
+	}
+	r.after(max(wait-r.Quiet, 0), r.sample)
 }
 
-func (r *releaser) fire() {
+// holds: a due release waits for quiet.
+func (r *releaser) holds() bool { return r.Carried != nil && r.Quiet > 0 }
+
+// sample reads Carried and fires Quiet later.
+func (r *releaser) sample() {
+	carried := r.Carried()
 	r.mu.Lock()
-	r.last = time.Now()
+	r.carried = carried
+	r.mu.Unlock()
+	r.after(r.Quiet, r.fire)
+}
+
+// fire runs a due release, or holds it back by Quiet while bytes move.
+func (r *releaser) fire() {
+	if r.holds() {
+		carried := r.Carried()
+		now := r.clock()
+		r.mu.Lock()
+		if r.dueAt.IsZero() {
+			r.dueAt = now
+		}
+		moved := carried != r.carried
+		r.carried = carried
+		hold := moved && now.Sub(r.dueAt) < r.MaxHold
+		if hold {
+			r.held++
+		}
+		r.mu.Unlock()
+		if hold {
+			r.after(r.Quiet, r.fire)
+			return
+		}
+	}
+	r.mu.Lock()
+	r.last = r.clock()
+	held := r.held
 	r.mu.Unlock()
 	r.pending.Store(false) // after last: the next schedule waits Every from it
 	release := r.Release
@@ -72,6 +149,7 @@ func (r *releaser) fire() {
 		r.Log.Info("memory released after tunnels or connections closed",
 			"heap_in_use_mb", mb(after.HeapInuse), "heap_before_mb", mb(before.HeapInuse),
 			"stacks_mb", mb(after.StackInuse), "returned_mb", mb(after.HeapReleased)-mb(before.HeapReleased),
-			"held_from_os_mb", mb(after.Sys-after.HeapReleased), "goroutines", goruntime.NumGoroutine())
+			"held_from_os_mb", mb(after.Sys-after.HeapReleased), "goroutines", goruntime.NumGoroutine(),
+			"held_back", held)
 	}
 }

@@ -100,3 +100,79 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	testwait.For(t, 5*time.Second, 5*time.Millisecond, what, cond)
 }
+
+// releaseClock is a fake clock for a releaser: timers fire when advance
+// passes them, in order, on the test's goroutine.
+type releaseClock struct {
+	now    time.Time
+	timers []releaseTimer
+}
+
+type releaseTimer struct {
+	at time.Time
+	f  func()
+}
+
+func (c *releaseClock) afterFunc(d time.Duration, f func()) {
+	c.timers = append(c.timers, releaseTimer{c.now.Add(d), f})
+}
+
+func (c *releaseClock) advance(d time.Duration) {
+	end := c.now.Add(d)
+	for {
+		i := slices.IndexFunc(c.timers, func(t releaseTimer) bool { return !t.at.After(end) })
+		if i < 0 {
+			break
+		}
+		t := c.timers[i]
+		c.timers = slices.Delete(c.timers, i, i+1)
+		c.now = t.at
+		t.f()
+	}
+	c.now = end
+}
+
+// TestReleaserHoldsBackWhileBytesMove: a due release waits while the
+// connections carry bytes, runs Quiet after the last one, and never waits
+// longer than MaxHold.
+func TestReleaserHoldsBackWhileBytesMove(t *testing.T) {
+	const (
+		delay   = time.Second
+		quiet   = 200 * time.Millisecond
+		maxHold = 5 * time.Second
+		tick    = 50 * time.Millisecond
+	)
+	for _, tt := range []struct {
+		name string
+		busy time.Duration // bytes move from the close on, for this long (-1: never stop)
+		want time.Duration // the release, after the close
+	}{
+		{"quiet: at Delay", 0, delay},
+		{"busy shorter than Delay: at Delay", delay / 2, delay},
+		{"busy past Delay: once quiet for Quiet", 2500 * time.Millisecond, 2500*time.Millisecond + quiet},
+		{"never quiet: at Delay + MaxHold", -1, delay + maxHold},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &releaseClock{now: time.Unix(1e9, 0)}
+			var carried int64
+			var at []time.Duration
+			start := clock.now
+			r := &releaser{Delay: delay, Every: 30 * time.Second, Quiet: quiet, MaxHold: maxHold,
+				Carried: func() int64 { return carried },
+				Release: func() { at = append(at, clock.now.Sub(start)) },
+				now:     func() time.Time { return clock.now }, afterFunc: clock.afterFunc}
+			r.schedule() // a connection closed
+			for elapsed := time.Duration(0); elapsed < 10*time.Second; elapsed += tick {
+				if tt.busy < 0 || elapsed < tt.busy {
+					carried += 32 << 10 // a chunk within this tick
+				}
+				clock.advance(tick)
+			}
+			// Carried is checked every Quiet: a release held back comes
+			// Quiet to twice Quiet after the last byte.
+			if len(at) != 1 || at[0] < tt.want || at[0] > tt.want+quiet {
+				t.Errorf("releases at %v after the close, want one at %s (within %s)", at, tt.want, quiet)
+			}
+		})
+	}
+}

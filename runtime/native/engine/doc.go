@@ -114,7 +114,9 @@
 //     forward's tunnel is open, and an idle forward reports HealthIdle
 //     with the time of its last check.
 //   - Status (atomic counters), health and a ring of recent events per
-//     forward, for `kpf status` and `kpf logs`.
+//     forward, for `kpf status` and `kpf logs`; Engine.Carried, the bytes
+//     of every connection both ways (the agent holds its forced GC back
+//     while it moves).
 //   - Panics: every goroutine that serves a connection, a dial, a stream
 //     creation or a forward's accept loop recovers a panic, logs it with
 //     its stack and fails only that connection (or that forward: it stops

@@ -130,6 +130,9 @@ type Engine struct {
 	opts  Options
 	log   hclog.Logger
 	reqID atomic.Uint64
+	// carried: bytes every connection of every forward carried, both
+	// ways (Carried).
+	carried atomic.Int64
 	// sample reads the clock for jump detection (tests replace it).
 	sample func() clockSample
 
@@ -365,6 +368,11 @@ func (e *Engine) podStarting(s *podSource, pod *corev1.Pod) {
 		}
 	}()
 }
+
+// Carried is how many bytes the engine's connections carried so far, to
+// the pods and from them: it only grows, by each chunk a connection
+// copies. The agent holds its memory release back while it moves.
+func (e *Engine) Carried() int64 { return e.carried.Load() }
 
 // OpenTunnels is how many tunnels are open now.
 func (e *Engine) OpenTunnels() int {

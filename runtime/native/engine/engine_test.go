@@ -92,6 +92,9 @@ func TestForwardReachesFirstReadyPodAndCountsBytes(t *testing.T) {
 	if s.Total != 1 || s.BytesIn != int64(len("web-a\nping\n")) || s.BytesOut != int64(len("ping\n")) || s.Pod != "web-a" {
 		t.Errorf("status %+v", s)
 	}
+	if got, want := env.e.Carried(), s.BytesIn+s.BytesOut; got != want {
+		t.Errorf("Carried() = %d, want %d (both ways)", got, want)
+	}
 	if !s.Listening {
 		t.Errorf("not listening")
 	}

@@ -88,6 +88,7 @@ func (f *Forward) startCopies(conn net.Conn, rec *replayReader, data httpstream.
 	c.down = newToClient(data, conn, func(n int) {
 		answered.Do(rec.answered)
 		f.bytesIn.Add(int64(n))
+		f.e.carried.Add(int64(n))
 		c.in.Add(int64(n))
 	}, f.catch, f.e.opts.StallTimeout)
 	go func() {
@@ -107,6 +108,14 @@ func (f *Forward) startCopies(conn net.Conn, rec *replayReader, data httpstream.
 // on its own.
 const upFrame = 32<<10 - 16
 
+// upBuffers holds copyToPod's buffers between connections: a new
+// connection took a new 32 KiB buffer, so a burst of short connections
+// (1,000 at once: 32 MiB) was garbage the GC had to run for.
+var upBuffers = sync.Pool{New: func() any {
+	b := make([]byte, upFrame)
+	return &b
+}}
+
 // copyToPod copies the client's bytes (after prefix) to the pod. On the
 // client's EOF it closes the data stream (the pod may still answer); on a
 // failure it closes c.localFailed.
@@ -124,8 +133,13 @@ func (f *Forward) copyToPod(c *copies, rec *replayReader, prefix []byte, data ht
 		src = io.MultiReader(bytes.NewReader(prefix), rec)
 	}
 	// Read in upFrame pieces (io.CopyBuffer; the struct hides a
-	// MultiReader's WriteTo, which would read in 32 KiB ones).
-	if _, err := io.CopyBuffer(countWriter{data, &f.bytesOut, &c.out}, struct{ io.Reader }{src}, make([]byte, upFrame)); err != nil {
+	// MultiReader's WriteTo, which would read in 32 KiB ones), into a
+	// buffer this copy owns until it returns: every write of it to the
+	// stream is done with it when it returns (spdystream's framer writes
+	// the frame before WriteData returns).
+	buf := upBuffers.Get().(*[]byte)
+	defer upBuffers.Put(buf)
+	if _, err := io.CopyBuffer(countWriter{data, &f.bytesOut, &c.out, &f.e.carried}, struct{ io.Reader }{src}, *buf); err != nil {
 		return
 	}
 	eof = true
@@ -235,13 +249,14 @@ func (f *Forward) closed(conn net.Conn, pod string, c *copies, msg string, repla
 
 // countWriter counts bytes written into two counters.
 type countWriter struct {
-	w          io.Writer
-	total, own *atomic.Int64
+	w                  io.Writer
+	total, own, engine *atomic.Int64
 }
 
 func (c countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.total.Add(int64(n))
 	c.own.Add(int64(n))
+	c.engine.Add(int64(n))
 	return n, err
 }

@@ -26,6 +26,12 @@
 //
 // kubefwd is not measured (its module is not in the tools module).
 //
+// --gctrace runs kpf's agents with GODEBUG=gctrace=1 and adds a note per
+// measure and kpf path: the agent's garbage collections in it (forced
+// ones — the agent's memory release — apart), their stop-the-world
+// pauses and the MB allocated, for the uploads and the downloads apart
+// and for the round trips beside a stalled reader alone (gctrace.go).
+//
 // Usage (make dataplane builds bin/kpf and runs this):
 //
 //	go run ./test/cmd/kpf-dataplane --kpf bin/kpf [--bulk 64] [--rtts 2000] ...
@@ -77,6 +83,7 @@ type options struct {
 	out       string
 	logLevel  string
 	namespace string
+	gctrace   bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -95,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
 	fs.StringVar(&o.namespace, "namespace", "dataplane", "namespace of the echo pod")
+	fs.BoolVar(&o.gctrace, "gctrace", false, "run kpf's agents with GODEBUG=gctrace=1 and note, per measure, the garbage collections in them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -141,6 +149,28 @@ type path struct {
 	stop       func()
 	bulkBytes  int64
 	bulkTicks  int64
+	gcOut      string // the agent's output file, with --gctrace (kpf paths)
+	// parts: parts of the measure running now, each with the agent's
+	// output file's size when it began and ended (with --gctrace).
+	parts []part
+}
+
+// part is a named part of a measure, between two sizes of the agent's
+// output file.
+type part struct {
+	name     string
+	from, to int64
+}
+
+// mark begins part name of the measure running now; the func it returns
+// ends it.
+func (p *path) mark(name string) func() {
+	if p.gcOut == "" {
+		return func() {}
+	}
+	p.parts = append(p.parts, part{name: name, from: p.gcOffset(), to: -1})
+	i := len(p.parts) - 1
+	return func() { p.parts[i].to = p.gcOffset() }
 }
 
 type run struct {
@@ -244,13 +274,28 @@ func (r *run) main(ctx context.Context) (err error) {
 		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
-	for _, m := range []func(context.Context, *path) error{r.bulk, r.roundTrips, r.newConns, r.burstConns, r.rss, r.stalled} {
+	for _, m := range []struct {
+		name string
+		run  func(context.Context, *path) error
+	}{
+		{"bulk", r.bulk}, {"round trips", r.roundTrips}, {"new connections", r.newConns},
+		{"at once", r.burstConns}, {"held open", r.rss}, {"beside a stalled reader", r.stalled},
+	} {
 		for _, p := range r.paths {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := m(ctx, p); err != nil {
+			from := p.gcOffset()
+			p.parts = nil
+			if err := m.run(ctx, p); err != nil {
 				return fmt.Errorf("%s: %w", p.title, err)
+			}
+			if p.gcOut != "" {
+				note := fmt.Sprintf("%s, %s: %s", p.title, m.name, p.gcSince(from, -1))
+				for _, pt := range p.parts {
+					note += fmt.Sprintf("; %s: %s", pt.name, p.gcSince(pt.from, pt.to))
+				}
+				r.notes = append(r.notes, note)
 			}
 		}
 	}
@@ -368,6 +413,12 @@ forward "echo" {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"KUBECONFIG=" + r.c.Kubeconfig, "KPF_STATE_DIR=" + st, "NO_COLOR=1",
 	}, extraEnv...)
+	if r.opts.gctrace {
+		// The Go runtime of kpf apply, the supervisor and the serving
+		// agent prints a line per collection to stderr; the latter two's
+		// reaches logs/agent.out.
+		env = append(env, "GODEBUG=gctrace=1")
+	}
 	kpf := func(ctx context.Context, args ...string) error {
 		cmd := exec.CommandContext(ctx, p.bin, append([]string{"-C", ws}, args...)...)
 		cmd.Env = env
@@ -406,6 +457,9 @@ forward "echo" {
 	if p.pid == 0 {
 		p.stop()
 		return nil, errors.New("no agent runs after kpf apply")
+	}
+	if r.opts.gctrace {
+		p.gcOut = filepath.Join(dir, "logs", "agent.out")
 	}
 	return p, nil
 }
@@ -485,6 +539,7 @@ func roundTrip(c net.Conn, br *bufio.Reader, closeAfter bool) (time.Duration, er
 func (r *run) bulk(ctx context.Context, p *path) error {
 	size := int64(r.opts.bulkMiB) << 20
 	for _, dir := range []string{"up", "down"} {
+		end := p.mark(fmt.Sprintf("%s (%d MiB)", dir, 3*r.opts.bulkMiB))
 		var figs []string
 		for _, streams := range []int{1, 8} {
 			per := size / 4
@@ -517,6 +572,7 @@ func (r *run) bulk(ctx context.Context, p *path) error {
 			col = columns[1]
 		}
 		p.figs[col] = strings.Join(figs, " / ")
+		end()
 		r.log.Info("measured", "path", p.title, "what", col, "figure", p.figs[col])
 	}
 	return nil
@@ -740,6 +796,7 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 	br := bufio.NewReader(c)
 	n := max(r.opts.rtts/4, 50)
 	ds := make([]time.Duration, 0, n)
+	defer p.mark("while the round trips ran")()
 	for range n {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		d, err := roundTrip(c, br, false)

@@ -84,6 +84,9 @@ type app struct {
 	// passSignals: kpf run's child runs; SIGINT and SIGTERM go to it, not
 	// to kpf's own interrupt handling.
 	passSignals atomic.Bool
+	// stopInterrupt ends the interrupt handling setup started; nil when
+	// the command has none (noInterrupt).
+	stopInterrupt func()
 
 	cpuFile  *os.File
 	pprofSrv *http.Server
@@ -99,6 +102,13 @@ func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.c
 // errReported means the error was already shown to the user.
 var errReported = errors.New("reported")
 
+// noInterrupt is the annotation of a command that never waits on anything
+// (`kpf version`): it runs without kpf's interrupt handling, so SIGINT ends
+// it as it ends any program. Handling signals starts os/signal's receiver,
+// on a thread of its own, which was ~0.7 ms of `kpf version`'s ~20 ms on a
+// 2-core machine (issue 20 point 11, docs/performance.md).
+const noInterrupt = "kpf.noInterrupt"
+
 func run(ctx context.Context, args []string, io streams, getenv func(string) string) int {
 	return runAs(ctx, "kpf", args, io, getenv)
 }
@@ -112,9 +122,11 @@ func runAs(ctx context.Context, argv0 string, args []string, io streams, getenv 
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
-
-	ctx, stop := interruptContext(ctx, io.Err, &a.passSignals)
-	defer stop()
+	defer func() {
+		if a.stopInterrupt != nil {
+			a.stopInterrupt()
+		}
+	}()
 
 	err := root.ExecuteContext(ctx)
 	if perr := a.teardownProfiles(); perr != nil && err == nil {
@@ -244,6 +256,11 @@ var buildTagCommands []func(*app) *cobra.Command
 
 // setup runs before every command: logging and profiling.
 func (a *app) setup(cmd *cobra.Command, _ []string) error {
+	if cmd.Annotations[noInterrupt] == "" {
+		ctx, stop := interruptContext(cmd.Context(), a.io.Err, &a.passSignals)
+		cmd.SetContext(ctx)
+		a.stopInterrupt = stop
+	}
 	level := hclog.LevelFromString(a.opts.LogLevel)
 	if level == hclog.NoLevel {
 		return fmt.Errorf("unknown --log-level %q (want trace, debug, info, warn, error or off)", a.opts.LogLevel)

@@ -84,6 +84,9 @@ type app struct {
 	// passSignals: kpf run's child runs; SIGINT and SIGTERM go to it, not
 	// to kpf's own interrupt handling.
 	passSignals atomic.Bool
+	// stopInterrupt ends the interrupt handling setup started; nil when
+	// the command has none (noInterrupt).
+	stopInterrupt func()
 
 	cpuFile  *os.File
 	pprofSrv *http.Server
@@ -99,6 +102,13 @@ func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.c
 // errReported means the error was already shown to the user.
 var errReported = errors.New("reported")
 
+// noInterrupt is the annotation of a command that never waits on anything
+// (`kpf version`): it runs without kpf's interrupt handling, so SIGINT ends
+// it as it ends any program. Handling signals starts os/signal's receiver,
+// on a thread of its own, which was ~0.7 ms of `kpf version`'s ~20 ms on a
+// 2-core machine (issue 20 point 11, docs/performance.md).
+const noInterrupt = "kpf.noInterrupt"
+
 func run(ctx context.Context, args []string, io streams, getenv func(string) string) int {
 	return runAs(ctx, "kpf", args, io, getenv)
 }
@@ -107,14 +117,16 @@ func run(ctx context.Context, args []string, io streams, getenv func(string) str
 // kubectl-kpf, a kubectl plugin (`kubectl kpf ...`; krew installs it so).
 func runAs(ctx context.Context, argv0 string, args []string, io streams, getenv func(string) string) int {
 	a := &app{io: io, getenv: getenv, scrub: redact.New(), plugin: isPluginName(argv0)}
-	root := a.rootCommand()
+	root := a.rootCommandFor(args)
 	root.SetArgs(args)
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
-
-	ctx, stop := interruptContext(ctx, io.Err, &a.passSignals)
-	defer stop()
+	defer func() {
+		if a.stopInterrupt != nil {
+			a.stopInterrupt()
+		}
+	}()
 
 	err := root.ExecuteContext(ctx)
 	if perr := a.teardownProfiles(); perr != nil && err == nil {
@@ -172,7 +184,70 @@ func interruptContext(parent context.Context, errw io.Writer, pass *atomic.Bool)
 	}
 }
 
+// commands are kpf's commands by name, in the order the tree adds them
+// (rootCommand). A command that only some builds have is in
+// buildTagCommands.
+var commands = []struct {
+	name  string
+	build func(*app) *cobra.Command
+}{
+	{"plan", (*app).planCommand},
+	{"apply", (*app).applyCommand},
+	{"status", (*app).statusCommand},
+	{"destroy", (*app).destroyCommand},
+	{"logs", (*app).logsCommand},
+	{"validate", (*app).validateCommand},
+	{"fmt", (*app).fmtCommand},
+	{"init", (*app).initCommand},
+	{"open", (*app).openCommand},
+	{"output", (*app).outputCommand},
+	{"env", (*app).envCommand},
+	{"run", (*app).runCommand},
+	{"version", (*app).versionCommand},
+	{"completion", (*app).completionCommand},
+	{"agent", (*app).agentCommand},
+	{"kubectl-log-filter", (*app).logFilterCommand},
+	{"hosts", (*app).hostsCommand},
+}
+
+// rootCommandFor is the command tree a run with args needs: when args
+// start with the name of one of kpf's commands and ask for no help, the
+// root and that command alone, whose own flags, output and errors do not
+// depend on its siblings; otherwise (flags first, help, completion's
+// __complete, an unknown or mistyped command) the whole tree of
+// rootCommand. Building every command and its flags was ~0.3 ms of each
+// start (issue 20 point 11).
+func (a *app) rootCommandFor(args []string) *cobra.Command {
+	if len(args) == 0 {
+		return a.rootCommand()
+	}
+	for _, arg := range args {
+		if arg == "-h" || arg == "--help" {
+			return a.rootCommand()
+		}
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return a.newRoot(c.build(a))
+		}
+	}
+	return a.rootCommand()
+}
+
+// rootCommand is the whole command tree: kpf and every command.
 func (a *app) rootCommand() *cobra.Command {
+	cmds := make([]*cobra.Command, 0, len(commands)+len(buildTagCommands))
+	for _, c := range commands {
+		cmds = append(cmds, c.build(a))
+	}
+	for _, c := range buildTagCommands {
+		cmds = append(cmds, c(a))
+	}
+	return a.newRoot(cmds...)
+}
+
+// newRoot is the kpf command, its global flags and cmds under it.
+func (a *app) newRoot(cmds ...*cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "kpf",
 		Short: "Keep Kubernetes port-forwards alive, declared in HCL",
@@ -208,28 +283,7 @@ repository (kpf.hcl, *.kpf.hcl, and personal *.override.kpf.hcl).
 	f.StringVar(&a.opts.PprofAddr, "pprof", "", "serve net/http/pprof on `addr` (\":6060\" is 127.0.0.1:6060; loopback only unless --pprof-any-address)")
 	f.BoolVar(&a.opts.PprofAnyAddr, "pprof-any-address", false, "allow --pprof on an address that is not loopback (anyone who reaches it can profile kpf)")
 
-	root.AddCommand(
-		a.planCommand(),
-		a.applyCommand(),
-		a.statusCommand(),
-		a.destroyCommand(),
-		a.logsCommand(),
-		a.validateCommand(),
-		a.fmtCommand(),
-		a.initCommand(),
-		a.openCommand(),
-		a.outputCommand(),
-		a.envCommand(),
-		a.runCommand(),
-		a.versionCommand(),
-		a.completionCommand(),
-		a.agentCommand(),
-		a.logFilterCommand(),
-		a.hostsCommand(),
-	)
-	for _, c := range buildTagCommands {
-		root.AddCommand(c(a))
-	}
+	root.AddCommand(cmds...)
 	a.registerCompletions(root)
 	if a.plugin {
 		asPlugin(root)
@@ -244,6 +298,11 @@ var buildTagCommands []func(*app) *cobra.Command
 
 // setup runs before every command: logging and profiling.
 func (a *app) setup(cmd *cobra.Command, _ []string) error {
+	if cmd.Annotations[noInterrupt] == "" {
+		ctx, stop := interruptContext(cmd.Context(), a.io.Err, &a.passSignals)
+		cmd.SetContext(ctx)
+		a.stopInterrupt = stop
+	}
 	level := hclog.LevelFromString(a.opts.LogLevel)
 	if level == hclog.NoLevel {
 		return fmt.Errorf("unknown --log-level %q (want trace, debug, info, warn, error or off)", a.opts.LogLevel)

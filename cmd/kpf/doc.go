@@ -57,6 +57,12 @@
 // changes what a command shows: spec.Load takes a prefetched parse only
 // for the bytes it read itself, and the preloaded kubeconfig only while
 // its files are unchanged, its errors shown where they were before.
+// A command line that starts with a command's name builds that command
+// alone under the root (rootCommandFor; help, __complete and the rest get
+// the whole tree), and interrupt handling (interruptContext: a first
+// SIGINT or SIGTERM cancels the command's context, a second exits) starts
+// in setup for every command but those annotated noInterrupt (`kpf
+// version`), since os/signal's receiver starts threads of its own.
 //
 // It may import every kpf package; no kpf package imports it.
 package main

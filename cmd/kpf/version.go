@@ -138,7 +138,8 @@ date, as stamped by the release build or, for 'go install' and 'go build',
 as recorded in the binary's Go build information.`,
 		Example: `  kpf version
   kpf version --json`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{noInterrupt: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b := currentBuild()
 			if !asJSON {

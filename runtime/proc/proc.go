@@ -8,8 +8,19 @@ import (
 )
 
 // ErrUnsupported is returned on operating systems where kpf cannot read a
-// process's identity.
-var ErrUnsupported = fmt.Errorf("process identity is not supported on this OS: %w", errors.ErrUnsupported)
+// process's identity. It wraps errors.ErrUnsupported.
+var ErrUnsupported error = unsupportedError{}
+
+// unsupportedError is ErrUnsupported: a value of its own rather than
+// fmt.Errorf's, which every kpf command paid for at start-up (issue 20
+// point 11).
+type unsupportedError struct{}
+
+func (unsupportedError) Error() string {
+	return "process identity is not supported on this OS: " + errors.ErrUnsupported.Error()
+}
+
+func (unsupportedError) Unwrap() error { return errors.ErrUnsupported }
 
 // ErrGone means the handle no longer names a live process kpf started: the
 // process exited, is a zombie, or its pid now belongs to another process.

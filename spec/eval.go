@@ -21,7 +21,7 @@ import (
 // Computed on first use: only a spec that calls an unknown function needs it.
 var stdFunctionNames = sync.OnceValue(func() []string {
 	names := []string{"env"}
-	for n := range stdFunctions() {
+	for n := range stdFunctions {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -33,66 +33,61 @@ func stdFunction(name string, lookup func(string) string) (function.Function, bo
 	if name == "env" {
 		return envFunc(lookup), true
 	}
-	f, ok := stdFunctions()[name]
+	f, ok := stdFunctions[name]
 	return f, ok
 }
 
-// stdFunctions are the functions of go-cty's standard library a spec may
-// call, by name. Built on first use, not at start-up: most commands
-// evaluate no function call (issue 20 point 11).
-var stdFunctions = sync.OnceValue(func() map[string]function.Function {
-	return map[string]function.Function{
-		"abs":        stdlib.AbsoluteFunc,
-		"ceil":       stdlib.CeilFunc,
-		"chomp":      stdlib.ChompFunc,
-		"coalesce":   stdlib.CoalesceFunc,
-		"compact":    stdlib.CompactFunc,
-		"concat":     stdlib.ConcatFunc,
-		"contains":   stdlib.ContainsFunc,
-		"distinct":   stdlib.DistinctFunc,
-		"element":    stdlib.ElementFunc,
-		"flatten":    stdlib.FlattenFunc,
-		"floor":      stdlib.FloorFunc,
-		"format":     stdlib.FormatFunc,
-		"formatlist": stdlib.FormatListFunc,
-		"indent":     stdlib.IndentFunc,
-		"join":       stdlib.JoinFunc,
-		"jsondecode": stdlib.JSONDecodeFunc,
-		"jsonencode": stdlib.JSONEncodeFunc,
-		"keys":       stdlib.KeysFunc,
-		"length":     stdlib.LengthFunc,
-		"lookup":     stdlib.LookupFunc,
-		"lower":      stdlib.LowerFunc,
-		"max":        stdlib.MaxFunc,
-		"merge":      stdlib.MergeFunc,
-		"min":        stdlib.MinFunc,
-		"parseint":   stdlib.ParseIntFunc,
-		"range":      stdlib.RangeFunc,
-		"regex":      stdlib.RegexFunc,
-		"regexall":   stdlib.RegexAllFunc,
-		"replace":    stdlib.ReplaceFunc,
-		"reverse":    stdlib.ReverseListFunc,
-		"slice":      stdlib.SliceFunc,
-		"sort":       stdlib.SortFunc,
-		"split":      stdlib.SplitFunc,
-		"strlen":     stdlib.StrlenFunc,
-		"substr":     stdlib.SubstrFunc,
-		"title":      stdlib.TitleFunc,
-		"tobool":     stdlib.MakeToFunc(cty.Bool),
-		"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
-		"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
-		"tonumber":   stdlib.MakeToFunc(cty.Number),
-		"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
-		"tostring":   stdlib.MakeToFunc(cty.String),
-		"trim":       stdlib.TrimFunc,
-		"trimprefix": stdlib.TrimPrefixFunc,
-		"trimspace":  stdlib.TrimSpaceFunc,
-		"trimsuffix": stdlib.TrimSuffixFunc,
-		"upper":      stdlib.UpperFunc,
-		"values":     stdlib.ValuesFunc,
-		"zipmap":     stdlib.ZipmapFunc,
-	}
-})
+var stdFunctions = map[string]function.Function{
+	"abs":        stdlib.AbsoluteFunc,
+	"ceil":       stdlib.CeilFunc,
+	"chomp":      stdlib.ChompFunc,
+	"coalesce":   stdlib.CoalesceFunc,
+	"compact":    stdlib.CompactFunc,
+	"concat":     stdlib.ConcatFunc,
+	"contains":   stdlib.ContainsFunc,
+	"distinct":   stdlib.DistinctFunc,
+	"element":    stdlib.ElementFunc,
+	"flatten":    stdlib.FlattenFunc,
+	"floor":      stdlib.FloorFunc,
+	"format":     stdlib.FormatFunc,
+	"formatlist": stdlib.FormatListFunc,
+	"indent":     stdlib.IndentFunc,
+	"join":       stdlib.JoinFunc,
+	"jsondecode": stdlib.JSONDecodeFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
+	"keys":       stdlib.KeysFunc,
+	"length":     stdlib.LengthFunc,
+	"lookup":     stdlib.LookupFunc,
+	"lower":      stdlib.LowerFunc,
+	"max":        stdlib.MaxFunc,
+	"merge":      stdlib.MergeFunc,
+	"min":        stdlib.MinFunc,
+	"parseint":   stdlib.ParseIntFunc,
+	"range":      stdlib.RangeFunc,
+	"regex":      stdlib.RegexFunc,
+	"regexall":   stdlib.RegexAllFunc,
+	"replace":    stdlib.ReplaceFunc,
+	"reverse":    stdlib.ReverseListFunc,
+	"slice":      stdlib.SliceFunc,
+	"sort":       stdlib.SortFunc,
+	"split":      stdlib.SplitFunc,
+	"strlen":     stdlib.StrlenFunc,
+	"substr":     stdlib.SubstrFunc,
+	"title":      stdlib.TitleFunc,
+	"tobool":     stdlib.MakeToFunc(cty.Bool),
+	"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+	"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	"tonumber":   stdlib.MakeToFunc(cty.Number),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tostring":   stdlib.MakeToFunc(cty.String),
+	"trim":       stdlib.TrimFunc,
+	"trimprefix": stdlib.TrimPrefixFunc,
+	"trimspace":  stdlib.TrimSpaceFunc,
+	"trimsuffix": stdlib.TrimSuffixFunc,
+	"upper":      stdlib.UpperFunc,
+	"values":     stdlib.ValuesFunc,
+	"zipmap":     stdlib.ZipmapFunc,
+}
 
 func envFunc(lookup func(string) string) function.Function {
 	return function.New(&function.Spec{

@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,29 +47,6 @@ func TestInterruptHandling(t *testing.T) {
 				t.Errorf("interrupt handling: %v (stop set: %v), want %v", handled, a.stopInterrupt != nil, want)
 			}
 		})
-	}
-}
-
-// TestInterruptCancels: the interrupt handling setup starts cancels the
-// command's context on SIGINT.
-func TestInterruptCancels(t *testing.T) {
-	a := newTestApp()
-	cmd, _, err := a.rootCommand().Find([]string{"plan"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.SetContext(context.Background())
-	if err := a.setup(cmd, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer a.stopInterrupt()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-cmd.Context().Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("SIGINT did not cancel the command's context within 10 s")
 	}
 }
 

@@ -25,6 +25,11 @@
 // its CPU per GiB carried in the bulk measures.
 //
 // kubefwd is not measured (its module is not in the tools module).
+// --kubectl picks the kubectl binary (default: the one on PATH); the note
+// under the table names its version. A kubectl built from the modules kpf
+// uses (`go build k8s.io/kubernetes/cmd/kubectl` in test/tools) runs the
+// same client-go and Go as kpf, so what differs between the two is kpf's
+// own code.
 //
 // --gctrace runs kpf's agents with GODEBUG=gctrace=1 and adds a note per
 // measure and kpf path: the agent's garbage collections in it (forced
@@ -44,6 +49,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,6 +90,7 @@ type options struct {
 	logLevel  string
 	namespace string
 	gctrace   bool
+	kubectl   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -102,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
 	fs.StringVar(&o.namespace, "namespace", "dataplane", "namespace of the echo pod")
+	fs.StringVar(&o.kubectl, "kubectl", "kubectl", "the kubectl binary of the kubectl paths (e.g. one built from the k8s.io modules kpf uses: same Go, same client-go)")
 	fs.BoolVar(&o.gctrace, "gctrace", false, "run kpf's agents with GODEBUG=gctrace=1 and note, per measure, the garbage collections in them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -270,8 +278,8 @@ func (r *run) main(ctx context.Context) (err error) {
 		r.paths = append(r.paths, p)
 		r.log.Info("path ready", "path", p.title, "addr", p.addr, "pid", p.pid)
 	}
-	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB. kubefwd: not measured (not in the tools module).",
-		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB))
+	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB. kubectl: %s. kubefwd: not measured (not in the tools module).",
+		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, kubectlVersion(ctx, r.opts.kubectl)))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
 	for _, m := range []struct {
@@ -341,7 +349,7 @@ func (r *run) open(ctx context.Context, key string) (*path, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command("kubectl", "--kubeconfig", r.c.Kubeconfig, "--context", r.c.Context, "-n", r.opts.namespace,
+		cmd := exec.Command(r.opts.kubectl, "--kubeconfig", r.c.Kubeconfig, "--context", r.c.Context, "-n", r.opts.namespace,
 			"port-forward", "--address", "127.0.0.1", "pod/"+r.pod, fmt.Sprintf("%d:8080", port))
 		cmd.Env = append(os.Environ(), "KUBECTL_PORT_FORWARD_WEBSOCKETS="+ws)
 		var out syncBuffer
@@ -918,4 +926,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// kubectlVersion names the kubectl binary the kubectl paths run: its path,
+// its version and the Go that built it (kubectl version --client), or why
+// they could not be read.
+func kubectlVersion(ctx context.Context, bin string) string {
+	out, err := exec.CommandContext(ctx, bin, "version", "--client", "-o", "json").Output()
+	if err != nil {
+		return fmt.Sprintf("%s (version unknown: %v)", bin, err)
+	}
+	var v struct {
+		ClientVersion struct {
+			GitVersion string `json:"gitVersion"`
+			GoVersion  string `json:"goVersion"`
+		} `json:"clientVersion"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		return fmt.Sprintf("%s (version unknown: %v)", bin, err)
+	}
+	return fmt.Sprintf("%s %s, built with %s", bin, v.ClientVersion.GitVersion, v.ClientVersion.GoVersion)
 }

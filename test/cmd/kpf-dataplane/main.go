@@ -278,8 +278,12 @@ func (r *run) main(ctx context.Context) (err error) {
 		r.paths = append(r.paths, p)
 		r.log.Info("path ready", "path", p.title, "addr", p.addr, "pid", p.pid)
 	}
-	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB. kubectl: %s. kubefwd: not measured (not in the tools module).",
-		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, kubectlVersion(ctx, r.opts.kubectl)))
+	kubectl := "" // named only when a kubectl path runs
+	if slices.ContainsFunc(r.paths, func(p *path) bool { return strings.HasPrefix(p.key, "kubectl-") }) {
+		kubectl = " kubectl: " + kubectlVersion(ctx, r.opts.kubectl) + "."
+	}
+	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB.%s kubefwd: not measured (not in the tools module).",
+		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, kubectl))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
 	for _, m := range []struct {

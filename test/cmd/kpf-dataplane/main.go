@@ -91,6 +91,7 @@ type options struct {
 	namespace string
 	gctrace   bool
 	kubectl   string
+	measures  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -110,12 +111,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
 	fs.StringVar(&o.namespace, "namespace", "dataplane", "namespace of the echo pod")
 	fs.StringVar(&o.kubectl, "kubectl", "kubectl", "the kubectl binary of the kubectl paths (e.g. one built from the k8s.io modules kpf uses: same Go, same client-go)")
+	fs.StringVar(&o.measures, "measures", strings.Join(measureNames, ","), "measures to run, comma-separated")
 	fs.BoolVar(&o.gctrace, "gctrace", false, "run kpf's agents with GODEBUG=gctrace=1 and note, per measure, the garbage collections in them")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	for _, m := range strings.Split(o.measures, ",") {
+		if !slices.Contains(measureNames, strings.TrimSpace(m)) {
+			err := fmt.Errorf("unknown measure %q (measures: %s)", m, strings.Join(measureNames, ", "))
+			fmt.Fprintln(stderr, err)
+			return o, err
+		}
+	}
 	return o, nil
 }
+
+// measureNames are the measures, in the order they run.
+var measureNames = []string{"bulk", "round-trips", "new-connections", "at-once", "held-open", "stalled-reader"}
 
 func main() {
 	os.Exit(realMain(os.Args[1:], os.Stdout, os.Stderr))
@@ -286,13 +298,19 @@ func (r *run) main(ctx context.Context) (err error) {
 		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, kubectl))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
-	for _, m := range []struct {
-		name string
-		run  func(context.Context, *path) error
-	}{
-		{"bulk", r.bulk}, {"round trips", r.roundTrips}, {"new connections", r.newConns},
-		{"at once", r.burstConns}, {"held open", r.rss}, {"beside a stalled reader", r.stalled},
-	} {
+	measures := map[string]func(context.Context, *path) error{
+		"bulk": r.bulk, "round-trips": r.roundTrips, "new-connections": r.newConns,
+		"at-once": r.burstConns, "held-open": r.rss, "stalled-reader": r.stalled,
+	}
+	chosen := strings.Split(r.opts.measures, ",")
+	for _, name := range measureNames {
+		if !slices.ContainsFunc(chosen, func(c string) bool { return strings.TrimSpace(c) == name }) {
+			continue
+		}
+		m := struct {
+			name string
+			run  func(context.Context, *path) error
+		}{strings.ReplaceAll(name, "-", " "), measures[name]}
 		for _, p := range r.paths {
 			if err := ctx.Err(); err != nil {
 				return err

@@ -75,7 +75,12 @@
 //     Each connection therefore takes the pod's bytes off the tunnel at
 //     once (toClient): what the client's socket takes without waiting (one
 //     non-blocking write, on Unix) is written by the goroutine that read
-//     it, and the rest goes into a queue of its own (the frames themselves,
+//     it — on a tunnel the engine dialed, the tunnel's own read loop:
+//     frameConn takes the data frames of a connection's stream off the
+//     tunnel itself (claims.go; no allocation and no hand-off between
+//     goroutines per frame, where spdystream has two), and passes every
+//     other frame, and the stream's end, to spdystream — and the rest goes
+//     into a queue of its own (the frames themselves,
 //     so an idle connection, or one whose client keeps up, holds none),
 //     bounded at 64 KiB plus one frame, that a goroutine of its own writes
 //     to the client. Past the bound the connection waits for its client

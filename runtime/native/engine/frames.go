@@ -30,17 +30,28 @@ import (
 // its lock) and each frame whole, so nothing is ever held past the end of
 // a frame; should the bytes ever not parse as frames, it passes every
 // Write through from then on.
+//
+// Its read side (claims.go) takes the data of the streams local
+// connections claimed off the tunnel itself.
 type frameConn struct {
 	net.Conn
 	mu      sync.Mutex
 	buf     []byte
 	need    int  // bytes still to come of the frame in buf (-1: its header is not whole yet)
 	through bool // lost track of the frames: pass writes through
+
+	r      readSide
+	smu    sync.Mutex
+	claims claimed
 }
 
 const spdyHeaderLen = 8
 
-func newFrameConn(c net.Conn) *frameConn { return &frameConn{Conn: c, need: -1} }
+func newFrameConn(c net.Conn) *frameConn {
+	fc := &frameConn{Conn: c, need: -1}
+	fc.r.rd = bufio.NewReader(c)
+	return fc
+}
 
 func (c *frameConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -50,7 +61,7 @@ func (c *frameConn) Write(p []byte) (int, error) {
 	}
 	if c.need < 0 { // the header
 		if len(c.buf)+len(p) > spdyHeaderLen {
-			return c.lose(p)
+			return c.loseWrites(p)
 		}
 		c.buf = append(c.buf, p...)
 		if len(c.buf) < spdyHeaderLen {
@@ -59,7 +70,7 @@ func (c *frameConn) Write(p []byte) (int, error) {
 		c.need = int(uint32(c.buf[5])<<16 | uint32(c.buf[6])<<8 | uint32(c.buf[7]))
 	} else {
 		if len(p) > c.need {
-			return c.lose(p)
+			return c.loseWrites(p)
 		}
 		c.buf = append(c.buf, p...)
 		c.need -= len(p)
@@ -68,6 +79,7 @@ func (c *frameConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	// The frame is whole.
+	c.sawWrite(c.buf)
 	_, err := c.Conn.Write(c.buf)
 	if cap(c.buf) > 64<<10 {
 		c.buf = nil // a rare big frame: do not keep its buffer
@@ -79,9 +91,12 @@ func (c *frameConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// lose writes what is held and p, and passes every later Write through.
-func (c *frameConn) lose(p []byte) (int, error) {
+// loseWrites writes what is held and p, and passes every later Write through.
+func (c *frameConn) loseWrites(p []byte) (int, error) {
 	c.through = true
+	c.smu.Lock()
+	c.claims.lost = true // the streams kpf opens can no longer be followed: no new claims
+	c.smu.Unlock()
 	if len(c.buf) > 0 {
 		held := c.buf
 		c.buf = nil
@@ -128,8 +143,12 @@ func (d *wsDialer) Dial(protocols ...string) (httpstream.Connection, string, err
 	}
 	protocol := strings.TrimPrefix(conn.Subprotocol(), constants.WebsocketsSPDYTunnelingPrefix)
 	tc := portforward.NewTunnelingConnection("client", conn)
-	sc, err := streamspdy.NewClientConnectionWithPings(newFrameConn(tc), portforward.PingPeriod)
-	return sc, protocol, err
+	fc := newFrameConn(tc)
+	sc, err := streamspdy.NewClientConnectionWithPings(fc, portforward.PingPeriod)
+	if err != nil {
+		return nil, "", err
+	}
+	return claimConn{Connection: sc, fc: fc}, protocol, nil
 }
 
 // framedSPDY is k8s.io/streaming's SPDY round tripper with the upgraded
@@ -184,7 +203,12 @@ func (rt *framedSPDY) NewConnection(resp *http.Response) (httpstream.Connection,
 		}
 		return rt.SpdyRoundTripper.NewConnection(resp) // only its refusal: it never reaches its own connection
 	}
-	return streamspdy.NewClientConnectionWithPings(newFrameConn(rt.conn), rt.pingPeriod)
+	fc := newFrameConn(rt.conn)
+	sc, err := streamspdy.NewClientConnectionWithPings(fc, rt.pingPeriod)
+	if err != nil {
+		return nil, err
+	}
+	return claimConn{Connection: sc, fc: fc}, nil
 }
 
 // prefixConn reads prefix before the connection.

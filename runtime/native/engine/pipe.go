@@ -33,12 +33,13 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 	defer t.conn.RemoveStreams(errStream, data) // both are torn down below
 	f.event(Event{Kind: EventConnOpened, Pod: pod, Message: conn.RemoteAddr().String()})
 	errMsg := f.readErrorStream(errStream)
-	c := f.startCopies(conn, rec, data)
+	c := f.startCopies(conn, rec, t.conn, data)
 	h := halfClose{f: f}
 	defer h.end()
 	f.await(c, &h)
 	// Reset before waiting on the error stream: unread data would block it.
 	_ = data.Reset()
+	unclaim(t.conn, data)
 	replayable := rec.hold(conn, c.in.Load() == 0 && f.ctx.Err() == nil, c.localDone)
 	<-c.remoteDone
 	c.down.readerDone()
@@ -80,8 +81,9 @@ type copies struct {
 // tunnel at once, whatever the client does (toClient): a client that
 // stops reading is reset rather than let it stall the tunnel's other
 // connections. What the client sent to a pod that refused it (rec.kept)
-// is sent first.
-func (f *Forward) startCopies(conn net.Conn, rec *replayReader, data httpstream.Stream) *copies {
+// is sent first. When the tunnel can (claimConn), it hands the data
+// stream's frames to the copy from the pod itself (toClient.claim).
+func (f *Forward) startCopies(conn net.Conn, rec *replayReader, tunnel httpstream.Connection, data httpstream.Stream) *copies {
 	c := &copies{remoteDone: make(chan struct{}), localDone: make(chan struct{}), localFailed: make(chan struct{})}
 	prefix, _ := rec.kept() // sent to a pod that refused it: sent again
 	var answered sync.Once
@@ -91,6 +93,7 @@ func (f *Forward) startCopies(conn net.Conn, rec *replayReader, data httpstream.
 		f.e.carried.Add(int64(n))
 		c.in.Add(int64(n))
 	}, f.catch, f.e.opts.StallTimeout)
+	c.down.claim(tunnel, data.Identifier())
 	go func() {
 		defer close(c.remoteDone)
 		defer f.catch("copying from the pod")

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -67,21 +68,48 @@ type toClient struct {
 	end       error // why the reader ended (io.EOF: the pod closed its side)
 	ended     bool
 	stalled   bool
+	// taken: the tunnel's read loop hands the stream's frames over
+	// (take) and there is no reader goroutine; taking: a take runs;
+	// discard: past a stall or the writer's end, frames are dropped.
+	taken, taking, discard, readClosed bool
 
 	ready chan struct{} // (1) the reader queued a frame or ended
 	freed chan struct{} // (1) the writer wrote something
 	quit  chan struct{} // closed when the writer ends
-	read  chan struct{} // closed when the reader ends
+	read  chan struct{} // closed when the reader ends (taken: once ended and no take runs)
+	endc  chan struct{} // closed when the reader ended (finish)
 }
 
 func newToClient(src io.Reader, dst net.Conn, wrote func(int), catch func(string), stall time.Duration) *toClient {
 	return &toClient{
 		src: src, dst: dst, now: newNowWriter(dst), wrote: wrote, catch: catch, bound: clientBuffer, stall: stall,
-		ready: make(chan struct{}, 1),
-		freed: make(chan struct{}, 1),
-		quit:  make(chan struct{}),
-		read:  make(chan struct{}),
+		lastWrite: time.Now(),
+		ready:     make(chan struct{}, 1),
+		freed:     make(chan struct{}, 1),
+		quit:      make(chan struct{}),
+		read:      make(chan struct{}),
+		endc:      make(chan struct{}),
 	}
+}
+
+// claim has the tunnel hand the stream's frames to c (take) instead of c
+// reading them, when conn can (claimConn, the stream id's frames not yet
+// passed on), before run. It reports whether it does.
+func (c *toClient) claim(conn any, id uint32) bool {
+	cl, ok := conn.(claimer)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	c.taken = true // before the claim: a take may come at once
+	c.mu.Unlock()
+	if cl.claim(id, c) {
+		return true
+	}
+	c.mu.Lock()
+	c.taken = false
+	c.mu.Unlock()
+	return false
 }
 
 func signal(c chan struct{}) {
@@ -96,8 +124,12 @@ func signal(c chan struct{}) {
 // dst was reset). The reader may still run: it ends, discarding, when src
 // ends (the caller resets the stream); readerDone waits for it.
 func (c *toClient) run() error {
-	c.lastWrite = time.Now()
-	go c.reader()
+	c.mu.Lock()
+	taken := c.taken
+	c.mu.Unlock()
+	if !taken {
+		go c.reader()
+	}
 	defer close(c.quit)
 	deadline := false // write set a write deadline on dst
 	for {
@@ -186,7 +218,7 @@ func (c *toClient) reader() {
 			chunk = append([]byte(nil), buf[:n]...)
 		}
 		if len(chunk) > 0 && !discard {
-			c.deliver(chunk)
+			c.deliver(chunk, false)
 		}
 		if err != nil {
 			c.finish(err)
@@ -195,11 +227,49 @@ func (c *toClient) reader() {
 	}
 }
 
+// take is reader's part when the tunnel's read loop hands the stream's
+// frames over (claim): it runs on that loop, and p is the loop's again
+// once take returns. Past the bound it waits for the writer as reader
+// does: the tunnel waits with it, as it does for a stream spdystream
+// hands over.
+func (c *toClient) take(p []byte) {
+	c.mu.Lock()
+	if c.ended || c.discard {
+		c.mu.Unlock()
+		return
+	}
+	c.taking = true
+	c.mu.Unlock()
+	defer c.took()
+	defer c.catch("copying from the pod")
+	if !c.waitRoom() {
+		c.mu.Lock()
+		c.discard = true
+		c.mu.Unlock()
+		return
+	}
+	c.deliver(p, true)
+}
+
+// took ends a take; the reader has ended once the stream ended and no
+// take runs.
+func (c *toClient) took() {
+	c.mu.Lock()
+	c.taking = false
+	if c.ended && !c.readClosed {
+		c.readClosed = true
+		close(c.read)
+	}
+	c.mu.Unlock()
+}
+
 // deliver writes chunk to the client at once when nothing is queued
 // before it and the client's socket takes it; what the socket does not
 // take is queued for the writer. Only the reader queues, so a queue seen
 // empty stays empty (and the writer idle) while the reader writes.
-func (c *toClient) deliver(chunk []byte) {
+// A borrowed chunk is its caller's again once deliver returns: what is
+// queued of it is a copy.
+func (c *toClient) deliver(chunk []byte, borrowed bool) {
 	c.mu.Lock()
 	idle := c.queued == 0
 	c.mu.Unlock()
@@ -211,6 +281,9 @@ func (c *toClient) deliver(chunk []byte) {
 		if len(chunk) == 0 {
 			return
 		}
+	}
+	if borrowed {
+		chunk = bytes.Clone(chunk)
 	}
 	c.mu.Lock()
 	if c.queued == 0 {
@@ -229,6 +302,11 @@ func (c *toClient) finish(err error) {
 	c.mu.Lock()
 	if !c.ended {
 		c.end, c.ended = err, true
+		close(c.endc)
+	}
+	if c.taken && !c.taking && !c.readClosed {
+		c.readClosed = true
+		close(c.read)
 	}
 	c.mu.Unlock()
 	signal(c.ready)
@@ -263,6 +341,8 @@ func (c *toClient) waitRoom() bool {
 		select {
 		case <-c.freed:
 		case <-c.quit:
+			return false
+		case <-c.endc: // the stream ended meanwhile (a take waits here)
 			return false
 		case <-timer.C:
 		}

@@ -56,6 +56,15 @@ type track struct {
 type claimed struct {
 	tracks map[uint32]*track
 	lost   bool // the tunnel ended, or its frames could not be followed: no more claims
+	// gone: the streams kpf ended last (reset or removed). What the pod
+	// had sent on them before it heard (a stalled connection's echo: up
+	// to megabytes in the API server's and the node's buffers) is dropped
+	// here, without the allocation and hand-offs spdystream spends on a
+	// frame it then drops too. Stream ids are never reused on a
+	// connection, so a frame dropped here is one nobody reads.
+	gone     [128]uint32
+	goneNext int
+	dropped  int64 // bytes of data dropped for the gone
 }
 
 // readSide is what only the tunnel's read loop (spdystream's Serve) uses.
@@ -102,7 +111,7 @@ func (c *frameConn) nextFrame() error {
 	if h[0]&spdyControlBit != 0 {
 		if binary.BigEndian.Uint16(h[2:]) == spdyRstStream {
 			if b, err := c.r.rd.Peek(4); err == nil {
-				c.untrack(binary.BigEndian.Uint32(b) & 0x7fffffff)
+				c.untrack(binary.BigEndian.Uint32(b)&0x7fffffff, false)
 			}
 		}
 		return nil
@@ -111,6 +120,13 @@ func (c *frameConn) nextFrame() error {
 	fin := h[4]&spdyDataFin != 0
 	c.smu.Lock()
 	tr := c.claims.tracks[id]
+	if tr == nil && id != 0 && c.claims.ended(id) {
+		c.claims.dropped += int64(length)
+		c.smu.Unlock()
+		c.r.pend, c.r.left = nil, 0
+		_, err := c.r.rd.Discard(length)
+		return err
+	}
 	if tr == nil || tr.to == nil {
 		if tr != nil && length > 0 {
 			tr.passed = true
@@ -176,7 +192,7 @@ func (c *frameConn) sawWrite(frame []byte) {
 		}
 		c.smu.Unlock()
 	case spdyRstStream:
-		c.untrack(id)
+		c.untrack(id, true)
 	}
 }
 
@@ -196,14 +212,29 @@ func (c *frameConn) claim(id uint32, to *toClient) bool {
 
 // untrack forgets stream id (it was reset, either side, or removed); a
 // connection that claimed it reads its end, as it would from spdystream.
-func (c *frameConn) untrack(id uint32) {
+// A stream kpf ended (here) is remembered among the gone.
+func (c *frameConn) untrack(id uint32, here bool) {
 	c.smu.Lock()
 	tr := c.claims.tracks[id]
 	delete(c.claims.tracks, id)
+	if here && id != 0 && !c.claims.ended(id) {
+		c.claims.gone[c.claims.goneNext] = id
+		c.claims.goneNext = (c.claims.goneNext + 1) % len(c.claims.gone)
+	}
 	c.smu.Unlock()
 	if tr != nil && tr.to != nil {
 		tr.to.finish(io.EOF)
 	}
+}
+
+// ended reports whether kpf ended stream id lately (gone).
+func (cl *claimed) ended(id uint32) bool {
+	for _, g := range cl.gone {
+		if g == id {
+			return true
+		}
+	}
+	return false
 }
 
 // lose ends the tunnel's claims: its connection failed, or its frames
@@ -240,7 +271,7 @@ func (c claimConn) claim(id uint32, to *toClient) bool { return c.fc.claim(id, t
 func (c claimConn) RemoveStreams(streams ...httpstream.Stream) {
 	for _, s := range streams {
 		if s != nil {
-			c.fc.untrack(s.Identifier())
+			c.fc.untrack(s.Identifier(), true)
 		}
 	}
 	c.Connection.RemoveStreams(streams...)
@@ -250,6 +281,6 @@ func (c claimConn) RemoveStreams(streams ...httpstream.Stream) {
 // stream was reset, whether or not frameConn saw the reset go out.
 func unclaim(conn httpstream.Connection, s httpstream.Stream) {
 	if cl, ok := conn.(claimConn); ok {
-		cl.fc.untrack(s.Identifier())
+		cl.fc.untrack(s.Identifier(), true)
 	}
 }

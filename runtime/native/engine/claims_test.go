@@ -253,3 +253,36 @@ func TestClaimEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestFramesOfEndedStreamsDropped: what the pod still sends on a stream
+// kpf reset (it had not heard yet) is dropped by frameConn, not handed
+// to spdystream; a stream opened after it gets its data as before.
+func TestFramesOfEndedStreamsDropped(t *testing.T) {
+	conn, streams, _ := spdyPair(t)
+	data, srvData := openStream(t, conn, streams, 1)
+	local, _ := tcpPair(t, 0)
+	down := newToClient(data, local, func(int) {}, func(string) {}, time.Second)
+	if !down.claim(conn, data.Identifier()) {
+		t.Fatal("no claim")
+	}
+	_ = data.Reset()
+	unclaim(conn, data)
+	const late = 256 << 10
+	for sent := 0; sent < late; sent += 32 << 10 {
+		if _, err := srvData.Write(make([]byte, 32<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next, srvNext := openStream(t, conn, streams, 2)
+	_, _ = srvNext.Write([]byte("next"))
+	_ = srvNext.Close()
+	if b, err := readWithin(next, 5*time.Second); err != nil || string(b) != "next" {
+		t.Errorf("the next stream read %q, %v; want %q", b, err, "next")
+	}
+	conn.fc.smu.Lock()
+	dropped := conn.fc.claims.dropped
+	conn.fc.smu.Unlock()
+	if dropped != late { // the frames before the next stream's reached frameConn first
+		t.Errorf("frameConn dropped %d bytes of the reset stream, want the %d the pod sent after the reset", dropped, late)
+	}
+}

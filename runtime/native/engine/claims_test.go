@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,5 +285,53 @@ func TestFramesOfEndedStreamsDropped(t *testing.T) {
 	conn.fc.smu.Unlock()
 	if dropped != late { // the frames before the next stream's reached frameConn first
 		t.Errorf("frameConn dropped %d bytes of the reset stream, want the %d the pod sent after the reset", dropped, late)
+	}
+}
+
+// TestClaimPanicResetsTheClient: a panic while a claimed frame is handed
+// over (here in the byte count) is recovered on the tunnel's read loop:
+// the tunnel goes on, and that connection's client is reset rather than
+// left to read the pod's bytes with a hole in them.
+func TestClaimPanicResetsTheClient(t *testing.T) {
+	conn, streams, _ := spdyPair(t)
+	data, srvData := openStream(t, conn, streams, 1)
+	local, client := tcpPair(t, 0)
+	caught := make(chan string, 1)
+	catch := func(what string) {
+		if r := recover(); r != nil {
+			caught <- what
+		}
+	}
+	n := 0
+	down := newToClient(data, local, func(int) {
+		if n++; n == 2 {
+			panic("counting")
+		}
+	}, catch, time.Second)
+	if !down.claim(conn, data.Identifier()) {
+		t.Fatal("no claim")
+	}
+	go func() { _ = down.run() }()
+	for _, m := range []string{"one", "two", "three"} {
+		if _, err := srvData.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-caught:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the panic was not caught")
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(client)
+	if err == nil || !strings.HasPrefix("onetwothree", string(b)) || len(b) == len("onetwothree") {
+		t.Errorf("the client read %q, %v; want what came before the panic, then a reset", b, err)
+	}
+	// The tunnel serves on.
+	other, srvOther := openStream(t, conn, streams, 2)
+	_, _ = srvOther.Write([]byte("on"))
+	_ = srvOther.Close()
+	if b, err := readWithin(other, 5*time.Second); err != nil || string(b) != "on" {
+		t.Errorf("a stream after the panic read %q, %v; want %q", b, err, "on")
 	}
 }

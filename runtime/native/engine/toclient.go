@@ -241,14 +241,25 @@ func (c *toClient) take(p []byte) {
 	c.taking = true
 	c.mu.Unlock()
 	defer c.took()
+	whole := false
+	defer func() {
+		if !whole { // a panic, recovered below: the client would miss bytes
+			c.mu.Lock()
+			c.discard = true
+			c.mu.Unlock()
+			reset(c.dst)
+		}
+	}()
 	defer c.catch("copying from the pod")
 	if !c.waitRoom() {
 		c.mu.Lock()
 		c.discard = true
 		c.mu.Unlock()
+		whole = true
 		return
 	}
 	c.deliver(p, true)
+	whole = true
 }
 
 // took ends a take; the reader has ended once the stream ended and no

@@ -78,8 +78,9 @@
 //     it — on a tunnel the engine dialed, the tunnel's own read loop:
 //     frameConn takes the data frames of a connection's stream off the
 //     tunnel itself (claims.go; no allocation and no hand-off between
-//     goroutines per frame, where spdystream has two), and passes every
-//     other frame, and the stream's end, to spdystream — and the rest goes
+//     goroutines per frame, where spdystream has two), drops what the pod
+//     still sends on a stream kpf reset, and passes every other frame, and
+//     a stream's end, to spdystream — and the rest goes
 //     into a queue of its own (the frames themselves,
 //     so an idle connection, or one whose client keeps up, holds none),
 //     bounded at 64 KiB plus one frame, that a goroutine of its own writes

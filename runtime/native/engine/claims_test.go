@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,9 +303,9 @@ func TestClaimPanicResetsTheClient(t *testing.T) {
 			caught <- what
 		}
 	}
-	n := 0
+	var n atomic.Int32
 	down := newToClient(data, local, func(int) {
-		if n++; n == 2 {
+		if n.Add(1) == 2 {
 			panic("counting")
 		}
 	}, catch, time.Second)

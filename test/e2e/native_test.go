@@ -1210,7 +1210,7 @@ func TestNativeRestoredPodGoneMeanwhile(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(w.wsStateDir(), "logs", "agent.log"))
 	for _, want := range []string{
 		`serving on the pods of before the restart until the pod list arrives: .* pods=sel=app=api early=1`,
-		`not among the Ready pods listed: closing its tunnel: .* pod=` + regexp.QuoteMeta(was) + ` reason="pod gone while the agent was down"`,
+		`not among the Ready pods listed: closing its tunnel: .* pod=` + regexp.QuoteMeta(was) + ` reason="pod (gone|deleted) while the agent was down"`, // deleted: still terminating when listed
 	} {
 		if !regexp.MustCompile(want).Match(log) {
 			t.Errorf("the agent's log does not match %q; it is:\n%s", want, log)

@@ -330,6 +330,14 @@ func notReady(p *corev1.Pod) *corev1.Pod {
 	return p
 }
 
+// terminating is p being deleted: still listed, with its deletion time.
+func terminating(p *corev1.Pod) *corev1.Pod {
+	p = p.DeepCopy()
+	now := metav1.Now()
+	p.DeletionTimestamp = &now
+	return p
+}
+
 // fakeClock is a settable clock.
 type fakeClock struct {
 	mu  sync.Mutex

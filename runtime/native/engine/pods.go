@@ -275,6 +275,8 @@ func (s *podSource) endEarly() {
 			switch {
 			case !ok || pod == nil || pod.UID != p.UID:
 				why = "pod gone while the agent was down"
+			case pod.DeletionTimestamp != nil: // still listed while it terminates
+				why = "pod deleted while the agent was down"
 			case !eligible(pod):
 				why = reasonNotReady
 			default:

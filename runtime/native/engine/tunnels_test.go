@@ -134,6 +134,8 @@ func TestRestoredPodsServeBeforeTheList(t *testing.T) {
 			cfg: Config{Target: tgt("pod/web-a"), RemotePort: "8080"}, early: true, after: "web-a"},
 		{name: "the restored pod deleted while no agent ran", cluster: []*corev1.Pod{webPod("web-b")}, restored: webPod("web-a"),
 			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
+		{name: "the restored pod terminating", cluster: []*corev1.Pod{terminating(webPod("web-a")), webPod("web-b")}, restored: webPod("web-a"),
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
 		{name: "the restored pod not Ready any more", cluster: []*corev1.Pod{notReady(webPod("web-a")), webPod("web-b")}, restored: webPod("web-a"),
 			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
 		{name: "a selection the restored pod does not match", cluster: []*corev1.Pod{webPod("web-a")}, restored: readyPod("demo", "db-0", map[string]string{"app": "db"}),

@@ -307,21 +307,18 @@ func (r *run) main(ctx context.Context) (err error) {
 		if !slices.ContainsFunc(chosen, func(c string) bool { return strings.TrimSpace(c) == name }) {
 			continue
 		}
-		m := struct {
-			name string
-			run  func(context.Context, *path) error
-		}{strings.ReplaceAll(name, "-", " "), measures[name]}
+		measure, label := measures[name], strings.ReplaceAll(name, "-", " ")
 		for _, p := range r.paths {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			from := p.gcOffset()
 			p.parts = nil
-			if err := m.run(ctx, p); err != nil {
+			if err := measure(ctx, p); err != nil {
 				return fmt.Errorf("%s: %w", p.title, err)
 			}
 			if p.gcOut != "" {
-				note := fmt.Sprintf("%s, %s: %s", p.title, m.name, p.gcSince(from, -1))
+				note := fmt.Sprintf("%s, %s: %s", p.title, label, p.gcSince(from, -1))
 				for _, pt := range p.parts {
 					note += fmt.Sprintf("; %s: %s", pt.name, p.gcSince(pt.from, pt.to))
 				}
@@ -652,11 +649,13 @@ func transfer(ctx context.Context, addr, dir string, n int64) error {
 
 // roundTrips measures HTTP round trips on one kept-alive connection.
 func (r *run) roundTrips(ctx context.Context, p *path) error {
-	ds, err := roundTripsOn(ctx, p.addr, r.opts.rtts)
+	c, err := dial(ctx, p.addr)
 	if err != nil {
-		if len(ds) == 0 && !errors.Is(err, errRoundTrip) {
-			return err
-		}
+		return err
+	}
+	defer c.Close()
+	ds, err := roundTripsOn(c, r.opts.rtts)
+	if err != nil {
 		p.figs[columns[2]] = fmt.Sprintf("failed after %d: %s", len(ds), shortErr(err))
 		return nil
 	}
@@ -782,8 +781,6 @@ func (r *run) rss(ctx context.Context, p *path) error {
 	return nil
 }
 
-// stalled measures round trips on one connection while another connection
-// to the same pod sends to the echo and never reads.
 // stalled measures round trips on one connection while a second one to
 // the same pod sends and never reads its echo, beside the same number of
 // round trips on a fresh connection just before (without it): a p99 of a
@@ -833,18 +830,12 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 		return nil
 	}
 	defer c.Close()
-	br := bufio.NewReader(c)
-	ds := make([]time.Duration, 0, n)
 	defer p.mark("while the round trips ran")()
-	for range n {
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		d, err := roundTrip(c, br, false)
-		if err != nil {
-			p.figs[columns[5]] = fmt.Sprintf("blocked (after %d round trips: %v)", len(ds), shortErr(err))
-			r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]])
-			return nil
-		}
-		ds = append(ds, d)
+	ds, err := roundTripsOn(c, n)
+	if err != nil {
+		p.figs[columns[5]] = fmt.Sprintf("blocked (after %d round trips: %v)", len(ds), shortErr(err))
+		r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]])
+		return nil
 	}
 	slices.Sort(ds)
 	with := percentile(ds, 99)
@@ -855,7 +846,12 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 
 // roundTripsOnce is the p99 of n round trips on a fresh connection.
 func (r *run) roundTripsOnce(ctx context.Context, p *path, n int) (time.Duration, error) {
-	ds, err := roundTripsOn(ctx, p.addr, n)
+	c, err := dial(ctx, p.addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	ds, err := roundTripsOn(c, n)
 	if err != nil {
 		return 0, err
 	}
@@ -863,26 +859,16 @@ func (r *run) roundTripsOnce(ctx context.Context, p *path, n int) (time.Duration
 	return percentile(ds, 99), nil
 }
 
-// errRoundTrip marks a round trip that failed on a connection that was
-// made (as against the dial).
-var errRoundTrip = errors.New("round trip")
-
-// roundTripsOn makes n HTTP round trips on one kept-alive connection to
-// addr and returns their times, in order (those made before a failure,
-// with it).
-func roundTripsOn(ctx context.Context, addr string, n int) ([]time.Duration, error) {
-	c, err := dial(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
+// roundTripsOn makes n HTTP round trips on kept-alive connection c and
+// returns their times, in order (those made before a failure, with it).
+func roundTripsOn(c net.Conn, n int) ([]time.Duration, error) {
 	br := bufio.NewReader(c)
 	ds := make([]time.Duration, 0, n)
 	for range n {
 		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 		d, err := roundTrip(c, br, false)
 		if err != nil {
-			return ds, fmt.Errorf("%w: %w", errRoundTrip, err)
+			return ds, err
 		}
 		ds = append(ds, d)
 	}

@@ -276,11 +276,3 @@ func (c claimConn) RemoveStreams(streams ...httpstream.Stream) {
 	}
 	c.Connection.RemoveStreams(streams...)
 }
-
-// unclaim ends a claim of stream s on conn, if there is one: after the
-// stream was reset, whether or not frameConn saw the reset go out.
-func unclaim(conn httpstream.Connection, s httpstream.Stream) {
-	if cl, ok := conn.(claimConn); ok {
-		cl.fc.untrack(s.Identifier(), true)
-	}
-}

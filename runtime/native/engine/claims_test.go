@@ -232,7 +232,7 @@ func TestClaimEnds(t *testing.T) {
 				t.Fatal("the claimed copy did not end")
 			}
 			_ = data.Reset()
-			unclaim(conn, data)
+			conn.RemoveStreams(data)
 			readerDone := make(chan struct{})
 			go func() { down.readerDone(); close(readerDone) }()
 			select {
@@ -268,7 +268,7 @@ func TestFramesOfEndedStreamsDropped(t *testing.T) {
 		t.Fatal("no claim")
 	}
 	_ = data.Reset()
-	unclaim(conn, data)
+	conn.RemoveStreams(data)
 	const late = 256 << 10
 	for sent := 0; sent < late; sent += 32 << 10 {
 		if _, err := srvData.Write(make([]byte, 32<<10)); err != nil {

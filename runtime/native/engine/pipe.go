@@ -37,9 +37,11 @@ func (f *Forward) pipe(conn net.Conn, rec *replayReader, t *tunnel, pod string, 
 	h := halfClose{f: f}
 	defer h.end()
 	f.await(c, &h)
-	// Reset before waiting on the error stream: unread data would block it.
+	// Reset before waiting on the error stream: unread data would block it;
+	// removing it ends a claim of it (claimConn), whether or not frameConn
+	// saw the reset go out.
 	_ = data.Reset()
-	unclaim(t.conn, data)
+	t.conn.RemoveStreams(data)
 	replayable := rec.hold(conn, c.in.Load() == 0 && f.ctx.Err() == nil, c.localDone)
 	<-c.remoteDone
 	c.down.readerDone()

@@ -251,14 +251,13 @@ func (c *toClient) take(p []byte) {
 		}
 	}()
 	defer c.catch("copying from the pod")
-	if !c.waitRoom() {
+	if c.waitRoom() {
+		c.deliver(p, true)
+	} else {
 		c.mu.Lock()
 		c.discard = true
 		c.mu.Unlock()
-		whole = true
-		return
 	}
-	c.deliver(p, true)
 	whole = true
 }
 

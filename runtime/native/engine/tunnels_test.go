@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -127,17 +128,18 @@ func TestRestoredPodsServeBeforeTheList(t *testing.T) {
 		later    time.Duration // between Restore and the start
 		early    bool          // the start does not wait for the list
 		after    string        // the pod served once the list arrived
+		closed   string        // why the restored pod's tunnel closed ("": it did not)
 	}{
 		{name: "the restored pod, still there", cluster: []*corev1.Pod{webPod("web-a")}, restored: webPod("web-a"),
 			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-a"},
 		{name: "a pod/NAME target", cluster: []*corev1.Pod{webPod("web-a")}, restored: webPod("web-a"),
 			cfg: Config{Target: tgt("pod/web-a"), RemotePort: "8080"}, early: true, after: "web-a"},
 		{name: "the restored pod deleted while no agent ran", cluster: []*corev1.Pod{webPod("web-b")}, restored: webPod("web-a"),
-			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b", closed: "pod gone while the agent was down"},
 		{name: "the restored pod terminating", cluster: []*corev1.Pod{terminating(webPod("web-a")), webPod("web-b")}, restored: webPod("web-a"),
-			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b", closed: "pod deleted while the agent was down"},
 		{name: "the restored pod not Ready any more", cluster: []*corev1.Pod{notReady(webPod("web-a")), webPod("web-b")}, restored: webPod("web-a"),
-			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b"},
+			cfg: Config{Selector: webLabels, RemotePort: "http"}, early: true, after: "web-b", closed: reasonNotReady},
 		{name: "a selection the restored pod does not match", cluster: []*corev1.Pod{webPod("web-a")}, restored: readyPod("demo", "db-0", map[string]string{"app": "db"}),
 			cfg: Config{Selector: webLabels, RemotePort: "http"}, after: "web-a"},
 		{name: "started after earlyFor", cluster: []*corev1.Pod{webPod("web-a")}, restored: webPod("web-a"),
@@ -203,6 +205,14 @@ func TestRestoredPodsServeBeforeTheList(t *testing.T) {
 			open := env.e.Tunnels()[0]
 			if !maps.Equal(open.Labels, webLabels) || !maps.Equal(open.Ports, map[string]int32{"http": 8080}) {
 				t.Errorf("tunnel of %s: labels %v, ports %v; want %v and http 8080", open.Pod, open.Labels, open.Ports, webLabels)
+			}
+			if tt.closed != "" {
+				eventually(t, tt.restored.Name+"'s tunnel closed as "+tt.closed, func() bool {
+					evs, _ := f.Events(0)
+					return slices.ContainsFunc(evs, func(ev Event) bool {
+						return ev.Kind == EventTunnelClose && ev.Pod == tt.restored.Name && ev.Message == tt.closed
+					})
+				})
 			}
 		})
 	}

@@ -136,30 +136,34 @@ func (r *run) measureFlood(ctx context.Context) error {
 // or ctx ends, and returns how long each call that succeeded took and how
 // many failed.
 func timedLoop(ctx context.Context, stop <-chan struct{}, period time.Duration, fn func() error) (took []time.Duration, failed int) {
-	// Two selects, not one over an always-ready channel: with stop closed
-	// a select may still pick the ready one, and fn would run after stop.
+	// stopped is checked before every call, after the wait for a tick
+	// too: with stop closed, a select that also has a tick ready may pick
+	// the tick, and fn would run after stop.
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		case <-ctx.Done():
+			return true
+		default:
+			return false
+		}
+	}
 	var tick <-chan time.Time
 	if period > 0 {
 		t := time.NewTicker(period)
 		defer t.Stop()
 		tick = t.C
 	}
-	for {
-		if tick == nil {
+	for !stopped() {
+		if tick != nil {
 			select {
 			case <-stop:
-				return took, failed
 			case <-ctx.Done():
-				return took, failed
-			default:
-			}
-		} else {
-			select {
-			case <-stop:
-				return took, failed
-			case <-ctx.Done():
-				return took, failed
 			case <-tick:
+			}
+			if stopped() {
+				break
 			}
 		}
 		t0 := time.Now()
@@ -169,6 +173,7 @@ func timedLoop(ctx context.Context, stop <-chan struct{}, period time.Duration, 
 		}
 		took = append(took, time.Since(t0))
 	}
+	return took, failed
 }
 
 // allKnown reports whether the agent answered for every forward: it serves

@@ -118,7 +118,7 @@ scale: build ## both runtimes side by side on the local control plane (SCALE_FLA
 
 # make dataplane: the bytes a forward carries, side by side in one run on the
 # local control plane: the backend directly, kubectl port-forward (WebSocket,
-# SPDY), kpf native (WebSocket, SPDY forced). DATAPLANE_FLAGS adds flags
+# SPDY), kpf native (SPDY, its default; WebSocket). DATAPLANE_FLAGS adds flags
 # (e.g. --bulk 32 --rtts 1000 --paths direct,kpf-ws; --base OTHER-KPF --paths
 # kpf-ws,base-ws,kpf-spdy,base-spdy measures a second binary, such as main's,
 # in the same run). Reports, never asserts.

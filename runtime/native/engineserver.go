@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,18 +34,41 @@ type clientsKey struct {
 	context string
 }
 
-// newEngineServer serves with the engine. As with kubectl,
-// KUBECTL_PORT_FORWARD_WEBSOCKETS=false (in the environment of the kpf that
-// started the agent) skips the WebSocket upgrade and dials SPDY.
-// listen binds the forwards' listeners.
+// newEngineServer serves with the engine; the tunnels' transport is
+// transportFromEnv's, and listen binds the forwards' listeners.
 func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr string) (net.Listener, error)) *engineServer {
 	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Quiet: 200 * time.Millisecond, MaxHold: 30 * time.Second, Log: log}
 	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
-	opts := engine.Options{Log: log, ForceSPDY: os.Getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS") == "false",
+	transport := transportFromEnv(log, os.Getenv)
+	log.Info("tunnels", "transport", transport)
+	opts := engine.Options{Log: log, Transport: transport,
 		TunnelClosed: rel.tunnelClosed, ConnClosed: rel.schedule, TunnelsChanged: s.tunnelsChanged, Listen: listen}
 	s.e = engine.New(opts)
 	rel.Carried = s.e.Carried // before any forward starts: nothing closes before
 	return s
+}
+
+// transportFromEnv reads the tunnels' transport from the environment of
+// the kpf that started the agent: KPF_TRANSPORT (auto, spdy or websocket;
+// one it does not know is logged and auto is used), else kubectl's
+// KUBECTL_PORT_FORWARD_WEBSOCKETS (false: spdy, true: websocket), else
+// auto.
+func transportFromEnv(log hclog.Logger, getenv func(string) string) engine.Transport {
+	if v := getenv("KPF_TRANSPORT"); v != "" {
+		t, err := engine.ParseTransport(v)
+		if err != nil {
+			log.Error("KPF_TRANSPORT: using auto", "error", err)
+			return engine.TransportAuto
+		}
+		return t
+	}
+	switch strings.ToLower(getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS")) {
+	case "false":
+		return engine.TransportSPDY
+	case "true":
+		return engine.TransportWebSocket
+	}
+	return engine.TransportAuto
 }
 
 // OnTunnelsChanged sets what is called after a tunnel opened or closed.

@@ -28,11 +28,11 @@ func BenchmarkEngineBulk(b *testing.B) {
 	}
 	const size int64 = 16 << 20
 	for _, tr := range []struct {
-		name string
-		spdy bool
-	}{{"websocket", false}, {"spdy", true}} {
+		name      string
+		transport engine.Transport
+	}{{"websocket", engine.TransportWebSocket}, {"spdy", engine.TransportSPDY}} {
 		e, c := newEngine(b, testCluster.Context, engine.Options{})
-		c.ForceSPDY = tr.spdy
+		c.Transport = tr.transport
 		f := startEngineForward(b, e, c, engine.Config{Target: kinds.Target{Kind: kinds.Service, Name: "echo"}, Namespace: ns, RemotePort: "http",
 			Health: engine.HealthConfig{Kind: engine.HealthNone}})
 		addr := fmt.Sprintf("127.0.0.1:%d", forwardPort(f))

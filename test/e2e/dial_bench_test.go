@@ -25,13 +25,13 @@ func BenchmarkKubeDialerDial(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name string
-		spdy bool
-	}{{"websocket", false}, {"spdy", true}} {
+		name      string
+		transport engine.Transport
+	}{{"websocket", engine.TransportWebSocket}, {"spdy", engine.TransportSPDY}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := testContext(b)
 			for b.Loop() {
-				conn, err := engine.KubeDialer{}.Dial(ctx, c, ns, pods[0], tc.spdy)
+				conn, err := engine.KubeDialer{}.Dial(ctx, c, ns, pods[0], tc.transport)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -78,13 +78,13 @@ func TestEngineForwardsReachTheRightPod(t *testing.T) {
 		name, target string
 		selector     map[string]string
 		remote       string
-		pods         string // label selector of the pods it may reach
-		banner       bool   // server-speaks-first instead of HTTP
-		spdy         bool
+		pods         string           // label selector of the pods it may reach
+		banner       bool             // server-speaks-first instead of HTTP
+		transport    engine.Transport // empty: the engine's default (auto)
 	}{
 		{name: "service named port", target: "service/web", remote: "http", pods: "app=web"},
 		{name: "service numeric port to named targetPort", target: "svc/web", remote: "80", pods: "app=web"},
-		{name: "service over SPDY", target: "svc/web", remote: "http", pods: "app=web", spdy: true},
+		{name: "service over WebSocket", target: "svc/web", remote: "http", pods: "app=web", transport: engine.TransportWebSocket},
 		{name: "service numeric targetPort", target: "svc/api", remote: "8080", pods: "app=api"},
 		{name: "deployment", target: "deployment/api", remote: "8080", pods: "app=api"},
 		{name: "deployment named container port", target: "deploy/web", remote: "http", pods: "app=web"},
@@ -95,7 +95,7 @@ func TestEngineForwardsReachTheRightPod(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, c := newEngine(t, testCluster.Context, engine.Options{})
-			c.ForceSPDY = tt.spdy
+			c.Transport = tt.transport
 			pods, err := testCluster.Pods(ctx, ns, tt.pods)
 			if err != nil {
 				t.Fatal(err)
@@ -538,14 +538,14 @@ type deletingDialer struct {
 	deleted chan string
 }
 
-func (d *deletingDialer) Dial(ctx context.Context, c *engine.Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error) {
+func (d *deletingDialer) Dial(ctx context.Context, c *engine.Clients, namespace, pod string, t engine.Transport) (httpstream.Connection, error) {
 	d.once.Do(func() {
 		if err := testCluster.DeletePod(ctx, namespace, pod); err != nil {
 			d.t.Errorf("deleting %s before its dial: %v", pod, err)
 		}
 		d.deleted <- pod
 	})
-	return engine.KubeDialer{}.Dial(ctx, c, namespace, pod, forceSPDY)
+	return engine.KubeDialer{}.Dial(ctx, c, namespace, pod, t)
 }
 
 // The API server refuses to dial a deleted pod; nothing reached it, so the

@@ -147,8 +147,20 @@ func (w *workspace) agentLogTail(n int) string {
 // agent, no listener and no socket.
 func TestNativeApplyPlanDestroy(t *testing.T) {
 	t.Parallel()
+	// The default transport (auto: SPDY where the API server accepts it,
+	// as here), and WebSocket: both are first-class.
+	for _, transport := range []string{"auto", "websocket"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			applyPlanDestroy(t, transport)
+		})
+	}
+}
+
+func applyPlanDestroy(t *testing.T, transport string) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
+	w.extraEnv = append(w.extraEnv, "KPF_TRANSPORT="+transport)
 	web, api, db, sel := fourPorts(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db)+fmt.Sprintf(`
 forward "websel" {
@@ -212,6 +224,9 @@ forward "websel" {
 		}
 	}
 
+	if tail := w.agentLogTail(1000); !strings.Contains(tail, "tunnels: transport="+transport) {
+		t.Errorf("the agent log does not say its tunnels' transport is %s:\n%s", transport, tail)
+	}
 	agent := w.oneAgent()
 	socket := filepath.Join(w.wsStateDir(), native.SocketName)
 	if _, err := os.Stat(socket); err != nil {

@@ -38,12 +38,12 @@ func TestEngineStalledReaderDoesNotBlockTheTunnel(t *testing.T) {
 		during   = 4 * time.Second
 	)
 	for _, tt := range []struct {
-		name string
-		spdy bool
-	}{{"websocket", false}, {"spdy", true}} {
+		name      string
+		transport engine.Transport
+	}{{"websocket", engine.TransportWebSocket}, {"spdy", engine.TransportSPDY}} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, c := newEngine(t, testCluster.Context, engine.Options{})
-			c.ForceSPDY = tt.spdy
+			c.Transport = tt.transport
 			f := startEngineForward(t, e, c, engine.Config{Target: mustTarget("service/echo"), Namespace: ns, RemotePort: "http"})
 			port := forwardPort(f)
 			addr := fmt.Sprintf("127.0.0.1:%d", port)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -49,10 +50,13 @@ type API interface {
 type Clients struct {
 	Config *rest.Config
 	API    API
-	// ForceSPDY skips the WebSocket upgrade and dials SPDY directly (for
-	// servers or proxies where the WebSocket attempt is known to fail). The
-	// engine-wide Options.ForceSPDY forces it for every context.
-	ForceSPDY bool
+	// Transport is how this context's tunnels reach their pods; empty:
+	// the engine's Options.Transport.
+	Transport Transport
+	// spdyRefused: under TransportAuto, a SPDY upgrade was refused and the
+	// WebSocket upgrade that followed worked; later tunnels go WebSocket
+	// first.
+	spdyRefused atomic.Bool
 
 	batch batcher // target reads of forwards that start together
 }

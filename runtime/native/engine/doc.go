@@ -38,9 +38,10 @@
 //     whose tunnel is open first, else the first by name); with none Ready
 //     it waits up to Options.PodWaitTimeout, woken by the informer.
 //   - Tunnels: one upgraded connection per pod and Clients, shared by every
-//     stream of every forward to it, dialed on first use (WebSocket, SPDY
-//     fallback as kubectl; Clients.ForceSPDY or Options.ForceSPDY for SPDY
-//     only), closed after Options.IdleTimeout without streams. On both
+//     stream of every forward to it, dialed on first use over the
+//     Transport of its Clients or the Options (TransportAuto: SPDY, and
+//     SPDY over WebSocket where the SPDY upgrade is refused, remembered
+//     per Clients), closed after Options.IdleTimeout without streams. On both
 //     transports each SPDY frame goes out in one Write (frameConn; on
 //     plain SPDY through framedSPDY): spdystream writes a data frame in
 //     three pieces and a control frame in more, and each Write is a TLS

@@ -52,9 +52,9 @@ type Options struct {
 	// has no per-stream flow control, so waiting longer would stall every
 	// connection through the same tunnel.
 	StallTimeout time.Duration
-	// ForceSPDY dials SPDY for every context (Clients.ForceSPDY does it per
-	// context).
-	ForceSPDY bool
+	// Transport is how tunnels reach their pods (Clients.Transport sets it
+	// per context); empty: TransportAuto.
+	Transport Transport
 	// Dialer opens tunnels; nil: KubeDialer.
 	Dialer TunnelDialer
 	// MaxEvents is how many events a forward keeps (default 500).
@@ -451,7 +451,19 @@ func (e *Engine) dial(ctx context.Context, key tunnelKey) (conn httpstream.Conne
 			logPanic(e.log, pe)
 		}
 	}()
-	return e.opts.Dialer.Dial(ctx, key.clients, key.namespace, key.pod.name, e.opts.ForceSPDY || key.clients.ForceSPDY)
+	t := key.clients.Transport
+	if t == "" {
+		t = e.opts.Transport
+	}
+	if t == "" {
+		t = TransportAuto
+	}
+	refused := key.clients.spdyRefused.Load()
+	conn, err = e.opts.Dialer.Dial(ctx, key.clients, key.namespace, key.pod.name, t)
+	if !refused && key.clients.spdyRefused.Load() && key.clients.Config != nil {
+		e.log.Info("the SPDY upgrade was refused: tunnels through this API server go over WebSocket from now on", "server", key.clients.Config.Host)
+	}
+	return conn, err
 }
 
 // forgetTunnel removes t from the pool (a later request dials anew);

@@ -269,7 +269,7 @@ func (d *fakeDialer) dialsTo(pod string) int {
 	return d.podDials[pod]
 }
 
-func (d *fakeDialer) Dial(ctx context.Context, c *Clients, ns, pod string, forceSPDY bool) (httpstream.Connection, error) {
+func (d *fakeDialer) Dial(ctx context.Context, c *Clients, ns, pod string, _ Transport) (httpstream.Connection, error) {
 	d.dials.Add(1)
 	if takeOne(&d.panicDial) {
 		panic("injected: a dial panicked")

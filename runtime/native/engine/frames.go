@@ -201,7 +201,14 @@ func (rt *framedSPDY) NewConnection(resp *http.Response) (httpstream.Connection,
 		if rt.conn != nil {
 			rt.conn.Close()
 		}
-		return rt.SpdyRoundTripper.NewConnection(resp) // only its refusal: it never reaches its own connection
+		// Only its refusal (it never reaches its own connection), marked as
+		// an upgrade failure: the answer was no SPDY upgrade (a proxy that
+		// does not pass one on), so TransportAuto tries WebSocket.
+		_, err := rt.SpdyRoundTripper.NewConnection(resp)
+		if err == nil {
+			err = fmt.Errorf("no SPDY upgrade: %s", resp.Status)
+		}
+		return nil, &httpstream.UpgradeFailureError{Cause: err}
 	}
 	fc := newFrameConn(rt.conn)
 	sc, err := streamspdy.NewClientConnectionWithPings(fc, rt.pingPeriod)

@@ -142,7 +142,7 @@ func newSilentPeer(t *testing.T) *silentPeer {
 }
 
 // Dial implements TunnelDialer with a real SPDY connection to the peer.
-func (p *silentPeer) Dial(ctx context.Context, _ *Clients, _, _ string, _ bool) (httpstream.Connection, error) {
+func (p *silentPeer) Dial(ctx context.Context, _ *Clients, _, _ string, _ Transport) (httpstream.Connection, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", p.ln.Addr().String())
 	if err != nil {

@@ -23,41 +23,92 @@ import (
 )
 
 // TunnelDialer opens one upgraded connection to a pod's portforward
-// subresource. The engine's default dials the API server (WebSocket first,
-// SPDY as fallback); tests substitute their own.
+// subresource over transport t (the Clients', else the engine's; never
+// empty). The engine's default dials the API server; tests substitute
+// their own.
 type TunnelDialer interface {
-	Dial(ctx context.Context, c *Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error)
+	Dial(ctx context.Context, c *Clients, namespace, pod string, t Transport) (httpstream.Connection, error)
 }
 
-// KubeDialer dials through the API server as kubectl does: SPDY tunnelled
-// over WebSocket, falling back to plain SPDY when the upgrade fails
-// (httpstream.IsUpgradeFailure or IsHTTPSProxyError, from k8s.io/streaming).
-// It builds new dialers
-// for every dial: client-go's dialers are not safe for concurrent Dial.
+// Transport is how a tunnel reaches a pod through the API server.
+type Transport string
+
+// Transports. SPDY is the default because it measured faster than
+// WebSocket on every figure of `make dataplane` (docs/performance.md) and
+// costs the API server no translation; WebSocket stays a first-class
+// path, for API servers and proxies that refuse SPDY (deprecated upstream).
+const (
+	// TransportAuto dials SPDY, and SPDY over WebSocket when the SPDY
+	// upgrade is refused (spdyRefused); once it was refused and the
+	// WebSocket upgrade then worked, the Clients' later tunnels go as
+	// TransportWebSocket.
+	TransportAuto Transport = "auto"
+	// TransportWebSocket dials SPDY over WebSocket, and SPDY when that
+	// upgrade fails: kubectl's default since 1.31.
+	TransportWebSocket Transport = "websocket"
+	// TransportSPDY dials SPDY only.
+	TransportSPDY Transport = "spdy"
+)
+
+// ParseTransport reads a transport's name; "" is TransportAuto.
+func ParseTransport(s string) (Transport, error) {
+	switch t := Transport(strings.ToLower(strings.TrimSpace(s))); t {
+	case "":
+		return TransportAuto, nil
+	case TransportAuto, TransportWebSocket, TransportSPDY:
+		return t, nil
+	}
+	return "", fmt.Errorf("unknown transport %q (auto, spdy or websocket)", s)
+}
+
+// KubeDialer dials through the API server. It builds new dialers for every
+// dial: client-go's dialers are not safe for concurrent Dial.
 type KubeDialer struct{}
 
 // Dial implements TunnelDialer. client-go's Dial takes no context: when ctx
 // ends first, Dial returns and the connection, if it still arrives, is
 // closed.
-func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, forceSPDY bool) (httpstream.Connection, error) {
+func (KubeDialer) Dial(ctx context.Context, c *Clients, namespace, pod string, t Transport) (httpstream.Connection, error) {
 	u := c.API.PortForwardURL(namespace, pod)
-	transport, upgrader, err := spdyTransport(c.Config)
-	if err != nil {
-		return nil, fmt.Errorf("building the SPDY transport: %w", err)
-	}
-	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	if !forceSPDY {
+	spdyDialer := dialerFunc(func(protocols ...string) (httpstream.Connection, string, error) {
+		transport, upgrader, err := spdyTransport(c.Config)
+		if err != nil {
+			return nil, "", fmt.Errorf("building the SPDY transport: %w", err)
+		}
+		return spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: transport}, http.MethodPost, u).Dial(protocols...)
+	})
+	wsDialer := dialerFunc(func(protocols ...string) (httpstream.Connection, string, error) {
+		ws, err := newWSDialer(u, c.Config)
+		if err != nil {
+			return nil, "", fmt.Errorf("building the WebSocket dialer: %w", err)
+		}
+		return ws.Dial(protocols...)
+	})
+	var dialer httpstream.Dialer
+	switch {
+	case t == TransportSPDY:
+		dialer = spdyDialer
+	case t == TransportWebSocket || c.spdyRefused.Load():
 		// The streaming variants, as kubectl 1.36: the WebSocket dialer
 		// reports k8s.io/streaming's UpgradeFailureError, which
 		// apimachinery's IsUpgradeFailure does not recognise, so the plain
 		// NewFallbackDialer never falls back (a user allowed only create
 		// on pods/portforward then cannot forward at all).
-		ws, err := newWSDialer(u, c.Config)
-		if err != nil {
-			return nil, fmt.Errorf("building the WebSocket dialer: %w", err)
-		}
-		dialer = portforward.NewFallbackDialerForStreaming(ws, dialer, func(err error) bool {
+		dialer = portforward.NewFallbackDialerForStreaming(wsDialer, spdyDialer, func(err error) bool {
 			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		})
+	default:
+		dialer = dialerFunc(func(protocols ...string) (httpstream.Connection, string, error) {
+			conn, protocol, err := spdyDialer.Dial(protocols...)
+			if err == nil || !spdyRefused(err) {
+				return conn, protocol, err
+			}
+			conn, protocol, wsErr := wsDialer.Dial(protocols...)
+			if wsErr != nil {
+				return nil, "", fmt.Errorf("%w (and over WebSocket: %v)", err, wsErr)
+			}
+			c.spdyRefused.Store(true)
+			return conn, protocol, nil
 		})
 	}
 	type result struct {
@@ -133,6 +184,32 @@ func (u statusUpgrader) NewConnection(resp *http.Response) (httpstream.Connectio
 		return nil, fmt.Errorf("unable to upgrade connection: %s, reading the answer: %w", resp.Status, err)
 	}
 	return nil, fmt.Errorf("unable to upgrade connection: %w", upgradeRefused(resp.StatusCode, body))
+}
+
+// spdyRefused reports whether err says that the SPDY upgrade itself was
+// refused, so that a WebSocket upgrade may succeed: an error status that
+// is not about the user or the pod (401, 403 and 404 hold for both
+// transports), or an answer that is no SPDY upgrade at all (a proxy that
+// does not pass one on; framedSPDY). A failed dial, TLS handshake or
+// connection is not: the WebSocket upgrade would fail the same way.
+func spdyRefused(err error) bool {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		switch st.Status().Code {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+			return false
+		}
+		return st.Status().Code >= http.StatusBadRequest
+	}
+	return httpstream.IsUpgradeFailure(err)
+}
+
+// dialerFunc is a function as an httpstream.Dialer.
+type dialerFunc func(protocols ...string) (httpstream.Connection, string, error)
+
+// Dial implements httpstream.Dialer.
+func (f dialerFunc) Dial(protocols ...string) (httpstream.Connection, string, error) {
+	return f(protocols...)
 }
 
 // upgradeRefused is the API status error of an upgrade answered with code

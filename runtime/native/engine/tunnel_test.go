@@ -2,7 +2,9 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,5 +60,54 @@ func TestStatusUpgraderKeepsTheAPIStatus(t *testing.T) {
 				t.Errorf("message %q, want it to say %q", err, tt.wantInMsg)
 			}
 		})
+	}
+}
+
+func TestSPDYRefused(t *testing.T) {
+	statusErr := func(code int) error {
+		return fmt.Errorf("unable to upgrade connection: %w", upgradeRefused(code, []byte("no")))
+	}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"400: the upgrade itself", statusErr(400), true},
+		{"405", statusErr(405), true},
+		{"426 upgrade required", statusErr(426), true},
+		{"501", statusErr(501), true},
+		{"502 from a proxy", statusErr(502), true},
+		{"401: the user, on either transport", statusErr(401), false},
+		{"403: the user, on either transport", statusErr(403), false},
+		{"404: the pod, on either transport", statusErr(404), false},
+		{"no upgrade at all", &httpstream.UpgradeFailureError{Cause: errors.New("200 OK")}, true},
+		{"a failed dial", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := spdyRefused(tt.err); got != tt.want {
+				t.Errorf("spdyRefused(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTransport(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Transport
+		wantErr bool
+	}{
+		{"", TransportAuto, false},
+		{"auto", TransportAuto, false},
+		{"SPDY", TransportSPDY, false},
+		{" websocket ", TransportWebSocket, false},
+		{"ws", "", true},
+	}
+	for _, tt := range tests {
+		got, err := ParseTransport(tt.in)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("ParseTransport(%q) = %q, %v; want %q (error: %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

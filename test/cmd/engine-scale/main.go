@@ -39,7 +39,7 @@ func realMain() int {
 	services := flag.Int("services", 10, "services (one pod each) the forwards spread over")
 	parallel := flag.Int("parallel", 16, "forwards started at a time")
 	idle := flag.Duration("idle", 3*time.Second, "the engine's tunnel IdleTimeout")
-	spdy := flag.Bool("spdy", false, "force SPDY instead of WebSocket")
+	transport := flag.String("transport", "auto", "the tunnels' transport: auto (SPDY, WebSocket where SPDY is refused), spdy or websocket")
 	dump := flag.String("goroutines", "", "write a goroutine profile (debug=1) here at the end")
 	heapDir := flag.String("heap-profiles", "", "write a heap profile per step into this directory (step-N.pprof; compare with go tool pprof -base)")
 	healthEvery := flag.Duration("health-interval", 0, "TCP health check interval (0: the engine's default)")
@@ -92,7 +92,10 @@ func realMain() int {
 		log.Error("clients", "error", err)
 		return 1
 	}
-	clients.ForceSPDY = *spdy
+	if clients.Transport, err = engine.ParseTransport(*transport); err != nil {
+		log.Error("--transport", "error", err)
+		return 1
+	}
 	e := engine.New(engine.Options{Log: log, IdleTimeout: *idle, Now: time.Now})
 	defer e.Close()
 	if _, err := clients.API.ListServices(ctx, ns); err != nil { // warm the client like a running agent
@@ -159,7 +162,7 @@ func realMain() int {
 		}
 	}
 
-	fmt.Printf("\n%d forwards over %d services (transport %s), %d started at a time, 2 cores\n\n", *n, *services, map[bool]string{true: "SPDY", false: "WebSocket"}[*spdy], *parallel)
+	fmt.Printf("\n%d forwards over %d services (transport %s), %d started at a time, 2 cores\n\n", *n, *services, clients.Transport, *parallel)
 	fmt.Printf("- Start of every forward (listener bound, pods synced): %s\n", started.Round(time.Millisecond))
 	fmt.Printf("- Start → every forward served one HTTP request: %s\n\n", serving.Round(time.Millisecond))
 	fmt.Println("| step | RSS MiB | live heap MiB | goroutines | RSS KiB / forward over baseline | heap KiB / forward over baseline |")

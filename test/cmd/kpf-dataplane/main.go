@@ -9,8 +9,9 @@
 //     pod, on loopback);
 //   - `kubectl port-forward`, WebSocket (its default) and SPDY
 //     (KUBECTL_PORT_FORWARD_WEBSOCKETS=false);
-//   - kpf native, WebSocket (its default) and SPDY forced (the same variable
-//     in the environment of the kpf that starts the agent).
+//   - kpf native, SPDY (its default where the API server accepts SPDY) and
+//     WebSocket (the same variable, true or false, in the environment of
+//     the kpf that starts the agent).
 //
 // Figures: bulk MiB/s towards the pod and from it (one stream, and 8
 // streams at once; the backend's sink and source modes), round-trip p50/p99
@@ -385,11 +386,15 @@ func (r *run) open(ctx context.Context, key string) (*path, error) {
 		}
 		return p, nil
 	case "kpf-ws", "kpf-spdy", "base-ws", "base-spdy":
-		p.title, p.bin = "kpf native, WebSocket (default)", r.kpf
-		var env []string
+		// kubectl's variable, which kpf reads when KPF_TRANSPORT is not
+		// set (a --base kpf from before KPF_TRANSPORT reads it too):
+		// true dials WebSocket first, false SPDY only. kpf's default
+		// (auto) dials SPDY where the API server accepts it, as here.
+		p.title, p.bin = "kpf native, WebSocket", r.kpf
+		env := []string{"KUBECTL_PORT_FORWARD_WEBSOCKETS=true"}
 		if strings.HasSuffix(key, "-spdy") {
-			p.title = "kpf native, SPDY forced"
-			env = append(env, "KUBECTL_PORT_FORWARD_WEBSOCKETS=false")
+			p.title = "kpf native, SPDY (default)"
+			env = []string{"KUBECTL_PORT_FORWARD_WEBSOCKETS=false"}
 		}
 		if strings.HasPrefix(key, "base-") {
 			if r.opts.base == "" {

@@ -35,12 +35,12 @@ func TestPercentile(t *testing.T) {
 func TestTableRowPerPath(t *testing.T) {
 	r := &run{paths: []*path{
 		{title: "the backend directly (the floor)", figs: map[string]string{columns[0]: "900 / 800"}},
-		{title: "kpf native, WebSocket (default)", figs: map[string]string{columns[5]: "blocked"}},
+		{title: "kpf native, WebSocket", figs: map[string]string{columns[5]: "blocked"}},
 	}, notes: []string{"one run"}}
 	got := r.table()
 	for _, want := range []string{
 		"| the backend directly (the floor) | 900 / 800 | — |",
-		"| kpf native, WebSocket (default) | — | — | — | — | — | blocked | — | — |",
+		"| kpf native, WebSocket | — | — | — | — | — | blocked | — | — |",
 		"- one run\n",
 	} {
 		if !strings.Contains(got, want) {

@@ -1,0 +1,41 @@
+package native
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/runtime/native/engine"
+)
+
+func TestTransportFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    engine.Transport
+		wantLog string
+	}{
+		{"nothing set: auto", nil, engine.TransportAuto, ""},
+		{"KPF_TRANSPORT", map[string]string{"KPF_TRANSPORT": "websocket"}, engine.TransportWebSocket, ""},
+		{"KPF_TRANSPORT over kubectl's variable", map[string]string{"KPF_TRANSPORT": "auto", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}, engine.TransportAuto, ""},
+		{"kubectl's variable false: SPDY", map[string]string{"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}, engine.TransportSPDY, ""},
+		{"kubectl's variable true: WebSocket", map[string]string{"KUBECTL_PORT_FORWARD_WEBSOCKETS": "True"}, engine.TransportWebSocket, ""},
+		{"kubectl's variable, anything else", map[string]string{"KUBECTL_PORT_FORWARD_WEBSOCKETS": "1"}, engine.TransportAuto, ""},
+		{"unknown KPF_TRANSPORT: logged, auto", map[string]string{"KPF_TRANSPORT": "ws"}, engine.TransportAuto, "KPF_TRANSPORT: using auto"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			log := hclog.New(&hclog.LoggerOptions{Output: &logs})
+			got := transportFromEnv(log, func(k string) string { return tt.env[k] })
+			if got != tt.want {
+				t.Errorf("transport = %q, want %q", got, tt.want)
+			}
+			if tt.wantLog == "" && logs.Len() > 0 || !strings.Contains(logs.String(), tt.wantLog) {
+				t.Errorf("log %q, want %q", logs.String(), tt.wantLog)
+			}
+		})
+	}
+}

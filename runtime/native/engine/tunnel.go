@@ -34,8 +34,8 @@ type TunnelDialer interface {
 type Transport string
 
 // Transports. SPDY is the default because it measured faster than
-// WebSocket on every figure of `make dataplane` (docs/performance.md) and
-// costs the API server no translation; WebSocket stays a first-class
+// WebSocket in every run of `make dataplane` (bulk, round trips, CPU per
+// byte; docs/performance.md) and costs the API server no translation; WebSocket stays a first-class
 // path, for API servers and proxies that refuse SPDY (deprecated upstream).
 const (
 	// TransportAuto dials SPDY, and SPDY over WebSocket when the SPDY

@@ -218,7 +218,8 @@ forward "websel" {
 	}
 
 	logs := w.mustKpf("logs", "api")
-	for _, want := range []string{"listening", "conn-opened pod=" + apiPods[0], "conn-closed pod=" + apiPods[0]} {
+	over := map[string]string{"auto": "SPDY", "websocket": "WebSocket"}[transport]
+	for _, want := range []string{"listening", "tunnel-open pod=" + apiPods[0] + " over " + over, "conn-opened pod=" + apiPods[0], "conn-closed pod=" + apiPods[0]} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("kpf logs api lacks %q:\n%s", want, logs)
 		}

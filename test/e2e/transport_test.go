@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,13 +107,14 @@ func TestTunnelTransports(t *testing.T) {
 		// engine dials again for a connection whose dial failed)
 		spdy, ws, refused int32
 		fails             bool
+		over              string // the tunnel-open events' message
 	}{
-		{name: "auto", transport: engine.TransportAuto, spdy: 2},
-		{name: "auto where SPDY is refused", transport: engine.TransportAuto, refuseSPDY: http.StatusBadRequest, ws: 2, refused: 1},
-		{name: "auto where the SPDY upgrade is dropped", transport: engine.TransportAuto, refuseSPDY: http.StatusOK, ws: 2, refused: 1},
-		{name: "websocket", transport: engine.TransportWebSocket, ws: 2},
-		{name: "websocket where SPDY is refused", transport: engine.TransportWebSocket, refuseSPDY: http.StatusBadRequest, ws: 2},
-		{name: "spdy", transport: engine.TransportSPDY, spdy: 2},
+		{name: "auto", transport: engine.TransportAuto, spdy: 2, over: "over SPDY"},
+		{name: "auto where SPDY is refused", transport: engine.TransportAuto, refuseSPDY: http.StatusBadRequest, ws: 2, refused: 1, over: "over WebSocket"},
+		{name: "auto where the SPDY upgrade is dropped", transport: engine.TransportAuto, refuseSPDY: http.StatusOK, ws: 2, refused: 1, over: "over WebSocket"},
+		{name: "websocket", transport: engine.TransportWebSocket, ws: 2, over: "over WebSocket"},
+		{name: "websocket where SPDY is refused", transport: engine.TransportWebSocket, refuseSPDY: http.StatusBadRequest, ws: 2, over: "over WebSocket"},
+		{name: "spdy", transport: engine.TransportSPDY, spdy: 2, over: "over SPDY"},
 		{name: "spdy where SPDY is refused", transport: engine.TransportSPDY, refuseSPDY: http.StatusBadRequest, refused: 2, fails: true},
 	}
 	for _, tt := range tests {
@@ -130,6 +132,13 @@ func TestTunnelTransports(t *testing.T) {
 				_, err := httpGetOnce(ctx, forwardPort(f), "/") // 5 s at most
 				if tt.fails != (err != nil) {
 					t.Fatalf("GET through the forward to %s: %v (want a failure: %v)", pod, err, tt.fails)
+				}
+				if tt.fails {
+					continue
+				}
+				evs, _ := f.Events(0)
+				if i := slices.IndexFunc(evs, func(ev engine.Event) bool { return ev.Kind == engine.EventTunnelOpen }); i < 0 || evs[i].Message != tt.over {
+					t.Errorf("events of %s: %+v, want a tunnel-open %q", f.Name(), evs, tt.over)
 				}
 			}
 			got := [3]int32{p.spdy.Load(), p.ws.Load(), p.refused.Load()}

@@ -252,10 +252,11 @@ func (c *frameConn) lose() {
 }
 
 // claimConn is a tunnel's SPDY connection over a frameConn, which it
-// offers for claims.
+// offers for claims, and the transport it was dialed over.
 type claimConn struct {
 	httpstream.Connection
-	fc *frameConn
+	fc        *frameConn
+	transport Transport
 }
 
 // claimer is a tunnel connection whose streams' data a local connection

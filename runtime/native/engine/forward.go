@@ -628,7 +628,7 @@ func (f *Forward) getTunnel(ctx context.Context, pod *corev1.Pod) (*tunnel, erro
 	}
 	if dialed {
 		f.dialSucceeded()
-		f.event(Event{Kind: EventTunnelOpen, Pod: pod.Name})
+		f.event(Event{Kind: EventTunnelOpen, Pod: pod.Name, Message: t.opened("")})
 	}
 	return t, nil
 }

@@ -148,7 +148,7 @@ func (d *wsDialer) Dial(protocols ...string) (httpstream.Connection, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	return claimConn{Connection: sc, fc: fc}, protocol, nil
+	return claimConn{Connection: sc, fc: fc, transport: TransportWebSocket}, protocol, nil
 }
 
 // framedSPDY is k8s.io/streaming's SPDY round tripper with the upgraded
@@ -215,7 +215,7 @@ func (rt *framedSPDY) NewConnection(resp *http.Response) (httpstream.Connection,
 	if err != nil {
 		return nil, err
 	}
-	return claimConn{Connection: sc, fc: fc}, nil
+	return claimConn{Connection: sc, fc: fc, transport: TransportSPDY}, nil
 }
 
 // prefixConn reads prefix before the connection.

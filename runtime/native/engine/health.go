@@ -239,7 +239,7 @@ func (f *Forward) healthTunnel(ctx context.Context) (*tunnel, int32, error) {
 	}
 	if dialed {
 		f.dialSucceeded()
-		f.event(Event{Kind: EventTunnelOpen, Pod: pod.Name, Message: "for a health check"})
+		f.event(Event{Kind: EventTunnelOpen, Pod: pod.Name, Message: t.opened("for a health check")})
 	}
 	f.mu.Lock()
 	f.lastTunnel, f.port = t.key, port

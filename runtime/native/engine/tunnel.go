@@ -229,6 +229,27 @@ func upgradeRefused(code int, body []byte) error {
 	return &apierrors.StatusError{ErrStatus: st}
 }
 
+// opened is the message of a tunnel-open event: why it was dialed (empty:
+// for a local connection) and the transport it went over, when known.
+func (t *tunnel) opened(why string) string {
+	var over string
+	if c, ok := t.conn.(claimConn); ok {
+		switch c.transport {
+		case TransportSPDY:
+			over = "over SPDY"
+		case TransportWebSocket:
+			over = "over WebSocket"
+		}
+	}
+	switch {
+	case why == "":
+		return over
+	case over == "":
+		return why
+	}
+	return why + ", " + over
+}
+
 // tunnelKey identifies one pod incarnation reached through one Clients.
 type tunnelKey struct {
 	clients   *Clients

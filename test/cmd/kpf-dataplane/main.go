@@ -20,8 +20,9 @@
 // forward × 3 requests (failed: an error, or a first byte at the pod later
 // than 200 ms, when the backend greets first and the client sees no HTTP),
 // round-trip p99 beside a stalled reader (a second connection to the same
-// pod that sends --stall bytes to the echo and never reads; "blocked" when
-// a round trip got no answer within 5 s), the serving process's RSS per
+// pod that sends --stall bytes to the echo and never reads; beside the
+// same round trips just before it, in --stall-reps rounds pooled; "blocked"
+// when a round trip got no answer within 5 s), the serving process's RSS per
 // active connection (--hold connections open, each after one request) and
 // its CPU per GiB carried in the bulk measures.
 //
@@ -86,6 +87,7 @@ type options struct {
 	burst     int
 	hold      int
 	stallMiB  int
+	stallReps int
 	paths     string
 	out       string
 	logLevel  string
@@ -107,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.burst, "burst", 1000, "connections opened at once on one forward")
 	fs.IntVar(&o.hold, "hold", 500, "connections held open to measure RSS per active connection")
 	fs.IntVar(&o.stallMiB, "stall", 64, "MiB the stalled reader sends and never reads")
+	fs.IntVar(&o.stallReps, "stall-reps", 5, "rounds of the stalled-reader measure (each: round trips without, then beside, a stalled reader; pooled)")
 	fs.StringVar(&o.paths, "paths", "direct,kubectl-ws,kubectl-spdy,kpf-ws,kpf-spdy", "paths to measure, comma-separated (base-ws, base-spdy: kpf native with --base)")
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-dataplane itself")
@@ -115,6 +118,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.measures, "measures", strings.Join(measureNames, ","), "measures to run, comma-separated")
 	fs.BoolVar(&o.gctrace, "gctrace", false, "run kpf's agents with GODEBUG=gctrace=1 and note, per measure, the garbage collections in them")
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.stallReps < 1 {
+		err := errors.New("--stall-reps must be at least 1")
+		fmt.Fprintln(stderr, err)
 		return o, err
 	}
 	for _, m := range strings.Split(o.measures, ",") {
@@ -295,8 +303,8 @@ func (r *run) main(ctx context.Context) (err error) {
 	if slices.ContainsFunc(r.paths, func(p *path) bool { return strings.HasPrefix(p.key, "kubectl-") }) {
 		kubectl = " kubectl: " + kubectlVersion(ctx, r.opts.kubectl) + "."
 	}
-	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB.%s kubefwd: not measured (not in the tools module).",
-		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, kubectl))
+	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB (%d rounds of %d round trips without it, then beside it, pooled).%s kubefwd: not measured (not in the tools module).",
+		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, r.opts.stallReps, max(r.opts.rtts/4, 50), kubectl))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
 	measures := map[string]func(context.Context, *path) error{
@@ -787,35 +795,61 @@ func (r *run) rss(ctx context.Context, p *path) error {
 }
 
 // stalled measures round trips on one connection while a second one to
-// the same pod sends and never reads its echo, beside the same number of
-// round trips on a fresh connection just before (without it): a p99 of a
-// few hundred round trips moves by more than 10 % between two such runs on
-// a quiet machine, so the figure is read against its own baseline. The
+// the same pod sends and never reads its echo, beside as many round trips
+// on a fresh connection just before (without it), in --stall-reps rounds
+// whose round trips are pooled: a p99 of a few hundred round trips moves
+// by more than 10 % between two such sets on a quiet machine, so the
+// figure is read against its own baseline, taken in turn with it. The
 // round trips begin 1 s after the stalled reader: kpf has reset it by then
 // (after its stall timeout), so they measure what its stall leaves behind;
 // a kubectl is still blocked.
 func (r *run) stalled(ctx context.Context, p *path) error {
 	n := max(r.opts.rtts/4, 50)
-	// The previous path's stalled reader may still be echoing through the
-	// pod (a kubectl blocked by it is): let it end first.
-	if err := sleep(ctx, 2*time.Second); err != nil {
-		return err
+	var with, without []time.Duration
+	for range r.opts.stallReps {
+		w, wo, failed, err := r.stalledRound(ctx, p, n)
+		if err != nil {
+			return err
+		}
+		if failed != "" {
+			p.figs[columns[5]] = failed
+			r.log.Info("measured", "path", p.title, "what", columns[5], "figure", failed)
+			return nil
+		}
+		with, without = append(with, w...), append(without, wo...)
 	}
-	without, err := r.roundTripsOnce(ctx, p, n)
+	slices.Sort(with)
+	slices.Sort(without)
+	p99, base := percentile(with, 99), percentile(without, 99)
+	p.figs[columns[5]] = fmt.Sprintf("%s (without: %s, %+.0f %%)", fmtMs(p99), fmtMs(base), 100*(float64(p99)/float64(base)-1))
+	r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]],
+		"round_trips", len(with), "max", fmtMs(with[len(with)-1]), "max_without", fmtMs(without[len(without)-1]))
+	return nil
+}
+
+// stalledRound is one round of stalled: n round trips without a stalled
+// reader, then n beside one. failed says why the round has no figure (the
+// round trips got no answer: blocked).
+func (r *run) stalledRound(ctx context.Context, p *path, n int) (with, without []time.Duration, failed string, err error) {
+	// The previous round's (or path's) stalled reader may still be
+	// echoing through the pod (a kubectl blocked by it is): let it end
+	// first.
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return nil, nil, "", err
+	}
+	without, err = r.roundTripsFresh(ctx, p, n)
 	if err != nil {
-		p.figs[columns[5]] = "failed without a stalled reader: " + shortErr(err)
-		return nil
+		return nil, nil, "failed without a stalled reader: " + shortErr(err), nil
 	}
 	stall, err := dial(ctx, p.addr)
 	if err != nil {
-		return err
+		return nil, nil, "", err
 	}
 	defer stall.Close()
 	// The echo greets after 200 ms of silence; then it echoes.
 	_ = stall.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := bufio.NewReader(stall).ReadString('\n'); err != nil {
-		p.figs[columns[5]] = "the stalled reader got no greeting: " + shortErr(err)
-		return nil
+		return nil, nil, "the stalled reader got no greeting: " + shortErr(err), nil
 	}
 	go func() {
 		buf := make([]byte, 256<<10)
@@ -827,41 +861,29 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 		}
 	}()
 	if err := sleep(ctx, time.Second); err != nil {
-		return err
+		return nil, nil, "", err
 	}
 	c, err := dial(ctx, p.addr)
 	if err != nil {
-		p.figs[columns[5]] = "failed: " + shortErr(err)
-		return nil
+		return nil, nil, "failed: " + shortErr(err), nil
 	}
 	defer c.Close()
 	defer p.mark("while the round trips ran")()
-	ds, err := roundTripsOn(c, n)
+	with, err = roundTripsOn(c, n)
 	if err != nil {
-		p.figs[columns[5]] = fmt.Sprintf("blocked (after %d round trips: %v)", len(ds), shortErr(err))
-		r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]])
-		return nil
+		return nil, nil, fmt.Sprintf("blocked (after %d round trips: %v)", len(with), shortErr(err)), nil
 	}
-	slices.Sort(ds)
-	with := percentile(ds, 99)
-	p.figs[columns[5]] = fmt.Sprintf("%s (without: %s, %+.0f %%)", fmtMs(with), fmtMs(without), 100*(float64(with)/float64(without)-1))
-	r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]])
-	return nil
+	return with, without, "", nil
 }
 
-// roundTripsOnce is the p99 of n round trips on a fresh connection.
-func (r *run) roundTripsOnce(ctx context.Context, p *path, n int) (time.Duration, error) {
+// roundTripsFresh makes n round trips on a fresh connection.
+func (r *run) roundTripsFresh(ctx context.Context, p *path, n int) ([]time.Duration, error) {
 	c, err := dial(ctx, p.addr)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer c.Close()
-	ds, err := roundTripsOn(c, n)
-	if err != nil {
-		return 0, err
-	}
-	slices.Sort(ds)
-	return percentile(ds, 99), nil
+	return roundTripsOn(c, n)
 }
 
 // roundTripsOn makes n HTTP round trips on kept-alive connection c and

@@ -114,6 +114,9 @@ func (o *Options) setDefaults() {
 	if o.Dialer == nil {
 		o.Dialer = KubeDialer{}
 	}
+	if o.Transport == "" {
+		o.Transport = TransportAuto
+	}
 	if o.MaxEvents <= 0 {
 		o.MaxEvents = 500
 	}
@@ -454,9 +457,6 @@ func (e *Engine) dial(ctx context.Context, key tunnelKey) (conn httpstream.Conne
 	t := key.clients.Transport
 	if t == "" {
 		t = e.opts.Transport
-	}
-	if t == "" {
-		t = TransportAuto
 	}
 	refused := key.clients.spdyRefused.Load()
 	conn, err = e.opts.Dialer.Dial(ctx, key.clients, key.namespace, key.pod.name, t)

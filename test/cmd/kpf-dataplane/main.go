@@ -837,7 +837,7 @@ func (r *run) stalledRound(ctx context.Context, p *path, n int) (with, without [
 	if err := sleep(ctx, 2*time.Second); err != nil {
 		return nil, nil, "", err
 	}
-	without, err = r.roundTripsFresh(ctx, p, n)
+	without, err = roundTripsFresh(ctx, p.addr, n)
 	if err != nil {
 		return nil, nil, "failed without a stalled reader: " + shortErr(err), nil
 	}
@@ -876,9 +876,9 @@ func (r *run) stalledRound(ctx context.Context, p *path, n int) (with, without [
 	return with, without, "", nil
 }
 
-// roundTripsFresh makes n round trips on a fresh connection.
-func (r *run) roundTripsFresh(ctx context.Context, p *path, n int) ([]time.Duration, error) {
-	c, err := dial(ctx, p.addr)
+// roundTripsFresh makes n round trips on a fresh connection to addr.
+func roundTripsFresh(ctx context.Context, addr string, n int) ([]time.Duration, error) {
+	c, err := dial(ctx, addr)
 	if err != nil {
 		return nil, err
 	}

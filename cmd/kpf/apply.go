@@ -17,6 +17,7 @@ import (
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/views"
 	"github.com/kpf-dev/kpf/internal/termtext"
 	"github.com/kpf-dev/kpf/reconcile"
+	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/spec"
 	"github.com/kpf-dev/kpf/state"
 )
@@ -64,6 +65,11 @@ workspace's state folder.`,
 			}
 			if o.Watch && o.Wait > 0 {
 				return errors.New("--wait cannot be combined with --watch")
+			}
+			// The agent this apply may start reads it: refused here, before
+			// anything changes, rather than logged there.
+			if _, err := native.TransportFromEnv(a.getenv); err != nil {
+				return err
 			}
 			return a.apply(cmd.Context(), cmd.OutOrStdout(), o)
 		},

@@ -769,3 +769,28 @@ forward "db" {
 		}
 	}
 }
+
+// An unknown KPF_TRANSPORT, which the agent apply starts would read, is
+// refused by apply before anything starts or is written.
+func TestApplyRefusesUnknownTransport(t *testing.T) {
+	dir := t.TempDir()
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
+forward "web" {
+  context     = "kind-dev"
+  namespace   = "shop"
+  target      = "svc/web"
+  local_port  = %d
+  remote_port = 80
+}
+`, freePort(t)))
+	c := newCLI(t)
+	c.env["KPF_TRANSPORT"] = "ws"
+	code, _, errOut := c.run("-C", dir, "apply")
+	if code != exitError || !strings.Contains(errOut, `KPF_TRANSPORT: unknown transport "ws" (auto, spdy or websocket)`) {
+		t.Fatalf("apply: exit %d, stderr %q", code, errOut)
+	}
+	entries, err := os.ReadDir(c.env["KPF_STATE_DIR"])
+	if err != nil || len(entries) != 0 {
+		t.Errorf("the state directory after a refused apply: %v, %v; want it empty", entries, err)
+	}
+}

@@ -39,7 +39,10 @@ type clientsKey struct {
 func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr string) (net.Listener, error)) *engineServer {
 	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Quiet: 200 * time.Millisecond, MaxHold: 30 * time.Second, Log: log}
 	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
-	transport := transportFromEnv(log, os.Getenv)
+	transport, err := TransportFromEnv(os.Getenv)
+	if err != nil { // kpf apply refuses it; an agent started otherwise says so
+		log.Error("using auto", "error", err)
+	}
 	log.Info("tunnels", "transport", transport)
 	opts := engine.Options{Log: log, Transport: transport,
 		TunnelClosed: rel.tunnelClosed, ConnClosed: rel.schedule, TunnelsChanged: s.tunnelsChanged, Listen: listen}
@@ -48,27 +51,26 @@ func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr str
 	return s
 }
 
-// transportFromEnv reads the tunnels' transport from the environment of
-// the kpf that started the agent: KPF_TRANSPORT (auto, spdy or websocket;
-// one it does not know is logged and auto is used), else kubectl's
-// KUBECTL_PORT_FORWARD_WEBSOCKETS (false: spdy, true: websocket), else
-// auto.
-func transportFromEnv(log hclog.Logger, getenv func(string) string) engine.Transport {
+// TransportFromEnv reads the tunnels' transport from an environment (the
+// agent's is that of the kpf apply that started it): KPF_TRANSPORT (auto,
+// spdy or websocket), else kubectl's KUBECTL_PORT_FORWARD_WEBSOCKETS
+// (false: spdy, true: websocket), else auto. A KPF_TRANSPORT it does not
+// know is an error, with auto.
+func TransportFromEnv(getenv func(string) string) (engine.Transport, error) {
 	if v := getenv("KPF_TRANSPORT"); v != "" {
 		t, err := engine.ParseTransport(v)
 		if err != nil {
-			log.Error("KPF_TRANSPORT: using auto", "error", err)
-			return engine.TransportAuto
+			return engine.TransportAuto, fmt.Errorf("KPF_TRANSPORT: %w", err)
 		}
-		return t
+		return t, nil
 	}
 	switch strings.ToLower(getenv("KUBECTL_PORT_FORWARD_WEBSOCKETS")) {
 	case "false":
-		return engine.TransportSPDY
+		return engine.TransportSPDY, nil
 	case "true":
-		return engine.TransportWebSocket
+		return engine.TransportWebSocket, nil
 	}
-	return engine.TransportAuto
+	return engine.TransportAuto, nil
 }
 
 // OnTunnelsChanged sets what is called after a tunnel opened or closed.

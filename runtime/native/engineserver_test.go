@@ -1,11 +1,8 @@
 package native
 
 import (
-	"bytes"
-	"strings"
+	"fmt"
 	"testing"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 )
@@ -15,7 +12,7 @@ func TestTransportFromEnv(t *testing.T) {
 		name    string
 		env     map[string]string
 		want    engine.Transport
-		wantLog string
+		wantErr string
 	}{
 		{"nothing set: auto", nil, engine.TransportAuto, ""},
 		{"KPF_TRANSPORT", map[string]string{"KPF_TRANSPORT": "websocket"}, engine.TransportWebSocket, ""},
@@ -23,18 +20,16 @@ func TestTransportFromEnv(t *testing.T) {
 		{"kubectl's variable false: SPDY", map[string]string{"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}, engine.TransportSPDY, ""},
 		{"kubectl's variable true: WebSocket", map[string]string{"KUBECTL_PORT_FORWARD_WEBSOCKETS": "True"}, engine.TransportWebSocket, ""},
 		{"kubectl's variable, anything else", map[string]string{"KUBECTL_PORT_FORWARD_WEBSOCKETS": "1"}, engine.TransportAuto, ""},
-		{"unknown KPF_TRANSPORT: logged, auto", map[string]string{"KPF_TRANSPORT": "ws"}, engine.TransportAuto, "KPF_TRANSPORT: using auto"},
+		{"unknown KPF_TRANSPORT: an error, auto", map[string]string{"KPF_TRANSPORT": "ws"}, engine.TransportAuto, `KPF_TRANSPORT: unknown transport "ws" (auto, spdy or websocket)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs bytes.Buffer
-			log := hclog.New(&hclog.LoggerOptions{Output: &logs})
-			got := transportFromEnv(log, func(k string) string { return tt.env[k] })
+			got, err := TransportFromEnv(func(k string) string { return tt.env[k] })
 			if got != tt.want {
 				t.Errorf("transport = %q, want %q", got, tt.want)
 			}
-			if tt.wantLog == "" && logs.Len() > 0 || !strings.Contains(logs.String(), tt.wantLog) {
-				t.Errorf("log %q, want %q", logs.String(), tt.wantLog)
+			if gotErr := fmt.Sprint(err); tt.wantErr == "" && err != nil || tt.wantErr != "" && gotErr != tt.wantErr {
+				t.Errorf("error %v, want %q", err, tt.wantErr)
 			}
 		})
 	}

@@ -71,7 +71,7 @@ func decodeFile(body hcl.Body) (*fileBlocks, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			fb.defaults = append(fb.defaults, rb)
 		case "variable":
-			rv, d := decodeVariableBlock(b)
+			rv, d := decodeIdentifiedBlock(b, "variable", variableSchema)
 			diags = append(diags, d...)
 			if rv != nil {
 				fb.variables = append(fb.variables, rv)
@@ -81,7 +81,7 @@ func decodeFile(body hcl.Body) (*fileBlocks, hcl.Diagnostics) {
 			diags = append(diags, d...)
 			fb.locals = append(fb.locals, sortedAttrs(attrs)...)
 		case "output":
-			ro, d := decodeOutputBlock(b)
+			ro, d := decodeIdentifiedBlock(b, "output", outputSchema)
 			diags = append(diags, d...)
 			if ro != nil {
 				fb.outputs = append(fb.outputs, ro)
@@ -118,39 +118,24 @@ func decodeSimpleBlock(b *hcl.Block, schema *hcl.BodySchema) (*rawBlock, hcl.Dia
 	return rb, diags
 }
 
-func decodeVariableBlock(b *hcl.Block) (*rawNamed, hcl.Diagnostics) {
+// decodeIdentifiedBlock decodes a variable or output block (what: its
+// kind, for the errors): its label must be an identifier, as expressions
+// name it (var.NAME); nil when it is not.
+func decodeIdentifiedBlock(b *hcl.Block, what string, schema *hcl.BodySchema) (*rawNamed, hcl.Diagnostics) {
 	name := b.Labels[0]
 	var diags hcl.Diagnostics
-	if !hclsyntax.ValidIdentifier(name) {
+	valid := hclsyntax.ValidIdentifier(name)
+	if !valid {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
-			Summary:  "Invalid variable name",
-			Detail:   "A variable name must start with a letter or underscore and may contain only letters, digits, underscores and dashes.",
+			Summary:  "Invalid " + what + " name",
+			Detail:   fmt.Sprintf("%q is not a valid %s name: use letters, digits, '_' and '-', starting with a letter or '_'.", name, what),
 			Subject:  b.LabelRanges[0].Ptr(),
 		})
 	}
-	rb, d := decodeSimpleBlock(b, variableSchema)
+	rb, d := decodeSimpleBlock(b, schema)
 	diags = append(diags, d...)
-	if !hclsyntax.ValidIdentifier(name) {
-		return nil, diags
-	}
-	return &rawNamed{name: name, rawBlock: *rb}, diags
-}
-
-func decodeOutputBlock(b *hcl.Block) (*rawNamed, hcl.Diagnostics) {
-	name := b.Labels[0]
-	var diags hcl.Diagnostics
-	if !hclsyntax.ValidIdentifier(name) {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid output name",
-			Detail:   "An output name must start with a letter or underscore and may contain only letters, digits, underscores and dashes.",
-			Subject:  b.LabelRanges[0].Ptr(),
-		})
-	}
-	rb, d := decodeSimpleBlock(b, outputSchema)
-	diags = append(diags, d...)
-	if !hclsyntax.ValidIdentifier(name) {
+	if !valid {
 		return nil, diags
 	}
 	return &rawNamed{name: name, rawBlock: *rb}, diags

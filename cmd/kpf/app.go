@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -621,6 +622,23 @@ func (a *app) writeDiagnostics(loader *spec.Loader, diags hcl.Diagnostics) {
 		}
 	}
 	fmt.Fprint(a.io.Err, spec.FormatDiagnosticsPlain(diags))
+}
+
+// lockSession takes the workspace lock for s (lockAs, with holder),
+// re-reads the state under it (another kpf may have changed it since the
+// session opened) and sweeps. unlock may be called more than once.
+func (a *app) lockSession(ctx context.Context, s *session, holder string) (unlock func(), err error) {
+	if unlock, err = a.lockAs(ctx, s.store, holder); err != nil {
+		return nil, err
+	}
+	unlock = sync.OnceFunc(unlock)
+	if s.state, err = s.store.Load(); err != nil {
+		unlock()
+		return nil, err
+	}
+	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
+	a.sweep(ctx, s.rt, s.state)
+	return unlock, nil
 }
 
 // sweep stops what the workspace's runtimes run that its state does not

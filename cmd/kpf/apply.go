@@ -7,7 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -97,18 +96,11 @@ func (a *app) apply(ctx context.Context, out io.Writer, o applyOptions) error {
 	if o.Watch {
 		holder = state.HolderWatch
 	}
-	unlock, err := a.lockAs(ctx, s.store, holder)
+	unlock, err := a.lockSession(ctx, s, holder)
 	if err != nil {
 		return err
 	}
-	unlock = sync.OnceFunc(unlock)
 	defer unlock()
-	// Re-read state under the lock: another kpf may have changed it.
-	if s.state, err = s.store.Load(); err != nil {
-		return err
-	}
-	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
-	a.sweep(ctx, s.rt, s.state)
 	if o.Watch && !o.JSON && a.useLiveView(out, o.Plain) {
 		return a.watchLive(ctx, out, s)
 	}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -82,17 +81,11 @@ func (a *app) runWith(ctx context.Context, argv []string, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := a.lock(ctx, s.store)
+	unlock, err := a.lockSession(ctx, s, "")
 	if err != nil {
 		return err
 	}
-	unlock = sync.OnceFunc(unlock)
 	defer unlock()
-	if s.state, err = s.store.Load(); err != nil {
-		return err
-	}
-	s.state.Workspace, s.state.Name = s.ws.Dir, s.ws.Name
-	a.sweep(ctx, s.rt, s.state)
 
 	actual := s.observe(ctx)
 	p := reconcile.Diff(s.forwards, actual, s.ports)

@@ -171,3 +171,106 @@ func TestMuxLogsAndIdle(t *testing.T) {
 		t.Errorf("StopIdle = %v, want the keeper's error", err)
 	}
 }
+
+// sweeper is a recorder that sweeps (keeping what it is given) and
+// inspects in batches, with a chosen error and bound.
+type sweeper struct {
+	recorder
+	err      error
+	kept     [][]Handle
+	batches  [][]Handle
+	parallel int
+}
+
+func (s *sweeper) Sweep(_ context.Context, keep []Handle) ([]string, error) {
+	s.kept = append(s.kept, keep)
+	return []string{"swept by " + s.name}, s.err
+}
+
+func (s *sweeper) InspectMany(_ context.Context, hs []Handle) ([]Status, []error) {
+	s.batches = append(s.batches, hs)
+	sts, errs := make([]Status, len(hs)), make([]error, len(hs))
+	for i := range hs {
+		sts[i] = Status{Alive: true, Pod: s.name}
+	}
+	return sts, errs
+}
+
+func (s *sweeper) Parallel(string) int { return s.parallel }
+
+// TestMuxSweep: each runtime that sweeps is given its own handles only, in
+// the runtimes' name order; one that cannot sweep is skipped; errors are
+// joined and name their runtime.
+func TestMuxSweep(t *testing.T) {
+	a := &sweeper{recorder: recorder{name: "a"}}
+	b := &sweeper{recorder: recorder{name: "b"}, err: errors.New("agent unreachable")}
+	m := &Mux{Default: "a", Runtimes: map[string]Runtime{"b": b, "a": a, "c": &recorder{name: "c"}}}
+	keep := []Handle{{Runtime: "a", ID: "1"}, {Runtime: "b", ID: "2"}, {Runtime: "c", ID: "3"}, {Runtime: "a", ID: "4"}}
+	stopped, err := m.Sweep(context.Background(), keep)
+	if got, want := strings.Join(stopped, ","), "swept by a,swept by b"; got != want {
+		t.Errorf("stopped %q, want %q", got, want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "b runtime: agent unreachable") {
+		t.Errorf("error %v, want b's, named", err)
+	}
+	if len(a.kept) != 1 || len(a.kept[0]) != 2 || a.kept[0][0].ID != "1" || a.kept[0][1].ID != "4" {
+		t.Errorf("a kept %v, want its handles 1 and 4", a.kept)
+	}
+	if len(b.kept) != 1 || len(b.kept[0]) != 1 || b.kept[0][0].ID != "2" {
+		t.Errorf("b kept %v, want its handle 2", b.kept)
+	}
+}
+
+// TestMuxInspectMany: statuses come back in the order asked, each from the
+// runtime that made its handle (one batch for a runtime that can, one by
+// one otherwise); a handle of an unknown runtime gets Unknown() and an
+// error, and the others are still inspected.
+func TestMuxInspectMany(t *testing.T) {
+	batch := &sweeper{recorder: recorder{name: "batch"}}
+	single := &recorder{name: "single"}
+	m := &Mux{Default: "batch", Runtimes: map[string]Runtime{"batch": batch, "single": single}}
+	hs := []Handle{{Runtime: "single", ID: "s1"}, {Runtime: "batch", ID: "b1"}, {Runtime: "gone", ID: "g1"}, {Runtime: "batch", ID: "b2"}, {Runtime: "single", ID: "s2"}}
+	sts, errs := m.InspectMany(context.Background(), hs)
+	if len(sts) != len(hs) || len(errs) != len(hs) {
+		t.Fatalf("%d statuses and %d errors for %d handles", len(sts), len(errs), len(hs))
+	}
+	for i, h := range hs {
+		switch h.Runtime {
+		case "gone":
+			if errs[i] == nil || !IsPermanent(errs[i]) || sts[i] != Unknown() {
+				t.Errorf("%s: %+v, %v; want Unknown() and a permanent error", h, sts[i], errs[i])
+			}
+		case "batch":
+			if errs[i] != nil || !sts[i].Alive || sts[i].Pod != "batch" {
+				t.Errorf("%s: %+v, %v; want batch's answer", h, sts[i], errs[i])
+			}
+		case "single":
+			if errs[i] != nil || !sts[i].Alive {
+				t.Errorf("%s: %+v, %v; want single's answer", h, sts[i], errs[i])
+			}
+		}
+	}
+	if len(batch.batches) != 1 || len(batch.batches[0]) != 2 {
+		t.Errorf("batch runtime asked %v, want one batch of 2", batch.batches)
+	}
+	if got := strings.Join(single.calls, ","); got != "inspect s1,inspect s2" {
+		t.Errorf("single runtime calls %q, want each of its handles once", got)
+	}
+}
+
+// TestMuxParallel: the named runtime's bound, the default's for "", 0
+// from a runtime without an opinion or an unknown one.
+func TestMuxParallel(t *testing.T) {
+	m := &Mux{Default: "a", Runtimes: map[string]Runtime{
+		"a": &sweeper{recorder: recorder{name: "a"}, parallel: 8},
+		"b": &recorder{name: "b"},
+	}}
+	for _, tt := range []struct {
+		name string
+		want int
+	}{{"", 8}, {"a", 8}, {"b", 0}, {"gone", 0}} {
+		if got := m.Parallel(tt.name); got != tt.want {
+			t.Errorf("Parallel(%q) = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

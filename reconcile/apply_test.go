@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
@@ -27,28 +27,13 @@ func fwd(name string, port int) *model.Forward {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the Applier's concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// outputLines returns the Applier's output lines so far.
+func outputLines(out *testutil.SyncBuffer) []string {
+	return strings.Split(strings.TrimSpace(out.String()), "\n")
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
-}
-
-// newTestApplier returns an Applier over rt with no waiting between
-// retries and at most retries retries.
-func newTestApplier(rt runtime.Runtime, retries uint64) (*Applier, *syncBuffer) {
-	out := &syncBuffer{}
+func newTestApplier(rt runtime.Runtime, retries uint64) (*Applier, *testutil.SyncBuffer) {
+	out := &testutil.SyncBuffer{}
 	return &Applier{
 		Runtime:    rt,
 		State:      &state.File{Version: state.Version, Forwards: map[string]state.Forward{}},
@@ -119,7 +104,7 @@ func TestApplyStartRetryPermanent(t *testing.T) {
 		t.Error("a no-op change wrote state")
 	}
 
-	lines := out.lines()
+	lines := outputLines(out)
 	for _, l := range []string{
 		"forward.api: started on 127.0.0.1:8080 (1 attempt)",
 		"forward.flaky: started on 127.0.0.1:8083 (3 attempts)",
@@ -214,7 +199,7 @@ func TestApplyStopRestartReplace(t *testing.T) {
 	if n := rt.alive(); n != 2 {
 		t.Fatalf("%d processes alive, want 2 (the new sick and moved)", n)
 	}
-	lines := out.lines()
+	lines := outputLines(out)
 	for _, l := range []string{
 		"forward.old: stopped",
 		"forward.ghost: stopped",
@@ -248,8 +233,8 @@ func TestApplyPortInUseMoves(t *testing.T) {
 	if f := a.State.Forwards["api"]; f.LocalPort != 8083 || f.WantedPort != 8080 {
 		t.Fatalf("api state = %+v, want local 8083 wanted 8080", f)
 	}
-	if l := "forward.api: started on 127.0.0.1:8083 (2 attempts; port 8080 was in use)"; !hasLine(out.lines(), l) {
-		t.Fatalf("progress lacks %q:\n%s", l, strings.Join(out.lines(), "\n"))
+	if l := "forward.api: started on 127.0.0.1:8083 (2 attempts; port 8080 was in use)"; !hasLine(outputLines(out), l) {
+		t.Fatalf("progress lacks %q:\n%s", l, strings.Join(outputLines(out), "\n"))
 	}
 }
 
@@ -600,7 +585,7 @@ func TestApplyUnreachableContext(t *testing.T) {
 			t.Errorf("%s recorded as %+v, want failed with the reason", name, f)
 		}
 	}
-	lines := out.lines()
+	lines := outputLines(out)
 	want := "forward.a, forward.b, forward.sick: not applied: cluster gone at https://127.0.0.1:1 is unreachable: connection refused"
 	if !hasLine(lines, want) || !hasLine(lines, "forward.failed: removed (it never started)") || strings.Count(strings.Join(lines, "\n"), "unreachable") != 1 {
 		t.Errorf("progress:\n%s\nwant one line %q and the removal", strings.Join(lines, "\n"), want)

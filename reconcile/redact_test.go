@@ -220,7 +220,7 @@ func TestApplyProgressRedacted(t *testing.T) {
 		{Name: "db", Action: Start, Port: 5432, Desired: &db},
 	}}
 	a.Apply(context.Background(), p)
-	text := strings.Join(out.lines(), "\n")
+	text := strings.Join(outputLines(out), "\n")
 	if strings.Contains(text, secret) || strings.Contains(text, "127.83.41.67") {
 		t.Errorf("progress shows a sensitive value:\n%s", text)
 	}

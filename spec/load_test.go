@@ -1,9 +1,7 @@
 package spec
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/kpf-dev/kpf/internal/testutil"
+)
 
 // writeFiles writes name → content into a fresh temporary directory.
 func writeFiles(t testing.TB, files map[string]string) string {
@@ -40,23 +38,6 @@ func mustLoad(t *testing.T, opts LoadOptions) *Workspace {
 
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./spec -update)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs from the output (run go test ./spec -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
 }
 
 var markerRE = regexp.MustCompile(`(ERROR|WARNING): ([^#]+)`)
@@ -170,9 +151,9 @@ func TestValid(t *testing.T) {
 			if diags.HasErrors() {
 				t.Fatalf("unexpected errors:\n%s", FormatDiagnosticsPlain(diags))
 			}
-			golden(t, filepath.Join("testdata/valid", e.Name()+".golden.json"), workspaceJSON(t, ws))
+			testutil.Golden(t, filepath.Join("valid", e.Name()+".golden.json"), workspaceJSON(t, ws))
 			if len(diags) > 0 {
-				golden(t, filepath.Join("testdata/valid", e.Name()+".warnings.golden"), []byte(FormatDiagnosticsPlain(diags)))
+				testutil.Golden(t, filepath.Join("valid", e.Name()+".warnings.golden"), []byte(FormatDiagnosticsPlain(diags)))
 			}
 		})
 	}

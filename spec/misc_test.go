@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 func TestRenderDiagnostics(t *testing.T) {
@@ -17,12 +19,12 @@ func TestRenderDiagnostics(t *testing.T) {
 	if !diags.HasErrors() {
 		t.Fatal("want errors")
 	}
-	golden(t, "testdata/render/plain.golden", []byte(FormatDiagnosticsPlain(diags)))
+	testutil.Golden(t, "render/plain.golden", []byte(FormatDiagnosticsPlain(diags)))
 	var b bytes.Buffer
 	if err := l.WriteDiagnostics(&b, diags, false, 80); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/render/snippet.golden", b.Bytes())
+	testutil.Golden(t, "render/snippet.golden", b.Bytes())
 
 	b.Reset()
 	if err := WriteDiagnostics(&b, l.Files(), diags, true, 80); err != nil {

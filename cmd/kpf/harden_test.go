@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/proc"
@@ -82,7 +83,7 @@ func TestDestroyNeverSignalsInit(t *testing.T) {
 // not moved away from kpf's own orphans — and destroy leaves nothing.
 func TestApplyStopsWhatALostStateLeft(t *testing.T) {
 	dir := t.TempDir()
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
 defaults {
   context   = "kind-dev"
@@ -181,7 +182,7 @@ forward "api" {
     none = true
   }
 }
-`, freePort(t)))
+`, testutil.FreePort(t)))
 	c := newCLI(t)
 	if code, out, errOut := c.run("-C", ws, "apply"); code != exitOK {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)

@@ -32,7 +32,7 @@ func TestPackageLayers(t *testing.T) {
 		allowed    []string // exceptions to forbidden (exact paths)
 	}{
 		// The binary links no test helper either.
-		{mod + "cmd/kpf", true, []string{"k8s.io/client-go/kubernetes", "k8s.io/kubectl", "k8s.io/cli-runtime", mod + "runtime/native/engine/enginetest", mod + "runtime/native/nativetest"}, nil},
+		{mod + "cmd/kpf", true, []string{"k8s.io/client-go/kubernetes", "k8s.io/kubectl", "k8s.io/cli-runtime", mod + "runtime/native/engine/enginetest", mod + "runtime/native/nativetest", mod + "internal/testutil", mod + "internal/testwait"}, nil},
 		{mod + "spec", false, []string{"os/exec", mod + "runtime", mod + "reconcile", mod + "state", mod + "cmd"}, nil},
 		// The plain forward types: a leaf that reaches nothing of kpf and no
 		// HCL but internal/kinds, the home of its Target (shared with

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/cmd/kpf/internal/live"
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/reconcile"
 )
@@ -60,7 +61,7 @@ forward "off" {
 func appliedWorkspace(t *testing.T) (dir string, c *cli, api, web int) {
 	t.Helper()
 	dir = t.TempDir()
-	api, web = freePort(t), freePort(t)
+	api, web = testutil.FreePort(t), testutil.FreePort(t)
 	writeSpec(t, dir, "kpf.hcl", liveSpec(api, web))
 	c = newCLI(t)
 	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {

@@ -5,33 +5,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
-
-// lockedBuffer is a strings.Builder safe for follow writing and the test reading.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startFollowing follows path from its current end, as `kpf logs -f` does
 // after printing what was there; it returns the output and a stop function
 // that fails the test if the follower failed or did not return.
-func startFollowing(t *testing.T, path string) (*lockedBuffer, func()) {
+func startFollowing(t *testing.T, path string) (*testutil.SyncBuffer, func()) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,7 +25,7 @@ func startFollowing(t *testing.T, path string) (*lockedBuffer, func()) {
 	}
 	fl := &follower{path: path, f: f}
 	ctx, cancel := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- fl.run(ctx, &out, 5*time.Millisecond) }()
 	return &out, func() {
@@ -60,7 +43,7 @@ func startFollowing(t *testing.T, path string) (*lockedBuffer, func()) {
 	}
 }
 
-func waitOutput(t *testing.T, out *lockedBuffer, want string) {
+func waitOutput(t *testing.T, out *testutil.SyncBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), want) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
 	"github.com/kpf-dev/kpf/runtime/native"
@@ -22,8 +22,6 @@ import (
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fakeKubectl is the path of the runtime package's fake kubectl, built once
 // for the CLI tests. The real kubectl is exercised by test/e2e.
@@ -122,16 +120,6 @@ func writeSpec(t *testing.T, dir, name, src string) {
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func TestValidate(t *testing.T) {
@@ -290,7 +278,7 @@ func TestUnknownLogLevel(t *testing.T) {
 // changes, and destroy stops them and empties the state.
 func TestPlanApplyDestroy(t *testing.T) {
 	dir := t.TempDir()
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
 kpf {
   runtime = "kubectl"
@@ -387,7 +375,7 @@ forward "api" {
   local_port  = %d
   remote_port = 80
 }
-`, freePort(t)))
+`, testutil.FreePort(t)))
 	c := newCLI(t)
 	c.env["FAKE_KUBECTL_MODE"] = "fail"
 	c.env["FAKE_KUBECTL_MSG"] = `Error from server (NotFound): services "api" not found`
@@ -477,22 +465,7 @@ func TestSpecFromServices(t *testing.T) {
 		{Name: "api", Ports: []native.ServicePort{{Name: "http", Port: 80}, {Name: "grpc", Port: 9090}}},
 		{Name: "db", Ports: []native.ServicePort{{Port: 5432}}},
 	})
-	golden := filepath.Join("testdata", "init-from-cluster.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(src) != string(want) {
-		t.Errorf("init --from-cluster wrote (go test -update rewrites %s):\n%s\nwant:\n%s", golden, src, want)
-	}
+	testutil.Golden(t, "init-from-cluster.golden", src)
 	for _, must := range []string{
 		"#   kpf plan", // the commands to go on with
 		"local_port  = 0 # 80 is privileged (< 1024): kpf picks a free port and keeps it",
@@ -534,7 +507,7 @@ func TestSpecFromServicesQuotesAsHCL(t *testing.T) {
 // exactly as they were.
 func TestBadInputLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	good := fmt.Sprintf("forward \"api\" {\n  runtime = \"kubectl\"\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", freePort(t))
+	good := fmt.Sprintf("forward \"api\" {\n  runtime = \"kubectl\"\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n  health {\n    none = true\n  }\n}\n", testutil.FreePort(t))
 	writeSpec(t, dir, "kpf.hcl", good)
 	c := newCLI(t)
 	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
@@ -597,7 +570,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // table and in the JSON document.
 func TestStatusStats(t *testing.T) {
 	dir := t.TempDir()
-	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf("forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n}\n", freePort(t)))
+	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf("forward \"api\" {\n  context = \"kind-dev\"\n  target = \"svc/api\"\n  local_port = %d\n  remote_port = 80\n}\n", testutil.FreePort(t)))
 	c := newCLI(t)
 	code, out, errOut := c.run("-C", dir, "status", "--stats")
 	if code != exitOK || !strings.Contains(out, "spec load") || !strings.Contains(out, "probe cache") {
@@ -661,7 +634,7 @@ forward "api" {
   local_port  = %d
   remote_port = var.remote
 }
-`, freePort(t)))
+`, testutil.FreePort(t)))
 	varFile := filepath.Join(t.TempDir(), "vars.hcl")
 	if err := os.WriteFile(varFile, []byte("ns = \"from-file\"\nremote = 8080\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -729,7 +702,7 @@ func TestHTTPEvidence(t *testing.T) {
 func TestOpenOnlyHTTP(t *testing.T) {
 	c := newCLI(t)
 	dir := t.TempDir()
-	web, db := freePort(t), freePort(t)
+	web, db := testutil.FreePort(t), testutil.FreePort(t)
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`kpf {
   runtime = "kubectl"
 }
@@ -782,7 +755,7 @@ forward "web" {
   local_port  = %d
   remote_port = 80
 }
-`, freePort(t)))
+`, testutil.FreePort(t)))
 	c := newCLI(t)
 	c.env["KPF_TRANSPORT"] = "ws"
 	code, _, errOut := c.run("-C", dir, "apply")

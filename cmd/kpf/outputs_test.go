@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // quotingValues are values every format must carry through unchanged.
@@ -187,7 +189,7 @@ func TestForwardEnvName(t *testing.T) {
 // env file; destroy removes the file.
 func TestOutputEnvAndEnvFile(t *testing.T) {
 	dir := t.TempDir()
-	p1 := freePort(t)
+	p1 := testutil.FreePort(t)
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
 kpf {
   runtime  = "kubectl"
@@ -322,7 +324,7 @@ forward "a_b" {
     none = true
   }
 }
-`, freePort(t), freePort(t)))
+`, testutil.FreePort(t), testutil.FreePort(t)))
 	c := newCLI(t)
 	if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
@@ -362,7 +364,7 @@ forward "mine" {
 output "MINE_URL" {
   value = "${forward.mine.url}x"
 }
-`, freePort(t), freePort(t)))
+`, testutil.FreePort(t), testutil.FreePort(t)))
 	c := newCLI(t)
 	if code, out, errOut := c.run("-C", dir, "apply", "--only", "pre"); code != exitOK {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
@@ -397,7 +399,7 @@ output "MINE_URL" {
 // the outputs over the others keep their values (no change shown).
 func TestApplyOnlyShowsItsOutputChanges(t *testing.T) {
 	dir := t.TempDir()
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := testutil.FreePort(t), testutil.FreePort(t)
 	writeSpec(t, dir, "kpf.hcl", fmt.Sprintf(`
 kpf {
   runtime = "kubectl"

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestSensitiveValuesInEveryView: a forward whose target, namespace and
@@ -31,7 +33,7 @@ forward "api" {
   local_port  = %d
   remote_port = 80
 }
-`, secret, freePort(t)))
+`, secret, testutil.FreePort(t)))
 	c := newCLI(t)
 	c.env["FAKE_KUBECTL_MODE"] = "fail"
 	c.env["FAKE_KUBECTL_MSG"] = `Error from server (NotFound): services "svc-` + secret + `" not found in namespace ns-` + secret
@@ -78,7 +80,7 @@ forward "api" {
   local_port  = %d
   remote_port = 80
 }
-`, secret, freePort(t)))
+`, secret, testutil.FreePort(t)))
 	code, out, errOut := c.run("-C", dir, "plan")
 	if code != exitError || strings.Contains(out+errOut, secret) {
 		t.Errorf("plan with an unknown sensitive context: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestStatusAllJSONIsTheStatusSchema: `kpf status --all --json` is
@@ -38,7 +40,7 @@ forward "api" {
     none = true
   }
 }
-`, freePort(t)))
+`, testutil.FreePort(t)))
 		if code, out, errOut := c.run("-C", dir, "apply"); code != exitOK {
 			t.Fatalf("apply %d: exit %d\n%s%s", i, code, out, errOut)
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"golang.org/x/sys/unix"
@@ -80,16 +81,6 @@ func startHelper() {
 	fmt.Println(string(b))
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func newRuntime(env ...string) *Runtime {
 	return &Runtime{Kubectl: fakeKubectl, Env: env, StopGrace: time.Second, LogPath: testLogPath}
 }
@@ -101,7 +92,7 @@ func testSpec(t *testing.T) runtime.Spec {
 		Context:      "kind-dev",
 		Namespace:    "shop",
 		Address:      "127.0.0.1",
-		LocalPort:    freePort(t),
+		LocalPort:    testutil.FreePort(t),
 		RemotePort:   "80",
 		ReadyTimeout: 10 * time.Second,
 	}

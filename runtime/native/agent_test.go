@@ -26,6 +26,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -222,16 +223,6 @@ func newRuntime(t *testing.T, version string) *Runtime {
 	return r
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func spec(name string, port int) runtime.Spec {
 	return runtime.Spec{Name: name, Target: kinds.Target{Kind: kinds.Service, Name: name}, Context: "c", Namespace: "ns", Address: "127.0.0.1", LocalPort: port, RemotePort: "80"}
 }
@@ -255,7 +246,7 @@ func greet(t *testing.T, port int) (string, error) {
 func TestAgentLifecycle(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := testutil.FreePort(t), testutil.FreePort(t)
 	ha, err := r.Start(ctx, spec("api", pa))
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +323,7 @@ func TestStartErrors(t *testing.T) {
 	if !errors.Is(err, runtime.ErrPortInUse) || runtime.IsPermanent(err) {
 		t.Errorf("port in use: %v", err)
 	}
-	s := spec("api", freePort(t))
+	s := spec("api", testutil.FreePort(t))
 	s.Target = kinds.Target{Kind: kinds.Service, Name: "missing"}
 	if _, err := r.Start(ctx, s); !runtime.IsPermanent(err) || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("missing target: %v", err)
@@ -345,7 +336,7 @@ func TestStartErrors(t *testing.T) {
 func TestStartBadWireTarget(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	if _, err := r.Start(ctx, spec("up", freePort(t))); err != nil { // brings the agent up
+	if _, err := r.Start(ctx, spec("up", testutil.FreePort(t))); err != nil { // brings the agent up
 		t.Fatal(err)
 	}
 	socket, err := r.socket()
@@ -361,7 +352,7 @@ func TestStartBadWireTarget(t *testing.T) {
 		{"name", "service/a/b", nil, `forward name: target "service/a/b": want TYPE/NAME`},
 		{"sensitive", "job/zq7x3kv", []string{redact.FieldTarget}, `forward sensitive: target "` + redact.Placeholder + `": unknown kind "job"`},
 	} {
-		w := forwardToWire(spec(tt.name, freePort(t)))
+		w := forwardToWire(spec(tt.name, testutil.FreePort(t)))
 		w.Target, w.Sensitive = tt.target, tt.sensitive
 		_, err := call(ctx, socket, request{StateDir: r.absStateDir(), Op: opStart, Forward: w})
 		if !runtime.IsPermanent(err) || !strings.HasPrefix(err.Error(), tt.want) {
@@ -377,7 +368,7 @@ func TestStartBadWireTarget(t *testing.T) {
 func TestAgentKilled(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	h, err := r.Start(ctx, spec("api", port))
 	if err != nil {
 		t.Fatal(err)
@@ -429,7 +420,7 @@ func TestAgentKilled(t *testing.T) {
 func TestAgentReplacedOnVersion(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	h, err := r.Start(ctx, spec("api", freePort(t)))
+	h, err := r.Start(ctx, spec("api", testutil.FreePort(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +429,7 @@ func TestAgentReplacedOnVersion(t *testing.T) {
 	r2 := &Runtime{StateDir: r.StateDir, Executable: os.Args[0], Version: "v2"}
 	t.Setenv("KPF_TEST_AGENT_VERSION", "v2")
 	t.Setenv("KPF_TEST_IDLE_EXIT", "300ms")
-	h2, err := r2.Start(ctx, spec("web", freePort(t)))
+	h2, err := r2.Start(ctx, spec("web", testutil.FreePort(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +510,7 @@ func TestStopIdle(t *testing.T) {
 	if err := r.StopIdle(ctx); err != nil {
 		t.Fatalf("without an agent: %v", err)
 	}
-	h, err := r.Start(ctx, spec("api", freePort(t)))
+	h, err := r.Start(ctx, spec("api", testutil.FreePort(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/internal/safefs"
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestAgentSurvivesFDExhaustion: an agent (a real child process) whose
@@ -29,7 +30,7 @@ func TestAgentSurvivesFDExhaustion(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
 	t.Setenv("KPF_TEST_NOFILE", "64")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	h, err := r.Start(ctx, spec("api", port))
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +165,7 @@ func copyFile(from, to string) error {
 func TestSocketLinkRefused(t *testing.T) {
 	ctx := context.Background()
 	other := newRuntime(t, "v1")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	h, err := other.Start(ctx, spec("api", port))
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +194,7 @@ func TestSocketLinkRefused(t *testing.T) {
 			if err := r.Stop(ctx, h); err == nil {
 				t.Errorf("stop through a %s was not refused", tc.name)
 			}
-			if _, err := r.Start(ctx, spec("web", freePort(t))); err == nil {
+			if _, err := r.Start(ctx, spec("web", testutil.FreePort(t))); err == nil {
 				t.Errorf("start through a %s was not refused", tc.name)
 			}
 			if got, err := greet(t, port); err != nil || got != "api" {
@@ -233,7 +234,7 @@ func TestAgentOutputNotFollowed(t *testing.T) {
 			}
 			started := make(chan error, 1)
 			go func() {
-				_, err := r.Start(context.Background(), spec("api", freePort(t)))
+				_, err := r.Start(context.Background(), spec("api", testutil.FreePort(t)))
 				started <- err
 			}()
 			select {

@@ -1,22 +1,18 @@
 package native
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/kpf-dev/kpf/internal/kinds"
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 var (
 	wireTime = time.Date(2026, 12, 5, 11, 0, 0, 0, time.UTC)
@@ -67,21 +63,8 @@ func TestProtocolGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join("testdata", "protocol", tt.name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to write it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("protocol %d changed on the wire (%s):\n%s\nwant:\n%s", Protocol, path, got, want)
+			if !testutil.Golden(t, filepath.Join("protocol", tt.name+".json"), got) {
+				t.Errorf("protocol %d changed on the wire", Protocol)
 			}
 		})
 	}

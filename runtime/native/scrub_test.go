@@ -11,6 +11,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestAgentScrubsSensitiveValues: a forward whose target and namespace
@@ -32,7 +33,7 @@ func TestAgentScrubsSensitiveValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := spec(tt.name, freePort(t))
+			s := spec(tt.name, testutil.FreePort(t))
 			s.Target, s.Namespace, s.Sensitive = kinds.Target{Kind: kinds.Service, Name: "svc-" + secret + "-" + tt.name}, "ns-"+secret, tt.sensitive
 			h, err := r.Start(ctx, s)
 			if err != nil {
@@ -47,7 +48,7 @@ func TestAgentScrubsSensitiveValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			missing := s
-			missing.Name, missing.Target, missing.LocalPort = tt.name+"-missing", kinds.Target{Kind: kinds.Service, Name: secret + "-" + tt.name + "-missing"}, freePort(t)
+			missing.Name, missing.Target, missing.LocalPort = tt.name+"-missing", kinds.Target{Kind: kinds.Service, Name: secret + "-" + tt.name + "-missing"}, testutil.FreePort(t)
 			_, startErr := r.Start(ctx, missing)
 			if startErr == nil {
 				t.Fatal("a missing target started")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubeconfig"
 	"github.com/kpf-dev/kpf/runtime/native/engine"
@@ -90,24 +91,7 @@ type inProcessAgent struct {
 	dir, socket string
 	cancel      context.CancelFunc
 	done        chan error
-	log         *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	log         *testutil.SyncBuffer
 }
 
 // serveInProcess runs an agent with opts (StateDir, Log and Version are
@@ -119,7 +103,7 @@ func serveInProcess(t *testing.T, opts AgentOptions) *inProcessAgent {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	a := &inProcessAgent{dir: dir, socket: dir + "/" + SocketName, done: make(chan error, 1), log: &lockedBuffer{}}
+	a := &inProcessAgent{dir: dir, socket: dir + "/" + SocketName, done: make(chan error, 1), log: &testutil.SyncBuffer{}}
 	opts.StateDir, opts.Version = dir, "v1"
 	if opts.IdleExit == 0 {
 		opts.IdleExit = time.Hour // tests with no forward must not see it exit

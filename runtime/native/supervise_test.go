@@ -23,6 +23,7 @@ import (
 
 	"github.com/kpf-dev/kpf/internal/kinds"
 	"github.com/kpf-dev/kpf/internal/redact"
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/runtime"
 )
@@ -38,7 +39,7 @@ func gone(pid int) bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) 
 func TestKilledAgentServesAgain(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	ports := map[string]int{"api": freePort(t), "web": freePort(t), "db": freePort(t)}
+	ports := map[string]int{"api": testutil.FreePort(t), "web": testutil.FreePort(t), "db": testutil.FreePort(t)}
 	hs := map[string]runtime.Handle{}
 	for name, port := range ports {
 		h, err := r.Start(ctx, spec(name, port))
@@ -118,7 +119,7 @@ func TestKilledAgentServesAgain(t *testing.T) {
 func TestKeptListenersWaitForTheNextAgent(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	h, err := r.Start(ctx, spec("api", port))
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +192,7 @@ func TestHungAgentIsReplaced(t *testing.T) {
 	t.Setenv("KPF_TEST_LIVENESS", "200ms")
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	if _, err := r.Start(ctx, spec("api", port)); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestLastWordsScrubbed(t *testing.T) {
 	t.Setenv("KPF_TEST_LAST_WORDS", "panic: listing pods in "+secret+": boom")
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	sp := spec("api", port)
 	sp.Namespace, sp.Sensitive = secret, []string{redact.FieldNamespace}
 	if _, err := r.Start(ctx, sp); err != nil {
@@ -254,7 +255,7 @@ func TestLastWordsScrubbed(t *testing.T) {
 func TestSupervisorExitsWithAgent(t *testing.T) {
 	ctx := context.Background()
 	r := newRuntime(t, "v1")
-	h, err := r.Start(ctx, spec("api", freePort(t)))
+	h, err := r.Start(ctx, spec("api", testutil.FreePort(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestSupervisorExitsWithAgent(t *testing.T) {
 func TestCrashLoopWithoutForwardsGivesUp(t *testing.T) {
 	r := newRuntime(t, "v1")
 	t.Setenv("KPF_TEST_SERVE_EXIT", "3")
-	_, err := r.Start(context.Background(), spec("api", freePort(t)))
+	_, err := r.Start(context.Background(), spec("api", testutil.FreePort(t)))
 	if err == nil || !strings.Contains(err.Error(), "exited at start") {
 		t.Fatalf("Start: %v; want the agent exited at start", err)
 	}
@@ -353,7 +354,7 @@ func TestRestore(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := inProcessRuntime(t)
-			free := freePort(t)
+			free := testutil.FreePort(t)
 			taken, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -538,7 +539,7 @@ func TestTunnelsPersistedAndPreDialed(t *testing.T) {
 		w := &warmServer{}
 		startInProcessWith(t, r, "inst-1", w)
 		ctx := context.Background()
-		if _, err := r.Start(ctx, spec("web", freePort(t))); err != nil {
+		if _, err := r.Start(ctx, spec("web", testutil.FreePort(t))); err != nil {
 			t.Fatal(err)
 		}
 		w.opened(pod)
@@ -556,7 +557,7 @@ func TestTunnelsPersistedAndPreDialed(t *testing.T) {
 	} {
 		t.Run("restored from "+tc.name, func(t *testing.T) {
 			r := inProcessRuntime(t)
-			set := forwardSet{Instance: tc.setOf, Forwards: []persistedForward{{ID: "web-1", Name: "web", Spec: spec("web", freePort(t))}}, Tunnels: []warmTunnel{pod}}
+			set := forwardSet{Instance: tc.setOf, Forwards: []persistedForward{{ID: "web-1", Name: "web", Spec: spec("web", testutil.FreePort(t))}}, Tunnels: []warmTunnel{pod}}
 			if err := writeForwardSet(r.StateDir, set); err != nil {
 				t.Fatal(err)
 			}

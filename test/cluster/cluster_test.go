@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,9 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/kpf-dev/kpf/internal/testutil"
+)
 
 func readCert(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
@@ -105,19 +104,7 @@ func TestRenderKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "kubeconfig.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("kubeconfig differs from %s (run with -update):\n%s", golden, got)
-	}
+	testutil.Golden(t, "kubeconfig.golden", got)
 }
 
 func TestGateOnBacked(t *testing.T) {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,10 +16,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // testTimeout bounds one test's calls into the cluster.
@@ -169,29 +169,11 @@ func readBanner(ctx context.Context, port int) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing and a test reading.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // kubectlForward is a running `kubectl port-forward`.
 type kubectlForward struct {
 	LocalPort int
 	cmd       *exec.Cmd
-	out       *syncBuffer
+	out       *testutil.SyncBuffer
 	done      chan struct{}
 	err       error
 }
@@ -215,7 +197,7 @@ func tryKubectlForward(t *testing.T, kubeContext, ns, target string, port int, r
 	if port == 0 {
 		port = freeLocalPort(t)
 	}
-	f := &kubectlForward{LocalPort: port, out: &syncBuffer{}, done: make(chan struct{})}
+	f := &kubectlForward{LocalPort: port, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	f.cmd = exec.Command("kubectl", "--kubeconfig", testCluster.Kubeconfig, "--context", kubeContext,
 		"port-forward", "--address", "127.0.0.1", "-n", ns, target, fmt.Sprintf("%d:%s", port, remote))
 	f.cmd.Stdout, f.cmd.Stderr = f.out, f.out

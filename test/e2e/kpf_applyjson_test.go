@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // applyLine is what every line of `kpf apply --json` has, and the payloads
@@ -155,7 +157,7 @@ forward "web" {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	cmd := exec.Command(bin, "-C", w.dir, "apply", "--watch", "--json")
 	cmd.Env, cmd.Stdout, cmd.Stderr = w.env(), stdout, stderr
 	if err := cmd.Start(); err != nil {

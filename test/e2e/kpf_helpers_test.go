@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/internal/testwait"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/runtime/kubectl"
@@ -231,7 +232,7 @@ func (w *workspace) status() map[string]statusRow {
 // watcher is a running `kpf apply --watch`.
 type watcher struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -243,7 +244,7 @@ func (w *workspace) watch() *watcher {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	wt := &watcher{out: &syncBuffer{}, done: make(chan struct{})}
+	wt := &watcher{out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	wt.cmd = exec.Command(bin, "-C", w.dir, "--log-level", "info", "apply", "--watch")
 	wt.cmd.Env = w.env()
 	wt.cmd.Stdout, wt.cmd.Stderr = wt.out, wt.out

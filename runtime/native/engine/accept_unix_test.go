@@ -4,37 +4,19 @@ package engine
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const emfileChild = "KPF_ENGINE_TEST_EMFILE_CHILD"
 
@@ -54,7 +36,7 @@ func TestAcceptSurvivesRunningOutOfFiles(t *testing.T) {
 		}
 		return
 	}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	env := newTestEnv(t, Options{Log: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Warn})}, webPod("web-a"))
 	f := env.start(Config{Selector: webLabels, RemotePort: "http", Health: HealthConfig{Kind: HealthNone}})
 	mustBanner(t, f)

@@ -11,6 +11,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 var (
@@ -222,7 +224,7 @@ func TestFrames(t *testing.T) {
 			for _, p := range tt.profiles {
 				got := frame(t, m, p)
 				checkSize(t, got, m.width, m.height)
-				golden(t, tt.name+"."+profileName(p)+".golden", got)
+				testutil.Golden(t, tt.name+"."+profileName(p)+".golden", []byte(got))
 			}
 			if !tt.noActions && !slices.Equal(fa.calls, tt.wantCalls) {
 				t.Errorf("actions called: %q, want %q", fa.calls, tt.wantCalls)

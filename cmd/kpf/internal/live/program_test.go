@@ -1,37 +1,18 @@
 package live
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/internal/testwait"
 )
-
-// lockedBuffer is the program's terminal output, read while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // eventually polls cond; the deadline only turns a hang into a failure.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -45,7 +26,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestProgram(t *testing.T) {
 	inR, inW := io.Pipe()
 	defer inW.Close()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	fa := &fakeActions{logs: map[string][]string{"cart": {"connection 1 from 127.0.0.1:50000\n"}}}
 	ctx := context.Background()
 	m := New(ctx, Options{Actions: fa, Width: 120, Height: 30})
@@ -96,7 +77,7 @@ func TestProgram(t *testing.T) {
 func TestProgramContextCancelled(t *testing.T) {
 	inR, inW := io.Pipe()
 	defer inW.Close()
-	var out lockedBuffer
+	var out testutil.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	m := New(ctx, Options{})
 	p := NewProgram(ctx, m, Terminal{In: inR, Out: &out, Width: 80, Height: 24})
@@ -133,7 +114,7 @@ func TestProgramColour(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			inR, inW := io.Pipe()
 			defer inW.Close()
-			var out lockedBuffer
+			var out testutil.SyncBuffer
 			ctx := context.Background()
 			m := New(ctx, Options{Width: 100, Height: 20})
 			p := NewProgram(ctx, m, Terminal{In: inR, Out: &out, Env: tt.env, NoColor: tt.noColor, Width: 100, Height: 20})

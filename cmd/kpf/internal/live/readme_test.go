@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/colorprofile"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestReadmeFrame is the capture the README shows: the realistic workspace
@@ -15,5 +17,5 @@ func TestReadmeFrame(t *testing.T) {
 	send(m, Event{At: t0, Name: "cart", Text: "restarting: pod cart-5d8b9-abcde deleted"}, 1)
 	got := frame(t, m, colorprofile.NoTTY)
 	checkSize(t, got, 120, 18)
-	golden(t, "readme-frame.txt", got)
+	testutil.Golden(t, "readme-frame.txt", []byte(got))
 }

@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,29 +15,8 @@ import (
 	"github.com/charmbracelet/colorprofile"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
 // t0 is the time of the first snapshot of every test.
 var t0 = time.Date(2026, 11, 30, 19, 4, 5, 0, time.UTC)
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update rewrites it)\n--- got:\n%s\n--- want:\n%s", path, got, want)
-	}
-}
 
 // frame renders m as a terminal with profile p would show it.
 func frame(t *testing.T, m *Model, p colorprofile.Profile) string {

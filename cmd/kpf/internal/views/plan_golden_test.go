@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
@@ -209,7 +210,7 @@ func TestPlanHumanGolden(t *testing.T) {
 			if bytes.Contains(buf.Bytes(), []byte("\x1b[")) {
 				t.Error("colour escapes without color")
 			}
-			golden(t, "plan_"+name+".golden", buf.Bytes())
+			testutil.Golden(t, "plan_"+name+".golden", buf.Bytes())
 		})
 	}
 }
@@ -237,7 +238,7 @@ func TestPlanJSONGolden(t *testing.T) {
 			if decoded.FormatVersion != reconcile.JSONFormatVersion || decoded.Summary != p.Summary() || len(decoded.Changes) != len(p.Changes) {
 				t.Errorf("decoded %+v does not match the plan", decoded)
 			}
-			golden(t, "plan_"+name+".json.golden", buf.Bytes())
+			testutil.Golden(t, "plan_"+name+".json.golden", buf.Bytes())
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/reconcile"
 )
 
@@ -34,11 +35,11 @@ func TestStatusGolden(t *testing.T) {
 	if err := NewStatus(&table, false, false, "").Forwards(rows, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.golden", table.Bytes())
+	testutil.Golden(t, "status.golden", table.Bytes())
 	if err := NewStatus(&js, true, false, "").Forwards(rows, nil); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "status.json.golden", js.Bytes())
+	testutil.Golden(t, "status.json.golden", js.Bytes())
 
 	var colored bytes.Buffer
 	if err := NewStatus(&colored, false, true, "").Forwards(rows, nil); err != nil {

@@ -5,10 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +13,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/reconcile"
 	"github.com/kpf-dev/kpf/spec/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 var at = time.Date(2026, 12, 5, 11, 40, 0, 0, time.UTC)
 
@@ -64,23 +60,6 @@ func events(v Apply) {
 	v.WatchStopped()
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 // TestViewsGolden: the human lines and the JSON stream of the same events.
 func TestViewsGolden(t *testing.T) {
 	tests := []struct {
@@ -98,7 +77,7 @@ func TestViewsGolden(t *testing.T) {
 		t.Run(tt.golden, func(t *testing.T) {
 			var b bytes.Buffer
 			events(tt.view(&b))
-			golden(t, tt.golden, b.Bytes())
+			testutil.Golden(t, tt.golden, b.Bytes())
 		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestUnknownContextStopsOnlyItsForward: one forward whose context is not
@@ -20,7 +22,7 @@ import (
 func TestUnknownContextStopsOnlyItsForward(t *testing.T) {
 	t.Parallel()
 	w := nativeWorkspace(t, newNamespace(t))
-	webPort, apiPort := freeLocalPort(t), freeLocalPort(t)
+	webPort, apiPort := testutil.FreePort(t), testutil.FreePort(t)
 	web := func(kubeContext string) string {
 		return fmt.Sprintf("forward \"web\" {\n  context = %q\n  namespace = \"%%NS%%\"\n  target = \"service/web\"\n  local_port = %d\n  remote_port = \"http\"\n}\n", kubeContext, webPort)
 	}
@@ -83,7 +85,7 @@ func TestUnknownContextStopsOnlyItsForward(t *testing.T) {
 	// `apply --watch` runs too, and follows an edit that adds a forward,
 	// still leaving web as it runs.
 	wt := w.watch()
-	dbPort := freeLocalPort(t)
+	dbPort := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", web("prod")+oneForward("api", fmt.Sprintf("  target = \"deployment/api\"\n  local_port = %d\n  remote_port = 8080\n", apiPort))+
 		oneForward("db", fmt.Sprintf("  target = \"statefulset/db\"\n  local_port = %d\n  remote_port = 5432\n", dbPort)))
 	w.waitOutput(wt, fmt.Sprintf("forward.db: started on 127.0.0.1:%d", dbPort), time.Minute)

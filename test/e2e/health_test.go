@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // healthRow is a forward's health in `kpf status --json`.
@@ -66,7 +68,7 @@ func TestNativeHealthFrozenAPIServer(t *testing.T) {
 func frozenPath(t *testing.T, what string, freeze, thaw func() error) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", fmt.Sprintf(`
 forward "web" {
   namespace   = "%%NS%%"
@@ -137,7 +139,7 @@ func TestNativeIdleForwardSaysIdle(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port, checked := freeLocalPort(t), freeLocalPort(t)
+	port, checked := testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", fmt.Sprintf(`
 forward "api" {
   namespace   = "%%NS%%"

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestNativeHealthBlockChangeReplaces: a forward's health block is part of
@@ -34,7 +36,7 @@ func TestKubectlHealthBlockChangeReplaces(t *testing.T) {
 // healthBlockChanges walks a forward of w through health blocks added,
 // turned off and on again; unchecked is its health without a block.
 func healthBlockChanges(t *testing.T, w *workspace, unchecked string) {
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	spec := func(health string) {
 		w.writeSpec("kpf.hcl", fmt.Sprintf(`
 forward "web" {

@@ -71,17 +71,6 @@ func newEmptyNamespace(t testing.TB) string {
 	return ns
 }
 
-// freeLocalPort returns a loopback port that was free a moment ago.
-func freeLocalPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // occupyLocalPort listens on a free loopback port until t ends (a program
 // that is not kpf holding a port) and returns it.
 func occupyLocalPort(t *testing.T) int {
@@ -195,7 +184,7 @@ func startKubectlForward(t *testing.T, kubeContext, ns, target, remote string) *
 func tryKubectlForward(t *testing.T, kubeContext, ns, target string, port int, remote string) (*kubectlForward, error) {
 	t.Helper()
 	if port == 0 {
-		port = freeLocalPort(t)
+		port = testutil.FreePort(t)
 	}
 	f := &kubectlForward{LocalPort: port, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	f.cmd = exec.Command("kubectl", "--kubeconfig", testCluster.Kubeconfig, "--context", kubeContext,

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestStatusWithoutKubeconfig: a native forward applied against the real
@@ -22,7 +24,7 @@ func TestStatusWithoutKubeconfig(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", oneForward("web", fmt.Sprintf("  target      = \"svc/web\"\n  local_port  = %d\n  remote_port = \"http\"\n", port)))
 	w.mustKpf("apply")
 	httpGetRetry(t, port, "/", 10*time.Second)

@@ -92,7 +92,7 @@ func findLine(lines []applyLine, match func(l applyLine) bool) *applyLine {
 func TestApplyJSON(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns) // kubectl: a forward can be killed by pid
-	web, gone := freeLocalPort(t), freeLocalPort(t)
+	web, gone := testutil.FreePort(t), testutil.FreePort(t)
 	spec := fmt.Sprintf(`
 defaults {
   context   = "kpf-local"

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestKubectlPlugin: the kpf binary installed as kubectl-kpf (linked, as
@@ -51,7 +53,7 @@ func TestKubectlPlugin(t *testing.T) {
 			}
 			ns := newNamespace(t)
 			w := nativeWorkspace(t, ns)
-			port := freeLocalPort(t)
+			port := testutil.FreePort(t)
 			w.writeSpec("kpf.hcl", fmt.Sprintf(`
 forward "api" {
   target      = "service/api"

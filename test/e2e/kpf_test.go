@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime/proc"
 )
 
@@ -75,7 +76,7 @@ func threeForwardSpec(web, api, db int) string {
 func TestApplyPlanDestroy(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 
 	code, out, errOut := w.kpf("plan", "--detailed-exitcode")
@@ -131,7 +132,7 @@ func TestApplyPlanDestroy(t *testing.T) {
 func TestWatchRestoresKilledForward(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	wt := w.watch()
 	httpGetRetry(t, api, "/", 10*time.Second)
@@ -171,7 +172,7 @@ func TestWatchRestoresKilledForward(t *testing.T) {
 func TestWatchRestartsUnhealthyForward(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "svc/api"
   local_port  = %d
   remote_port = 8080
@@ -215,7 +216,7 @@ func TestWatchRestartsUnhealthyForward(t *testing.T) {
 func TestWatchFollowsDeletedPod(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	api := freeLocalPort(t)
+	api := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "service/api"
   local_port  = %d
   remote_port = 8080
@@ -244,7 +245,7 @@ func TestWatchFollowsDeletedPod(t *testing.T) {
 func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	wt := w.watch()
 	httpGetRetry(t, web, "/", 10*time.Second)
@@ -282,7 +283,7 @@ func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 func TestSelectorForward(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", oneForward("web", fmt.Sprintf(`  selector    = { app = "web" }
   local_port  = %d
   remote_port = 8080
@@ -301,7 +302,7 @@ func TestSelectorForward(t *testing.T) {
 func TestLogsOpenStatusAll(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 	w.mustKpf("apply")
 
@@ -330,7 +331,7 @@ func TestLogsOpenStatusAll(t *testing.T) {
 func TestOnlyAndDestroySubset(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 
 	out := w.mustKpf("apply", "--only", "web", "--only", "db")
@@ -476,7 +477,7 @@ func TestPortConflictMovesForward(t *testing.T) {
 func TestWatchFollowsSpecEdits(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api := freeLocalPort(t), freeLocalPort(t)
+	web, api := testutil.FreePort(t), testutil.FreePort(t)
 	one := fmt.Sprintf(`
 defaults {
   context   = "kpf-local"
@@ -532,7 +533,7 @@ forward "api" {
 func TestConcurrentApplies(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", threeForwardSpec(web, api, db))
 
 	results := w.kpfAtOnce(2, "apply")
@@ -567,7 +568,7 @@ forward "api" {
   local_port  = %d
   remote_port = 8080
 }
-`, freeLocalPort(t)))
+`, testutil.FreePort(t)))
 	code, out, errOut := w.kpf("apply")
 	if code != 1 {
 		t.Fatalf("apply: exit %d, want 1\n%s%s", code, out, errOut)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/test/term"
 )
@@ -71,7 +72,7 @@ func row(screen, name string) string {
 func TestLiveView(t *testing.T) {
 	ns := newNamespace(t)
 	w := newWorkspace(t, ns)
-	web, api, db := freeLocalPort(t), freeLocalPort(t), freeLocalPort(t)
+	web, api, db := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", "kpf {\n  name    = \"shop\"\n  runtime = \"kubectl\"\n}\n"+threeForwardSpec(web, api, db))
 
 	s := w.inTerminal(120, 20, "apply", "--watch")
@@ -280,7 +281,7 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 func TestLiveViewNativeLogAndSpecError(t *testing.T) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	spec := "kpf {\n  name = \"shop\"\n}\n\nvariable \"context\" {\n  type    = string\n  default = \"kpf-local\"\n}\n\n" +
 		"forward \"web\" {\n  context     = var.context\n  namespace   = \"%NS%\"\n  target      = \"svc/web\"\n" +
 		fmt.Sprintf("  local_port  = %d\n", port) + "  remote_port = \"http\"\n}\n"

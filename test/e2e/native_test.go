@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime/native"
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
@@ -285,7 +286,7 @@ func TestNativeRollingRestartLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", oneForward("echo", fmt.Sprintf(`  target      = "service/echo"
   local_port  = %d
   remote_port = "http"
@@ -356,7 +357,7 @@ func TestNativeDeletedPodReplacementServes(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	// kubectl's group-qualified spelling: spec and the engine share one
 	// table of kinds (internal/kinds).
 	w.writeSpec("kpf.hcl", oneForward("api", fmt.Sprintf(`  target      = "deployment.apps/api"
@@ -524,7 +525,7 @@ func TestNativeForbiddenIsPermanent(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", fmt.Sprintf(`
 forward "api" {
   context     = "kpf-local-limited"
@@ -868,7 +869,7 @@ func TestNativeUpgradesV1KubectlState(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	w := newWorkspaceWith(t, ns, "kubectl")
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	spec := oneForward("api", fmt.Sprintf(`  target      = "svc/api"
   local_port  = %d
   remote_port = 8080
@@ -1162,7 +1163,7 @@ func TestNativeDestroyRefusesLinkedSocket(t *testing.T) {
 func TestNativeStatusAfterClientsAndPodsGo(t *testing.T) {
 	ns := newNamespace(t)
 	w := nativeWorkspace(t, ns)
-	port := freeLocalPort(t)
+	port := testutil.FreePort(t)
 	w.writeSpec("kpf.hcl", oneForward("db", fmt.Sprintf("  target      = \"statefulset/db\"\n  local_port  = %d\n  remote_port = 5432\n  health {\n    none = true\n  }\n", port)))
 	w.mustKpf("apply")
 	ctx := testContext(t)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/test/term"
 )
 
@@ -110,7 +111,7 @@ func (w *workspace) statusWanted() map[string]wantedRow {
 func consecutiveFreePorts(t *testing.T, n int) int {
 	t.Helper()
 	for range 50 {
-		first := freeLocalPort(t)
+		first := testutil.FreePort(t)
 		ok := first+n-1 <= 65535
 		for p := first + 1; ok && p < first+n; p++ {
 			ok = portFree(p)

@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/test/cluster"
 	"github.com/kpf-dev/kpf/test/term"
 )
@@ -110,9 +111,9 @@ func TestSensitiveValuesStaySecret(t *testing.T) {
 // sensitiveValuesStaySecret drives every command and view of w and greps
 // what they printed and every file under its state directory.
 func sensitiveValuesStaySecret(t *testing.T, w *workspace, kc string) {
-	web := freeLocalPort(t)
-	spec := strings.NewReplacer("%WEB%", strconv.Itoa(web), "%SEL%", strconv.Itoa(freeLocalPort(t)),
-		"%GONE%", strconv.Itoa(freeLocalPort(t))).Replace(secretSpec)
+	web := testutil.FreePort(t)
+	spec := strings.NewReplacer("%WEB%", strconv.Itoa(web), "%SEL%", strconv.Itoa(testutil.FreePort(t)),
+		"%GONE%", strconv.Itoa(testutil.FreePort(t))).Replace(secretSpec)
 	w.writeSpec("kpf.hcl", spec)
 
 	var seen transcript

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kpf-dev/kpf/internal/testutil"
 )
 
 // TestUnreachableClusterFailsFastAndQuietly: with a kubeconfig whose
@@ -19,7 +21,7 @@ import (
 func TestUnreachableClusterFailsFastAndQuietly(t *testing.T) {
 	t.Parallel()
 	w := nativeWorkspace(t, newEmptyNamespace(t))
-	closed := freeLocalPort(t)
+	closed := testutil.FreePort(t)
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	server := fmt.Sprintf("https://127.0.0.1:%d", closed)
 	if err := os.WriteFile(kc, []byte(`apiVersion: v1

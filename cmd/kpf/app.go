@@ -95,7 +95,7 @@ type app struct {
 	hostsHinted bool
 }
 
-// exitError carries an exit code through cobra without printing again.
+// exitCodeError carries an exit code through cobra without printing again.
 type exitCodeError struct{ code int }
 
 func (e exitCodeError) Error() string { return fmt.Sprintf("exit status %d", e.code) }

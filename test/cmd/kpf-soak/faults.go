@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 // How long the timed faults last.
@@ -97,7 +99,7 @@ func restartAPI(ctx context.Context, s *soak, _ int) (string, error) {
 	if err := s.cluster.StopAPIServer(ctx); err != nil {
 		return target, err
 	}
-	if err := sleep(ctx, apiDown); err != nil {
+	if err := measure.Sleep(ctx, apiDown); err != nil {
 		return target, err
 	}
 	return target, s.cluster.StartAPIServer(ctx)
@@ -110,7 +112,7 @@ func freezeKubelet(ctx context.Context, s *soak, _ int) (string, error) {
 	if err := s.cluster.FreezeKwok(); err != nil {
 		return target, err
 	}
-	serr := sleep(ctx, freezeFor)
+	serr := measure.Sleep(ctx, freezeFor)
 	return target, errors.Join(serr, s.cluster.ThawKwok())
 }
 
@@ -136,7 +138,7 @@ func killAgent(ctx context.Context, s *soak, _ int) (string, error) {
 		if time.Now().After(deadline) {
 			return target, fmt.Errorf("agent pid %d still runs %s after SIGKILL", pid, agentGone)
 		}
-		if err := sleep(ctx, 5*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 5*time.Millisecond); err != nil {
 			return target, err
 		}
 	}
@@ -173,7 +175,7 @@ func flood(ctx context.Context, s *soak, round int) (string, error) {
 	if firstErr != nil {
 		target += " (first error: " + firstErr.Error() + ")"
 	}
-	err := sleep(ctx, floodHold)
+	err := measure.Sleep(ctx, floodHold)
 	for _, c := range conns {
 		c.Close()
 	}
@@ -210,7 +212,7 @@ func slowReader(ctx context.Context, s *soak, round int) (string, error) {
 	if blocked {
 		how = fmt.Sprintf("then writes blocked %s", slowStall)
 	}
-	return fmt.Sprintf("%s: %s sent, never read, %s", target, fmtMB(int64(sent)), how), sleep(ctx, slowHold)
+	return fmt.Sprintf("%s: %s sent, never read, %s", target, fmtMB(int64(sent)), how), measure.Sleep(ctx, slowHold)
 }
 
 // runsBinary checks that pid's executable is bin.

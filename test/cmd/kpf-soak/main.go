@@ -3,19 +3,16 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 func main() {
@@ -104,8 +101,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "kpf-soak", Output: stderr, Level: hclog.LevelFromString(o.logLevel)})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop, log := measure.Start("kpf-soak", o.logLevel, stderr)
 	defer stop()
 	s := &soak{opts: o, log: log}
 	runErr := s.main(ctx)

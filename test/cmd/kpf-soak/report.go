@@ -245,24 +245,6 @@ func missed(goals []goal) int {
 	return len(slices.DeleteFunc(slices.Clone(goals), func(g goal) bool { return g.ok || g.reported }))
 }
 
-// procRSS is VmRSS of pid in bytes, from /proc/PID/status.
-func procRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading the memory of pid %d: %w", pid, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parsing VmRSS of pid %d: %w", pid, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("pid %d has no VmRSS (a zombie?)", pid)
-}
-
 // procFDs counts the open fds of pid, from /proc/PID/fd.
 func procFDs(pid int) (int, error) {
 	es, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))

@@ -3,15 +3,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,6 +16,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 // namespace holds the soak's echo deployments.
@@ -37,7 +35,7 @@ type soak struct {
 	ports    []int // local port of forward i, as kpf chose it
 	traffic  *traffic
 	rows     []*result
-	watchLog syncBuffer // stderr of `kpf apply --watch`
+	watch    *measure.Watch // with --watch, once it watches
 }
 
 // main sets the world up, soaks it and tears it down whatever happened.
@@ -52,7 +50,7 @@ func (s *soak) main(ctx context.Context) (err error) {
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	if s.kpf, err = buildKpf(ctx, s.opts.kpf, s.scratch); err != nil {
+	if s.kpf, err = measure.BuildKpf(ctx, s.opts.kpf, s.scratch); err != nil {
 		return err
 	}
 	s.log.Info("starting the local control plane")
@@ -121,7 +119,7 @@ func (s *soak) soakLoop(ctx context.Context) error {
 	if err := s.traffic.reopenIdle(ctx); err != nil {
 		return err
 	}
-	if err := sleep(ctx, s.opts.gap); err != nil {
+	if err := measure.Sleep(ctx, s.opts.gap); err != nil {
 		return err
 	}
 	s.measure(ctx, base)
@@ -165,7 +163,7 @@ func (s *soak) runFault(ctx context.Context, f fault, round int) (bool, error) {
 	if err := s.traffic.reopenIdle(ctx); err != nil {
 		return false, err
 	}
-	if err := sleep(ctx, s.opts.gap); err != nil {
+	if err := measure.Sleep(ctx, s.opts.gap); err != nil {
 		return false, err
 	}
 	// Connections of a deleted pod may drain for a while: reopen the ones
@@ -183,7 +181,7 @@ func (s *soak) finish(ctx context.Context) error {
 	end := &result{fault: "end", start: time.Now()}
 	s.rows = append(s.rows, end)
 	s.traffic.setPhase(end)
-	if err := sleep(ctx, s.opts.settle); err != nil {
+	if err := measure.Sleep(ctx, s.opts.settle); err != nil {
 		return err
 	}
 	s.measure(ctx, end)
@@ -198,7 +196,7 @@ func (s *soak) measure(ctx context.Context, row *result) {
 	if row.pid == 0 {
 		return
 	}
-	row.rss, _ = procRSS(row.pid)
+	row.rss, _ = measure.RSS(row.pid)
 	row.fds, _ = procFDs(row.pid)
 }
 
@@ -258,12 +256,7 @@ func (s *soak) readPorts() error {
 }
 
 func (s *soak) workspaceStateDir() (string, error) {
-	return state.Dir(func(k string) string {
-		if k == "KPF_STATE_DIR" {
-			return s.stateDir
-		}
-		return ""
-	}, s.wsDir)
+	return measure.StateDir(s.stateDir, s.wsDir)
 }
 
 // agentPID is the pid the workspace's agent gives in its hello, 0 when
@@ -278,13 +271,7 @@ func (s *soak) agentPID(ctx context.Context) int {
 
 // env is the environment of every kpf run.
 func (s *soak) env() []string {
-	return []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"KUBECONFIG=" + s.cluster.Kubeconfig,
-		"KPF_STATE_DIR=" + s.stateDir,
-		"NO_COLOR=1",
-	}
+	return measure.Env(s.cluster.Kubeconfig, s.stateDir)
 }
 
 func (s *soak) kpfCmd(ctx context.Context, args ...string) *exec.Cmd {
@@ -298,51 +285,17 @@ func (s *soak) kpfCmd(ctx context.Context, args ...string) *exec.Cmd {
 func (s *soak) serve(ctx context.Context) (stop func(), err error) {
 	if !s.opts.watch {
 		if out, err := s.kpfCmd(ctx, "apply").CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("kpf apply: %w\n%s", err, tail(string(out), 2000))
+			return nil, fmt.Errorf("kpf apply: %w\n%s", err, measure.Tail(string(out), 2000))
 		}
 		return func() {}, nil
 	}
+	// The watch's own context: it outlives a cancelled run until stop.
 	wctx, cancel := context.WithCancel(context.Background())
 	cmd := s.kpfCmd(wctx, "--log-level", "info", "apply", "--watch")
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	logs := &s.watchLog
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
+	if s.watch, err = measure.StartWatch(ctx, cmd, cancel, 2*time.Minute, s.log); err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		return nil, fmt.Errorf("starting kpf apply --watch: %w", err)
-	}
-	watching := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "Watching ") {
-				once.Do(func() { close(watching) })
-			}
-		}
-	}()
-	stop = func() {
-		cancel()
-		if err := cmd.Wait(); err != nil && !isInterrupted(err) {
-			s.log.Warn("kpf apply --watch", "error", err, "stderr", tail(logs.String(), 1000))
-		}
-	}
-	select {
-	case <-watching:
-		return stop, nil
-	case <-time.After(2 * time.Minute):
-		err = fmt.Errorf("kpf apply --watch did not start watching:\n%s", tail(logs.String(), 2000))
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	stop()
-	return nil, err
+	return s.watch.Stop, nil
 }
 
 // keepLogs copies the agent's logs and the watch's stderr to --keep-logs.
@@ -355,7 +308,7 @@ func (s *soak) keepLogs() {
 		err = os.CopyFS(s.opts.keepLogs, os.DirFS(filepath.Join(dir, "logs")))
 	}
 	if err == nil && s.opts.watch {
-		err = os.WriteFile(filepath.Join(s.opts.keepLogs, "watch.log"), []byte(s.watchLog.String()), 0o600)
+		err = os.WriteFile(filepath.Join(s.opts.keepLogs, "watch.log"), []byte(s.watch.Stderr()), 0o600)
 	}
 	if err == nil {
 		err = s.keepEvents()
@@ -394,60 +347,6 @@ func (s *soak) destroy() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if out, err := s.kpfCmd(ctx, "destroy").CombinedOutput(); err != nil {
-		s.log.Warn("kpf destroy", "error", err, "output", tail(string(out), 500))
+		s.log.Warn("kpf destroy", "error", err, "output", measure.Tail(string(out), 500))
 	}
-}
-
-// buildKpf returns bin, or builds cmd/kpf into dir.
-func buildKpf(ctx context.Context, bin, dir string) (string, error) {
-	if bin != "" {
-		return filepath.Abs(bin)
-	}
-	out := filepath.Join(dir, "kpf")
-	b, err := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/kpf-dev/kpf/cmd/kpf").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("building kpf: %w: %s", err, b)
-	}
-	return out, nil
-}
-
-func isInterrupted(err error) bool {
-	var ee *exec.ExitError
-	return errors.As(err, &ee) && ee.ExitCode() == 0 || errors.Is(err, context.Canceled)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes (a child's stderr).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

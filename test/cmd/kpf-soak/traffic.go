@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 // Pauses of the traffic workers between two operations: the machine is
@@ -95,7 +97,7 @@ func (t *traffic) httpLoop(ctx context.Context, worker int) {
 		if err != nil {
 			row.fail(fmt.Errorf("request through f%03d: %w", fwd, err))
 		}
-		_ = sleep(ctx, httpPause)
+		_ = measure.Sleep(ctx, httpPause)
 	}
 }
 
@@ -119,7 +121,7 @@ func (t *traffic) streamLoop(ctx context.Context, worker int) {
 			row.cut.Add(1)
 			row.noteErr(fmt.Errorf("stream through f%03d cut after %d of %d bytes: %w", fwd, len(got), len(want), err))
 		}
-		_ = sleep(ctx, streamPause)
+		_ = measure.Sleep(ctx, streamPause)
 	}
 }
 
@@ -262,7 +264,7 @@ func waitAllServe(ctx context.Context, ports []int, within time.Duration) error 
 				if err == nil {
 					return
 				}
-				if sleep(ctx, 100*time.Millisecond) != nil {
+				if measure.Sleep(ctx, 100*time.Millisecond) != nil {
 					errs[i] = fmt.Errorf("f%03d (port %d) does not serve: %w", i, p, err)
 					return
 				}

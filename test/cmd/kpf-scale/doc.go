@@ -46,6 +46,7 @@
 // happens, it stops what it started: the watch, the forwards (kpf destroy)
 // and the cluster.
 //
-// It may import test/cluster and kpf's own packages (to read state and check
-// processes); nothing imports it.
+// It may import test/cluster, test/internal/measure (what the measurement
+// tools share) and kpf's own packages (to read state and check processes);
+// nothing imports it.
 package main

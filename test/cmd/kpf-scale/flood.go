@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kpf-dev/kpf/runtime"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 // floodResult is how the connections of one flood ended.
@@ -95,7 +96,7 @@ func (r *run) measureFlood(ctx context.Context) error {
 		err = flooder.read(&res)
 	}
 	rssPeak, _, _ := procMemory(pid)
-	floodCPU := time.Duration(ticksOf(pid)-cpu0) * time.Second / clockTicks
+	floodCPU := time.Duration(ticksOf(pid)-cpu0) * time.Second / measure.ClockTicks
 	if flooder != nil {
 		err = errors.Join(err, flooder.finish(nil))
 	}
@@ -120,13 +121,13 @@ func (r *run) measureFlood(ctx context.Context) error {
 		"one GET every 20 ms"+firstErrNote(&fetchErr))
 	slices.Sort(statusTook)
 	if len(statusTook) > 0 {
-		r.add("`kpf status` during the flood: p50 / max", fmtDur(percentile(statusTook, 50))+" / "+fmtDur(statusTook[len(statusTook)-1]), "answers",
+		r.add("`kpf status` during the flood: p50 / max", fmtDur(measure.Percentile(statusTook, 50))+" / "+fmtDur(statusTook[len(statusTook)-1]), "answers",
 			fmt.Sprintf("%d runs, %d failed; the whole process: its start-up, the kubeconfig, the agent's answer", len(statusTook), statusFails))
 	}
 	slices.Sort(agentTook)
 	if len(agentTook) > 0 {
 		r.add("the agent's answer to a status request during the flood: p50 / p99 / max",
-			fmtDur(percentile(agentTook, 50))+" / "+fmtDur(percentile(agentTook, 99))+" / "+fmtDur(agentTook[len(agentTook)-1]), "≤ 100 ms",
+			fmtDur(measure.Percentile(agentTook, 50))+" / "+fmtDur(measure.Percentile(agentTook, 99))+" / "+fmtDur(agentTook[len(agentTook)-1]), "≤ 100 ms",
 			fmt.Sprintf("%d requests (every forward's status, as kpf status asks), one every 20 ms, %d failed", len(agentTook), agentFails))
 	}
 	return nil

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,7 +14,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,6 +29,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime/proc"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 // Environment of the kubectl shim: kpf-scale started as "kubectl" logs its
@@ -163,24 +162,11 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "kpf-scale", Output: stderr, Level: hclog.LevelFromString(o.logLevel)})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	r := &run{opts: o, log: log}
-	table, err := r.main(ctx)
-	if table != "" {
-		fmt.Fprint(stdout, table)
-		if o.out != "" {
-			if werr := os.WriteFile(o.out, []byte(table), 0o600); werr != nil {
-				log.Error("writing the table", "error", werr)
-			}
-		}
-	}
-	if err != nil {
-		log.Error("scale run failed", "error", err)
-		return 1
-	}
-	return 0
+	t := measure.Tool{Name: "kpf-scale", LogLevel: o.logLevel, Out: o.out, Failed: "scale run failed"}
+	return measure.RunTable(t, stdout, stderr, func(ctx context.Context, log hclog.Logger) (string, error) {
+		r := &run{opts: o, log: log}
+		return r.main(ctx)
+	})
 }
 
 // run is one measurement session.
@@ -295,7 +281,7 @@ func (r *run) main(ctx context.Context) (table string, err error) {
 	if r.kubectl, err = exec.LookPath("kubectl"); err != nil {
 		return "", fmt.Errorf("kpf's kubectl runtime needs kubectl: %w", err)
 	}
-	if r.kpf, err = r.buildKpf(ctx); err != nil {
+	if r.kpf, err = measure.BuildKpf(ctx, r.opts.kpf, r.scratch); err != nil {
 		return "", err
 	}
 	r.measureBinary(ctx)
@@ -403,19 +389,6 @@ func (r *run) measureRuntime(ctx context.Context, rt string) (err error) {
 	return nil
 }
 
-// buildKpf returns --kpf, or builds cmd/kpf into the scratch directory.
-func (r *run) buildKpf(ctx context.Context) (string, error) {
-	if r.opts.kpf != "" {
-		return filepath.Abs(r.opts.kpf)
-	}
-	bin := filepath.Join(r.scratch, "kpf")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/kpf-dev/kpf/cmd/kpf").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("building kpf: %w: %s", err, out)
-	}
-	return bin, nil
-}
-
 func (r *run) startCluster(ctx context.Context) (*cluster.Cluster, error) {
 	r.log.Info("starting the local control plane")
 	// The cluster's state lives in the scratch directory (removed at the
@@ -495,14 +468,7 @@ func (r *run) defaultsHealth() string {
 
 // env is the environment of every kpf run; extra entries win.
 func (r *run) env(extra ...string) []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + os.Getenv("HOME"),
-		"KUBECONFIG=" + r.kubecfg,
-		"KPF_STATE_DIR=" + r.stateDir,
-		"NO_COLOR=1",
-	}
-	return append(env, extra...)
+	return measure.Env(r.kubecfg, r.stateDir, extra...)
 }
 
 func (r *run) kpfCmd(ctx context.Context, args ...string) *exec.Cmd {
@@ -543,7 +509,7 @@ func (r *run) timed(ctx context.Context, args ...string) (time.Duration, int64, 
 	wall := time.Since(t0)
 	<-done
 	if err != nil {
-		return wall, 0, out.Bytes(), fmt.Errorf("kpf %s: %w\n%s", strings.Join(args, " "), err, tail(out.String(), 2000))
+		return wall, 0, out.Bytes(), fmt.Errorf("kpf %s: %w\n%s", strings.Join(args, " "), err, measure.Tail(out.String(), 2000))
 	}
 	return wall, hwm, out.Bytes(), nil
 }
@@ -551,24 +517,18 @@ func (r *run) timed(ctx context.Context, args ...string) (time.Duration, int64, 
 // vmHWM returns the peak RSS of pid in bytes, 0 if unknown yet, -1 once the
 // process is gone or a zombie.
 func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	v, err := measure.PeakRSS(pid)
 	if err != nil {
-		return -1
+		return -1 // gone, or a zombie: zombies have no memory lines
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return -1 // zombies have no memory lines
+	return v
 }
 
 func (r *run) destroy() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if _, _, out, err := r.timed(ctx, "destroy"); err != nil {
-		r.log.Warn("kpf destroy", "error", err, "output", tail(string(out), 500))
+		r.log.Warn("kpf destroy", "error", err, "output", measure.Tail(string(out), 500))
 	}
 }
 
@@ -581,7 +541,7 @@ func (r *run) measurePlan(ctx context.Context) error {
 			return err
 		}
 		if want := fmt.Sprintf("Plan: %d to start", r.opts.forwards); !bytes.Contains(out, []byte(want)) {
-			return fmt.Errorf("kpf plan did not say %q:\n%s", want, tail(string(out), 1000))
+			return fmt.Errorf("kpf plan did not say %q:\n%s", want, measure.Tail(string(out), 1000))
 		}
 		walls, rss = append(walls, wall), append(rss, peak)
 	}
@@ -592,12 +552,7 @@ func (r *run) measurePlan(ctx context.Context) error {
 }
 
 func (r *run) readState() (*state.File, error) {
-	dir, err := state.Dir(func(k string) string {
-		if k == "KPF_STATE_DIR" {
-			return r.stateDir
-		}
-		return ""
-	}, r.wsDir)
+	dir, err := r.workspaceStateDir()
 	if err != nil {
 		return nil, err
 	}
@@ -619,7 +574,7 @@ func (r *run) measureApply(ctx context.Context) error {
 		return err
 	}
 	if len(st.Forwards) != r.opts.forwards {
-		return fmt.Errorf("state has %d forwards after apply, want %d:\n%s", len(st.Forwards), r.opts.forwards, tail(string(out), 2000))
+		return fmt.Errorf("state has %d forwards after apply, want %d:\n%s", len(st.Forwards), r.opts.forwards, measure.Tail(string(out), 2000))
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, 0, len(st.Forwards))
@@ -648,7 +603,7 @@ func (r *run) measureApply(ctx context.Context) error {
 	if r.rt == runtimeNative {
 		pid := r.agentPID(ctx)
 		r.add("`kpf apply` until every forward serves bytes", fmtDur(last), "≤ 1.0 s native",
-			fmt.Sprintf("kpf exits after %s (peak RSS %s); the agent used %.2f CPU s by then", fmtDur(wall), fmtMB(peak), float64(ticksOf(pid))/clockTicks))
+			fmt.Sprintf("kpf exits after %s (peak RSS %s); the agent used %.2f CPU s by then", fmtDur(wall), fmtMB(peak), float64(ticksOf(pid))/measure.ClockTicks))
 		rss, pss, err := procMemory(pid)
 		if err != nil {
 			return fmt.Errorf("the agent: %w", err)
@@ -659,7 +614,7 @@ func (r *run) measureApply(ctx context.Context) error {
 	}
 	r.add("`kpf apply` until every forward serves bytes", fmtDur(last), "≤ 1.0 s native",
 		fmt.Sprintf("kpf exits after %s (peak RSS %s); the %d kubectl processes used %.1f CPU s by then (2 cores)",
-			fmtDur(wall), fmtMB(peak), len(st.Forwards), float64(forwardsCPU(st))/clockTicks))
+			fmtDur(wall), fmtMB(peak), len(st.Forwards), float64(forwardsCPU(st))/measure.ClockTicks))
 
 	var rss, pss int64
 	for _, f := range st.Forwards {
@@ -692,61 +647,21 @@ func (r *run) measureWatch(ctx context.Context) error {
 		return fmt.Errorf("creating the kubectl shim: %w", err)
 	}
 
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	cmd := exec.CommandContext(wctx, r.kpf, "-C", r.wsDir, "--log-level", "info", "apply", "--watch")
-	cmd.Env = r.env("KPF_KUBECTL="+shimPath, spawnLogEnv+"="+spawnLog, realKubectlEnv+"="+r.kubectl)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	stdout, err := cmd.StdoutPipe()
+	w, err := r.startWatch(ctx, "KPF_KUBECTL="+shimPath, spawnLogEnv+"="+spawnLog, realKubectlEnv+"="+r.kubectl)
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting kpf apply --watch: %w", err)
-	}
-	watching := make(chan struct{})
-	var outMu sync.Mutex
-	var outLines []string // kpf's progress lines, for a failure report
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			outMu.Lock()
-			outLines = append(outLines, sc.Text())
-			outMu.Unlock()
-			if strings.HasPrefix(sc.Text(), "Watching ") {
-				once.Do(func() { close(watching) })
-			}
-		}
-	}()
+	defer w.Stop()
 	report := func(err error) error {
-		outMu.Lock()
-		defer outMu.Unlock()
 		return fmt.Errorf("%w\nkpf apply --watch stdout:\n%s\nstderr:\n%s", err,
-			tail(strings.Join(outLines, "\n"), 3000), tail(logs.String(), 3000))
+			measure.Tail(w.Stdout(), 3000), measure.Tail(w.Stderr(), 3000))
 	}
-	defer func() {
-		cancel()
-		if err := cmd.Wait(); err != nil && !isInterrupted(err) {
-			r.log.Warn("kpf apply --watch", "error", err, "stderr", tail(logs.String(), 1000))
-		}
-	}()
-	select {
-	case <-watching:
-	case <-time.After(time.Minute):
-		return fmt.Errorf("kpf apply --watch did not start watching:\n%s", tail(logs.String(), 2000))
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	pid := cmd.Process.Pid
+	pid := w.PID()
 	// Let the first passes probe every forward. A native forward's tunnel
 	// (and its health checks) lives until IdleTimeout after its last
 	// connection: wait for them to close, so the forwards are idle.
 	settle := 6 * time.Second // native: the tunnels closed in measureAgentAlone
-	if err := sleep(ctx, settle); err != nil {
+	if err := measure.Sleep(ctx, settle); err != nil {
 		return err
 	}
 
@@ -754,7 +669,7 @@ func (r *run) measureWatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cpu0, err := cpuTicks(pid)
+	cpu0, err := measure.CPUTicks(pid)
 	if err != nil {
 		return err
 	}
@@ -767,19 +682,19 @@ func (r *run) measureWatch(ctx context.Context) error {
 		for _, c := range childPIDs(pid) {
 			children[c] = true
 		}
-		if err := sleep(ctx, 10*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 10*time.Millisecond); err != nil {
 			return err
 		}
 	}
 	window := time.Since(t0)
-	cpu1, err := cpuTicks(pid)
+	cpu1, err := measure.CPUTicks(pid)
 	if err != nil {
 		return err
 	}
 	spawned := readLines(spawnLog)[spawns0:]
 	spawns := len(spawned)
 	fwdCPU := r.holdersCPU(ctx, st) - fwdCPU0
-	secs := float64(cpu1-cpu0) / clockTicks
+	secs := float64(cpu1-cpu0) / measure.ClockTicks
 	ticks := int(window / (2 * time.Second))
 	r.add(fmt.Sprintf("idle %s, TCP health every 5 s: CPU of `kpf apply --watch`", fmtDur(r.opts.idle)),
 		fmt.Sprintf("%.2f s (%.2f%% of one core)", secs, 100*secs/window.Seconds()), "≤ 1% of one core",
@@ -788,7 +703,7 @@ func (r *run) measureWatch(ctx context.Context) error {
 	if r.rt == runtimeNative {
 		holders = "the agent, no tunnel open, asked by the watch for every forward's status each pass"
 	}
-	fsecs := float64(fwdCPU) / clockTicks
+	fsecs := float64(fwdCPU) / measure.ClockTicks
 	r.add(fmt.Sprintf("idle %s, TCP health every 5 s: CPU of what serves the forwards", fmtDur(r.opts.idle)),
 		fmt.Sprintf("%.2f s (%.2f%% of one core)", fsecs, 100*fsecs/window.Seconds()), "≤ 0.5% of one core (agent)", holders)
 	perTick := "none"
@@ -854,13 +769,13 @@ func (r *run) measureRecovery(ctx context.Context) error {
 		times = append(times, d)
 		r.log.Debug("recovered", "forward", name, "after", d)
 		// Decorrelate the next kill from the watch's timer.
-		if err := sleep(ctx, time.Duration(rand.Int64N(int64(time.Second)))); err != nil {
+		if err := measure.Sleep(ctx, time.Duration(rand.Int64N(int64(time.Second)))); err != nil {
 			return err
 		}
 	}
 	slices.Sort(times)
 	r.add("recovery after kill -9 under `apply --watch`",
-		fmt.Sprintf("p50 %s, p95 %s", fmtDur(percentile(times, 50)), fmtDur(percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
+		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
 		fmt.Sprintf("one forward's kubectl killed; until it serves bytes again; min %s, max %s; check_interval 2 s", fmtDur(times[0]), fmtDur(times[len(times)-1])))
 	return nil
 }
@@ -877,7 +792,7 @@ func (r *run) waitRecovered(ctx context.Context, name string, oldPID int, timeou
 				return nil
 			}
 		}
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 20*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -892,7 +807,7 @@ func waitServes(ctx context.Context, addr string, port int, timeout time.Duratio
 		if err = serves(ctx, addr, port, 2*time.Second); err == nil {
 			return nil
 		}
-		if serr := sleep(ctx, 20*time.Millisecond); serr != nil {
+		if serr := measure.Sleep(ctx, 20*time.Millisecond); serr != nil {
 			return serr
 		}
 	}
@@ -983,39 +898,12 @@ func spawnKinds(lines []string) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc (100 on Linux).
-const clockTicks = 100
-
-// cpuTicks returns utime+stime of pid, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reading cpu time: %w", err)
-	}
-	// Fields after the command (which may hold spaces) start after ") ".
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parsing /proc stat: %w", err)
-	}
-	return u + s, nil
-}
-
 // forwardsCPU sums the CPU ticks of the state's forward processes.
 func forwardsCPU(st *state.File) int64 {
 	var sum int64
 	for _, f := range st.Forwards {
 		if proc.Alive(procOf(f.Handle)) {
-			if t, err := cpuTicks(procOf(f.Handle).PID); err == nil {
+			if t, err := measure.CPUTicks(procOf(f.Handle).PID); err == nil {
 				sum += t
 			}
 		}
@@ -1063,32 +951,10 @@ func procMemory(pid int) (rss, pss int64, err error) {
 	return rss, pss, nil
 }
 
-func isInterrupted(err error) bool {
-	var ee *exec.ExitError
-	return errors.As(err, &ee) && ee.ExitCode() == 0 || errors.Is(err, context.Canceled)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func median[T int64 | time.Duration](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// percentile is the nearest-rank percentile of sorted xs.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100
-	return sorted[max(rank-1, 0)]
 }
 
 func fmtDur(d time.Duration) string {
@@ -1101,13 +967,6 @@ func fmtDur(d time.Duration) string {
 }
 
 func fmtMB(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "…" + s[len(s)-n:]
-}
 
 // procOf is the kubectl process a handle names (zero for another runtime's).
 func procOf(h runtime.Handle) proc.ID {

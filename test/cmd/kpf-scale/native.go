@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +30,7 @@ import (
 
 	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 // engineIdleTimeout is the agent's tunnel idle timeout (engine.Options'
@@ -39,12 +39,7 @@ const engineIdleTimeout = 30 * time.Second
 
 // workspaceStateDir is the current workspace's state directory.
 func (r *run) workspaceStateDir() (string, error) {
-	return state.Dir(func(k string) string {
-		if k == "KPF_STATE_DIR" {
-			return r.stateDir
-		}
-		return ""
-	}, r.wsDir)
+	return measure.StateDir(r.stateDir, r.wsDir)
 }
 
 // agentPID is the pid of the current workspace's agent, 0 when none runs.
@@ -58,10 +53,7 @@ func (r *run) agentPID(ctx context.Context) int {
 
 // ticksOf is utime+stime of pid in clock ticks, 0 if unknown.
 func ticksOf(pid int) int64 {
-	if pid <= 0 {
-		return 0
-	}
-	t, _ := cpuTicks(pid)
+	t, _ := measure.CPUTicks(pid)
 	return t
 }
 
@@ -120,7 +112,7 @@ func (r *run) measureComeback(ctx context.Context) error {
 		}
 		t0 := time.Now()
 		for vmHWM(pid) >= 0 { // until it is gone or a zombie: its listeners are closed
-			if err := sleep(ctx, time.Millisecond); err != nil {
+			if err := measure.Sleep(ctx, time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -131,14 +123,14 @@ func (r *run) measureComeback(ctx context.Context) error {
 		times = append(times, d)
 		r.log.Info("all forwards serve again, no watch", "after", d, "old_agent", pid, "new_agent", r.agentPID(ctx))
 		if len(times) < r.opts.comebacks {
-			if err := sleep(ctx, r.opts.comebackGap); err != nil {
+			if err := measure.Sleep(ctx, r.opts.comebackGap); err != nil {
 				return err
 			}
 		}
 	}
 	slices.Sort(times)
 	r.add("recovery after kill -9 of the agent, no watch",
-		fmt.Sprintf("p50 %s, p95 %s", fmtDur(percentile(times, 50)), fmtDur(percentile(times, 95))), "p50 ≤ 0.3 s native (all forwards)",
+		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.3 s native (all forwards)",
 		fmt.Sprintf("the serving agent killed (%d kills, %s apart), its supervisor starts it again; until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.comebackGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))
 	if sup := r.supervisorPID(ctx); sup > 0 {
 		if rss, _, err := procMemory(sup); err == nil {
@@ -176,7 +168,7 @@ func (r *run) measureAgentKills(ctx context.Context) error {
 		}
 		t0 := time.Now()
 		for vmHWM(pid) >= 0 { // until it is gone or a zombie: its listeners are closed
-			if err := sleep(ctx, time.Millisecond); err != nil {
+			if err := measure.Sleep(ctx, time.Millisecond); err != nil {
 				return err
 			}
 		}
@@ -187,80 +179,25 @@ func (r *run) measureAgentKills(ctx context.Context) error {
 		times = append(times, d)
 		r.log.Info("all forwards serve again", "after", d, "old_agent", pid, "new_agent", r.agentPID(ctx))
 		if len(times) < r.opts.agentKills {
-			if err := sleep(ctx, r.opts.agentGap); err != nil {
+			if err := measure.Sleep(ctx, r.opts.agentGap); err != nil {
 				return err
 			}
 		}
 	}
 	slices.Sort(times)
 	r.add("recovery after kill -9 under `apply --watch`",
-		fmt.Sprintf("p50 %s, p95 %s", fmtDur(percentile(times, 50)), fmtDur(percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
+		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
 		fmt.Sprintf("the agent killed (%d kills, %s apart); until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.agentGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))
 	return nil
 }
 
-// startWatch runs `kpf apply --watch` in the current workspace until the
-// returned stop is called.
-func (r *run) startWatch(ctx context.Context) (stop func(), err error) {
+// startWatch runs `kpf apply --watch` in the current workspace, with
+// extraEnv, and waits until it watches; Stop ends it.
+func (r *run) startWatch(ctx context.Context, extraEnv ...string) (*measure.Watch, error) {
 	wctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(wctx, r.kpf, "-C", r.wsDir, "--log-level", "info", "apply", "--watch")
-	cmd.Env = r.env()
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		return nil, fmt.Errorf("starting kpf apply --watch: %w", err)
-	}
-	watching := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "Watching ") {
-				once.Do(func() { close(watching) })
-			}
-		}
-	}()
-	stop = func() {
-		cancel()
-		if err := cmd.Wait(); err != nil && !isInterrupted(err) {
-			r.log.Warn("kpf apply --watch", "error", err, "stderr", tail(logs.String(), 1000))
-		}
-	}
-	select {
-	case <-watching:
-		return stop, nil
-	case <-time.After(time.Minute):
-		stop()
-		return nil, fmt.Errorf("kpf apply --watch did not start watching:\n%s", tail(logs.String(), 2000))
-	case <-ctx.Done():
-		stop()
-		return nil, ctx.Err()
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	cmd.Env = r.env(extraEnv...)
+	return measure.StartWatch(ctx, cmd, cancel, time.Minute, r.log)
 }
 
 // fetch sends one HTTP/1.0 request through a forward and returns the
@@ -328,11 +265,11 @@ func (r *run) measureRollout(ctx context.Context) error {
 		return err
 	}
 	defer r.destroy()
-	stop, err := r.startWatch(ctx)
+	w, err := r.startWatch(ctx)
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer w.Stop()
 	if err := r.waitAllServe(ctx, 60*time.Second); err != nil {
 		return err
 	}
@@ -350,7 +287,7 @@ func (r *run) measureRollout(ctx context.Context) error {
 	// The agent's events of f000 during the rollout (`kpf logs -f`: its
 	// ring of recent events is too short for 1,000 connections).
 	var follow *exec.Cmd
-	var followOut syncBuffer
+	var followOut measure.SyncBuffer
 	if r.rt == runtimeNative {
 		follow = r.kpfCmd(ctx, "logs", "-f", "f000")
 		follow.Stdout, follow.Stderr = &followOut, &followOut
@@ -370,7 +307,7 @@ func (r *run) measureRollout(ctx context.Context) error {
 	var rollTook time.Duration
 	t0 := time.Now()
 	go func() {
-		if err := sleep(ctx, 2*time.Second); err != nil {
+		if err := measure.Sleep(ctx, 2*time.Second); err != nil {
 			rolled <- err
 			return
 		}
@@ -407,7 +344,7 @@ func (r *run) measureRollout(ctx context.Context) error {
 		note += "; first failure: " + e
 	}
 	if r.rt == runtimeNative {
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 500*time.Millisecond); err != nil {
 			return err
 		}
 		note += "; " + r.summariseEvents(followOut.String(), "rollout")
@@ -543,11 +480,11 @@ func (r *run) deleteSolo(ctx context.Context, port int) (latency time.Duration, 
 	}
 	deadline := time.Now().Add(noAnswerWait)
 	for findNew(); firstNew.IsZero() && time.Now().Before(deadline); findNew() {
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := measure.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return 0, "", 0, err
 		}
 	}
-	if err := sleep(ctx, 200*time.Millisecond); err != nil {
+	if err := measure.Sleep(ctx, 200*time.Millisecond); err != nil {
 		return 0, "", 0, err
 	}
 	stopReqs()
@@ -663,7 +600,7 @@ func (r *run) measureMany(ctx context.Context) error {
 	if _, _, _, err := r.timed(ctx, "apply"); err != nil {
 		return err
 	}
-	if err := sleep(ctx, 3*time.Second); err != nil {
+	if err := measure.Sleep(ctx, 3*time.Second); err != nil {
 		return err
 	}
 	pid := r.agentPID(ctx)
@@ -682,7 +619,7 @@ func (r *run) measureMany(ctx context.Context) error {
 	if p := r.agentPID(ctx); p != pid {
 		return fmt.Errorf("the agent changed from pid %d to %d", pid, p)
 	}
-	if err := sleep(ctx, 5*time.Second); err != nil {
+	if err := measure.Sleep(ctx, 5*time.Second); err != nil {
 		return err
 	}
 	idleRSS, _, err := procMemory(pid)
@@ -730,7 +667,7 @@ func (r *run) measureMany(ctx context.Context) error {
 		fmt.Sprintf("%s per used forward above idle; %d tunnels open (one per pod, shared by the forwards to it); the %d requests took %s, 50 at a time",
 			fmtKB((usedRSS-idleRSS)/int64(n)), len(r.targets), n, fmtDur(took)))
 
-	if err := sleep(ctx, engineIdleTimeout+15*time.Second); err != nil {
+	if err := measure.Sleep(ctx, engineIdleTimeout+15*time.Second); err != nil {
 		return err
 	}
 	afterRSS, _, err := procMemory(pid)
@@ -777,7 +714,7 @@ func (r *run) measurePlanHyperfine(ctx context.Context) error {
 		r.kpf+" -C "+r.wsDir+" plan")
 	cmd.Env = r.env()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("hyperfine: %w\n%s", err, tail(string(b), 1000))
+		return fmt.Errorf("hyperfine: %w\n%s", err, measure.Tail(string(b), 1000))
 	}
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -809,7 +746,7 @@ func (r *run) measureBinary(ctx context.Context) {
 	}{{def, nil}, {stripped, []string{"-ldflags", "-s -w"}}} {
 		args := append([]string{"build", "-trimpath", "-o", b.out}, b.args...)
 		if out, err := exec.CommandContext(ctx, "go", append(args, "./cmd/kpf")...).CombinedOutput(); err != nil {
-			r.log.Warn("building kpf for its size", "error", err, "output", tail(string(out), 500))
+			r.log.Warn("building kpf for its size", "error", err, "output", measure.Tail(string(out), 500))
 			return
 		}
 	}
@@ -920,15 +857,15 @@ func moduleOf(sym string, mods []string) string {
 // measureAgentAlone waits until the tunnels closed idle, then measures the
 // agent's CPU with no watch running: what the forwards cost by themselves.
 func (r *run) measureAgentAlone(ctx context.Context, pid int) error {
-	if err := sleep(ctx, engineIdleTimeout+6*time.Second); err != nil {
+	if err := measure.Sleep(ctx, engineIdleTimeout+6*time.Second); err != nil {
 		return err
 	}
 	window := min(r.opts.idle, 30*time.Second)
 	t0, c0 := time.Now(), ticksOf(pid)
-	if err := sleep(ctx, window); err != nil {
+	if err := measure.Sleep(ctx, window); err != nil {
 		return err
 	}
-	secs := float64(ticksOf(pid)-c0) / clockTicks
+	secs := float64(ticksOf(pid)-c0) / measure.ClockTicks
 	took := time.Since(t0)
 	what := "no health block: no tunnel open (closed idle), no `kpf` asking: informers and listeners only"
 	if r.opts.healthBlocks {

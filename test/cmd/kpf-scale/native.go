@@ -98,37 +98,10 @@ func waitPortsServe(ctx context.Context, ports []int, timeout time.Duration) err
 // serves bytes again: its supervisor starts it again, which serves the
 // persisted forwards. It also reports the supervisor's RSS.
 func (r *run) measureComeback(ctx context.Context) error {
-	var times []time.Duration
-	for range r.opts.comebacks {
-		if err := r.waitAllServe(ctx, 30*time.Second); err != nil {
-			return fmt.Errorf("before the kill: %w", err)
-		}
-		pid := r.agentPID(ctx)
-		if pid == 0 {
-			return errors.New("no agent runs")
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			return fmt.Errorf("killing the serving agent (pid %d): %w", pid, err)
-		}
-		t0 := time.Now()
-		for vmHWM(pid) >= 0 { // until it is gone or a zombie: its listeners are closed
-			if err := measure.Sleep(ctx, time.Millisecond); err != nil {
-				return err
-			}
-		}
-		if err := r.waitAllServe(ctx, 60*time.Second); err != nil {
-			return fmt.Errorf("after killing the serving agent: %w", err)
-		}
-		d := time.Since(t0)
-		times = append(times, d)
-		r.log.Info("all forwards serve again, no watch", "after", d, "old_agent", pid, "new_agent", r.agentPID(ctx))
-		if len(times) < r.opts.comebacks {
-			if err := measure.Sleep(ctx, r.opts.comebackGap); err != nil {
-				return err
-			}
-		}
+	times, err := r.timeAgentKills(ctx, r.opts.comebacks, r.opts.comebackGap, "the serving agent", "all forwards serve again, no watch")
+	if err != nil {
+		return err
 	}
-	slices.Sort(times)
 	r.add("recovery after kill -9 of the agent, no watch",
 		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.3 s native (all forwards)",
 		fmt.Sprintf("the serving agent killed (%d kills, %s apart), its supervisor starts it again; until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.comebackGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))
@@ -138,6 +111,45 @@ func (r *run) measureComeback(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// timeAgentKills kills the agent with SIGKILL kills times, gap apart, and
+// returns, sorted, how long after each kill every forward served bytes
+// again. who names the agent in its errors; logMsg is logged after each
+// recovery.
+func (r *run) timeAgentKills(ctx context.Context, kills int, gap time.Duration, who, logMsg string) ([]time.Duration, error) {
+	var times []time.Duration
+	for range kills {
+		if err := r.waitAllServe(ctx, 30*time.Second); err != nil {
+			return nil, fmt.Errorf("before the kill: %w", err)
+		}
+		pid := r.agentPID(ctx)
+		if pid == 0 {
+			return nil, errors.New("no agent runs")
+		}
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return nil, fmt.Errorf("killing %s (pid %d): %w", who, pid, err)
+		}
+		t0 := time.Now()
+		for vmHWM(pid) >= 0 { // until it is gone or a zombie: its listeners are closed
+			if err := measure.Sleep(ctx, time.Millisecond); err != nil {
+				return nil, err
+			}
+		}
+		if err := r.waitAllServe(ctx, 60*time.Second); err != nil {
+			return nil, fmt.Errorf("after killing %s: %w", who, err)
+		}
+		d := time.Since(t0)
+		times = append(times, d)
+		r.log.Info(logMsg, "after", d, "old_agent", pid, "new_agent", r.agentPID(ctx))
+		if len(times) < kills {
+			if err := measure.Sleep(ctx, gap); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.Sort(times)
+	return times, nil
 }
 
 // supervisorPID is the pid of the current workspace's agent supervisor, 0
@@ -154,37 +166,10 @@ func (r *run) supervisorPID(ctx context.Context) int {
 // measureAgentKills kills the agent with SIGKILL while `apply --watch`
 // runs, and times until every forward serves bytes again.
 func (r *run) measureAgentKills(ctx context.Context) error {
-	var times []time.Duration
-	for range r.opts.agentKills {
-		if err := r.waitAllServe(ctx, 30*time.Second); err != nil {
-			return fmt.Errorf("before the kill: %w", err)
-		}
-		pid := r.agentPID(ctx)
-		if pid == 0 {
-			return errors.New("no agent runs")
-		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-			return fmt.Errorf("killing the agent (pid %d): %w", pid, err)
-		}
-		t0 := time.Now()
-		for vmHWM(pid) >= 0 { // until it is gone or a zombie: its listeners are closed
-			if err := measure.Sleep(ctx, time.Millisecond); err != nil {
-				return err
-			}
-		}
-		if err := r.waitAllServe(ctx, 60*time.Second); err != nil {
-			return fmt.Errorf("after killing the agent: %w", err)
-		}
-		d := time.Since(t0)
-		times = append(times, d)
-		r.log.Info("all forwards serve again", "after", d, "old_agent", pid, "new_agent", r.agentPID(ctx))
-		if len(times) < r.opts.agentKills {
-			if err := measure.Sleep(ctx, r.opts.agentGap); err != nil {
-				return err
-			}
-		}
+	times, err := r.timeAgentKills(ctx, r.opts.agentKills, r.opts.agentGap, "the agent", "all forwards serve again")
+	if err != nil {
+		return err
 	}
-	slices.Sort(times)
 	r.add("recovery after kill -9 under `apply --watch`",
 		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
 		fmt.Sprintf("the agent killed (%d kills, %s apart); until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.agentGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))

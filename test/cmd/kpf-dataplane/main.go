@@ -43,12 +43,12 @@
 //
 //	go run ./test/cmd/kpf-dataplane --kpf bin/kpf [--bulk 64] [--rtts 2000] ...
 //
-// It may import test/cluster and kpf's own packages; nothing imports it.
+// It may import test/cluster, test/internal/measure (what the measurement
+// tools share) and kpf's own packages; nothing imports it.
 package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -60,23 +60,19 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kpf-dev/kpf/runtime/native/nativetest"
-	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
-
-const clockTicks = 100 // USER_HZ on Linux
 
 type options struct {
 	kpf       string
@@ -147,24 +143,12 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "kpf-dataplane", Output: stderr, Level: hclog.LevelFromString(o.logLevel)})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	r := &run{opts: o, log: log}
-	err = r.main(ctx)
-	if t := r.table(); t != "" {
-		fmt.Fprint(stdout, t)
-		if o.out != "" {
-			if werr := os.WriteFile(o.out, []byte(t), 0o600); werr != nil {
-				log.Error("writing the table", "error", werr)
-			}
-		}
-	}
-	if err != nil {
-		log.Error("dataplane run failed", "error", err)
-		return 1
-	}
-	return 0
+	t := measure.Tool{Name: "kpf-dataplane", LogLevel: o.logLevel, Out: o.out, Failed: "dataplane run failed"}
+	return measure.RunTable(t, stdout, stderr, func(ctx context.Context, log hclog.Logger) (string, error) {
+		r := &run{opts: o, log: log}
+		err := r.main(ctx)
+		return r.table(), err
+	})
 }
 
 // path is one way to reach the pod's port: a local address and the process
@@ -255,7 +239,7 @@ func (r *run) main(ctx context.Context) (err error) {
 		return fmt.Errorf("creating a scratch directory: %w", err)
 	}
 	defer os.RemoveAll(r.scratch)
-	if r.kpf, err = r.buildKpf(ctx); err != nil {
+	if r.kpf, err = measure.BuildKpf(ctx, r.opts.kpf, r.scratch); err != nil {
 		return err
 	}
 	r.log.Info("starting the local control plane")
@@ -304,7 +288,7 @@ func (r *run) main(ctx context.Context) (err error) {
 		kubectl = " kubectl: " + kubectlVersion(ctx, r.opts.kubectl) + "."
 	}
 	r.notes = append(r.notes, fmt.Sprintf("One run, %s UTC, on %d CPUs (load average %s); bulk %d MiB each way, %d round trips, %d new connections, %d at once × 3 requests, %d held open, a stalled reader sending %d MiB (%d rounds of %d round trips without it, then beside it, pooled).%s kubefwd: not measured (not in the tools module).",
-		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), loadavg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, r.opts.stallReps, max(r.opts.rtts/4, 50), kubectl))
+		time.Now().UTC().Format("2006-01-02 15:04"), nprocs(), measure.LoadAvg(), r.opts.bulkMiB, r.opts.rtts, r.opts.conns, r.opts.burst, r.opts.hold, r.opts.stallMiB, r.opts.stallReps, max(r.opts.rtts/4, 50), kubectl))
 	// Each measure runs on every path in turn, so the paths see the same
 	// machine within a measure.
 	measures := map[string]func(context.Context, *path) error{
@@ -337,22 +321,10 @@ func (r *run) main(ctx context.Context) (err error) {
 	}
 	for _, p := range r.paths {
 		if p.pid > 0 && p.bulkBytes > 0 {
-			p.figs[columns[7]] = fmt.Sprintf("%.2f", float64(p.bulkTicks)/clockTicks/(float64(p.bulkBytes)/(1<<30)))
+			p.figs[columns[7]] = fmt.Sprintf("%.2f", float64(p.bulkTicks)/measure.ClockTicks/(float64(p.bulkBytes)/(1<<30)))
 		}
 	}
 	return nil
-}
-
-func (r *run) buildKpf(ctx context.Context) (string, error) {
-	if r.opts.kpf != "" {
-		return filepath.Abs(r.opts.kpf)
-	}
-	bin := filepath.Join(r.scratch, "kpf")
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/kpf-dev/kpf/cmd/kpf").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("building kpf: %w: %s", err, out)
-	}
-	return bin, nil
 }
 
 // open sets up path key.
@@ -380,7 +352,7 @@ func (r *run) open(ctx context.Context, key string) (*path, error) {
 		cmd := exec.Command(r.opts.kubectl, "--kubeconfig", r.c.Kubeconfig, "--context", r.c.Context, "-n", r.opts.namespace,
 			"port-forward", "--address", "127.0.0.1", "pod/"+r.pod, fmt.Sprintf("%d:8080", port))
 		cmd.Env = append(os.Environ(), "KUBECTL_PORT_FORWARD_WEBSOCKETS="+ws)
-		var out syncBuffer
+		var out measure.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			return nil, fmt.Errorf("starting kubectl: %w", err)
@@ -449,10 +421,7 @@ forward "echo" {
 	if err := os.WriteFile(filepath.Join(ws, "kpf.hcl"), []byte(hcl), 0o600); err != nil {
 		return nil, err
 	}
-	env := append([]string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"KUBECONFIG=" + r.c.Kubeconfig, "KPF_STATE_DIR=" + st, "NO_COLOR=1",
-	}, extraEnv...)
+	env := measure.Env(r.c.Kubeconfig, st, extraEnv...)
 	if r.opts.gctrace {
 		// The Go runtime of kpf apply, the supervisor and the serving
 		// agent prints a line per collection to stderr; the latter two's
@@ -483,12 +452,7 @@ forward "echo" {
 		p.stop()
 		return nil, err
 	}
-	dir, err := state.Dir(func(k string) string {
-		if k == "KPF_STATE_DIR" {
-			return st
-		}
-		return ""
-	}, ws)
+	dir, err := measure.StateDir(st, ws)
 	if err != nil {
 		p.stop()
 		return nil, err
@@ -586,7 +550,8 @@ func (r *run) bulk(ctx context.Context, p *path) error {
 			if streams == 1 {
 				per = size
 			}
-			t0, ticks0 := time.Now(), ticksOf(p.pid)
+			t0 := time.Now()
+			ticks0, _ := measure.CPUTicks(p.pid) // 0 for the direct path: no process
 			var wg sync.WaitGroup
 			errs := make([]error, streams)
 			for i := range streams {
@@ -598,7 +563,8 @@ func (r *run) bulk(ctx context.Context, p *path) error {
 			}
 			wg.Wait()
 			took := time.Since(t0)
-			p.bulkTicks += ticksOf(p.pid) - ticks0
+			ticks1, _ := measure.CPUTicks(p.pid)
+			p.bulkTicks += ticks1 - ticks0
 			p.bulkBytes += per * int64(streams)
 			if err := errors.Join(errs...); err != nil {
 				figs = append(figs, "failed")
@@ -760,7 +726,7 @@ func (r *run) burstConns(ctx context.Context, p *path) error {
 	}
 	r.log.Info("measured", "path", p.title, "what", columns[4], "figure", p.figs[columns[4]])
 	// Let the path settle (connections close, tunnels' streams end).
-	return sleep(ctx, 2*time.Second)
+	return measure.Sleep(ctx, 2*time.Second)
 }
 
 // rss measures the serving process's RSS per active connection.
@@ -768,7 +734,7 @@ func (r *run) rss(ctx context.Context, p *path) error {
 	if p.pid == 0 {
 		return nil
 	}
-	before := rssOf(p.pid)
+	before, _ := measure.RSS(p.pid)
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -788,7 +754,7 @@ func (r *run) rss(ctx context.Context, p *path) error {
 			return nil
 		}
 	}
-	after := rssOf(p.pid)
+	after, _ := measure.RSS(p.pid)
 	p.figs[columns[6]] = fmt.Sprintf("%.1f KiB", float64(after-before)/float64(r.opts.hold)/1024)
 	r.log.Info("measured", "path", p.title, "what", columns[6], "figure", p.figs[columns[6]])
 	return nil
@@ -820,7 +786,7 @@ func (r *run) stalled(ctx context.Context, p *path) error {
 	}
 	slices.Sort(with)
 	slices.Sort(without)
-	p99, base := percentile(with, 99), percentile(without, 99)
+	p99, base := measure.Percentile(with, 99), measure.Percentile(without, 99)
 	p.figs[columns[5]] = fmt.Sprintf("%s (without: %s, %+.0f %%)", fmtMs(p99), fmtMs(base), 100*(float64(p99)/float64(base)-1))
 	r.log.Info("measured", "path", p.title, "what", columns[5], "figure", p.figs[columns[5]],
 		"round_trips", len(with), "max", fmtMs(with[len(with)-1]), "max_without", fmtMs(without[len(without)-1]))
@@ -834,7 +800,7 @@ func (r *run) stalledRound(ctx context.Context, p *path, n int) (with, without [
 	// The previous round's (or path's) stalled reader may still be
 	// echoing through the pod (a kubectl blocked by it is): let it end
 	// first.
-	if err := sleep(ctx, 2*time.Second); err != nil {
+	if err := measure.Sleep(ctx, 2*time.Second); err != nil {
 		return nil, nil, "", err
 	}
 	without, err = roundTripsFresh(ctx, p.addr, n)
@@ -860,7 +826,7 @@ func (r *run) stalledRound(ctx context.Context, p *path, n int) (with, without [
 			}
 		}
 	}()
-	if err := sleep(ctx, time.Second); err != nil {
+	if err := measure.Sleep(ctx, time.Second); err != nil {
 		return nil, nil, "", err
 	}
 	c, err := dial(ctx, p.addr)
@@ -913,65 +879,11 @@ func shortErr(err error) string {
 func p50p99(ds []time.Duration) string {
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	return fmtMs(percentile(s, 50)) + " / " + fmtMs(percentile(s, 99))
-}
-
-// percentile is the nearest-rank percentile of sorted xs.
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100
-	return sorted[max(rank-1, 0)]
+	return fmtMs(measure.Percentile(s, 50)) + " / " + fmtMs(measure.Percentile(s, 99))
 }
 
 func fmtMs(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// ticksOf is utime+stime of pid in clock ticks, 0 if unknown.
-func ticksOf(pid int) int64 {
-	if pid <= 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s
-}
-
-// rssOf is pid's resident set in bytes, 0 if unknown.
-func rssOf(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func nprocs() int {
@@ -981,32 +893,6 @@ func nprocs() int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
 	return n
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's stdout and stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // kubectlVersion names the kubectl binary the kubectl paths run: its path,

@@ -6,31 +6,7 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 )
-
-func TestPercentile(t *testing.T) {
-	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
-	var hundred []time.Duration
-	for i := 1; i <= 100; i++ {
-		hundred = append(hundred, ms(i))
-	}
-	for _, tt := range []struct {
-		name   string
-		sorted []time.Duration
-		p      int
-		want   time.Duration
-	}{
-		{"one", []time.Duration{ms(7)}, 99, ms(7)},
-		{"p50 of 100", hundred, 50, ms(50)},
-		{"p99 of 100", hundred, 99, ms(99)},
-		{"p99 of 3", []time.Duration{ms(1), ms(2), ms(3)}, 99, ms(3)},
-	} {
-		if got := percentile(tt.sorted, tt.p); got != tt.want {
-			t.Errorf("%s: percentile(%d) = %v, want %v", tt.name, tt.p, got, tt.want)
-		}
-	}
-}
 
 func TestTableRowPerPath(t *testing.T) {
 	r := &run{paths: []*path{

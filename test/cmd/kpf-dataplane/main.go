@@ -72,6 +72,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/test/cluster"
 	"github.com/kpf-dev/kpf/test/internal/measure"
+	"github.com/kpf-dev/kpf/test/internal/measure/kpfstate"
 )
 
 type options struct {
@@ -452,7 +453,7 @@ forward "echo" {
 		p.stop()
 		return nil, err
 	}
-	dir, err := measure.StateDir(st, ws)
+	dir, err := kpfstate.Dir(st, ws)
 	if err != nil {
 		p.stop()
 		return nil, err

@@ -31,6 +31,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/internal/measure"
+	"github.com/kpf-dev/kpf/test/internal/measure/kpfstate"
 )
 
 // engineIdleTimeout is the agent's tunnel idle timeout (engine.Options'
@@ -39,16 +40,12 @@ const engineIdleTimeout = 30 * time.Second
 
 // workspaceStateDir is the current workspace's state directory.
 func (r *run) workspaceStateDir() (string, error) {
-	return measure.StateDir(r.stateDir, r.wsDir)
+	return kpfstate.Dir(r.stateDir, r.wsDir)
 }
 
 // agentPID is the pid of the current workspace's agent, 0 when none runs.
 func (r *run) agentPID(ctx context.Context) int {
-	dir, err := r.workspaceStateDir()
-	if err != nil {
-		return 0
-	}
-	return nativetest.AgentPID(ctx, dir)
+	return kpfstate.AgentPID(ctx, r.stateDir, r.wsDir)
 }
 
 // ticksOf is utime+stime of pid in clock ticks, 0 if unknown.

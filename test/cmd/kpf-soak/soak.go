@@ -13,10 +13,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/kpf-dev/kpf/runtime/native/nativetest"
 	"github.com/kpf-dev/kpf/state"
 	"github.com/kpf-dev/kpf/test/cluster"
 	"github.com/kpf-dev/kpf/test/internal/measure"
+	"github.com/kpf-dev/kpf/test/internal/measure/kpfstate"
 )
 
 // namespace holds the soak's echo deployments.
@@ -256,17 +256,13 @@ func (s *soak) readPorts() error {
 }
 
 func (s *soak) workspaceStateDir() (string, error) {
-	return measure.StateDir(s.stateDir, s.wsDir)
+	return kpfstate.Dir(s.stateDir, s.wsDir)
 }
 
 // agentPID is the pid the workspace's agent gives in its hello, 0 when
 // none answers.
 func (s *soak) agentPID(ctx context.Context) int {
-	dir, err := s.workspaceStateDir()
-	if err != nil {
-		return 0
-	}
-	return nativetest.AgentPID(ctx, dir)
+	return kpfstate.AgentPID(ctx, s.stateDir, s.wsDir)
 }
 
 // env is the environment of every kpf run.

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/kpf-dev/kpf/state"
 )
 
 // BuildKpf returns bin made absolute, or, when bin is empty, builds
@@ -43,17 +41,6 @@ func Env(kubeconfig, stateDir string, extra ...string) []string {
 		"NO_COLOR=1",
 	}
 	return append(env, extra...)
-}
-
-// StateDir is the state directory kpf uses for workspace wsDir when run
-// with KPF_STATE_DIR=stateDir (as Env sets it).
-func StateDir(stateDir, wsDir string) (string, error) {
-	return state.Dir(func(k string) string {
-		if k == "KPF_STATE_DIR" {
-			return stateDir
-		}
-		return ""
-	}, wsDir)
 }
 
 // watchingPrefix starts the line `kpf apply --watch` prints once it

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/kpf-dev/kpf/state"
 )
 
 func TestWaitLine(t *testing.T) {
@@ -99,7 +97,7 @@ func TestStartWatch(t *testing.T) {
 		name    string
 		script  string
 		within  time.Duration
-		cancel  bool // the caller's context ends before the watching line
+		cancel  bool // the caller's context ends (after 300 ms: the trap is set) before the watching line
 		wantErr string
 		wantLog string // logged by Stop, "" for nothing
 	}{
@@ -120,7 +118,7 @@ func TestStartWatch(t *testing.T) {
 			ctx, stop := context.WithCancel(context.Background())
 			defer stop()
 			if tt.cancel {
-				stop()
+				go func() { time.Sleep(300 * time.Millisecond); stop() }()
 			}
 			within := tt.within
 			if within == 0 {
@@ -171,31 +169,6 @@ func TestEnv(t *testing.T) {
 	want := []string{"PATH=/bin:/usr/bin", "HOME=/home/h", "KUBECONFIG=/k/config", "KPF_STATE_DIR=/s", "NO_COLOR=1", "A=1", "B=2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Env = %q, want %q", got, want)
-	}
-}
-
-func TestStateDir(t *testing.T) {
-	t.Parallel()
-	st, ws := t.TempDir(), t.TempDir()
-	got, err := StateDir(st, ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := state.Dir(func(k string) string {
-		if k == "KPF_STATE_DIR" {
-			return st
-		}
-		return "/elsewhere"
-	}, ws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != want || filepath.Dir(got) != st {
-		t.Errorf("StateDir = %q, want %q, in %q", got, want, st)
-	}
-	other, err := StateDir(st, t.TempDir())
-	if err != nil || other == got {
-		t.Errorf("another workspace's StateDir = %q, %v; the first's %q", other, err, got)
 	}
 }
 

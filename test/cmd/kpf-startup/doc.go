@@ -16,5 +16,6 @@
 //
 // It reports, never asserts: the exit status is 0 unless a command fails.
 // `make startup` builds kpf as the release does (CGO_ENABLED=0, -s -w) and
-// runs it. It is a test tool: it imports nothing from kpf.
+// runs it. It is a test tool: it imports nothing from kpf (only
+// test/internal/measure, which imports no kpf package either).
 package main

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 func main() {
@@ -129,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "%d rounds of %d commands, %s UTC, load average %s\n", o.runs, len(cmds), time.Now().UTC().Format("15:04:05"), loadavg())
+	fmt.Fprintf(stderr, "%d rounds of %d commands, %s UTC, load average %s\n", o.runs, len(cmds), time.Now().UTC().Format("15:04:05"), measure.LoadAvg())
 	order := slices.Clone(cmds)
 	for range o.runs {
 		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -141,7 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			c.wall, c.cpu = append(c.wall, wall), append(c.cpu, cpu)
 		}
 	}
-	fmt.Fprintf(stdout, "Startup, %d interleaved rounds (finished %s UTC, load average %s, %d CPUs)\n\n", o.runs, time.Now().UTC().Format("15:04:05"), loadavg(), numCPU())
+	fmt.Fprintf(stdout, "Startup, %d interleaved rounds (finished %s UTC, load average %s, %d CPUs)\n\n", o.runs, time.Now().UTC().Format("15:04:05"), measure.LoadAvg(), numCPU())
 	printTimes(stdout, cmds)
 	fmt.Fprintln(stdout)
 	printRatios(stdout, cmds, bins[0].label)
@@ -320,18 +322,6 @@ func printRatios(w io.Writer, cmds []*command, bin string) {
 	rv, rp := ratio(version.wall, hello.wall), ratio(plan.wall, version.wall)
 	fmt.Fprintf(w, "%s: version/hello %.2f× wall (goal ≤ 3×: %s), %.2f× CPU; plan/version %.2f× wall (goal ≤ 1.5×: %s), %.2f× CPU\n",
 		bin, rv, verdict(rv, 3), ratio(version.cpu, hello.cpu), rp, verdict(rp, 1.5), ratio(plan.cpu, version.cpu))
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func numCPU() int {

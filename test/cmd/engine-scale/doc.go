@@ -17,8 +17,9 @@
 // It starts its own cluster (binaries cached by `make cluster-bin`) and
 // stops it on exit. The cluster's pod backends (test/cluster) run in this
 // process too: their servers and connections are in the figures, which are
-// therefore upper bounds for the engine. It may import test/cluster and
-// kpf's own packages.
+// therefore upper bounds for the engine. It may import test/cluster,
+// test/internal/measure (what the measurement tools share) and kpf's own
+// packages.
 //
 // It is a measuring tool: nothing in kpf imports it.
 package main

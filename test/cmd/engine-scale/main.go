@@ -24,6 +24,7 @@ import (
 	"github.com/kpf-dev/kpf/runtime/native/engine"
 	"github.com/kpf-dev/kpf/runtime/native/engine/enginetest"
 	"github.com/kpf-dev/kpf/test/cluster"
+	"github.com/kpf-dev/kpf/test/internal/measure"
 )
 
 func main() { os.Exit(realMain()) }
@@ -79,7 +80,8 @@ func realMain() int {
 		debug.FreeOSMemory()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		samples = append(samples, sample{step, rss(), m.HeapAlloc, runtime.NumGoroutine()})
+		rss, _ := measure.RSS(os.Getpid())
+		samples = append(samples, sample{step, uint64(rss), m.HeapAlloc, runtime.NumGoroutine()})
 		if *heapDir != "" {
 			if f, err := os.Create(filepath.Join(*heapDir, fmt.Sprintf("step-%d.pprof", len(samples)-1))); err == nil {
 				_ = pprof.Lookup("heap").WriteTo(f, 0)
@@ -197,19 +199,4 @@ func get(c *http.Client, addr net.Addr) error {
 		return fmt.Errorf("%s: %q", resp.Status, body)
 	}
 	return nil
-}
-
-// rss is the process's resident set size from /proc/self/status.
-func rss() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }

@@ -775,7 +775,7 @@ func (r *run) measureRecovery(ctx context.Context) error {
 	}
 	slices.Sort(times)
 	r.add("recovery after kill -9 under `apply --watch`",
-		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
+		p50p95(times), "p50 ≤ 0.5 s native (all forwards)",
 		fmt.Sprintf("one forward's kubectl killed; until it serves bytes again; min %s, max %s; check_interval 2 s", fmtDur(times[0]), fmtDur(times[len(times)-1])))
 	return nil
 }
@@ -955,6 +955,11 @@ func median[T int64 | time.Duration](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// p50p95 is the figure of a recovery row: the p50 and p95 of sorted.
+func p50p95(sorted []time.Duration) string {
+	return fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(sorted, 50)), fmtDur(measure.Percentile(sorted, 95)))
 }
 
 func fmtDur(d time.Duration) string {

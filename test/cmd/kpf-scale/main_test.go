@@ -15,6 +15,26 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+func TestP50P95(t *testing.T) {
+	t.Parallel()
+	var twenty []time.Duration
+	for i := 1; i <= 20; i++ {
+		twenty = append(twenty, time.Duration(i)*100*time.Millisecond)
+	}
+	for _, tt := range []struct {
+		name   string
+		sorted []time.Duration
+		want   string
+	}{
+		{"one", []time.Duration{250 * time.Millisecond}, "p50 250 ms, p95 250 ms"},
+		{"twenty", twenty, "p50 1.00 s, p95 1.90 s"},
+	} {
+		if got := p50p95(tt.sorted); got != tt.want {
+			t.Errorf("%s: p50p95 = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestProcMemory(t *testing.T) {
 	t.Parallel()
 	rss, pss, err := procMemory(os.Getpid())

@@ -100,7 +100,7 @@ func (r *run) measureComeback(ctx context.Context) error {
 		return err
 	}
 	r.add("recovery after kill -9 of the agent, no watch",
-		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.3 s native (all forwards)",
+		p50p95(times), "p50 ≤ 0.3 s native (all forwards)",
 		fmt.Sprintf("the serving agent killed (%d kills, %s apart), its supervisor starts it again; until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.comebackGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))
 	if sup := r.supervisorPID(ctx); sup > 0 {
 		if rss, _, err := procMemory(sup); err == nil {
@@ -168,7 +168,7 @@ func (r *run) measureAgentKills(ctx context.Context) error {
 		return err
 	}
 	r.add("recovery after kill -9 under `apply --watch`",
-		fmt.Sprintf("p50 %s, p95 %s", fmtDur(measure.Percentile(times, 50)), fmtDur(measure.Percentile(times, 95))), "p50 ≤ 0.5 s native (all forwards)",
+		p50p95(times), "p50 ≤ 0.5 s native (all forwards)",
 		fmt.Sprintf("the agent killed (%d kills, %s apart); until all %d forwards serve bytes again; min %s, max %s", len(times), fmtDur(r.opts.agentGap), r.opts.forwards, fmtDur(times[0]), fmtDur(times[len(times)-1])))
 	return nil
 }

@@ -125,6 +125,34 @@ func TestFetchAndStreamThroughTheBackend(t *testing.T) {
 // newFlipProxy forwards 127.0.0.1:port and flips a bit in every 1000th
 // byte of the echo after the first line; it returns its own port.
 func newFlipProxy(t *testing.T, port int) int {
+	return newProxy(t, port, func(c, up net.Conn) {
+		go func() { _, _ = io.Copy(up, c); up.Close() }()
+		go func() {
+			defer c.Close()
+			buf, seen, greeted := make([]byte, 32<<10), 0, false
+			for {
+				n, err := up.Read(buf)
+				for i := range n {
+					if greeted {
+						if seen++; seen%1000 == 0 {
+							buf[i] ^= 1
+						}
+					} else if buf[i] == '\n' {
+						greeted = true
+					}
+				}
+				if _, werr := c.Write(buf[:n]); werr != nil || err != nil {
+					return
+				}
+			}
+		}()
+	})
+}
+
+// newProxy listens on 127.0.0.1 and, for every connection c, dials
+// 127.0.0.1:port and hands both ends to carry, which copies between them
+// and closes them; it returns its own port.
+func newProxy(t *testing.T, port int, carry func(c, up net.Conn)) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -142,26 +170,7 @@ func newFlipProxy(t *testing.T, port int) int {
 				c.Close()
 				continue
 			}
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() {
-				defer c.Close()
-				buf, seen, greeted := make([]byte, 32<<10), 0, false
-				for {
-					n, err := up.Read(buf)
-					for i := range n {
-						if greeted {
-							if seen++; seen%1000 == 0 {
-								buf[i] ^= 1
-							}
-						} else if buf[i] == '\n' {
-							greeted = true
-						}
-					}
-					if _, werr := c.Write(buf[:n]); werr != nil || err != nil {
-						return
-					}
-				}
-			}()
+			carry(c, up)
 		}
 	}()
 	return ln.Addr().(*net.TCPAddr).Port
@@ -456,26 +465,8 @@ func TestLateRequestIsNotAFailure(t *testing.T) {
 // newDelayProxy forwards 127.0.0.1:port, holding the client's bytes back
 // for delay after each connection; it returns its own port.
 func newDelayProxy(t *testing.T, port int, delay time.Duration) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { time.Sleep(delay); _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return newProxy(t, port, func(c, up net.Conn) {
+		go func() { time.Sleep(delay); _, _ = io.Copy(up, c); up.Close() }()
+		go func() { _, _ = io.Copy(c, up); c.Close() }()
+	})
 }

@@ -246,13 +246,7 @@ func (r *run) main(ctx context.Context) (err error) {
 	r.log.Info("starting the local control plane")
 	c, err := cluster.Start(ctx, cluster.Options{Log: r.log.Named("cluster"), StateDir: filepath.Join(r.scratch, "cluster")})
 	if c != nil {
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if serr := c.Stop(sctx); serr != nil {
-				r.log.Warn("stopping the cluster", "error", serr)
-			}
-		}()
+		defer measure.Cleanup(r.log, "stopping the cluster", time.Minute, c.Stop)
 	}
 	if err != nil {
 		return fmt.Errorf("starting the cluster: %w", err)

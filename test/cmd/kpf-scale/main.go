@@ -291,14 +291,7 @@ func (r *run) main(ctx context.Context) (table string, err error) {
 	if r.kubecfg == "" {
 		c, err := r.startCluster(ctx)
 		if c != nil {
-			defer func() {
-				// A fresh context: the run's may be cancelled already.
-				sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				if serr := c.Stop(sctx); serr != nil {
-					r.log.Warn("stopping the cluster", "error", serr)
-				}
-			}()
+			defer measure.Cleanup(r.log, "stopping the cluster", time.Minute, c.Stop)
 		}
 		if err != nil {
 			return "", err

@@ -59,14 +59,7 @@ func (s *soak) main(ctx context.Context) (err error) {
 		return fmt.Errorf("starting the cluster: %w", err)
 	}
 	s.cluster = c
-	defer func() {
-		// A fresh context: the run's may be cancelled already.
-		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if serr := c.Stop(sctx); serr != nil {
-			s.log.Warn("stopping the cluster", "error", serr)
-		}
-	}()
+	defer measure.Cleanup(s.log, "stopping the cluster", time.Minute, c.Stop)
 	if err := s.deploy(ctx); err != nil {
 		return err
 	}

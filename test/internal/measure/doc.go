@@ -2,9 +2,9 @@
 // kpf-soak, kpf-dataplane, kpf-startup, engine-scale) share, one shape per
 // concept:
 //
-//   - a tool's main: its logger and signal context (Start), and for the
-//     tools that print a table, printing it and writing it to --out
-//     (RunTable);
+//   - a tool's main: its logger and signal context (Start), for the tools
+//     that print a table, printing it and writing it to --out (RunTable),
+//     and stopping what it started with a context of its own (Cleanup);
 //   - the kpf under test: building it (BuildKpf), the environment of its
 //     runs (Env) and a running `kpf apply --watch` (StartWatch, Watch);
 //   - a process's CPU time and memory, from /proc (CPUTicks, RSS, PeakRSS),

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -18,6 +19,17 @@ func Start(name, level string, stderr io.Writer) (ctx context.Context, stop cont
 	log = hclog.New(&hclog.LoggerOptions{Name: name, Output: stderr, Level: hclog.LevelFromString(level)})
 	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	return ctx, stop, log
+}
+
+// Cleanup calls stop with a context of its own of at most within (the
+// run's may be cancelled already) and logs its error as msg; for a
+// deferred stop, e.g. of the cluster.
+func Cleanup(log hclog.Logger, msg string, within time.Duration, stop func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := stop(ctx); err != nil {
+		log.Warn(msg, "error", err)
+	}
 }
 
 // Tool names a tool that prints a table, for RunTable.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -79,5 +80,34 @@ func TestRunTable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCleanup(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		err     error
+		wantLog string
+	}{
+		{"stopped", nil, ""},
+		{"failed", errors.New("etcd did not stop"), "[WARN]  stopping the cluster: error=\"etcd did not stop\""},
+	} {
+		var logs bytes.Buffer
+		log := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+		var deadline time.Time
+		Cleanup(log, "stopping the cluster", time.Minute, func(ctx context.Context) error {
+			if ctx.Err() != nil {
+				t.Errorf("%s: the context is done already", tt.name)
+			}
+			deadline, _ = ctx.Deadline()
+			return tt.err
+		})
+		if left := time.Until(deadline); left <= 0 || left > time.Minute {
+			t.Errorf("%s: the context's deadline is %s away, want within a minute", tt.name, left)
+		}
+		if got := logs.String(); tt.wantLog == "" && got != "" || !strings.Contains(got, tt.wantLog) {
+			t.Errorf("%s: logged %q, want %q", tt.name, got, tt.wantLog)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/spec/model"
 )
 
@@ -23,18 +24,6 @@ func serverPort(t *testing.T, addr string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// closedPort returns a port on 127.0.0.1 nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := serverPort(t, l.Addr().String())
-	l.Close()
-	return p
 }
 
 func TestNetProber(t *testing.T) {
@@ -53,7 +42,7 @@ func TestNetProber(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	open := serverPort(t, srv.Listener.Addr().String())
-	closed := closedPort(t)
+	closed := testutil.FreePort(t)
 
 	tests := []struct {
 		name    string

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/kpf-dev/kpf/internal/testutil"
 	"github.com/kpf-dev/kpf/runtime"
 	"github.com/kpf-dev/kpf/spec/model"
 	"github.com/kpf-dev/kpf/state"
@@ -147,7 +148,7 @@ func (h *harness) stop() {
 }
 
 func watchFwd(t *testing.T, name string) model.Forward {
-	f := *fwd(name, closedPort(t))
+	f := *fwd(name, testutil.FreePort(t))
 	f.Health = model.Health{Kind: model.HealthTCP, Interval: time.Second, FailureThreshold: 1}
 	return f
 }
@@ -360,7 +361,7 @@ func TestWatchBrokenSpecChangesNothing(t *testing.T) {
 	}
 	// Fixed again, and changed: the edit is applied.
 	moved := api
-	moved.LocalPort = closedPort(t)
+	moved.LocalPort = testutil.FreePort(t)
 	h.setSpec(nil, moved, db)
 	h.stepFor(3, "api replaced", func() bool { return h.w.Applier.State.Forwards["api"].LocalPort == moved.LocalPort })
 }
@@ -449,7 +450,7 @@ func TestWatchAppliesSpecFileEdit(t *testing.T) {
 	if n := len(h.rt.startCalls()); n != 1 {
 		t.Fatalf("a broken spec file caused %d starts", n-1)
 	}
-	next := closedPort(t)
+	next := testutil.FreePort(t)
 	writePort(strconv.Itoa(next))
 	waitLoads(3)
 	calls := h.rt.startCalls()

@@ -38,15 +38,32 @@ func Golden(t testing.TB, name string, got []byte) bool {
 	return true
 }
 
-// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+// handedOut are the ports FreePort returned in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago,
+// and never one it returned before in this process: the kernel may hand
+// out a port it just freed again, and two forwards of a test would then
+// share it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers and readers:

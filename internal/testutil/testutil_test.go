@@ -74,6 +74,8 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestFreePort: the port can be bound, and no port comes twice (the
+// kernel often hands the port just closed out again).
 func TestFreePort(t *testing.T) {
 	port := FreePort(t)
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -81,6 +83,14 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("the port FreePort returned cannot be bound: %v", err)
 	}
 	ln.Close()
+	seen := map[int]bool{port: true}
+	for range 200 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("FreePort returned %d twice", p)
+		}
+		seen[p] = true
+	}
 }
 
 func TestSyncBuffer(t *testing.T) {

@@ -1096,18 +1096,12 @@ func holdsSocket(pid int, ino uint64) bool {
 }
 
 // freeLocalPorts returns n distinct loopback ports that were free a moment
-// ago. (Calling freeLocalPort n times can return one port twice: each
-// listener is closed before the next is opened.)
+// ago.
 func freeLocalPorts(t *testing.T, n int) []int {
 	t.Helper()
-	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = testutil.FreePort(t)
 	}
 	return ports
 }

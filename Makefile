@@ -9,7 +9,7 @@ BIN        := bin
 KPF        := $(BIN)/kpf
 STATICCHECK ?= $(shell command -v staticcheck 2>/dev/null || echo $$($(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: all build test test-race test-unit lint cross release-check release-snapshot fuzz fuzz-format bench startup scale dataplane soak soak-short demo clean
+.PHONY: all build test test-race test-unit golden lint cross release-check release-snapshot fuzz fuzz-format bench startup scale dataplane soak soak-short demo clean
 
 all: build
 
@@ -30,6 +30,11 @@ test-race: ## the unit tests under the race detector, and the e2e suite against 
 
 test-unit: ## fast tests only: everything but the end-to-end suite
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+
+# The packages whose tests compare with golden files (testutil.Golden;
+# internal/testutil's -update flag rewrites them).
+golden: ## rewrite the golden files under testdata/ (review the diff after)
+	$(GO) test -count=1 $$(grep -rl --include='*_test.go' 'testutil\.Golden(' . | xargs -n1 dirname | sort -u) -update
 
 lint: ## gofmt, go vet, staticcheck, go mod tidy -diff
 	@out=$$(gofmt -l . test/tools); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

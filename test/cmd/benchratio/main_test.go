@@ -2,14 +2,13 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+	"github.com/kpf-dev/kpf/internal/testutil"
+)
 
 func TestReport(t *testing.T) {
 	tests := []struct {
@@ -32,19 +31,7 @@ func TestReport(t *testing.T) {
 			if err := run(tt.args, in, &out); err != nil {
 				t.Fatalf("run: %v", err)
 			}
-			golden := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := out.String(); got != string(want) {
-				t.Errorf("output differs from %s (go test -update rewrites it):\n%s", golden, got)
-			}
+			testutil.Golden(t, tt.golden, out.Bytes())
 		})
 	}
 }

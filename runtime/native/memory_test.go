@@ -1,6 +1,8 @@
 package native
 
 import (
+	goruntime "runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"testing"
@@ -57,7 +59,7 @@ func TestReleaserAfterConnections(t *testing.T) {
 	}
 }
 
-func TestReleaserDefaultsToFreeOSMemory(t *testing.T) {
+func TestReleaserDefaultsToReleaseMemory(t *testing.T) {
 	r := &releaser{Delay: time.Millisecond, Every: time.Millisecond}
 	r.tunnelClosed(0)
 	waitFor(t, "the release to run", func() bool {
@@ -65,6 +67,50 @@ func TestReleaserDefaultsToFreeOSMemory(t *testing.T) {
 		defer r.mu.Unlock()
 		return !r.last.IsZero()
 	})
+}
+
+// TestReleaseMemoryFreesPooledBuffers: buffers left in a sync.Pool (the
+// engine's per-connection buffers after a flood) are given back by one
+// release; a single forced collection (debug.FreeOSMemory alone) keeps
+// them live.
+func TestReleaseMemoryFreesPooledBuffers(t *testing.T) {
+	const n, size = 64, 1 << 20
+	inUse := func() uint64 {
+		var m goruntime.MemStats
+		goruntime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	fill := func(p *sync.Pool) {
+		bufs := make([]*[]byte, n)
+		for i := range bufs {
+			b := make([]byte, size)
+			bufs[i] = &b
+		}
+		for _, b := range bufs {
+			p.Put(b)
+		}
+	}
+	goruntime.GC()
+	goruntime.GC()
+	base := inUse()
+
+	var once sync.Pool
+	fill(&once)
+	debug.FreeOSMemory()
+	if got := inUse(); got < base+n*size/2 {
+		t.Fatalf("heap in use %d MB after one forced collection, base %d MB: the pool's buffers are gone already, so this test shows nothing", got>>20, base>>20)
+	}
+	releaseMemory() // frees once's buffers too, before the real test
+	base = inUse()
+
+	var pool sync.Pool
+	fill(&pool)
+	releaseMemory()
+	if got := inUse(); got > base+n*size/4 {
+		t.Errorf("heap in use %d MB after releaseMemory, base %d MB: the pooled %d MB are still live", got>>20, base>>20, n*size>>20)
+	}
+	goruntime.KeepAlive(&once)
+	goruntime.KeepAlive(&pool)
 }
 
 // releases records when a releaser released.

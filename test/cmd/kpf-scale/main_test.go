@@ -197,3 +197,18 @@ func TestTimedLoop(t *testing.T) {
 		}
 	}
 }
+
+func TestLastReleaseIn(t *testing.T) {
+	for _, tt := range []struct{ log, want string }{
+		{"", "none"},
+		{"2026-12-07T06:02:02.427Z [INFO]  kpf-agent: forward started: forward=f001\n", "none"},
+		{"2026-12-07T06:02:02.427Z [INFO]  kpf-agent: memory released after tunnels or connections closed: heap_in_use_mb=32.7 urgent=false\n" +
+			"2026-12-07T06:02:23.701Z [INFO]  kpf-agent: memory released after tunnels or connections closed: heap_in_use_mb=105.0 urgent=true\n" +
+			"2026-12-07T06:02:24.000Z [INFO]  kpf-agent: forward started: forward=f001\n",
+			"heap_in_use_mb=105.0 urgent=true"},
+	} {
+		if got := lastReleaseIn(tt.log); got != tt.want {
+			t.Errorf("lastReleaseIn(%q) = %q, want %q", tt.log, got, tt.want)
+		}
+	}
+}

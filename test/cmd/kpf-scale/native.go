@@ -672,11 +672,18 @@ func (r *run) lastRelease() string {
 	if err != nil {
 		return "none (" + err.Error() + ")"
 	}
-	const msg = "memory released after tunnels closed:"
+	return lastReleaseIn(string(b))
+}
+
+// lastReleaseIn is the key=value part of the last "memory released ...:"
+// line of an agent log, or "none".
+func lastReleaseIn(log string) string {
 	last := "none"
-	for _, line := range strings.Split(string(b), "\n") {
-		if _, after, ok := strings.Cut(line, msg); ok {
-			last = strings.TrimSpace(after)
+	for _, line := range strings.Split(log, "\n") {
+		if _, after, ok := strings.Cut(line, "memory released"); ok {
+			if _, kv, ok := strings.Cut(after, ":"); ok {
+				last = strings.TrimSpace(kv)
+			}
 		}
 	}
 	return last

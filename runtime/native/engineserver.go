@@ -37,7 +37,8 @@ type clientsKey struct {
 // newEngineServer serves with the engine; the tunnels' transport is
 // transportFromEnv's, and listen binds the forwards' listeners.
 func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr string) (net.Listener, error)) *engineServer {
-	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Quiet: 200 * time.Millisecond, MaxHold: 30 * time.Second, Log: log}
+	rel := &releaser{Delay: time.Second, Every: 30 * time.Second, Quiet: 200 * time.Millisecond, MaxHold: 30 * time.Second,
+		Surge: 32 << 20, SurgeEvery: 10 * time.Second, SurgeHold: 2 * time.Second, Log: log}
 	s := &engineServer{clients: map[clientsKey]*engine.Clients{}}
 	transport, err := TransportFromEnv(os.Getenv)
 	if err != nil { // kpf apply refuses it; an agent started otherwise says so

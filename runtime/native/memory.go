@@ -3,6 +3,7 @@ package native
 import (
 	goruntime "runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,18 @@ import (
 // lower the heap goal meanwhile). So after a burst the release comes Quiet
 // to twice Quiet after its last byte, and under steady traffic at most
 // once per Every + MaxHold.
+//
+// That was too late after a flood: under steady traffic the agent kept a
+// flood's memory for up to a minute (the soak's end, 40 s after a flood,
+// at 2.4 times its baseline). So a release is urgent when the agent holds
+// Surge or more beyond its floor: it comes SurgeEvery after the last at
+// the soonest and is held back at most SurgeHold. A release waiting out
+// Every is checked again every Delay, since a burst under way can make it
+// urgent. The floor is the least a release left in the last floorAge: a
+// release in the middle of a flood leaves the flood's live memory, and the
+// release after the flood must still be urgent; a floor that only fell
+// would not follow an agent that grew for good (more forwards). Before
+// the first release the floor is unknown and no release is urgent.
 type releaser struct {
 	Delay, Every time.Duration
 	// Carried is how many bytes the agent's connections carried so far
@@ -40,8 +53,14 @@ type releaser struct {
 	// Quiet: how long Carried must stand still before a release runs;
 	// MaxHold: how long at most a due release is held back.
 	Quiet, MaxHold time.Duration
-	Release        func() // releaseMemory when nil
-	Log            hclog.Logger
+	// Surge: how much more than the last release left the agent must hold
+	// for a release to be urgent (0: never); SurgeEvery and SurgeHold are
+	// Every and MaxHold for an urgent release.
+	Surge                 uint64
+	SurgeEvery, SurgeHold time.Duration
+	Held                  func() uint64 // memory held from the OS; heldFromOS when nil
+	Release               func()        // releaseMemory when nil
+	Log                   hclog.Logger
 
 	// The clock (nil: time.Now, time.AfterFunc); tests fake it.
 	now       func() time.Time
@@ -49,12 +68,15 @@ type releaser struct {
 
 	// pending: a release is scheduled. Every closed connection asks for
 	// one; while one is pending that costs one atomic load, no lock.
-	pending atomic.Bool
-	mu      sync.Mutex // guards last, carried, dueAt and held
-	last    time.Time  // when the last release began
-	carried int64      // Carried() Quiet before the pending release's check
-	dueAt   time.Time  // when the pending release first came due
-	held    int        // how many times the pending release was held back
+	pending   atomic.Bool
+	mu        sync.Mutex // guards the fields below
+	last      time.Time  // when the last release began
+	floor     uint64     // the least Held() after a release, since floorAt
+	floorAt   time.Time  // when floor was set; zero: no release yet
+	notBefore time.Time  // Delay after the close that scheduled the pending release
+	carried   int64      // Carried() Quiet before the pending release's check
+	dueAt     time.Time  // when the pending release first came due
+	heldBack  int        // how many times the pending release was held back
 }
 
 // tunnelClosed is engine.Options.TunnelClosed.
@@ -75,31 +97,78 @@ func (r *releaser) after(d time.Duration, f func()) {
 	time.AfterFunc(d, f)
 }
 
+func (r *releaser) heldNow() uint64 {
+	if r.Held != nil {
+		return r.Held()
+	}
+	return heldFromOS()
+}
+
+// urgent: the agent holds Surge or more beyond what the last release left.
+func (r *releaser) urgent() bool {
+	if r.Surge == 0 {
+		return false
+	}
+	held := r.heldNow()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.floorAt.IsZero() && held >= r.floor+r.Surge
+}
+
+// floorAge: how long the least a release left stands as the floor before
+// a higher one replaces it.
+const floorAge = 5 * time.Minute
+
 // schedule (engine.Options.ConnClosed, and tunnelClosed) schedules a
 // release unless one is pending: Delay from now, and no sooner than Every
-// after the last. With Carried, it is read Quiet before the release is due
-// (sample), so that the release sees whether bytes moved in its last Quiet.
+// (SurgeEvery when urgent) after the last.
 func (r *releaser) schedule() {
 	if r.pending.Load() || !r.pending.CompareAndSwap(false, true) {
 		return
 	}
+	now := r.clock()
 	r.mu.Lock()
-	last := r.last
-	r.dueAt, r.held = time.Time{}, 0
+	r.notBefore, r.dueAt, r.heldBack = now.Add(r.Delay), time.Time{}, 0
 	r.mu.Unlock()
-	wait := r.Delay
-	if next := last.Add(r.Every).Sub(r.clock()); next > wait {
-		wait = next
-	}
-	if !r.holds() {
-		r.after(wait, r.fire)
-		return
-	}
-	r.after(max(wait-r.Quiet, 0), r.sample)
+	r.check()
 }
 
 // holds: a due release waits for quiet.
 func (r *releaser) holds() bool { return r.Carried != nil && r.Quiet > 0 }
+
+// check runs the pending release when it is due, or checks again later:
+// when it is due, and at the latest Delay from now while urgency can
+// shorten the wait. With Carried, the release is due Quiet after its last
+// check (sample), so that it sees whether bytes moved in its last Quiet.
+func (r *releaser) check() {
+	every := r.Every
+	if r.urgent() {
+		every = r.SurgeEvery
+	}
+	now := r.clock()
+	r.mu.Lock()
+	due := r.notBefore
+	if next := r.last.Add(every); next.After(due) {
+		due = next
+	}
+	r.mu.Unlock()
+	var lead time.Duration
+	if r.holds() {
+		lead = r.Quiet
+	}
+	if wait := due.Sub(now) - lead; wait > 0 {
+		if r.Surge > 0 {
+			wait = min(wait, r.Delay)
+		}
+		r.after(wait, r.check)
+		return
+	}
+	if !r.holds() {
+		r.fire()
+		return
+	}
+	r.sample()
+}
 
 // sample reads Carried and fires Quiet later.
 func (r *releaser) sample() {
@@ -112,7 +181,12 @@ func (r *releaser) sample() {
 
 // fire runs a due release, or holds it back by Quiet while bytes move.
 func (r *releaser) fire() {
+	urgent := r.urgent()
 	if r.holds() {
+		maxHold := r.MaxHold
+		if urgent {
+			maxHold = r.SurgeHold
+		}
 		carried := r.Carried()
 		now := r.clock()
 		r.mu.Lock()
@@ -121,9 +195,9 @@ func (r *releaser) fire() {
 		}
 		moved := carried != r.carried
 		r.carried = carried
-		hold := moved && now.Sub(r.dueAt) < r.MaxHold
+		hold := moved && now.Sub(r.dueAt) < maxHold
 		if hold {
-			r.held++
+			r.heldBack++
 		}
 		r.mu.Unlock()
 		if hold {
@@ -133,9 +207,8 @@ func (r *releaser) fire() {
 	}
 	r.mu.Lock()
 	r.last = r.clock()
-	held := r.held
+	heldBack := r.heldBack
 	r.mu.Unlock()
-	r.pending.Store(false) // after last: the next schedule waits Every from it
 	release := r.Release
 	if release == nil {
 		release = releaseMemory
@@ -144,14 +217,30 @@ func (r *releaser) fire() {
 	goruntime.ReadMemStats(&before)
 	release()
 	goruntime.ReadMemStats(&after)
+	left, now := r.heldNow(), r.clock()
+	r.mu.Lock()
+	if r.floorAt.IsZero() || left <= r.floor || now.Sub(r.floorAt) > floorAge {
+		r.floor, r.floorAt = left, now
+	}
+	r.mu.Unlock()
+	r.pending.Store(false) // after last and floor: the next schedule waits Every from them
 	if r.Log != nil {
 		mb := func(b uint64) float64 { return float64(b) / (1 << 20) }
 		r.Log.Info("memory released after tunnels or connections closed",
 			"heap_in_use_mb", mb(after.HeapInuse), "heap_before_mb", mb(before.HeapInuse),
 			"stacks_mb", mb(after.StackInuse), "returned_mb", mb(after.HeapReleased)-mb(before.HeapReleased),
 			"held_from_os_mb", mb(after.Sys-after.HeapReleased), "goroutines", goruntime.NumGoroutine(),
-			"held_back", held)
+			"held_back", heldBack, "urgent", urgent)
 	}
+}
+
+// heldFromOS is the memory the Go runtime holds from the OS: all it
+// mapped but what it returned (MemStats' Sys - HeapReleased, without
+// stopping the world).
+func heldFromOS() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
 }
 
 // releaseMemory collects twice, then returns what is free to the OS. The

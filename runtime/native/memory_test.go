@@ -222,3 +222,65 @@ func TestReleaserHoldsBackWhileBytesMove(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaserUrgentAfterSurge: under steady traffic and steady closes, a
+// release comes every Every + MaxHold; while the agent holds Surge beyond
+// its floor, every SurgeEvery + SurgeHold. A release in the middle of a
+// flood leaves the floor where it was; a floor gives way to a higher one
+// after floorAge. No release is urgent before the first.
+func TestReleaserUrgentAfterSurge(t *testing.T) {
+	const mb = 1 << 20
+	// every lists the releases from first, step apart, up to last.
+	every := func(first, step, last int) []int {
+		var at []int
+		for s := first; s <= last; s += step {
+			at = append(at, s)
+		}
+		return at
+	}
+	for _, tt := range []struct {
+		name string
+		held func(sec float64) uint64 // the agent's memory at a time
+		want []int                    // releases, in seconds after the first close
+	}{
+		{"steady: Every + MaxHold", func(float64) uint64 { return 40 * mb },
+			[]int{31, 91, 151, 211}},
+		{"a flood from 35 s to 100 s: SurgeEvery + SurgeHold", func(s float64) uint64 {
+			if s >= 35 && s < 100 {
+				return 120 * mb
+			}
+			return 40 * mb
+		}, []int{31, 43, 55, 67, 79, 91, 151, 211}},
+		{"grown for good: urgent until floorAge passed", func(s float64) uint64 {
+			if s >= 32 {
+				return 80 * mb
+			}
+			return 40 * mb
+		}, append(every(31, 12, 343), 403, 463)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			const tick = 50 * time.Millisecond
+			clock := &releaseClock{now: time.Unix(1e9, 0)}
+			start := clock.now
+			sec := func() float64 { return clock.now.Sub(start).Seconds() }
+			var carried int64
+			var at []int
+			r := &releaser{Delay: time.Second, Every: 30 * time.Second,
+				Quiet: 200 * time.Millisecond, MaxHold: 30 * time.Second,
+				Surge: 32 * mb, SurgeEvery: 10 * time.Second, SurgeHold: 2 * time.Second,
+				Carried: func() int64 { return carried },
+				Held:    func() uint64 { return tt.held(sec()) },
+				Release: func() { at = append(at, int(sec()+0.5)) },
+				now:     func() time.Time { return clock.now }, afterFunc: clock.afterFunc}
+			end := time.Duration(tt.want[len(tt.want)-1]+5) * time.Second
+			for clock.now.Sub(start) < end {
+				r.schedule() // connections close all the time
+				carried += 32 << 10
+				clock.advance(tick)
+			}
+			if !slices.Equal(at, tt.want) {
+				t.Errorf("releases at %v s, want %v", at, tt.want)
+			}
+		})
+	}
+}

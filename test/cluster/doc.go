@@ -13,6 +13,14 @@
 // the component processes (started in their own process group, always
 // reaped), the pod backends, and workload helpers for tests.
 //
+// kwok (v0.8.0) closes its connection to a pod's server only when the
+// tunnel ends, not when one of its streams does (it waits for both copies,
+// and the server waits for bytes that never come): every connection made
+// through a forward keeps one open between kwok and the server while the
+// tunnel lives, through kubectl port-forward as through kpf. A long run of
+// connections through one tunnel fills both processes' descriptors: three
+// of kpf-soak's floods of 2,000 in a row reach a 20,000 limit.
+//
 // Linux only: components run in their own process group with a
 // parent-death signal, so a crashed test run leaves no control plane behind.
 // StateDir, when given, should be empty (a fresh etcd).

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -487,6 +488,26 @@ func (c *Cluster) LogTail(n int) string {
 		fmt.Fprintf(&b, "==> %s <==\n%s\n", filepath.Base(comp.logPath), tail(string(data), n))
 	}
 	return b.String()
+}
+
+// CopyLogs copies every component's log into dir (made if need be), for
+// a run to keep after the cluster's state directory is gone.
+func (c *Cluster) CopyLogs(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	var errs []error
+	for _, comp := range c.components() {
+		data, err := os.ReadFile(comp.logPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(comp.logPath)), data, 0o600)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Kubectl runs kubectl with --kubeconfig and --context set to the admin

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -326,5 +327,43 @@ func TestToolsDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tools.go")); err != nil {
 		t.Errorf("ToolsDir = %s without tools.go: %v", dir, err)
+	}
+}
+
+// TestCopyLogs copies the components' logs that exist and skips one that
+// was never written.
+func TestCopyLogs(t *testing.T) {
+	src := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := &Cluster{
+		etcd:      &component{logPath: write("etcd.log", "etcd says\n")},
+		apiserver: &component{logPath: write("kube-apiserver.log", "apiserver says\n")},
+		kwok:      &component{logPath: filepath.Join(src, "kwok.log")}, // never started
+	}
+	dst := filepath.Join(t.TempDir(), "cluster")
+	if err := c.CopyLogs(dst); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dst, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e.Name()+": "+string(b))
+	}
+	want := []string{"etcd.log: etcd says\n", "kube-apiserver.log: apiserver says\n"}
+	if !slices.Equal(got, want) {
+		t.Errorf("copied %q, want %q", got, want)
 	}
 }

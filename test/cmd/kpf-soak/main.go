@@ -66,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.isolationGoal, "isolation-goal", false, "count idle connections cut by slow-reader or flood (other connections through the same tunnel) as a missed goal, not only report them")
 	fs.IntVar(&o.fdSlack, "fd-slack", 32, "goal: the agent's open fds at the end are at most the baseline's plus this")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of kpf-soak itself (stderr)")
-	fs.StringVar(&o.keepLogs, "keep-logs", "", "copy the agent's logs (and the watch's stderr) into this directory at the end")
+	fs.StringVar(&o.keepLogs, "keep-logs", "", "copy the agent's logs, the watch's stderr and the control plane's logs (cluster/) into this directory at the end")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

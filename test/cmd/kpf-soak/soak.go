@@ -287,7 +287,8 @@ func (s *soak) serve(ctx context.Context) (stop func(), err error) {
 	return s.watch.Stop, nil
 }
 
-// keepLogs copies the agent's logs and the watch's stderr to --keep-logs.
+// keepLogs copies the agent's logs, the watch's stderr and the control
+// plane's logs (in cluster/) to --keep-logs.
 func (s *soak) keepLogs() {
 	dir, err := s.workspaceStateDir()
 	if err == nil {
@@ -301,6 +302,9 @@ func (s *soak) keepLogs() {
 	}
 	if err == nil {
 		err = s.keepEvents()
+	}
+	if err == nil { // kwok's, the API server's…: a fault that did not recover may be theirs
+		err = s.cluster.CopyLogs(filepath.Join(s.opts.keepLogs, "cluster"))
 	}
 	if err != nil {
 		s.log.Warn("keeping the logs", "error", err)

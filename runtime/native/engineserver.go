@@ -48,7 +48,7 @@ func newEngineServer(log hclog.Logger, listen func(ctx context.Context, addr str
 	opts := engine.Options{Log: log, Transport: transport,
 		TunnelClosed: rel.tunnelClosed, ConnClosed: rel.schedule, TunnelsChanged: s.tunnelsChanged, Listen: listen}
 	s.e = engine.New(opts)
-	rel.Carried = s.e.Carried // before any forward starts: nothing closes before
+	rel.Carried, rel.Conns = s.e.Carried, s.e.Conns // before any forward starts: nothing closes before
 	return s
 }
 

@@ -40,11 +40,17 @@ import (
 // Surge or more beyond its floor: it comes SurgeEvery after the last at
 // the soonest and is held back at most SurgeHold. A release waiting out
 // Every is checked again every Delay, since a burst under way can make it
-// urgent. The floor is the least a release left in the last floorAge: a
-// release in the middle of a flood leaves the flood's live memory, and the
-// release after the flood must still be urgent; a floor that only fell
-// would not follow an agent that grew for good (more forwards). Before
-// the first release the floor is unknown and no release is urgent.
+// urgent. A release in the middle of a flood frees little (its connections
+// are open); once fewer than half the connections open at the last release
+// are open (Conns), the burst has closed, and an urgent release does not
+// wait SurgeEvery.
+//
+// The floor is what the last release left, unless that release came amid
+// a surge (it left Surge or more above the floor) and the release after
+// the surge must still be urgent: then the floor stays, for floorAge at
+// most, so that an agent that grew for good (a thousand more forwards) is
+// not urgent for ever. Before the first release the floor is unknown and
+// no release is urgent.
 type releaser struct {
 	Delay, Every time.Duration
 	// Carried is how many bytes the agent's connections carried so far
@@ -53,12 +59,13 @@ type releaser struct {
 	// Quiet: how long Carried must stand still before a release runs;
 	// MaxHold: how long at most a due release is held back.
 	Quiet, MaxHold time.Duration
-	// Surge: how much more than the last release left the agent must hold
-	// for a release to be urgent (0: never); SurgeEvery and SurgeHold are
-	// Every and MaxHold for an urgent release.
+	// Surge: how much more than its floor the agent must hold for a
+	// release to be urgent (0: never); SurgeEvery and SurgeHold are Every
+	// and MaxHold for an urgent release.
 	Surge                 uint64
 	SurgeEvery, SurgeHold time.Duration
 	Held                  func() uint64 // memory held from the OS; heldFromOS when nil
+	Conns                 func() int64  // local connections open now (engine.Engine.Conns); nil: unknown
 	Release               func()        // releaseMemory when nil
 	Log                   hclog.Logger
 
@@ -71,8 +78,9 @@ type releaser struct {
 	pending   atomic.Bool
 	mu        sync.Mutex // guards the fields below
 	last      time.Time  // when the last release began
-	floor     uint64     // the least Held() after a release, since floorAt
+	floor     uint64     // Held() after the last release not amid a surge
 	floorAt   time.Time  // when floor was set; zero: no release yet
+	connsLast int64      // Conns() when the last release began
 	notBefore time.Time  // Delay after the close that scheduled the pending release
 	carried   int64      // Carried() Quiet before the pending release's check
 	dueAt     time.Time  // when the pending release first came due
@@ -115,8 +123,20 @@ func (r *releaser) urgent() bool {
 	return !r.floorAt.IsZero() && held >= r.floor+r.Surge
 }
 
-// floorAge: how long the least a release left stands as the floor before
-// a higher one replaces it.
+// burstClosed: fewer than half the connections open when the last release
+// began are open now.
+func (r *releaser) burstClosed() bool {
+	if r.Conns == nil {
+		return false
+	}
+	n := r.Conns()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return n*2 < r.connsLast
+}
+
+// floorAge: how long a floor stands while releases amid a surge leave
+// more.
 const floorAge = 5 * time.Minute
 
 // schedule (engine.Options.ConnClosed, and tunnelClosed) schedules a
@@ -144,6 +164,9 @@ func (r *releaser) check() {
 	every := r.Every
 	if r.urgent() {
 		every = r.SurgeEvery
+		if r.burstClosed() {
+			every = 0
+		}
 	}
 	now := r.clock()
 	r.mu.Lock()
@@ -205,8 +228,12 @@ func (r *releaser) fire() {
 			return
 		}
 	}
+	var conns int64
+	if r.Conns != nil {
+		conns = r.Conns()
+	}
 	r.mu.Lock()
-	r.last = r.clock()
+	r.last, r.connsLast = r.clock(), conns
 	heldBack := r.heldBack
 	r.mu.Unlock()
 	release := r.Release
@@ -219,7 +246,7 @@ func (r *releaser) fire() {
 	goruntime.ReadMemStats(&after)
 	left, now := r.heldNow(), r.clock()
 	r.mu.Lock()
-	if r.floorAt.IsZero() || left <= r.floor || now.Sub(r.floorAt) > floorAge {
+	if r.floorAt.IsZero() || left < r.floor+r.Surge || now.Sub(r.floorAt) > floorAge {
 		r.floor, r.floorAt = left, now
 	}
 	r.mu.Unlock()

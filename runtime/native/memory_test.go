@@ -225,9 +225,11 @@ func TestReleaserHoldsBackWhileBytesMove(t *testing.T) {
 
 // TestReleaserUrgentAfterSurge: under steady traffic and steady closes, a
 // release comes every Every + MaxHold; while the agent holds Surge beyond
-// its floor, every SurgeEvery + SurgeHold. A release in the middle of a
-// flood leaves the floor where it was; a floor gives way to a higher one
-// after floorAge. No release is urgent before the first.
+// its floor, every SurgeEvery + SurgeHold, and without SurgeEvery once
+// half the connections open at the last release have closed. The floor
+// follows what each release left, but a release amid a surge leaves it
+// where it was, for floorAge at most. No release is urgent before the
+// first.
 func TestReleaserUrgentAfterSurge(t *testing.T) {
 	const mb = 1 << 20
 	// every lists the releases from first, step apart, up to last.
@@ -239,24 +241,45 @@ func TestReleaserUrgentAfterSurge(t *testing.T) {
 		return at
 	}
 	for _, tt := range []struct {
-		name string
-		held func(sec float64) uint64 // the agent's memory at a time
-		want []int                    // releases, in seconds after the first close
+		name  string
+		held  func(sec float64) uint64 // the agent's memory at a time
+		conns func(sec float64) int64  // connections open at a time; nil: 100
+		want  []int                    // releases, in seconds after the first close
 	}{
-		{"steady: Every + MaxHold", func(float64) uint64 { return 40 * mb },
+		{"steady: Every + MaxHold", func(float64) uint64 { return 40 * mb }, nil,
 			[]int{31, 91, 151, 211}},
 		{"a flood from 35 s to 100 s: SurgeEvery + SurgeHold", func(s float64) uint64 {
 			if s >= 35 && s < 100 {
 				return 120 * mb
 			}
 			return 40 * mb
-		}, []int{31, 43, 55, 67, 79, 91, 151, 211}},
+		}, nil, []int{31, 43, 55, 67, 79, 91, 151, 211}},
+		{"a flood's connections close: no SurgeEvery after the release amid them", func(s float64) uint64 {
+			if s >= 35 && s < 60 {
+				return 150 * mb
+			}
+			return 40 * mb
+		}, func(s float64) int64 {
+			if s >= 35 && s < 45 {
+				return 2100
+			}
+			return 100
+		}, []int{31, 43, 47, 59, 119, 179}},
+		{"the floor follows what each release left, up too", func(s float64) uint64 {
+			switch {
+			case s >= 100:
+				return 80 * mb // 40 above the first release's level, 20 above the last's
+			case s >= 32:
+				return 60 * mb
+			}
+			return 40 * mb
+		}, nil, []int{31, 91, 151, 211}},
 		{"grown for good: urgent until floorAge passed", func(s float64) uint64 {
 			if s >= 32 {
 				return 80 * mb
 			}
 			return 40 * mb
-		}, append(every(31, 12, 343), 403, 463)},
+		}, nil, append(every(31, 12, 343), 403, 463)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			const tick = 50 * time.Millisecond
@@ -270,6 +293,12 @@ func TestReleaserUrgentAfterSurge(t *testing.T) {
 				Surge: 32 * mb, SurgeEvery: 10 * time.Second, SurgeHold: 2 * time.Second,
 				Carried: func() int64 { return carried },
 				Held:    func() uint64 { return tt.held(sec()) },
+				Conns: func() int64 {
+					if tt.conns == nil {
+						return 100
+					}
+					return tt.conns(sec())
+				},
 				Release: func() { at = append(at, int(sec()+0.5)) },
 				now:     func() time.Time { return clock.now }, afterFunc: clock.afterFunc}
 			end := time.Duration(tt.want[len(tt.want)-1]+5) * time.Second

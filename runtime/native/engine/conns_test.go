@@ -73,6 +73,9 @@ func TestMaxConnectionsRefusesTheExcessAtOnce(t *testing.T) {
 	if s := f.Status(); s.Refused != 3 || s.Active != 2 || s.Total != 2 {
 		t.Errorf("status %+v: want 3 refused, 2 active, 2 served", s)
 	}
+	if n := env.e.Conns(); n != 2 {
+		t.Errorf("engine holds %d connections, want the 2 served (refused ones never count)", n)
+	}
 	if got := mustBanner(t, other); got != "web-a" {
 		t.Errorf("the other forward reached %q", got)
 	}
@@ -96,6 +99,7 @@ func TestMaxConnectionsRefusesTheExcessAtOnce(t *testing.T) {
 	// Below the cap again, a new connection is served.
 	held.Close()
 	eventually(t, "the closed connection to end", func() bool { return f.Status().Active == 1 })
+	eventually(t, "the engine's count to follow", func() bool { return env.e.Conns() == 1 })
 	if got := mustBanner(t, f); got != "web-a" {
 		t.Errorf("after one closed: reached %q", got)
 	}

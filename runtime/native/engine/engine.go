@@ -136,6 +136,8 @@ type Engine struct {
 	// carried: bytes every connection of every forward carried, both
 	// ways (Carried).
 	carried atomic.Int64
+	// conns: local connections open now, of every forward (Conns).
+	conns atomic.Int64
 	// sample reads the clock for jump detection (tests replace it).
 	sample func() clockSample
 
@@ -376,6 +378,10 @@ func (e *Engine) podStarting(s *podSource, pod *corev1.Pod) {
 // the pods and from them: it only grows, by each chunk a connection
 // copies. The agent holds its memory release back while it moves.
 func (e *Engine) Carried() int64 { return e.carried.Load() }
+
+// Conns is how many local connections the engine's forwards hold open
+// now. The agent's memory release reads it to tell that a burst closed.
+func (e *Engine) Conns() int64 { return e.conns.Load() }
 
 // OpenTunnels is how many tunnels are open now.
 func (e *Engine) OpenTunnels() int {

@@ -261,6 +261,7 @@ func (f *Forward) acceptLoop() {
 		}
 		f.total.Add(1)
 		f.active.Add(1)
+		f.e.conns.Add(1)
 		go f.serve(conn)
 	}
 }
@@ -308,6 +309,7 @@ func (f *Forward) serve(conn net.Conn) {
 		delete(f.conns, conn)
 		f.mu.Unlock()
 		f.active.Add(-1)
+		f.e.conns.Add(-1)
 		if fn := f.e.opts.ConnClosed; fn != nil {
 			fn()
 		}

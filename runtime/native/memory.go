@@ -112,7 +112,7 @@ func (r *releaser) heldNow() uint64 {
 	return heldFromOS()
 }
 
-// urgent: the agent holds Surge or more beyond what the last release left.
+// urgent: the agent holds Surge or more beyond its floor.
 func (r *releaser) urgent() bool {
 	if r.Surge == 0 {
 		return false

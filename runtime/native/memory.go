@@ -3,7 +3,6 @@ package native
 import (
 	goruntime "runtime"
 	"runtime/debug"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -262,12 +261,15 @@ func (r *releaser) fire() {
 }
 
 // heldFromOS is the memory the Go runtime holds from the OS: all it
-// mapped but what it returned (MemStats' Sys - HeapReleased, without
-// stopping the world).
+// mapped but what it returned. It stops the world for a moment, as a
+// release's own MemStats do; it runs a few times a second at most (a
+// check of the pending release). runtime/metrics would not stop it, but
+// that package's init builds its tables in every kpf command's start
+// (~0.6 ms of `kpf version` on a slow machine; TestPackageLayers).
 func heldFromOS() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64() - s[1].Value.Uint64()
+	var m goruntime.MemStats
+	goruntime.ReadMemStats(&m)
+	return m.Sys - m.HeapReleased
 }
 
 // releaseMemory collects twice, then returns what is free to the OS. The

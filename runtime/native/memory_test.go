@@ -69,6 +69,27 @@ func TestReleaserDefaultsToReleaseMemory(t *testing.T) {
 	})
 }
 
+// TestHeldFromOS: what the urgent release compares with its floor follows
+// the memory the process takes from the OS and gives back.
+func TestHeldFromOS(t *testing.T) {
+	const size = 64 << 20
+	releaseMemory()
+	base := heldFromOS()
+	b := make([]byte, size)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1 // touched, so mapped for certain
+	}
+	if held := heldFromOS(); held < base+size*3/4 {
+		t.Fatalf("held %d MB with %d MB allocated on top of %d MB", held>>20, size>>20, base>>20)
+	}
+	goruntime.KeepAlive(b)
+	b = nil
+	releaseMemory()
+	if held := heldFromOS(); held > base+size/2 {
+		t.Errorf("held %d MB after the %d MB were released, %d MB before they were allocated", held>>20, size>>20, base>>20)
+	}
+}
+
 // TestReleaseMemoryFreesPooledBuffers: buffers left in a sync.Pool (the
 // engine's per-connection buffers after a flood) are given back by one
 // release; a single forced collection (debug.FreeOSMemory alone) keeps

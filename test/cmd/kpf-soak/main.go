@@ -55,7 +55,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.watch, "watch", false, "serve the forwards under `kpf apply --watch` instead of one `kpf apply`")
 	fs.IntVar(&o.basePort, "base-port", 24000, "local port of the first forward (kpf moves a forward whose port is busy)")
 	fs.DurationVar(&o.gap, "gap", 10*time.Second, "calm traffic before the first fault and after each recovery")
-	fs.DurationVar(&o.settle, "settle", 30*time.Second, "calm traffic after the last fault before the agent's final RSS and fds (time to give memory back)")
+	// The agent gives memory back at most every 30 s and holds a release
+	// back up to 30 s while bytes move (runtime/native's releaser), and the
+	// traffic never stops: 60 s after the last fault's recovery (plus the
+	// gap) any release it caused has run. With 30 s, one CI run measured an
+	// API restart's tunnels 37 s after it, before their release was due.
+	fs.DurationVar(&o.settle, "settle", 60*time.Second, "calm traffic after the last fault before the agent's final RSS and fds (time to give memory back: the agent's release runs within 60 s under traffic)")
 	fs.DurationVar(&o.recoverWithin, "recover-within", 60*time.Second, "goal: every forward serves again within this after a fault ends")
 	fs.IntVar(&o.floodConns, "flood-conns", 2000, "connections the flood holds open on one forward")
 	fs.IntVar(&o.httpWorkers, "http-workers", 4, "goroutines sending HTTP requests, one after the other, round the forwards")

@@ -63,7 +63,7 @@ type releaser struct {
 	// and MaxHold for an urgent release.
 	Surge                 uint64
 	SurgeEvery, SurgeHold time.Duration
-	Held                  func() uint64 // memory held from the OS; heldFromOS when nil
+	Held                  func() uint64 // memory held from the OS; MemStats (heldFromOS) when nil
 	Conns                 func() int64  // local connections open now (engine.Engine.Conns); nil: unknown
 	Release               func()        // releaseMemory when nil
 	Log                   hclog.Logger
@@ -104,11 +104,17 @@ func (r *releaser) after(d time.Duration, f func()) {
 	time.AfterFunc(d, f)
 }
 
-func (r *releaser) heldNow() uint64 {
+// heldNow is what the agent holds from the OS: Held's answer, else from
+// m, MemStats already read, or read now when m is nil.
+func (r *releaser) heldNow(m *goruntime.MemStats) uint64 {
 	if r.Held != nil {
 		return r.Held()
 	}
-	return heldFromOS()
+	if m == nil {
+		m = new(goruntime.MemStats)
+		goruntime.ReadMemStats(m)
+	}
+	return heldFromOS(m)
 }
 
 // urgent: the agent holds Surge or more beyond its floor.
@@ -116,7 +122,7 @@ func (r *releaser) urgent() bool {
 	if r.Surge == 0 {
 		return false
 	}
-	held := r.heldNow()
+	held := r.heldNow(nil)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return !r.floorAt.IsZero() && held >= r.floor+r.Surge
@@ -243,7 +249,7 @@ func (r *releaser) fire() {
 	goruntime.ReadMemStats(&before)
 	release()
 	goruntime.ReadMemStats(&after)
-	left, now := r.heldNow(), r.clock()
+	left, now := r.heldNow(&after), r.clock()
 	r.mu.Lock()
 	if r.floorAt.IsZero() || left < r.floor+r.Surge || now.Sub(r.floorAt) > floorAge {
 		r.floor, r.floorAt = left, now
@@ -255,20 +261,19 @@ func (r *releaser) fire() {
 		r.Log.Info("memory released after tunnels or connections closed",
 			"heap_in_use_mb", mb(after.HeapInuse), "heap_before_mb", mb(before.HeapInuse),
 			"stacks_mb", mb(after.StackInuse), "returned_mb", mb(after.HeapReleased)-mb(before.HeapReleased),
-			"held_from_os_mb", mb(after.Sys-after.HeapReleased), "goroutines", goruntime.NumGoroutine(),
+			"held_from_os_mb", mb(heldFromOS(&after)), "goroutines", goruntime.NumGoroutine(),
 			"held_back", heldBack, "urgent", urgent)
 	}
 }
 
-// heldFromOS is the memory the Go runtime holds from the OS: all it
-// mapped but what it returned. It stops the world for a moment, as a
-// release's own MemStats do; it runs a few times a second at most (a
-// check of the pending release). runtime/metrics would not stop it, but
-// that package's init builds its tables in every kpf command's start
-// (~0.6 ms of `kpf version` on a slow machine; TestPackageLayers).
-func heldFromOS() uint64 {
-	var m goruntime.MemStats
-	goruntime.ReadMemStats(&m)
+// heldFromOS is the memory the Go runtime holds from the OS, from m: all
+// it mapped but what it returned. Reading MemStats stops the world for a
+// moment; a check of the pending release does it a few times a second at
+// most, and a release reuses the MemStats it reads after itself.
+// runtime/metrics would not stop it, but that package's init builds its
+// tables in every kpf command's start (~0.6 ms of `kpf version` on a slow
+// machine; TestPackageLayers).
+func heldFromOS(m *goruntime.MemStats) uint64 {
 	return m.Sys - m.HeapReleased
 }
 
